@@ -1,0 +1,198 @@
+#include "api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_strict.h"
+#include "timefmt.h"
+
+struct auth_result api_auth(struct http_request *req)
+{
+    return auth_check(api_app(req)->auth, http_header(req, "Authorization"));
+}
+
+void api_reply_denied(struct http_request *req, struct auth_result auth)
+{
+    if (!auth.presented) {
+        http_add_header(req, "WWW-Authenticate", "Bearer realm=\"surveyd\"");
+        http_reply_problem(req, 401, "unauthorized", "a bearer token is required", NULL);
+    } else if (auth.roles == 0) {
+        http_add_header(req, "WWW-Authenticate", "Bearer realm=\"surveyd\", error=\"invalid_token\"");
+        http_reply_problem(req, 401, "unauthorized", "the bearer token is not valid", NULL);
+    } else {
+        http_reply_problem(req, 403, "forbidden", "the token does not allow this", NULL);
+    }
+}
+
+bool api_require(struct http_request *req, bool (*may)(unsigned roles))
+{
+    struct auth_result auth = api_auth(req);
+    if (may(auth.roles))
+        return true;
+    api_reply_denied(req, auth);
+    return false;
+}
+
+cJSON *api_parse_body(struct http_request *req, bool allow_text_plain)
+{
+    char media[64];
+    struct json_strict_result check;
+    char detail[160];
+
+    http_media_type(req, media, sizeof media);
+    if (strcmp(media, "application/json") != 0 && !(allow_text_plain && strcmp(media, "text/plain") == 0)) {
+        http_reply_problem(req, 415, "unsupported_media_type",
+                           allow_text_plain ? "send the body as application/json (or text/plain holding JSON)"
+                                            : "send the body as application/json",
+                           NULL);
+        return NULL;
+    }
+    if (!json_strict_check(req->body, req->body_len, JSON_STRICT_MAX_DEPTH, &check)) {
+        snprintf(detail, sizeof detail, "the body is not valid JSON: %s at byte %zu", check.message, check.offset);
+        http_reply_problem(req, 400, "invalid_json", detail, NULL);
+        return NULL;
+    }
+    /* \u0000 is valid JSON, so this is a rule of ours (C strings, SQLite text), not a syntax error. */
+    if (check.has_nul_escape) {
+        api_reply_invalid_field(req, "", "strings must not contain the NUL character (\\u0000)");
+        return NULL;
+    }
+    cJSON *json = cJSON_ParseWithLength(req->body, req->body_len);
+    if (json == NULL)
+        http_reply_problem(req, 400, "invalid_json", "the body is not valid JSON", NULL);
+    return json;
+}
+
+void api_reply_invalid(struct http_request *req, struct validate_errors *errors)
+{
+    cJSON *extra = cJSON_CreateObject();
+    char detail[96];
+
+    snprintf(detail, sizeof detail, "%d field%s did not validate; see errors", errors->count,
+             errors->count == 1 ? "" : "s");
+    cJSON_AddItemToObject(extra, "errors", errors->list ? errors->list : cJSON_CreateArray());
+    errors->list = NULL;
+    validate_errors_free(errors);
+    http_reply_problem(req, 422, "validation_failed", detail, extra);
+}
+
+void api_reply_invalid_field(struct http_request *req, const char *field, const char *message)
+{
+    struct validate_errors errors;
+    validate_errors_init(&errors);
+    validate_error(&errors, field, "%s", message);
+    api_reply_invalid(req, &errors);
+}
+
+void api_reply_store_error(struct http_request *req, enum store_status status)
+{
+    switch (status) {
+    case STORE_NOT_FOUND:
+        http_reply_problem(req, 404, "not_found", "no such resource", NULL);
+        break;
+    case STORE_UNAVAILABLE:
+        http_add_header(req, "Retry-After", "1");
+        http_reply_problem(req, 503, "unavailable", "storage is unavailable right now; nothing was stored; retry",
+                           NULL);
+        break;
+    default:
+        http_reply_problem(req, 500, "internal", "an internal error occurred; nothing was stored", NULL);
+        break;
+    }
+}
+
+enum store_status api_load_survey(struct store_conn *conn, const char *id, struct survey *survey,
+                                  struct store_survey_row *row)
+{
+    struct store_survey_row local;
+    struct store_survey_row *r = row ? row : &local;
+    struct validate_errors errors;
+
+    if (conn == NULL)
+        return STORE_UNAVAILABLE;
+    enum store_status status = store_get_survey(conn, id, r);
+    if (status != STORE_OK)
+        return status;
+    cJSON *json = cJSON_Parse(r->definition);
+    validate_errors_init(&errors);
+    bool ok = validate_definition(id, json, survey, &errors);
+    validate_errors_free(&errors);
+    cJSON_Delete(json);
+    if (ok) {
+        survey->created_at = r->created_at;
+        survey->updated_at = r->updated_at;
+    }
+    if (r == &local || !ok)
+        store_survey_row_free(r);
+    return ok ? STORE_OK : STORE_ERROR;
+}
+
+static void resume_request(struct writer_job *job)
+{
+    http_resume(job->context);
+}
+
+enum http_next api_submit(struct http_request *req, struct writer_job *job)
+{
+    job->context = req;
+    job->done = resume_request;
+    /* Suspend before submitting: the writer may finish before this function returns, and a resume
+     * must never come before its suspend. */
+    http_suspend(req);
+    if (!writer_submit(api_app(req)->writer, job)) {
+        job->status = STORE_UNAVAILABLE;
+        http_resume(req);
+    }
+    return HTTP_SUSPENDED;
+}
+
+void api_add_time(cJSON *object, const char *name, int64_t ms)
+{
+    char text[TIMEFMT_BUFSIZE];
+    timefmt_format_ms(ms, text);
+    cJSON_AddStringToObject(object, name, text);
+}
+
+cJSON *api_render_survey(const struct store_survey_row *row)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *definition = cJSON_Parse(row->definition);
+
+    cJSON_AddStringToObject(out, "id", row->id);
+    while (definition && definition->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(definition, definition->child);
+        cJSON_AddItemToObject(out, item->string, item);
+    }
+    cJSON_Delete(definition);
+    api_add_time(out, "created_at", row->created_at);
+    api_add_time(out, "updated_at", row->updated_at);
+    return out;
+}
+
+static void add_nullable(cJSON *object, const char *name, const char *value)
+{
+    if (value)
+        cJSON_AddStringToObject(object, name, value);
+    else
+        cJSON_AddNullToObject(object, name);
+}
+
+cJSON *api_render_response(const struct store_response_row *row)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *answers = cJSON_Parse(row->answers);
+    cJSON *properties = row->properties ? cJSON_Parse(row->properties) : NULL;
+
+    cJSON_AddStringToObject(out, "id", row->id);
+    cJSON_AddStringToObject(out, "survey", row->survey);
+    cJSON_AddItemToObject(out, "answers", answers ? answers : cJSON_CreateObject());
+    add_nullable(out, "channel", row->channel);
+    add_nullable(out, "customer", row->customer);
+    add_nullable(out, "agent", row->agent);
+    add_nullable(out, "interaction", row->interaction);
+    cJSON_AddItemToObject(out, "properties", properties ? properties : cJSON_CreateNull());
+    api_add_time(out, "submitted_at", row->submitted_at);
+    api_add_time(out, "received_at", row->received_at);
+    return out;
+}

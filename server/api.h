@@ -1,0 +1,60 @@
+/* Pieces every API handler shares: authorisation, JSON bodies, survey loading, store errors. Each
+ * function that returns false (or NULL) has already queued the error reply. */
+#ifndef SURVEYD_API_H
+#define SURVEYD_API_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "app.h"
+#include "http.h"
+#include "store.h"
+#include "survey.h"
+#include "validate.h"
+
+static inline struct app *api_app(struct http_request *req)
+{
+    return req->app;
+}
+
+/* The roles the request's bearer token carries (0 without one). */
+struct auth_result api_auth(struct http_request *req);
+
+/* Replies 401 (no or unknown token) or 403 (a known token without the right). */
+void api_reply_denied(struct http_request *req, struct auth_result auth);
+
+/* True when the request may go on; otherwise replies 401/403. may() is auth_may_read and the like. */
+bool api_require(struct http_request *req, bool (*may)(unsigned roles));
+
+/* Checks the Content-Type (application/json; text/plain too when allowed), then the body as strict
+ * JSON, and parses it. Replies 415, 400 invalid_json or 422 (a NUL in a string) and returns NULL. */
+cJSON *api_parse_body(struct http_request *req, bool allow_text_plain);
+
+/* 422 validation_failed with every collected error; frees errors. */
+void api_reply_invalid(struct http_request *req, struct validate_errors *errors);
+
+/* One-field 422. */
+void api_reply_invalid_field(struct http_request *req, const char *field, const char *message);
+
+/* The reply for a store failure: 503 (with Retry-After), 404, or 500. */
+void api_reply_store_error(struct http_request *req, enum store_status status);
+
+/* Reads and parses a stored survey. STORE_OK fills *survey (and *row when given; free both). */
+enum store_status api_load_survey(struct store_conn *conn, const char *id, struct survey *survey,
+                                  struct store_survey_row *row);
+
+/* The stored definition as served: id, definition fields, created_at, updated_at. */
+cJSON *api_render_survey(const struct store_survey_row *row);
+
+/* A stored response in the shape every endpoint uses. */
+cJSON *api_render_response(const struct store_response_row *row);
+
+/* Hands job to the writer and suspends the request; the handler runs again once the job's
+ * transaction committed (or failed), with job->status set. When the writer's queue is full the
+ * status is STORE_UNAVAILABLE at once. job->apply must be set; done and context are set here. */
+enum http_next api_submit(struct http_request *req, struct writer_job *job);
+
+/* Adds an RFC 3339 timestamp member. */
+void api_add_time(cJSON *object, const char *name, int64_t ms);
+
+#endif

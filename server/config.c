@@ -1,0 +1,217 @@
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_BODY (64 * 1024)
+#define MAX_BODY_LIMIT (16 * 1024 * 1024)
+
+enum long_only_option {
+    OPT_MAX_BODY = 256,
+    OPT_DURABILITY,
+    OPT_ADMIN_TOKENS_FILE,
+    OPT_READ_TOKENS_FILE,
+    OPT_INGEST_TOKENS_FILE,
+    OPT_LOG_FORMAT,
+    OPT_THREADS,
+};
+
+static const struct option long_options[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"data-dir", required_argument, NULL, 'd'},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"durability", required_argument, NULL, OPT_DURABILITY},
+    {"admin-tokens-file", required_argument, NULL, OPT_ADMIN_TOKENS_FILE},
+    {"read-tokens-file", required_argument, NULL, OPT_READ_TOKENS_FILE},
+    {"ingest-tokens-file", required_argument, NULL, OPT_INGEST_TOKENS_FILE},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+void config_print_usage(const char *program)
+{
+    printf("Usage: %s [serve] [options]\n"
+           "\n"
+           "Collects customer survey responses (NPS, CSAT, CES) and serves their scores.\n"
+           "\n"
+           "Options (environment variable in brackets):\n"
+           "  -l, --listen ADDR:PORT        address to listen on; port 0 picks a free one\n"
+           "                                [SURVEYD_LISTEN] (default 127.0.0.1:8080)\n"
+           "  -d, --data-dir DIR            where the database lives [SURVEYD_DATA_DIR] (default ./data)\n"
+           "      --max-body BYTES          largest request body accepted [SURVEYD_MAX_BODY] (default 65536)\n"
+           "      --durability full|normal  full: a 201 survives power loss; normal: it survives a crash\n"
+           "                                of surveyd but not of the machine [SURVEYD_DURABILITY] (default full)\n"
+           "      --admin-tokens-file FILE  admin bearer tokens [SURVEYD_ADMIN_TOKENS_FILE];\n"
+           "                                also SURVEYD_ADMIN_TOKENS=tok1,tok2\n"
+           "      --read-tokens-file FILE   read tokens [SURVEYD_READ_TOKENS_FILE, SURVEYD_READ_TOKENS]\n"
+           "      --ingest-tokens-file FILE ingest tokens [SURVEYD_INGEST_TOKENS_FILE, SURVEYD_INGEST_TOKENS]\n"
+           "      --log-format text|json    [SURVEYD_LOG_FORMAT] (default text)\n"
+           "      --threads N               HTTP worker threads, 0 = one per core [SURVEYD_THREADS] (default 0)\n"
+           "  -h, --help                    this text\n"
+           "  -V, --version                 the version\n"
+           "\n"
+           "With no admin token configured, one is generated into DATA_DIR/admin-token.\n",
+           program);
+}
+
+/* strtonum-style: the whole string a decimal integer within [min, max]. */
+static bool parse_size(const char *text, unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    if (text == NULL || *text < '0' || *text > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool set_max_body(struct config *config, const char *text, char *err, size_t err_size)
+{
+    unsigned long long v;
+    if (!parse_size(text, 1024, MAX_BODY_LIMIT, &v)) {
+        snprintf(err, err_size, "--max-body must be a number of bytes from 1024 to %d", MAX_BODY_LIMIT);
+        return false;
+    }
+    config->max_body = (size_t)v;
+    return true;
+}
+
+static bool set_durability(struct config *config, const char *text, char *err, size_t err_size)
+{
+    if (strcmp(text, "full") == 0)
+        config->durability = STORE_DURABILITY_FULL;
+    else if (strcmp(text, "normal") == 0)
+        config->durability = STORE_DURABILITY_NORMAL;
+    else {
+        snprintf(err, err_size, "--durability must be full or normal");
+        return false;
+    }
+    return true;
+}
+
+static bool set_log_format(struct config *config, const char *text, char *err, size_t err_size)
+{
+    if (strcmp(text, "text") == 0)
+        config->log_format = LOG_FORMAT_TEXT;
+    else if (strcmp(text, "json") == 0)
+        config->log_format = LOG_FORMAT_JSON;
+    else {
+        snprintf(err, err_size, "--log-format must be text or json");
+        return false;
+    }
+    return true;
+}
+
+static bool set_threads(struct config *config, const char *text, char *err, size_t err_size)
+{
+    unsigned long long v;
+    if (!parse_size(text, 0, 256, &v)) {
+        snprintf(err, err_size, "--threads must be a number from 0 to 256");
+        return false;
+    }
+    config->threads = (unsigned)v;
+    return true;
+}
+
+static const char *env(const char *name)
+{
+    const char *value = getenv(name);
+    return value && *value ? value : NULL;
+}
+
+/* Defaults, then the environment; flags are applied over this afterwards. */
+static bool apply_environment(struct config *config, char *err, size_t err_size)
+{
+    const char *value;
+
+    config->listen = env("SURVEYD_LISTEN") ? env("SURVEYD_LISTEN") : "127.0.0.1:8080";
+    config->data_dir = env("SURVEYD_DATA_DIR") ? env("SURVEYD_DATA_DIR") : "./data";
+    config->max_body = DEFAULT_MAX_BODY;
+    config->max_queue = 65536;
+    config->admin_tokens = (struct auth_source){env("SURVEYD_ADMIN_TOKENS"), env("SURVEYD_ADMIN_TOKENS_FILE")};
+    config->read_tokens = (struct auth_source){env("SURVEYD_READ_TOKENS"), env("SURVEYD_READ_TOKENS_FILE")};
+    config->ingest_tokens = (struct auth_source){env("SURVEYD_INGEST_TOKENS"), env("SURVEYD_INGEST_TOKENS_FILE")};
+    if ((value = env("SURVEYD_MAX_BODY")) && !set_max_body(config, value, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_DURABILITY")) && !set_durability(config, value, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_LOG_FORMAT")) && !set_log_format(config, value, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_THREADS")) && !set_threads(config, value, err, err_size))
+        return false;
+    return true;
+}
+
+bool config_parse(int argc, char **argv, struct config *config, char *err, size_t err_size)
+{
+    int c;
+
+    memset(config, 0, sizeof *config);
+    config->command = CONFIG_SERVE;
+    if (!apply_environment(config, err, err_size))
+        return false;
+    /* "serve" is the default subcommand and may be named. */
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) {
+        argv++;
+        argc--;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "l:d:hV", long_options, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'l':
+            config->listen = optarg;
+            break;
+        case 'd':
+            config->data_dir = optarg;
+            break;
+        case OPT_MAX_BODY:
+            ok = set_max_body(config, optarg, err, err_size);
+            break;
+        case OPT_DURABILITY:
+            ok = set_durability(config, optarg, err, err_size);
+            break;
+        case OPT_ADMIN_TOKENS_FILE:
+            config->admin_tokens.file = optarg;
+            break;
+        case OPT_READ_TOKENS_FILE:
+            config->read_tokens.file = optarg;
+            break;
+        case OPT_INGEST_TOKENS_FILE:
+            config->ingest_tokens.file = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            ok = set_log_format(config, optarg, err, err_size);
+            break;
+        case OPT_THREADS:
+            ok = set_threads(config, optarg, err, err_size);
+            break;
+        case 'h':
+            config->command = CONFIG_HELP;
+            break;
+        case 'V':
+            config->command = CONFIG_VERSION;
+            break;
+        default:
+            snprintf(err, err_size, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return false;
+        }
+        if (!ok)
+            return false;
+    }
+    if (optind < argc) {
+        snprintf(err, err_size, "unexpected argument '%s'", argv[optind]);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,32 @@
+/* Command line and environment into one struct. Flags win over environment variables. */
+#ifndef SURVEYD_CONFIG_H
+#define SURVEYD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "auth.h"
+#include "log.h"
+#include "store.h"
+
+enum config_command { CONFIG_SERVE, CONFIG_HELP, CONFIG_VERSION };
+
+struct config {
+    enum config_command command;
+    const char *listen;             /* "ADDR:PORT" or "[ADDR]:PORT" */
+    const char *data_dir;
+    size_t max_body;
+    enum store_durability durability;
+    enum log_format log_format;
+    unsigned threads;               /* libmicrohttpd worker threads; 0 = one per core */
+    size_t max_queue;               /* writer queue bound */
+    struct auth_source admin_tokens, read_tokens, ingest_tokens;
+};
+
+/* Fills *config from argv and the environment. On a bad flag or value returns false with a message
+ * in err (the caller prints it with the usage hint and exits 2). */
+bool config_parse(int argc, char **argv, struct config *config, char *err, size_t err_size);
+
+void config_print_usage(const char *program);
+
+#endif

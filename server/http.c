@@ -1,0 +1,565 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ids.h"
+#include "log.h"
+#include "timefmt.h"
+
+#define MAX_REPLY_HEADERS 8
+
+struct reply_header {
+    char *name, *value;
+};
+
+/* Per-request bookkeeping that handlers never touch. */
+struct http_internal {
+    struct MHD_Connection *conn;
+    struct http_server *server;
+    const struct http_route *route;
+    char allow[64];                 /* methods of the matched path, for a 405 */
+    char *body;
+    size_t body_cap;
+    bool body_too_large;
+    bool replied;
+    bool suspended;
+    bool handler_started;
+    unsigned status;
+    uint64_t reply_bytes;
+    int64_t started_ns;
+    struct reply_header headers[MAX_REPLY_HEADERS];
+    int header_count;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    size_t max_body;
+    const struct http_route *routes;
+    size_t route_count;
+    void *app;
+    atomic_int active;              /* requests between first call and completion */
+};
+
+static const char *reason_phrase(unsigned status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+/* ---- listening ---- */
+
+int http_listen(const char *address, char *err, size_t err_size, char *bound, size_t bound_size)
+{
+    char host[256];
+    const char *port;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *found = NULL;
+    int fd = -1;
+
+    if (address[0] == '[') {
+        const char *close_bracket = strchr(address, ']');
+        if (close_bracket == NULL || close_bracket[1] != ':' || (size_t)(close_bracket - address) >= sizeof host)
+            goto bad_address;
+        snprintf(host, sizeof host, "%.*s", (int)(close_bracket - address - 1), address + 1);
+        port = close_bracket + 2;
+    } else {
+        const char *colon = strrchr(address, ':');
+        if (colon == NULL || (size_t)(colon - address) >= sizeof host)
+            goto bad_address;
+        snprintf(host, sizeof host, "%.*s", (int)(colon - address), address);
+        port = colon + 1;
+    }
+    if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 || atoi(port) > 65535)
+        goto bad_address;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &found);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve %s: %s", address, gai_strerror(rc));
+        return -1;
+    }
+    fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, found->ai_addr, found->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+        snprintf(err, err_size, "cannot listen on %s: %s", address, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(found);
+        return -1;
+    }
+    freeaddrinfo(found);
+
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned bound_port = 0;
+    getsockname(fd, (struct sockaddr *)&addr, &len);
+    if (addr.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+        inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof ip);
+        bound_port = ntohs(a6->sin6_port);
+        snprintf(bound, bound_size, "[%s]:%u", ip, bound_port);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+        inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof ip);
+        bound_port = ntohs(a4->sin_port);
+        snprintf(bound, bound_size, "%s:%u", ip, bound_port);
+    }
+    return fd;
+
+bad_address:
+    snprintf(err, err_size, "bad listen address '%s' (expected ADDR:PORT or [ADDR]:PORT)", address);
+    return -1;
+}
+
+/* ---- routing ---- */
+
+/* Matches path against pattern segment by segment, copying what each '*' matched. */
+static bool route_matches(const char *pattern, const char *path, struct http_request *req)
+{
+    int param = 0;
+    while (*pattern && *path) {
+        if (*pattern != '/' || *path != '/')
+            return false;
+        pattern++, path++;
+        size_t seg = strcspn(path, "/");
+        if (*pattern == '*') {
+            if (seg == 0 || seg > HTTP_PARAM_MAX || param >= HTTP_MAX_PARAMS)
+                return false;
+            memcpy(req->params[param], path, seg);
+            req->params[param][seg] = '\0';
+            param++;
+            pattern++;
+        } else {
+            size_t pseg = strcspn(pattern, "/");
+            if (pseg != seg || strncmp(pattern, path, seg) != 0)
+                return false;
+            pattern += pseg;
+        }
+        path += seg;
+    }
+    return *pattern == '\0' && *path == '\0';
+}
+
+static void route_request(struct http_server *server, struct http_request *req)
+{
+    struct http_internal *in = req->internal;
+    bool is_head = strcmp(req->method, "HEAD") == 0;
+
+    for (size_t i = 0; i < server->route_count; i++) {
+        const struct http_route *route = &server->routes[i];
+        if (!route_matches(route->pattern, req->path, req))
+            continue;
+        if (strcmp(route->method, req->method) == 0 || (is_head && strcmp(route->method, "GET") == 0)) {
+            in->route = route;
+            return;
+        }
+        size_t used = strlen(in->allow);
+        snprintf(in->allow + used, sizeof in->allow - used, "%s%s", used ? ", " : "", route->method);
+    }
+}
+
+/* ---- request accessors ---- */
+
+const char *http_header(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->internal->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_query(struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->internal->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_media_type(struct http_request *req, char *buf, size_t size)
+{
+    const char *value = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n = 0;
+
+    if (value) {
+        while (*value == ' ')
+            value++;
+        for (; value[n] && value[n] != ';' && value[n] != ' ' && n + 1 < size; n++)
+            buf[n] = (char)tolower((unsigned char)value[n]);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ---- replies ---- */
+
+void http_add_header(struct http_request *req, const char *name, const char *value)
+{
+    struct http_internal *in = req->internal;
+    if (in->header_count == MAX_REPLY_HEADERS)
+        return;
+    in->headers[in->header_count].name = strdup(name);
+    in->headers[in->header_count].value = strdup(value);
+    in->header_count++;
+}
+
+static void queue(struct http_request *req, unsigned status, char *body, size_t len, const char *content_type)
+{
+    struct http_internal *in = req->internal;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+
+    if (response == NULL) {
+        free(body);
+        return;
+    }
+    if (content_type)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(response, "X-Request-Id", req->request_id);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (int i = 0; i < in->header_count; i++) {
+        if (strcasecmp(in->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
+            MHD_del_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        MHD_add_response_header(response, in->headers[i].name, in->headers[i].value);
+    }
+    if (MHD_queue_response(in->conn, status, response) == MHD_YES) {
+        in->replied = true;
+        in->status = status;
+        in->reply_bytes = len;
+    } else {
+        log_error("http: could not queue a %u reply for %s %s", status, req->method, req->path);
+    }
+    MHD_destroy_response(response);
+}
+
+void http_reply_json_text(struct http_request *req, unsigned status, char *text)
+{
+    queue(req, status, text, text ? strlen(text) : 0, "application/json");
+}
+
+void http_reply_json(struct http_request *req, unsigned status, cJSON *body)
+{
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    http_reply_json_text(req, status, text);
+}
+
+void http_reply_empty(struct http_request *req, unsigned status)
+{
+    queue(req, status, NULL, 0, NULL);
+}
+
+void http_reply_problem(struct http_request *req, unsigned status, const char *code, const char *detail,
+                        cJSON *extra)
+{
+    cJSON *problem = cJSON_CreateObject();
+    char type[96];
+
+    /* A stable, dereference-free type URI per code; clients should switch on "code". */
+    snprintf(type, sizeof type, "urn:surveyd:problem:%s", code);
+    cJSON_AddStringToObject(problem, "type", type);
+    cJSON_AddStringToObject(problem, "title", reason_phrase(status));
+    cJSON_AddNumberToObject(problem, "status", status);
+    cJSON_AddStringToObject(problem, "detail", detail);
+    cJSON_AddStringToObject(problem, "code", code);
+    if (extra) {
+        while (extra->child) {
+            cJSON *item = cJSON_DetachItemViaPointer(extra, extra->child);
+            cJSON_AddItemToObject(problem, item->string, item);
+        }
+        cJSON_Delete(extra);
+    }
+    char *text = cJSON_PrintUnformatted(problem);
+    cJSON_Delete(problem);
+    queue(req, status, text, text ? strlen(text) : 0, "application/problem+json");
+}
+
+/* ---- suspension ---- */
+
+void http_suspend(struct http_request *req)
+{
+    req->internal->suspended = true;
+    MHD_suspend_connection(req->internal->conn);
+}
+
+void http_resume(struct http_request *req)
+{
+    MHD_resume_connection(req->internal->conn);
+}
+
+/* ---- the libmicrohttpd callbacks ---- */
+
+static bool request_id_acceptable(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++) {
+        if (n >= HTTP_REQUEST_ID_MAX || id[n] < 0x21 || id[n] > 0x7e)
+            return false;
+    }
+    return n > 0;
+}
+
+static struct http_request *request_new(struct http_server *server, struct MHD_Connection *conn, const char *url,
+                                        const char *method)
+{
+    struct http_request *req = calloc(1, sizeof *req);
+    struct http_internal *in = calloc(1, sizeof *in);
+
+    if (req == NULL || in == NULL) {
+        free(req);
+        free(in);
+        return NULL;
+    }
+    req->internal = in;
+    req->app = server->app;
+    req->method = method;
+    req->path = url;
+    req->body = "";
+    in->conn = conn;
+    in->server = server;
+    in->started_ns = timefmt_monotonic_ns();
+    const char *given_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (given_id && request_id_acceptable(given_id))
+        snprintf(req->request_id, sizeof req->request_id, "%s", given_id);
+    else if (!ids_random_hex(req->request_id, 8))
+        snprintf(req->request_id, sizeof req->request_id, "%llx", (unsigned long long)in->started_ns);
+    route_request(server, req);
+    return req;
+}
+
+static void request_free(struct http_request *req)
+{
+    struct http_internal *in = req->internal;
+    if (req->state_free && req->state)
+        req->state_free(req->state);
+    for (int i = 0; i < in->header_count; i++) {
+        free(in->headers[i].name);
+        free(in->headers[i].value);
+    }
+    free(in->body);
+    free(in);
+    free(req);
+}
+
+/* Content-Length over the limit is refused before a byte of the body is read. */
+static bool declared_too_large(struct http_server *server, struct MHD_Connection *conn)
+{
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length == NULL)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long declared = strtoull(length, &end, 10);
+    return errno != 0 || declared > server->max_body;
+}
+
+/* Keeps what fits under the limit; past it, the rest of the body is read and dropped (a chunked
+ * upload cannot be refused mid-stream with libmicrohttpd without dropping the connection). */
+static void accumulate(struct http_server *server, struct http_request *req, const char *data, size_t size)
+{
+    struct http_internal *in = req->internal;
+
+    if (in->body_too_large)
+        return;
+    if (req->body_len + size > server->max_body) {
+        in->body_too_large = true;
+        return;
+    }
+    if (req->body_len + size + 1 > in->body_cap) {
+        size_t cap = in->body_cap ? in->body_cap : 1024;
+        while (cap < req->body_len + size + 1)
+            cap *= 2;
+        char *grown = realloc(in->body, cap);
+        if (grown == NULL) {
+            in->body_too_large = true;
+            return;
+        }
+        in->body = grown;
+        in->body_cap = cap;
+    }
+    memcpy(in->body + req->body_len, data, size);
+    req->body_len += size;
+    in->body[req->body_len] = '\0';
+    req->body = in->body;
+}
+
+static void reply_routing_error(struct http_request *req)
+{
+    struct http_internal *in = req->internal;
+    char detail[256];
+
+    if (in->allow[0]) {
+        http_add_header(req, "Allow", in->allow);
+        snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", req->method, in->allow);
+        http_reply_problem(req, 405, "method_not_allowed", detail, NULL);
+    } else {
+        http_reply_problem(req, 404, "not_found", "no such resource", NULL);
+    }
+}
+
+static void reply_too_large(struct http_request *req, size_t max_body)
+{
+    char detail[128];
+    snprintf(detail, sizeof detail, "the request body is larger than %zu bytes", max_body);
+    http_reply_problem(req, 413, "payload_too_large", detail, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct http_server *server = cls;
+    struct http_request *req = *con_cls;
+
+    if (req == NULL) {
+        req = request_new(server, conn, url, method);
+        if (req == NULL)
+            return MHD_NO;
+        *con_cls = req;
+        atomic_fetch_add(&server->active, 1);
+        /* Refusing here means libmicrohttpd closes the connection after the reply, which is what
+         * must happen anyway: the unread body is still on the wire. */
+        if (declared_too_large(server, conn)) {
+            reply_too_large(req, server->max_body);
+            return MHD_YES;
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        accumulate(server, req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+
+    struct http_internal *in = req->internal;
+    if (in->replied)
+        return MHD_YES;
+    if (in->suspended) {
+        in->suspended = false; /* resumed: the handler finishes */
+    } else if (in->body_too_large) {
+        reply_too_large(req, server->max_body);
+        return MHD_YES;
+    } else if (in->route == NULL) {
+        reply_routing_error(req);
+        return MHD_YES;
+    }
+    enum http_next next = in->route->handler(req);
+    if (next == HTTP_DONE && !in->replied)
+        http_reply_problem(req, 500, "internal", "the request could not be answered", NULL);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *server = cls;
+    struct http_request *req = *con_cls;
+
+    if (req == NULL)
+        return;
+    struct http_internal *in = req->internal;
+    struct log_request entry = {
+        .method = req->method,
+        .path = req->path,
+        .status = in->replied ? in->status : 0,
+        .bytes = in->reply_bytes,
+        .duration_ms = (double)(timefmt_monotonic_ns() - in->started_ns) / 1e6,
+        .request_id = req->request_id,
+    };
+    log_request(&entry);
+    request_free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&server->active, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, ap);
+    message[strcspn(message, "\n")] = '\0';
+    log_warn("http: %s", message);
+}
+
+struct http_server *http_server_start(const struct http_server_options *options, char *err, size_t err_size)
+{
+    struct http_server *server = calloc(1, sizeof *server);
+    unsigned threads = options->threads;
+
+    if (server == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > 0 ? (unsigned)cores : 1;
+    }
+    server->listen_fd = options->listen_fd;
+    server->max_body = options->max_body;
+    server->routes = options->routes;
+    server->route_count = options->route_count;
+    server->app = options->app;
+    atomic_init(&server->active, 0);
+
+    server->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+        options->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(err, err_size, "libmicrohttpd failed to start");
+        free(server);
+        return NULL;
+    }
+    return server;
+}
+
+void http_server_quiesce(struct http_server *server)
+{
+    MHD_socket fd = MHD_quiesce_daemon(server->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    server->listen_fd = -1;
+}
+
+void http_server_drain(struct http_server *server, int timeout_ms)
+{
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    for (int waited = 0; waited < timeout_ms && atomic_load(&server->active) > 0; waited += 10)
+        nanosleep(&pause, NULL);
+}
+
+void http_server_stop(struct http_server *server)
+{
+    if (server == NULL)
+        return;
+    MHD_stop_daemon(server->daemon);
+    if (server->listen_fd >= 0)
+        close(server->listen_fd);
+    free(server);
+}

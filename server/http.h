@@ -1,0 +1,94 @@
+/* libmicrohttpd glue: knows HTTP, nothing about surveys. Accumulates request bodies within a limit,
+ * routes from one table, writes JSON and problem+json replies, logs every request.
+ *
+ * A handler runs once the whole request has arrived, and must either queue a reply (http_reply_*)
+ * and return HTTP_DONE, or call http_suspend() and return HTTP_SUSPENDED; after another thread calls
+ * http_resume(), the same handler runs again and must then reply. Replies are only ever queued from
+ * this final call: queueing earlier makes libmicrohttpd close keep-alive connections. */
+#ifndef SURVEYD_HTTP_H
+#define SURVEYD_HTTP_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_PARAM_MAX 256
+#define HTTP_REQUEST_ID_MAX 128
+
+enum http_next { HTTP_DONE, HTTP_SUSPENDED };
+
+struct http_request;
+typedef enum http_next (*http_handler_fn)(struct http_request *req);
+
+struct http_route {
+    const char *method;     /* GET also answers HEAD */
+    const char *pattern;    /* "/v1/surveys/ * /responses": '*' (no spaces) matches one segment */
+    http_handler_fn handler;
+};
+
+struct http_request {
+    void *app;                                  /* the server's application context */
+    const char *method;
+    const char *path;                           /* percent-decoded, without the query */
+    char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX + 1]; /* the segments '*' matched, in order */
+    const char *body;                           /* NUL-terminated for convenience; may hold NULs */
+    size_t body_len;
+    char request_id[HTTP_REQUEST_ID_MAX + 1];
+    void *state;                                /* the handler's, kept across suspension */
+    void (*state_free)(void *state);            /* called when the request ends */
+    struct http_internal *internal;
+};
+
+struct http_server_options {
+    int listen_fd;              /* bound and listening */
+    unsigned threads;
+    size_t max_body;
+    const struct http_route *routes;
+    size_t route_count;
+    void *app;
+};
+
+struct http_server;
+
+struct http_server *http_server_start(const struct http_server_options *options, char *err, size_t err_size);
+
+/* Stops accepting new connections; requests in progress go on. */
+void http_server_quiesce(struct http_server *server);
+
+/* Waits until no request is in progress, at most timeout_ms. */
+void http_server_drain(struct http_server *server, int timeout_ms);
+
+void http_server_stop(struct http_server *server);
+
+/* Binds and listens on "ADDR:PORT" ("[v6]:PORT" for IPv6). Returns the socket or -1 with err set;
+ * *port_out is the bound port (useful with port 0). */
+int http_listen(const char *address, char *err, size_t err_size, char *bound, size_t bound_size);
+
+/* ---- reading the request ---- */
+const char *http_header(struct http_request *req, const char *name);
+const char *http_query(struct http_request *req, const char *name);
+
+/* The media type of the body without parameters, lower-cased into buf; "" when absent. */
+const char *http_media_type(struct http_request *req, char *buf, size_t size);
+
+/* ---- replies (from the final handler call only) ---- */
+
+/* Adds a header to the reply about to be queued (copied). */
+void http_add_header(struct http_request *req, const char *name, const char *value);
+
+void http_reply_json(struct http_request *req, unsigned status, cJSON *body);            /* takes body */
+void http_reply_json_text(struct http_request *req, unsigned status, char *text);       /* takes text */
+void http_reply_empty(struct http_request *req, unsigned status);
+
+/* RFC 9457 problem details: {"type", "title", "status", "detail", "code"} plus the members of extra
+ * (taken, may be NULL), e.g. "errors" or "id". */
+void http_reply_problem(struct http_request *req, unsigned status, const char *code, const char *detail,
+                        cJSON *extra);
+
+/* ---- suspension ---- */
+void http_suspend(struct http_request *req);
+void http_resume(struct http_request *req);     /* any thread */
+
+#endif

@@ -1,0 +1,74 @@
+#include "ids.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+bool ids_random_bytes(void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+bool ids_new_response_id(char *out)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    unsigned char raw[17]; /* 136 bits, of which 130 are used */
+
+    if (!ids_random_bytes(raw, sizeof raw))
+        return false;
+    unsigned bits = 0, acc = 0;
+    size_t o = 0, i = 0;
+    while (o < IDS_RESPONSE_LEN) {
+        if (bits < 5) {
+            acc = (acc << 8) | raw[i++];
+            bits += 8;
+        }
+        out[o++] = alphabet[(acc >> (bits - 5)) & 31];
+        bits -= 5;
+    }
+    out[o] = '\0';
+    return true;
+}
+
+bool ids_random_hex(char *out, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+
+    if (len > sizeof raw || !ids_random_bytes(raw, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * len] = '\0';
+    return true;
+}
+
+static bool slug_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool ids_valid_slug(const char *id)
+{
+    size_t n = 0;
+    if (id == NULL || !((id[0] >= 'a' && id[0] <= 'z') || (id[0] >= '0' && id[0] <= '9')))
+        return false;
+    for (; id[n] != '\0'; n++) {
+        if (n >= 64 || !slug_char(id[n]))
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,22 @@
+/* Unguessable identifiers. */
+#ifndef SURVEYD_IDS_H
+#define SURVEYD_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* 26 characters of base32 (a-z, 2-7): 130 bits from the kernel's CSPRNG. */
+#define IDS_RESPONSE_LEN 26
+
+bool ids_random_bytes(void *buf, size_t len);
+
+/* out must hold IDS_RESPONSE_LEN + 1 bytes. */
+bool ids_new_response_id(char *out);
+
+/* Lowercase hex of len random bytes into out (2 * len + 1 bytes). */
+bool ids_random_hex(char *out, size_t len);
+
+/* 1-64 characters of [a-z0-9_-], starting with a letter or digit: survey and question ids. */
+bool ids_valid_slug(const char *id);
+
+#endif

@@ -1,0 +1,145 @@
+/* surveyd: start-up, signals, graceful stop. main owns every long-lived object. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "routes.h"
+#include "store.h"
+#include "writer.h"
+
+#ifndef SURVEYD_VERSION
+#define SURVEYD_VERSION "unknown"
+#endif
+
+/* In-flight requests get this long to finish after SIGTERM before the server stops anyway. */
+#define DRAIN_TIMEOUT_MS 10000
+
+/* mkdir -p, owner-only for what it creates: the database holds customers' answers. */
+static bool make_dirs(const char *path, char *err, size_t err_size)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    return true;
+fail:
+    snprintf(err, err_size, "cannot create data directory %.300s: %s", buf, strerror(errno));
+    return false;
+}
+
+/* Signals are taken synchronously by main with sigwait(); every other thread inherits the mask. */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int serve(const struct config *config)
+{
+    struct app app = {0};
+    struct http_server *server = NULL;
+    char err[512], bound[128];
+    int listen_fd = -1, exit_code = 1;
+    sigset_t signals;
+
+    block_signals(&signals);
+    if (!make_dirs(config->data_dir, err, sizeof err))
+        goto fail;
+    app.auth = auth_load(&config->admin_tokens, &config->read_tokens, &config->ingest_tokens, config->data_dir, err,
+                         sizeof err);
+    if (app.auth == NULL)
+        goto fail;
+    struct store_options store_options = {config->data_dir, config->durability};
+    app.store = store_open(&store_options, err, sizeof err);
+    if (app.store == NULL)
+        goto fail;
+    app.writer = writer_start(app.store, config->max_queue);
+    if (app.writer == NULL) {
+        snprintf(err, sizeof err, "cannot start the writer thread");
+        goto fail;
+    }
+    listen_fd = http_listen(config->listen, err, sizeof err, bound, sizeof bound);
+    if (listen_fd < 0)
+        goto fail;
+    struct http_server_options http_options = {
+        .listen_fd = listen_fd,
+        .threads = config->threads,
+        .max_body = config->max_body,
+        .routes = routes_table,
+        .route_count = routes_count,
+        .app = &app,
+    };
+    server = http_server_start(&http_options, err, sizeof err);
+    if (server == NULL)
+        goto fail;
+    log_info("surveyd %s listening on %s (data in %s, durability %s)", SURVEYD_VERSION, bound, config->data_dir,
+             config->durability == STORE_DURABILITY_FULL ? "full" : "normal");
+
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    log_info("received %s: finishing in-flight requests", strsignal(signal_number));
+    http_server_quiesce(server);
+    http_server_drain(server, DRAIN_TIMEOUT_MS);
+    writer_stop(app.writer); /* commits what is still queued and resumes its requests */
+    app.writer = NULL;
+    http_server_stop(server);
+    server = NULL;
+    exit_code = 0;
+    goto cleanup;
+
+fail:
+    log_error("%s", err);
+    if (listen_fd >= 0 && server == NULL)
+        close(listen_fd);
+cleanup:
+    http_server_stop(server);
+    writer_stop(app.writer);
+    store_close(app.store);
+    auth_free(app.auth);
+    if (exit_code == 0)
+        log_info("stopped");
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    struct config config;
+    char err[256];
+
+    if (!config_parse(argc, argv, &config, err, sizeof err)) {
+        fprintf(stderr, "surveyd: %s\nTry 'surveyd --help'.\n", err);
+        return 2;
+    }
+    log_set_format(config.log_format);
+    switch (config.command) {
+    case CONFIG_HELP:
+        config_print_usage("surveyd");
+        return 0;
+    case CONFIG_VERSION:
+        printf("surveyd %s\n", SURVEYD_VERSION);
+        return 0;
+    case CONFIG_SERVE:
+        break;
+    }
+    return serve(&config);
+}

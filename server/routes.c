@@ -1,0 +1,18 @@
+#include "routes.h"
+
+#include "health.h"
+#include "responses.h"
+#include "surveys.h"
+
+const struct http_route routes_table[] = {
+    {"GET", "/healthz", health_live},
+    {"GET", "/readyz", health_ready},
+    {"GET", "/v1/surveys", surveys_list},
+    {"GET", "/v1/surveys/*", surveys_get},
+    {"PUT", "/v1/surveys/*", surveys_put},
+    {"DELETE", "/v1/surveys/*", surveys_delete},
+    {"POST", "/v1/surveys/*/responses", responses_post},
+    {"GET", "/v1/responses/*", responses_get},
+};
+
+const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

@@ -1,0 +1,14 @@
+/* Numbered SQL migrations from schema/, embedded at build time (schema/embed.py). */
+#ifndef SURVEYD_SCHEMA_H
+#define SURVEYD_SCHEMA_H
+
+struct schema_migration {
+    int version;        /* 1, 2, ...: becomes PRAGMA user_version once applied */
+    const char *name;   /* file name, for messages */
+    const char *sql;
+};
+
+extern const struct schema_migration schema_migrations[];
+extern const int schema_migration_count;
+
+#endif

@@ -1,0 +1,131 @@
+/* The narrow storage interface. SQLite (store_sqlite.c) is the embedded default; a PostgreSQL backend
+ * would implement the same functions. Plain C types only: no HTTP, no JSON trees.
+ *
+ * Connections: every thread that reads takes its own connection from store_reader(); all writes go
+ * through the one connection from store_writer(), used by the writer thread alone (writer.c), which
+ * also brackets them in transactions. */
+#ifndef SURVEYD_STORE_H
+#define SURVEYD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "survey.h"
+
+struct store;
+struct store_conn;
+
+enum store_status {
+    STORE_OK,
+    STORE_NOT_FOUND,
+    STORE_CONFLICT,         /* a unique rule would break: (survey, interaction), an answered question */
+    STORE_REPLAY,           /* an idempotency record with the same body exists: replay its reply */
+    STORE_KEY_REUSED,       /* an idempotency record with another body exists */
+    STORE_UNAVAILABLE,      /* disk full, I/O error, database locked: try again later */
+    STORE_ERROR,            /* anything else: a bug or corruption */
+};
+
+enum store_durability { STORE_DURABILITY_FULL, STORE_DURABILITY_NORMAL };
+
+struct store_options {
+    const char *data_dir;
+    enum store_durability durability;
+};
+
+/* Opens (creating if needed) <data_dir>/surveyd.db and brings its schema up to date. On failure
+ * returns NULL with a message for the operator in err. */
+struct store *store_open(const struct store_options *options, char *err, size_t err_size);
+
+/* Checkpoints the WAL and closes every connection. Call after all threads that used it stopped. */
+void store_close(struct store *store);
+
+struct store_conn *store_reader(struct store *store);
+struct store_conn *store_writer(struct store *store);
+
+/* The SQLite error of the last failure on conn, for logs. */
+const char *store_last_error(struct store_conn *conn);
+
+/* ---- transactions (writer only) ---- */
+enum store_status store_begin(struct store_conn *conn);
+enum store_status store_commit(struct store_conn *conn);
+void store_rollback(struct store_conn *conn);
+enum store_status store_savepoint(struct store_conn *conn);
+void store_release(struct store_conn *conn);
+void store_rollback_to(struct store_conn *conn);
+
+/* ---- surveys ---- */
+struct store_survey_row {
+    char id[SURVEY_ID_MAX + 1];
+    char *definition;       /* normalised JSON text */
+    int64_t created_at, updated_at;
+};
+
+void store_survey_row_free(struct store_survey_row *row);
+
+enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out);
+
+/* Calls each(row, arg) for every survey in id order; rows are freed after each call. */
+enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
+                                     void *arg);
+
+/* Inserts or replaces; *created says which. created_at is kept on replace. */
+enum store_status store_put_survey(struct store_conn *conn, const char *id, const char *definition, int64_t now_ms,
+                                   bool *created);
+
+/* Removes the survey, its responses and their idempotency records. */
+enum store_status store_delete_survey(struct store_conn *conn, const char *id);
+
+/* Number of stored answers of one question (0 when none). */
+enum store_status store_answer_count(struct store_conn *conn, const char *survey, const char *question,
+                                     int64_t *count);
+
+/* ---- responses ---- */
+struct store_response_row {
+    char id[32];
+    char survey[SURVEY_ID_MAX + 1];
+    int64_t submitted_at, received_at;
+    char *channel, *customer, *agent, *interaction; /* NULL when absent */
+    char *answers;                                  /* JSON object text */
+    char *properties;                               /* JSON object text or NULL */
+};
+
+void store_response_row_free(struct store_response_row *row);
+
+enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out);
+
+/* Inserts a validated response (id filled in). On STORE_CONFLICT, existing_id holds the id of the
+ * response already stored for the same (survey, interaction). */
+enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
+                                        const struct response *response, char existing_id[32]);
+
+/* ---- idempotency ---- */
+struct store_idempotency {
+    const char *scope;      /* "POST /v1/surveys/support/responses" */
+    const char *key;
+    const void *body;
+    size_t body_len;
+};
+
+struct store_replay {
+    int status;
+    char *reply;            /* the reply body as first sent */
+    char *response_id;
+};
+
+void store_replay_free(struct store_replay *replay);
+
+/* STORE_NOT_FOUND, STORE_REPLAY (with *replay filled) or STORE_KEY_REUSED. */
+enum store_status store_find_idempotency(struct store_conn *conn, const struct store_idempotency *request,
+                                         struct store_replay *replay);
+
+enum store_status store_save_idempotency(struct store_conn *conn, const struct store_idempotency *request,
+                                         int status, const char *reply, const char *response_id,
+                                         const char *customer, int64_t now_ms);
+
+/* ---- health ---- */
+
+/* A cheap read that proves the database answers. */
+bool store_ping(struct store_conn *conn);
+
+#endif

@@ -1,0 +1,682 @@
+/* The SQLite backend of store.h.
+ *
+ * One write connection (the writer thread's) and one read connection per reading thread, found
+ * through a pthread key. WAL mode lets readers run while the writer commits. Statements are prepared
+ * once per connection and reset after each use. */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "schema.h"
+
+enum stmt_id {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
+    STMT_GET_SURVEY,
+    STMT_LIST_SURVEYS,
+    STMT_INSERT_SURVEY,
+    STMT_UPDATE_SURVEY,
+    STMT_DELETE_SURVEY,
+    STMT_DELETE_SURVEY_IDEMPOTENCY,
+    STMT_ANSWER_COUNT,
+    STMT_GET_RESPONSE,
+    STMT_INSERT_RESPONSE,
+    STMT_FIND_INTERACTION,
+    STMT_COUNT_ANSWER,
+    STMT_FIND_IDEMPOTENCY,
+    STMT_SAVE_IDEMPOTENCY,
+    STMT_PING,
+    STMT_COUNT
+};
+
+static const char *const stmt_sql[STMT_COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SAVEPOINT] = "SAVEPOINT job",
+    [STMT_RELEASE] = "RELEASE job",
+    [STMT_ROLLBACK_TO] = "ROLLBACK TO job",
+    [STMT_GET_SURVEY] = "SELECT id, definition, created_at, updated_at FROM surveys WHERE id = ?1",
+    [STMT_LIST_SURVEYS] = "SELECT id, definition, created_at, updated_at FROM surveys ORDER BY id",
+    [STMT_INSERT_SURVEY] = "INSERT INTO surveys (id, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)"
+                           " ON CONFLICT (id) DO NOTHING",
+    [STMT_UPDATE_SURVEY] = "UPDATE surveys SET definition = ?2, updated_at = ?3 WHERE id = ?1",
+    [STMT_DELETE_SURVEY] = "DELETE FROM surveys WHERE id = ?1",
+    [STMT_DELETE_SURVEY_IDEMPOTENCY] = "DELETE FROM idempotency WHERE scope = 'POST /v1/surveys/' || ?1 || '/responses'",
+    [STMT_ANSWER_COUNT] = "SELECT answers FROM answered_questions WHERE survey = ?1 AND question = ?2",
+    [STMT_GET_RESPONSE] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction,"
+                          " answers, properties FROM responses WHERE id = ?1",
+    [STMT_INSERT_RESPONSE] = "INSERT INTO responses (id, survey, submitted_at, received_at, channel, customer,"
+                             " agent, interaction, answers, properties) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [STMT_FIND_INTERACTION] = "SELECT id FROM responses WHERE survey = ?1 AND interaction = ?2",
+    [STMT_COUNT_ANSWER] = "INSERT INTO answered_questions (survey, question, answers) VALUES (?1, ?2, 1)"
+                          " ON CONFLICT (survey, question) DO UPDATE SET answers = answers + 1",
+    [STMT_FIND_IDEMPOTENCY] = "SELECT body, status, reply, response_id FROM idempotency WHERE scope = ?1 AND key = ?2",
+    [STMT_SAVE_IDEMPOTENCY] = "INSERT INTO idempotency (scope, key, body, status, reply, response_id, customer,"
+                              " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [STMT_PING] = "SELECT count(*) FROM sqlite_schema",
+};
+
+struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT];
+    struct store_conn *next;        /* in store.readers, so store_close can find them all */
+};
+
+struct store {
+    char *path;
+    enum store_durability durability;
+    struct store_conn *writer;
+    pthread_key_t reader_key;
+    pthread_mutex_t readers_lock;
+    struct store_conn *readers;
+};
+
+/* ---- connections ---- */
+
+static void conn_close(struct store_conn *conn)
+{
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize(conn->stmts[i]);
+    sqlite3_close_v2(conn->db);
+    free(conn);
+}
+
+static bool conn_exec(sqlite3 *db, const char *sql, char *err, size_t err_size)
+{
+    char *message = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) == SQLITE_OK)
+        return true;
+    snprintf(err, err_size, "%s", message ? message : sqlite3_errmsg(db));
+    sqlite3_free(message);
+    return false;
+}
+
+static struct store_conn *conn_open(const struct store *store, bool writer, char *err, size_t err_size)
+{
+    struct store_conn *conn = calloc(1, sizeof *conn);
+    char pragmas[256];
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+
+    if (conn == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    if (sqlite3_open_v2(store->path, &conn->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, err_size, "cannot open %s: %s", store->path, conn->db ? sqlite3_errmsg(conn->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(conn->db, 1);
+    /* Readers wait for a checkpoint or recovery briefly; the writer must not wait long, since every
+     * queued response waits behind it. */
+    sqlite3_busy_timeout(conn->db, writer ? 1000 : 5000);
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY;",
+             store->durability == STORE_DURABILITY_FULL ? "FULL" : "NORMAL");
+    if (!conn_exec(conn->db, pragmas, err, err_size))
+        goto fail;
+    return conn;
+fail:
+    conn_close(conn);
+    return NULL;
+}
+
+static sqlite3_stmt *stmt(struct store_conn *conn, enum stmt_id id)
+{
+    if (conn->stmts[id] == NULL &&
+        sqlite3_prepare_v3(conn->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &conn->stmts[id], NULL) != SQLITE_OK) {
+        log_error("store: cannot prepare statement %d: %s", (int)id, sqlite3_errmsg(conn->db));
+        return NULL;
+    }
+    return conn->stmts[id];
+}
+
+static void reader_release(void *arg)
+{
+    (void)arg; /* readers are closed by store_close; a thread's exit only forgets its pointer */
+}
+
+struct store_conn *store_reader(struct store *store)
+{
+    struct store_conn *conn = pthread_getspecific(store->reader_key);
+    char err[256];
+
+    if (conn != NULL)
+        return conn;
+    conn = conn_open(store, false, err, sizeof err);
+    if (conn == NULL) {
+        log_error("store: cannot open a read connection: %s", err);
+        return NULL;
+    }
+    pthread_mutex_lock(&store->readers_lock);
+    conn->next = store->readers;
+    store->readers = conn;
+    pthread_mutex_unlock(&store->readers_lock);
+    pthread_setspecific(store->reader_key, conn);
+    return conn;
+}
+
+struct store_conn *store_writer(struct store *store)
+{
+    return store->writer;
+}
+
+const char *store_last_error(struct store_conn *conn)
+{
+    return sqlite3_errmsg(conn->db);
+}
+
+/* ---- schema ---- */
+
+static bool read_user_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *s = NULL;
+    bool ok = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW;
+    if (ok)
+        *version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return ok;
+}
+
+static bool migrate(sqlite3 *db, char *err, size_t err_size)
+{
+    int version;
+    char sql[64];
+
+    if (!read_user_version(db, &version)) {
+        snprintf(err, err_size, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        return false;
+    }
+    if (version > schema_migration_count) {
+        snprintf(err, err_size,
+                 "the database has schema version %d, newer than this surveyd understands (%d): "
+                 "run a newer surveyd or restore a backup",
+                 version, schema_migration_count);
+        return false;
+    }
+    for (int i = version; i < schema_migration_count; i++) {
+        const struct schema_migration *m = &schema_migrations[i];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m->version);
+        /* Each migration and its version bump commit together, or not at all. */
+        if (!conn_exec(db, "BEGIN IMMEDIATE", err, err_size))
+            return false;
+        if (!conn_exec(db, m->sql, err, err_size) || !conn_exec(db, sql, err, err_size)) {
+            char detail[256];
+            snprintf(detail, sizeof detail, "%s", err);
+            snprintf(err, err_size, "migration %s failed: %s", m->name, detail);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return false;
+        }
+        if (!conn_exec(db, "COMMIT", err, err_size))
+            return false;
+        log_info("store: applied migration %s", m->name);
+    }
+    return true;
+}
+
+struct store *store_open(const struct store_options *options, char *err, size_t err_size)
+{
+    struct store *store = calloc(1, sizeof *store);
+    size_t path_len = strlen(options->data_dir) + sizeof "/surveyd.db";
+
+    if (store == NULL || (store->path = malloc(path_len)) == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail_alloc;
+    }
+    snprintf(store->path, path_len, "%s/surveyd.db", options->data_dir);
+    store->durability = options->durability;
+    pthread_mutex_init(&store->readers_lock, NULL);
+    pthread_key_create(&store->reader_key, reader_release);
+
+    store->writer = conn_open(store, true, err, err_size);
+    if (store->writer == NULL)
+        goto fail;
+    /* quick_check reads every page: too slow for big databases at start-up. The header and schema
+     * reads below catch a file that is not a database at all; deeper damage surfaces as errors. */
+    if (!conn_exec(store->writer->db, "PRAGMA journal_mode = WAL", err, err_size)) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", err);
+        snprintf(err, err_size, "%s: %s", store->path, detail);
+        goto fail;
+    }
+    if (!migrate(store->writer->db, err, err_size))
+        goto fail;
+    return store;
+fail:
+    store_close(store);
+    return NULL;
+fail_alloc:
+    if (store)
+        free(store);
+    return NULL;
+}
+
+void store_close(struct store *store)
+{
+    if (store == NULL)
+        return;
+    pthread_mutex_lock(&store->readers_lock);
+    while (store->readers) {
+        struct store_conn *next = store->readers->next;
+        conn_close(store->readers);
+        store->readers = next;
+    }
+    pthread_mutex_unlock(&store->readers_lock);
+    if (store->writer) {
+        /* Fold the WAL back into the database so a copy of surveyd.db alone is complete. */
+        sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        conn_close(store->writer);
+    }
+    pthread_key_delete(store->reader_key);
+    pthread_mutex_destroy(&store->readers_lock);
+    free(store->path);
+    free(store);
+}
+
+/* ---- helpers ---- */
+
+static enum store_status status_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return STORE_OK;
+    case SQLITE_CONSTRAINT:
+        return STORE_CONFLICT;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+        return STORE_UNAVAILABLE;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+static int bind_text(sqlite3_stmt *s, int index, const char *text)
+{
+    return text ? sqlite3_bind_text(s, index, text, -1, SQLITE_STATIC) : sqlite3_bind_null(s, index);
+}
+
+static char *column_text(sqlite3_stmt *s, int column)
+{
+    const unsigned char *text = sqlite3_column_text(s, column);
+    return text ? strdup((const char *)text) : NULL;
+}
+
+static void copy_column(sqlite3_stmt *s, int column, char *out, size_t size)
+{
+    const unsigned char *text = sqlite3_column_text(s, column);
+    snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static enum store_status run(struct store_conn *conn, sqlite3_stmt *s)
+{
+    int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+    if (s) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        enum store_status status = status_of(rc);
+        if (status != STORE_CONFLICT)
+            log_error("store: %s", sqlite3_errmsg(conn->db));
+        return status;
+    }
+    return STORE_OK;
+}
+
+static void done_with(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+/* ---- transactions ---- */
+
+enum store_status store_begin(struct store_conn *conn)
+{
+    return run(conn, stmt(conn, STMT_BEGIN));
+}
+
+enum store_status store_commit(struct store_conn *conn)
+{
+    return run(conn, stmt(conn, STMT_COMMIT));
+}
+
+void store_rollback(struct store_conn *conn)
+{
+    /* After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has already rolled back; ROLLBACK then
+     * fails harmlessly with "no transaction is active". */
+    if (!sqlite3_get_autocommit(conn->db))
+        run(conn, stmt(conn, STMT_ROLLBACK));
+}
+
+enum store_status store_savepoint(struct store_conn *conn)
+{
+    return run(conn, stmt(conn, STMT_SAVEPOINT));
+}
+
+void store_release(struct store_conn *conn)
+{
+    run(conn, stmt(conn, STMT_RELEASE));
+}
+
+void store_rollback_to(struct store_conn *conn)
+{
+    if (!sqlite3_get_autocommit(conn->db)) {
+        run(conn, stmt(conn, STMT_ROLLBACK_TO));
+        run(conn, stmt(conn, STMT_RELEASE));
+    }
+}
+
+/* ---- surveys ---- */
+
+void store_survey_row_free(struct store_survey_row *row)
+{
+    free(row->definition);
+    row->definition = NULL;
+}
+
+static void read_survey_row(sqlite3_stmt *s, struct store_survey_row *out)
+{
+    copy_column(s, 0, out->id, sizeof out->id);
+    out->definition = column_text(s, 1);
+    out->created_at = sqlite3_column_int64(s, 2);
+    out->updated_at = sqlite3_column_int64(s, 3);
+}
+
+enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_GET_SURVEY);
+    enum store_status status = STORE_NOT_FOUND;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_survey_row(s, out);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        status = status_of(rc);
+    }
+    done_with(s);
+    return status;
+}
+
+enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
+                                     void *arg)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_LIST_SURVEYS);
+    struct store_survey_row row;
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_survey_row(s, &row);
+        each(&row, arg);
+        store_survey_row_free(&row);
+    }
+    done_with(s);
+    return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
+enum store_status store_put_survey(struct store_conn *conn, const char *id, const char *definition, int64_t now_ms,
+                                   bool *created)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_INSERT_SURVEY);
+    enum store_status status;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    bind_text(s, 2, definition);
+    sqlite3_bind_int64(s, 3, now_ms);
+    status = run(conn, s);
+    if (status != STORE_OK)
+        return status;
+    *created = sqlite3_changes(conn->db) == 1;
+    if (*created)
+        return STORE_OK;
+    s = stmt(conn, STMT_UPDATE_SURVEY);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    bind_text(s, 2, definition);
+    sqlite3_bind_int64(s, 3, now_ms);
+    return run(conn, s);
+}
+
+enum store_status store_delete_survey(struct store_conn *conn, const char *id)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_DELETE_SURVEY);
+    enum store_status status;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    status = run(conn, s);
+    if (status != STORE_OK)
+        return status;
+    if (sqlite3_changes(conn->db) == 0)
+        return STORE_NOT_FOUND;
+    s = stmt(conn, STMT_DELETE_SURVEY_IDEMPOTENCY);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    return run(conn, s);
+}
+
+enum store_status store_answer_count(struct store_conn *conn, const char *survey, const char *question,
+                                     int64_t *count)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_ANSWER_COUNT);
+    int rc;
+
+    *count = 0;
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, survey);
+    bind_text(s, 2, question);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *count = sqlite3_column_int64(s, 0);
+    done_with(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
+/* ---- responses ---- */
+
+void store_response_row_free(struct store_response_row *row)
+{
+    free(row->channel);
+    free(row->customer);
+    free(row->agent);
+    free(row->interaction);
+    free(row->answers);
+    free(row->properties);
+    memset(row, 0, sizeof *row);
+}
+
+enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_GET_RESPONSE);
+    enum store_status status = STORE_NOT_FOUND;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        copy_column(s, 0, out->id, sizeof out->id);
+        copy_column(s, 1, out->survey, sizeof out->survey);
+        out->submitted_at = sqlite3_column_int64(s, 2);
+        out->received_at = sqlite3_column_int64(s, 3);
+        out->channel = column_text(s, 4);
+        out->customer = column_text(s, 5);
+        out->agent = column_text(s, 6);
+        out->interaction = column_text(s, 7);
+        out->answers = column_text(s, 8);
+        out->properties = column_text(s, 9);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        status = status_of(rc);
+    }
+    done_with(s);
+    return status;
+}
+
+static enum store_status find_interaction(struct store_conn *conn, const char *survey, const char *interaction,
+                                          char existing_id[32])
+{
+    sqlite3_stmt *s = stmt(conn, STMT_FIND_INTERACTION);
+    int rc;
+
+    existing_id[0] = '\0';
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, survey);
+    bind_text(s, 2, interaction);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        copy_column(s, 0, existing_id, 32);
+    done_with(s);
+    return rc == SQLITE_ROW ? STORE_CONFLICT : rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
+enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
+                                        const struct response *r, char existing_id[32])
+{
+    sqlite3_stmt *s;
+    enum store_status status;
+
+    existing_id[0] = '\0';
+    if (r->interaction) {
+        status = find_interaction(conn, r->survey, r->interaction, existing_id);
+        if (status != STORE_OK)
+            return status;
+    }
+    s = stmt(conn, STMT_INSERT_RESPONSE);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, r->id);
+    bind_text(s, 2, r->survey);
+    sqlite3_bind_int64(s, 3, r->submitted_at);
+    sqlite3_bind_int64(s, 4, r->received_at);
+    bind_text(s, 5, r->channel);
+    bind_text(s, 6, r->customer);
+    bind_text(s, 7, r->agent);
+    bind_text(s, 8, r->interaction);
+    bind_text(s, 9, r->answers_json);
+    bind_text(s, 10, r->properties_json);
+    status = run(conn, s);
+    if (status == STORE_CONFLICT) /* the survey vanished (foreign key) or an id collided */
+        return STORE_NOT_FOUND;
+    if (status != STORE_OK)
+        return status;
+
+    for (int i = 0; i < r->answer_count; i++) {
+        s = stmt(conn, STMT_COUNT_ANSWER);
+        if (s == NULL)
+            return STORE_ERROR;
+        bind_text(s, 1, r->survey);
+        bind_text(s, 2, survey->questions[r->answers[i].question].id);
+        status = run(conn, s);
+        if (status != STORE_OK)
+            return status;
+    }
+    return STORE_OK;
+}
+
+/* ---- idempotency ---- */
+
+void store_replay_free(struct store_replay *replay)
+{
+    free(replay->reply);
+    free(replay->response_id);
+    memset(replay, 0, sizeof *replay);
+}
+
+enum store_status store_find_idempotency(struct store_conn *conn, const struct store_idempotency *request,
+                                         struct store_replay *replay)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_FIND_IDEMPOTENCY);
+    enum store_status status = STORE_NOT_FOUND;
+    int rc;
+
+    memset(replay, 0, sizeof *replay);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, request->scope);
+    bind_text(s, 2, request->key);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *body = sqlite3_column_blob(s, 0);
+        size_t body_len = (size_t)sqlite3_column_bytes(s, 0);
+        if (body_len == request->body_len && (body_len == 0 || memcmp(body, request->body, body_len) == 0)) {
+            replay->status = sqlite3_column_int(s, 1);
+            replay->reply = column_text(s, 2);
+            replay->response_id = column_text(s, 3);
+            status = STORE_REPLAY;
+        } else {
+            status = STORE_KEY_REUSED;
+        }
+    } else if (rc != SQLITE_DONE) {
+        status = status_of(rc);
+    }
+    done_with(s);
+    return status;
+}
+
+enum store_status store_save_idempotency(struct store_conn *conn, const struct store_idempotency *request,
+                                         int status, const char *reply, const char *response_id,
+                                         const char *customer, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_SAVE_IDEMPOTENCY);
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, request->scope);
+    bind_text(s, 2, request->key);
+    sqlite3_bind_blob(s, 3, request->body_len ? request->body : "", (int)request->body_len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, status);
+    bind_text(s, 5, reply);
+    bind_text(s, 6, response_id);
+    bind_text(s, 7, customer);
+    sqlite3_bind_int64(s, 8, now_ms);
+    return run(conn, s);
+}
+
+/* ---- health ---- */
+
+bool store_ping(struct store_conn *conn)
+{
+    sqlite3_stmt *s = conn ? stmt(conn, STMT_PING) : NULL;
+    if (s == NULL)
+        return false;
+    int rc = sqlite3_step(s);
+    done_with(s);
+    return rc == SQLITE_ROW;
+}

@@ -1,0 +1,42 @@
+/* Turns parsed JSON into typed survey structs, or a list of every field error. No I/O.
+ *
+ * Numbers: JSON has one number type, so an integer field accepts any number whose value is an
+ * integer in range: 9, 9.0 and 9e0 are all 9, and -0 is 0. 9.5, 1e400 (infinite once parsed) and
+ * huge integers are out of range, never undefined behaviour. */
+#ifndef SURVEYD_VALIDATE_H
+#define SURVEYD_VALIDATE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "survey.h"
+
+/* Accumulates {"field", "message"} objects so a client sees every problem at once. */
+struct validate_errors {
+    cJSON *list;
+    int count;
+};
+
+void validate_errors_init(struct validate_errors *errors);
+void validate_errors_free(struct validate_errors *errors);
+void validate_error(struct validate_errors *errors, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Code points in a valid UTF-8 string. */
+size_t validate_utf8_length(const char *s);
+
+/* Parses a survey definition body for survey `id` into *out (zeroed first). Returns true when valid;
+ * otherwise every problem is in *errors and *out holds nothing to free. */
+bool validate_definition(const char *id, const cJSON *body, struct survey *out, struct validate_errors *errors);
+
+/* The normalised definition with every default filled in, as stored and as served (without id and
+ * timestamps, which the caller adds). */
+cJSON *validate_definition_to_json(const struct survey *survey);
+
+/* Validates a response body against its survey. now_ms is the receive time: it becomes received_at
+ * and bounds submitted_at (at most 5 minutes ahead). The id is left empty for the caller. */
+bool validate_response(const struct survey *survey, const cJSON *body, int64_t now_ms, struct response *out,
+                       struct validate_errors *errors);
+
+#endif

@@ -1,0 +1,166 @@
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+struct writer {
+    struct store *store;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct writer_job *head, *tail;     /* FIFO, guarded by lock */
+    size_t queued, max_queue;
+    bool stopping;
+    atomic_bool healthy;
+    struct writer_stats stats;          /* guarded by lock */
+};
+
+/* Applies every job of a batch under its own savepoint. A job that fails rolls back alone. */
+static void apply_batch(struct store_conn *conn, struct writer_job *batch)
+{
+    for (struct writer_job *job = batch; job; job = job->next) {
+        job->status = store_savepoint(conn);
+        if (job->status != STORE_OK)
+            continue;
+        job->status = job->apply(conn, job);
+        if (job->status == STORE_OK)
+            store_release(conn);
+        else
+            store_rollback_to(conn);
+    }
+}
+
+/* Sets every job that would have been committed to `status`: their changes are gone. */
+static void fail_batch(struct writer_job *batch, enum store_status status)
+{
+    for (struct writer_job *job = batch; job; job = job->next) {
+        if (job->status == STORE_OK)
+            job->status = status;
+    }
+}
+
+static bool commit_batch(struct writer *writer, struct writer_job *batch)
+{
+    struct store_conn *conn = store_writer(writer->store);
+    enum store_status status = store_begin(conn);
+
+    if (status != STORE_OK) {
+        for (struct writer_job *job = batch; job; job = job->next)
+            job->status = status;
+        return false;
+    }
+    apply_batch(conn, batch);
+    status = store_commit(conn);
+    if (status != STORE_OK) {
+        log_error("writer: commit failed: %s", store_last_error(conn));
+        store_rollback(conn);
+        fail_batch(batch, status == STORE_CONFLICT ? STORE_ERROR : status);
+        return false;
+    }
+    return true;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *writer = arg;
+
+    for (;;) {
+        pthread_mutex_lock(&writer->lock);
+        while (writer->head == NULL && !writer->stopping)
+            pthread_cond_wait(&writer->wake, &writer->lock);
+        struct writer_job *batch = writer->head;
+        size_t count = writer->queued;
+        writer->head = writer->tail = NULL;
+        writer->queued = 0;
+        pthread_mutex_unlock(&writer->lock);
+
+        if (batch == NULL)
+            break; /* stopping, and nothing left */
+
+        bool committed = commit_batch(writer, batch);
+        atomic_store(&writer->healthy, committed);
+
+        pthread_mutex_lock(&writer->lock);
+        writer->stats.batches++;
+        writer->stats.jobs += count;
+        writer->stats.failed_commits += !committed;
+        pthread_mutex_unlock(&writer->lock);
+
+        /* done() may free the job (it belongs to a request), so read next first. */
+        for (struct writer_job *job = batch, *next; job; job = next) {
+            next = job->next;
+            job->done(job);
+        }
+    }
+    return NULL;
+}
+
+struct writer *writer_start(struct store *store, size_t max_queue)
+{
+    struct writer *writer = calloc(1, sizeof *writer);
+
+    if (writer == NULL)
+        return NULL;
+    writer->store = store;
+    writer->max_queue = max_queue;
+    atomic_init(&writer->healthy, true);
+    pthread_mutex_init(&writer->lock, NULL);
+    pthread_cond_init(&writer->wake, NULL);
+    if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) {
+        pthread_cond_destroy(&writer->wake);
+        pthread_mutex_destroy(&writer->lock);
+        free(writer);
+        return NULL;
+    }
+    return writer;
+}
+
+bool writer_submit(struct writer *writer, struct writer_job *job)
+{
+    bool accepted = false;
+
+    job->next = NULL;
+    pthread_mutex_lock(&writer->lock);
+    if (!writer->stopping && writer->queued < writer->max_queue) {
+        if (writer->tail)
+            writer->tail->next = job;
+        else
+            writer->head = job;
+        writer->tail = job;
+        writer->queued++;
+        accepted = true;
+        pthread_cond_signal(&writer->wake);
+    }
+    pthread_mutex_unlock(&writer->lock);
+    return accepted;
+}
+
+bool writer_healthy(struct writer *writer)
+{
+    return atomic_load(&writer->healthy);
+}
+
+void writer_get_stats(struct writer *writer, struct writer_stats *out)
+{
+    pthread_mutex_lock(&writer->lock);
+    *out = writer->stats;
+    out->queue_depth = writer->queued;
+    pthread_mutex_unlock(&writer->lock);
+}
+
+void writer_stop(struct writer *writer)
+{
+    if (writer == NULL)
+        return;
+    pthread_mutex_lock(&writer->lock);
+    writer->stopping = true;
+    pthread_cond_signal(&writer->wake);
+    pthread_mutex_unlock(&writer->lock);
+    pthread_join(writer->thread, NULL);
+    pthread_cond_destroy(&writer->wake);
+    pthread_mutex_destroy(&writer->lock);
+    free(writer);
+}
