@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One entry point for the README's two commands, on a fresh Debian 12 machine (as root or via sudo):
+#   deploy/setup.sh serve   install what is missing, build, start surveyd on 127.0.0.1:8080 (data in ./data)
+#   deploy/setup.sh test    install what is missing, build, run the whole test suite: once with warnings
+#                           as errors, once more under AddressSanitizer and UndefinedBehaviorSanitizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjson-dev libsqlite3-dev check
+          python3 curl sqlite3)
+
+install_missing() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}"
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() { # build DIR [meson options...]
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  ninja -C "$dir"
+}
+
+# Meson's own summary is not a line CI tools read; this prints "N passed, N failed" from its log.
+summarise() { # summarise LABEL DIR
+  python3 - "$1" "$2/meson-logs/testlog.json" <<'PY'
+import json, sys
+label, path = sys.argv[1], sys.argv[2]
+passed = failed = 0
+for line in open(path):
+    result = json.loads(line)["result"]
+    if result in ("OK", "EXPECTEDFAIL", "SKIP"):
+        passed += result != "SKIP"
+    else:
+        failed += 1
+print(f"{label}: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
+}
+
+run_suite() { # run_suite LABEL DIR
+  local status=0
+  meson test -C "$2" --print-errorlogs --num-processes 2 || status=$?
+  summarise "$1" "$2" || status=1
+  return $status
+}
+
+command=${1:-}
+case "$command" in
+  serve)
+    install_missing
+    build build
+    exec build/server/surveyd serve --listen "${SURVEYD_LISTEN:-127.0.0.1:8080}" --data-dir "${SURVEYD_DATA_DIR:-./data}"
+    ;;
+  test)
+    install_missing
+    build build --werror
+    build build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false
+    status=0
+    run_suite "tests" build || status=1
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      run_suite "tests (address,undefined sanitizers)" build-asan || status=1
+    exit $status
+    ;;
+  *)
+    echo "usage: $0 serve|test" >&2
+    exit 2
+    ;;
+esac

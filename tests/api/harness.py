@@ -1,0 +1,612 @@
+"""Black-box test harness for the surveyd HTTP daemon.
+
+Only the Python 3.11 standard library is used.  The daemon binary comes from
+$SURVEYD_BIN (default: build/server/surveyd relative to the repository root)
+and is always bound to 127.0.0.1 with an ephemeral port.
+"""
+
+import collections
+import datetime
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+
+ADMIN_TOKEN = "admin-secret"
+READ_TOKEN = "read-secret"
+INGEST_TOKEN = "ingest-secret"
+INGEST_TOKEN_2 = "ingest-two"
+ALL_TOKENS = (ADMIN_TOKEN, READ_TOKEN, INGEST_TOKEN, INGEST_TOKEN_2)
+
+DEFAULT_ENV = {
+    "SURVEYD_ADMIN_TOKENS": ADMIN_TOKEN,
+    "SURVEYD_READ_TOKENS": READ_TOKEN,
+    "SURVEYD_INGEST_TOKENS": INGEST_TOKEN + "," + INGEST_TOKEN_2,
+}
+
+DEFAULT_MAX_BODY = 64 * 1024
+STARTUP_TIMEOUT = 10.0
+STOP_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 30.0
+
+LISTEN_RE = re.compile(rb"listening on (127\.0\.0\.1):(\d+)")
+RFC3339_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+RFC3339_UTC_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]00:00)$")
+RESPONSE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22,}$")
+
+PROBLEM_CODES = frozenset({
+    "invalid_json", "validation_failed", "not_found", "unauthorized",
+    "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
+    "method_not_allowed", "unavailable", "idempotency_key_reused",
+})
+
+
+def _resolve(path, default_base):
+    if os.path.isabs(path):
+        return path
+    cand = os.path.abspath(path)
+    if os.path.exists(cand):
+        return cand
+    return os.path.normpath(os.path.join(default_base, path))
+
+
+def surveyd_bin():
+    env = os.environ.get("SURVEYD_BIN")
+    if env:
+        return _resolve(env, REPO_ROOT)
+    return os.path.join(REPO_ROOT, "build", "server", "surveyd")
+
+
+def json_suite_dir():
+    env = os.environ.get("JSON_TEST_SUITE_DIR")
+    if env:
+        return _resolve(env, REPO_ROOT)
+    return os.path.normpath(os.path.join(
+        REPO_ROOT, "..", "shared", "testdata", "JSONTestSuite", "test_parsing"))
+
+
+def require_binary():
+    path = surveyd_bin()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise RuntimeError(
+            "surveyd binary not found or not executable at %r "
+            "(set SURVEYD_BIN or build with meson/ninja)" % path)
+    return path
+
+
+def run_cli(args, timeout=10.0, env=None):
+    """Run `surveyd <args>` to completion; return CompletedProcess (bytes)."""
+    e = _base_env()
+    if env:
+        e.update(env)
+    return subprocess.run([require_binary()] + list(args),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=e, timeout=timeout)
+
+
+def _base_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYD_")}
+    return env
+
+
+def parse_time(s):
+    """Parse an RFC 3339 timestamp into an aware datetime."""
+    if not isinstance(s, str) or not RFC3339_RE.match(s):
+        raise ValueError("not an RFC 3339 timestamp: %r" % (s,))
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def fmt_time(dt):
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_uid_lock = threading.Lock()
+_uid_counter = [0]
+
+
+def uid(prefix="t"):
+    """A fresh id valid for surveys/questions/interactions."""
+    with _uid_lock:
+        _uid_counter[0] += 1
+        n = _uid_counter[0]
+    return "%s-%d-%d" % (prefix, os.getpid() % 100000, n)
+
+
+# --------------------------------------------------------------------------
+# HTTP client
+# --------------------------------------------------------------------------
+
+Resp = collections.namedtuple("Resp", "status headers body json")
+
+
+def _parse_json(body):
+    if not body:
+        return None
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def encode_body(body, headers):
+    """Turn a body argument into bytes; fill in Content-Type if absent."""
+    if body is None:
+        return None
+    if isinstance(body, (dict, list)):
+        data = json.dumps(body).encode("utf-8")
+    elif isinstance(body, str):
+        data = body.encode("utf-8")
+    elif isinstance(body, (bytes, bytearray)):
+        data = bytes(body)
+    else:
+        raise TypeError("unsupported body type %r" % type(body))
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return data
+
+
+class _Conn(http.client.HTTPConnection):
+    """HTTPConnection with TCP_NODELAY (avoids Nagle/delayed-ACK stalls)."""
+
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class Client:
+    """Tiny HTTP/1.1 client with one keep-alive connection per thread."""
+
+    def __init__(self, host, port, timeout=REQUEST_TIMEOUT):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _get_conn(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _Conn(self.host, self.port, timeout=self.timeout)
+            self._local.conn = conn
+            self._local.used = False
+        return conn
+
+    def close(self):
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def req(self, method, path, body=None, headers=None, token=None):
+        hdrs = {}
+        if token is not None:
+            hdrs["Authorization"] = "Bearer " + token
+        for k, v in (headers or {}).items():
+            hdrs[k] = v
+        data = encode_body(body, hdrs)
+        hdrs = {k: v for k, v in hdrs.items() if v is not None}
+        for attempt in (0, 1):
+            conn = self._get_conn()
+            reused = self._local.used
+            try:
+                conn.request(method, path, body=data, headers=hdrs)
+                r = conn.getresponse()
+                raw = r.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    BrokenPipeError, http.client.BadStatusLine) as exc:
+                conn.close()
+                self._local.conn = None
+                if reused and attempt == 0:
+                    continue  # stale keep-alive connection: retry once
+                raise
+            except Exception:
+                conn.close()
+                self._local.conn = None
+                raise
+            self._local.used = True
+            if r.will_close:
+                conn.close()
+                self._local.conn = None
+            return Resp(r.status, r.msg, raw, _parse_json(raw))
+
+
+def raw_request(port, method, path, headers, body_chunks=(), timeout=REQUEST_TIMEOUT):
+    """Send a request on a fresh connection, tolerating the server closing
+    the connection before the whole body was sent (e.g. an early 413).
+
+    headers: list of (name, value); body_chunks: iterable of bytes sent
+    verbatim (the caller does any chunked framing)."""
+    conn = _Conn("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in headers:
+            conn.putheader(k, v)
+        conn.endheaders()
+        try:
+            for chunk in body_chunks:
+                conn.send(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = conn.getresponse()
+        raw = r.read()
+        return Resp(r.status, r.msg, raw, _parse_json(raw))
+    finally:
+        conn.close()
+
+
+def chunked(data, size=8192):
+    """Frame bytes as an HTTP/1.1 chunked body (list of wire chunks)."""
+    out = []
+    for i in range(0, len(data), size):
+        part = data[i:i + size]
+        out.append(b"%x\r\n" % len(part) + part + b"\r\n")
+    out.append(b"0\r\n\r\n")
+    return out
+
+
+# --------------------------------------------------------------------------
+# Daemon
+# --------------------------------------------------------------------------
+
+class Daemon:
+    """The real surveyd binary, serving on 127.0.0.1:<ephemeral>."""
+
+    def __init__(self, data_dir=None, env=None, extra_args=()):
+        self.binary = require_binary()
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="surveyd-api-")
+        self.env_overrides = dict(env or {})
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.client = None
+        self._buf = bytearray()       # stderr of all runs (this object)
+        self._run_start = 0           # offset of the current run in _buf
+        self._stdout = bytearray()
+        self._cond = threading.Condition()
+        self._threads = []
+
+    # -- environment ------------------------------------------------------
+    def _env(self):
+        env = _base_env()
+        env.update(DEFAULT_ENV)
+        for k, v in self.env_overrides.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
+
+    @property
+    def db_path(self):
+        return os.path.join(self.data_dir, "surveyd.db")
+
+    # -- lifecycle --------------------------------------------------------
+    def _drain(self, stream, buf):
+        while True:
+            chunk = stream.read1(65536) if hasattr(stream, "read1") else stream.read(4096)
+            if not chunk:
+                break
+            with self._cond:
+                buf.extend(chunk)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def start(self):
+        assert not self.running, "daemon already running"
+        argv = [self.binary, "serve", "--listen", "127.0.0.1:0",
+                "--data-dir", self.data_dir] + self.extra_args
+        with self._cond:
+            self._run_start = len(self._buf)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=self._env())
+        self._threads = [
+            threading.Thread(target=self._drain, args=(self.proc.stderr, self._buf), daemon=True),
+            threading.Thread(target=self._drain, args=(self.proc.stdout, self._stdout), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        m = None
+        with self._cond:
+            while True:
+                m = LISTEN_RE.search(bytes(self._buf[self._run_start:]))
+                if m:
+                    break
+                if self.proc.poll() is not None and not any(t.is_alive() for t in self._threads[:1]):
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.2))
+        if not m:
+            rc = self.proc.poll()
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait()
+            err = self.run_stderr()
+            self.proc = None
+            raise AssertionError(
+                "surveyd did not report 'listening on 127.0.0.1:PORT' within "
+                "%.0fs (exit code %r). argv=%r\n--- stderr ---\n%s"
+                % (STARTUP_TIMEOUT, rc, argv, err))
+        self.port = int(m.group(2))
+        self.client = Client("127.0.0.1", self.port)
+        return self
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _reap(self, timeout):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("surveyd did not exit within %.0fs of SIGTERM\n"
+                                 "--- stderr ---\n%s" % (timeout, self.run_stderr()[-4000:]))
+        for t in self._threads:
+            t.join(5)
+        return rc
+
+    def stop(self, timeout=STOP_TIMEOUT, check=True):
+        """SIGTERM and wait; asserts exit status 0 unless check=False."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self._reap(timeout)
+        self.proc = None
+        if check and rc != 0:
+            raise AssertionError("surveyd exited with status %r after SIGTERM\n"
+                                 "--- stderr ---\n%s" % (rc, self.run_stderr()[-4000:]))
+        return rc
+
+    def kill(self):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        rc = self._reap(STOP_TIMEOUT)
+        self.proc = None
+        return rc
+
+    def restart(self):
+        if self.running:
+            self.stop()
+        self.proc = None
+        return self.start()
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        if not self.running:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    # -- logs -------------------------------------------------------------
+    def stderr_text(self):
+        """All stderr captured from every run of this Daemon object."""
+        with self._cond:
+            return bytes(self._buf).decode("utf-8", "replace")
+
+    def run_stderr(self):
+        with self._cond:
+            return bytes(self._buf[self._run_start:]).decode("utf-8", "replace")
+
+    def stdout_text(self):
+        with self._cond:
+            return bytes(self._stdout).decode("utf-8", "replace")
+
+    def wait_for_log(self, predicate, timeout=5.0):
+        """Wait until predicate(line) is true for some stderr line; return it."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                text = bytes(self._buf).decode("utf-8", "replace")
+                for line in text.splitlines():
+                    if predicate(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, 0.1))
+
+    # -- convenience ------------------------------------------------------
+    def req(self, *a, **kw):
+        return self.client.req(*a, **kw)
+
+    def count_rows(self, survey):
+        """Count rows in responses for a survey, reading a copy of the db
+        files (daemon should be stopped first)."""
+        tmp = tempfile.mkdtemp(prefix="surveyd-dbcopy-")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = self.db_path + suffix
+                if os.path.exists(src):
+                    shutil.copy2(src, os.path.join(tmp, "surveyd.db" + suffix))
+            conn = sqlite3.connect(os.path.join(tmp, "surveyd.db"))
+            try:
+                return conn.execute("SELECT COUNT(*) FROM responses WHERE survey = ?",
+                                    (survey,)).fetchone()[0]
+            finally:
+                conn.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Base test case
+# --------------------------------------------------------------------------
+
+class BaseAPITest(unittest.TestCase):
+    """Starts one daemon per test class."""
+
+    daemon_env = {}
+    daemon_args = ()
+    maxDiff = 4000
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.daemon = Daemon(env=cls.daemon_env, extra_args=cls.daemon_args)
+        cls.addClassCleanup(cls.daemon.cleanup)
+        cls.daemon.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.daemon.stop()
+        finally:
+            super().tearDownClass()
+
+    # -- requests ---------------------------------------------------------
+    def req(self, method, path, body=None, headers=None, token=None):
+        return self.daemon.client.req(method, path, body=body, headers=headers, token=token)
+
+    def put_survey(self, survey_id, definition, token=ADMIN_TOKEN, expect=(200, 201)):
+        r = self.req("PUT", "/v1/surveys/" + survey_id, definition, token=token)
+        if expect is not None:
+            self.assertIn(r.status, expect,
+                          "PUT /v1/surveys/%s -> %d %r" % (survey_id, r.status, r.body[:500]))
+        return r
+
+    def new_survey(self, definition=None, prefix="s", **extra):
+        """Create a survey with a fresh id; returns the id."""
+        sid = uid(prefix)
+        d = dict(definition or simple_definition())
+        d.update(extra)
+        r = self.put_survey(sid, d)
+        self.assertEqual(r.status, 201, r.body[:500])
+        return sid
+
+    def post_response(self, survey, body, token=INGEST_TOKEN, headers=None):
+        return self.req("POST", "/v1/surveys/%s/responses" % survey, body,
+                        headers=headers, token=token)
+
+    def post_ok(self, survey, body, token=INGEST_TOKEN, headers=None):
+        r = self.post_response(survey, body, token=token, headers=headers)
+        self.assertEqual(r.status, 201, "POST response -> %d %r" % (r.status, r.body[:800]))
+        return r
+
+    def get_response(self, rid, token=READ_TOKEN):
+        return self.req("GET", "/v1/responses/" + rid, token=token)
+
+    # -- assertions -------------------------------------------------------
+    def assertProblem(self, resp, status, code):
+        msg = "%d %r" % (resp.status, resp.body[:800])
+        self.assertEqual(resp.status, status, msg)
+        ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        self.assertEqual(ctype, "application/problem+json", msg)
+        j = resp.json
+        self.assertIsInstance(j, dict, msg)
+        self.assertIsInstance(j.get("status"), int, msg)
+        self.assertNotIsInstance(j.get("status"), bool, msg)
+        self.assertEqual(j["status"], status, msg)
+        self.assertIsInstance(j.get("title"), str, msg)
+        self.assertIsInstance(j.get("detail"), str, msg)
+        self.assertEqual(j.get("code"), code, msg)
+        self.assertIn(code, PROBLEM_CODES)
+        return j
+
+    def assertValidation(self, resp, *fields, exact=False):
+        """422 validation_failed; each expected field appears in errors[].
+        A field ending in '*' matches by prefix. Returns the list of fields."""
+        j = self.assertProblem(resp, 422, "validation_failed")
+        errs = j.get("errors")
+        self.assertIsInstance(errs, list, j)
+        self.assertGreaterEqual(len(errs), 1, j)
+        got = []
+        for e in errs:
+            self.assertIsInstance(e, dict, j)
+            self.assertIsInstance(e.get("field"), str, j)
+            self.assertIsInstance(e.get("message"), str, j)
+            got.append(e["field"])
+        for f in fields:
+            if f.endswith("*"):
+                self.assertTrue(any(g.startswith(f[:-1]) for g in got),
+                                "no error field matching %r in %r" % (f, got))
+            else:
+                self.assertIn(f, got, "error fields %r lack %r" % (got, f))
+        if exact:
+            self.assertEqual(len(got), len(fields), got)
+        return got
+
+    def assertRFC3339UTC(self, value):
+        self.assertIsInstance(value, str)
+        self.assertRegex(value, RFC3339_UTC_RE)
+        parse_time(value)
+
+    def assertRFC3339(self, value):
+        self.assertIsInstance(value, str)
+        self.assertRegex(value, RFC3339_RE)
+        parse_time(value)
+
+    def assertSameInstant(self, a, b):
+        self.assertEqual(parse_time(a), parse_time(b), "%r vs %r" % (a, b))
+
+
+def simple_definition(public=False, **extra):
+    d = {
+        "title": "Simple survey",
+        "public": public,
+        "questions": [
+            {"id": "nps", "type": "nps", "text": "How likely are you to recommend us?"},
+            {"id": "comment", "type": "text"},
+        ],
+    }
+    d.update(extra)
+    return d
+
+
+def run_threads(n, fn):
+    """Run fn(i) in n threads concurrently; return the list of results,
+    re-raising the first exception."""
+    results = [None] * n
+    errors = []
+
+    def wrap(i):
+        try:
+            results[i] = fn(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrap, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if errors:
+        raise errors[0]
+    return results
