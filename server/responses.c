@@ -48,7 +48,7 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
         if (status != STORE_NOT_FOUND)
             return status;
     }
-    status = store_insert_response(conn, &post->survey, &post->response, post->existing_id);
+    status = store_insert_response(conn, &post->response, post->existing_id);
     if (status != STORE_OK || !post->idempotency_key)
         return status;
     return store_save_idempotency(conn, &post->idempotency, 201, post->reply, post->response.id,

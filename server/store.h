@@ -94,10 +94,11 @@ void store_response_row_free(struct store_response_row *row);
 
 enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out);
 
-/* Inserts a validated response (id filled in). On STORE_CONFLICT, existing_id holds the id of the
- * response already stored for the same (survey, interaction). */
-enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
-                                        const struct response *response, char existing_id[32]);
+/* Inserts a validated response (id filled in) and adds it to the rollups, in the caller's
+ * transaction. On STORE_CONFLICT, existing_id holds the id of the response already stored for the
+ * same (survey, interaction). */
+enum store_status store_insert_response(struct store_conn *conn, const struct response *response,
+                                        char existing_id[32]);
 
 /* ---- idempotency ---- */
 struct store_idempotency {
@@ -122,6 +123,41 @@ enum store_status store_find_idempotency(struct store_conn *conn, const struct s
 enum store_status store_save_idempotency(struct store_conn *conn, const struct store_idempotency *request,
                                          int status, const char *reply, const char *response_id,
                                          const char *customer, int64_t now_ms);
+
+/* ---- metrics ---- */
+
+/* One histogram cell: `count` answers of `question` with bucket value (value, or value_text for
+ * choice options) on `day`, channel and agent ("" when none). question is NULL for a cell that
+ * counts responses rather than answers. Buckets: nps/csat/ces the answer, yes_no 1/0, choice the
+ * option's text or -1 for "other", text 0. */
+struct store_metrics_cell {
+    int64_t day;            /* days since 1970-01-01 UTC */
+    const char *channel;
+    const char *agent;      /* "" unless the query filters or groups by agent */
+    const char *question;
+    bool value_is_text;
+    int64_t value;
+    const char *value_text;
+    int64_t count;
+};
+
+typedef void (*store_metrics_fn)(const struct store_metrics_cell *cell, void *arg);
+
+struct store_metrics_query {
+    const char *survey;
+    int64_t from_ms, to_ms;     /* [from, to) by submitted_at; INT64_MIN / INT64_MAX when open */
+    const char *channel;        /* exact match, or NULL */
+    const char *agent;          /* exact match, or NULL */
+    bool by_agent;              /* cells must carry their agent */
+};
+
+/* Calls each() for every cell in the window. Cells of the same key may come more than once (whole
+ * days from rollups, partial edge days from raw rows): callers add them up. */
+enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
+                                     store_metrics_fn each, void *arg);
+
+/* First and last day with responses; STORE_NOT_FOUND when there are none. */
+enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
 
 /* ---- health ---- */
 

@@ -33,7 +33,22 @@ enum stmt_id {
     STMT_GET_RESPONSE,
     STMT_INSERT_RESPONSE,
     STMT_FIND_INTERACTION,
-    STMT_COUNT_ANSWER,
+    STMT_ROLLUP_ANSWERS,
+    STMT_ROLLUP_ANSWERS_AGENT,
+    STMT_ROLLUP_RESPONSES,
+    STMT_ROLLUP_RESPONSES_AGENT,
+    STMT_COUNT_ANSWERS,
+    STMT_CLEAR_QUESTIONS,
+    STMT_SET_QUESTIONS,
+    STMT_SCAN_ANSWERS,
+    STMT_SCAN_ANSWERS_AGENT,
+    STMT_SCAN_ANSWERS_ALL_AGENTS,
+    STMT_SCAN_RESPONSES,
+    STMT_SCAN_RESPONSES_AGENT,
+    STMT_SCAN_RESPONSES_ALL_AGENTS,
+    STMT_SCAN_RAW_ANSWERS,
+    STMT_SCAN_RAW_RESPONSES,
+    STMT_DAY_SPAN,
     STMT_FIND_IDEMPOTENCY,
     STMT_SAVE_IDEMPOTENCY,
     STMT_PING,
@@ -60,8 +75,56 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_INSERT_RESPONSE] = "INSERT INTO responses (id, survey, submitted_at, received_at, channel, customer,"
                              " agent, interaction, answers, properties) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [STMT_FIND_INTERACTION] = "SELECT id FROM responses WHERE survey = ?1 AND interaction = ?2",
-    [STMT_COUNT_ANSWER] = "INSERT INTO answered_questions (survey, question, answers) VALUES (?1, ?2, 1)"
-                          " ON CONFLICT (survey, question) DO UPDATE SET answers = answers + 1",
+    /* Rollups change by ?2 (+1 on insert, -1 on delete) for the response with seq ?1, through the
+     * answer_facts view: the one definition of which bucket an answer counts in. */
+    [STMT_ROLLUP_ANSWERS] = "INSERT INTO rollup_answers (survey, day, channel, question, value, count)"
+                            " SELECT survey, day, channel, question, value, ?2 FROM answer_facts WHERE seq = ?1"
+                            " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_ROLLUP_ANSWERS_AGENT] = "INSERT INTO rollup_answers_agent (survey, agent, day, channel, question, value, count)"
+                                  " SELECT survey, agent, day, channel, question, value, ?2 FROM answer_facts"
+                                  " WHERE seq = ?1 ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_ROLLUP_RESPONSES] = "INSERT INTO rollup_responses (survey, day, channel, count)"
+                              " SELECT survey, submitted_at / 86400000, coalesce(channel, ''), ?2 FROM responses"
+                              " WHERE seq = ?1 ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_ROLLUP_RESPONSES_AGENT] = "INSERT INTO rollup_responses_agent (survey, agent, day, channel, count)"
+                                    " SELECT survey, coalesce(agent, ''), submitted_at / 86400000,"
+                                    " coalesce(channel, ''), ?2 FROM responses WHERE seq = ?1"
+                                    " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_COUNT_ANSWERS] = "INSERT INTO answered_questions (survey, question, answers)"
+                           " SELECT survey, question, ?2 FROM answer_facts WHERE seq = ?1"
+                           " ON CONFLICT DO UPDATE SET answers = answers + excluded.answers",
+    [STMT_CLEAR_QUESTIONS] = "DELETE FROM survey_questions WHERE survey = ?1",
+    [STMT_SET_QUESTIONS] = "INSERT INTO survey_questions (survey, question, type)"
+                           " SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type')"
+                           " FROM json_each(?2, '$.questions')",
+    /* Metrics: whole days [?2, ?3) from rollups; ?4 channel and ?5 agent filter when not NULL. */
+    [STMT_SCAN_ANSWERS] = "SELECT day, channel, '', question, value, count FROM rollup_answers"
+                          " WHERE survey = ?1 AND day >= ?2 AND day < ?3 AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_ANSWERS_AGENT] = "SELECT day, channel, agent, question, value, count FROM rollup_answers_agent"
+                                " WHERE survey = ?1 AND agent = ?5 AND day >= ?2 AND day < ?3"
+                                " AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_ANSWERS_ALL_AGENTS] = "SELECT day, channel, agent, question, value, count FROM rollup_answers_agent"
+                                     " WHERE survey = ?1 AND day >= ?2 AND day < ?3 AND (?4 IS NULL OR channel = ?4)"
+                                     " AND ?5 IS NULL",
+    [STMT_SCAN_RESPONSES] = "SELECT day, channel, '', NULL, NULL, count FROM rollup_responses"
+                            " WHERE survey = ?1 AND day >= ?2 AND day < ?3 AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_RESPONSES_AGENT] = "SELECT day, channel, agent, NULL, NULL, count FROM rollup_responses_agent"
+                                  " WHERE survey = ?1 AND agent = ?5 AND day >= ?2 AND day < ?3"
+                                  " AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_RESPONSES_ALL_AGENTS] = "SELECT day, channel, agent, NULL, NULL, count FROM rollup_responses_agent"
+                                       " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
+                                       " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    /* Partial days at a window's edges, from the raw rows: times [?2, ?3) in milliseconds. */
+    [STMT_SCAN_RAW_ANSWERS] = "SELECT day, channel, agent, question, value, count(*) FROM answer_facts"
+                              " WHERE survey = ?1 AND submitted_at >= ?2 AND submitted_at < ?3"
+                              " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
+                              " GROUP BY 1, 2, 3, 4, 5",
+    [STMT_SCAN_RAW_RESPONSES] = "SELECT submitted_at / 86400000, coalesce(channel, ''), coalesce(agent, ''), NULL,"
+                                " NULL, count(*) FROM responses"
+                                " WHERE survey = ?1 AND submitted_at >= ?2 AND submitted_at < ?3"
+                                " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
+                                " GROUP BY 1, 2, 3",
+    [STMT_DAY_SPAN] = "SELECT min(day), max(day) FROM rollup_responses WHERE survey = ?1 AND count > 0",
     [STMT_FIND_IDEMPOTENCY] = "SELECT body, status, reply, response_id FROM idempotency WHERE scope = ?1 AND key = ?2",
     [STMT_SAVE_IDEMPOTENCY] = "INSERT INTO idempotency (scope, key, body, status, reply, response_id, customer,"
                               " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -456,14 +519,28 @@ enum store_status store_put_survey(struct store_conn *conn, const char *id, cons
     if (status != STORE_OK)
         return status;
     *created = sqlite3_changes(conn->db) == 1;
-    if (*created)
-        return STORE_OK;
-    s = stmt(conn, STMT_UPDATE_SURVEY);
+    if (!*created) {
+        s = stmt(conn, STMT_UPDATE_SURVEY);
+        if (s == NULL)
+            return STORE_ERROR;
+        bind_text(s, 1, id);
+        bind_text(s, 2, definition);
+        sqlite3_bind_int64(s, 3, now_ms);
+        if ((status = run(conn, s)) != STORE_OK)
+            return status;
+    }
+    /* survey_questions mirrors the definition's question types for the answer_facts view. */
+    s = stmt(conn, STMT_CLEAR_QUESTIONS);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    if ((status = run(conn, s)) != STORE_OK)
+        return status;
+    s = stmt(conn, STMT_SET_QUESTIONS);
     if (s == NULL)
         return STORE_ERROR;
     bind_text(s, 1, id);
     bind_text(s, 2, definition);
-    sqlite3_bind_int64(s, 3, now_ms);
     return run(conn, s);
 }
 
@@ -548,6 +625,24 @@ enum store_status store_get_response(struct store_conn *conn, const char *id, st
     return status;
 }
 
+/* Adds (delta +1) or removes (-1) one response's contribution to every rollup. */
+static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, int delta)
+{
+    static const enum stmt_id rollups[] = {STMT_ROLLUP_ANSWERS, STMT_ROLLUP_ANSWERS_AGENT, STMT_ROLLUP_RESPONSES,
+                                           STMT_ROLLUP_RESPONSES_AGENT, STMT_COUNT_ANSWERS};
+    for (size_t i = 0; i < sizeof rollups / sizeof rollups[0]; i++) {
+        sqlite3_stmt *s = stmt(conn, rollups[i]);
+        if (s == NULL)
+            return STORE_ERROR;
+        sqlite3_bind_int64(s, 1, seq);
+        sqlite3_bind_int(s, 2, delta);
+        enum store_status status = run(conn, s);
+        if (status != STORE_OK)
+            return status;
+    }
+    return STORE_OK;
+}
+
 static enum store_status find_interaction(struct store_conn *conn, const char *survey, const char *interaction,
                                           char existing_id[32])
 {
@@ -566,8 +661,7 @@ static enum store_status find_interaction(struct store_conn *conn, const char *s
     return rc == SQLITE_ROW ? STORE_CONFLICT : rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
-enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
-                                        const struct response *r, char existing_id[32])
+enum store_status store_insert_response(struct store_conn *conn, const struct response *r, char existing_id[32])
 {
     sqlite3_stmt *s;
     enum store_status status;
@@ -597,17 +691,7 @@ enum store_status store_insert_response(struct store_conn *conn, const struct su
     if (status != STORE_OK)
         return status;
 
-    for (int i = 0; i < r->answer_count; i++) {
-        s = stmt(conn, STMT_COUNT_ANSWER);
-        if (s == NULL)
-            return STORE_ERROR;
-        bind_text(s, 1, r->survey);
-        bind_text(s, 2, survey->questions[r->answers[i].question].id);
-        status = run(conn, s);
-        if (status != STORE_OK)
-            return status;
-    }
-    return STORE_OK;
+    return adjust_rollups(conn, sqlite3_last_insert_rowid(conn->db), +1);
 }
 
 /* ---- idempotency ---- */
@@ -667,6 +751,109 @@ enum store_status store_save_idempotency(struct store_conn *conn, const struct s
     bind_text(s, 7, customer);
     sqlite3_bind_int64(s, 8, now_ms);
     return run(conn, s);
+}
+
+/* ---- metrics ---- */
+
+#define MS_PER_DAY INT64_C(86400000)
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* Runs one scan statement over [lo, hi), passing each row to each(). */
+static enum store_status scan(struct store_conn *conn, enum stmt_id id, const struct store_metrics_query *q,
+                              int64_t lo, int64_t hi, store_metrics_fn each, void *arg)
+{
+    sqlite3_stmt *s = stmt(conn, id);
+    struct store_metrics_cell cell;
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, q->survey);
+    sqlite3_bind_int64(s, 2, lo);
+    sqlite3_bind_int64(s, 3, hi);
+    bind_text(s, 4, q->channel);
+    bind_text(s, 5, q->agent);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        cell.day = sqlite3_column_int64(s, 0);
+        cell.channel = (const char *)sqlite3_column_text(s, 1);
+        cell.agent = (const char *)sqlite3_column_text(s, 2);
+        cell.question = (const char *)sqlite3_column_text(s, 3);
+        cell.value_is_text = sqlite3_column_type(s, 4) == SQLITE_TEXT;
+        cell.value = sqlite3_column_int64(s, 4);
+        cell.value_text = cell.value_is_text ? (const char *)sqlite3_column_text(s, 4) : NULL;
+        cell.count = sqlite3_column_int64(s, 5);
+        if (cell.count != 0)
+            each(&cell, arg);
+    }
+    done_with(s);
+    return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
+enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *q,
+                                     store_metrics_fn each, void *arg)
+{
+    enum stmt_id answers = STMT_SCAN_ANSWERS, responses = STMT_SCAN_RESPONSES;
+    enum store_status status;
+
+    if (q->agent) {
+        answers = STMT_SCAN_ANSWERS_AGENT;
+        responses = STMT_SCAN_RESPONSES_AGENT;
+    } else if (q->by_agent) {
+        answers = STMT_SCAN_ANSWERS_ALL_AGENTS;
+        responses = STMT_SCAN_RESPONSES_ALL_AGENTS;
+    }
+    /* Whole days come from the rollups; the partial days at either edge from raw rows, which costs
+     * at most two days' responses whatever the window. */
+    int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + MS_PER_DAY - 1, MS_PER_DAY);
+    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, MS_PER_DAY);
+    if (first_day >= end_day) {
+        status = scan(conn, STMT_SCAN_RAW_ANSWERS, q, q->from_ms, q->to_ms, each, arg);
+        return status == STORE_OK ? scan(conn, STMT_SCAN_RAW_RESPONSES, q, q->from_ms, q->to_ms, each, arg) : status;
+    }
+    struct {
+        enum stmt_id id;
+        int64_t lo, hi;
+        bool wanted;
+    } parts[] = {
+        {answers, first_day, end_day, true},
+        {responses, first_day, end_day, true},
+        {STMT_SCAN_RAW_ANSWERS, q->from_ms, first_day * MS_PER_DAY, q->from_ms != INT64_MIN},
+        {STMT_SCAN_RAW_RESPONSES, q->from_ms, first_day * MS_PER_DAY, q->from_ms != INT64_MIN},
+        {STMT_SCAN_RAW_ANSWERS, end_day * MS_PER_DAY, q->to_ms, q->to_ms != INT64_MAX},
+        {STMT_SCAN_RAW_RESPONSES, end_day * MS_PER_DAY, q->to_ms, q->to_ms != INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!parts[i].wanted || parts[i].lo >= parts[i].hi)
+            continue;
+        status = scan(conn, parts[i].id, q, parts[i].lo, parts[i].hi, each, arg);
+        if (status != STORE_OK)
+            return status;
+    }
+    return STORE_OK;
+}
+
+enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_DAY_SPAN);
+    enum store_status status = STORE_NOT_FOUND;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, survey);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        *first_day = sqlite3_column_int64(s, 0);
+        *last_day = sqlite3_column_int64(s, 1);
+        status = STORE_OK;
+    } else if (rc != SQLITE_ROW) {
+        status = status_of(rc);
+    }
+    done_with(s);
+    return status;
 }
 
 /* ---- health ---- */

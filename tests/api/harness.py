@@ -180,20 +180,32 @@ class Client:
         self.port = port
         self.timeout = timeout
         self._local = threading.local()
+        self._all = []
+        self._all_lock = threading.Lock()
 
     def _get_conn(self):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = _Conn(self.host, self.port, timeout=self.timeout)
+            with self._all_lock:
+                self._all.append(conn)
             self._local.conn = conn
             self._local.used = False
         return conn
 
     def close(self):
+        """Close this thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    def close_all(self):
+        """Close every connection opened by any thread."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            c.close()
 
     def req(self, method, path, body=None, headers=None, token=None):
         hdrs = {}
@@ -343,7 +355,7 @@ class Daemon:
             rc = self.proc.poll()
             if rc is None:
                 self.proc.kill()
-                self.proc.wait()
+            self._reap(STOP_TIMEOUT)
             err = self.run_stderr()
             self.proc = None
             raise AssertionError(
@@ -368,6 +380,11 @@ class Daemon:
                                  "--- stderr ---\n%s" % (timeout, self.run_stderr()[-4000:]))
         for t in self._threads:
             t.join(5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        if self.client is not None:
+            self.client.close_all()
         return rc
 
     def stop(self, timeout=STOP_TIMEOUT, check=True):
@@ -399,10 +416,16 @@ class Daemon:
         return self.start()
 
     def cleanup(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
             self.proc.wait()
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream:
+                    stream.close()
         self.proc = None
+        if self.client is not None:
+            self.client.close_all()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -518,6 +541,7 @@ class BaseAPITest(unittest.TestCase):
     def post_ok(self, survey, body, token=INGEST_TOKEN, headers=None):
         r = self.post_response(survey, body, token=token, headers=headers)
         self.assertEqual(r.status, 201, "POST response -> %d %r" % (r.status, r.body[:800]))
+        self.assertTrue(r.headers.get("X-Request-Id"), "no X-Request-Id on 201")
         return r
 
     def get_response(self, rid, token=READ_TOKEN):
@@ -538,6 +562,11 @@ class BaseAPITest(unittest.TestCase):
         self.assertIsInstance(j.get("detail"), str, msg)
         self.assertEqual(j.get("code"), code, msg)
         self.assertIn(code, PROBLEM_CODES)
+        self.assertTrue(resp.headers.get("X-Request-Id"), "no X-Request-Id on " + msg)
+        if status == 401:
+            www = resp.headers.get("WWW-Authenticate") or ""
+            self.assertTrue(www.startswith("Bearer"),
+                            "401 needs 'WWW-Authenticate: Bearer...', got %r" % www)
         return j
 
     def assertValidation(self, resp, *fields, exact=False):

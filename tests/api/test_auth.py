@@ -100,8 +100,10 @@ class AuthMatrixTests(BaseAPITest):
         self.daemon.wait_for_log(lambda line: marker in line, timeout=5)
         log = self.daemon.stderr_text()
         self.assertTrue(log, "daemon wrote nothing to stderr")
+        out = self.daemon.stdout_text()
         for t in ALL_TOKENS:
             self.assertNotIn(t, log, "token %r leaked into stderr" % t)
+            self.assertNotIn(t, out, "token %r leaked into stdout" % t)
 
 
 class GeneratedAdminTokenTests(unittest.TestCase):
@@ -133,6 +135,7 @@ class GeneratedAdminTokenTests(unittest.TestCase):
             self.assertTrue(path in log or os.path.realpath(path) in log,
                             "admin-token path not logged:\n" + log)
             self.assertNotIn(token, log)
+            self.assertNotIn(token, d.stdout_text())
 
             # Second start: same token file, same token, still works, still not logged.
             d.stop()

@@ -162,6 +162,19 @@ class BodyLimitTests(BaseAPITest):
         finally:
             conn.close()
 
+    def test_chunked_exact_limit_accepted(self):
+        r = self.send(padded_body(self.limit), chunk=True)
+        self.assertEqual(r.status, 201, r.body[:500])
+
+    def test_put_survey_over_limit_413(self):
+        body = b'{"title": "big", "questions": [{"id": "q", "type": "nps"}]' \
+            + b" " * self.limit + b"}"
+        r = raw_request(self.daemon.port, "PUT", "/v1/surveys/" + uid("big"),
+                        [("Content-Type", "application/json"),
+                         ("Content-Length", str(len(body))),
+                         ("Authorization", "Bearer " + ADMIN_TOKEN)], [body])
+        self.assertProblem(r, 413, "payload_too_large")
+
     def test_daemon_still_serves_after_413(self):
         self.send(padded_body(self.limit + 1))
         r = self.post_ok(self.sid, {"answers": {"nps": 3}})

@@ -62,12 +62,14 @@ class RequestIdTests(BaseAPITest):
         self.assertEqual(r.headers.get("X-Request-Id"), "echo-on-error")
 
     def test_insane_request_id_replaced(self):
-        sent = "y" * 129
-        r = self.req("GET", "/healthz", headers={"X-Request-Id": sent})
-        self.assertEqual(r.status, 200)
-        got = r.headers.get("X-Request-Id")
-        self.assertTrue(got)
-        self.assertNotEqual(got, sent)
+        for sent in ("y" * 129, "z" * 1000, "abc\x01def", "abc\x7f", ""):
+            with self.subTest(sent=sent):
+                r = self.req("GET", "/healthz", headers={"X-Request-Id": sent})
+                self.assertEqual(r.status, 200)
+                got = r.headers.get("X-Request-Id")
+                self.assertTrue(got, "a fresh request id must be generated")
+                self.assertNotEqual(got, sent)
+                self.assertLessEqual(len(got), 128)
 
 
 class AccessLogTests(BaseAPITest):

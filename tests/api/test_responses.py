@@ -35,7 +35,7 @@ VALID = {
     "yn": [True, False],
     "pick": ["red", "blue"],
     "pick_other": ["a", "b", {"other": "free text"}],
-    "comment": ["", "x", "0123456789", "\u00e9" * 10, "\U0001F600" * 10, "a\u4e2d\U0001F600"],
+    "comment": ["x", "0123456789", "\u00e9" * 10, "\U0001F600" * 10, "a\u4e2d\U0001F600"],
     "long": ["y" * 2000],
 }
 
@@ -81,6 +81,14 @@ class AnswerValidationTests(ResponseTestBase):
                 with self.subTest(qid=qid, value=v):
                     r = self.post_response(self.sid, {"answers": {qid: v}})
                     self.assertValidation(r, "answers." + qid)
+
+    def test_empty_text_is_not_invalid(self):
+        # "" is a string within max_length; whether it is stored or treated as
+        # skipped is not specified, but it must not be a validation error.
+        r = self.post_ok(self.sid, {"answers": {"comment": "", "nps": 2}})
+        g = self.get_response(r.json["id"]).json
+        self.assertEqual(g["answers"].get("nps"), 2)
+        self.assertIn(g["answers"].get("comment", ""), ("",))
 
     def test_csat_scale2_words_stored_as_numbers(self):
         r = self.post_ok(self.sid, {"answers": {"csat2": "good", "nps": 4}})

@@ -146,7 +146,7 @@ class SurveyCrudTests(BaseAPITest):
 
     def test_delete_removes_survey_and_responses(self):
         sid = self.new_survey(prefix="del")
-        rid = self.post_ok(sid, {"answers": {"nps": 7}}).json["id"]
+        rid = self.post_ok(sid, {"answers": {"nps": 7}, "interaction": "del-i"}).json["id"]
         self.assertEqual(self.get_response(rid).status, 200)
         self.assertProblem(self.req("DELETE", "/v1/surveys/" + sid), 401, "unauthorized")
         self.assertProblem(self.req("DELETE", "/v1/surveys/" + sid, token=READ_TOKEN),
@@ -167,6 +167,8 @@ class SurveyCrudTests(BaseAPITest):
         r = self.put_survey(sid, simple_definition(), expect=None)
         self.assertEqual(r.status, 201, r.body)
         self.assertProblem(self.get_response(rid), 404, "not_found")
+        rid2 = self.post_ok(sid, {"answers": {"nps": 1}, "interaction": "del-i"}).json["id"]
+        self.assertNotEqual(rid2, rid)
 
 
 class SurveyIdTests(BaseAPITest):
@@ -398,6 +400,12 @@ class SurveyReplaceRuleTests(BaseAPITest):
         self.assertEqual(qs["q_unanswered"]["type"], "nps")
         self.assertEqual(qs["q_unanswered2"]["scale"], 5)
         self.post_ok(self.sid, {"answers": {"q_unanswered": 10}})
+
+    def test_null_answers_do_not_count_as_answers(self):
+        self.post_ok(self.sid, {"answers": {"q_nps": 1, "q_unanswered": None}})
+        d = self.modified(lambda d: self.q(d, "q_unanswered").update(type="nps"))
+        r = self.put_survey(self.sid, d, expect=None)
+        self.assertEqual(r.status, 200, r.body)
 
     def test_remove_unanswered_question_ok(self):
         d = self.modified(lambda d: d["questions"].pop(2))
