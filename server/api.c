@@ -133,15 +133,31 @@ static void resume_request(struct writer_job *job)
     http_resume(job->context);
 }
 
-enum http_next api_submit(struct http_request *req, struct writer_job *job)
+static enum store_status apply_versioned(struct store_conn *conn, struct writer_job *job)
 {
-    job->context = req;
-    job->done = resume_request;
+    struct api_job *versioned = (struct api_job *)job;
+    versions_bump(versioned->app->versions, versioned->survey);
+    return versioned->apply(conn, job);
+}
+
+static void bump_committed(struct writer_job *job)
+{
+    struct api_job *versioned = (struct api_job *)job;
+    versions_bump(versioned->app->versions, versioned->survey);
+}
+
+enum http_next api_submit(struct http_request *req, struct api_job *job)
+{
+    job->app = api_app(req);
+    job->job.apply = apply_versioned;
+    job->job.committed = bump_committed;
+    job->job.context = req;
+    job->job.done = resume_request;
     /* Suspend before submitting: the writer may finish before this function returns, and a resume
      * must never come before its suspend. */
     http_suspend(req);
-    if (!writer_submit(api_app(req)->writer, job)) {
-        job->status = STORE_UNAVAILABLE;
+    if (!writer_submit(api_app(req)->writer, &job->job)) {
+        job->job.status = STORE_UNAVAILABLE;
         http_resume(req);
     }
     return HTTP_SUSPENDED;

@@ -49,10 +49,19 @@ cJSON *api_render_survey(const struct store_survey_row *row);
 /* A stored response in the shape every endpoint uses. */
 cJSON *api_render_response(const struct store_response_row *row);
 
+/* A write that may change one survey's metrics. Route jobs embed it first. */
+struct api_job {
+    struct writer_job job;              /* first: the writer hands this pointer back */
+    writer_apply_fn apply;              /* the route's work, inside the transaction */
+    struct app *app;
+    char survey[SURVEY_ID_MAX + 1];     /* whose data versions to bump */
+};
+
 /* Hands job to the writer and suspends the request; the handler runs again once the job's
- * transaction committed (or failed), with job->status set. When the writer's queue is full the
- * status is STORE_UNAVAILABLE at once. job->apply must be set; done and context are set here. */
-enum http_next api_submit(struct http_request *req, struct writer_job *job);
+ * transaction committed (or failed), with job->job.status set. When the writer's queue is full the
+ * status is STORE_UNAVAILABLE at once. job->apply and job->survey must be set. The survey's data
+ * version is bumped inside the transaction and again after its commit (see versions.h). */
+enum http_next api_submit(struct http_request *req, struct api_job *job);
 
 /* Adds an RFC 3339 timestamp member. */
 void api_add_time(cJSON *object, const char *name, int64_t ms);

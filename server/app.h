@@ -3,13 +3,17 @@
 #define SURVEYD_APP_H
 
 #include "auth.h"
+#include "cache.h"
 #include "store.h"
+#include "versions.h"
 #include "writer.h"
 
 struct app {
     struct store *store;
     struct writer *writer;
     struct auth *auth;
+    struct versions *versions;  /* per-survey data versions: ETags, cache validity */
+    struct cache *cache;        /* computed metrics replies */
 };
 
 #endif

@@ -202,6 +202,25 @@ const char *http_query(struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->internal->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_iteration {
+    void (*each)(const char *name, const char *value, void *arg);
+    void *arg;
+};
+
+static enum MHD_Result each_query_value(void *cls, enum MHD_ValueKind kind, const char *name, const char *value)
+{
+    struct query_iteration *it = cls;
+    it->each(name, value, it->arg);
+    return MHD_YES;
+}
+
+void http_each_query(struct http_request *req, void (*each)(const char *name, const char *value, void *arg),
+                     void *arg)
+{
+    struct query_iteration it = {each, arg};
+    MHD_get_connection_values(req->internal->conn, MHD_GET_ARGUMENT_KIND, each_query_value, &it);
+}
+
 const char *http_media_type(struct http_request *req, char *buf, size_t size)
 {
     const char *value = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -70,6 +70,11 @@ int http_listen(const char *address, char *err, size_t err_size, char *bound, si
 const char *http_header(struct http_request *req, const char *name);
 const char *http_query(struct http_request *req, const char *name);
 
+/* Calls each(name, value, arg) for every query-string parameter, in order; value is NULL for a
+ * parameter without '='. */
+void http_each_query(struct http_request *req, void (*each)(const char *name, const char *value, void *arg),
+                     void *arg);
+
 /* The media type of the body without parameters, lower-cased into buf; "" when absent. */
 const char *http_media_type(struct http_request *req, char *buf, size_t size);
 

@@ -73,6 +73,12 @@ static int serve(const struct config *config)
     app.store = store_open(&store_options, err, sizeof err);
     if (app.store == NULL)
         goto fail;
+    app.versions = versions_new();
+    app.cache = cache_new(1024);
+    if (app.versions == NULL || app.cache == NULL) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
     app.writer = writer_start(app.store, config->max_queue);
     if (app.writer == NULL) {
         snprintf(err, sizeof err, "cannot start the writer thread");
@@ -115,6 +121,8 @@ cleanup:
     http_server_stop(server);
     writer_stop(app.writer);
     store_close(app.store);
+    cache_free(app.cache);
+    versions_free(app.versions);
     auth_free(app.auth);
     if (exit_code == 0)
         log_info("stopped");

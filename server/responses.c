@@ -15,7 +15,7 @@
 #define IDEMPOTENCY_KEY_MAX 255
 
 struct post_job {
-    struct writer_job job;              /* first: the writer hands this pointer back */
+    struct api_job job;                 /* first: the writer hands this pointer back */
     struct survey survey;
     struct response response;
     char scope[96];
@@ -78,7 +78,7 @@ static void reply_replay(struct http_request *req, struct store_replay *replay)
 
 static enum http_next finish_post(struct http_request *req, struct post_job *post)
 {
-    switch (post->job.status) {
+    switch (post->job.job.status) {
     case STORE_OK:
         reply_created(req, 201, post->reply, post->response.id);
         post->reply = NULL;
@@ -96,7 +96,7 @@ static enum http_next finish_post(struct http_request *req, struct post_job *pos
         break;
     }
     default:
-        api_reply_store_error(req, post->job.status);
+        api_reply_store_error(req, post->job.job.status);
         break;
     }
     return HTTP_DONE;
@@ -208,6 +208,7 @@ enum http_next responses_post(struct http_request *req)
     }
     post->reply = created_body(&post->response);
     post->job.apply = apply_post;
+    snprintf(post->job.survey, sizeof post->job.survey, "%s", post->survey.id);
     cJSON_Delete(body);
     return api_submit(req, &post->job);
 done:

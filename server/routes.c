@@ -1,6 +1,7 @@
 #include "routes.h"
 
 #include "health.h"
+#include "metrics.h"
 #include "responses.h"
 #include "surveys.h"
 
@@ -13,6 +14,8 @@ const struct http_route routes_table[] = {
     {"DELETE", "/v1/surveys/*", surveys_delete},
     {"POST", "/v1/surveys/*/responses", responses_post},
     {"GET", "/v1/responses/*", responses_get},
+    {"GET", "/v1/surveys/*/metrics", metrics_survey},
+    {"GET", "/v1/metrics", metrics_overview},
 };
 
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

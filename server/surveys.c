@@ -12,7 +12,7 @@
 /* ---- PUT /v1/surveys/{survey} ---- */
 
 struct put_job {
-    struct writer_job job;          /* first: the writer hands this pointer back */
+    struct api_job job;             /* first: the writer hands this pointer back */
     struct survey survey;
     char *definition;
     int64_t now_ms;
@@ -89,7 +89,7 @@ static enum store_status apply_put(struct store_conn *conn, struct writer_job *j
 
 static enum http_next finish_put(struct http_request *req, struct put_job *put)
 {
-    switch (put->job.status) {
+    switch (put->job.job.status) {
     case STORE_OK:
         if (put->created) {
             char location[128];
@@ -102,7 +102,7 @@ static enum http_next finish_put(struct http_request *req, struct put_job *put)
         http_reply_problem(req, 409, "conflict", put->conflict, NULL);
         break;
     default:
-        api_reply_store_error(req, put->job.status);
+        api_reply_store_error(req, put->job.job.status);
         break;
     }
     return HTTP_DONE;
@@ -139,6 +139,7 @@ enum http_next surveys_put(struct http_request *req)
     cJSON_Delete(normalised);
     put->now_ms = timefmt_now_ms();
     put->job.apply = apply_put;
+    snprintf(put->job.survey, sizeof put->job.survey, "%s", put->survey.id);
     req->state = put;
     req->state_free = put_job_free;
     return api_submit(req, &put->job);
@@ -146,19 +147,14 @@ enum http_next surveys_put(struct http_request *req)
 
 /* ---- DELETE /v1/surveys/{survey} ---- */
 
-struct delete_job {
-    struct writer_job job;
-    char id[SURVEY_ID_MAX + 1];
-};
-
 static enum store_status apply_delete(struct store_conn *conn, struct writer_job *job)
 {
-    return store_delete_survey(conn, ((struct delete_job *)job)->id);
+    return store_delete_survey(conn, ((struct api_job *)job)->survey);
 }
 
 enum http_next surveys_delete(struct http_request *req)
 {
-    struct delete_job *del = req->state;
+    struct api_job *del = req->state;
 
     if (del) {
         if (del->job.status == STORE_OK)
@@ -174,11 +170,11 @@ enum http_next surveys_delete(struct http_request *req)
         return HTTP_DONE;
     }
     del = calloc(1, sizeof *del);
-    snprintf(del->id, sizeof del->id, "%.64s", req->params[0]);
-    del->job.apply = apply_delete;
+    snprintf(del->survey, sizeof del->survey, "%.64s", req->params[0]);
+    del->apply = apply_delete;
     req->state = del;
     req->state_free = free;
-    return api_submit(req, &del->job);
+    return api_submit(req, del);
 }
 
 /* ---- GET /v1/surveys, GET /v1/surveys/{survey} ---- */

@@ -89,6 +89,10 @@ static void *writer_main(void *arg)
         writer->stats.failed_commits += !committed;
         pthread_mutex_unlock(&writer->lock);
 
+        for (struct writer_job *job = batch; committed && job; job = job->next) {
+            if (job->status == STORE_OK && job->committed)
+                job->committed(job);
+        }
         /* done() may free the job (it belongs to a request), so read next first. */
         for (struct writer_job *job = batch, *next; job; job = next) {
             next = job->next;

@@ -22,9 +22,13 @@ typedef enum store_status (*writer_apply_fn)(struct store_conn *conn, struct wri
 /* Called on the writer thread once the batch's fate is known (committed or not). */
 typedef void (*writer_done_fn)(struct writer_job *job);
 
+/* Optional: called on the writer thread right after a commit that kept this job's changes. */
+typedef void (*writer_committed_fn)(struct writer_job *job);
+
 struct writer_job {
     writer_apply_fn apply;
     writer_done_fn done;
+    writer_committed_fn committed;
     void *context;              /* the submitter's, e.g. the request to resume */
     enum store_status status;   /* set by the writer before done() */
     struct writer_job *next;    /* queue link, owned by the writer */

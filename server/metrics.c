@@ -1,0 +1,793 @@
+/* Metrics: fold histogram cells from the store into per-group histograms, then score them.
+ *
+ * request → metrics_query (parse) → store_metrics_scan (cells) → tally (histograms) → scoring →
+ * JSON. Replies carry a weak ETag from the survey's data version and are cached until it changes. */
+#include "metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "ids.h"
+#include "metrics_query.h"
+#include "scoring.h"
+#include "timefmt.h"
+
+#define MS_PER_DAY INT64_C(86400000)
+#define MAX_PARAMS 16
+#define MAX_TIME_BUCKETS 3700   /* ten years of days */
+#define CACHE_KEY_MAX 512
+
+/* Where each question's buckets live in a group's counts array. */
+struct layout {
+    const struct survey *survey;
+    int offset[SURVEY_MAX_QUESTIONS];
+    int width[SURVEY_MAX_QUESTIONS];
+    int size;                   /* answered counts (one per question) + every bucket */
+};
+
+struct group {
+    char *key;                  /* channel or agent; NULL for time buckets and totals */
+    int64_t ordinal;            /* time buckets: day, week or month ordinal */
+    uint64_t responses;
+    uint64_t *counts;           /* [question] answered, then [question_count + offset + bucket] */
+};
+
+struct tally {
+    const struct layout *layout;
+    enum metrics_group_by group_by;
+    struct group total;
+    struct group *groups;
+    size_t group_count, group_cap;
+    int64_t first_ordinal;      /* time buckets */
+    int last_question;          /* cells come sorted by question within a day: remember the last */
+    bool out_of_memory;
+};
+
+/* ---- layout and buckets ---- */
+
+static int bucket_width(const struct question *q)
+{
+    switch (q->type) {
+    case QUESTION_NPS:
+        return 11;
+    case QUESTION_CSAT:
+    case QUESTION_CES:
+        return q->scale;
+    case QUESTION_YES_NO:
+        return 2;
+    case QUESTION_CHOICE:
+        return q->option_count + 1; /* the last one counts "other" */
+    case QUESTION_TEXT:
+        return 0;
+    }
+    return 0;
+}
+
+static void layout_init(struct layout *layout, const struct survey *survey)
+{
+    layout->survey = survey;
+    layout->size = survey->question_count;
+    for (int i = 0; i < survey->question_count; i++) {
+        layout->offset[i] = layout->size;
+        layout->width[i] = bucket_width(&survey->questions[i]);
+        layout->size += layout->width[i];
+    }
+}
+
+/* The bucket of a cell's value within its question, or -1 when it has none (text) or is out of range. */
+static int bucket_of(const struct question *q, const struct store_metrics_cell *cell)
+{
+    switch (q->type) {
+    case QUESTION_NPS:
+        return !cell->value_is_text && cell->value >= 0 && cell->value <= 10 ? (int)cell->value : -1;
+    case QUESTION_CSAT:
+    case QUESTION_CES:
+        return !cell->value_is_text && cell->value >= 1 && cell->value <= q->scale ? (int)cell->value - 1 : -1;
+    case QUESTION_YES_NO:
+        return !cell->value_is_text && (cell->value == 0 || cell->value == 1) ? (int)cell->value : -1;
+    case QUESTION_CHOICE:
+        if (!cell->value_is_text)
+            return cell->value == -1 ? q->option_count : -1;
+        for (int i = 0; i < q->option_count; i++) {
+            if (strcmp(q->options[i], cell->value_text) == 0)
+                return i;
+        }
+        return -1;
+    case QUESTION_TEXT:
+        return -1;
+    }
+    return -1;
+}
+
+/* Day, ISO week (Monday first) and month ordinals, and back. 1970-01-01 was a Thursday. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+static int64_t ordinal_of_day(enum metrics_group_by group_by, int64_t day)
+{
+    int64_t year;
+    unsigned month, mday;
+    switch (group_by) {
+    case GROUP_WEEK:
+        return floor_div(day + 3, 7);
+    case GROUP_MONTH:
+        timefmt_civil_from_days(day, &year, &month, &mday);
+        return year * 12 + (month - 1);
+    default:
+        return day;
+    }
+}
+
+static void format_bucket(enum metrics_group_by group_by, int64_t ordinal, char *out, size_t size)
+{
+    int64_t year, jan1;
+    unsigned month, mday;
+    switch (group_by) {
+    case GROUP_WEEK: {
+        int64_t thursday = ordinal * 7; /* Monday is ordinal * 7 - 3; the ISO year is the Thursday's */
+        timefmt_civil_from_days(thursday, &year, &month, &mday);
+        jan1 = timefmt_days_from_civil(year, 1, 1);
+        snprintf(out, size, "%04lld-W%02lld", (long long)year, (long long)((thursday - jan1) / 7 + 1));
+        break;
+    }
+    case GROUP_MONTH:
+        snprintf(out, size, "%04lld-%02lld", (long long)floor_div(ordinal, 12), (long long)(ordinal % 12 + 1));
+        break;
+    default:
+        timefmt_civil_from_days(ordinal, &year, &month, &mday);
+        snprintf(out, size, "%04lld-%02u-%02u", (long long)year, month, mday);
+        break;
+    }
+}
+
+static bool is_time_group(enum metrics_group_by group_by)
+{
+    return group_by == GROUP_DAY || group_by == GROUP_WEEK || group_by == GROUP_MONTH;
+}
+
+/* ---- tally ---- */
+
+static bool group_init(struct group *group, const struct layout *layout)
+{
+    group->counts = calloc((size_t)layout->size + 1, sizeof *group->counts);
+    return group->counts != NULL;
+}
+
+static void tally_free(struct tally *tally)
+{
+    free(tally->total.counts);
+    for (size_t i = 0; i < tally->group_count; i++) {
+        free(tally->groups[i].key);
+        free(tally->groups[i].counts);
+    }
+    free(tally->groups);
+}
+
+static bool tally_init(struct tally *tally, const struct layout *layout, enum metrics_group_by group_by,
+                       int64_t first_ordinal, size_t time_buckets)
+{
+    memset(tally, 0, sizeof *tally);
+    tally->layout = layout;
+    tally->group_by = group_by;
+    tally->first_ordinal = first_ordinal;
+    tally->last_question = -1;
+    if (!group_init(&tally->total, layout))
+        return false;
+    if (time_buckets > 0) {
+        tally->groups = calloc(time_buckets, sizeof *tally->groups);
+        if (tally->groups == NULL)
+            return false;
+        tally->group_count = tally->group_cap = time_buckets;
+        for (size_t i = 0; i < time_buckets; i++) {
+            tally->groups[i].ordinal = first_ordinal + (int64_t)i;
+            if (!group_init(&tally->groups[i], layout))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Channel and agent groups: few enough (a support team's agents) for a linear search that starts
+ * with the group the previous cell went to. */
+static struct group *keyed_group(struct tally *tally, const char *key)
+{
+    for (size_t i = tally->group_count; i-- > 0;) {
+        if (strcmp(tally->groups[i].key, key) == 0)
+            return &tally->groups[i];
+    }
+    if (tally->group_count == tally->group_cap) {
+        size_t cap = tally->group_cap ? tally->group_cap * 2 : 16;
+        struct group *grown = realloc(tally->groups, cap * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        tally->groups = grown;
+        tally->group_cap = cap;
+    }
+    struct group *group = &tally->groups[tally->group_count];
+    memset(group, 0, sizeof *group);
+    group->key = strdup(key);
+    if (group->key == NULL || !group_init(group, tally->layout)) {
+        free(group->key);
+        return NULL;
+    }
+    tally->group_count++;
+    return group;
+}
+
+static struct group *group_of(struct tally *tally, const struct store_metrics_cell *cell)
+{
+    if (is_time_group(tally->group_by)) {
+        int64_t index = ordinal_of_day(tally->group_by, cell->day) - tally->first_ordinal;
+        return index >= 0 && (size_t)index < tally->group_count ? &tally->groups[index] : NULL;
+    }
+    if (tally->group_by == GROUP_CHANNEL)
+        return keyed_group(tally, cell->channel);
+    if (tally->group_by == GROUP_AGENT)
+        return keyed_group(tally, cell->agent);
+    return NULL;
+}
+
+static int question_index(struct tally *tally, const char *id)
+{
+    const struct survey *survey = tally->layout->survey;
+    int index;
+    if (tally->last_question >= 0 && strcmp(survey->questions[tally->last_question].id, id) == 0)
+        return tally->last_question;
+    if (survey_find_question(survey, id, &index) == NULL)
+        return -1;
+    tally->last_question = index;
+    return index;
+}
+
+static void add_cell(struct group *group, const struct layout *layout, int question, int bucket, int64_t count)
+{
+    uint64_t n = (uint64_t)count;
+    if (question < 0) {
+        group->responses += n;
+        return;
+    }
+    group->counts[question] += n;
+    if (bucket >= 0)
+        group->counts[layout->offset[question] + bucket] += n;
+}
+
+static void fold_cell(const struct store_metrics_cell *cell, void *arg)
+{
+    struct tally *tally = arg;
+    int question = -1, bucket = -1;
+
+    if (cell->question) {
+        question = question_index(tally, cell->question);
+        if (question < 0)
+            return; /* answers of questions no longer defined (they had none when removed) */
+        bucket = bucket_of(&tally->layout->survey->questions[question], cell);
+    }
+    add_cell(&tally->total, tally->layout, question, bucket, cell->count);
+    if (tally->group_by != GROUP_NONE) {
+        struct group *group = group_of(tally, cell);
+        if (group)
+            add_cell(group, tally->layout, question, bucket, cell->count);
+        else if (!is_time_group(tally->group_by))
+            tally->out_of_memory = true;
+    }
+}
+
+/* ---- rendering ---- */
+
+static void add_value(cJSON *object, const char *name, struct scoring_value value)
+{
+    if (value.present)
+        cJSON_AddNumberToObject(object, name, scoring_round2(value.value));
+    else
+        cJSON_AddNullToObject(object, name);
+}
+
+static void add_interval(cJSON *object, const char *name, struct scoring_interval interval)
+{
+    if (!interval.present) {
+        cJSON_AddNullToObject(object, name);
+        return;
+    }
+    cJSON *pair = cJSON_AddArrayToObject(object, name);
+    cJSON_AddItemToArray(pair, cJSON_CreateNumber(scoring_round2(interval.low)));
+    cJSON_AddItemToArray(pair, cJSON_CreateNumber(scoring_round2(interval.high)));
+}
+
+static void add_count(cJSON *object, const char *name, uint64_t count)
+{
+    cJSON_AddNumberToObject(object, name, (double)count);
+}
+
+static void add_distribution(cJSON *object, const uint64_t *buckets, int width)
+{
+    cJSON *list = cJSON_AddArrayToObject(object, "distribution");
+    for (int i = 0; i < width; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateNumber((double)buckets[i]));
+}
+
+/* A question's headline figure and its standard error, for comparisons. */
+struct headline {
+    bool comparable;
+    struct scoring_value value, std_error;
+};
+
+static cJSON *render_question(const struct question *q, uint64_t answered, uint64_t responses,
+                              const uint64_t *buckets, struct headline *headline)
+{
+    cJSON *out = cJSON_CreateObject();
+    memset(headline, 0, sizeof *headline);
+
+    cJSON_AddStringToObject(out, "type", survey_question_type_name(q->type));
+    if (q->type == QUESTION_CSAT || q->type == QUESTION_CES)
+        cJSON_AddNumberToObject(out, "scale", q->scale);
+    add_count(out, "answered", answered);
+    add_count(out, "skipped", responses > answered ? responses - answered : 0);
+
+    switch (q->type) {
+    case QUESTION_NPS: {
+        struct scoring_nps nps;
+        scoring_nps(buckets, &nps);
+        add_value(out, "score", nps.score);
+        add_count(out, "promoters", nps.promoters);
+        add_count(out, "passives", nps.passives);
+        add_count(out, "detractors", nps.detractors);
+        add_value(out, "promoters_pct", nps.promoters_pct);
+        add_value(out, "passives_pct", nps.passives_pct);
+        add_value(out, "detractors_pct", nps.detractors_pct);
+        add_value(out, "margin_of_error", nps.margin_of_error);
+        add_interval(out, "ci95", nps.ci95);
+        add_distribution(out, buckets, 11);
+        *headline = (struct headline){true, nps.score, nps.std_error};
+        break;
+    }
+    case QUESTION_CSAT: {
+        struct scoring_csat csat;
+        scoring_csat(buckets, q->scale, &csat);
+        add_value(out, "score", csat.score);
+        add_count(out, "satisfied", csat.satisfied);
+        add_value(out, "mean", csat.mean);
+        add_interval(out, "ci95", csat.ci95);
+        add_distribution(out, buckets, q->scale);
+        *headline = (struct headline){true, csat.score, csat.std_error};
+        break;
+    }
+    case QUESTION_CES: {
+        struct scoring_ces ces;
+        scoring_ces(buckets, q->scale, &ces);
+        add_value(out, "score", ces.score);
+        add_count(out, "easy", ces.easy);
+        add_value(out, "easy_pct", ces.easy_pct);
+        add_interval(out, "ci95", ces.ci95);
+        add_distribution(out, buckets, q->scale);
+        *headline = (struct headline){true, ces.score, ces.std_error};
+        break;
+    }
+    case QUESTION_YES_NO: {
+        struct scoring_yes_no yes_no;
+        scoring_yes_no(buckets[1], buckets[0], &yes_no);
+        add_count(out, "yes", yes_no.yes);
+        add_count(out, "no", yes_no.no);
+        add_value(out, "yes_pct", yes_no.yes_pct);
+        add_interval(out, "ci95", yes_no.ci95);
+        *headline = (struct headline){true, yes_no.yes_pct, yes_no.std_error};
+        break;
+    }
+    case QUESTION_CHOICE: {
+        cJSON *counts = cJSON_AddObjectToObject(out, "counts");
+        for (int i = 0; i < q->option_count; i++)
+            add_count(counts, q->options[i], buckets[i]);
+        if (q->allow_other || buckets[q->option_count] > 0)
+            add_count(counts, "other", buckets[q->option_count]);
+        break;
+    }
+    case QUESTION_TEXT:
+        break;
+    }
+    return out;
+}
+
+static cJSON *render_questions(const struct layout *layout, const struct group *group, struct headline *headlines)
+{
+    cJSON *questions = cJSON_CreateObject();
+    struct headline ignored;
+    for (int i = 0; i < layout->survey->question_count; i++) {
+        const struct question *q = &layout->survey->questions[i];
+        cJSON_AddItemToObject(questions, q->id,
+                              render_question(q, group->counts[i], group->responses, group->counts + layout->offset[i],
+                                              headlines ? &headlines[i] : &ignored));
+    }
+    return questions;
+}
+
+/* Adds "previous" and "change" to every comparable question of current. */
+static void add_comparison(cJSON *current, const struct layout *layout, const struct headline *now,
+                           const struct group *before_group)
+{
+    struct headline before[SURVEY_MAX_QUESTIONS];
+    cJSON *previous = render_questions(layout, before_group, before);
+
+    for (int i = 0; i < layout->survey->question_count; i++) {
+        const char *id = layout->survey->questions[i].id;
+        if (!now[i].comparable)
+            continue;
+        cJSON *question = cJSON_GetObjectItemCaseSensitive(current, id);
+        cJSON_AddItemToObject(question, "previous", cJSON_DetachItemFromObjectCaseSensitive(previous, id));
+        struct scoring_change change = scoring_compare(now[i].value, now[i].std_error, before[i].value, before[i].std_error);
+        if (!change.present) {
+            cJSON_AddNullToObject(question, "change");
+            continue;
+        }
+        cJSON *delta = cJSON_AddObjectToObject(question, "change");
+        cJSON_AddNumberToObject(delta, "score", scoring_round2(change.delta));
+        cJSON_AddBoolToObject(delta, "significant", change.significant);
+    }
+    cJSON_Delete(previous);
+}
+
+static int compare_groups(const void *a, const void *b)
+{
+    const struct group *x = a, *y = b;
+    if (x->responses != y->responses)
+        return x->responses < y->responses ? 1 : -1;
+    return strcmp(x->key, y->key);
+}
+
+static cJSON *render_groups(struct tally *tally)
+{
+    cJSON *groups = cJSON_CreateArray();
+    char key[32];
+
+    if (!is_time_group(tally->group_by))
+        qsort(tally->groups, tally->group_count, sizeof *tally->groups, compare_groups);
+    for (size_t i = 0; i < tally->group_count; i++) {
+        const struct group *group = &tally->groups[i];
+        cJSON *item = cJSON_CreateObject();
+        if (is_time_group(tally->group_by)) {
+            format_bucket(tally->group_by, group->ordinal, key, sizeof key);
+            cJSON_AddStringToObject(item, "key", key);
+        } else if (group->key[0]) {
+            cJSON_AddStringToObject(item, "key", group->key);
+        } else {
+            cJSON_AddNullToObject(item, "key"); /* responses without a channel or agent */
+        }
+        add_count(item, "responses", group->responses);
+        cJSON_AddItemToObject(item, "questions", render_questions(tally->layout, group, NULL));
+        cJSON_AddItemToArray(groups, item);
+    }
+    return groups;
+}
+
+/* ---- computing a reply ---- */
+
+/* The time buckets of the reply: from `from` (or the first day with data) to the day before `to`
+ * (or the last day with data), empty ones included. */
+static enum store_status time_buckets(struct store_conn *conn, const char *survey, const struct metrics_query *q,
+                                      int64_t *first_ordinal, size_t *count)
+{
+    int64_t first_day = 0, last_day = 0;
+    enum store_status status = STORE_OK;
+
+    *count = 0;
+    if (!q->has_from || !q->has_to) {
+        status = store_day_span(conn, survey, &first_day, &last_day);
+        if (status == STORE_NOT_FOUND)
+            return STORE_OK;
+        if (status != STORE_OK)
+            return status;
+    }
+    if (q->has_from)
+        first_day = floor_div(q->from_ms, MS_PER_DAY);
+    if (q->has_to)
+        last_day = floor_div(q->to_ms - 1, MS_PER_DAY);
+    *first_ordinal = ordinal_of_day(q->group_by, first_day);
+    int64_t last_ordinal = ordinal_of_day(q->group_by, last_day);
+    if (last_ordinal < *first_ordinal)
+        return STORE_OK;
+    if (last_ordinal - *first_ordinal >= MAX_TIME_BUCKETS)
+        return STORE_CONFLICT; /* the caller turns this into a 422 */
+    *count = (size_t)(last_ordinal - *first_ordinal + 1);
+    return STORE_OK;
+}
+
+static enum store_status scan_window(struct store_conn *conn, const struct survey *survey,
+                                     const struct metrics_query *q, int64_t from_ms, int64_t to_ms,
+                                     struct tally *tally)
+{
+    struct store_metrics_query sq = {
+        .survey = survey->id,
+        .from_ms = from_ms,
+        .to_ms = to_ms,
+        .channel = q->channel,
+        .agent = q->agent,
+        .by_agent = tally->group_by == GROUP_AGENT,
+    };
+    enum store_status status = store_metrics_scan(conn, &sq, fold_cell, tally);
+    return status == STORE_OK && tally->out_of_memory ? STORE_ERROR : status;
+}
+
+static void add_time_or_null(cJSON *object, const char *name, bool present, int64_t ms)
+{
+    if (present)
+        api_add_time(object, name, ms);
+    else
+        cJSON_AddNullToObject(object, name);
+}
+
+static enum store_status compute(struct store_conn *conn, const struct survey *survey, const struct metrics_query *q,
+                                 char **body)
+{
+    struct layout layout;
+    struct tally current, previous;
+    struct headline headlines[SURVEY_MAX_QUESTIONS];
+    int64_t first_ordinal = 0;
+    size_t buckets = 0;
+    enum store_status status = STORE_OK;
+
+    layout_init(&layout, survey);
+    if (is_time_group(q->group_by) && (status = time_buckets(conn, survey->id, q, &first_ordinal, &buckets)) != STORE_OK)
+        return status;
+    bool ok = tally_init(&current, &layout, q->group_by, first_ordinal, buckets);
+    bool ok_previous = tally_init(&previous, &layout, GROUP_NONE, 0, 0);
+    if (!ok || !ok_previous)
+        status = STORE_ERROR;
+    if (status == STORE_OK)
+        status = scan_window(conn, survey, q, q->from_ms, q->to_ms, &current);
+    if (status == STORE_OK && q->compare_previous)
+        status = scan_window(conn, survey, q, q->from_ms - (q->to_ms - q->from_ms), q->from_ms, &previous);
+    if (status != STORE_OK)
+        goto done;
+
+    cJSON *reply = cJSON_CreateObject();
+    cJSON_AddStringToObject(reply, "survey", survey->id);
+    add_time_or_null(reply, "from", q->has_from, q->from_ms);
+    add_time_or_null(reply, "to", q->has_to, q->to_ms);
+    cJSON *filters = cJSON_AddObjectToObject(reply, "filters");
+    if (q->channel)
+        cJSON_AddStringToObject(filters, "channel", q->channel);
+    if (q->agent)
+        cJSON_AddStringToObject(filters, "agent", q->agent);
+    add_count(reply, "responses", current.total.responses);
+    cJSON *questions = render_questions(&layout, &current.total, headlines);
+    if (q->compare_previous)
+        add_comparison(questions, &layout, headlines, &previous.total);
+    cJSON_AddItemToObject(reply, "questions", questions);
+    if (q->group_by != GROUP_NONE)
+        cJSON_AddItemToObject(reply, "groups", render_groups(&current));
+    *body = cJSON_PrintUnformatted(reply);
+    cJSON_Delete(reply);
+done:
+    tally_free(&current);
+    tally_free(&previous);
+    return status;
+}
+
+/* ---- conditional requests ---- */
+
+static void make_etag(const struct app *app, uint64_t version, const char *key, char *out, size_t size)
+{
+    uint64_t h = 1469598103934665603u;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211u;
+    snprintf(out, size, "W/\"%llx-%llx-%016llx\"", (unsigned long long)versions_epoch(app->versions),
+             (unsigned long long)version, (unsigned long long)h);
+}
+
+/* Weak comparison against each entity tag of If-None-Match (or "*"). */
+static bool etag_matches(const char *if_none_match, const char *etag)
+{
+    const char *opaque = etag + 2; /* past W/ */
+    size_t len = strlen(opaque);
+    const char *p = if_none_match;
+
+    while (p && *p) {
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        size_t token = strcspn(p, ",");
+        while (token > 0 && (p[token - 1] == ' ' || p[token - 1] == '\t'))
+            token--;
+        if (token == len && strncmp(p, opaque, len) == 0)
+            return true;
+        p = strchr(p, ',');
+    }
+    return false;
+}
+
+/* Answers from the ETag or the cache when it can; otherwise computes, caches and replies. */
+static void reply_cached(struct http_request *req, const char *key, uint64_t version,
+                         enum store_status (*produce)(struct http_request *req, void *arg, char **body), void *arg)
+{
+    struct app *app = api_app(req);
+    char etag[96];
+    const char *if_none_match = http_header(req, "If-None-Match");
+
+    make_etag(app, version, key, etag, sizeof etag);
+    http_add_header(req, "ETag", etag);
+    http_add_header(req, "Cache-Control", "no-cache");
+    if (if_none_match && etag_matches(if_none_match, etag)) {
+        http_reply_empty(req, 304);
+        return;
+    }
+    char *body = cache_get(app->cache, key, version);
+    if (body == NULL) {
+        enum store_status status = produce(req, arg, &body);
+        if (status == STORE_CONFLICT) {
+            api_reply_invalid_field(req, "group_by", "too many time buckets (at most 3700); narrow from and to");
+            return;
+        }
+        if (status != STORE_OK) {
+            api_reply_store_error(req, status);
+            return;
+        }
+        cache_put(app->cache, key, version, body);
+    }
+    http_reply_json_text(req, 200, body);
+}
+
+/* ---- GET /v1/surveys/{survey}/metrics ---- */
+
+struct param_list {
+    struct metrics_param params[MAX_PARAMS];
+    int count;
+    bool too_many;
+};
+
+static void collect_param(const char *name, const char *value, void *arg)
+{
+    struct param_list *list = arg;
+    if (list->count == MAX_PARAMS)
+        list->too_many = true;
+    else
+        list->params[list->count++] = (struct metrics_param){name, value};
+}
+
+struct survey_metrics {
+    struct survey survey;
+    struct metrics_query query;
+};
+
+static enum store_status produce_survey(struct http_request *req, void *arg, char **body)
+{
+    struct survey_metrics *m = arg;
+    struct store_conn *conn = store_reader(api_app(req)->store);
+    return conn ? compute(conn, &m->survey, &m->query, body) : STORE_UNAVAILABLE;
+}
+
+enum http_next metrics_survey(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct param_list params = {0};
+    struct survey_metrics m;
+    struct validate_errors errors;
+    char key[CACHE_KEY_MAX];
+
+    if (!api_require(req, auth_may_read))
+        return HTTP_DONE;
+    /* The version is read before the data, so a write landing in between only makes the reply's
+     * version older than its content, never newer. */
+    uint64_t version = versions_get(app->versions, req->params[0]);
+    enum store_status status = STORE_NOT_FOUND;
+    if (ids_valid_slug(req->params[0]))
+        status = api_load_survey(store_reader(app->store), req->params[0], &m.survey, NULL);
+    if (status != STORE_OK) {
+        api_reply_store_error(req, status);
+        return HTTP_DONE;
+    }
+    http_each_query(req, collect_param, &params);
+    validate_errors_init(&errors);
+    if (params.too_many)
+        validate_error(&errors, "", "too many query parameters");
+    if (!metrics_query_parse(params.params, params.count, &m.query, &errors) || params.too_many) {
+        api_reply_invalid(req, &errors);
+        survey_free(&m.survey);
+        return HTTP_DONE;
+    }
+    metrics_query_key(m.survey.id, &m.query, key, sizeof key);
+    reply_cached(req, key, version, produce_survey, &m);
+    survey_free(&m.survey);
+    return HTTP_DONE;
+}
+
+/* ---- GET /v1/metrics ---- */
+
+struct overview {
+    struct store_conn *conn;
+    cJSON *list;
+    enum store_status status;
+};
+
+static void add_overview_row(const struct store_survey_row *row, void *arg)
+{
+    struct overview *overview = arg;
+    struct survey survey;
+    struct metrics_query all = {.from_ms = INT64_MIN, .to_ms = INT64_MAX};
+    struct layout layout;
+    struct tally tally;
+
+    if (overview->status != STORE_OK)
+        return;
+    cJSON *definition = cJSON_Parse(row->definition);
+    struct validate_errors errors;
+    validate_errors_init(&errors);
+    bool parsed = validate_definition(row->id, definition, &survey, &errors);
+    validate_errors_free(&errors);
+    cJSON_Delete(definition);
+    if (!parsed) {
+        overview->status = STORE_ERROR;
+        return;
+    }
+    layout_init(&layout, &survey);
+    if (!tally_init(&tally, &layout, GROUP_NONE, 0, 0))
+        overview->status = STORE_ERROR;
+    else
+        overview->status = scan_window(overview->conn, &survey, &all, INT64_MIN, INT64_MAX, &tally);
+    if (overview->status == STORE_OK) {
+        cJSON *item = cJSON_CreateObject();
+        cJSON_AddStringToObject(item, "survey", survey.id);
+        cJSON_AddStringToObject(item, "title", survey.title);
+        add_count(item, "responses", tally.total.responses);
+        cJSON *scores = cJSON_AddObjectToObject(item, "questions");
+        for (int i = 0; i < survey.question_count; i++) {
+            const struct question *q = &survey.questions[i];
+            struct headline headline;
+            if (q->type != QUESTION_NPS && q->type != QUESTION_CSAT && q->type != QUESTION_CES)
+                continue;
+            cJSON *full = render_question(q, tally.total.counts[i], tally.total.responses,
+                                          tally.total.counts + layout.offset[i], &headline);
+            cJSON *brief = cJSON_CreateObject();
+            cJSON_AddStringToObject(brief, "type", survey_question_type_name(q->type));
+            cJSON_AddItemToObject(brief, "answered", cJSON_DetachItemFromObjectCaseSensitive(full, "answered"));
+            cJSON_AddItemToObject(brief, "score", cJSON_DetachItemFromObjectCaseSensitive(full, "score"));
+            cJSON_Delete(full);
+            cJSON_AddItemToObject(scores, q->id, brief);
+        }
+        cJSON_AddItemToArray(overview->list, item);
+    }
+    tally_free(&tally);
+    survey_free(&survey);
+}
+
+static enum store_status produce_overview(struct http_request *req, void *arg, char **body)
+{
+    struct overview overview = {store_reader(api_app(req)->store), cJSON_CreateArray(), STORE_OK};
+    enum store_status status =
+        overview.conn ? store_list_surveys(overview.conn, add_overview_row, &overview) : STORE_UNAVAILABLE;
+    if (status == STORE_OK)
+        status = overview.status;
+    if (status != STORE_OK) {
+        cJSON_Delete(overview.list);
+        return status;
+    }
+    cJSON *reply = cJSON_CreateObject();
+    cJSON_AddItemToObject(reply, "surveys", overview.list);
+    *body = cJSON_PrintUnformatted(reply);
+    cJSON_Delete(reply);
+    return STORE_OK;
+}
+
+static void reject_param(const char *name, const char *value, void *arg)
+{
+    validate_error(arg, name, "unknown parameter (this endpoint takes none)");
+}
+
+enum http_next metrics_overview(struct http_request *req)
+{
+    struct validate_errors errors;
+
+    if (!api_require(req, auth_may_read))
+        return HTTP_DONE;
+    validate_errors_init(&errors);
+    http_each_query(req, reject_param, &errors);
+    if (errors.count > 0) {
+        api_reply_invalid(req, &errors);
+        return HTTP_DONE;
+    }
+    reply_cached(req, "\x02overview", versions_global(api_app(req)->versions), produce_overview, NULL);
+    return HTTP_DONE;
+}

@@ -1,0 +1,106 @@
+#include "versions.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+#define BUCKETS 1024
+
+struct version_entry {
+    struct version_entry *next;
+    uint64_t version;
+    char survey[];
+};
+
+struct versions {
+    pthread_mutex_t lock;
+    uint64_t global;
+    int64_t epoch;
+    struct version_entry *buckets[BUCKETS];
+};
+
+static unsigned hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % BUCKETS;
+}
+
+struct versions *versions_new(void)
+{
+    struct versions *versions = calloc(1, sizeof *versions);
+    if (versions == NULL)
+        return NULL;
+    pthread_mutex_init(&versions->lock, NULL);
+    versions->epoch = timefmt_now_ms();
+    return versions;
+}
+
+void versions_free(struct versions *versions)
+{
+    if (versions == NULL)
+        return;
+    for (int i = 0; i < BUCKETS; i++) {
+        for (struct version_entry *e = versions->buckets[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_destroy(&versions->lock);
+    free(versions);
+}
+
+/* Finds (or, when create, adds) the entry of a survey. Called with the lock held. */
+static struct version_entry *find(struct versions *versions, const char *survey, bool create)
+{
+    unsigned b = hash(survey);
+    for (struct version_entry *e = versions->buckets[b]; e; e = e->next) {
+        if (strcmp(e->survey, survey) == 0)
+            return e;
+    }
+    if (!create)
+        return NULL;
+    size_t len = strlen(survey) + 1;
+    struct version_entry *e = calloc(1, sizeof *e + len);
+    if (e == NULL)
+        return NULL;
+    memcpy(e->survey, survey, len);
+    e->next = versions->buckets[b];
+    versions->buckets[b] = e;
+    return e;
+}
+
+void versions_bump(struct versions *versions, const char *survey)
+{
+    pthread_mutex_lock(&versions->lock);
+    struct version_entry *e = find(versions, survey, true);
+    versions->global++;
+    if (e)
+        e->version = versions->global;
+    pthread_mutex_unlock(&versions->lock);
+}
+
+uint64_t versions_get(struct versions *versions, const char *survey)
+{
+    pthread_mutex_lock(&versions->lock);
+    struct version_entry *e = find(versions, survey, false);
+    uint64_t version = e ? e->version : 0;
+    pthread_mutex_unlock(&versions->lock);
+    return version;
+}
+
+uint64_t versions_global(struct versions *versions)
+{
+    pthread_mutex_lock(&versions->lock);
+    uint64_t version = versions->global;
+    pthread_mutex_unlock(&versions->lock);
+    return version;
+}
+
+int64_t versions_epoch(const struct versions *versions)
+{
+    return versions->epoch;
+}

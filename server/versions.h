@@ -1,0 +1,26 @@
+/* Per-survey data versions for ETags and the metrics cache.
+ *
+ * A survey's version is bumped twice around every write that may change what its metrics say: once
+ * inside the transaction, before commit, and once after the commit. A reply computed while the write
+ * was in flight is therefore labelled with a version that the second bump retires, so neither a
+ * cached reply nor a client's If-None-Match can keep a pre-commit result alive. */
+#ifndef SURVEYD_VERSIONS_H
+#define SURVEYD_VERSIONS_H
+
+#include <stdint.h>
+
+struct versions;
+
+struct versions *versions_new(void);
+void versions_free(struct versions *versions);
+
+void versions_bump(struct versions *versions, const char *survey);
+uint64_t versions_get(struct versions *versions, const char *survey);
+
+/* Bumped with every survey: for replies that span surveys. */
+uint64_t versions_global(struct versions *versions);
+
+/* Differs between runs, so ETags from before a restart never match. */
+int64_t versions_epoch(const struct versions *versions);
+
+#endif
