@@ -37,8 +37,14 @@ static const struct option long_options[] = {
 void config_print_usage(const char *program)
 {
     printf("Usage: %s [serve] [options]\n"
+           "       %s verify [--data-dir DIR]\n"
            "\n"
            "Collects customer survey responses (NPS, CSAT, CES) and serves their scores.\n"
+           "\n"
+           "Subcommands:\n"
+           "  serve    run the HTTP service (the default)\n"
+           "  verify   recompute every metrics rollup from the stored responses and report any\n"
+           "           difference; exit 0 when consistent, 1 when not, 2 on error\n"
            "\n"
            "Options (environment variable in brackets):\n"
            "  -l, --listen ADDR:PORT        address to listen on; port 0 picks a free one\n"
@@ -57,7 +63,7 @@ void config_print_usage(const char *program)
            "  -V, --version                 the version\n"
            "\n"
            "With no admin token configured, one is generated into DATA_DIR/admin-token.\n",
-           program);
+           program, program);
 }
 
 /* strtonum-style: the whole string a decimal integer within [min, max]. */
@@ -160,7 +166,8 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
     if (!apply_environment(config, err, err_size))
         return false;
     /* "serve" is the default subcommand and may be named. */
-    if (argc > 1 && strcmp(argv[1], "serve") == 0) {
+    if (argc > 1 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "verify") == 0)) {
+        config->command = strcmp(argv[1], "verify") == 0 ? CONFIG_VERIFY : CONFIG_SERVE;
         argv++;
         argc--;
     }

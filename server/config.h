@@ -9,7 +9,7 @@
 #include "log.h"
 #include "store.h"
 
-enum config_command { CONFIG_SERVE, CONFIG_HELP, CONFIG_VERSION };
+enum config_command { CONFIG_SERVE, CONFIG_VERIFY, CONFIG_HELP, CONFIG_VERSION };
 
 struct config {
     enum config_command command;

@@ -159,6 +159,13 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
 /* First and last day with responses; STORE_NOT_FOUND when there are none. */
 enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
 
+/* ---- consistency ---- */
+
+/* Recomputes every rollup from the raw responses, in one read transaction, and calls report() with
+ * a line per difference. *differences counts them. */
+enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
+                               uint64_t *differences, uint64_t *responses);
+
 /* ---- health ---- */
 
 /* A cheap read that proves the database answers. */

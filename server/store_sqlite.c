@@ -856,6 +856,84 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
     return status;
 }
 
+/* ---- consistency ---- */
+
+struct rollup_check {
+    const char *table;
+    const char *expected;   /* the rollup recomputed from raw rows */
+    const char *stored;
+};
+
+static const struct rollup_check rollup_checks[] = {
+    {"rollup_answers",
+     "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
+     "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0"},
+    {"rollup_answers_agent",
+     "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5, 6",
+     "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0"},
+    {"rollup_responses",
+     "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
+     "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0"},
+    {"rollup_responses_agent",
+     "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses"
+     " GROUP BY 1, 2, 3, 4",
+     "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0"},
+    {"answered_questions", "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
+     "SELECT survey, question, answers FROM answered_questions WHERE answers != 0"},
+};
+
+/* Reports the rows of one side missing from the other. */
+static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check, bool expected_side,
+                                   void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
+{
+    char sql[1024], line[1024];
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    snprintf(sql, sizeof sql, "%s EXCEPT %s", expected_side ? check->expected : check->stored,
+             expected_side ? check->stored : check->expected);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        size_t len = (size_t)snprintf(line, sizeof line, "%s: %s row", check->table,
+                                      expected_side ? "missing or wrong" : "unexpected");
+        for (int c = 0; c < sqlite3_column_count(s) && len < sizeof line; c++) {
+            const unsigned char *text = sqlite3_column_text(s, c);
+            len += (size_t)snprintf(line + len, sizeof line - len, " %s", text ? (const char *)text : "NULL");
+        }
+        report(line, arg);
+        (*differences)++;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
+enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
+                               uint64_t *differences, uint64_t *responses)
+{
+    struct store_conn *conn = store_reader(store);
+    enum store_status status = STORE_OK;
+    sqlite3_stmt *s = NULL;
+
+    *differences = *responses = 0;
+    if (conn == NULL)
+        return STORE_UNAVAILABLE;
+    /* One read transaction: a consistent snapshot even while surveyd keeps writing. */
+    if (sqlite3_exec(conn->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_UNAVAILABLE;
+    if (sqlite3_prepare_v2(conn->db, "SELECT count(*) FROM responses", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        *responses = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    for (size_t i = 0; status == STORE_OK && i < sizeof rollup_checks / sizeof rollup_checks[0]; i++) {
+        status = diff_rows(conn->db, &rollup_checks[i], true, report, arg, differences);
+        if (status == STORE_OK)
+            status = diff_rows(conn->db, &rollup_checks[i], false, report, arg, differences);
+    }
+    sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
+    return status;
+}
+
 /* ---- health ---- */
 
 bool store_ping(struct store_conn *conn)
