@@ -133,17 +133,26 @@ static void resume_request(struct writer_job *job)
     http_resume(job->context);
 }
 
+static void bump(struct api_job *job)
+{
+    if (job->survey[0])
+        versions_bump(job->app->versions, job->survey);
+    else
+        versions_bump_all(job->app->versions);
+}
+
 static enum store_status apply_versioned(struct store_conn *conn, struct writer_job *job)
 {
-    struct api_job *versioned = (struct api_job *)job;
-    versions_bump(versioned->app->versions, versioned->survey);
-    return versioned->apply(conn, job);
+    bump((struct api_job *)job);
+    return ((struct api_job *)job)->apply(conn, job);
 }
 
 static void bump_committed(struct writer_job *job)
 {
     struct api_job *versioned = (struct api_job *)job;
-    versions_bump(versioned->app->versions, versioned->survey);
+    bump(versioned);
+    if (versioned->after_commit)
+        versioned->after_commit(job);
 }
 
 enum http_next api_submit(struct http_request *req, struct api_job *job)

@@ -54,7 +54,9 @@ struct api_job {
     struct writer_job job;              /* first: the writer hands this pointer back */
     writer_apply_fn apply;              /* the route's work, inside the transaction */
     struct app *app;
-    char survey[SURVEY_ID_MAX + 1];     /* whose data versions to bump */
+    char survey[SURVEY_ID_MAX + 1];     /* whose data versions to bump; "" for every survey */
+    char context_id[SURVEY_ID_MAX + 1]; /* what the job is about, for jobs that need no more */
+    writer_committed_fn after_commit;   /* optional, after the commit and the version bump */
 };
 
 /* Hands job to the writer and suspends the request; the handler runs again once the job's

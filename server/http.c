@@ -248,16 +248,12 @@ void http_add_header(struct http_request *req, const char *name, const char *val
     in->header_count++;
 }
 
-static void queue(struct http_request *req, unsigned status, char *body, size_t len, const char *content_type)
+/* Adds the common and staged headers and queues the reply. */
+static void queue_response(struct http_request *req, unsigned status, struct MHD_Response *response, uint64_t len,
+                           const char *content_type)
 {
     struct http_internal *in = req->internal;
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 
-    if (response == NULL) {
-        free(body);
-        return;
-    }
     if (content_type)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(response, "X-Request-Id", req->request_id);
@@ -275,6 +271,59 @@ static void queue(struct http_request *req, unsigned status, char *body, size_t 
         log_error("http: could not queue a %u reply for %s %s", status, req->method, req->path);
     }
     MHD_destroy_response(response);
+}
+
+static void queue(struct http_request *req, unsigned status, char *body, size_t len, const char *content_type)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+
+    if (response == NULL) {
+        free(body);
+        return;
+    }
+    queue_response(req, status, response, len, content_type);
+}
+
+struct stream {
+    http_fill_fn fill;
+    void (*release)(void *arg);
+    void *arg;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *stream = cls;
+    long n = stream->fill(stream->arg, buf, max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *stream = cls;
+    stream->release(stream->arg);
+    free(stream);
+}
+
+void http_reply_stream(struct http_request *req, unsigned status, const char *content_type, http_fill_fn fill,
+                       void *arg, void (*release)(void *arg))
+{
+    struct stream *stream = malloc(sizeof *stream);
+    struct MHD_Response *response = NULL;
+
+    if (stream == NULL) {
+        release(arg);
+        return;
+    }
+    *stream = (struct stream){fill, release, arg};
+    response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, stream, stream_free);
+    if (response == NULL) {
+        stream_free(stream);
+        return;
+    }
+    queue_response(req, status, response, 0, content_type);
 }
 
 void http_reply_json_text(struct http_request *req, unsigned status, char *text)

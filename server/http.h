@@ -87,6 +87,14 @@ void http_reply_json(struct http_request *req, unsigned status, cJSON *body);   
 void http_reply_json_text(struct http_request *req, unsigned status, char *text);       /* takes text */
 void http_reply_empty(struct http_request *req, unsigned status);
 
+/* A body of unknown length, sent chunked as fill() produces it: fill writes up to max bytes into buf
+ * and returns how many, 0 at the end, or -1 on an error (the connection is then cut, so the client
+ * sees an incomplete chunked body rather than a silently short one). release(arg) runs when the
+ * reply is done or abandoned. Memory stays constant whatever the size. */
+typedef long (*http_fill_fn)(void *arg, char *buf, size_t max);
+void http_reply_stream(struct http_request *req, unsigned status, const char *content_type, http_fill_fn fill,
+                       void *arg, void (*release)(void *arg));
+
 /* RFC 9457 problem details: {"type", "title", "status", "detail", "code"} plus the members of extra
  * (taken, may be NULL), e.g. "errors" or "id". */
 void http_reply_problem(struct http_request *req, unsigned status, const char *code, const char *detail,

@@ -1,6 +1,6 @@
 /* Metrics: fold histogram cells from the store into per-group histograms, then score them.
  *
- * request → metrics_query (parse) → store_metrics_scan (cells) → tally (histograms) → scoring →
+ * request → query (parse) → store_metrics_scan (cells) → tally (histograms) → scoring →
  * JSON. Replies carry a weak ETag from the survey's data version and are cached until it changes. */
 #include "metrics.h"
 
@@ -10,7 +10,7 @@
 
 #include "api.h"
 #include "ids.h"
-#include "metrics_query.h"
+#include "query.h"
 #include "scoring.h"
 #include "timefmt.h"
 
@@ -36,7 +36,7 @@ struct group {
 
 struct tally {
     const struct layout *layout;
-    enum metrics_group_by group_by;
+    enum query_group_by group_by;
     struct group total;
     struct group *groups;
     size_t group_count, group_cap;
@@ -107,7 +107,7 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-static int64_t ordinal_of_day(enum metrics_group_by group_by, int64_t day)
+static int64_t ordinal_of_day(enum query_group_by group_by, int64_t day)
 {
     int64_t year;
     unsigned month, mday;
@@ -122,7 +122,7 @@ static int64_t ordinal_of_day(enum metrics_group_by group_by, int64_t day)
     }
 }
 
-static void format_bucket(enum metrics_group_by group_by, int64_t ordinal, char *out, size_t size)
+static void format_bucket(enum query_group_by group_by, int64_t ordinal, char *out, size_t size)
 {
     int64_t year, jan1;
     unsigned month, mday;
@@ -144,7 +144,7 @@ static void format_bucket(enum metrics_group_by group_by, int64_t ordinal, char 
     }
 }
 
-static bool is_time_group(enum metrics_group_by group_by)
+static bool is_time_group(enum query_group_by group_by)
 {
     return group_by == GROUP_DAY || group_by == GROUP_WEEK || group_by == GROUP_MONTH;
 }
@@ -167,7 +167,7 @@ static void tally_free(struct tally *tally)
     free(tally->groups);
 }
 
-static bool tally_init(struct tally *tally, const struct layout *layout, enum metrics_group_by group_by,
+static bool tally_init(struct tally *tally, const struct layout *layout, enum query_group_by group_by,
                        int64_t first_ordinal, size_t time_buckets)
 {
     memset(tally, 0, sizeof *tally);
@@ -465,7 +465,7 @@ static cJSON *render_groups(struct tally *tally)
 
 /* The time buckets of the reply: from `from` (or the first day with data) to the day before `to`
  * (or the last day with data), empty ones included. */
-static enum store_status time_buckets(struct store_conn *conn, const char *survey, const struct metrics_query *q,
+static enum store_status time_buckets(struct store_conn *conn, const char *survey, const struct query *q,
                                       int64_t *first_ordinal, size_t *count)
 {
     int64_t first_day = 0, last_day = 0;
@@ -494,7 +494,7 @@ static enum store_status time_buckets(struct store_conn *conn, const char *surve
 }
 
 static enum store_status scan_window(struct store_conn *conn, const struct survey *survey,
-                                     const struct metrics_query *q, int64_t from_ms, int64_t to_ms,
+                                     const struct query *q, int64_t from_ms, int64_t to_ms,
                                      struct tally *tally)
 {
     struct store_metrics_query sq = {
@@ -517,7 +517,7 @@ static void add_time_or_null(cJSON *object, const char *name, bool present, int6
         cJSON_AddNullToObject(object, name);
 }
 
-static enum store_status compute(struct store_conn *conn, const struct survey *survey, const struct metrics_query *q,
+static enum store_status compute(struct store_conn *conn, const struct survey *survey, const struct query *q,
                                  char **body)
 {
     struct layout layout;
@@ -633,7 +633,7 @@ static void reply_cached(struct http_request *req, const char *key, uint64_t ver
 /* ---- GET /v1/surveys/{survey}/metrics ---- */
 
 struct param_list {
-    struct metrics_param params[MAX_PARAMS];
+    struct query_param params[MAX_PARAMS];
     int count;
     bool too_many;
 };
@@ -644,12 +644,12 @@ static void collect_param(const char *name, const char *value, void *arg)
     if (list->count == MAX_PARAMS)
         list->too_many = true;
     else
-        list->params[list->count++] = (struct metrics_param){name, value};
+        list->params[list->count++] = (struct query_param){name, value};
 }
 
 struct survey_metrics {
     struct survey survey;
-    struct metrics_query query;
+    struct query query;
 };
 
 static enum store_status produce_survey(struct http_request *req, void *arg, char **body)
@@ -683,12 +683,13 @@ enum http_next metrics_survey(struct http_request *req)
     validate_errors_init(&errors);
     if (params.too_many)
         validate_error(&errors, "", "too many query parameters");
-    if (!metrics_query_parse(params.params, params.count, &m.query, &errors) || params.too_many) {
+    unsigned allowed = QUERY_FROM | QUERY_TO | QUERY_CHANNEL | QUERY_AGENT | QUERY_GROUP_BY | QUERY_COMPARE;
+    if (!query_parse(params.params, params.count, allowed, &m.query, &errors) || params.too_many) {
         api_reply_invalid(req, &errors);
         survey_free(&m.survey);
         return HTTP_DONE;
     }
-    metrics_query_key(m.survey.id, &m.query, key, sizeof key);
+    query_key(m.survey.id, &m.query, key, sizeof key);
     reply_cached(req, key, version, produce_survey, &m);
     survey_free(&m.survey);
     return HTTP_DONE;
@@ -706,7 +707,7 @@ static void add_overview_row(const struct store_survey_row *row, void *arg)
 {
     struct overview *overview = arg;
     struct survey survey;
-    struct metrics_query all = {.from_ms = INT64_MIN, .to_ms = INT64_MAX};
+    struct query all = {.from_ms = INT64_MIN, .to_ms = INT64_MAX};
     struct layout layout;
     struct tally tally;
 

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "api.h"
+#include "export.h"
 #include "ids.h"
+#include "query.h"
 #include "timefmt.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
@@ -231,4 +233,383 @@ enum http_next responses_get(struct http_request *req)
     http_reply_json(req, 200, api_render_response(&row));
     store_response_row_free(&row);
     return HTTP_DONE;
+}
+
+/* ---- GET /v1/surveys/{survey}/responses: pages, or an export ---- */
+
+struct page {
+    cJSON *list;
+    int64_t limit, seen;
+    char next_cursor[80];
+};
+
+static void add_to_page(const struct store_response_row *row, void *arg)
+{
+    struct page *page = arg;
+    /* One row more than the limit is read only to learn whether another page exists. */
+    if (++page->seen > page->limit)
+        return;
+    cJSON_AddItemToArray(page->list, api_render_response(row));
+    if (page->seen == page->limit)
+        query_cursor_encode(row->submitted_at, row->id, page->next_cursor, sizeof page->next_cursor);
+}
+
+cJSON *responses_page(struct store_conn *conn, struct store_list_query *query, int64_t limit,
+                      enum store_status *status)
+{
+    struct page page = {cJSON_CreateArray(), limit, 0, ""};
+
+    query->limit = limit + 1;
+    *status = conn ? store_list_responses(conn, query, add_to_page, &page) : STORE_UNAVAILABLE;
+    if (*status != STORE_OK) {
+        cJSON_Delete(page.list);
+        return NULL;
+    }
+    cJSON *reply = cJSON_CreateObject();
+    cJSON_AddItemToObject(reply, "responses", page.list);
+    if (page.seen > limit)
+        cJSON_AddStringToObject(reply, "next_cursor", page.next_cursor);
+    else
+        cJSON_AddNullToObject(reply, "next_cursor");
+    return reply;
+}
+
+void responses_list_query(const struct query *q, struct store_list_query *out)
+{
+    *out = (struct store_list_query){
+        .before_ms = q->to_ms,
+        .before_id = "",
+        .from_ms = q->from_ms,
+        .channel = q->channel,
+        .agent = q->agent,
+        .customer = q->customer,
+        .interaction = q->interaction,
+        .limit = -1,
+    };
+    /* The page starts after the cursor's row, or at the window's end if that comes first. */
+    if (q->has_cursor && q->cursor_ms < q->to_ms) {
+        out->before_ms = q->cursor_ms;
+        out->before_id = q->cursor_id;
+    }
+}
+
+struct param_list {
+    struct query_param params[16];
+    int count;
+    bool too_many;
+};
+
+static void collect_param(const char *name, const char *value, void *arg)
+{
+    struct param_list *list = arg;
+    if (list->count == 16)
+        list->too_many = true;
+    else
+        list->params[list->count++] = (struct query_param){name, value};
+}
+
+bool responses_parse_query(struct http_request *req, unsigned allowed, struct query *query)
+{
+    struct param_list params = {0};
+    struct validate_errors errors;
+
+    http_each_query(req, collect_param, &params);
+    validate_errors_init(&errors);
+    if (params.too_many)
+        validate_error(&errors, "", "too many query parameters");
+    if (!query_parse(params.params, params.count, allowed, query, &errors) || params.too_many) {
+        api_reply_invalid(req, &errors);
+        return false;
+    }
+    return true;
+}
+
+/* format= wins; otherwise the Accept header chooses. */
+static enum query_format negotiate(struct http_request *req, enum query_format format)
+{
+    const char *accept = http_header(req, "Accept");
+    if (format != FORMAT_DEFAULT)
+        return format;
+    if (accept && strstr(accept, "text/csv"))
+        return FORMAT_CSV;
+    if (accept && strstr(accept, "application/x-ndjson"))
+        return FORMAT_NDJSON;
+    return FORMAT_JSON;
+}
+
+enum http_next responses_list(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct survey survey;
+    struct query query;
+    struct store_list_query list;
+    enum store_status status = STORE_NOT_FOUND;
+
+    if (!api_require(req, auth_may_read))
+        return HTTP_DONE;
+    struct store_conn *conn = store_reader(app->store);
+    if (ids_valid_slug(req->params[0]))
+        status = api_load_survey(conn, req->params[0], &survey, NULL);
+    if (status != STORE_OK) {
+        api_reply_store_error(req, status);
+        return HTTP_DONE;
+    }
+    unsigned allowed = QUERY_FROM | QUERY_TO | QUERY_CHANNEL | QUERY_AGENT | QUERY_CUSTOMER | QUERY_INTERACTION |
+                       QUERY_LIMIT | QUERY_CURSOR | QUERY_FORMAT;
+    if (!responses_parse_query(req, allowed, &query)) {
+        survey_free(&survey);
+        return HTTP_DONE;
+    }
+    responses_list_query(&query, &list);
+    list.survey = survey.id;
+    enum query_format format = negotiate(req, query.format);
+    if (format == FORMAT_CSV || format == FORMAT_NDJSON) {
+        list.limit = query.has_limit ? query.limit : -1;
+        export_reply(req, app->store, &survey, &list, format); /* binds its own copy of the id */
+        return HTTP_DONE;
+    }
+    cJSON *reply = responses_page(conn, &list, query.limit, &status);
+    survey_free(&survey);
+    if (reply == NULL)
+        api_reply_store_error(req, status);
+    else
+        http_reply_json(req, 200, reply);
+    return HTTP_DONE;
+}
+
+/* ---- PATCH /v1/responses/{id}: follow-up answers ---- */
+
+#define ANONYMOUS_PATCH_WINDOW_MS (24 * 3600 * 1000LL)
+
+struct patch_job {
+    struct api_job job;                 /* first: the writer hands this pointer back */
+    struct survey survey;
+    char id[32];
+    cJSON *patch;                       /* the "answers" object sent */
+    char scope[64];
+    const char *idempotency_key;
+    struct store_idempotency idempotency;
+    struct store_replay replay;
+    struct validate_errors errors;      /* the merged answers broke a rule */
+    char *reply;
+};
+
+static void patch_job_free(void *state)
+{
+    struct patch_job *patch = state;
+    survey_free(&patch->survey);
+    cJSON_Delete(patch->patch);
+    store_replay_free(&patch->replay);
+    validate_errors_free(&patch->errors);
+    free(patch->reply);
+    free(patch);
+}
+
+/* The stored answers with the patch applied: a value adds or replaces, null removes. */
+static cJSON *merge_answers(const char *stored, const cJSON *patch)
+{
+    cJSON *merged = cJSON_Parse(stored);
+    if (merged == NULL)
+        merged = cJSON_CreateObject();
+    for (const cJSON *item = patch->child; item; item = item->next) {
+        cJSON_DeleteItemFromObjectCaseSensitive(merged, item->string);
+        if (!cJSON_IsNull(item))
+            cJSON_AddItemToObject(merged, item->string, cJSON_Duplicate(item, true));
+    }
+    return merged;
+}
+
+/* Merging and validating happen here, inside the transaction, against the row as it is now: two
+ * follow-ups racing each other both land, neither overwrites the other's answer. */
+static enum store_status apply_patch(struct store_conn *conn, struct writer_job *job)
+{
+    struct patch_job *patch = (struct patch_job *)job;
+    struct store_response_row row;
+    struct response merged;
+    enum store_status status;
+
+    if (patch->idempotency_key) {
+        status = store_find_idempotency(conn, &patch->idempotency, &patch->replay);
+        if (status != STORE_NOT_FOUND)
+            return status;
+    }
+    if ((status = store_get_response(conn, patch->id, &row)) != STORE_OK)
+        return status;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddItemToObject(body, "answers", merge_answers(row.answers, patch->patch));
+    bool valid = validate_response(&patch->survey, body, timefmt_now_ms(), &merged, &patch->errors);
+    cJSON_Delete(body);
+    store_response_row_free(&row);
+    if (!valid)
+        return STORE_CONFLICT;
+    status = store_update_answers(conn, patch->id, merged.answers_json);
+    survey_response_free(&merged);
+    if (status == STORE_OK)
+        status = store_get_response(conn, patch->id, &row);
+    if (status != STORE_OK)
+        return status;
+    cJSON *rendered = api_render_response(&row);
+    patch->reply = cJSON_PrintUnformatted(rendered);
+    cJSON_Delete(rendered);
+    if (patch->idempotency_key)
+        status = store_save_idempotency(conn, &patch->idempotency, 200, patch->reply, patch->id, row.customer,
+                                        timefmt_now_ms());
+    store_response_row_free(&row);
+    return status;
+}
+
+static enum http_next finish_patch(struct http_request *req, struct patch_job *patch)
+{
+    switch (patch->job.job.status) {
+    case STORE_OK:
+        http_reply_json_text(req, 200, patch->reply);
+        patch->reply = NULL;
+        break;
+    case STORE_REPLAY:
+        http_add_header(req, "Idempotent-Replayed", "true");
+        http_reply_json_text(req, (unsigned)patch->replay.status, patch->replay.reply);
+        patch->replay.reply = NULL;
+        break;
+    case STORE_KEY_REUSED:
+        reply_key_reused(req);
+        break;
+    case STORE_CONFLICT:
+        api_reply_invalid(req, &patch->errors);
+        break;
+    default:
+        api_reply_store_error(req, patch->job.job.status);
+        break;
+    }
+    return HTTP_DONE;
+}
+
+/* Ingest and admin tokens may always add answers; anyone may, to a public survey's response, for a
+ * day after it was created: the unguessable id is the capability a widget holds. */
+static bool may_patch(struct http_request *req, const struct survey *survey, int64_t received_at)
+{
+    struct auth_result auth = api_auth(req);
+    if (auth_may_ingest(auth.roles))
+        return true;
+    if (survey->is_public && !auth.presented) {
+        if (timefmt_now_ms() - received_at <= ANONYMOUS_PATCH_WINDOW_MS)
+            return true;
+        http_reply_problem(req, 403, "forbidden",
+                           "anonymous follow-up answers are accepted for 24 hours after the response was created",
+                           NULL);
+        return false;
+    }
+    api_reply_denied(req, auth);
+    return false;
+}
+
+/* The body is {"answers": {...}}: each key a question of the survey, null to remove an answer. */
+static cJSON *patch_answers(struct http_request *req, const struct survey *survey)
+{
+    cJSON *body = api_parse_body(req, true);
+    struct validate_errors errors;
+    char field[160];
+
+    if (body == NULL)
+        return NULL;
+    validate_errors_init(&errors);
+    cJSON *answers = cJSON_GetObjectItemCaseSensitive(body, "answers");
+    if (!cJSON_IsObject(body) || cJSON_GetArraySize(body) != 1 || !cJSON_IsObject(answers) || answers->child == NULL) {
+        validate_error(&errors, "answers", "the body must be {\"answers\": {...}} with at least one answer");
+    } else {
+        for (const cJSON *item = answers->child; item; item = item->next) {
+            snprintf(field, sizeof field, "answers.%.100s", item->string);
+            if (survey_find_question(survey, item->string, NULL) == NULL)
+                validate_error(&errors, field, "no such question in survey '%s'", survey->id);
+        }
+    }
+    if (errors.count > 0) {
+        cJSON_Delete(body);
+        api_reply_invalid(req, &errors);
+        return NULL;
+    }
+    cJSON *detached = cJSON_DetachItemFromObjectCaseSensitive(body, "answers");
+    cJSON_Delete(body);
+    return detached;
+}
+
+enum http_next responses_patch(struct http_request *req)
+{
+    struct store_response_row row;
+    struct patch_job *patch;
+
+    if (req->state)
+        return finish_patch(req, req->state);
+    struct store_conn *conn = store_reader(api_app(req)->store);
+    enum store_status status = conn ? store_get_response(conn, req->params[0], &row) : STORE_UNAVAILABLE;
+    if (status != STORE_OK) {
+        api_reply_store_error(req, status);
+        return HTTP_DONE;
+    }
+    if ((patch = calloc(1, sizeof *patch)) == NULL) {
+        store_response_row_free(&row);
+        return HTTP_DONE;
+    }
+    req->state = patch;
+    req->state_free = patch_job_free;
+    status = api_load_survey(conn, row.survey, &patch->survey, NULL);
+    int64_t received_at = row.received_at;
+    store_response_row_free(&row);
+    if (status != STORE_OK) {
+        api_reply_store_error(req, status);
+        return HTTP_DONE;
+    }
+    if (!may_patch(req, &patch->survey, received_at) || (patch->patch = patch_answers(req, &patch->survey)) == NULL)
+        return HTTP_DONE;
+
+    snprintf(patch->id, sizeof patch->id, "%.31s", req->params[0]);
+    patch->idempotency_key = http_header(req, "Idempotency-Key");
+    if (patch->idempotency_key) {
+        if (!idempotency_key_valid(patch->idempotency_key)) {
+            api_reply_invalid_field(req, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+            return HTTP_DONE;
+        }
+        snprintf(patch->scope, sizeof patch->scope, "PATCH /v1/responses/%s", patch->id);
+        patch->idempotency = (struct store_idempotency){patch->scope, patch->idempotency_key, req->body, req->body_len};
+    }
+    validate_errors_init(&patch->errors);
+    patch->job.apply = apply_patch;
+    snprintf(patch->job.survey, sizeof patch->job.survey, "%s", patch->survey.id);
+    return api_submit(req, &patch->job);
+}
+
+/* ---- DELETE /v1/responses/{id} ---- */
+
+static enum store_status apply_delete(struct store_conn *conn, struct writer_job *job)
+{
+    return store_delete_response(conn, ((struct api_job *)job)->context_id);
+}
+
+enum http_next responses_delete(struct http_request *req)
+{
+    struct api_job *del = req->state;
+    struct store_response_row row;
+
+    if (del) {
+        if (del->job.status == STORE_OK)
+            http_reply_empty(req, 204);
+        else
+            api_reply_store_error(req, del->job.status);
+        return HTTP_DONE;
+    }
+    if (!api_require(req, auth_may_admin))
+        return HTTP_DONE;
+    struct store_conn *conn = store_reader(api_app(req)->store);
+    enum store_status status = conn ? store_get_response(conn, req->params[0], &row) : STORE_UNAVAILABLE;
+    if (status != STORE_OK) {
+        api_reply_store_error(req, status);
+        return HTTP_DONE;
+    }
+    del = calloc(1, sizeof *del);
+    snprintf(del->survey, sizeof del->survey, "%s", row.survey);
+    snprintf(del->context_id, sizeof del->context_id, "%s", row.id);
+    store_response_row_free(&row);
+    del->apply = apply_delete;
+    req->state = del;
+    req->state_free = free;
+    return api_submit(req, del);
 }

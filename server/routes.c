@@ -1,5 +1,6 @@
 #include "routes.h"
 
+#include "customers.h"
 #include "health.h"
 #include "metrics.h"
 #include "responses.h"
@@ -13,7 +14,12 @@ const struct http_route routes_table[] = {
     {"PUT", "/v1/surveys/*", surveys_put},
     {"DELETE", "/v1/surveys/*", surveys_delete},
     {"POST", "/v1/surveys/*/responses", responses_post},
+    {"GET", "/v1/surveys/*/responses", responses_list},
     {"GET", "/v1/responses/*", responses_get},
+    {"PATCH", "/v1/responses/*", responses_patch},
+    {"DELETE", "/v1/responses/*", responses_delete},
+    {"GET", "/v1/customers/*/responses", customers_history},
+    {"DELETE", "/v1/customers/*", customers_erase},
     {"GET", "/v1/surveys/*/metrics", metrics_survey},
     {"GET", "/v1/metrics", metrics_overview},
 };

@@ -100,6 +100,44 @@ enum store_status store_get_response(struct store_conn *conn, const char *id, st
 enum store_status store_insert_response(struct store_conn *conn, const struct response *response,
                                         char existing_id[32]);
 
+/* ---- listing and export ---- */
+
+struct store_list_query {
+    const char *survey;         /* NULL: across surveys (customer must then be set) */
+    int64_t before_ms;          /* rows strictly before (before_ms, before_id), newest first */
+    const char *before_id;      /* "" with before_ms = the window's end: everything before it */
+    int64_t from_ms;            /* rows at or after; INT64_MIN when open */
+    const char *channel, *agent, *customer, *interaction;   /* exact matches, or NULL */
+    int64_t limit;              /* -1 for all */
+};
+
+enum store_status store_list_responses(struct store_conn *conn, const struct store_list_query *query,
+                                       void (*each)(const struct store_response_row *row, void *arg), void *arg);
+
+/* A streaming cursor over the same rows on a connection of its own, for exports of any size. */
+struct store_iter;
+struct store_iter *store_iter_open(struct store *store, const struct store_list_query *query, char *err,
+                                   size_t err_size);
+/* STORE_OK with *row filled (free it), STORE_NOT_FOUND at the end, or an error. */
+enum store_status store_iter_next(struct store_iter *iter, struct store_response_row *row);
+void store_iter_close(struct store_iter *iter);
+
+/* ---- changing and deleting responses (writer only; each keeps the rollups exact) ---- */
+
+enum store_status store_update_answers(struct store_conn *conn, const char *id, const char *answers_json);
+enum store_status store_delete_response(struct store_conn *conn, const char *id);
+
+/* Deletes every response of a customer and every idempotency record that names them. */
+enum store_status store_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted);
+
+/* Deletes up to max responses submitted before cutoff_ms. */
+enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+
+/* Copies the WAL into the database and truncates it: after an erasure, no old page survives in
+ * the WAL file (deleted content is already zeroed in place: secure_delete is on). Outside a
+ * transaction only. */
+enum store_status store_checkpoint(struct store_conn *conn);
+
 /* ---- idempotency ---- */
 struct store_idempotency {
     const char *scope;      /* "POST /v1/surveys/support/responses" */

@@ -51,6 +51,15 @@ enum stmt_id {
     STMT_DAY_SPAN,
     STMT_FIND_IDEMPOTENCY,
     STMT_SAVE_IDEMPOTENCY,
+    STMT_LIST,
+    STMT_LIST_CUSTOMER,
+    STMT_SEQ_OF,
+    STMT_UPDATE_ANSWERS,
+    STMT_DELETE_RESPONSE,
+    STMT_DELETE_RESPONSE_IDEMPOTENCY,
+    STMT_CUSTOMER_SEQS,
+    STMT_DELETE_CUSTOMER_IDEMPOTENCY,
+    STMT_OLD_SEQS,
     STMT_PING,
     STMT_COUNT
 };
@@ -128,6 +137,27 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FIND_IDEMPOTENCY] = "SELECT body, status, reply, response_id FROM idempotency WHERE scope = ?1 AND key = ?2",
     [STMT_SAVE_IDEMPOTENCY] = "INSERT INTO idempotency (scope, key, body, status, reply, response_id, customer,"
                               " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    /* Keyset pagination, newest first: rows strictly before (?2 ms, ?3 id), at or after ?4 ms. The
+     * bound is a row value so the index range starts right at the cursor, whatever the page. */
+    [STMT_LIST] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties FROM responses"
+                  " WHERE survey = ?1 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
+                  " AND (?5 IS NULL OR channel = ?5) AND (?6 IS NULL OR agent = ?6)"
+                  " AND (?7 IS NULL OR customer = ?7) AND (?8 IS NULL OR interaction = ?8)"
+                  " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
+    [STMT_LIST_CUSTOMER] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties FROM responses"
+                           " WHERE customer = ?7 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
+                           " AND (?1 IS NULL OR survey = ?1) AND (?5 IS NULL OR channel = ?5)"
+                           " AND (?6 IS NULL OR agent = ?6) AND (?8 IS NULL OR interaction = ?8)"
+                           " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
+    [STMT_SEQ_OF] = "SELECT seq FROM responses WHERE id = ?1",
+    [STMT_UPDATE_ANSWERS] = "UPDATE responses SET answers = ?2 WHERE seq = ?1",
+    [STMT_DELETE_RESPONSE] = "DELETE FROM responses WHERE seq = ?1",
+    [STMT_DELETE_RESPONSE_IDEMPOTENCY] = "DELETE FROM idempotency WHERE response_id ="
+                                         " (SELECT id FROM responses WHERE seq = ?1)",
+    [STMT_CUSTOMER_SEQS] = "SELECT seq FROM responses WHERE customer = ?1",
+    [STMT_DELETE_CUSTOMER_IDEMPOTENCY] = "DELETE FROM idempotency WHERE customer = ?1",
+    /* Insertion order is roughly time order, so old rows are found first. */
+    [STMT_OLD_SEQS] = "SELECT seq FROM responses WHERE submitted_at < ?1 LIMIT ?2",
     [STMT_PING] = "SELECT count(*) FROM sqlite_schema",
 };
 
@@ -185,7 +215,8 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
      * queued response waits behind it. */
     sqlite3_busy_timeout(conn->db, writer ? 1000 : 5000);
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY;",
+             "PRAGMA foreign_keys = ON; PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY;"
+             " PRAGMA secure_delete = ON;",
              store->durability == STORE_DURABILITY_FULL ? "FULL" : "NORMAL");
     if (!conn_exec(conn->db, pragmas, err, err_size))
         goto fail;
@@ -595,6 +626,21 @@ void store_response_row_free(struct store_response_row *row)
     memset(row, 0, sizeof *row);
 }
 
+/* Columns in the order of every response query: id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties. */
+static void read_response_row(sqlite3_stmt *s, struct store_response_row *out)
+{
+    copy_column(s, 0, out->id, sizeof out->id);
+    copy_column(s, 1, out->survey, sizeof out->survey);
+    out->submitted_at = sqlite3_column_int64(s, 2);
+    out->received_at = sqlite3_column_int64(s, 3);
+    out->channel = column_text(s, 4);
+    out->customer = column_text(s, 5);
+    out->agent = column_text(s, 6);
+    out->interaction = column_text(s, 7);
+    out->answers = column_text(s, 8);
+    out->properties = column_text(s, 9);
+}
+
 enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out)
 {
     sqlite3_stmt *s = stmt(conn, STMT_GET_RESPONSE);
@@ -607,16 +653,7 @@ enum store_status store_get_response(struct store_conn *conn, const char *id, st
     bind_text(s, 1, id);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        copy_column(s, 0, out->id, sizeof out->id);
-        copy_column(s, 1, out->survey, sizeof out->survey);
-        out->submitted_at = sqlite3_column_int64(s, 2);
-        out->received_at = sqlite3_column_int64(s, 3);
-        out->channel = column_text(s, 4);
-        out->customer = column_text(s, 5);
-        out->agent = column_text(s, 6);
-        out->interaction = column_text(s, 7);
-        out->answers = column_text(s, 8);
-        out->properties = column_text(s, 9);
+        read_response_row(s, out);
         status = STORE_OK;
     } else if (rc != SQLITE_DONE) {
         status = status_of(rc);
@@ -692,6 +729,213 @@ enum store_status store_insert_response(struct store_conn *conn, const struct re
         return status;
 
     return adjust_rollups(conn, sqlite3_last_insert_rowid(conn->db), +1);
+}
+
+/* ---- listing and export ---- */
+
+/* Binds copies of the query's strings: an export's statement outlives the request handler that
+ * built the query. */
+static sqlite3_stmt *bind_list(struct store_conn *conn, const struct store_list_query *q)
+{
+    sqlite3_stmt *s = stmt(conn, q->survey ? STMT_LIST : STMT_LIST_CUSTOMER);
+    const char *texts[] = {q->survey, NULL, q->before_id ? q->before_id : "", NULL,
+                           q->channel, q->agent, q->customer, q->interaction};
+    if (s == NULL)
+        return NULL;
+    for (int i = 0; i < 8; i++) {
+        if (i == 1 || i == 3)
+            continue;
+        if (texts[i])
+            sqlite3_bind_text(s, i + 1, texts[i], -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(s, i + 1);
+    }
+    sqlite3_bind_int64(s, 2, q->before_ms);
+    sqlite3_bind_int64(s, 4, q->from_ms);
+    sqlite3_bind_int64(s, 9, q->limit);
+    return s;
+}
+
+enum store_status store_list_responses(struct store_conn *conn, const struct store_list_query *q,
+                                       void (*each)(const struct store_response_row *row, void *arg), void *arg)
+{
+    sqlite3_stmt *s = bind_list(conn, q);
+    struct store_response_row row;
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_response_row(s, &row);
+        each(&row, arg);
+        store_response_row_free(&row);
+    }
+    done_with(s);
+    return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
+struct store_iter {
+    struct store_conn *conn;    /* its own: a long export must not hold a request thread's snapshot */
+    sqlite3_stmt *stmt;
+};
+
+struct store_iter *store_iter_open(struct store *store, const struct store_list_query *q, char *err, size_t err_size)
+{
+    struct store_iter *it = calloc(1, sizeof *it);
+    if (it == NULL)
+        return NULL;
+    it->conn = conn_open(store, false, err, err_size);
+    if (it->conn == NULL || (it->stmt = bind_list(it->conn, q)) == NULL) {
+        store_iter_close(it);
+        return NULL;
+    }
+    return it;
+}
+
+enum store_status store_iter_next(struct store_iter *it, struct store_response_row *row)
+{
+    int rc = sqlite3_step(it->stmt);
+    if (rc == SQLITE_ROW) {
+        read_response_row(it->stmt, row);
+        return STORE_OK;
+    }
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
+}
+
+void store_iter_close(struct store_iter *it)
+{
+    if (it == NULL)
+        return;
+    if (it->conn)
+        conn_close(it->conn);
+    free(it);
+}
+
+/* ---- changing and deleting responses (writer only) ---- */
+
+static enum store_status seq_of(struct store_conn *conn, const char *id, int64_t *seq)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_SEQ_OF);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(s, 0);
+    done_with(s);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
+}
+
+static enum store_status run_with_seq(struct store_conn *conn, enum stmt_id id, int64_t seq)
+{
+    sqlite3_stmt *s = stmt(conn, id);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, seq);
+    return run(conn, s);
+}
+
+enum store_status store_update_answers(struct store_conn *conn, const char *id, const char *answers_json)
+{
+    int64_t seq;
+    enum store_status status = seq_of(conn, id, &seq);
+    if (status != STORE_OK)
+        return status;
+    /* Out of the rollups as it was, back in as it is. */
+    if ((status = adjust_rollups(conn, seq, -1)) != STORE_OK)
+        return status;
+    sqlite3_stmt *s = stmt(conn, STMT_UPDATE_ANSWERS);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, seq);
+    bind_text(s, 2, answers_json);
+    if ((status = run(conn, s)) != STORE_OK)
+        return status;
+    return adjust_rollups(conn, seq, +1);
+}
+
+/* Removes one response, its rollup contributions and the idempotency records naming it. */
+static enum store_status delete_seq(struct store_conn *conn, int64_t seq)
+{
+    enum store_status status = adjust_rollups(conn, seq, -1);
+    if (status == STORE_OK)
+        status = run_with_seq(conn, STMT_DELETE_RESPONSE_IDEMPOTENCY, seq);
+    if (status == STORE_OK)
+        status = run_with_seq(conn, STMT_DELETE_RESPONSE, seq);
+    return status;
+}
+
+enum store_status store_delete_response(struct store_conn *conn, const char *id)
+{
+    int64_t seq;
+    enum store_status status = seq_of(conn, id, &seq);
+    return status == STORE_OK ? delete_seq(conn, seq) : status;
+}
+
+/* Collects up to max seqs from a query taking one text or integer parameter, then deletes them:
+ * deleting while stepping the same table's query would be undefined. */
+static enum store_status delete_selected(struct store_conn *conn, enum stmt_id select, const char *text,
+                                         int64_t number, int64_t max, int64_t *deleted)
+{
+    sqlite3_stmt *s = stmt(conn, select);
+    int64_t *seqs = NULL;
+    size_t count = 0, cap = 0;
+    enum store_status status = STORE_OK;
+    int rc;
+
+    *deleted = 0;
+    if (s == NULL)
+        return STORE_ERROR;
+    if (text)
+        bind_text(s, 1, text);
+    else
+        sqlite3_bind_int64(s, 1, number);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        sqlite3_bind_int64(s, 2, max);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? cap * 2 : 64;
+            int64_t *grown = realloc(seqs, cap * sizeof *seqs);
+            if (grown == NULL) {
+                status = STORE_ERROR;
+                break;
+            }
+            seqs = grown;
+        }
+        seqs[count++] = sqlite3_column_int64(s, 0);
+    }
+    done_with(s);
+    if (status == STORE_OK && rc != SQLITE_DONE)
+        status = status_of(rc);
+    for (size_t i = 0; status == STORE_OK && i < count; i++)
+        status = delete_seq(conn, seqs[i]);
+    free(seqs);
+    if (status == STORE_OK)
+        *deleted = (int64_t)count;
+    return status;
+}
+
+enum store_status store_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted)
+{
+    enum store_status status = delete_selected(conn, STMT_CUSTOMER_SEQS, customer, 0, 0, deleted);
+    if (status != STORE_OK)
+        return status;
+    sqlite3_stmt *s = stmt(conn, STMT_DELETE_CUSTOMER_IDEMPOTENCY);
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, customer);
+    return run(conn, s);
+}
+
+enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted)
+{
+    return delete_selected(conn, STMT_OLD_SEQS, NULL, cutoff_ms, max, deleted);
+}
+
+enum store_status store_checkpoint(struct store_conn *conn)
+{
+    int rc = sqlite3_wal_checkpoint_v2(conn->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : status_of(rc);
 }
 
 /* ---- idempotency ---- */

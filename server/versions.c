@@ -83,6 +83,17 @@ void versions_bump(struct versions *versions, const char *survey)
     pthread_mutex_unlock(&versions->lock);
 }
 
+void versions_bump_all(struct versions *versions)
+{
+    pthread_mutex_lock(&versions->lock);
+    versions->global++;
+    for (int i = 0; i < BUCKETS; i++) {
+        for (struct version_entry *e = versions->buckets[i]; e; e = e->next)
+            e->version = versions->global;
+    }
+    pthread_mutex_unlock(&versions->lock);
+}
+
 uint64_t versions_get(struct versions *versions, const char *survey)
 {
     pthread_mutex_lock(&versions->lock);

@@ -15,6 +15,9 @@ struct versions *versions_new(void);
 void versions_free(struct versions *versions);
 
 void versions_bump(struct versions *versions, const char *survey);
+/* For writes that may touch any survey (erasing a customer, retention). */
+void versions_bump_all(struct versions *versions);
+
 uint64_t versions_get(struct versions *versions, const char *survey);
 
 /* Bumped with every survey: for replies that span surveys. */

@@ -37,10 +37,13 @@ class RoutingTests(BaseAPITest):
                 ("POST", "/v1/surveys/x", {"GET", "PUT", "DELETE"}),
                 ("POST", "/v1/surveys", {"GET"}),
                 ("DELETE", "/v1/surveys", {"GET"}),
-                ("DELETE", "/v1/surveys/x/responses", {"POST"}),
-                ("PUT", "/v1/surveys/x/responses", {"POST"}),
-                ("PUT", "/v1/responses/abc", {"GET"}),
-                ("DELETE", "/v1/responses/abc", {"GET"}),
+                ("DELETE", "/v1/surveys/x/responses", {"GET", "POST"}),
+                ("PUT", "/v1/surveys/x/responses", {"GET", "POST"}),
+                ("PUT", "/v1/responses/abc", {"GET", "PATCH", "DELETE"}),
+                ("POST", "/v1/responses/abc", {"GET", "PATCH", "DELETE"}),
+                ("POST", "/v1/customers/c1/responses", {"GET"}),
+                ("GET", "/v1/customers/c1", {"DELETE"}),
+                ("POST", "/v1/surveys/x/metrics", {"GET"}),
                 ("POST", "/healthz", {"GET"}),
                 ("PUT", "/readyz", {"GET"})):
             with self.subTest(method=method, path=path):

@@ -1,0 +1,182 @@
+#include "customers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+#include "query.h"
+#include "responses.h"
+
+#define CUSTOMER_MAX 128
+#define SUMMARY_SURVEYS_MAX 64
+
+static bool customer_valid(const char *customer)
+{
+    size_t len = validate_utf8_length(customer);
+    return len >= 1 && len <= CUSTOMER_MAX;
+}
+
+/* ---- GET /v1/customers/{customer}/responses ---- */
+
+/* Per survey: how many responses, and the newest nps, csat and ces answer. Rows come newest first,
+ * so the first answer seen of each kind is the latest. */
+struct summary {
+    struct store_conn *conn;
+    struct survey surveys[SUMMARY_SURVEYS_MAX];
+    int survey_count;
+    cJSON *by_survey;
+};
+
+static const struct survey *summary_survey(struct summary *summary, const char *id)
+{
+    for (int i = 0; i < summary->survey_count; i++) {
+        if (strcmp(summary->surveys[i].id, id) == 0)
+            return &summary->surveys[i];
+    }
+    if (summary->survey_count == SUMMARY_SURVEYS_MAX ||
+        api_load_survey(summary->conn, id, &summary->surveys[summary->survey_count], NULL) != STORE_OK)
+        return NULL;
+    return &summary->surveys[summary->survey_count++];
+}
+
+static void note_latest(cJSON *entry, const struct survey *survey, const cJSON *answers,
+                        const struct store_response_row *row)
+{
+    for (int i = 0; i < survey->question_count; i++) {
+        const struct question *q = &survey->questions[i];
+        if (q->type != QUESTION_NPS && q->type != QUESTION_CSAT && q->type != QUESTION_CES)
+            continue;
+        const char *kind = survey_question_type_name(q->type);
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(answers, q->id);
+        if (value == NULL || !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(entry, kind)))
+            continue;
+        cJSON *latest = cJSON_CreateObject();
+        cJSON_AddStringToObject(latest, "question", q->id);
+        cJSON_AddItemToObject(latest, "value", cJSON_Duplicate(value, true));
+        if (q->type != QUESTION_NPS)
+            cJSON_AddNumberToObject(latest, "scale", q->scale);
+        cJSON_AddStringToObject(latest, "response", row->id);
+        api_add_time(latest, "submitted_at", row->submitted_at);
+        cJSON_ReplaceItemInObjectCaseSensitive(entry, kind, latest);
+    }
+}
+
+static void add_to_summary(const struct store_response_row *row, void *arg)
+{
+    struct summary *summary = arg;
+    cJSON *entry = cJSON_GetObjectItemCaseSensitive(summary->by_survey, row->survey);
+
+    if (entry == NULL) {
+        entry = cJSON_AddObjectToObject(summary->by_survey, row->survey);
+        cJSON_AddNumberToObject(entry, "responses", 0);
+        cJSON_AddNullToObject(entry, "nps");
+        cJSON_AddNullToObject(entry, "csat");
+        cJSON_AddNullToObject(entry, "ces");
+    }
+    cJSON *count = cJSON_GetObjectItemCaseSensitive(entry, "responses");
+    cJSON_SetNumberValue(count, count->valuedouble + 1);
+    const struct survey *survey = summary_survey(summary, row->survey);
+    cJSON *answers = cJSON_Parse(row->answers);
+    if (survey && answers)
+        note_latest(entry, survey, answers, row);
+    cJSON_Delete(answers);
+}
+
+enum http_next customers_history(struct http_request *req)
+{
+    struct query query;
+    struct store_list_query list;
+    struct summary summary = {0};
+    enum store_status status;
+
+    if (!api_require(req, auth_may_read))
+        return HTTP_DONE;
+    const char *customer = req->params[0];
+    if (!customer_valid(customer)) {
+        api_reply_store_error(req, STORE_NOT_FOUND);
+        return HTTP_DONE;
+    }
+    if (!responses_parse_query(req, QUERY_LIMIT | QUERY_CURSOR, &query))
+        return HTTP_DONE;
+    summary.conn = store_reader(api_app(req)->store);
+    responses_list_query(&query, &list);
+    list.customer = customer;
+    cJSON *reply = responses_page(summary.conn, &list, query.limit, &status);
+    if (reply == NULL) {
+        api_reply_store_error(req, status);
+        return HTTP_DONE;
+    }
+    /* The summary covers every response of theirs, not just this page. A customer's history is
+     * small; the customer index makes this one range scan. */
+    struct store_list_query all = {.before_ms = INT64_MAX, .before_id = "", .from_ms = INT64_MIN,
+                                   .customer = customer, .limit = -1};
+    summary.by_survey = cJSON_CreateObject();
+    status = store_list_responses(summary.conn, &all, add_to_summary, &summary);
+    for (int i = 0; i < summary.survey_count; i++)
+        survey_free(&summary.surveys[i]);
+    if (status != STORE_OK) {
+        cJSON_Delete(summary.by_survey);
+        cJSON_Delete(reply);
+        api_reply_store_error(req, status);
+        return HTTP_DONE;
+    }
+    cJSON_AddItemToObject(reply, "summary", summary.by_survey);
+    cJSON_AddStringToObject(reply, "customer", customer);
+    http_reply_json(req, 200, reply);
+    return HTTP_DONE;
+}
+
+/* ---- DELETE /v1/customers/{customer} ---- */
+
+struct erase_job {
+    struct api_job job;             /* first */
+    char customer[4 * CUSTOMER_MAX + 1];
+    int64_t deleted;
+};
+
+static enum store_status apply_erase(struct store_conn *conn, struct writer_job *job)
+{
+    struct erase_job *erase = (struct erase_job *)job;
+    return store_erase_customer(conn, erase->customer, &erase->deleted);
+}
+
+/* Deleted rows are zeroed in the database file (secure_delete), but the WAL still holds the pages
+ * as they were: fold it in and truncate it, so nothing of theirs stays readable on disk. */
+static void checkpoint_after_erase(struct writer_job *job)
+{
+    struct api_job *erase = (struct api_job *)job;
+    if (store_checkpoint(store_writer(erase->app->store)) != STORE_OK)
+        log_warn("erasure: the WAL checkpoint did not complete; it will at the next checkpoint");
+}
+
+enum http_next customers_erase(struct http_request *req)
+{
+    struct erase_job *erase = req->state;
+
+    if (erase) {
+        if (erase->job.job.status != STORE_OK) {
+            api_reply_store_error(req, erase->job.job.status);
+        } else {
+            cJSON *reply = cJSON_CreateObject();
+            cJSON_AddNumberToObject(reply, "deleted", (double)erase->deleted);
+            http_reply_json(req, 200, reply);
+        }
+        return HTTP_DONE;
+    }
+    if (!api_require(req, auth_may_admin))
+        return HTTP_DONE;
+    if (!customer_valid(req->params[0])) {
+        api_reply_store_error(req, STORE_NOT_FOUND);
+        return HTTP_DONE;
+    }
+    erase = calloc(1, sizeof *erase);
+    snprintf(erase->customer, sizeof erase->customer, "%s", req->params[0]);
+    erase->job.apply = apply_erase;
+    erase->job.after_commit = checkpoint_after_erase;
+    erase->job.survey[0] = '\0'; /* any survey's metrics may change */
+    req->state = erase;
+    req->state_free = free;
+    return api_submit(req, &erase->job);
+}

@@ -1,0 +1,32 @@
+/* Streaming exports of responses: RFC 4180 CSV and NDJSON, in constant memory. */
+#ifndef SURVEYD_EXPORT_H
+#define SURVEYD_EXPORT_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "query.h"
+#include "store.h"
+#include "survey.h"
+
+/* Replies 200 with every response matching query, streamed from a connection of its own. Takes
+ * ownership of *survey (zeroed). Replies 503 when no connection can be opened. */
+void export_reply(struct http_request *req, struct store *store, struct survey *survey,
+                  const struct store_list_query *query, enum query_format format);
+
+/* A growable text buffer, for the formatters below. */
+struct export_buf {
+    char *data;
+    size_t len, cap;
+};
+
+void export_buf_free(struct export_buf *buf);
+
+/* One RFC 4180 field, quoted when it holds a comma, quote, CR or LF. A field that a spreadsheet
+ * would run as a formula (starting with =, +, -, @, tab or CR) gets a leading apostrophe. */
+void export_csv_field(struct export_buf *buf, const char *text);
+
+void export_csv_header(struct export_buf *buf, const struct survey *survey);
+void export_csv_row(struct export_buf *buf, const struct survey *survey, const struct store_response_row *row);
+
+#endif

@@ -1,0 +1,247 @@
+#include "query.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+#define OPAQUE_MAX 128
+#define CHANNEL_MAX 32
+
+static const char *const group_names[] = {
+    [GROUP_NONE] = "", [GROUP_DAY] = "day", [GROUP_WEEK] = "week",
+    [GROUP_MONTH] = "month", [GROUP_CHANNEL] = "channel", [GROUP_AGENT] = "agent",
+};
+
+static bool channel_valid(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > CHANNEL_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return false;
+    }
+    return true;
+}
+
+static const char *const param_names[] = {"from", "to", "channel", "agent", "customer", "interaction",
+                                          "group_by", "compare", "limit", "cursor", "format"};
+
+static void unknown_parameter(const char *field, unsigned allowed, struct validate_errors *errors)
+{
+    char known[160] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof param_names / sizeof param_names[0]; i++) {
+        if (allowed & (1u << i))
+            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", len ? ", " : "", param_names[i]);
+    }
+    validate_error(errors, field, "unknown parameter (known: %s)", len ? known : "none");
+}
+
+static bool parse_opaque(const char *v, const char *field, struct validate_errors *errors)
+{
+    size_t len = validate_utf8_length(v);
+    if (len >= 1 && len <= OPAQUE_MAX)
+        return true;
+    validate_error(errors, field, "must be 1 to %d characters", OPAQUE_MAX);
+    return false;
+}
+
+static void parse_limit(const char *v, const char *field, struct query *q, struct validate_errors *errors)
+{
+    int64_t n = 0;
+    size_t len = strlen(v);
+    bool ok = len >= 1 && len <= 4;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = v[i] >= '0' && v[i] <= '9';
+        n = n * 10 + (v[i] - '0');
+    }
+    if (!ok || n < 1 || n > QUERY_LIMIT_MAX) {
+        validate_error(errors, field, "must be an integer from 1 to %d", QUERY_LIMIT_MAX);
+        return;
+    }
+    q->has_limit = true;
+    q->limit = n;
+}
+
+static void parse_one(const struct query_param *p, unsigned allowed, struct query *q, struct validate_errors *errors)
+{
+    const char *v = p->value ? p->value : "";
+    char field[80];
+    unsigned bit = 0;
+
+    snprintf(field, sizeof field, "%.64s", p->name);
+    for (size_t i = 0; i < sizeof param_names / sizeof param_names[0]; i++) {
+        if (strcmp(p->name, param_names[i]) == 0)
+            bit = 1u << i;
+    }
+    if (!(bit & allowed)) {
+        unknown_parameter(field, allowed, errors);
+        return;
+    }
+    if (bit == QUERY_FROM || bit == QUERY_TO) {
+        int64_t ms;
+        if (!timefmt_parse_instant(v, &ms) || ms < 0) {
+            validate_error(errors, field, "must be a date (2026-11-02) or an RFC 3339 date-time (2026-11-02T14:00:00Z)");
+        } else if (p->name[0] == 'f') {
+            q->has_from = true;
+            q->from_ms = ms;
+        } else {
+            q->has_to = true;
+            q->to_ms = ms;
+        }
+    } else if (bit == QUERY_CHANNEL) {
+        if (channel_valid(v))
+            q->channel = v;
+        else
+            validate_error(errors, field, "must be 1-32 characters of a-z, 0-9, '_' and '-'");
+    } else if (bit == QUERY_AGENT) {
+        q->agent = parse_opaque(v, field, errors) ? v : NULL;
+    } else if (bit == QUERY_CUSTOMER) {
+        q->customer = parse_opaque(v, field, errors) ? v : NULL;
+    } else if (bit == QUERY_INTERACTION) {
+        q->interaction = parse_opaque(v, field, errors) ? v : NULL;
+    } else if (bit == QUERY_LIMIT) {
+        parse_limit(v, field, q, errors);
+    } else if (bit == QUERY_CURSOR) {
+        if (query_cursor_decode(v, &q->cursor_ms, q->cursor_id))
+            q->has_cursor = true;
+        else
+            validate_error(errors, field, "is not a cursor from a previous page (pass next_cursor back unchanged)");
+    } else if (bit == QUERY_FORMAT) {
+        if (strcmp(v, "json") == 0)
+            q->format = FORMAT_JSON;
+        else if (strcmp(v, "csv") == 0)
+            q->format = FORMAT_CSV;
+        else if (strcmp(v, "ndjson") == 0)
+            q->format = FORMAT_NDJSON;
+        else
+            validate_error(errors, field, "must be json, csv or ndjson");
+    } else if (bit == QUERY_GROUP_BY) {
+        q->group_by = GROUP_NONE;
+        for (int g = GROUP_DAY; g <= GROUP_AGENT; g++) {
+            if (strcmp(v, group_names[g]) == 0)
+                q->group_by = (enum query_group_by)g;
+        }
+        if (q->group_by == GROUP_NONE)
+            validate_error(errors, field, "must be one of day, week, month, channel, agent");
+    } else if (bit == QUERY_COMPARE) {
+        if (strcmp(v, "previous") == 0)
+            q->compare_previous = true;
+        else
+            validate_error(errors, field, "must be previous");
+    }
+}
+
+bool query_parse(const struct query_param *params, int count, unsigned allowed, struct query *q,
+                 struct validate_errors *errors)
+{
+    int before = errors->count;
+
+    memset(q, 0, sizeof *q);
+    q->from_ms = INT64_MIN;
+    q->to_ms = INT64_MAX;
+    q->limit = QUERY_LIMIT_DEFAULT;
+    for (int i = 0; i < count; i++) {
+        bool repeated = false;
+        for (int j = 0; j < i; j++)
+            repeated |= strcmp(params[i].name, params[j].name) == 0;
+        if (repeated)
+            validate_error(errors, params[i].name, "given more than once");
+        else
+            parse_one(&params[i], allowed, q, errors);
+    }
+    if (q->has_from && q->has_to && q->from_ms >= q->to_ms)
+        validate_error(errors, "to", "must be later than from");
+    if (q->compare_previous && !(q->has_from && q->has_to))
+        validate_error(errors, "compare", "compare=previous needs both from and to");
+    return errors->count == before;
+}
+
+void query_key(const char *survey, const struct query *q, char *out, size_t size)
+{
+    snprintf(out, size, "%s\n%lld\n%lld\n%s\n%s\n%d\n%d", survey, (long long)q->from_ms, (long long)q->to_ms,
+             q->channel ? q->channel : "\x01", q->agent ? q->agent : "\x01", (int)q->group_by,
+             (int)q->compare_previous);
+}
+
+/* ---- cursors ---- */
+
+static const char base64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void query_cursor_encode(int64_t submitted_at, const char *id, char *out, size_t size)
+{
+    char raw[64];
+    int len = snprintf(raw, sizeof raw, "%lld.%.31s", (long long)submitted_at, id);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 5 < size; i += 3) {
+        unsigned chunk = (unsigned char)raw[i] << 16;
+        if (i + 1 < len)
+            chunk |= (unsigned char)raw[i + 1] << 8;
+        if (i + 2 < len)
+            chunk |= (unsigned char)raw[i + 2];
+        out[o++] = base64url[chunk >> 18 & 63];
+        out[o++] = base64url[chunk >> 12 & 63];
+        if (i + 1 < len)
+            out[o++] = base64url[chunk >> 6 & 63];
+        if (i + 2 < len)
+            out[o++] = base64url[chunk & 63];
+    }
+    out[o] = '\0';
+}
+
+static int base64url_value(char c)
+{
+    const char *p = c ? strchr(base64url, c) : NULL;
+    return p ? (int)(p - base64url) : -1;
+}
+
+/* A response id: 26 characters of lower-case base32. */
+static bool response_id_valid(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++) {
+        if (!((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= '2' && id[n] <= '7')))
+            return false;
+    }
+    return n == 26;
+}
+
+bool query_cursor_decode(const char *cursor, int64_t *submitted_at, char id[32])
+{
+    char raw[64];
+    size_t len = strlen(cursor), o = 0;
+
+    if (len == 0 || len > 80 || len % 4 == 1)
+        return false;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4] = {0, 0, 0, 0}, n = 0;
+        for (; n < 4 && i + (size_t)n < len; n++) {
+            if ((v[n] = base64url_value(cursor[i + (size_t)n])) < 0)
+                return false;
+        }
+        unsigned chunk = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
+        for (int b = 0; b < n - 1; b++) {
+            if (o + 1 >= sizeof raw)
+                return false;
+            raw[o++] = (char)(chunk >> (16 - 8 * b) & 0xff);
+        }
+    }
+    raw[o] = '\0';
+    /* "<ms>.<id>": ms a non-negative decimal that fits, id a response id. */
+    char *dot = memchr(raw, '.', o);
+    if (dot == NULL || dot == raw || dot - raw > 15)
+        return false;
+    int64_t ms = 0;
+    for (char *p = raw; p < dot; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        ms = ms * 10 + (*p - '0');
+    }
+    if (!response_id_valid(dot + 1) || strlen(raw) != o)
+        return false;
+    *submitted_at = ms;
+    snprintf(id, 32, "%s", dot + 1);
+    return true;
+}
