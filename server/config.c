@@ -17,6 +17,7 @@ enum long_only_option {
     OPT_INGEST_TOKENS_FILE,
     OPT_LOG_FORMAT,
     OPT_THREADS,
+    OPT_RETENTION_DAYS,
 };
 
 static const struct option long_options[] = {
@@ -29,6 +30,7 @@ static const struct option long_options[] = {
     {"ingest-tokens-file", required_argument, NULL, OPT_INGEST_TOKENS_FILE},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"threads", required_argument, NULL, OPT_THREADS},
+    {"retention-days", required_argument, NULL, OPT_RETENTION_DAYS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -59,6 +61,8 @@ void config_print_usage(const char *program)
            "      --ingest-tokens-file FILE ingest tokens [SURVEYD_INGEST_TOKENS_FILE, SURVEYD_INGEST_TOKENS]\n"
            "      --log-format text|json    [SURVEYD_LOG_FORMAT] (default text)\n"
            "      --threads N               HTTP worker threads, 0 = one per core [SURVEYD_THREADS] (default 0)\n"
+           "      --retention-days N        delete responses older than N days, at start and hourly;\n"
+           "                                0 = keep forever [SURVEYD_RETENTION_DAYS] (default 0)\n"
            "  -h, --help                    this text\n"
            "  -V, --version                 the version\n"
            "\n"
@@ -128,6 +132,17 @@ static bool set_threads(struct config *config, const char *text, char *err, size
     return true;
 }
 
+static bool set_retention(struct config *config, const char *text, char *err, size_t err_size)
+{
+    unsigned long long v;
+    if (!parse_size(text, 0, 36500, &v)) {
+        snprintf(err, err_size, "--retention-days must be a number of days from 0 (off) to 36500");
+        return false;
+    }
+    config->retention_days = (unsigned)v;
+    return true;
+}
+
 static const char *env(const char *name)
 {
     const char *value = getenv(name);
@@ -153,6 +168,8 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
     if ((value = env("SURVEYD_LOG_FORMAT")) && !set_log_format(config, value, err, err_size))
         return false;
     if ((value = env("SURVEYD_THREADS")) && !set_threads(config, value, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_RETENTION_DAYS")) && !set_retention(config, value, err, err_size))
         return false;
     return true;
 }
@@ -202,6 +219,9 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_THREADS:
             ok = set_threads(config, optarg, err, err_size);
+            break;
+        case OPT_RETENTION_DAYS:
+            ok = set_retention(config, optarg, err, err_size);
             break;
         case 'h':
             config->command = CONFIG_HELP;

@@ -20,6 +20,7 @@ struct config {
     enum log_format log_format;
     unsigned threads;               /* libmicrohttpd worker threads; 0 = one per core */
     size_t max_queue;               /* writer queue bound */
+    unsigned retention_days;        /* 0: keep responses forever */
     struct auth_source admin_tokens, read_tokens, ingest_tokens;
 };
 

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "retention.h"
 #include "routes.h"
 #include "store.h"
 #include "writer.h"
@@ -58,6 +59,7 @@ static int serve(const struct config *config)
 {
     struct app app = {0};
     struct http_server *server = NULL;
+    struct retention *retention = NULL;
     char err[512], bound[128];
     int listen_fd = -1, exit_code = 1;
     sigset_t signals;
@@ -98,6 +100,7 @@ static int serve(const struct config *config)
     server = http_server_start(&http_options, err, sizeof err);
     if (server == NULL)
         goto fail;
+    retention = retention_start(&app, config->retention_days);
     log_info("surveyd %s listening on %s (data in %s, durability %s)", SURVEYD_VERSION, bound, config->data_dir,
              config->durability == STORE_DURABILITY_FULL ? "full" : "normal");
 
@@ -106,6 +109,8 @@ static int serve(const struct config *config)
     log_info("received %s: finishing in-flight requests", strsignal(signal_number));
     http_server_quiesce(server);
     http_server_drain(server, DRAIN_TIMEOUT_MS);
+    retention_stop(retention);
+    retention = NULL;
     writer_stop(app.writer); /* commits what is still queued and resumes its requests */
     app.writer = NULL;
     http_server_stop(server);
@@ -118,6 +123,7 @@ fail:
     if (listen_fd >= 0 && server == NULL)
         close(listen_fd);
 cleanup:
+    retention_stop(retention);
     http_server_stop(server);
     writer_stop(app.writer);
     store_close(app.store);
