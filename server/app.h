@@ -4,6 +4,7 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "cors.h"
 #include "store.h"
 #include "versions.h"
 #include "writer.h"
@@ -14,6 +15,7 @@ struct app {
     struct auth *auth;
     struct versions *versions;  /* per-survey data versions: ETags, cache validity */
     struct cache *cache;        /* computed metrics replies */
+    struct cors *cors;          /* origins allowed beyond each survey's own */
 };
 
 #endif

@@ -18,6 +18,7 @@ enum long_only_option {
     OPT_LOG_FORMAT,
     OPT_THREADS,
     OPT_RETENTION_DAYS,
+    OPT_CORS_ORIGINS,
 };
 
 static const struct option long_options[] = {
@@ -31,6 +32,7 @@ static const struct option long_options[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"retention-days", required_argument, NULL, OPT_RETENTION_DAYS},
+    {"cors-origins", required_argument, NULL, OPT_CORS_ORIGINS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -61,6 +63,8 @@ void config_print_usage(const char *program)
            "      --ingest-tokens-file FILE ingest tokens [SURVEYD_INGEST_TOKENS_FILE, SURVEYD_INGEST_TOKENS]\n"
            "      --log-format text|json    [SURVEYD_LOG_FORMAT] (default text)\n"
            "      --threads N               HTTP worker threads, 0 = one per core [SURVEYD_THREADS] (default 0)\n"
+           "      --cors-origins LIST       web origins allowed to call from browsers, comma-separated, or *;\n"
+           "                                surveys add their own allowed_origins [SURVEYD_CORS_ORIGINS]\n"
            "      --retention-days N        delete responses older than N days, at start and hourly;\n"
            "                                0 = keep forever [SURVEYD_RETENTION_DAYS] (default 0)\n"
            "  -h, --help                    this text\n"
@@ -158,6 +162,7 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
     config->data_dir = env("SURVEYD_DATA_DIR") ? env("SURVEYD_DATA_DIR") : "./data";
     config->max_body = DEFAULT_MAX_BODY;
     config->max_queue = 65536;
+    config->cors_origins = env("SURVEYD_CORS_ORIGINS");
     config->admin_tokens = (struct auth_source){env("SURVEYD_ADMIN_TOKENS"), env("SURVEYD_ADMIN_TOKENS_FILE")};
     config->read_tokens = (struct auth_source){env("SURVEYD_READ_TOKENS"), env("SURVEYD_READ_TOKENS_FILE")};
     config->ingest_tokens = (struct auth_source){env("SURVEYD_INGEST_TOKENS"), env("SURVEYD_INGEST_TOKENS_FILE")};
@@ -219,6 +224,9 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_THREADS:
             ok = set_threads(config, optarg, err, err_size);
+            break;
+        case OPT_CORS_ORIGINS:
+            config->cors_origins = optarg;
             break;
         case OPT_RETENTION_DAYS:
             ok = set_retention(config, optarg, err, err_size);

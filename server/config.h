@@ -21,6 +21,7 @@ struct config {
     unsigned threads;               /* libmicrohttpd worker threads; 0 = one per core */
     size_t max_queue;               /* writer queue bound */
     unsigned retention_days;        /* 0: keep responses forever */
+    const char *cors_origins;       /* comma-separated origins, or "*" */
     struct auth_source admin_tokens, read_tokens, ingest_tokens;
 };
 

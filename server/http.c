@@ -37,6 +37,7 @@ struct http_internal {
     bool replied;
     bool suspended;
     bool handler_started;
+    int cors;                       /* 0 not asked yet, 1 allowed, -1 refused, 2 no Origin */
     unsigned status;
     uint64_t reply_bytes;
     int64_t started_ns;
@@ -51,6 +52,7 @@ struct http_server {
     const struct http_route *routes;
     size_t route_count;
     void *app;
+    bool (*cors_allowed)(struct http_request *req, const char *origin);
     atomic_int active;              /* requests between first call and completion */
 };
 
@@ -248,6 +250,40 @@ void http_add_header(struct http_request *req, const char *name, const char *val
     in->header_count++;
 }
 
+/* Asks the application once per request, and remembers. */
+static int cors_state(struct http_request *req)
+{
+    struct http_internal *in = req->internal;
+    if (in->cors == 0) {
+        const char *origin = http_header(req, "Origin");
+        if (origin == NULL)
+            in->cors = 2;
+        else
+            in->cors = in->server->cors_allowed && in->server->cors_allowed(req, origin) ? 1 : -1;
+    }
+    return in->cors;
+}
+
+bool http_origin_refused(struct http_request *req)
+{
+    return cors_state(req) == -1;
+}
+
+#define CORS_ALLOW_HEADERS "Content-Type, Authorization, Idempotency-Key, If-None-Match, X-Request-Id"
+#define CORS_EXPOSE_HEADERS "ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed"
+
+static void add_cors_headers(struct http_request *req, struct MHD_Response *response)
+{
+    int state = cors_state(req);
+    if (state == 2)
+        return;
+    MHD_add_response_header(response, "Vary", "Origin");
+    if (state != 1)
+        return;
+    MHD_add_response_header(response, "Access-Control-Allow-Origin", http_header(req, "Origin"));
+    MHD_add_response_header(response, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+}
+
 /* Adds the common and staged headers and queues the reply. */
 static void queue_response(struct http_request *req, unsigned status, struct MHD_Response *response, uint64_t len,
                            const char *content_type)
@@ -258,6 +294,7 @@ static void queue_response(struct http_request *req, unsigned status, struct MHD
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(response, "X-Request-Id", req->request_id);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    add_cors_headers(req, response);
     for (int i = 0; i < in->header_count; i++) {
         if (strcasecmp(in->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
             MHD_del_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -336,6 +373,11 @@ void http_reply_json(struct http_request *req, unsigned status, cJSON *body)
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     http_reply_json_text(req, status, text);
+}
+
+void http_reply_body(struct http_request *req, unsigned status, char *body, size_t len, const char *content_type)
+{
+    queue(req, status, body, len, content_type);
 }
 
 void http_reply_empty(struct http_request *req, unsigned status)
@@ -477,6 +519,26 @@ static void accumulate(struct http_server *server, struct http_request *req, con
     req->body = in->body;
 }
 
+/* OPTIONS on a known path: a CORS preflight from a browser, or a curl asking what is allowed. */
+static void reply_preflight(struct http_request *req)
+{
+    struct http_internal *in = req->internal;
+    char methods[80];
+
+    snprintf(methods, sizeof methods, "%s, OPTIONS", in->allow);
+    http_add_header(req, "Allow", methods);
+    if (cors_state(req) == -1) {
+        http_reply_problem(req, 403, "forbidden", "this origin may not call this endpoint", NULL);
+        return;
+    }
+    if (cors_state(req) == 1) {
+        http_add_header(req, "Access-Control-Allow-Methods", methods);
+        http_add_header(req, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+        http_add_header(req, "Access-Control-Max-Age", "600");
+    }
+    http_reply_empty(req, 204);
+}
+
 static void reply_routing_error(struct http_request *req)
 {
     struct http_internal *in = req->internal;
@@ -532,6 +594,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         in->suspended = false; /* resumed: the handler finishes */
     } else if (in->body_too_large) {
         reply_too_large(req, server->max_body);
+        return MHD_YES;
+    } else if (in->route == NULL && strcmp(req->method, "OPTIONS") == 0 && in->allow[0]) {
+        reply_preflight(req);
         return MHD_YES;
     } else if (in->route == NULL) {
         reply_routing_error(req);
@@ -591,6 +656,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->routes = options->routes;
     server->route_count = options->route_count;
     server->app = options->app;
+    server->cors_allowed = options->cors_allowed;
     atomic_init(&server->active, 0);
 
     server->daemon = MHD_start_daemon(

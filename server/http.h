@@ -48,6 +48,8 @@ struct http_server_options {
     const struct http_route *routes;
     size_t route_count;
     void *app;
+    /* May a browser page of this Origin read replies to this request? Asked at most once a request. */
+    bool (*cors_allowed)(struct http_request *req, const char *origin);
 };
 
 struct http_server;
@@ -86,6 +88,8 @@ void http_add_header(struct http_request *req, const char *name, const char *val
 void http_reply_json(struct http_request *req, unsigned status, cJSON *body);            /* takes body */
 void http_reply_json_text(struct http_request *req, unsigned status, char *text);       /* takes text */
 void http_reply_empty(struct http_request *req, unsigned status);
+void http_reply_body(struct http_request *req, unsigned status, char *body, size_t len,
+                     const char *content_type); /* takes body (malloc'd) */
 
 /* A body of unknown length, sent chunked as fill() produces it: fill writes up to max bytes into buf
  * and returns how many, 0 at the end, or -1 on an error (the connection is then cut, so the client
@@ -99,6 +103,9 @@ void http_reply_stream(struct http_request *req, unsigned status, const char *co
  * (taken, may be NULL), e.g. "errors" or "id". */
 void http_reply_problem(struct http_request *req, unsigned status, const char *code, const char *detail,
                         cJSON *extra);
+
+/* True when the request carries an Origin header that cors_allowed refused. */
+bool http_origin_refused(struct http_request *req);
 
 /* ---- suspension ---- */
 void http_suspend(struct http_request *req);

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "auth.h"
 #include "config.h"
+#include "cors.h"
 #include "http.h"
 #include "log.h"
 #include "retention.h"
@@ -75,6 +76,9 @@ static int serve(const struct config *config)
     app.store = store_open(&store_options, err, sizeof err);
     if (app.store == NULL)
         goto fail;
+    app.cors = cors_new(config->cors_origins, err, sizeof err);
+    if (app.cors == NULL)
+        goto fail;
     app.versions = versions_new();
     app.cache = cache_new(1024);
     if (app.versions == NULL || app.cache == NULL) {
@@ -96,6 +100,7 @@ static int serve(const struct config *config)
         .routes = routes_table,
         .route_count = routes_count,
         .app = &app,
+        .cors_allowed = cors_allowed,
     };
     server = http_server_start(&http_options, err, sizeof err);
     if (server == NULL)
@@ -128,6 +133,7 @@ cleanup:
     writer_stop(app.writer);
     store_close(app.store);
     cache_free(app.cache);
+    cors_free(app.cors);
     versions_free(app.versions);
     auth_free(app.auth);
     if (exit_code == 0)

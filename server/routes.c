@@ -1,5 +1,6 @@
 #include "routes.h"
 
+#include "assets.h"
 #include "customers.h"
 #include "health.h"
 #include "metrics.h"
@@ -8,6 +9,8 @@
 
 const struct http_route routes_table[] = {
     {"GET", "/healthz", health_live},
+    {"GET", "/widget.js", assets_serve},
+    {"GET", "/dashboard", assets_serve},
     {"GET", "/readyz", health_ready},
     {"GET", "/v1/surveys", surveys_list},
     {"GET", "/v1/surveys/*", surveys_get},
