@@ -12,6 +12,23 @@ struct auth_result api_auth(struct http_request *req)
     return auth_check(api_app(req)->auth, http_header(req, "Authorization"));
 }
 
+bool api_rate_limit(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    char address[64], retry[16];
+    unsigned retry_after = 1;
+
+    if (app->ratelimit == NULL)
+        return true;
+    client_address(req, app->proxies, address, sizeof address);
+    if (ratelimit_take(app->ratelimit, address, &retry_after))
+        return true;
+    snprintf(retry, sizeof retry, "%u", retry_after);
+    http_add_header(req, "Retry-After", retry);
+    http_reply_problem(req, 429, "rate_limited", "too many submissions from this address; retry later", NULL);
+    return false;
+}
+
 void api_reply_denied(struct http_request *req, struct auth_result auth)
 {
     if (!auth.presented) {

@@ -20,6 +20,10 @@ static inline struct app *api_app(struct http_request *req)
 /* The roles the request's bearer token carries (0 without one). */
 struct auth_result api_auth(struct http_request *req);
 
+/* For anonymous submissions: takes a token from the client's bucket, or replies 429 rate_limited
+ * with Retry-After and returns false. */
+bool api_rate_limit(struct http_request *req);
+
 /* Replies 401 (no or unknown token) or 403 (a known token without the right). */
 void api_reply_denied(struct http_request *req, struct auth_result auth);
 

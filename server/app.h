@@ -4,7 +4,9 @@
 
 #include "auth.h"
 #include "cache.h"
+#include "client.h"
 #include "cors.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "versions.h"
 #include "writer.h"
@@ -16,6 +18,8 @@ struct app {
     struct versions *versions;  /* per-survey data versions: ETags, cache validity */
     struct cache *cache;        /* computed metrics replies */
     struct cors *cors;          /* origins allowed beyond each survey's own */
+    struct ratelimit *ratelimit; /* anonymous submissions per client address; NULL when off */
+    struct proxies *proxies;    /* reverse proxies whose X-Forwarded-For is believed */
 };
 
 #endif

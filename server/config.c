@@ -19,6 +19,9 @@ enum long_only_option {
     OPT_THREADS,
     OPT_RETENTION_DAYS,
     OPT_CORS_ORIGINS,
+    OPT_RATE_LIMIT,
+    OPT_RATE_BURST,
+    OPT_TRUST_PROXY,
 };
 
 static const struct option long_options[] = {
@@ -33,6 +36,9 @@ static const struct option long_options[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"retention-days", required_argument, NULL, OPT_RETENTION_DAYS},
     {"cors-origins", required_argument, NULL, OPT_CORS_ORIGINS},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+    {"rate-burst", required_argument, NULL, OPT_RATE_BURST},
+    {"trust-proxy", required_argument, NULL, OPT_TRUST_PROXY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -42,6 +48,8 @@ void config_print_usage(const char *program)
 {
     printf("Usage: %s [serve] [options]\n"
            "       %s verify [--data-dir DIR]\n"
+           "       %s backup DEST [--data-dir DIR]\n"
+           "       %s healthcheck [--listen ADDR:PORT]\n"
            "\n"
            "Collects customer survey responses (NPS, CSAT, CES) and serves their scores.\n"
            "\n"
@@ -49,6 +57,9 @@ void config_print_usage(const char *program)
            "  serve    run the HTTP service (the default)\n"
            "  verify   recompute every metrics rollup from the stored responses and report any\n"
            "           difference; exit 0 when consistent, 1 when not, 2 on error\n"
+           "  backup   copy the live database consistently to DEST (SQLite online backup; ingest goes\n"
+           "           on), then check the copy's integrity\n"
+           "  healthcheck  exit 0 when GET /readyz at the listen address answers 200 (for containers)\n"
            "\n"
            "Options (environment variable in brackets):\n"
            "  -l, --listen ADDR:PORT        address to listen on; port 0 picks a free one\n"
@@ -65,13 +76,18 @@ void config_print_usage(const char *program)
            "      --threads N               HTTP worker threads, 0 = one per core [SURVEYD_THREADS] (default 0)\n"
            "      --cors-origins LIST       web origins allowed to call from browsers, comma-separated, or *;\n"
            "                                surveys add their own allowed_origins [SURVEYD_CORS_ORIGINS]\n"
+           "      --rate-limit N            anonymous submissions (POST/PATCH to public surveys) per second\n"
+           "                                per client address; 0 = off [SURVEYD_RATE_LIMIT] (default 5)\n"
+           "      --rate-burst N            bucket size for the above [SURVEYD_RATE_BURST] (default 20)\n"
+           "      --trust-proxy ADDRS       reverse proxies (comma-separated IPs) whose right-most\n"
+           "                                X-Forwarded-For entry is the client [SURVEYD_TRUST_PROXY]\n"
            "      --retention-days N        delete responses older than N days, at start and hourly;\n"
            "                                0 = keep forever [SURVEYD_RETENTION_DAYS] (default 0)\n"
            "  -h, --help                    this text\n"
            "  -V, --version                 the version\n"
            "\n"
            "With no admin token configured, one is generated into DATA_DIR/admin-token.\n",
-           program, program);
+           program, program, program, program);
 }
 
 /* strtonum-style: the whole string a decimal integer within [min, max]. */
@@ -147,6 +163,19 @@ static bool set_retention(struct config *config, const char *text, char *err, si
     return true;
 }
 
+static bool set_rate(double *out, const char *name, const char *text, char *err, size_t err_size)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(v >= 0 && v <= 1e6)) {
+        snprintf(err, err_size, "--%s must be a number from 0 to 1000000", name);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 static const char *env(const char *name)
 {
     const char *value = getenv(name);
@@ -163,6 +192,13 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
     config->max_body = DEFAULT_MAX_BODY;
     config->max_queue = 65536;
     config->cors_origins = env("SURVEYD_CORS_ORIGINS");
+    config->rate_limit = 5;
+    config->rate_burst = 20;
+    config->trust_proxy = env("SURVEYD_TRUST_PROXY");
+    if ((value = env("SURVEYD_RATE_LIMIT")) && !set_rate(&config->rate_limit, "rate-limit", value, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_RATE_BURST")) && !set_rate(&config->rate_burst, "rate-burst", value, err, err_size))
+        return false;
     config->admin_tokens = (struct auth_source){env("SURVEYD_ADMIN_TOKENS"), env("SURVEYD_ADMIN_TOKENS_FILE")};
     config->read_tokens = (struct auth_source){env("SURVEYD_READ_TOKENS"), env("SURVEYD_READ_TOKENS_FILE")};
     config->ingest_tokens = (struct auth_source){env("SURVEYD_INGEST_TOKENS"), env("SURVEYD_INGEST_TOKENS_FILE")};
@@ -188,10 +224,18 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
     if (!apply_environment(config, err, err_size))
         return false;
     /* "serve" is the default subcommand and may be named. */
-    if (argc > 1 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "verify") == 0)) {
-        config->command = strcmp(argv[1], "verify") == 0 ? CONFIG_VERIFY : CONFIG_SERVE;
-        argv++;
-        argc--;
+    static const struct {
+        const char *name;
+        enum config_command command;
+    } subcommands[] = {{"serve", CONFIG_SERVE}, {"verify", CONFIG_VERIFY}, {"backup", CONFIG_BACKUP},
+                       {"healthcheck", CONFIG_HEALTHCHECK}};
+    for (size_t i = 0; argc > 1 && i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        if (strcmp(argv[1], subcommands[i].name) == 0) {
+            config->command = subcommands[i].command;
+            argv++;
+            argc--;
+            break;
+        }
     }
     optind = 1;
     opterr = 0;
@@ -225,6 +269,15 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         case OPT_THREADS:
             ok = set_threads(config, optarg, err, err_size);
             break;
+        case OPT_RATE_LIMIT:
+            ok = set_rate(&config->rate_limit, "rate-limit", optarg, err, err_size);
+            break;
+        case OPT_RATE_BURST:
+            ok = set_rate(&config->rate_burst, "rate-burst", optarg, err, err_size);
+            break;
+        case OPT_TRUST_PROXY:
+            config->trust_proxy = optarg;
+            break;
         case OPT_CORS_ORIGINS:
             config->cors_origins = optarg;
             break;
@@ -244,6 +297,8 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         if (!ok)
             return false;
     }
+    if (config->command == CONFIG_BACKUP && optind < argc)
+        config->backup_dest = argv[optind++];
     if (optind < argc) {
         snprintf(err, err_size, "unexpected argument '%s'", argv[optind]);
         return false;

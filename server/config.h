@@ -9,7 +9,7 @@
 #include "log.h"
 #include "store.h"
 
-enum config_command { CONFIG_SERVE, CONFIG_VERIFY, CONFIG_HELP, CONFIG_VERSION };
+enum config_command { CONFIG_SERVE, CONFIG_VERIFY, CONFIG_BACKUP, CONFIG_HEALTHCHECK, CONFIG_HELP, CONFIG_VERSION };
 
 struct config {
     enum config_command command;
@@ -22,6 +22,9 @@ struct config {
     size_t max_queue;               /* writer queue bound */
     unsigned retention_days;        /* 0: keep responses forever */
     const char *cors_origins;       /* comma-separated origins, or "*" */
+    const char *backup_dest;        /* surveyd backup DEST */
+    double rate_limit, rate_burst;  /* anonymous submissions per client address; rate 0 = off */
+    const char *trust_proxy;        /* addresses whose X-Forwarded-For is believed */
     struct auth_source admin_tokens, read_tokens, ingest_tokens;
 };
 

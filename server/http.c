@@ -223,6 +223,21 @@ void http_each_query(struct http_request *req, void (*each)(const char *name, co
     MHD_get_connection_values(req->internal->conn, MHD_GET_ARGUMENT_KIND, each_query_value, &it);
 }
 
+void http_peer_address(struct http_request *req, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->internal->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (info == NULL || info->client_addr == NULL)
+        return;
+    if (info->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)info->client_addr)->sin_addr, out,
+                  (socklen_t)size);
+    else if (info->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)info->client_addr)->sin6_addr, out,
+                  (socklen_t)size);
+}
+
 const char *http_media_type(struct http_request *req, char *buf, size_t size)
 {
     const char *value = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -77,6 +77,9 @@ const char *http_query(struct http_request *req, const char *name);
 void http_each_query(struct http_request *req, void (*each)(const char *name, const char *value, void *arg),
                      void *arg);
 
+/* The socket peer's address as text ("" if unknown). */
+void http_peer_address(struct http_request *req, char *out, size_t size);
+
 /* The media type of the body without parameters, lower-cased into buf; "" when absent. */
 const char *http_media_type(struct http_request *req, char *buf, size_t size);
 

@@ -13,6 +13,7 @@
 #include "cors.h"
 #include "http.h"
 #include "log.h"
+#include "ops.h"
 #include "retention.h"
 #include "routes.h"
 #include "store.h"
@@ -79,6 +80,10 @@ static int serve(const struct config *config)
     app.cors = cors_new(config->cors_origins, err, sizeof err);
     if (app.cors == NULL)
         goto fail;
+    app.proxies = client_proxies_new(config->trust_proxy, err, sizeof err);
+    if (app.proxies == NULL)
+        goto fail;
+    app.ratelimit = ratelimit_new(config->rate_limit, config->rate_burst);
     app.versions = versions_new();
     app.cache = cache_new(1024);
     if (app.versions == NULL || app.cache == NULL) {
@@ -134,44 +139,13 @@ cleanup:
     store_close(app.store);
     cache_free(app.cache);
     cors_free(app.cors);
+    ratelimit_free(app.ratelimit);
+    client_proxies_free(app.proxies);
     versions_free(app.versions);
     auth_free(app.auth);
     if (exit_code == 0)
         log_info("stopped");
     return exit_code;
-}
-
-static void print_difference(const char *line, void *arg)
-{
-    (void)arg;
-    printf("%s\n", line);
-}
-
-/* surveyd verify: the rollups against the raw rows. Safe while surveyd runs (WAL readers). */
-static int verify(const struct config *config)
-{
-    char err[512];
-    uint64_t differences, responses;
-    struct store_options options = {config->data_dir, config->durability};
-    struct store *store = store_open(&options, err, sizeof err);
-
-    if (store == NULL) {
-        fprintf(stderr, "surveyd verify: %s\n", err);
-        return 2;
-    }
-    enum store_status status = store_verify(store, print_difference, NULL, &differences, &responses);
-    store_close(store);
-    if (status != STORE_OK) {
-        fprintf(stderr, "surveyd verify: the database could not be read completely\n");
-        return 2;
-    }
-    if (differences > 0) {
-        printf("verify: %llu rollup difference%s over %llu responses\n", (unsigned long long)differences,
-               differences == 1 ? "" : "s", (unsigned long long)responses);
-        return 1;
-    }
-    printf("verify: rollups consistent with %llu responses\n", (unsigned long long)responses);
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -192,7 +166,11 @@ int main(int argc, char **argv)
         printf("surveyd %s\n", SURVEYD_VERSION);
         return 0;
     case CONFIG_VERIFY:
-        return verify(&config);
+        return ops_verify(&config);
+    case CONFIG_BACKUP:
+        return ops_backup(&config);
+    case CONFIG_HEALTHCHECK:
+        return ops_healthcheck(&config);
     case CONFIG_SERVE:
         break;
     }

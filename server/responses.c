@@ -126,11 +126,14 @@ static bool authorise(struct http_request *req, struct store_conn *conn, struct 
     return false;
 }
 
-/* A page of another site may not submit in its visitor's name: a browser's POST or PATCH to a public
- * survey from an origin that is not allowed is refused (CORS alone would let the write happen and
- * only hide the reply). */
-static bool refused_origin(struct http_request *req, const struct survey *survey)
+/* The doors a public survey opens to anyone: anonymous writes are rate-limited per client address
+ * (ingest tokens are not), and a page of another site may not submit in its visitor's name: a
+ * browser's POST or PATCH from an origin that is not allowed is refused (CORS alone would let the
+ * write happen and only hide the reply). Replies and returns true when refused. */
+static bool public_write_refused(struct http_request *req, const struct survey *survey)
 {
+    if (survey->is_public && !auth_may_ingest(api_auth(req).roles) && !api_rate_limit(req))
+        return true;
     if (!survey->is_public || !http_origin_refused(req))
         return false;
     http_reply_problem(req, 403, "forbidden", "submissions from this web origin are not allowed for this survey",
@@ -194,7 +197,7 @@ enum http_next responses_post(struct http_request *req)
         return HTTP_DONE;
     req->state = post;
     req->state_free = post_job_free;
-    if (!authorise(req, conn, &post->survey) || refused_origin(req, &post->survey))
+    if (!authorise(req, conn, &post->survey) || public_write_refused(req, &post->survey))
         return HTTP_DONE;
     if ((body = api_parse_body(req, true)) == NULL)
         return HTTP_DONE;
@@ -570,7 +573,7 @@ enum http_next responses_patch(struct http_request *req)
         api_reply_store_error(req, status);
         return HTTP_DONE;
     }
-    if (!may_patch(req, &patch->survey, received_at) || refused_origin(req, &patch->survey) ||
+    if (!may_patch(req, &patch->survey, received_at) || public_write_refused(req, &patch->survey) ||
         (patch->patch = patch_answers(req, &patch->survey)) == NULL)
         return HTTP_DONE;
 

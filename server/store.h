@@ -204,6 +204,10 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
 enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                uint64_t *differences, uint64_t *responses);
 
+/* Copies <data_dir>/surveyd.db to dest (written as dest.tmp, checked with integrity_check, then
+ * renamed), from one read snapshot: writers are never blocked. */
+enum store_status store_backup(const char *data_dir, const char *dest, char *err, size_t err_size);
+
 /* ---- health ---- */
 
 /* A cheap read that proves the database answers. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "schema.h"
@@ -1175,6 +1176,69 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
             status = diff_rows(conn->db, &rollup_checks[i], false, report, arg, differences);
     }
     sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
+    return status;
+}
+
+/* ---- backup ---- */
+
+static bool integrity_ok(sqlite3 *db, char *err, size_t err_size)
+{
+    sqlite3_stmt *s = NULL;
+    bool ok = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) == SQLITE_OK &&
+              sqlite3_step(s) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
+    if (!ok)
+        snprintf(err, err_size, "the copy failed its integrity check: %s",
+                 s && sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return ok;
+}
+
+enum store_status store_backup(const char *data_dir, const char *dest, char *err, size_t err_size)
+{
+    char source_path[4096], tmp_path[4096];
+    sqlite3 *source = NULL, *copy = NULL;
+    enum store_status status = STORE_ERROR;
+
+    snprintf(source_path, sizeof source_path, "%s/surveyd.db", data_dir);
+    snprintf(tmp_path, sizeof tmp_path, "%s.tmp", dest);
+    unlink(tmp_path);
+    if (sqlite3_open_v2(source_path, &source, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(err, err_size, "cannot open %s: %s", source_path, sqlite3_errmsg(source));
+        goto done;
+    }
+    sqlite3_busy_timeout(source, 5000);
+    if (sqlite3_open_v2(tmp_path, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        snprintf(err, err_size, "cannot create %s: %s", tmp_path, sqlite3_errmsg(copy));
+        goto done;
+    }
+    sqlite3_backup *backup = sqlite3_backup_init(copy, "main", source, "main");
+    if (backup == NULL) {
+        snprintf(err, err_size, "cannot start the backup: %s", sqlite3_errmsg(copy));
+        goto done;
+    }
+    /* One step copies every page from a single read snapshot of the WAL database. */
+    int rc = sqlite3_backup_step(backup, -1);
+    sqlite3_backup_finish(backup);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, err_size, "the backup failed: %s", sqlite3_errstr(rc));
+        goto done;
+    }
+    /* A single-file copy: no WAL beside it to lose. */
+    if (sqlite3_exec(copy, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK ||
+        !integrity_ok(copy, err, err_size))
+        goto done;
+    sqlite3_close(copy);
+    copy = NULL;
+    if (rename(tmp_path, dest) != 0) {
+        snprintf(err, err_size, "cannot rename %s to %s: %s", tmp_path, dest, strerror(errno));
+        goto done;
+    }
+    status = STORE_OK;
+done:
+    sqlite3_close(copy);
+    sqlite3_close(source);
+    if (status != STORE_OK)
+        unlink(tmp_path);
     return status;
 }
 
