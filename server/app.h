@@ -20,6 +20,7 @@ struct app {
     struct cors *cors;          /* origins allowed beyond each survey's own */
     struct ratelimit *ratelimit; /* anonymous submissions per client address; NULL when off */
     struct proxies *proxies;    /* reverse proxies whose X-Forwarded-For is believed */
+    const char *metrics_token;  /* bearer token for /metrics; NULL: open */
 };
 
 #endif

@@ -22,6 +22,7 @@ enum long_only_option {
     OPT_RATE_LIMIT,
     OPT_RATE_BURST,
     OPT_TRUST_PROXY,
+    OPT_METRICS_TOKEN,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +40,7 @@ static const struct option long_options[] = {
     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
     {"rate-burst", required_argument, NULL, OPT_RATE_BURST},
     {"trust-proxy", required_argument, NULL, OPT_TRUST_PROXY},
+    {"metrics-token", required_argument, NULL, OPT_METRICS_TOKEN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -81,6 +83,8 @@ void config_print_usage(const char *program)
            "      --rate-burst N            bucket size for the above [SURVEYD_RATE_BURST] (default 20)\n"
            "      --trust-proxy ADDRS       reverse proxies (comma-separated IPs) whose right-most\n"
            "                                X-Forwarded-For entry is the client [SURVEYD_TRUST_PROXY]\n"
+           "      --metrics-token TOKEN     require this bearer token (or a read/admin token) for GET /metrics\n"
+           "                                [SURVEYD_METRICS_TOKEN] (default: /metrics is open)\n"
            "      --retention-days N        delete responses older than N days, at start and hourly;\n"
            "                                0 = keep forever [SURVEYD_RETENTION_DAYS] (default 0)\n"
            "  -h, --help                    this text\n"
@@ -195,6 +199,7 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
     config->rate_limit = 5;
     config->rate_burst = 20;
     config->trust_proxy = env("SURVEYD_TRUST_PROXY");
+    config->metrics_token = env("SURVEYD_METRICS_TOKEN");
     if ((value = env("SURVEYD_RATE_LIMIT")) && !set_rate(&config->rate_limit, "rate-limit", value, err, err_size))
         return false;
     if ((value = env("SURVEYD_RATE_BURST")) && !set_rate(&config->rate_burst, "rate-burst", value, err, err_size))
@@ -274,6 +279,9 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_RATE_BURST:
             ok = set_rate(&config->rate_burst, "rate-burst", optarg, err, err_size);
+            break;
+        case OPT_METRICS_TOKEN:
+            config->metrics_token = optarg;
             break;
         case OPT_TRUST_PROXY:
             config->trust_proxy = optarg;

@@ -25,6 +25,7 @@ struct config {
     const char *backup_dest;        /* surveyd backup DEST */
     double rate_limit, rate_burst;  /* anonymous submissions per client address; rate 0 = off */
     const char *trust_proxy;        /* addresses whose X-Forwarded-For is believed */
+    const char *metrics_token;      /* bearer token required by /metrics; NULL: open */
     struct auth_source admin_tokens, read_tokens, ingest_tokens;
 };
 

@@ -45,6 +45,19 @@ struct http_internal {
     int header_count;
 };
 
+const unsigned http_tracked_statuses[HTTP_STATUS_SLOTS] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
+                                                          406, 409, 413, 415, 422, 429, 500, 503, 0};
+const double http_duration_bounds[HTTP_DURATION_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                            0.05,   0.1,   0.25,   0.5,   1,    2.5};
+
+/* Lock-free counters: every request end adds to them from whichever thread served it. */
+struct route_counters {
+    atomic_ullong by_status[HTTP_STATUS_SLOTS];
+    atomic_ullong duration_buckets[HTTP_DURATION_BUCKETS];
+    atomic_ullong count;
+    atomic_ullong duration_ns;
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     int listen_fd;
@@ -54,6 +67,7 @@ struct http_server {
     void *app;
     bool (*cors_allowed)(struct http_request *req, const char *origin);
     atomic_int active;              /* requests between first call and completion */
+    struct route_counters *counters; /* one per route, then one for unmatched requests */
 };
 
 static const char *reason_phrase(unsigned status)
@@ -623,6 +637,44 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+static void count_request(struct http_server *server, const struct http_internal *in, int64_t duration_ns)
+{
+    size_t index = in->route ? (size_t)(in->route - server->routes) : server->route_count;
+    struct route_counters *c = &server->counters[index];
+    int slot = HTTP_STATUS_SLOTS - 1;
+    for (int i = 0; i < HTTP_STATUS_SLOTS - 1; i++) {
+        if (http_tracked_statuses[i] == in->status)
+            slot = i;
+    }
+    atomic_fetch_add(&c->by_status[slot], 1);
+    atomic_fetch_add(&c->count, 1);
+    atomic_fetch_add(&c->duration_ns, (unsigned long long)duration_ns);
+    for (int b = 0; b < HTTP_DURATION_BUCKETS; b++) {
+        if ((double)duration_ns / 1e9 <= http_duration_bounds[b])
+            atomic_fetch_add(&c->duration_buckets[b], 1);
+    }
+}
+
+void http_each_route_metrics(struct http_request *req, void (*each)(const struct http_route_metrics *m, void *arg),
+                             void *arg)
+{
+    struct http_server *server = req->internal->server;
+    for (size_t r = 0; r <= server->route_count; r++) {
+        struct route_counters *c = &server->counters[r];
+        struct http_route_metrics m = {
+            .method = r < server->route_count ? server->routes[r].method : NULL,
+            .pattern = r < server->route_count ? server->routes[r].pattern : NULL,
+            .count = atomic_load(&c->count),
+            .duration_sum = (double)atomic_load(&c->duration_ns) / 1e9,
+        };
+        for (int i = 0; i < HTTP_STATUS_SLOTS; i++)
+            m.by_status[i] = atomic_load(&c->by_status[i]);
+        for (int b = 0; b < HTTP_DURATION_BUCKETS; b++)
+            m.duration_buckets[b] = atomic_load(&c->duration_buckets[b]);
+        each(&m, arg);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct http_server *server = cls;
@@ -631,15 +683,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req == NULL)
         return;
     struct http_internal *in = req->internal;
+    int64_t duration_ns = timefmt_monotonic_ns() - in->started_ns;
     struct log_request entry = {
         .method = req->method,
         .path = req->path,
         .status = in->replied ? in->status : 0,
         .bytes = in->reply_bytes,
-        .duration_ms = (double)(timefmt_monotonic_ns() - in->started_ns) / 1e6,
+        .duration_ms = (double)duration_ns / 1e6,
         .request_id = req->request_id,
     };
     log_request(&entry);
+    count_request(server, in, duration_ns);
     request_free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&server->active, 1);
@@ -673,6 +727,12 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->app = options->app;
     server->cors_allowed = options->cors_allowed;
     atomic_init(&server->active, 0);
+    server->counters = calloc(options->route_count + 1, sizeof *server->counters);
+    if (server->counters == NULL) {
+        snprintf(err, err_size, "out of memory");
+        free(server);
+        return NULL;
+    }
 
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
@@ -682,6 +742,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, err_size, "libmicrohttpd failed to start");
+        free(server->counters);
         free(server);
         return NULL;
     }
@@ -710,5 +771,6 @@ void http_server_stop(struct http_server *server)
     MHD_stop_daemon(server->daemon);
     if (server->listen_fd >= 0)
         close(server->listen_fd);
+    free(server->counters);
     free(server);
 }

@@ -110,6 +110,27 @@ void http_reply_problem(struct http_request *req, unsigned status, const char *c
 /* True when the request carries an Origin header that cors_allowed refused. */
 bool http_origin_refused(struct http_request *req);
 
+/* ---- statistics, for /metrics ---- */
+
+#define HTTP_STATUS_SLOTS 18
+#define HTTP_DURATION_BUCKETS 12
+
+extern const unsigned http_tracked_statuses[HTTP_STATUS_SLOTS];  /* the last slot counts any other */
+extern const double http_duration_bounds[HTTP_DURATION_BUCKETS]; /* seconds, upper bounds (le) */
+
+struct http_route_metrics {
+    const char *method;         /* NULL for requests that matched no route */
+    const char *pattern;
+    uint64_t by_status[HTTP_STATUS_SLOTS];
+    uint64_t duration_buckets[HTTP_DURATION_BUCKETS]; /* cumulative counts per bound */
+    uint64_t count;
+    double duration_sum;        /* seconds */
+};
+
+/* Calls each() for every route (and once for unmatched requests) with a snapshot of its counters. */
+void http_each_route_metrics(struct http_request *req, void (*each)(const struct http_route_metrics *m, void *arg),
+                             void *arg);
+
 /* ---- suspension ---- */
 void http_suspend(struct http_request *req);
 void http_resume(struct http_request *req);     /* any thread */

@@ -84,6 +84,7 @@ static int serve(const struct config *config)
     if (app.proxies == NULL)
         goto fail;
     app.ratelimit = ratelimit_new(config->rate_limit, config->rate_burst);
+    app.metrics_token = config->metrics_token;
     app.versions = versions_new();
     app.cache = cache_new(1024);
     if (app.versions == NULL || app.cache == NULL) {

@@ -57,6 +57,12 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
                                   post->response.customer, post->response.received_at);
 }
 
+static void count_ingested(struct writer_job *job)
+{
+    struct api_job *post = (struct api_job *)job;
+    versions_count_ingested(post->app->versions, post->survey);
+}
+
 static void reply_created(struct http_request *req, int status, char *body, const char *id)
 {
     char location[64];
@@ -225,6 +231,7 @@ enum http_next responses_post(struct http_request *req)
     }
     post->reply = created_body(&post->response);
     post->job.apply = apply_post;
+    post->job.after_commit = count_ingested;
     snprintf(post->job.survey, sizeof post->job.survey, "%s", post->survey.id);
     cJSON_Delete(body);
     return api_submit(req, &post->job);

@@ -4,6 +4,7 @@
 #include "customers.h"
 #include "health.h"
 #include "metrics.h"
+#include "prometheus.h"
 #include "responses.h"
 #include "surveys.h"
 
@@ -12,6 +13,7 @@ const struct http_route routes_table[] = {
     {"GET", "/widget.js", assets_serve},
     {"GET", "/dashboard", assets_serve},
     {"GET", "/readyz", health_ready},
+    {"GET", "/metrics", prometheus_metrics},
     {"GET", "/v1/surveys", surveys_list},
     {"GET", "/v1/surveys/*", surveys_get},
     {"PUT", "/v1/surveys/*", surveys_put},

@@ -210,6 +210,9 @@ enum store_status store_backup(const char *data_dir, const char *dest, char *err
 
 /* ---- health ---- */
 
+/* Bytes of the database and its WAL on disk. */
+uint64_t store_size_bytes(struct store *store);
+
 /* A cheap read that proves the database answers. */
 bool store_ping(struct store_conn *conn);
 

@@ -1244,6 +1244,19 @@ done:
 
 /* ---- health ---- */
 
+uint64_t store_size_bytes(struct store *store)
+{
+    char wal[4200];
+    struct stat st;
+    uint64_t total = 0;
+    if (stat(store->path, &st) == 0)
+        total += (uint64_t)st.st_size;
+    snprintf(wal, sizeof wal, "%s-wal", store->path);
+    if (stat(wal, &st) == 0)
+        total += (uint64_t)st.st_size;
+    return total;
+}
+
 bool store_ping(struct store_conn *conn)
 {
     sqlite3_stmt *s = conn ? stmt(conn, STMT_PING) : NULL;

@@ -11,6 +11,7 @@
 struct version_entry {
     struct version_entry *next;
     uint64_t version;
+    uint64_t ingested;
     char survey[];
 };
 
@@ -101,6 +102,28 @@ uint64_t versions_get(struct versions *versions, const char *survey)
     uint64_t version = e ? e->version : 0;
     pthread_mutex_unlock(&versions->lock);
     return version;
+}
+
+void versions_count_ingested(struct versions *versions, const char *survey)
+{
+    pthread_mutex_lock(&versions->lock);
+    struct version_entry *e = find(versions, survey, true);
+    if (e)
+        e->ingested++;
+    pthread_mutex_unlock(&versions->lock);
+}
+
+void versions_each_ingested(struct versions *versions, void (*each)(const char *survey, uint64_t count, void *arg),
+                            void *arg)
+{
+    pthread_mutex_lock(&versions->lock);
+    for (int i = 0; i < BUCKETS; i++) {
+        for (struct version_entry *e = versions->buckets[i]; e; e = e->next) {
+            if (e->ingested)
+                each(e->survey, e->ingested, arg);
+        }
+    }
+    pthread_mutex_unlock(&versions->lock);
 }
 
 uint64_t versions_global(struct versions *versions)

@@ -20,6 +20,11 @@ void versions_bump_all(struct versions *versions);
 
 uint64_t versions_get(struct versions *versions, const char *survey);
 
+/* Responses ingested per survey since start, for /metrics. */
+void versions_count_ingested(struct versions *versions, const char *survey);
+void versions_each_ingested(struct versions *versions, void (*each)(const char *survey, uint64_t count, void *arg),
+                            void *arg);
+
 /* Bumped with every survey: for replies that span surveys. */
 uint64_t versions_global(struct versions *versions);
 

@@ -5,6 +5,11 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "timefmt.h"
+
+const double writer_batch_bounds[WRITER_BATCH_BUCKETS] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+const double writer_commit_bounds[WRITER_COMMIT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                            0.025,  0.05,  0.1,    0.25,  1};
 
 struct writer {
     struct store *store;
@@ -80,13 +85,20 @@ static void *writer_main(void *arg)
         if (batch == NULL)
             break; /* stopping, and nothing left */
 
+        int64_t started = timefmt_monotonic_ns();
         bool committed = commit_batch(writer, batch);
+        double seconds = (double)(timefmt_monotonic_ns() - started) / 1e9;
         atomic_store(&writer->healthy, committed);
 
         pthread_mutex_lock(&writer->lock);
         writer->stats.batches++;
         writer->stats.jobs += count;
         writer->stats.failed_commits += !committed;
+        writer->stats.commit_seconds += seconds;
+        for (int b = 0; b < WRITER_BATCH_BUCKETS; b++)
+            writer->stats.batch_buckets[b] += (double)count <= writer_batch_bounds[b];
+        for (int b = 0; b < WRITER_COMMIT_BUCKETS; b++)
+            writer->stats.commit_buckets[b] += seconds <= writer_commit_bounds[b];
         pthread_mutex_unlock(&writer->lock);
 
         for (struct writer_job *job = batch; committed && job; job = job->next) {

@@ -34,9 +34,18 @@ struct writer_job {
     struct writer_job *next;    /* queue link, owned by the writer */
 };
 
+#define WRITER_BATCH_BUCKETS 12
+#define WRITER_COMMIT_BUCKETS 10
+
+extern const double writer_batch_bounds[WRITER_BATCH_BUCKETS];   /* jobs per batch (le) */
+extern const double writer_commit_bounds[WRITER_COMMIT_BUCKETS]; /* seconds (le) */
+
 struct writer_stats {
     unsigned long long batches, jobs, failed_commits;
     size_t queue_depth;
+    unsigned long long batch_buckets[WRITER_BATCH_BUCKETS];    /* cumulative */
+    unsigned long long commit_buckets[WRITER_COMMIT_BUCKETS];  /* cumulative */
+    double commit_seconds;      /* sum */
 };
 
 struct writer;

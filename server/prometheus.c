@@ -1,0 +1,165 @@
+#include "prometheus.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "export.h"
+
+#ifndef SURVEYD_VERSION
+#define SURVEYD_VERSION "unknown"
+#endif
+
+struct text {
+    struct export_buf buf;
+};
+
+static void emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void emit(struct text *t, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+        if (t->buf.len + len + 1 > t->buf.cap) {
+            size_t cap = t->buf.cap ? t->buf.cap * 2 : 8192;
+            while (cap < t->buf.len + len + 1)
+                cap *= 2;
+            char *grown = realloc(t->buf.data, cap);
+            if (grown == NULL)
+                return;
+            t->buf.data = grown;
+            t->buf.cap = cap;
+        }
+        memcpy(t->buf.data + t->buf.len, line, len + 1);
+        t->buf.len += len;
+    }
+}
+
+/* Label values: backslash, quote and newline escaped, as the format requires. Survey ids and route
+ * patterns never need it, but the escaping keeps the output valid whatever they hold. */
+static const char *label(const char *value, char *out, size_t size)
+{
+    size_t o = 0;
+    for (; *value && o + 3 < size; value++) {
+        if (*value == '\\' || *value == '"' || *value == '\n') {
+            out[o++] = '\\';
+            out[o++] = *value == '\n' ? 'n' : *value;
+        } else {
+            out[o++] = *value;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static void route_requests(const struct http_route_metrics *m, void *arg)
+{
+    struct text *t = arg;
+    char pattern[300];
+    const char *route = m->pattern ? label(m->pattern, pattern, sizeof pattern) : "unmatched";
+    const char *method = m->method ? m->method : "";
+    for (int i = 0; i < HTTP_STATUS_SLOTS; i++) {
+        if (m->by_status[i] == 0)
+            continue;
+        char status[16];
+        if (http_tracked_statuses[i])
+            snprintf(status, sizeof status, "%u", http_tracked_statuses[i]);
+        else
+            snprintf(status, sizeof status, "other");
+        emit(t, "surveyd_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n", method, route, status,
+             (unsigned long long)m->by_status[i]);
+    }
+}
+
+static void route_durations(const struct http_route_metrics *m, void *arg)
+{
+    struct text *t = arg;
+    char pattern[300];
+    const char *route = m->pattern ? label(m->pattern, pattern, sizeof pattern) : "unmatched";
+    const char *method = m->method ? m->method : "";
+    if (m->count == 0)
+        return;
+    for (int b = 0; b < HTTP_DURATION_BUCKETS; b++)
+        emit(t, "surveyd_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n", method,
+             route, http_duration_bounds[b], (unsigned long long)m->duration_buckets[b]);
+    emit(t, "surveyd_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n", method,
+         route, (unsigned long long)m->count);
+    emit(t, "surveyd_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", method, route,
+         m->duration_sum);
+    emit(t, "surveyd_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n", method, route,
+         (unsigned long long)m->count);
+}
+
+static void ingested(const char *survey, uint64_t count, void *arg)
+{
+    char value[300];
+    emit(arg, "surveyd_responses_ingested_total{survey=\"%s\"} %llu\n", label(survey, value, sizeof value),
+         (unsigned long long)count);
+}
+
+static void histogram(struct text *t, const char *name, const char *help, const double *bounds,
+                      const unsigned long long *buckets, int count, unsigned long long total, double sum)
+{
+    emit(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (int b = 0; b < count; b++)
+        emit(t, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[b], buckets[b]);
+    emit(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, total, name, sum, name, total);
+}
+
+/* Open by default, like most exporters; --metrics-token makes it need that bearer token (or an
+ * admin or read token). */
+static bool allowed(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    if (app->metrics_token == NULL)
+        return true;
+    const char *given = http_header(req, "Authorization");
+    if (given && strncmp(given, "Bearer ", 7) == 0 && strcmp(given + 7, app->metrics_token) == 0)
+        return true;
+    return api_require(req, auth_may_read);
+}
+
+enum http_next prometheus_metrics(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct text t = {{0}};
+    struct writer_stats w;
+
+    if (!allowed(req))
+        return HTTP_DONE;
+    writer_get_stats(app->writer, &w);
+    emit(&t, "# HELP surveyd_build_info Version of the running surveyd.\n# TYPE surveyd_build_info gauge\n");
+    emit(&t, "surveyd_build_info{version=\"%s\"} 1\n", SURVEYD_VERSION);
+    emit(&t, "# HELP surveyd_http_requests_total HTTP requests by route and status.\n");
+    emit(&t, "# TYPE surveyd_http_requests_total counter\n");
+    http_each_route_metrics(req, route_requests, &t);
+    emit(&t, "# HELP surveyd_http_request_duration_seconds Time from request headers to the end of the reply.\n");
+    emit(&t, "# TYPE surveyd_http_request_duration_seconds histogram\n");
+    http_each_route_metrics(req, route_durations, &t);
+    emit(&t, "# HELP surveyd_responses_ingested_total Survey responses stored since start, by survey.\n");
+    emit(&t, "# TYPE surveyd_responses_ingested_total counter\n");
+    versions_each_ingested(app->versions, ingested, &t);
+    histogram(&t, "surveyd_writer_batch_size", "Jobs committed together in one transaction.", writer_batch_bounds,
+              w.batch_buckets, WRITER_BATCH_BUCKETS, w.batches, (double)w.jobs);
+    histogram(&t, "surveyd_writer_commit_duration_seconds", "Time to apply and commit one batch.",
+              writer_commit_bounds, w.commit_buckets, WRITER_COMMIT_BUCKETS, w.batches, w.commit_seconds);
+    emit(&t, "# HELP surveyd_writer_failed_commits_total Batches whose commit failed (nothing of them stored).\n");
+    emit(&t, "# TYPE surveyd_writer_failed_commits_total counter\nsurveyd_writer_failed_commits_total %llu\n",
+         w.failed_commits);
+    emit(&t, "# HELP surveyd_writer_queue_depth Jobs waiting for the writer.\n# TYPE surveyd_writer_queue_depth gauge\n");
+    emit(&t, "surveyd_writer_queue_depth %zu\n", w.queue_depth);
+    emit(&t, "# HELP surveyd_database_size_bytes Database and WAL files on disk.\n");
+    emit(&t, "# TYPE surveyd_database_size_bytes gauge\nsurveyd_database_size_bytes %llu\n",
+         (unsigned long long)store_size_bytes(app->store));
+    emit(&t, "# HELP surveyd_rate_limited_total Anonymous submissions refused with 429.\n");
+    emit(&t, "# TYPE surveyd_rate_limited_total counter\nsurveyd_rate_limited_total %llu\n",
+         (unsigned long long)(app->ratelimit ? ratelimit_refused(app->ratelimit) : 0));
+    http_reply_body(req, 200, t.buf.data ? t.buf.data : strdup(""), t.buf.len, "text/plain; version=0.0.4; charset=utf-8");
+    return HTTP_DONE;
+}
