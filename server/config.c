@@ -23,6 +23,9 @@ enum long_only_option {
     OPT_RATE_BURST,
     OPT_TRUST_PROXY,
     OPT_METRICS_TOKEN,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_CONNECTIONS_PER_IP,
+    OPT_REQUEST_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +44,9 @@ static const struct option long_options[] = {
     {"rate-burst", required_argument, NULL, OPT_RATE_BURST},
     {"trust-proxy", required_argument, NULL, OPT_TRUST_PROXY},
     {"metrics-token", required_argument, NULL, OPT_METRICS_TOKEN},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-connections-per-ip", required_argument, NULL, OPT_MAX_CONNECTIONS_PER_IP},
+    {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -83,6 +89,10 @@ void config_print_usage(const char *program)
            "      --rate-burst N            bucket size for the above [SURVEYD_RATE_BURST] (default 20)\n"
            "      --trust-proxy ADDRS       reverse proxies (comma-separated IPs) whose right-most\n"
            "                                X-Forwarded-For entry is the client [SURVEYD_TRUST_PROXY]\n"
+           "      --max-connections N       open connections in all [SURVEYD_MAX_CONNECTIONS] (default 4096)\n"
+           "      --max-connections-per-ip N  from one address [SURVEYD_MAX_CONNECTIONS_PER_IP] (default 256)\n"
+           "      --request-timeout S       a request must arrive whole within S seconds, and an idle\n"
+           "                                keep-alive connection closes after S [SURVEYD_REQUEST_TIMEOUT] (default 30)\n"
            "      --metrics-token TOKEN     require this bearer token (or a read/admin token) for GET /metrics\n"
            "                                [SURVEYD_METRICS_TOKEN] (default: /metrics is open)\n"
            "      --retention-days N        delete responses older than N days, at start and hourly;\n"
@@ -180,6 +190,18 @@ static bool set_rate(double *out, const char *name, const char *text, char *err,
     return true;
 }
 
+static bool set_count(unsigned *out, const char *name, const char *text, unsigned long long min,
+                      unsigned long long max, char *err, size_t err_size)
+{
+    unsigned long long v;
+    if (!parse_size(text, min, max, &v)) {
+        snprintf(err, err_size, "--%s must be a number from %llu to %llu", name, min, max);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
 static const char *env(const char *name)
 {
     const char *value = getenv(name);
@@ -200,6 +222,18 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
     config->rate_burst = 20;
     config->trust_proxy = env("SURVEYD_TRUST_PROXY");
     config->metrics_token = env("SURVEYD_METRICS_TOKEN");
+    config->max_connections = 4096;
+    config->max_connections_per_ip = 256;
+    config->request_timeout_s = 30;
+    if ((value = env("SURVEYD_MAX_CONNECTIONS")) &&
+        !set_count(&config->max_connections, "max-connections", value, 1, 1000000, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_MAX_CONNECTIONS_PER_IP")) &&
+        !set_count(&config->max_connections_per_ip, "max-connections-per-ip", value, 1, 1000000, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_REQUEST_TIMEOUT")) &&
+        !set_count(&config->request_timeout_s, "request-timeout", value, 1, 3600, err, err_size))
+        return false;
     if ((value = env("SURVEYD_RATE_LIMIT")) && !set_rate(&config->rate_limit, "rate-limit", value, err, err_size))
         return false;
     if ((value = env("SURVEYD_RATE_BURST")) && !set_rate(&config->rate_burst, "rate-burst", value, err, err_size))
@@ -279,6 +313,16 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_RATE_BURST:
             ok = set_rate(&config->rate_burst, "rate-burst", optarg, err, err_size);
+            break;
+        case OPT_MAX_CONNECTIONS:
+            ok = set_count(&config->max_connections, "max-connections", optarg, 1, 1000000, err, err_size);
+            break;
+        case OPT_MAX_CONNECTIONS_PER_IP:
+            ok = set_count(&config->max_connections_per_ip, "max-connections-per-ip", optarg, 1, 1000000, err,
+                           err_size);
+            break;
+        case OPT_REQUEST_TIMEOUT:
+            ok = set_count(&config->request_timeout_s, "request-timeout", optarg, 1, 3600, err, err_size);
             break;
         case OPT_METRICS_TOKEN:
             config->metrics_token = optarg;

@@ -26,6 +26,7 @@ struct config {
     double rate_limit, rate_burst;  /* anonymous submissions per client address; rate 0 = off */
     const char *trust_proxy;        /* addresses whose X-Forwarded-For is believed */
     const char *metrics_token;      /* bearer token required by /metrics; NULL: open */
+    unsigned max_connections, max_connections_per_ip, request_timeout_s;
     struct auth_source admin_tokens, read_tokens, ingest_tokens;
 };
 

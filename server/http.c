@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +59,17 @@ struct route_counters {
     atomic_ullong duration_ns;
 };
 
+/* Slow clients. libmicrohttpd's timeout counts inactivity, so a client sending a byte every few
+ * seconds would hold a connection forever. Each connection therefore has a deadline by which the
+ * request it is sending must have arrived whole (headers and body); a reaper thread shuts down the
+ * sockets that miss it. While a reply is being produced or sent there is no deadline (exports may
+ * stream for minutes; a stalled reader is libmicrohttpd's inactivity timeout's to catch). */
+struct conn_tracker {
+    struct conn_tracker *prev, *next;
+    int fd;
+    int64_t deadline_ns;        /* 0 while replying */
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     int listen_fd;
@@ -68,6 +80,12 @@ struct http_server {
     bool (*cors_allowed)(struct http_request *req, const char *origin);
     atomic_int active;              /* requests between first call and completion */
     struct route_counters *counters; /* one per route, then one for unmatched requests */
+    int64_t request_timeout_ns;
+    pthread_mutex_t trackers_lock;
+    struct conn_tracker *trackers;
+    pthread_t reaper;
+    bool reaper_running, stopping;
+    pthread_cond_t reaper_wake;
 };
 
 static const char *reason_phrase(unsigned status)
@@ -589,6 +607,80 @@ static void reply_too_large(struct http_request *req, size_t max_body)
     http_reply_problem(req, 413, "payload_too_large", detail, NULL);
 }
 
+static struct conn_tracker *tracker_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void set_deadline(struct http_server *server, struct MHD_Connection *conn, bool receiving)
+{
+    struct conn_tracker *t = tracker_of(conn);
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&server->trackers_lock);
+    t->deadline_ns = receiving ? timefmt_monotonic_ns() + server->request_timeout_ns : 0;
+    pthread_mutex_unlock(&server->trackers_lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *server = cls;
+    struct conn_tracker *t = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t = calloc(1, sizeof *t);
+        if (t == NULL || info == NULL) {
+            free(t);
+            return;
+        }
+        t->fd = info->connect_fd;
+        t->deadline_ns = timefmt_monotonic_ns() + server->request_timeout_ns;
+        pthread_mutex_lock(&server->trackers_lock);
+        t->next = server->trackers;
+        if (server->trackers)
+            server->trackers->prev = t;
+        server->trackers = t;
+        pthread_mutex_unlock(&server->trackers_lock);
+        *socket_context = t;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && t) {
+        /* Removed before libmicrohttpd closes the socket, so the reaper never touches a reused fd. */
+        pthread_mutex_lock(&server->trackers_lock);
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            server->trackers = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        pthread_mutex_unlock(&server->trackers_lock);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+static void *reaper_main(void *arg)
+{
+    struct http_server *server = arg;
+    pthread_mutex_lock(&server->trackers_lock);
+    while (!server->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&server->reaper_wake, &server->trackers_lock, &until);
+        int64_t now = timefmt_monotonic_ns();
+        for (struct conn_tracker *t = server->trackers; t; t = t->next) {
+            if (t->deadline_ns && now > t->deadline_ns) {
+                shutdown(t->fd, SHUT_RDWR);
+                t->deadline_ns = 0;
+            }
+        }
+    }
+    pthread_mutex_unlock(&server->trackers_lock);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -600,6 +692,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req = request_new(server, conn, url, method);
         if (req == NULL)
             return MHD_NO;
+        set_deadline(server, conn, true); /* the body, if any, must arrive within the same deadline */
         *con_cls = req;
         atomic_fetch_add(&server->active, 1);
         /* Refusing here means libmicrohttpd closes the connection after the reply, which is what
@@ -619,6 +712,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http_internal *in = req->internal;
     if (in->replied)
         return MHD_YES;
+    set_deadline(server, conn, false); /* received whole: replying has no deadline */
     if (in->suspended) {
         in->suspended = false; /* resumed: the handler finishes */
     } else if (in->body_too_large) {
@@ -694,6 +788,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     };
     log_request(&entry);
     count_request(server, in, duration_ns);
+    set_deadline(server, conn, true); /* the next request on this connection */
     request_free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&server->active, 1);
@@ -727,6 +822,9 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->app = options->app;
     server->cors_allowed = options->cors_allowed;
     atomic_init(&server->active, 0);
+    server->request_timeout_ns = (int64_t)options->request_timeout_s * 1000000000;
+    pthread_mutex_init(&server->trackers_lock, NULL);
+    pthread_cond_init(&server->reaper_wake, NULL);
     server->counters = calloc(options->route_count + 1, sizeof *server->counters);
     if (server->counters == NULL) {
         snprintf(err, err_size, "out of memory");
@@ -738,14 +836,19 @@ struct http_server *http_server_start(const struct http_server_options *options,
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
         options->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_CONNECTION_TIMEOUT, options->request_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        options->max_connections_per_ip,
+        /* Bounds the request line and headers (a larger header block is refused with 431). */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+        MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, err_size, "libmicrohttpd failed to start");
         free(server->counters);
         free(server);
         return NULL;
     }
+    server->reaper_running = pthread_create(&server->reaper, NULL, reaper_main, server) == 0;
     return server;
 }
 
@@ -769,6 +872,14 @@ void http_server_stop(struct http_server *server)
     if (server == NULL)
         return;
     MHD_stop_daemon(server->daemon);
+    pthread_mutex_lock(&server->trackers_lock);
+    server->stopping = true;
+    pthread_cond_signal(&server->reaper_wake);
+    pthread_mutex_unlock(&server->trackers_lock);
+    if (server->reaper_running)
+        pthread_join(server->reaper, NULL);
+    pthread_cond_destroy(&server->reaper_wake);
+    pthread_mutex_destroy(&server->trackers_lock);
     if (server->listen_fd >= 0)
         close(server->listen_fd);
     free(server->counters);

@@ -45,6 +45,9 @@ struct http_server_options {
     int listen_fd;              /* bound and listening */
     unsigned threads;
     size_t max_body;
+    unsigned max_connections;           /* in all */
+    unsigned max_connections_per_ip;
+    unsigned request_timeout_s;         /* to receive a whole request, and idle keep-alive */
     const struct http_route *routes;
     size_t route_count;
     void *app;

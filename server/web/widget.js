@@ -15,9 +15,9 @@
     '~ .sd-opt input{position:absolute;opacity:0;width:1px;height:1px;margin:0}' +
     '~ .sd-opt span{display:inline-block;min-width:2.3em;padding:6px 10px;text-align:center;cursor:pointer;border:1px solid rgba(0,0,0,.25);border-radius:@r;background:@b}' +
     '~ .sd-opt span:hover{border-color:@a}~ .sd-opt input:checked+span{background:@a;border-color:@a;color:#fff}' +
-    '~ input:focus-visible+span,~ textarea:focus-visible,~ input[type=text]:focus-visible,~ button:focus-visible,~ .sd-done:focus{outline:3px solid @a;outline-offset:2px}' +
+    '~ input:focus-visible+span,~ textarea:focus-visible,~ input[type=text]:focus-visible,~ button:focus-visible{outline:3px solid @a;outline-offset:2px}~ .sd-done:focus{outline:0}' +
     '~ .sd-nps span{min-width:2.4em;padding:6px 0}' +
-    '~ .sd-ends{display:flex;justify-content:space-between;font-size:.85em;opacity:.75;margin-top:4px;max-width:33em}' +
+    '~ .sd-ends{display:flex;justify-content:space-between;font-size:.85em;opacity:.75;margin-top:4px}~ .sd-scale{display:inline-flex;flex-direction:column;max-width:100%}' +
     '~ .sd-emoji span{font-size:1.4em;padding:4px 14px}' +
     '~ textarea,~ input[type=text]{width:100%;font:inherit;color:inherit;background:@b;border:1px solid rgba(0,0,0,.25);border-radius:@r;padding:8px}' +
     '~ input[type=text]{margin-top:6px}' +
@@ -122,7 +122,8 @@
           if (q.allow_other) opts.push([null, 'Other']);
         }
         var ends = ENDS[t] && q.scale !== 2;
-        var group = fs.appendChild(el('div', { 'class': cls, role: 'radiogroup', 'aria-labelledby': lid, 'aria-describedby': ends ? lid + '-e' : null, 'aria-required': req }));
+        var wrap = fs.appendChild(el('div', { 'class': 'sd-scale' }));
+        var group = wrap.appendChild(el('div', { 'class': cls, role: 'radiogroup', 'aria-labelledby': lid, 'aria-describedby': ends ? lid + '-e' : null, 'aria-required': req }));
         var inputs = opts.map(function (o, k) {
           var input = el('input', { type: 'radio', name: name, id: name + k, value: k });
           group.appendChild(el('label', { 'class': 'sd-opt', 'for': name + k }, [input, o[2]
@@ -131,7 +132,7 @@
           input.onchange = function () { changed(q, 300); };
           return input;
         });
-        if (ends) fs.appendChild(el('div', { 'class': 'sd-ends', id: lid + '-e' }, [el('span', { text: ENDS[t][0] }), el('span', { text: ENDS[t][1] })]));
+        if (ends) wrap.appendChild(el('div', { 'class': 'sd-ends', id: lid + '-e' }, [el('span', { text: ENDS[t][0] }), el('span', { text: ENDS[t][1] })]));
         if (q.allow_other && t === 'choice') {
           other = fs.appendChild(el('input', { type: 'text', 'aria-label': 'Other, please specify', maxlength: 2000 }));
           other.oninput = function () { if (other.value.trim()) inputs[opts.length - 1].checked = true; later(1500); };
