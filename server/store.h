@@ -213,6 +213,9 @@ enum store_status store_backup(const char *data_dir, const char *dest, char *err
 /* Bytes of the database and its WAL on disk. */
 uint64_t store_size_bytes(struct store *store);
 
+/* Commits a tiny real write (the health row): proves the disk takes writes again. Writer only. */
+enum store_status store_probe_write(struct store_conn *conn, int64_t now_ms);
+
 /* A cheap read that proves the database answers. */
 bool store_ping(struct store_conn *conn);
 

@@ -61,6 +61,7 @@ enum stmt_id {
     STMT_CUSTOMER_SEQS,
     STMT_DELETE_CUSTOMER_IDEMPOTENCY,
     STMT_OLD_SEQS,
+    STMT_PROBE_WRITE,
     STMT_PING,
     STMT_COUNT
 };
@@ -159,6 +160,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_DELETE_CUSTOMER_IDEMPOTENCY] = "DELETE FROM idempotency WHERE customer = ?1",
     /* Insertion order is roughly time order, so old rows are found first. */
     [STMT_OLD_SEQS] = "SELECT seq FROM responses WHERE submitted_at < ?1 LIMIT ?2",
+    [STMT_PROBE_WRITE] = "INSERT INTO health (id, checked_at) VALUES (1, ?1)"
+                         " ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
     [STMT_PING] = "SELECT count(*) FROM sqlite_schema",
 };
 
@@ -1255,6 +1258,15 @@ uint64_t store_size_bytes(struct store *store)
     if (stat(wal, &st) == 0)
         total += (uint64_t)st.st_size;
     return total;
+}
+
+enum store_status store_probe_write(struct store_conn *conn, int64_t now_ms)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_PROBE_WRITE);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, now_ms);
+    return run(conn, s); /* autocommit: one fsynced transaction */
 }
 
 bool store_ping(struct store_conn *conn)

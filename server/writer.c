@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 #include "timefmt.h"
@@ -74,8 +75,25 @@ static void *writer_main(void *arg)
 
     for (;;) {
         pthread_mutex_lock(&writer->lock);
-        while (writer->head == NULL && !writer->stopping)
-            pthread_cond_wait(&writer->wake, &writer->lock);
+        while (writer->head == NULL && !writer->stopping) {
+            if (atomic_load(&writer->healthy)) {
+                pthread_cond_wait(&writer->wake, &writer->lock);
+                continue;
+            }
+            /* After a failed commit (disk full, I/O error), probe once a second so readiness comes
+             * back by itself when space is freed, even if no traffic arrives meanwhile. */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 1;
+            if (pthread_cond_timedwait(&writer->wake, &writer->lock, &until) != 0 && writer->head == NULL) {
+                pthread_mutex_unlock(&writer->lock);
+                bool recovered = store_probe_write(store_writer(writer->store), timefmt_now_ms()) == STORE_OK;
+                atomic_store(&writer->healthy, recovered);
+                if (recovered)
+                    log_info("writer: the database takes writes again");
+                pthread_mutex_lock(&writer->lock);
+            }
+        }
         struct writer_job *batch = writer->head;
         size_t count = writer->queued;
         writer->head = writer->tail = NULL;
