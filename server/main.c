@@ -41,6 +41,11 @@ static bool make_dirs(const char *path, char *err, size_t err_size)
     }
     if (mkdir(buf, 0700) != 0 && errno != EEXIST)
         goto fail;
+    /* Said plainly here: SQLite would only say "unable to open database file". */
+    if (access(buf, W_OK | X_OK) != 0) {
+        snprintf(err, err_size, "data directory %.300s is not writable: %s", buf, strerror(errno));
+        return false;
+    }
     return true;
 fail:
     snprintf(err, err_size, "cannot create data directory %.300s: %s", buf, strerror(errno));

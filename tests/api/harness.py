@@ -55,7 +55,7 @@ RESPONSE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22,}$")
 PROBLEM_CODES = frozenset({
     "invalid_json", "validation_failed", "not_found", "unauthorized",
     "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
-    "method_not_allowed", "unavailable", "idempotency_key_reused",
+    "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
 })
 
 
