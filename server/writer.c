@@ -106,7 +106,12 @@ static void *writer_main(void *arg)
         int64_t started = timefmt_monotonic_ns();
         bool committed = commit_batch(writer, batch);
         double seconds = (double)(timefmt_monotonic_ns() - started) / 1e9;
-        atomic_store(&writer->healthy, committed);
+        /* A job can hit a full disk before the commit does (a cache spill): healthy means every
+         * write of the batch could be stored. */
+        bool healthy = committed;
+        for (struct writer_job *job = batch; job; job = job->next)
+            healthy &= job->status != STORE_UNAVAILABLE;
+        atomic_store(&writer->healthy, healthy);
 
         pthread_mutex_lock(&writer->lock);
         writer->stats.batches++;
