@@ -102,6 +102,14 @@ void api_reply_invalid_field(struct http_request *req, const char *field, const 
     api_reply_invalid(req, &errors);
 }
 
+void api_reply_deleted(struct http_request *req, enum store_status status)
+{
+    if (status == STORE_OK)
+        http_reply_empty(req, 204);
+    else
+        api_reply_store_error(req, status);
+}
+
 void api_reply_store_error(struct http_request *req, enum store_status status)
 {
     switch (status) {

@@ -40,6 +40,9 @@ void api_reply_invalid(struct http_request *req, struct validate_errors *errors)
 /* One-field 422. */
 void api_reply_invalid_field(struct http_request *req, const char *field, const char *message);
 
+/* 204 when a deletion committed, else the store failure's reply. */
+void api_reply_deleted(struct http_request *req, enum store_status status);
+
 /* The reply for a store failure: 503 (with Retry-After), 404, or 500. */
 void api_reply_store_error(struct http_request *req, enum store_status status);
 

@@ -240,18 +240,23 @@ done:
     return HTTP_DONE;
 }
 
+/* The response named by the path, or a reply (404, 503) and false. */
+static bool load_response(struct http_request *req, struct store_response_row *row)
+{
+    struct store_conn *conn = store_reader(api_app(req)->store);
+    enum store_status status = conn ? store_get_response(conn, req->params[0], row) : STORE_UNAVAILABLE;
+    if (status == STORE_OK)
+        return true;
+    api_reply_store_error(req, status);
+    return false;
+}
+
 enum http_next responses_get(struct http_request *req)
 {
     struct store_response_row row;
 
-    if (!api_require(req, auth_may_read))
+    if (!api_require(req, auth_may_read) || !load_response(req, &row))
         return HTTP_DONE;
-    struct store_conn *conn = store_reader(api_app(req)->store);
-    enum store_status status = conn ? store_get_response(conn, req->params[0], &row) : STORE_UNAVAILABLE;
-    if (status != STORE_OK) {
-        api_reply_store_error(req, status);
-        return HTTP_DONE;
-    }
     http_reply_json(req, 200, api_render_response(&row));
     store_response_row_free(&row);
     return HTTP_DONE;
@@ -561,19 +566,15 @@ enum http_next responses_patch(struct http_request *req)
 
     if (req->state)
         return finish_patch(req, req->state);
-    struct store_conn *conn = store_reader(api_app(req)->store);
-    enum store_status status = conn ? store_get_response(conn, req->params[0], &row) : STORE_UNAVAILABLE;
-    if (status != STORE_OK) {
-        api_reply_store_error(req, status);
+    if (!load_response(req, &row))
         return HTTP_DONE;
-    }
     if ((patch = calloc(1, sizeof *patch)) == NULL) {
         store_response_row_free(&row);
         return HTTP_DONE;
     }
     req->state = patch;
     req->state_free = patch_job_free;
-    status = api_load_survey(conn, row.survey, &patch->survey, NULL);
+    enum store_status status = api_load_survey(store_reader(api_app(req)->store), row.survey, &patch->survey, NULL);
     int64_t received_at = row.received_at;
     store_response_row_free(&row);
     if (status != STORE_OK) {
@@ -613,20 +614,11 @@ enum http_next responses_delete(struct http_request *req)
     struct store_response_row row;
 
     if (del) {
-        if (del->job.status == STORE_OK)
-            http_reply_empty(req, 204);
-        else
-            api_reply_store_error(req, del->job.status);
+        api_reply_deleted(req, del->job.status);
         return HTTP_DONE;
     }
-    if (!api_require(req, auth_may_admin))
+    if (!api_require(req, auth_may_admin) || !load_response(req, &row))
         return HTTP_DONE;
-    struct store_conn *conn = store_reader(api_app(req)->store);
-    enum store_status status = conn ? store_get_response(conn, req->params[0], &row) : STORE_UNAVAILABLE;
-    if (status != STORE_OK) {
-        api_reply_store_error(req, status);
-        return HTTP_DONE;
-    }
     del = calloc(1, sizeof *del);
     snprintf(del->survey, sizeof del->survey, "%s", row.survey);
     snprintf(del->context_id, sizeof del->context_id, "%s", row.id);

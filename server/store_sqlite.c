@@ -500,25 +500,36 @@ static void read_survey_row(sqlite3_stmt *s, struct store_survey_row *out)
     out->updated_at = sqlite3_column_int64(s, 3);
 }
 
-enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out)
+/* Runs a statement keyed by one text parameter and reads its single row with read(). */
+static enum store_status get_one(struct store_conn *conn, enum stmt_id id, const char *key,
+                                 void (*read)(sqlite3_stmt *s, void *out), void *out)
 {
-    sqlite3_stmt *s = stmt(conn, STMT_GET_SURVEY);
+    sqlite3_stmt *s = stmt(conn, id);
     enum store_status status = STORE_NOT_FOUND;
-    int rc;
 
-    memset(out, 0, sizeof *out);
     if (s == NULL)
         return STORE_ERROR;
-    bind_text(s, 1, id);
-    rc = sqlite3_step(s);
+    bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        read_survey_row(s, out);
+        read(s, out);
         status = STORE_OK;
     } else if (rc != SQLITE_DONE) {
         status = status_of(rc);
     }
     done_with(s);
     return status;
+}
+
+static void read_survey(sqlite3_stmt *s, void *out)
+{
+    read_survey_row(s, out);
+}
+
+enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out)
+{
+    memset(out, 0, sizeof *out);
+    return get_one(conn, STMT_GET_SURVEY, id, read_survey, out);
 }
 
 enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
@@ -645,25 +656,15 @@ static void read_response_row(sqlite3_stmt *s, struct store_response_row *out)
     out->properties = column_text(s, 9);
 }
 
+static void read_response(sqlite3_stmt *s, void *out)
+{
+    read_response_row(s, out);
+}
+
 enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out)
 {
-    sqlite3_stmt *s = stmt(conn, STMT_GET_RESPONSE);
-    enum store_status status = STORE_NOT_FOUND;
-    int rc;
-
     memset(out, 0, sizeof *out);
-    if (s == NULL)
-        return STORE_ERROR;
-    bind_text(s, 1, id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        read_response_row(s, out);
-        status = STORE_OK;
-    } else if (rc != SQLITE_DONE) {
-        status = status_of(rc);
-    }
-    done_with(s);
-    return status;
+    return get_one(conn, STMT_GET_RESPONSE, id, read_response, out);
 }
 
 /* Adds (delta +1) or removes (-1) one response's contribution to every rollup. */

@@ -157,10 +157,7 @@ enum http_next surveys_delete(struct http_request *req)
     struct api_job *del = req->state;
 
     if (del) {
-        if (del->job.status == STORE_OK)
-            http_reply_empty(req, 204);
-        else
-            api_reply_store_error(req, del->job.status);
+        api_reply_deleted(req, del->job.status);
         return HTTP_DONE;
     }
     if (!api_require(req, auth_may_admin))

@@ -13,12 +13,12 @@
     '~ legend{font-weight:600;padding:0;margin-bottom:8px}~ .sd-req{color:#b91c1c;margin-left:3px}' +
     '~ .sd-opts{display:flex;flex-wrap:wrap;gap:6px}~ .sd-opt{position:relative;display:inline-flex}' +
     '~ .sd-opt input{position:absolute;opacity:0;width:1px;height:1px;margin:0}' +
-    '~ .sd-opt span{display:inline-block;min-width:2.3em;padding:6px 10px;text-align:center;cursor:pointer;border:1px solid rgba(0,0,0,.25);border-radius:@r;background:@b}' +
-    '~ .sd-opt span:hover{border-color:@a}~ .sd-opt input:checked+span{background:@a;border-color:@a;color:#fff}' +
+    '~ .sd-opt>span{display:inline-block;min-width:2.3em;padding:6px 10px;text-align:center;cursor:pointer;border:1px solid rgba(0,0,0,.25);border-radius:@r;background:@b}' +
+    '~ .sd-opt>span:hover{border-color:@a}~ .sd-opt input:checked+span{background:@a;border-color:@a;color:#fff}' +
     '~ input:focus-visible+span,~ textarea:focus-visible,~ input[type=text]:focus-visible,~ button:focus-visible{outline:3px solid @a;outline-offset:2px}~ .sd-done:focus{outline:0}' +
-    '~ .sd-nps span{min-width:2.4em;padding:6px 0}' +
+    '~ .sd-nps>label>span{min-width:2.4em;padding:6px 0}' +
     '~ .sd-ends{display:flex;justify-content:space-between;font-size:.85em;opacity:.75;margin-top:4px}~ .sd-scale{display:inline-flex;flex-direction:column;max-width:100%}' +
-    '~ .sd-emoji span{font-size:1.4em;padding:4px 14px}' +
+    '~ .sd-emoji>label>span{font-size:1.4em;padding:4px 14px}' +
     '~ textarea,~ input[type=text]{width:100%;font:inherit;color:inherit;background:@b;border:1px solid rgba(0,0,0,.25);border-radius:@r;padding:8px}' +
     '~ input[type=text]{margin-top:6px}' +
     '~ button{font:inherit;font-weight:600;color:#fff;background:@a;border:0;border-radius:@r;padding:8px 22px;cursor:pointer}' +
