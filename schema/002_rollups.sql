@@ -37,13 +37,15 @@ FROM responses AS r
 CROSS JOIN json_each(r.answers) AS a
 CROSS JOIN survey_questions AS t ON t.survey = r.survey AND t.question = a.key;
 
--- Answers per survey, UTC day, channel ('' for none), question and bucket.
+-- Answers per survey, UTC day, channel ('' for none), question and bucket. `value` has no declared
+-- type on purpose: any type name (even ANY) gives an ordinary table's column an affinity, and NUMERIC
+-- affinity would turn a choice option spelled "1" into the number 1, or "-1" into the "other" bucket.
 CREATE TABLE rollup_answers (
     survey   TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     day      INTEGER NOT NULL,      -- days since 1970-01-01, UTC
     channel  TEXT NOT NULL,
     question TEXT NOT NULL,
-    value    ANY NOT NULL,
+    value    NOT NULL,
     count    INTEGER NOT NULL,
     PRIMARY KEY (survey, day, channel, question, value)
 ) WITHOUT ROWID;
@@ -55,7 +57,7 @@ CREATE TABLE rollup_answers_agent (
     day      INTEGER NOT NULL,
     channel  TEXT NOT NULL,
     question TEXT NOT NULL,
-    value    ANY NOT NULL,
+    value    NOT NULL,
     count    INTEGER NOT NULL,
     PRIMARY KEY (survey, agent, day, channel, question, value)
 ) WITHOUT ROWID;
