@@ -8,10 +8,13 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjson-dev libsqlite3-dev check
           python3 curl sqlite3)
+# Only the test command needs these: a browser for the widget and dashboard tests, clang's libFuzzer
+# for the fuzz harnesses, promtool for the /metrics format, setpriv/mount for the hardening tests.
+test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux)
 
-install_missing() {
+install_missing() { # install_missing PACKAGE...
   local missing=()
-  for p in "${packages[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -54,22 +57,34 @@ run_suite() { # run_suite LABEL DIR
   return $status
 }
 
+run_sanitized() {
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_suite "tests (address,undefined sanitizers)" build-asan
+}
+
 command=${1:-}
 case "$command" in
   serve)
-    install_missing
+    install_missing "${packages[@]}"
     build build
     exec build/server/surveyd serve --listen "${SURVEYD_LISTEN:-127.0.0.1:8080}" --data-dir "${SURVEYD_DATA_DIR:-./data}"
     ;;
   test)
-    install_missing
+    node_packages=()
+    command -v node >/dev/null || node_packages=(nodejs npm)
+    install_missing "${packages[@]}" "${test_packages[@]}" "${node_packages[@]}"
     build build --werror
     build build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false
-    status=0
-    run_suite "tests" build || status=1
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      run_suite "tests (address,undefined sanitizers)" build-asan || status=1
-    exit $status
+    passed=0 failed=0
+    suite() { # suite NAME COMMAND...: runs one suite, remembers its outcome, goes on either way
+      echo "=== $1"
+      if "${@:2}"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "=== $1 FAILED"; fi
+    }
+    suite "unit and API tests" run_suite "tests" build
+    suite "unit and API tests under ASan+UBSan" run_sanitized
+    suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
+    echo "suites: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
     ;;
   *)
     echo "usage: $0 serve|test" >&2
