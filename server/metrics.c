@@ -441,7 +441,7 @@ static cJSON *render_groups(struct tally *tally)
     cJSON *groups = cJSON_CreateArray();
     char key[32];
 
-    if (!is_time_group(tally->group_by))
+    if (!is_time_group(tally->group_by) && tally->group_count > 1) /* qsort must not see NULL */
         qsort(tally->groups, tally->group_count, sizeof *tally->groups, compare_groups);
     for (size_t i = 0; i < tally->group_count; i++) {
         const struct group *group = &tally->groups[i];
@@ -608,9 +608,9 @@ static void reply_cached(struct http_request *req, const char *key, uint64_t ver
     const char *if_none_match = http_header(req, "If-None-Match");
 
     make_etag(app, version, key, etag, sizeof etag);
-    http_add_header(req, "ETag", etag);
-    http_add_header(req, "Cache-Control", "no-cache");
     if (if_none_match && etag_matches(if_none_match, etag)) {
+        http_add_header(req, "ETag", etag);
+        http_add_header(req, "Cache-Control", "no-cache");
         http_reply_empty(req, 304);
         return;
     }
@@ -627,6 +627,8 @@ static void reply_cached(struct http_request *req, const char *key, uint64_t ver
         }
         cache_put(app->cache, key, version, body);
     }
+    http_add_header(req, "ETag", etag);
+    http_add_header(req, "Cache-Control", "no-cache");
     http_reply_json_text(req, 200, body);
 }
 

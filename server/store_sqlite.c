@@ -1063,6 +1063,11 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
         status = scan(conn, STMT_SCAN_RAW_ANSWERS, q, q->from_ms, q->to_ms, each, arg);
         return status == STORE_OK ? scan(conn, STMT_SCAN_RAW_RESPONSES, q, q->from_ms, q->to_ms, each, arg) : status;
     }
+    /* The edges exist only for a given bound; their day products are formed only then (the open
+     * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
+    bool from_edge = q->from_ms != INT64_MIN, to_edge = q->to_ms != INT64_MAX;
+    int64_t first_edge_end = from_edge ? first_day * MS_PER_DAY : 0;
+    int64_t last_edge_start = to_edge ? end_day * MS_PER_DAY : 0;
     struct {
         enum stmt_id id;
         int64_t lo, hi;
@@ -1070,10 +1075,10 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
     } parts[] = {
         {answers, first_day, end_day, true},
         {responses, first_day, end_day, true},
-        {STMT_SCAN_RAW_ANSWERS, q->from_ms, first_day * MS_PER_DAY, q->from_ms != INT64_MIN},
-        {STMT_SCAN_RAW_RESPONSES, q->from_ms, first_day * MS_PER_DAY, q->from_ms != INT64_MIN},
-        {STMT_SCAN_RAW_ANSWERS, end_day * MS_PER_DAY, q->to_ms, q->to_ms != INT64_MAX},
-        {STMT_SCAN_RAW_RESPONSES, end_day * MS_PER_DAY, q->to_ms, q->to_ms != INT64_MAX},
+        {STMT_SCAN_RAW_ANSWERS, q->from_ms, first_edge_end, from_edge},
+        {STMT_SCAN_RAW_RESPONSES, q->from_ms, first_edge_end, from_edge},
+        {STMT_SCAN_RAW_ANSWERS, last_edge_start, q->to_ms, to_edge},
+        {STMT_SCAN_RAW_RESPONSES, last_edge_start, q->to_ms, to_edge},
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (!parts[i].wanted || parts[i].lo >= parts[i].hi)

@@ -1,0 +1,351 @@
+"""`surveyd verify --data-dir DIR`: recomputes every rollup from the raw responses.
+
+Exit 0 with `verify: rollups consistent with N responses`; exit 1 with one line per differing row
+and a summary. It must work while the daemon serves (SQLite WAL). Expected metrics are computed by
+the reference model in test_metrics.py from the data posted here.
+"""
+
+import collections
+import datetime
+import random
+import re
+import sqlite3
+import threading
+import time
+import unittest
+
+import test_metrics as tm
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads,
+                     uid)
+
+OK_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
+THREADS = 16
+PER_THREAD = 40
+CHANNELS = ["chat", "email", "web", "sms", None]
+AGENTS = ["alice", "bob", "carol \u00e9", "d&e", None]
+START = datetime.datetime(2025, 10, 1, tzinfo=tm.UTC)
+
+
+class VerifyTestBase(tm.MetricsAssertions, unittest.TestCase):
+    maxDiff = 4000
+
+    def setUp(self):
+        self.d = Daemon()
+        self.addCleanup(self.d.cleanup)
+        self.d.start()
+
+    def verify(self):
+        p = run_cli(["verify", "--data-dir", self.d.data_dir], timeout=120)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        return p.returncode, out
+
+    def assertConsistent(self, n=None):
+        rc, out = self.verify()
+        self.assertEqual(rc, 0, "verify exit %d:\n%s" % (rc, out[-3000:]))
+        m = OK_RE.search(out)
+        self.assertIsNotNone(m, out[-3000:])
+        if n is not None:
+            self.assertEqual(int(m.group(1)), n, out[-3000:])
+        return int(m.group(1))
+
+    def make_survey(self, definition, prefix="v"):
+        sid = uid(prefix)
+        r = self.d.req("PUT", "/v1/surveys/" + sid, definition, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 201, r.body[:300])
+        return sid, tm.Ref(sid, definition)
+
+    def post(self, sid, ref, body):
+        r = self.d.req("POST", "/v1/surveys/%s/responses" % sid, body, token=INGEST_TOKEN)
+        self.assertEqual(r.status, 201, r.body[:300])
+        ref.add(r.json["id"], body)
+        return r.json["id"]
+
+    def check_metrics(self, ref, params=None):
+        params = dict(params or {})
+        r = self.d.req("GET", tm.metrics_path(ref.survey, params), token=READ_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        with self.subTest(survey=ref.survey, params=params):
+            self.assertMetrics(r.json, ref.metrics(params), params.get("group_by"))
+        return r.json
+
+
+def random_body(rng, definition):
+    body = {"answers": tm.random_answers(rng, definition["questions"]),
+            "submitted_at": tm.random_time(rng, START, 20)}
+    ch, ag = rng.choice(CHANNELS), rng.choice(AGENTS)
+    if ch:
+        body["channel"] = ch
+    if ag:
+        body["agent"] = ag
+    return body
+
+
+class ConcurrentIngestVerifyTests(VerifyTestBase):
+
+    def test_concurrent_ingest_then_verify(self):
+        defs = {}
+        refs = {}
+        for definition, prefix in ((tm.FULL_DEFINITION, "va"), (tm.EDGE_DEFINITION, "vb")):
+            sid, ref = self.make_survey(definition, prefix)
+            defs[sid], refs[sid] = definition, ref
+        sids = sorted(defs)
+        done = threading.Event()
+        side_errors = []
+        verify_runs = []
+
+        def reader():
+            """Metrics read during ingest: always 200 and internally consistent."""
+            last = {s: 0 for s in sids}
+            try:
+                while not done.is_set():
+                    for s in sids:
+                        r = self.d.req("GET", tm.metrics_path(s, {"group_by": "channel"}),
+                                       token=READ_TOKEN)
+                        if r.status != 200:
+                            side_errors.append("metrics during ingest: %d %r"
+                                               % (r.status, r.body[:200]))
+                            return
+                        j = r.json
+                        if j["responses"] < last[s]:
+                            side_errors.append("responses went back: %d < %d"
+                                               % (j["responses"], last[s]))
+                        last[s] = j["responses"]
+                        total = sum(g["responses"] for g in j["groups"])
+                        if total != j["responses"]:
+                            side_errors.append("groups sum %d != responses %d (one snapshot?)"
+                                               % (total, j["responses"]))
+                        for qid, q in j["questions"].items():
+                            if q["answered"] + q["skipped"] != j["responses"]:
+                                side_errors.append("%s: answered+skipped != responses" % qid)
+            except Exception as exc:  # noqa: BLE001 - reported by the test
+                side_errors.append(repr(exc))
+
+        def verifier():
+            while not done.is_set():
+                verify_runs.append(self.verify())
+                time.sleep(0.05)
+
+        side = [threading.Thread(target=reader), threading.Thread(target=verifier)]
+        for t in side:
+            t.start()
+
+        def worker(t):
+            rng = random.Random(1000 + t)
+            out = []
+            for _ in range(PER_THREAD):
+                sid = rng.choice(sids)
+                body = random_body(rng, defs[sid])
+                r = self.d.req("POST", "/v1/surveys/%s/responses" % sid, body,
+                               token=INGEST_TOKEN)
+                out.append((sid, r.status, r.json, body))
+            return out
+
+        try:
+            results = [x for per in run_threads(THREADS, worker) for x in per]
+        finally:
+            done.set()
+            for t in side:
+                t.join(120)
+
+        statuses = collections.Counter(status for _, status, _, _ in results)
+        self.assertEqual(statuses, {201: THREADS * PER_THREAD})
+        n201 = statuses[201]
+        ids = [j["id"] for _, _, j, _ in results]
+        self.assertEqual(len(set(ids)), len(ids), "duplicate ids")
+        for sid, _, j, body in results:
+            self.assertEqual(j["survey"], sid)
+            refs[sid].add(j["id"], body)
+
+        self.assertEqual(side_errors, [])
+        self.assertGreater(len(verify_runs), 0)
+        for rc, out in verify_runs:
+            self.assertEqual(rc, 0, "verify during ingest:\n" + out[-2000:])
+            m = OK_RE.search(out)
+            self.assertIsNotNone(m, out[-2000:])
+            self.assertLessEqual(int(m.group(1)), n201)
+
+        self.assertConsistent(n201)
+
+        for sid in sids:
+            ref = refs[sid]
+            for params in (
+                    {},
+                    {"from": "2025-10-05", "to": "2025-10-15"},
+                    {"from": "2025-10-03T11:22:33.444Z", "to": "2025-10-17T02:00:00Z"},
+                    {"from": "2025-10-08T06:00:00Z", "to": "2025-10-08T18:00:00Z"},
+                    {"channel": "chat"},
+                    {"agent": "carol \u00e9"},
+                    {"agent": "d&e", "channel": "web", "from": "2025-10-04T12:00:00Z"},
+                    {"group_by": "day"},
+                    {"group_by": "week", "from": "2025-09-29", "to": "2025-10-27"},
+                    {"group_by": "channel", "from": "2025-10-02T08:00:00Z",
+                     "to": "2025-10-19T20:00:00Z"},
+                    {"group_by": "agent"},
+                    {"from": "2025-10-11T12:00:00Z", "to": "2025-10-21", "compare": "previous"},
+            ):
+                self.check_metrics(ref, params)
+            self.assertEqual(self.check_metrics(ref)["responses"], len(ref.rows))
+
+        self.d.stop()
+        self.assertConsistent(n201)
+
+
+class TamperTests(VerifyTestBase):
+
+    def setUp(self):
+        super().setUp()
+        rng = random.Random(5)
+        self.sid, self.ref = self.make_survey(tm.EDGE_DEFINITION, "tamper")
+        for _ in range(30):
+            self.post(self.sid, self.ref, random_body(rng, tm.EDGE_DEFINITION))
+        self.assertConsistent(30)
+        self.d.stop()
+        self.assertConsistent(30)
+
+    def execute(self, sql, args=()):
+        conn = sqlite3.connect(self.d.db_path)
+        try:
+            cur = conn.execute(sql, args)
+            conn.commit()
+            return cur.rowcount
+        finally:
+            conn.close()
+
+    def query(self, sql, args=()):
+        conn = sqlite3.connect(self.d.db_path)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def assertInconsistent(self, table, others):
+        rc, out = self.verify()
+        self.assertEqual(rc, 1, out[-3000:])
+        self.assertIsNone(OK_RE.search(out), out[-3000:])
+        named = [ln for ln in out.splitlines() if re.search(r"\b%s\b" % table, ln)]
+        self.assertTrue(named, "output does not name %s:\n%s" % (table, out[-3000:]))
+        for other in others:
+            self.assertNotRegex(out, r"\b%s\b" % other, "untouched table reported")
+        return out
+
+    def test_rollup_answers_count_changed(self):
+        row = self.query("SELECT survey, day, channel, question, value FROM rollup_answers "
+                         "ORDER BY day, channel, question LIMIT 1")[0]
+        where = "survey = ? AND day = ? AND channel = ? AND question = ? AND value = ?"
+        self.assertEqual(self.execute("UPDATE rollup_answers SET count = count + 1 WHERE "
+                                      + where, row), 1)
+        self.assertInconsistent("rollup_answers", ("rollup_answers_agent", "rollup_responses"))
+        # Undo it: consistent again.
+        self.assertEqual(self.execute("UPDATE rollup_answers SET count = count - 1 WHERE "
+                                      + where, row), 1)
+        self.assertConsistent(30)
+
+    def test_rollup_responses_row_missing(self):
+        row = self.query("SELECT survey, day, channel FROM rollup_responses LIMIT 1")[0]
+        self.assertEqual(self.execute("DELETE FROM rollup_responses WHERE survey = ? AND "
+                                      "day = ? AND channel = ?", row), 1)
+        self.assertInconsistent("rollup_responses", ("rollup_answers", "rollup_answers_agent",
+                                                     "rollup_responses_agent"))
+
+    def test_rollup_answers_agent_extra_row(self):
+        self.assertEqual(self.execute(
+            "INSERT INTO rollup_answers_agent (survey, agent, day, channel, question, value, "
+            "count) VALUES (?, 'ghost', 20000, '', 'rec', 5, 1)", (self.sid,)), 1)
+        self.assertInconsistent("rollup_answers_agent", ("rollup_responses",))
+
+    def test_tampered_rollup_is_what_metrics_serve(self):
+        """Metrics answer from the rollups (that is why verify exists): a whole-day window shows
+        the tampered count, so the test above tampers with what users see."""
+        row = self.query("SELECT survey, day, channel, question, value FROM rollup_answers "
+                         "WHERE question = 'rec' ORDER BY day LIMIT 1")[0]
+        self.execute("UPDATE rollup_answers SET count = count + 1 WHERE survey = ? AND day = ? "
+                     "AND channel = ? AND question = ? AND value = ?", row)
+        self.d.start()
+        day = datetime.date(1970, 1, 1) + datetime.timedelta(days=row[1])
+        params = {"from": day.isoformat(), "to": (day + datetime.timedelta(days=1)).isoformat()}
+        rows = self.ref.select(tm.parse_param_time(params["from"]),
+                               tm.parse_param_time(params["to"]))
+        want = sum(1 for r in rows if "rec" in r["answers"])
+        r = self.d.req("GET", tm.metrics_path(self.sid, params), token=READ_TOKEN)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json["questions"]["rec"]["answered"], want + 1)
+        self.assertEqual(self.verify()[0], 1)
+
+
+class DeletionVerifyTests(VerifyTestBase):
+
+    def test_delete_survey_leaves_rollups_consistent(self):
+        rng = random.Random(11)
+        keep, keep_ref = self.make_survey(tm.FULL_DEFINITION, "keep")
+        gone, gone_ref = self.make_survey(tm.EDGE_DEFINITION, "gone")
+        for _ in range(25):
+            self.post(keep, keep_ref, random_body(rng, tm.FULL_DEFINITION))
+            self.post(gone, gone_ref, random_body(rng, tm.EDGE_DEFINITION))
+        self.assertConsistent(50)
+        r = self.d.req("DELETE", "/v1/surveys/" + gone, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 204, r.body[:300])
+        self.assertConsistent(25)
+        self.check_metrics(keep_ref)
+        self.check_metrics(keep_ref, {"group_by": "channel"})
+        # The same id again starts from nothing.
+        r = self.d.req("PUT", "/v1/surveys/" + gone, tm.EDGE_DEFINITION, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 201, r.body[:300])
+        gone_ref = tm.Ref(gone, tm.EDGE_DEFINITION)
+        self.check_metrics(gone_ref)
+        self.post(gone, gone_ref, {"answers": {"rec": 9}, "channel": "chat",
+                                   "submitted_at": "2025-10-05T10:00:00Z"})
+        self.check_metrics(gone_ref, {"group_by": "day"})
+        self.assertConsistent(26)
+        self.d.stop()
+        self.assertConsistent(26)
+
+    def test_response_delete_patch_and_erasure_keep_rollups_consistent(self):
+        rng = random.Random(12)
+        sid, ref = self.make_survey(tm.FULL_DEFINITION, "ops")
+        ids = []
+        for i in range(30):
+            body = random_body(rng, tm.FULL_DEFINITION)
+            body["customer"] = "cust-%d" % (i % 4)
+            ids.append(self.post(sid, ref, body))
+        # Delete one response.
+        r = self.d.req("DELETE", "/v1/responses/" + ids[0], token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 204, r.body[:300])
+        del ref.rows[ids[0]]
+        self.assertConsistent(29)
+        # Change, add and remove answers of another.
+        r = self.d.req("PATCH", "/v1/responses/" + ids[1],
+                       {"answers": {"rec": 0, "easy": 2, "resolved": None, "comment": "later"}},
+                       token=INGEST_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        answers = ref.rows[ids[1]]["answers"]
+        answers.update(rec=0, easy=2, comment="later")
+        answers.pop("resolved", None)
+        self.assertEqual(r.json["answers"], answers)
+        self.assertConsistent(29)
+        # Erase a customer (every 4th response).
+        r = self.d.req("DELETE", "/v1/customers/cust-3", token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        erased = [rid for i, rid in enumerate(ids) if i % 4 == 3]
+        for rid in erased:
+            del ref.rows[rid]
+        self.assertConsistent(29 - len(erased))
+        self.check_metrics(ref)
+        self.check_metrics(ref, {"group_by": "agent"})
+        self.check_metrics(ref, {"from": "2025-10-04T12:00:00Z", "to": "2025-10-15"})
+
+
+class OptionTextVerifyTests(VerifyTestBase):
+
+    def test_numeric_looking_choice_options_consistent(self):
+        """Choice options are strings; "1", "-1", "2.5" and "007" are ordinary option texts."""
+        definition = {"title": "numeric options", "questions": [
+            {"id": "pick", "type": "choice", "options": ["a", "1", "-1", "2.5", "007"],
+             "allow_other": True}]}
+        sid, ref = self.make_survey(definition, "numopt")
+        for v in ("a", "1", "-1", "2.5", "007", {"other": "x"}):
+            self.post(sid, ref, {"answers": {"pick": v}, "submitted_at": "2025-10-05T10:00:00Z"})
+        self.assertConsistent(6)
+
+
+if __name__ == "__main__":
+    unittest.main()
