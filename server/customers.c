@@ -10,7 +10,6 @@
 #include "responses.h"
 
 #define CUSTOMER_MAX 128
-#define SUMMARY_SURVEYS_MAX 64
 
 static bool customer_valid(const char *customer)
 {
@@ -24,8 +23,8 @@ static bool customer_valid(const char *customer)
  * so the first answer seen of each kind is the latest. */
 struct summary {
     struct store_conn *conn;
-    struct survey surveys[SUMMARY_SURVEYS_MAX];
-    int survey_count;
+    struct survey *surveys;     /* loaded once each */
+    int survey_count, survey_cap;
     cJSON *by_survey;
 };
 
@@ -35,8 +34,15 @@ static const struct survey *summary_survey(struct summary *summary, const char *
         if (strcmp(summary->surveys[i].id, id) == 0)
             return &summary->surveys[i];
     }
-    if (summary->survey_count == SUMMARY_SURVEYS_MAX ||
-        api_load_survey(summary->conn, id, &summary->surveys[summary->survey_count], NULL) != STORE_OK)
+    if (summary->survey_count == summary->survey_cap) {
+        int cap = summary->survey_cap ? summary->survey_cap * 2 : 8;
+        struct survey *grown = realloc(summary->surveys, (size_t)cap * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        summary->surveys = grown;
+        summary->survey_cap = cap;
+    }
+    if (api_load_survey(summary->conn, id, &summary->surveys[summary->survey_count], NULL) != STORE_OK)
         return NULL;
     return &summary->surveys[summary->survey_count++];
 }
@@ -116,6 +122,7 @@ enum http_next customers_history(struct http_request *req)
     status = store_list_responses(summary.conn, &all, add_to_summary, &summary);
     for (int i = 0; i < summary.survey_count; i++)
         survey_free(&summary.surveys[i]);
+    free(summary.surveys);
     if (status != STORE_OK) {
         cJSON_Delete(summary.by_survey);
         cJSON_Delete(reply);
@@ -147,8 +154,13 @@ static enum store_status apply_erase(struct store_conn *conn, struct writer_job 
 static void checkpoint_after_erase(struct writer_job *job)
 {
     struct api_job *erase = (struct api_job *)job;
-    if (store_checkpoint(store_writer(erase->app->store)) != STORE_OK)
-        log_warn("erasure: the WAL checkpoint did not complete; it will at the next checkpoint");
+    /* Readers hold snapshots only briefly (exports read in short stretches), so a few tries, each
+     * waiting out the busy readers, are enough. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (store_checkpoint(store_writer(erase->app->store)) == STORE_OK)
+            return;
+    }
+    log_warn("erasure: the WAL could not be truncated yet; its old pages go at the next checkpoint");
 }
 
 enum http_next customers_erase(struct http_request *req)

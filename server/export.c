@@ -143,24 +143,37 @@ struct export_stream {
     bool failed;
 };
 
-/* Formats the next row (or the header) into pending. */
+/* Rows formatted per stretch: each stretch is one short read transaction, ended before the HTTP
+ * layer waits on the client (see store_iter_pause). */
+#define ROWS_PER_STRETCH 256
+
+static void produce_row(struct export_stream *ex, struct store_response_row *row);
+
+/* Formats the next stretch of rows into pending. */
 static void produce(struct export_stream *ex)
 {
     struct store_response_row row;
-    enum store_status status = store_iter_next(ex->iter, &row);
+    for (int i = 0; i < ROWS_PER_STRETCH; i++) {
+        enum store_status status = store_iter_next(ex->iter, &row);
+        if (status == STORE_NOT_FOUND) {
+            ex->finished = true;
+            break;
+        }
+        if (status != STORE_OK) {
+            ex->failed = true;
+            break;
+        }
+        produce_row(ex, &row);
+    }
+    store_iter_pause(ex->iter);
+}
 
-    if (status == STORE_NOT_FOUND) {
-        ex->finished = true;
-        return;
-    }
-    if (status != STORE_OK) {
-        ex->failed = true;
-        return;
-    }
+static void produce_row(struct export_stream *ex, struct store_response_row *row)
+{
     if (ex->format == FORMAT_CSV) {
-        export_csv_row(&ex->pending, &ex->survey, &row);
+        export_csv_row(&ex->pending, &ex->survey, row);
     } else {
-        cJSON *json = api_render_response(&row);
+        cJSON *json = api_render_response(row);
         char *text = cJSON_PrintUnformatted(json);
         cJSON_Delete(json);
         if (text) {
@@ -169,7 +182,7 @@ static void produce(struct export_stream *ex)
         }
         free(text);
     }
-    store_response_row_free(&row);
+    store_response_row_free(row);
 }
 
 static long fill(void *arg, char *out, size_t max)

@@ -179,6 +179,19 @@ bad_address:
 
 /* ---- routing ---- */
 
+/* '**': the rest of the pattern is literal and must end the path; what lies between is the
+ * parameter (slashes included, never empty). */
+static bool match_rest(const char *pattern, const char *path, struct http_request *req, int param)
+{
+    size_t tail = strlen(pattern), len = strlen(path);
+    if (param >= HTTP_MAX_PARAMS || len <= tail || len - tail > HTTP_PARAM_MAX ||
+        strcmp(path + len - tail, pattern) != 0)
+        return false;
+    memcpy(req->params[param], path, len - tail);
+    req->params[param][len - tail] = '\0';
+    return true;
+}
+
 /* Matches path against pattern segment by segment, copying what each '*' matched. */
 static bool route_matches(const char *pattern, const char *path, struct http_request *req)
 {
@@ -187,6 +200,8 @@ static bool route_matches(const char *pattern, const char *path, struct http_req
         if (*pattern != '/' || *path != '/')
             return false;
         pattern++, path++;
+        if (pattern[0] == '*' && pattern[1] == '*')
+            return match_rest(pattern + 2, path, req, param);
         size_t seg = strcspn(path, "/");
         if (*pattern == '*') {
             if (seg == 0 || seg > HTTP_PARAM_MAX || param >= HTTP_MAX_PARAMS)
@@ -206,14 +221,29 @@ static bool route_matches(const char *pattern, const char *path, struct http_req
     return *pattern == '\0' && *path == '\0';
 }
 
+/* When several patterns match a path (a '**' can swallow what another pattern spells out, as
+ * "/v1/customers/ ** /responses" against "/v1/customers/ **"), only the most specific — the longest
+ * pattern — routes it and names the allowed methods. */
+static size_t best_match_length(struct http_server *server, struct http_request *req)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < server->route_count; i++) {
+        size_t len = strlen(server->routes[i].pattern);
+        if (len > best && route_matches(server->routes[i].pattern, req->path, req))
+            best = len;
+    }
+    return best;
+}
+
 static void route_request(struct http_server *server, struct http_request *req)
 {
     struct http_internal *in = req->internal;
     bool is_head = strcmp(req->method, "HEAD") == 0;
+    size_t best = best_match_length(server, req);
 
     for (size_t i = 0; i < server->route_count; i++) {
         const struct http_route *route = &server->routes[i];
-        if (!route_matches(route->pattern, req->path, req))
+        if (strlen(route->pattern) != best || !route_matches(route->pattern, req->path, req))
             continue;
         if (strcmp(route->method, req->method) == 0 || (is_head && strcmp(route->method, "GET") == 0)) {
             in->route = route;

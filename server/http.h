@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define HTTP_MAX_PARAMS 4
-#define HTTP_PARAM_MAX 256
+#define HTTP_PARAM_MAX 512    /* 128 code points of 4-byte UTF-8 */
 #define HTTP_REQUEST_ID_MAX 128
 
 enum http_next { HTTP_DONE, HTTP_SUSPENDED };
@@ -24,7 +24,9 @@ typedef enum http_next (*http_handler_fn)(struct http_request *req);
 
 struct http_route {
     const char *method;     /* GET also answers HEAD */
-    const char *pattern;    /* "/v1/surveys/ * /responses": '*' (no spaces) matches one segment */
+    const char *pattern;    /* "/v1/surveys/ * /responses": '*' (no spaces) matches one segment;
+                             * a final '**' (literal segments may follow) matches one or more,
+                             * slashes included, for opaque ids such as customers' */
     http_handler_fn handler;
 };
 

@@ -545,7 +545,12 @@ static cJSON *patch_answers(struct http_request *req, const struct survey *surve
     } else {
         for (const cJSON *item = answers->child; item; item = item->next) {
             snprintf(field, sizeof field, "answers.%.100s", item->string);
-            if (survey_find_question(survey, item->string, NULL) == NULL)
+            bool repeated = false;
+            for (const cJSON *before = answers->child; before != item; before = before->next)
+                repeated |= strcmp(before->string, item->string) == 0;
+            if (repeated)
+                validate_error(&errors, field, "duplicate answer");
+            else if (survey_find_question(survey, item->string, NULL) == NULL)
                 validate_error(&errors, field, "no such question in survey '%s'", survey->id);
         }
     }

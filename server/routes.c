@@ -23,8 +23,8 @@ const struct http_route routes_table[] = {
     {"GET", "/v1/responses/*", responses_get},
     {"PATCH", "/v1/responses/*", responses_patch},
     {"DELETE", "/v1/responses/*", responses_delete},
-    {"GET", "/v1/customers/*/responses", customers_history},
-    {"DELETE", "/v1/customers/*", customers_erase},
+    {"GET", "/v1/customers/**/responses", customers_history},
+    {"DELETE", "/v1/customers/**", customers_erase},
     {"GET", "/v1/surveys/*/metrics", metrics_survey},
     {"GET", "/v1/metrics", metrics_overview},
 };

@@ -120,6 +120,10 @@ struct store_iter *store_iter_open(struct store *store, const struct store_list_
                                    size_t err_size);
 /* STORE_OK with *row filled (free it), STORE_NOT_FOUND at the end, or an error. */
 enum store_status store_iter_next(struct store_iter *iter, struct store_response_row *row);
+
+/* Ends the current stretch's read transaction; the next row continues after the last one returned.
+ * Call before waiting on anything (such as a slow client). */
+void store_iter_pause(struct store_iter *iter);
 void store_iter_close(struct store_iter *iter);
 
 /* ---- changing and deleting responses (writer only; each keeps the rollups exact) ---- */

@@ -779,10 +779,25 @@ enum store_status store_list_responses(struct store_conn *conn, const struct sto
     return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
+/* An export reads in short stretches: between store_iter_pause() and the next row, no statement is
+ * open, so no read snapshot outlives a stretch. A snapshot held for a whole export would pin the WAL
+ * (it could not be checkpointed or reset while ingest goes on) and keep an erased customer's pages
+ * in it; each stretch restarts from the last row read, keyset style. */
 struct store_iter {
-    struct store_conn *conn;    /* its own: a long export must not hold a request thread's snapshot */
-    sqlite3_stmt *stmt;
+    struct store_conn *conn;    /* its own: an export must not disturb a request thread's statements */
+    sqlite3_stmt *stmt;         /* non-NULL while a stretch is open */
+    struct store_list_query query;
+    char *texts[6];             /* the query's strings, owned */
+    int64_t remaining;          /* rows still wanted; -1 for all */
+    bool started;
+    int64_t last_ms;            /* the last row returned */
+    char last_id[32];
 };
+
+static char *own(struct store_iter *it, int slot, const char *text)
+{
+    return text ? (it->texts[slot] = strdup(text)) : NULL;
+}
 
 struct store_iter *store_iter_open(struct store *store, const struct store_list_query *q, char *err, size_t err_size)
 {
@@ -790,29 +805,66 @@ struct store_iter *store_iter_open(struct store *store, const struct store_list_
     if (it == NULL)
         return NULL;
     it->conn = conn_open(store, false, err, err_size);
-    if (it->conn == NULL || (it->stmt = bind_list(it->conn, q)) == NULL) {
+    if (it->conn == NULL) {
         store_iter_close(it);
         return NULL;
     }
+    it->query = *q;
+    it->query.survey = own(it, 0, q->survey);
+    it->query.before_id = own(it, 1, q->before_id);
+    it->query.channel = own(it, 2, q->channel);
+    it->query.agent = own(it, 3, q->agent);
+    it->query.customer = own(it, 4, q->customer);
+    it->query.interaction = own(it, 5, q->interaction);
+    it->remaining = q->limit;
     return it;
 }
 
 enum store_status store_iter_next(struct store_iter *it, struct store_response_row *row)
 {
+    if (it->remaining == 0)
+        return STORE_NOT_FOUND;
+    if (it->stmt == NULL) {
+        struct store_list_query q = it->query;
+        if (it->started) {
+            q.before_ms = it->last_ms;
+            q.before_id = it->last_id;
+        }
+        q.limit = it->remaining;
+        if ((it->stmt = bind_list(it->conn, &q)) == NULL)
+            return STORE_ERROR;
+    }
     int rc = sqlite3_step(it->stmt);
     if (rc == SQLITE_ROW) {
         read_response_row(it->stmt, row);
+        it->started = true;
+        it->last_ms = row->submitted_at;
+        snprintf(it->last_id, sizeof it->last_id, "%s", row->id);
+        if (it->remaining > 0)
+            it->remaining--;
         return STORE_OK;
     }
+    store_iter_pause(it);
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
+}
+
+void store_iter_pause(struct store_iter *it)
+{
+    if (it->stmt) {
+        done_with(it->stmt); /* ends the read transaction */
+        it->stmt = NULL;
+    }
 }
 
 void store_iter_close(struct store_iter *it)
 {
     if (it == NULL)
         return;
+    store_iter_pause(it);
     if (it->conn)
         conn_close(it->conn);
+    for (int i = 0; i < 6; i++)
+        free(it->texts[i]);
     free(it);
 }
 
