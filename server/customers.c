@@ -141,26 +141,37 @@ struct erase_job {
     struct api_job job;             /* first */
     char customer[4 * CUSTOMER_MAX + 1];
     int64_t deleted;
+    char **ids;                     /* traces of the erased responses: what must not stay on disk */
+    int id_count;
 };
+
+static void erase_job_free(void *state)
+{
+    struct erase_job *erase = state;
+    for (int i = 0; i < erase->id_count; i++)
+        free(erase->ids[i]);
+    free(erase->ids);
+    free(erase);
+}
 
 static enum store_status apply_erase(struct store_conn *conn, struct writer_job *job)
 {
     struct erase_job *erase = (struct erase_job *)job;
-    return store_erase_customer(conn, erase->customer, &erase->deleted);
+    enum store_status status = store_customer_traces(conn, erase->customer, &erase->ids, &erase->id_count);
+    return status == STORE_OK ? store_erase_customer(conn, erase->customer, &erase->deleted) : status;
 }
 
-/* Deleted rows are zeroed in the database file (secure_delete), but the WAL still holds the pages
- * as they were: fold it in and truncate it, so nothing of theirs stays readable on disk. */
-static void checkpoint_after_erase(struct writer_job *job)
+/* Nothing of theirs may stay readable on disk: the WAL still holds the pages as they were, and old
+ * copies of moved cells may linger in free space. store_scrub truncates the WAL and, only when a trace
+ * of them is still in the file, VACUUMs. */
+static void scrub_after_erase(struct writer_job *job)
 {
-    struct api_job *erase = (struct api_job *)job;
-    /* Readers hold snapshots only briefly (exports read in short stretches), so a few tries, each
-     * waiting out the busy readers, are enough. */
-    for (int attempt = 0; attempt < 5; attempt++) {
-        if (store_checkpoint(store_writer(erase->app->store)) == STORE_OK)
-            return;
-    }
-    log_warn("erasure: the WAL could not be truncated yet; its old pages go at the next checkpoint");
+    struct erase_job *erase = (struct erase_job *)job;
+    bool vacuumed;
+    if (store_scrub(store_writer(erase->job.app->store), erase->ids, erase->id_count, &vacuumed) != STORE_OK)
+        log_warn("erasure: the database could not be scrubbed yet; old pages go at the next checkpoint");
+    else if (vacuumed)
+        log_info("erasure: stale copies found in free space; the database was vacuumed");
 }
 
 enum http_next customers_erase(struct http_request *req)
@@ -186,9 +197,9 @@ enum http_next customers_erase(struct http_request *req)
     erase = calloc(1, sizeof *erase);
     snprintf(erase->customer, sizeof erase->customer, "%s", req->params[0]);
     erase->job.apply = apply_erase;
-    erase->job.after_commit = checkpoint_after_erase;
+    erase->job.after_commit = scrub_after_erase;
     erase->job.survey[0] = '\0'; /* any survey's metrics may change */
     req->state = erase;
-    req->state_free = free;
+    req->state_free = erase_job_free;
     return api_submit(req, &erase->job);
 }

@@ -137,10 +137,19 @@ enum store_status store_erase_customer(struct store_conn *conn, const char *cust
 /* Deletes up to max responses submitted before cutoff_ms. */
 enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
 
-/* Copies the WAL into the database and truncates it: after an erasure, no old page survives in
- * the WAL file (deleted content is already zeroed in place: secure_delete is on). Outside a
- * transaction only. */
+/* Copies the WAL into the database and truncates it. Outside a transaction only. */
 enum store_status store_checkpoint(struct store_conn *conn);
+
+/* After an erasure: truncates the WAL, then looks for any of the needles (store_customer_traces) in
+ * the database file. secure_delete zeroes deleted cells, but not stale copies that B-tree page
+ * rebalancing left in free space earlier; if one is found, VACUUM rewrites every page. *vacuumed
+ * says whether it had to. Writer only, outside a transaction. */
+enum store_status store_scrub(struct store_conn *conn, char *const *needles, int count, bool *vacuumed);
+
+/* What identifies a customer's data on disk, for store_scrub: their response ids, their free-text
+ * answers of 8 bytes or more, and the customer id itself when it is at least 6 bytes (shorter ones
+ * would match by chance). A malloc'd array of malloc'd strings. */
+enum store_status store_customer_traces(struct store_conn *conn, const char *customer, char ***traces, int *count);
 
 /* ---- idempotency ---- */
 struct store_idempotency {

@@ -995,6 +995,88 @@ enum store_status store_checkpoint(struct store_conn *conn)
     return rc == SQLITE_OK ? STORE_OK : status_of(rc);
 }
 
+static bool file_contains(const char *path, char *const *needles, int count)
+{
+    enum { CHUNK = 1 << 20, OVERLAP = 64 };
+    FILE *f = fopen(path, "rb");
+    char *buf = malloc(CHUNK + OVERLAP);
+    size_t kept = 0;
+    bool found = false;
+
+    if (f == NULL || buf == NULL) {
+        if (f)
+            fclose(f);
+        free(buf);
+        return true; /* cannot prove it clean: assume not */
+    }
+    for (;;) {
+        size_t n = fread(buf + kept, 1, CHUNK, f);
+        if (n == 0)
+            break;
+        size_t len = kept + n;
+        for (int i = 0; i < count && !found; i++)
+            found = memmem(buf, len, needles[i], strlen(needles[i])) != NULL;
+        if (found)
+            break;
+        /* Keep the tail, so a needle split across two chunks is still seen. */
+        kept = len < OVERLAP ? len : OVERLAP;
+        memmove(buf, buf + len - kept, kept);
+    }
+    fclose(f);
+    free(buf);
+    return found;
+}
+
+enum store_status store_scrub(struct store_conn *conn, char *const *needles, int count, bool *vacuumed)
+{
+    const char *path = sqlite3_db_filename(conn->db, "main");
+    enum store_status status;
+
+    *vacuumed = false;
+    /* Readers hold snapshots briefly (exports read in short stretches): a few tries suffice. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if ((status = store_checkpoint(conn)) == STORE_OK)
+            break;
+    }
+    if (status != STORE_OK || count == 0 || path == NULL || !file_contains(path, needles, count))
+        return status;
+    *vacuumed = true;
+    if (sqlite3_exec(conn->db, "VACUUM", NULL, NULL, NULL) != SQLITE_OK) {
+        log_error("store: VACUUM after an erasure failed: %s", sqlite3_errmsg(conn->db));
+        return status_of(sqlite3_errcode(conn->db));
+    }
+    return store_checkpoint(conn);
+}
+
+enum store_status store_customer_traces(struct store_conn *conn, const char *customer, char ***ids, int *count)
+{
+    sqlite3_stmt *s = NULL;
+    int cap = 0, rc;
+
+    *ids = NULL;
+    *count = 0;
+    static const char sql[] =
+        "SELECT id FROM responses WHERE customer = ?1"
+        " UNION SELECT a.value FROM responses AS r, json_each(r.answers) AS a"
+        "  WHERE r.customer = ?1 AND a.type = 'text' AND length(CAST(a.value AS BLOB)) >= 8"
+        " UNION SELECT ?1 WHERE length(CAST(?1 AS BLOB)) >= 6";
+    if (sqlite3_prepare_v2(conn->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    bind_text(s, 1, customer);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(*ids, (size_t)cap * sizeof *grown);
+            if (grown == NULL)
+                break;
+            *ids = grown;
+        }
+        (*ids)[(*count)++] = column_text(s, 0);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
 /* ---- idempotency ---- */
 
 void store_replay_free(struct store_replay *replay)
