@@ -83,6 +83,7 @@ case "$command" in
     suite "unit and API tests" run_suite "tests" build
     suite "unit and API tests under ASan+UBSan" run_sanitized
     suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
+    suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
     echo "suites: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     ;;

@@ -71,7 +71,7 @@ static void parse_one(const struct query_param *p, unsigned allowed, struct quer
     char field[80];
     unsigned bit = 0;
 
-    snprintf(field, sizeof field, "%.64s", p->name);
+    snprintf(field, sizeof field, "%.*s", validate_utf8_cut(p->name, 64), p->name);
     for (size_t i = 0; i < sizeof param_names / sizeof param_names[0]; i++) {
         if (strcmp(p->name, param_names[i]) == 0)
             bit = 1u << i;

@@ -544,7 +544,7 @@ static cJSON *patch_answers(struct http_request *req, const struct survey *surve
         validate_error(&errors, "answers", "the body must be {\"answers\": {...}} with at least one answer");
     } else {
         for (const cJSON *item = answers->child; item; item = item->next) {
-            snprintf(field, sizeof field, "answers.%.100s", item->string);
+            snprintf(field, sizeof field, "answers.%.*s", validate_utf8_cut(item->string, 100), item->string);
             bool repeated = false;
             for (const cJSON *before = answers->child; before != item; before = before->next)
                 repeated |= strcmp(before->string, item->string) == 0;

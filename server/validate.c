@@ -61,6 +61,17 @@ size_t validate_utf8_length(const char *s)
     return n;
 }
 
+int validate_utf8_cut(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max + 1);
+    if (len <= max)
+        return (int)len;
+    len = max;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--; /* s[len] continues a character that started before the cut */
+    return (int)len;
+}
+
 /* A field path for messages, e.g. "questions[2].scale" or "answers.nps". Truncated (never
  * overflowing) for absurd keys: it is only ever shown to the client. */
 static const char *field_path(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -130,7 +141,7 @@ static void check_keys(const cJSON *object, const char *const *allowed, const ch
 {
     char field[160];
     for (const cJSON *item = object->child; item; item = item->next) {
-        field_path(field, sizeof field, "%s%.100s", prefix, item->string);
+        field_path(field, sizeof field, "%s%.*s", prefix, validate_utf8_cut(item->string, 100), item->string);
         if (!key_in(item->string, allowed))
             validate_error(errors, field, "unknown field");
         else if (has_duplicate_key(object, item))
@@ -562,7 +573,7 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
     }
     for (const cJSON *item = answers->child; item; item = item->next) {
         int index;
-        field_path(field, sizeof field, "answers.%.100s", item->string);
+        field_path(field, sizeof field, "answers.%.*s", validate_utf8_cut(item->string, 100), item->string);
         if (survey_find_question(survey, item->string, &index) == NULL)
             validate_error(errors, field, "no such question in survey '%s'", survey->id);
         else if (given[index] != NULL)
@@ -650,7 +661,7 @@ static void parse_properties(const cJSON *item, struct response *out, struct val
         return;
     }
     for (const cJSON *p = item->child; p; p = p->next) {
-        field_path(field, sizeof field, "properties.%.100s", p->string);
+        field_path(field, sizeof field, "properties.%.*s", validate_utf8_cut(p->string, 100), p->string);
         size_t key_len = validate_utf8_length(p->string);
         if (key_len == 0 || key_len > PROPERTY_KEY_MAX)
             validate_error(errors, field, "keys must be 1 to %d characters", PROPERTY_KEY_MAX);

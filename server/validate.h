@@ -26,6 +26,10 @@ void validate_error(struct validate_errors *errors, const char *field, const cha
 /* Code points in a valid UTF-8 string. */
 size_t validate_utf8_length(const char *s);
 
+/* The length in bytes of s's longest prefix of at most max bytes that ends on a character
+ * boundary: for cutting user text into messages without splitting a UTF-8 sequence. */
+int validate_utf8_cut(const char *s, size_t max);
+
 /* Parses a survey definition body for survey `id` into *out (zeroed first). Returns true when valid;
  * otherwise every problem is in *errors and *out holds nothing to free. */
 bool validate_definition(const char *id, const cJSON *body, struct survey *out, struct validate_errors *errors);

@@ -148,6 +148,23 @@ class ConnectionLimitTests(BaseAPITest):
         self.assertEqual(self.req("GET", "/healthz").status, 200)
 
 
+class ErrorTextTests(BaseAPITest):
+    def test_long_multibyte_keys_never_split_a_character_in_error_fields(self):
+        sid = self.new_survey(simple_definition(public=True))
+        for pad in range(95, 101):  # the cut at 100 bytes lands on every byte of the character
+            key = "a" * pad + "\u00e9\u20ac"
+            raw = ('{"answers": {"nps": 1, "%s": 1}, "properties": {"%s": "v"}}' % (key, key * 2)).encode()
+            r = self.req("POST", "/v1/surveys/%s/responses" % sid, raw, token=None,
+                         headers={"Content-Type": "application/json"})
+            self.assertEqual(r.status, 422)
+            r.body.decode("utf-8")  # raises on a split sequence
+            fields = [e["field"] for e in r.json["errors"]]
+            self.assertTrue(any(f.startswith("answers.aaaa") for f in fields), fields)
+        r = self.req("GET", "/v1/surveys/%s/metrics?%s=1" % (sid, "b" * 63 + "%C3%A9"), token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 422)
+        r.body.decode("utf-8")
+
+
 class BadStartTests(unittest.TestCase):
     """A start that cannot work says why and exits non-zero, instead of serving half-working."""
 
