@@ -894,7 +894,7 @@ static enum store_status run_with_seq(struct store_conn *conn, enum stmt_id id, 
 
 enum store_status store_update_answers(struct store_conn *conn, const char *id, const char *answers_json)
 {
-    int64_t seq;
+    int64_t seq = 0; /* set by seq_of on STORE_OK; initialised for -O3's flow analysis */
     enum store_status status = seq_of(conn, id, &seq);
     if (status != STORE_OK)
         return status;
@@ -924,7 +924,7 @@ static enum store_status delete_seq(struct store_conn *conn, int64_t seq)
 
 enum store_status store_delete_response(struct store_conn *conn, const char *id)
 {
-    int64_t seq;
+    int64_t seq = 0; /* set by seq_of on STORE_OK; initialised for -O3's flow analysis */
     enum store_status status = seq_of(conn, id, &seq);
     return status == STORE_OK ? delete_seq(conn, seq) : status;
 }
