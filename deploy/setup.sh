@@ -84,6 +84,7 @@ case "$command" in
     suite "unit and API tests under ASan+UBSan" run_sanitized
     suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
     suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
+    suite "deployment: container image, systemd unit, nginx, kubernetes" bash tests/deploy/run.sh
     echo "suites: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     ;;
