@@ -130,6 +130,12 @@ void api_reply_store_error(struct http_request *req, enum store_status status)
 enum store_status api_load_survey(struct store_conn *conn, const char *id, struct survey *survey,
                                   struct store_survey_row *row)
 {
+    return api_load_survey_cached(NULL, conn, id, survey, row);
+}
+
+enum store_status api_load_survey_cached(struct survey_cache *cache, struct store_conn *conn, const char *id,
+                                         struct survey *survey, struct store_survey_row *row)
+{
     struct store_survey_row local;
     struct store_survey_row *r = row ? row : &local;
     struct validate_errors errors;
@@ -139,11 +145,16 @@ enum store_status api_load_survey(struct store_conn *conn, const char *id, struc
     enum store_status status = store_get_survey(conn, id, r);
     if (status != STORE_OK)
         return status;
-    cJSON *json = cJSON_Parse(r->definition);
-    validate_errors_init(&errors);
-    bool ok = validate_definition(id, json, survey, &errors);
-    validate_errors_free(&errors);
-    cJSON_Delete(json);
+    bool ok = cache && survey_cache_get(cache, id, r->definition, survey);
+    if (!ok) {
+        cJSON *json = cJSON_Parse(r->definition);
+        validate_errors_init(&errors);
+        ok = validate_definition(id, json, survey, &errors);
+        validate_errors_free(&errors);
+        cJSON_Delete(json);
+        if (ok && cache)
+            survey_cache_put(cache, r->definition, survey);
+    }
     if (ok) {
         survey->created_at = r->created_at;
         survey->updated_at = r->updated_at;

@@ -46,9 +46,12 @@ void api_reply_deleted(struct http_request *req, enum store_status status);
 /* The reply for a store failure: 503 (with Retry-After), 404, or 500. */
 void api_reply_store_error(struct http_request *req, enum store_status status);
 
-/* Reads and parses a stored survey. STORE_OK fills *survey (and *row when given; free both). */
+/* Reads and parses a stored survey. STORE_OK fills *survey (and *row when given; free both).
+ * With a cache, an unchanged definition is not parsed again. */
 enum store_status api_load_survey(struct store_conn *conn, const char *id, struct survey *survey,
                                   struct store_survey_row *row);
+enum store_status api_load_survey_cached(struct survey_cache *cache, struct store_conn *conn, const char *id,
+                                         struct survey *survey, struct store_survey_row *row);
 
 /* The stored definition as served: id, definition fields, created_at, updated_at. */
 cJSON *api_render_survey(const struct store_survey_row *row);

@@ -7,6 +7,7 @@
 #include "client.h"
 #include "cors.h"
 #include "ratelimit.h"
+#include "survey_cache.h"
 #include "store.h"
 #include "versions.h"
 #include "writer.h"
@@ -17,6 +18,7 @@ struct app {
     struct auth *auth;
     struct versions *versions;  /* per-survey data versions: ETags, cache validity */
     struct cache *cache;        /* computed metrics replies */
+    struct survey_cache *surveys; /* parsed definitions */
     struct cors *cors;          /* origins allowed beyond each survey's own */
     struct ratelimit *ratelimit; /* anonymous submissions per client address; NULL when off */
     struct proxies *proxies;    /* reverse proxies whose X-Forwarded-For is believed */

@@ -113,7 +113,7 @@ bool cors_allowed(struct http_request *req, const char *origin)
             return true;
     }
     struct store_conn *conn = store_reader(app->store);
-    if (!survey_of_request(req, conn, id) || api_load_survey(conn, id, &survey, NULL) != STORE_OK)
+    if (!survey_of_request(req, conn, id) || api_load_survey_cached(app->surveys, conn, id, &survey, NULL) != STORE_OK)
         return false;
     bool allowed = false;
     for (int i = 0; i < survey.origin_count && !allowed; i++)

@@ -92,7 +92,8 @@ static int serve(const struct config *config)
     app.metrics_token = config->metrics_token;
     app.versions = versions_new();
     app.cache = cache_new(1024);
-    if (app.versions == NULL || app.cache == NULL) {
+    app.surveys = survey_cache_new();
+    if (app.versions == NULL || app.cache == NULL || app.surveys == NULL) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
@@ -147,6 +148,7 @@ cleanup:
     writer_stop(app.writer);
     store_close(app.store);
     cache_free(app.cache);
+    survey_cache_free(app.surveys);
     cors_free(app.cors);
     ratelimit_free(app.ratelimit);
     client_proxies_free(app.proxies);

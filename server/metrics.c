@@ -676,7 +676,7 @@ enum http_next metrics_survey(struct http_request *req)
     uint64_t version = versions_get(app->versions, req->params[0]);
     enum store_status status = STORE_NOT_FOUND;
     if (ids_valid_slug(req->params[0]))
-        status = api_load_survey(store_reader(app->store), req->params[0], &m.survey, NULL);
+        status = api_load_survey_cached(app->surveys, store_reader(app->store), req->params[0], &m.survey, NULL);
     if (status != STORE_OK) {
         api_reply_store_error(req, status);
         return HTTP_DONE;

@@ -118,7 +118,7 @@ static bool authorise(struct http_request *req, struct store_conn *conn, struct 
     enum store_status status = STORE_NOT_FOUND;
 
     if (ids_valid_slug(req->params[0]))
-        status = api_load_survey(conn, req->params[0], survey, NULL);
+        status = api_load_survey_cached(api_app(req)->surveys, conn, req->params[0], survey, NULL);
     if (status == STORE_OK && (survey->is_public || auth_may_ingest(auth.roles)))
         return true;
     if (status == STORE_OK) {
@@ -579,7 +579,8 @@ enum http_next responses_patch(struct http_request *req)
     }
     req->state = patch;
     req->state_free = patch_job_free;
-    enum store_status status = api_load_survey(store_reader(api_app(req)->store), row.survey, &patch->survey, NULL);
+    enum store_status status =
+        api_load_survey_cached(api_app(req)->surveys, store_reader(api_app(req)->store), row.survey, &patch->survey, NULL);
     int64_t received_at = row.received_at;
     store_response_row_free(&row);
     if (status != STORE_OK) {

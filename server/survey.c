@@ -46,6 +46,42 @@ void survey_free(struct survey *survey)
     memset(survey, 0, sizeof *survey);
 }
 
+static char **copy_strings(char *const *strings, int count, bool *ok)
+{
+    char **copy = calloc((size_t)count + 1, sizeof *copy);
+    if (copy == NULL) {
+        *ok = false;
+        return NULL;
+    }
+    for (int i = 0; i < count; i++) {
+        copy[i] = strdup(strings[i]);
+        *ok &= copy[i] != NULL;
+    }
+    return copy;
+}
+
+bool survey_copy(const struct survey *src, struct survey *dst)
+{
+    bool ok = true;
+    *dst = *src;
+    dst->title = src->title ? strdup(src->title) : NULL;
+    dst->allowed_origins = copy_strings(src->allowed_origins, src->origin_count, &ok);
+    dst->questions = calloc((size_t)src->question_count, sizeof *dst->questions);
+    ok &= dst->questions != NULL && (src->title == NULL || dst->title != NULL);
+    for (int i = 0; ok && i < src->question_count; i++) {
+        const struct question *q = &src->questions[i];
+        dst->questions[i] = *q;
+        dst->questions[i].text = q->text ? strdup(q->text) : NULL;
+        dst->questions[i].options = q->option_count ? copy_strings(q->options, q->option_count, &ok) : NULL;
+    }
+    if (!ok) {
+        if (dst->questions == NULL)
+            dst->question_count = 0;
+        survey_free(dst);
+    }
+    return ok;
+}
+
 void survey_response_free(struct response *response)
 {
     if (response == NULL)

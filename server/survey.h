@@ -65,6 +65,9 @@ const char *survey_question_type_name(enum question_type type);
 const struct question *survey_find_question(const struct survey *survey, const char *id, int *index_out);
 
 void survey_free(struct survey *survey);
+
+/* A deep copy; false (and *dst empty) when out of memory. */
+bool survey_copy(const struct survey *src, struct survey *dst);
 void survey_response_free(struct response *response);
 
 #endif

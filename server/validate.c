@@ -141,11 +141,11 @@ static void check_keys(const cJSON *object, const char *const *allowed, const ch
 {
     char field[160];
     for (const cJSON *item = object->child; item; item = item->next) {
+        bool unknown = !key_in(item->string, allowed);
+        if (!unknown && !has_duplicate_key(object, item))
+            continue;
         field_path(field, sizeof field, "%s%.*s", prefix, validate_utf8_cut(item->string, 100), item->string);
-        if (!key_in(item->string, allowed))
-            validate_error(errors, field, "unknown field");
-        else if (has_duplicate_key(object, item))
-            validate_error(errors, field, "duplicate field");
+        validate_error(errors, field, unknown ? "unknown field" : "duplicate field");
     }
 }
 
@@ -459,10 +459,17 @@ cJSON *validate_definition_to_json(const struct survey *survey)
 /* ---- responses ---- */
 
 /* Validates one non-null answer value; on success fills *answer and returns the JSON to store. */
-static cJSON *answer_value(const struct question *q, const cJSON *value, const char *field, struct answer *answer,
+/* "answers.<id>", built only when an error is reported: the common, valid path formats nothing. */
+static const char *answer_field(char *buf, size_t size, const struct question *q)
+{
+    return field_path(buf, size, "answers.%s", q->id);
+}
+
+static cJSON *answer_value(const struct question *q, const cJSON *value, struct answer *answer,
                            struct validate_errors *errors)
 {
     int64_t number;
+    char field[80];
 
     switch (q->type) {
     case QUESTION_NPS:
@@ -506,7 +513,7 @@ static cJSON *answer_value(const struct question *q, const cJSON *value, const c
             if (cJSON_IsString(other)) {
                 size_t len = validate_utf8_length(other->valuestring);
                 if (len == 0 || len > OTHER_TEXT_MAX) {
-                    validate_error(errors, field, "the 'other' text must be 1 to %d characters", OTHER_TEXT_MAX);
+                    validate_error(errors, answer_field(field, sizeof field, q), "the 'other' text must be 1 to %d characters", OTHER_TEXT_MAX);
                     return NULL;
                 }
                 answer->number = -1;
@@ -521,7 +528,7 @@ static cJSON *answer_value(const struct question *q, const cJSON *value, const c
         if (!cJSON_IsString(value))
             break;
         if (validate_utf8_length(value->valuestring) > (size_t)q->max_length) {
-            validate_error(errors, field, "must be at most %d characters", q->max_length);
+            validate_error(errors, answer_field(field, sizeof field, q), "must be at most %d characters", q->max_length);
             return NULL;
         }
         answer->text = strdup(value->valuestring);
@@ -530,26 +537,26 @@ static cJSON *answer_value(const struct question *q, const cJSON *value, const c
 
     switch (q->type) {
     case QUESTION_NPS:
-        validate_error(errors, field, "must be an integer from 0 to 10");
+        validate_error(errors, answer_field(field, sizeof field, q), "must be an integer from 0 to 10");
         break;
     case QUESTION_CSAT:
         if (q->scale == 2)
-            validate_error(errors, field, "must be 1, 2, \"bad\" or \"good\"");
+            validate_error(errors, answer_field(field, sizeof field, q), "must be 1, 2, \"bad\" or \"good\"");
         else
-            validate_error(errors, field, "must be an integer from 1 to %d", q->scale);
+            validate_error(errors, answer_field(field, sizeof field, q), "must be an integer from 1 to %d", q->scale);
         break;
     case QUESTION_CES:
-        validate_error(errors, field, "must be an integer from 1 to %d", q->scale);
+        validate_error(errors, answer_field(field, sizeof field, q), "must be an integer from 1 to %d", q->scale);
         break;
     case QUESTION_YES_NO:
-        validate_error(errors, field, "must be true or false");
+        validate_error(errors, answer_field(field, sizeof field, q), "must be true or false");
         break;
     case QUESTION_CHOICE:
-        validate_error(errors, field, q->allow_other ? "must be one of the options or {\"other\": \"text\"}"
+        validate_error(errors, answer_field(field, sizeof field, q), q->allow_other ? "must be one of the options or {\"other\": \"text\"}"
                                                      : "must be one of the options");
         break;
     case QUESTION_TEXT:
-        validate_error(errors, field, "must be a string");
+        validate_error(errors, answer_field(field, sizeof field, q), "must be a string");
         break;
     }
     return NULL;
@@ -573,13 +580,15 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
     }
     for (const cJSON *item = answers->child; item; item = item->next) {
         int index;
+        if (survey_find_question(survey, item->string, &index) != NULL && given[index] == NULL) {
+            given[index] = item;
+            continue;
+        }
         field_path(field, sizeof field, "answers.%.*s", validate_utf8_cut(item->string, 100), item->string);
         if (survey_find_question(survey, item->string, &index) == NULL)
             validate_error(errors, field, "no such question in survey '%s'", survey->id);
-        else if (given[index] != NULL)
-            validate_error(errors, field, "duplicate answer");
         else
-            given[index] = item;
+            validate_error(errors, field, "duplicate answer");
     }
 
     out->answers = calloc((size_t)survey->question_count, sizeof *out->answers);
@@ -587,15 +596,14 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
     /* Stored in definition order, so equal answers always serialise the same way. */
     for (int i = 0; i < survey->question_count; i++) {
         const struct question *q = &survey->questions[i];
-        field_path(field, sizeof field, "answers.%s", q->id);
         if (given[i] == NULL || answer_is_skip(q, given[i])) {
             if (q->required)
-                validate_error(errors, field, "is required");
+                validate_error(errors, answer_field(field, sizeof field, q), "is required");
             continue;
         }
         struct answer *answer = &out->answers[out->answer_count];
         answer->question = i;
-        cJSON *value = answer_value(q, given[i], field, answer, errors);
+        cJSON *value = answer_value(q, given[i], answer, errors);
         if (value == NULL)
             continue;
         cJSON_AddItemToObject(stored, q->id, value);
