@@ -79,6 +79,7 @@ struct http_server {
     void *app;
     bool (*cors_allowed)(struct http_request *req, const char *origin);
     atomic_int active;              /* requests between first call and completion */
+    atomic_bool closing;            /* stopping: refuse new connections, close kept-alive ones */
     struct route_counters *counters; /* one per route, then one for unmatched requests */
     int64_t request_timeout_ns;
     pthread_mutex_t trackers_lock;
@@ -371,6 +372,8 @@ static void queue_response(struct http_request *req, unsigned status, struct MHD
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(response, "X-Request-Id", req->request_id);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (atomic_load(&in->server->closing))
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     add_cors_headers(req, response);
     for (int i = 0; i < in->header_count; i++) {
         if (strcasecmp(in->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
@@ -711,6 +714,12 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct http_server *server = cls;
+    return atomic_load(&server->closing) ? MHD_NO : MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -852,6 +861,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->app = options->app;
     server->cors_allowed = options->cors_allowed;
     atomic_init(&server->active, 0);
+    atomic_init(&server->closing, false);
     server->request_timeout_ns = (int64_t)options->request_timeout_s * 1000000000;
     pthread_mutex_init(&server->trackers_lock, NULL);
     pthread_cond_init(&server->reaper_wake, NULL);
@@ -863,8 +873,8 @@ struct http_server *http_server_start(const struct http_server_options *options,
     }
 
     server->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept,
+        server, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
         options->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_CONNECTION_TIMEOUT, options->request_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
@@ -878,16 +888,18 @@ struct http_server *http_server_start(const struct http_server_options *options,
         free(server);
         return NULL;
     }
+    server->listen_fd = -1; /* libmicrohttpd owns it now and closes it when stopped */
     server->reaper_running = pthread_create(&server->reaper, NULL, reaper_main, server) == 0;
     return server;
 }
 
+/* Not MHD_quiesce_daemon(): with a pool of epoll workers, libmicrohttpd 0.9.75 can race removing
+ * the listen socket from a worker's epoll set and abort the process ("Failed to remove listen FD
+ * from epoll set", seen in our tests). Refusing connections in the accept policy and closing kept-
+ * alive ones after their reply stops new work just as well. */
 void http_server_quiesce(struct http_server *server)
 {
-    MHD_socket fd = MHD_quiesce_daemon(server->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    server->listen_fd = -1;
+    atomic_store(&server->closing, true);
 }
 
 void http_server_drain(struct http_server *server, int timeout_ms)

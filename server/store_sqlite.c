@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rollup_deltas.h"
 #include "schema.h"
 
 enum stmt_id {
@@ -34,11 +35,13 @@ enum stmt_id {
     STMT_GET_RESPONSE,
     STMT_INSERT_RESPONSE,
     STMT_FIND_INTERACTION,
-    STMT_ROLLUP_ANSWERS,
-    STMT_ROLLUP_ANSWERS_AGENT,
-    STMT_ROLLUP_RESPONSES,
-    STMT_ROLLUP_RESPONSES_AGENT,
-    STMT_COUNT_ANSWERS,
+    STMT_FACTS_OF,
+    STMT_RESPONSE_CELL_OF,
+    STMT_UPSERT_ANSWERS,
+    STMT_UPSERT_ANSWERS_AGENT,
+    STMT_UPSERT_RESPONSES,
+    STMT_UPSERT_RESPONSES_AGENT,
+    STMT_UPSERT_ANSWERED,
     STMT_CLEAR_QUESTIONS,
     STMT_SET_QUESTIONS,
     STMT_SCAN_ANSWERS,
@@ -86,24 +89,24 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_INSERT_RESPONSE] = "INSERT INTO responses (id, survey, submitted_at, received_at, channel, customer,"
                              " agent, interaction, answers, properties) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [STMT_FIND_INTERACTION] = "SELECT id FROM responses WHERE survey = ?1 AND interaction = ?2",
-    /* Rollups change by ?2 (+1 on insert, -1 on delete) for the response with seq ?1, through the
-     * answer_facts view: the one definition of which bucket an answer counts in. */
-    [STMT_ROLLUP_ANSWERS] = "INSERT INTO rollup_answers (survey, day, channel, question, value, count)"
-                            " SELECT survey, day, channel, question, value, ?2 FROM answer_facts WHERE seq = ?1"
-                            " ON CONFLICT DO UPDATE SET count = count + excluded.count",
-    [STMT_ROLLUP_ANSWERS_AGENT] = "INSERT INTO rollup_answers_agent (survey, agent, day, channel, question, value, count)"
-                                  " SELECT survey, agent, day, channel, question, value, ?2 FROM answer_facts"
-                                  " WHERE seq = ?1 ON CONFLICT DO UPDATE SET count = count + excluded.count",
-    [STMT_ROLLUP_RESPONSES] = "INSERT INTO rollup_responses (survey, day, channel, count)"
-                              " SELECT survey, submitted_at / 86400000, coalesce(channel, ''), ?2 FROM responses"
-                              " WHERE seq = ?1 ON CONFLICT DO UPDATE SET count = count + excluded.count",
-    [STMT_ROLLUP_RESPONSES_AGENT] = "INSERT INTO rollup_responses_agent (survey, agent, day, channel, count)"
-                                    " SELECT survey, coalesce(agent, ''), submitted_at / 86400000,"
-                                    " coalesce(channel, ''), ?2 FROM responses WHERE seq = ?1"
-                                    " ON CONFLICT DO UPDATE SET count = count + excluded.count",
-    [STMT_COUNT_ANSWERS] = "INSERT INTO answered_questions (survey, question, answers)"
-                           " SELECT survey, question, ?2 FROM answer_facts WHERE seq = ?1"
-                           " ON CONFLICT DO UPDATE SET answers = answers + excluded.answers",
+    /* A response's rollup cells, through the answer_facts view: the one definition of which bucket
+     * an answer counts in. */
+    [STMT_FACTS_OF] = "SELECT survey, day, channel, agent, question, value FROM answer_facts WHERE seq = ?1",
+    [STMT_RESPONSE_CELL_OF] = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), coalesce(agent, '')"
+                              " FROM responses WHERE seq = ?1",
+    /* A batch's accumulated changes, one cell each (see rollup_deltas.h): ?1 survey, ?2 day,
+     * ?3 channel, ?4 question, ?5 value, ?6 delta, ?7 agent. */
+    [STMT_UPSERT_ANSWERS] = "INSERT INTO rollup_answers (survey, day, channel, question, value, count)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_ANSWERS_AGENT] = "INSERT INTO rollup_answers_agent (survey, agent, day, channel, question, value, count)"
+                                  " VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)"
+                                  " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_RESPONSES] = "INSERT INTO rollup_responses (survey, day, channel, count) VALUES (?1, ?2, ?3, ?6)"
+                              " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_RESPONSES_AGENT] = "INSERT INTO rollup_responses_agent (survey, agent, day, channel, count)"
+                                    " VALUES (?1, ?7, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_ANSWERED] = "INSERT INTO answered_questions (survey, question, answers) VALUES (?1, ?4, ?6)"
+                             " ON CONFLICT DO UPDATE SET answers = answers + excluded.answers",
     [STMT_CLEAR_QUESTIONS] = "DELETE FROM survey_questions WHERE survey = ?1",
     [STMT_SET_QUESTIONS] = "INSERT INTO survey_questions (survey, question, type)"
                            " SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type')"
@@ -169,6 +172,10 @@ struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
     struct store_conn *next;        /* in store.readers, so store_close can find them all */
+    /* The writer's rollup changes (NULL on readers): the current job's, and the batch's kept ones. */
+    struct rollup_deltas *job_deltas, *batch_deltas;
+    bool deltas_lost;               /* out of memory while keeping them: the batch must not commit */
+    bool job_forgot_batch;          /* this job dropped batch deltas (a survey deletion) */
 };
 
 struct store {
@@ -184,6 +191,8 @@ struct store {
 
 static void conn_close(struct store_conn *conn)
 {
+    rollup_deltas_free(conn->job_deltas);
+    rollup_deltas_free(conn->batch_deltas);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(conn->stmts[i]);
     sqlite3_close_v2(conn->db);
@@ -224,6 +233,11 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
              store->durability == STORE_DURABILITY_FULL ? "FULL" : "NORMAL");
     if (!conn_exec(conn->db, pragmas, err, err_size))
         goto fail;
+    if (writer && ((conn->job_deltas = rollup_deltas_new()) == NULL ||
+                   (conn->batch_deltas = rollup_deltas_new()) == NULL)) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
     return conn;
 fail:
     conn_close(conn);
@@ -453,13 +467,69 @@ enum store_status store_begin(struct store_conn *conn)
     return run(conn, stmt(conn, STMT_BEGIN));
 }
 
+static void bind_cell(sqlite3_stmt *s, const struct rollup_cell *c)
+{
+    sqlite3_bind_text(s, 1, c->survey, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, c->day);
+    sqlite3_bind_text(s, 3, c->channel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->question, -1, SQLITE_STATIC);
+    if (c->value_is_text)
+        sqlite3_bind_text(s, 5, c->value_text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 5, c->value);
+    sqlite3_bind_int64(s, 6, c->delta);
+    if (sqlite3_bind_parameter_count(s) >= 7)
+        sqlite3_bind_text(s, 7, c->agent, -1, SQLITE_STATIC);
+}
+
+struct flush {
+    struct store_conn *conn;
+    enum store_status status;
+};
+
+static bool flush_cell(const struct rollup_cell *cell, void *arg)
+{
+    static const enum stmt_id upserts[] = {
+        [ROLLUP_ANSWERS] = STMT_UPSERT_ANSWERS,       [ROLLUP_ANSWERS_AGENT] = STMT_UPSERT_ANSWERS_AGENT,
+        [ROLLUP_RESPONSES] = STMT_UPSERT_RESPONSES,   [ROLLUP_RESPONSES_AGENT] = STMT_UPSERT_RESPONSES_AGENT,
+        [ROLLUP_ANSWERED] = STMT_UPSERT_ANSWERED,
+    };
+    struct flush *flush = arg;
+    sqlite3_stmt *s = stmt(flush->conn, upserts[cell->table]);
+    if (s == NULL) {
+        flush->status = STORE_ERROR;
+        return false;
+    }
+    bind_cell(s, cell);
+    flush->status = run(flush->conn, s);
+    return flush->status == STORE_OK;
+}
+
+/* Writes the batch's rollup changes, one statement per distinct cell, then commits: the raw rows and
+ * their rollups land in the same transaction, or neither does. */
 enum store_status store_commit(struct store_conn *conn)
 {
+    struct flush flush = {conn, STORE_OK};
+    if (conn->deltas_lost) {
+        flush.status = STORE_ERROR;
+    } else if (conn->batch_deltas) {
+        rollup_deltas_each(conn->batch_deltas, flush_cell, &flush);
+    }
+    if (conn->batch_deltas)
+        rollup_deltas_clear(conn->batch_deltas);
+    conn->deltas_lost = false;
+    if (flush.status != STORE_OK)
+        return flush.status;
     return run(conn, stmt(conn, STMT_COMMIT));
 }
 
 void store_rollback(struct store_conn *conn)
 {
+    if (conn->batch_deltas) {
+        rollup_deltas_clear(conn->job_deltas);
+        rollup_deltas_clear(conn->batch_deltas);
+        conn->deltas_lost = false;
+    }
     /* After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has already rolled back; ROLLBACK then
      * fails harmlessly with "no transaction is active". */
     if (!sqlite3_get_autocommit(conn->db))
@@ -468,16 +538,27 @@ void store_rollback(struct store_conn *conn)
 
 enum store_status store_savepoint(struct store_conn *conn)
 {
+    conn->job_forgot_batch = false;
+    if (conn->job_deltas)
+        rollup_deltas_clear(conn->job_deltas);
     return run(conn, stmt(conn, STMT_SAVEPOINT));
 }
 
 void store_release(struct store_conn *conn)
 {
     run(conn, stmt(conn, STMT_RELEASE));
+    if (conn->job_deltas && !rollup_deltas_merge(conn->batch_deltas, conn->job_deltas))
+        conn->deltas_lost = true;
 }
 
 void store_rollback_to(struct store_conn *conn)
 {
+    if (conn->job_deltas)
+        rollup_deltas_clear(conn->job_deltas);
+    /* The deletion it undoes had dropped other jobs' deltas, which cannot be recovered: rather than
+     * commit rollups that disagree with the rows, the whole batch fails (and is retried by clients). */
+    if (conn->job_forgot_batch)
+        conn->deltas_lost = true;
     if (!sqlite3_get_autocommit(conn->db)) {
         run(conn, stmt(conn, STMT_ROLLBACK_TO));
         run(conn, stmt(conn, STMT_RELEASE));
@@ -603,6 +684,12 @@ enum store_status store_delete_survey(struct store_conn *conn, const char *id)
         return status;
     if (sqlite3_changes(conn->db) == 0)
         return STORE_NOT_FOUND;
+    /* Its rollups went with it (foreign keys): so must this batch's unwritten changes to them. */
+    if (conn->batch_deltas) {
+        rollup_deltas_forget_survey(conn->batch_deltas, id);
+        rollup_deltas_forget_survey(conn->job_deltas, id);
+        conn->job_forgot_batch = true;
+    }
     s = stmt(conn, STMT_DELETE_SURVEY_IDEMPOTENCY);
     if (s == NULL)
         return STORE_ERROR;
@@ -625,6 +712,10 @@ enum store_status store_answer_count(struct store_conn *conn, const char *survey
     if (rc == SQLITE_ROW)
         *count = sqlite3_column_int64(s, 0);
     done_with(s);
+    /* In the writer, answers of this batch are not in the table yet. */
+    if (conn->batch_deltas)
+        *count += rollup_deltas_answered(conn->batch_deltas, survey, question) +
+                  rollup_deltas_answered(conn->job_deltas, survey, question);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
@@ -667,22 +758,71 @@ enum store_status store_get_response(struct store_conn *conn, const char *id, st
     return get_one(conn, STMT_GET_RESPONSE, id, read_response, out);
 }
 
-/* Adds (delta +1) or removes (-1) one response's contribution to every rollup. */
+static bool add_cell(struct store_conn *conn, struct rollup_cell cell)
+{
+    if (rollup_deltas_add(conn->job_deltas, &cell))
+        return true;
+    conn->deltas_lost = true;
+    return false;
+}
+
+/* Adds (delta +1) or removes (-1) one response's contribution to every rollup: read through the view
+ * now, while the row is as it is, and accumulated for the commit (see rollup_deltas.h). */
 static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, int delta)
 {
-    static const enum stmt_id rollups[] = {STMT_ROLLUP_ANSWERS, STMT_ROLLUP_ANSWERS_AGENT, STMT_ROLLUP_RESPONSES,
-                                           STMT_ROLLUP_RESPONSES_AGENT, STMT_COUNT_ANSWERS};
-    for (size_t i = 0; i < sizeof rollups / sizeof rollups[0]; i++) {
-        sqlite3_stmt *s = stmt(conn, rollups[i]);
-        if (s == NULL)
-            return STORE_ERROR;
-        sqlite3_bind_int64(s, 1, seq);
-        sqlite3_bind_int(s, 2, delta);
-        enum store_status status = run(conn, s);
-        if (status != STORE_OK)
-            return status;
+    sqlite3_stmt *s = conn->job_deltas ? stmt(conn, STMT_FACTS_OF) : NULL;
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, seq);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct rollup_cell cell = {
+            .table = ROLLUP_ANSWERS,
+            .survey = (const char *)sqlite3_column_text(s, 0),
+            .day = sqlite3_column_int64(s, 1),
+            .channel = (const char *)sqlite3_column_text(s, 2),
+            .agent = "",
+            .question = (const char *)sqlite3_column_text(s, 4),
+            .value_is_text = sqlite3_column_type(s, 5) == SQLITE_TEXT,
+            .value = sqlite3_column_int64(s, 5),
+            .value_text = (const char *)sqlite3_column_text(s, 5),
+            .delta = delta,
+        };
+        add_cell(conn, cell);
+        cell.table = ROLLUP_ANSWERS_AGENT;
+        cell.agent = (const char *)sqlite3_column_text(s, 3);
+        add_cell(conn, cell);
+        add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = cell.survey, .channel = "",
+                                            .agent = "", .question = cell.question, .delta = delta});
     }
-    return STORE_OK;
+    done_with(s);
+    if (rc != SQLITE_DONE)
+        return status_of(rc);
+
+    s = stmt(conn, STMT_RESPONSE_CELL_OF);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, seq);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct rollup_cell cell = {
+            .table = ROLLUP_RESPONSES,
+            .survey = (const char *)sqlite3_column_text(s, 0),
+            .day = sqlite3_column_int64(s, 1),
+            .channel = (const char *)sqlite3_column_text(s, 2),
+            .agent = "",
+            .question = "",
+            .delta = delta,
+        };
+        add_cell(conn, cell);
+        cell.table = ROLLUP_RESPONSES_AGENT;
+        cell.agent = (const char *)sqlite3_column_text(s, 3);
+        add_cell(conn, cell);
+    }
+    done_with(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return status_of(rc);
+    return conn->deltas_lost ? STORE_ERROR : STORE_OK;
 }
 
 static enum store_status find_interaction(struct store_conn *conn, const char *survey, const char *interaction,
