@@ -370,9 +370,11 @@ static void parse_questions(const cJSON *questions, struct survey *out, struct v
     for (const cJSON *q = questions->child; q; q = q->next, i++) {
         parse_question(q, i, &out->questions[i], errors);
         for (int j = 0; j < i && out->questions[i].id[0]; j++) {
-            if (strcmp(out->questions[j].id, out->questions[i].id) == 0)
+            if (strcmp(out->questions[j].id, out->questions[i].id) == 0) {
                 validate_error(errors, field_path(field, sizeof field, "questions[%d].id", i),
                                "duplicate question id '%s'", out->questions[i].id);
+                break; /* once per duplicate, however many came before */
+            }
         }
     }
 }
@@ -573,6 +575,7 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
 {
     char field[160];
     const cJSON *given[SURVEY_MAX_QUESTIONS] = {0};
+    int errors_before = errors->count;
 
     if (!cJSON_IsObject(answers)) {
         validate_error(errors, "answers", answers ? "must be an object" : "is required");
@@ -609,7 +612,8 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
         cJSON_AddItemToObject(stored, q->id, value);
         out->answer_count++;
     }
-    if (out->answer_count == 0 && errors->count == 0)
+    /* Only when this function found nothing else: an unknown top-level key must not hide it. */
+    if (out->answer_count == 0 && errors->count == errors_before)
         validate_error(errors, "answers", "at least one answer is required");
     out->answers_json = cJSON_PrintUnformatted(stored);
     cJSON_Delete(stored);
