@@ -6,7 +6,8 @@
 #define BUCKETS 4096
 
 struct entry {
-    struct entry *next;
+    struct entry *next;         /* in its bucket */
+    struct entry *all_next;     /* in the list of every entry: iteration costs what was touched */
     uint64_t hash;
     struct rollup_cell cell;    /* its strings point into text */
     char text[];
@@ -14,6 +15,7 @@ struct entry {
 
 struct rollup_deltas {
     struct entry *buckets[BUCKETS];
+    struct entry *all;
     size_t count;
 };
 
@@ -53,15 +55,12 @@ struct rollup_deltas *rollup_deltas_new(void)
 
 void rollup_deltas_clear(struct rollup_deltas *deltas)
 {
-    if (deltas->count == 0)
-        return;
-    for (size_t b = 0; b < BUCKETS; b++) {
-        for (struct entry *e = deltas->buckets[b], *next; e; e = next) {
-            next = e->next;
-            free(e);
-        }
-        deltas->buckets[b] = NULL;
+    for (struct entry *e = deltas->all, *next; e; e = next) {
+        next = e->all_next;
+        deltas->buckets[e->hash % BUCKETS] = NULL;
+        free(e);
     }
+    deltas->all = NULL;
     deltas->count = 0;
 }
 
@@ -113,6 +112,8 @@ bool rollup_deltas_add(struct rollup_deltas *deltas, const struct rollup_cell *c
         return false;
     e->next = *bucket;
     *bucket = e;
+    e->all_next = deltas->all;
+    deltas->all = e;
     deltas->count++;
     return true;
 }
@@ -120,27 +121,19 @@ bool rollup_deltas_add(struct rollup_deltas *deltas, const struct rollup_cell *c
 bool rollup_deltas_merge(struct rollup_deltas *into, struct rollup_deltas *from)
 {
     bool ok = true;
-    for (size_t b = 0; b < BUCKETS && from->count; b++) {
-        for (struct entry *e = from->buckets[b]; e && ok; e = e->next)
-            ok = rollup_deltas_add(into, &e->cell);
-    }
+    for (struct entry *e = from->all; e && ok; e = e->all_next)
+        ok = rollup_deltas_add(into, &e->cell);
     rollup_deltas_clear(from);
     return ok;
 }
 
+/* Zeroed rather than unlinked: cells with no change are skipped when written, and a survey created
+ * again later in the same batch simply starts from zero. */
 void rollup_deltas_forget_survey(struct rollup_deltas *deltas, const char *survey)
 {
-    for (size_t b = 0; b < BUCKETS && deltas->count; b++) {
-        for (struct entry **link = &deltas->buckets[b]; *link;) {
-            struct entry *e = *link;
-            if (strcmp(e->cell.survey, survey) == 0) {
-                *link = e->next;
-                free(e);
-                deltas->count--;
-            } else {
-                link = &e->next;
-            }
-        }
+    for (struct entry *e = deltas->all; e; e = e->all_next) {
+        if (strcmp(e->cell.survey, survey) == 0)
+            e->cell.delta = 0;
     }
 }
 
@@ -158,11 +151,9 @@ int64_t rollup_deltas_answered(const struct rollup_deltas *deltas, const char *s
 bool rollup_deltas_each(const struct rollup_deltas *deltas, bool (*each)(const struct rollup_cell *cell, void *arg),
                         void *arg)
 {
-    for (size_t b = 0; b < BUCKETS && deltas->count; b++) {
-        for (const struct entry *e = deltas->buckets[b]; e; e = e->next) {
-            if (e->cell.delta != 0 && !each(&e->cell, arg))
-                return false;
-        }
+    for (const struct entry *e = deltas->all; e; e = e->all_next) {
+        if (e->cell.delta != 0 && !each(&e->cell, arg))
+            return false;
     }
     return true;
 }
