@@ -15,7 +15,7 @@
 #    writes them with the raw numbers to build-bench/bench-results/.
 #
 # Everything runs on 127.0.0.1 only; every wrk run is bounded (-d, BENCH_DURATION s, default 10).
-# About 20-25 minutes on 2 cores, most of it generating 10 M responses. Knobs (see bench.py):
+# About 15-20 minutes on 2 cores, a third of it generating 10 M responses. Knobs (see bench.py):
 # BENCH_SIZES=10000,1000000 for a quick run, BENCH_REUSE=1 to keep generated data between runs,
 # BENCH_DURATION, BENCH_VERIFY=all|small|none, BENCH_CONNS. Tokens are random per run and reach
 # surveyd through SURVEYD_ADMIN_TOKENS / SURVEYD_READ_TOKENS / SURVEYD_INGEST_TOKENS.
