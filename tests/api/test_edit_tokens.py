@@ -81,16 +81,18 @@ class EditTokenTests(BaseAPITest):
     def test_the_id_alone_grants_nothing(self):
         victim = self.submit({"answers": {"nps": 9, "comment": "mine"}, "customer": "cust-et",
                               "agent": "agent-et", "properties": {"plan": "pro"}})
-        other = self.submit()
         rid = victim["id"]
+        # No token: the id was the whole capability before.
+        r = self.patch(rid, {"nps": 0})
+        self.assertProblem(r, 401, "unauthorized")
+        self.assertNotIn(b"cust-et", r.body)
+        other = self.submit()
         refused = [
-            self.patch(rid, {"nps": 0}),                                # no token: the old capability
             self.patch(rid, {"nps": 0}, token=other["edit_token"]),     # someone else's token
             self.patch(rid, {"nps": 0}, token="a" * 32),                # a made-up one
             self.patch(rid, {"nps": 0}, token=victim["id"]),            # the id as a token
         ]
-        self.assertProblem(refused[0], 401, "unauthorized")
-        for r in refused[1:]:
+        for r in refused:
             self.assertProblem(r, 401, "unauthorized")
             self.assertNotIn(b"cust-et", r.body)
         self.assertEqual(self.answers_of(rid), {"nps": 9, "comment": "mine"})
