@@ -148,10 +148,9 @@ static bool authorise(struct http_request *req, struct store_conn *conn, struct 
     return false;
 }
 
-/* The doors a public survey opens to anyone: anonymous writes are rate-limited per client address
- * (ingest tokens are not), and a page of another site may not submit in its visitor's name: a
- * browser's POST or PATCH from an origin that is not allowed is refused (CORS alone would let the
- * write happen and only hide the reply). Replies and returns true when refused. */
+/* A page of another site may not write to a public survey in its visitor's name: a browser's POST or
+ * PATCH from an origin that is not allowed is refused (CORS alone would let the write happen and only
+ * hide the reply). Replies and returns true when refused. */
 static bool origin_refused(struct http_request *req, const struct survey *survey)
 {
     if (!survey->is_public || !http_origin_refused(req))
@@ -161,6 +160,8 @@ static bool origin_refused(struct http_request *req, const struct survey *survey
     return true;
 }
 
+/* The doors a public survey opens to anyone: anonymous writes are rate-limited per client address
+ * (ingest tokens are not), and the origin is checked. Replies and returns true when refused. */
 static bool public_write_refused(struct http_request *req, const struct survey *survey)
 {
     if (survey->is_public && !auth_may_ingest(api_auth(req).roles) && !api_rate_limit(req))
