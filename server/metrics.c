@@ -144,6 +144,19 @@ static void format_bucket(enum query_group_by group_by, int64_t ordinal, char *o
     }
 }
 
+/* The first day of a bucket: the inverse of ordinal_of_day. */
+static int64_t first_day_of_ordinal(enum query_group_by group_by, int64_t ordinal)
+{
+    switch (group_by) {
+    case GROUP_WEEK:
+        return ordinal * 7 - 3; /* Monday */
+    case GROUP_MONTH:
+        return timefmt_days_from_civil(floor_div(ordinal, 12), (unsigned)(ordinal - floor_div(ordinal, 12) * 12) + 1, 1);
+    default:
+        return ordinal;
+    }
+}
+
 static bool is_time_group(enum query_group_by group_by)
 {
     return group_by == GROUP_DAY || group_by == GROUP_WEEK || group_by == GROUP_MONTH;
@@ -464,8 +477,12 @@ static cJSON *render_groups(struct tally *tally)
 /* ---- computing a reply ---- */
 
 /* The time buckets of the reply: from `from` (or the first day with data) to the day before `to`
- * (or the last day with data), empty ones included. */
-static enum store_status time_buckets(struct store_conn *conn, const char *survey, const struct query *q,
+ * (or the last day with data), empty ones included. Without `from`, the window starts no earlier
+ * than MAX_TIME_BUCKETS buckets before its end: a query that names no start must not fail because
+ * old data exists (an import, or a clock gone wrong). Then q->from_ms is set to that start, so the
+ * totals cover the same window and the reply says which one it was. Too many buckets between an
+ * explicit `from` and the end stays STORE_CONFLICT (a 422). */
+static enum store_status time_buckets(struct store_conn *conn, const char *survey, struct query *q,
                                       int64_t *first_ordinal, size_t *count)
 {
     int64_t first_day = 0, last_day = 0;
@@ -487,6 +504,11 @@ static enum store_status time_buckets(struct store_conn *conn, const char *surve
     int64_t last_ordinal = ordinal_of_day(q->group_by, last_day);
     if (last_ordinal < *first_ordinal)
         return STORE_OK;
+    if (!q->has_from && last_ordinal - *first_ordinal >= MAX_TIME_BUCKETS) {
+        *first_ordinal = last_ordinal - (MAX_TIME_BUCKETS - 1);
+        q->has_from = true;
+        q->from_ms = first_day_of_ordinal(q->group_by, *first_ordinal) * MS_PER_DAY;
+    }
     if (last_ordinal - *first_ordinal >= MAX_TIME_BUCKETS)
         return STORE_CONFLICT; /* the caller turns this into a 422 */
     *count = (size_t)(last_ordinal - *first_ordinal + 1);
@@ -517,9 +539,11 @@ static void add_time_or_null(cJSON *object, const char *name, bool present, int6
         cJSON_AddNullToObject(object, name);
 }
 
-static enum store_status compute(struct store_conn *conn, const struct survey *survey, const struct query *q,
+static enum store_status compute(struct store_conn *conn, const struct survey *survey, const struct query *asked,
                                  char **body)
 {
+    struct query window = *asked;       /* a time grouping may bound an open start: see time_buckets */
+    const struct query *q = &window;
     struct layout layout;
     struct tally current, previous;
     struct headline headlines[SURVEY_MAX_QUESTIONS];
@@ -528,7 +552,7 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
     enum store_status status = STORE_OK;
 
     layout_init(&layout, survey);
-    if (is_time_group(q->group_by) && (status = time_buckets(conn, survey->id, q, &first_ordinal, &buckets)) != STORE_OK)
+    if (is_time_group(q->group_by) && (status = time_buckets(conn, survey->id, &window, &first_ordinal, &buckets)) != STORE_OK)
         return status;
     bool ok = tally_init(&current, &layout, q->group_by, first_ordinal, buckets);
     bool ok_previous = tally_init(&previous, &layout, GROUP_NONE, 0, 0);

@@ -9,12 +9,15 @@
 #include <string.h>
 
 #include "api.h"
+#include "edit_token.h"
 #include "export.h"
 #include "ids.h"
 #include "query.h"
 #include "timefmt.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
+/* How far from now an anonymous submitted_at may be: imports of old responses need a token. */
+#define ANONYMOUS_CLOCK_SKEW_MS (5 * 60 * 1000LL)
 
 struct post_job {
     struct api_job job;                 /* first: the writer hands this pointer back */
@@ -26,6 +29,9 @@ struct post_job {
     char *reply;                        /* the 201 body, also kept for replays */
     char existing_id[32];               /* on conflict */
     struct store_replay replay;         /* when the writer found the key already used */
+    bool trusted;                       /* an ingest or admin token: may learn an existing id */
+    char edit_token[EDIT_TOKEN_LEN + 1];            /* in the 201, never stored */
+    unsigned char edit_hash[EDIT_TOKEN_HASH_LEN];   /* what is stored */
 };
 
 static void post_job_free(void *state)
@@ -51,6 +57,11 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
             return status;
     }
     status = store_insert_response(conn, &post->response, post->existing_id);
+    if (status == STORE_OK)
+        status = store_save_edit_token(conn, post->response.id, post->edit_hash, sizeof post->edit_hash,
+                                       post->response.received_at + EDIT_TOKEN_LIFETIME_MS);
+    /* The idempotency record keeps the 201 as sent, edit token included: a retry must get the same
+     * token back, and nothing else could give it (only its hash is kept). See docs/SECURITY.md. */
     if (status != STORE_OK || !post->idempotency_key)
         return status;
     return store_save_idempotency(conn, &post->idempotency, 201, post->reply, post->response.id,
@@ -98,8 +109,13 @@ static enum http_next finish_post(struct http_request *req, struct post_job *pos
         reply_key_reused(req);
         break;
     case STORE_CONFLICT: {
-        cJSON *extra = cJSON_CreateObject();
-        cJSON_AddStringToObject(extra, "id", post->existing_id);
+        /* Only a trusted backend learns the existing id: to anyone else it would be the key to
+         * someone else's response (ticket numbers are often sequential). */
+        cJSON *extra = NULL;
+        if (post->trusted) {
+            extra = cJSON_CreateObject();
+            cJSON_AddStringToObject(extra, "id", post->existing_id);
+        }
         http_reply_problem(req, 409, "conflict", "a response for this interaction already exists", extra);
         break;
     }
@@ -132,19 +148,25 @@ static bool authorise(struct http_request *req, struct store_conn *conn, struct 
     return false;
 }
 
-/* The doors a public survey opens to anyone: anonymous writes are rate-limited per client address
- * (ingest tokens are not), and a page of another site may not submit in its visitor's name: a
- * browser's POST or PATCH from an origin that is not allowed is refused (CORS alone would let the
- * write happen and only hide the reply). Replies and returns true when refused. */
-static bool public_write_refused(struct http_request *req, const struct survey *survey)
+/* A page of another site may not write to a public survey in its visitor's name: a browser's POST or
+ * PATCH from an origin that is not allowed is refused (CORS alone would let the write happen and only
+ * hide the reply). Replies and returns true when refused. */
+static bool origin_refused(struct http_request *req, const struct survey *survey)
 {
-    if (survey->is_public && !auth_may_ingest(api_auth(req).roles) && !api_rate_limit(req))
-        return true;
     if (!survey->is_public || !http_origin_refused(req))
         return false;
     http_reply_problem(req, 403, "forbidden", "submissions from this web origin are not allowed for this survey",
                        NULL);
     return true;
+}
+
+/* The doors a public survey opens to anyone: anonymous writes are rate-limited per client address
+ * (ingest tokens are not), and the origin is checked. Replies and returns true when refused. */
+static bool public_write_refused(struct http_request *req, const struct survey *survey)
+{
+    if (survey->is_public && !auth_may_ingest(api_auth(req).roles) && !api_rate_limit(req))
+        return true;
+    return origin_refused(req, survey);
 }
 
 /* Up to 255 visible ASCII characters. */
@@ -177,16 +199,29 @@ static bool replayed_early(struct http_request *req, struct store_conn *conn, st
     return false;
 }
 
-static char *created_body(const struct response *response)
+static char *created_body(const struct response *response, const char *edit_token)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "id", response->id);
     cJSON_AddStringToObject(body, "survey", response->survey);
     api_add_time(body, "submitted_at", response->submitted_at);
     api_add_time(body, "received_at", response->received_at);
+    cJSON_AddStringToObject(body, "edit_token", edit_token);
     char *text = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
     return text;
+}
+
+/* Without an ingest or admin token, submitted_at must be about now (validation already refuses more
+ * than 5 minutes ahead): an anonymous visitor may not file answers into periods already reported on.
+ * Replies 422 and returns false otherwise. */
+static bool submitted_recently(struct http_request *req, const struct response *response, int64_t now_ms)
+{
+    if (response->submitted_at >= now_ms - ANONYMOUS_CLOCK_SKEW_MS)
+        return true;
+    api_reply_invalid_field(req, "submitted_at",
+                            "without an ingest or admin token, must be within 5 minutes of now (omit it to mean now)");
+    return false;
 }
 
 enum http_next responses_post(struct http_request *req)
@@ -203,6 +238,7 @@ enum http_next responses_post(struct http_request *req)
         return HTTP_DONE;
     req->state = post;
     req->state_free = post_job_free;
+    post->trusted = auth_may_ingest(api_auth(req).roles);
     if (!authorise(req, conn, &post->survey) || public_write_refused(req, &post->survey))
         return HTTP_DONE;
     if ((body = api_parse_body(req, true)) == NULL)
@@ -220,16 +256,19 @@ enum http_next responses_post(struct http_request *req)
             goto done;
     }
 
+    int64_t now_ms = timefmt_now_ms();
     validate_errors_init(&errors);
-    if (!validate_response(&post->survey, body, timefmt_now_ms(), &post->response, &errors)) {
+    if (!validate_response(&post->survey, body, now_ms, &post->response, &errors)) {
         api_reply_invalid(req, &errors);
         goto done;
     }
-    if (!ids_new_response_id(post->response.id)) {
+    if (!post->trusted && !submitted_recently(req, &post->response, now_ms))
+        goto done;
+    if (!ids_new_response_id(post->response.id) || !edit_token_new(post->edit_token, post->edit_hash)) {
         api_reply_store_error(req, STORE_ERROR);
         goto done;
     }
-    post->reply = created_body(&post->response);
+    post->reply = created_body(&post->response, post->edit_token);
     post->job.apply = apply_post;
     post->job.after_commit = count_ingested;
     snprintf(post->job.survey, sizeof post->job.survey, "%s", post->survey.id);
@@ -406,8 +445,6 @@ enum http_next responses_list(struct http_request *req)
 
 /* ---- PATCH /v1/responses/{id}: follow-up answers ---- */
 
-#define ANONYMOUS_PATCH_WINDOW_MS (24 * 3600 * 1000LL)
-
 struct patch_job {
     struct api_job job;                 /* first: the writer hands this pointer back */
     struct survey survey;
@@ -419,6 +456,7 @@ struct patch_job {
     struct store_replay replay;
     struct validate_errors errors;      /* the merged answers broke a rule */
     char *reply;
+    bool full_reply;                    /* the caller may read responses: the whole one in the reply */
 };
 
 static void patch_job_free(void *state)
@@ -485,17 +523,49 @@ static enum store_status apply_patch(struct store_conn *conn, struct writer_job 
     return status;
 }
 
+/* What a caller without the right to read responses sees of one: what they sent and where it went,
+ * never the customer, agent, interaction or properties a backend attached. */
+static char *visible_reply(char *full, bool full_reply)
+{
+    static const char *const visible[] = {"id", "survey", "submitted_at", "answers"};
+
+    if (full_reply || full == NULL)
+        return full;
+    cJSON *parsed = cJSON_Parse(full);
+    cJSON *out = cJSON_CreateObject();
+    for (size_t i = 0; parsed && i < sizeof visible / sizeof *visible; i++) {
+        cJSON *item = cJSON_DetachItemFromObjectCaseSensitive(parsed, visible[i]);
+        if (item)
+            cJSON_AddItemToObject(out, visible[i], item);
+    }
+    char *text = parsed ? cJSON_PrintUnformatted(out) : NULL;
+    cJSON_Delete(parsed);
+    cJSON_Delete(out);
+    free(full);
+    return text;
+}
+
 static enum http_next finish_patch(struct http_request *req, struct patch_job *patch)
 {
+    char *text;
+
     switch (patch->job.job.status) {
     case STORE_OK:
-        http_reply_json_text(req, 200, patch->reply);
+        text = visible_reply(patch->reply, patch->full_reply);
         patch->reply = NULL;
+        if (text)
+            http_reply_json_text(req, 200, text);
+        else
+            api_reply_store_error(req, STORE_ERROR);
         break;
     case STORE_REPLAY:
         http_add_header(req, "Idempotent-Replayed", "true");
-        http_reply_json_text(req, (unsigned)patch->replay.status, patch->replay.reply);
+        text = visible_reply(patch->replay.reply, patch->full_reply);
         patch->replay.reply = NULL;
+        if (text)
+            http_reply_json_text(req, (unsigned)patch->replay.status, text);
+        else
+            api_reply_store_error(req, STORE_ERROR);
         break;
     case STORE_KEY_REUSED:
         reply_key_reused(req);
@@ -510,22 +580,70 @@ static enum http_next finish_patch(struct http_request *req, struct patch_job *p
     return HTTP_DONE;
 }
 
-/* Ingest and admin tokens may always add answers; anyone may, to a public survey's response, for a
- * day after it was created: the unguessable id is the capability a widget holds. */
-static bool may_patch(struct http_request *req, const struct survey *survey, int64_t received_at)
+/* 401 for a follow-up without a usable token. The same reply whether the id exists or not, and
+ * whether the edit token is wrong or belongs to another response: ids cannot be probed. */
+static void reply_follow_up_unauthorised(struct http_request *req, bool presented)
 {
-    struct auth_result auth = api_auth(req);
-    if (auth_may_ingest(auth.roles))
-        return true;
-    if (survey->is_public && !auth.presented) {
-        if (timefmt_now_ms() - received_at <= ANONYMOUS_PATCH_WINDOW_MS)
-            return true;
-        http_reply_problem(req, 403, "forbidden",
-                           "anonymous follow-up answers are accepted for 24 hours after the response was created",
-                           NULL);
+    http_add_header(req, "WWW-Authenticate",
+                    presented ? "Bearer realm=\"surveyd\", error=\"invalid_token\"" : "Bearer realm=\"surveyd\"");
+    http_reply_problem(req, 401, "unauthorized",
+                       presented ? "the bearer token is not valid for this response"
+                                 : "a bearer token is required: an ingest token, or the response's edit_token",
+                       NULL);
+}
+
+/* Checks before anything is looked up, for a caller without the ingest right: a known token of
+ * another role (read) is 403 as before; no token is 401; then the anonymous rate limit applies. */
+static bool follow_up_may_try(struct http_request *req, struct auth_result auth)
+{
+    if (auth.roles != 0) {
+        api_reply_denied(req, auth);
         return false;
     }
-    api_reply_denied(req, auth);
+    if (!auth.presented) {
+        reply_follow_up_unauthorised(req, false);
+        return false;
+    }
+    return api_rate_limit(req);
+}
+
+/* Whether the bearer token is the edit token of response `id`, still valid. The presented token is
+ * hashed whether or not the id has one, so a miss costs the same either way. */
+static bool edit_token_granted(struct http_request *req, const char *id)
+{
+    static const unsigned char none[EDIT_TOKEN_HASH_LEN];
+    char token[EDIT_TOKEN_LEN + 1] = "";
+    unsigned char stored[EDIT_TOKEN_HASH_LEN];
+    int64_t expires_at = 0;
+    struct store_conn *conn = store_reader(api_app(req)->store);
+
+    bool shaped = edit_token_from_authorization(http_header(req, "Authorization"), token);
+    enum store_status status = conn ? store_get_edit_token(conn, id, stored, sizeof stored, &expires_at)
+                                    : STORE_UNAVAILABLE;
+    bool matches = edit_token_matches(token, status == STORE_OK ? stored : none) && shaped && status == STORE_OK;
+    if (status != STORE_OK && status != STORE_NOT_FOUND) {
+        api_reply_store_error(req, status);
+        return false;
+    }
+    if (!matches) {
+        reply_follow_up_unauthorised(req, true);
+        return false;
+    }
+    if (timefmt_now_ms() <= expires_at)
+        return true;
+    /* Only the token's holder gets here, so saying why reveals nothing to anyone else. */
+    http_reply_problem(req, 403, "forbidden",
+                       "the edit token has expired (24 hours after the response was created); use an ingest token",
+                       NULL);
+    return false;
+}
+
+/* An edit token works only while its survey is public: making a survey private closes the door. */
+static bool survey_takes_anonymous_follow_ups(struct http_request *req, const struct survey *survey)
+{
+    if (survey->is_public)
+        return true;
+    http_reply_problem(req, 403, "forbidden", "this survey takes follow-up answers with an ingest token only", NULL);
     return false;
 }
 
@@ -564,6 +682,10 @@ static cJSON *patch_answers(struct http_request *req, const struct survey *surve
     return detached;
 }
 
+/* Who may follow a response up. An ingest or admin token: any response (404 for an unknown id).
+ * Anyone else: only with the response's edit token (from the 201 of its submission) as the bearer
+ * token, within 24 hours, on a public survey; the id alone grants nothing, and whether it exists is
+ * never told before the token proved to be its own. */
 enum http_next responses_patch(struct http_request *req)
 {
     struct store_response_row row;
@@ -571,6 +693,10 @@ enum http_next responses_patch(struct http_request *req)
 
     if (req->state)
         return finish_patch(req, req->state);
+    struct auth_result auth = api_auth(req);
+    bool trusted = auth_may_ingest(auth.roles);
+    if (!trusted && (!follow_up_may_try(req, auth) || !edit_token_granted(req, req->params[0])))
+        return HTTP_DONE;
     if (!load_response(req, &row))
         return HTTP_DONE;
     if ((patch = calloc(1, sizeof *patch)) == NULL) {
@@ -579,15 +705,15 @@ enum http_next responses_patch(struct http_request *req)
     }
     req->state = patch;
     req->state_free = patch_job_free;
+    patch->full_reply = auth_may_read(auth.roles);
     enum store_status status =
         api_load_survey_cached(api_app(req)->surveys, store_reader(api_app(req)->store), row.survey, &patch->survey, NULL);
-    int64_t received_at = row.received_at;
     store_response_row_free(&row);
     if (status != STORE_OK) {
         api_reply_store_error(req, status);
         return HTTP_DONE;
     }
-    if (!may_patch(req, &patch->survey, received_at) || public_write_refused(req, &patch->survey) ||
+    if ((!trusted && !survey_takes_anonymous_follow_ups(req, &patch->survey)) || origin_refused(req, &patch->survey) ||
         (patch->patch = patch_answers(req, &patch->survey)) == NULL)
         return HTTP_DONE;
 

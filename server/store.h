@@ -175,6 +175,18 @@ enum store_status store_save_idempotency(struct store_conn *conn, const struct s
                                          int status, const char *reply, const char *response_id,
                                          const char *customer, int64_t now_ms);
 
+/* ---- edit tokens ---- */
+
+/* Stores the hash of a response's follow-up edit token (the token itself is never stored), in the
+ * caller's transaction. Deleting the response deletes it. */
+enum store_status store_save_edit_token(struct store_conn *conn, const char *response_id, const unsigned char *hash,
+                                        size_t hash_len, int64_t expires_at);
+
+/* The stored hash (hash_len bytes) and expiry of a response's edit token; STORE_NOT_FOUND when the
+ * response has none (unknown, or stored before edit tokens existed). */
+enum store_status store_get_edit_token(struct store_conn *conn, const char *response_id, unsigned char *hash,
+                                       size_t hash_len, int64_t *expires_at);
+
 /* ---- metrics ---- */
 
 /* One histogram cell: `count` answers of `question` with bucket value (value, or value_text for

@@ -55,6 +55,8 @@ enum stmt_id {
     STMT_DAY_SPAN,
     STMT_FIND_IDEMPOTENCY,
     STMT_SAVE_IDEMPOTENCY,
+    STMT_SAVE_EDIT_TOKEN,
+    STMT_GET_EDIT_TOKEN,
     STMT_LIST,
     STMT_LIST_CUSTOMER,
     STMT_SEQ_OF,
@@ -142,6 +144,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FIND_IDEMPOTENCY] = "SELECT body, status, reply, response_id FROM idempotency WHERE scope = ?1 AND key = ?2",
     [STMT_SAVE_IDEMPOTENCY] = "INSERT INTO idempotency (scope, key, body, status, reply, response_id, customer,"
                               " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [STMT_SAVE_EDIT_TOKEN] = "INSERT INTO edit_tokens (response_id, hash, expires_at) VALUES (?1, ?2, ?3)",
+    [STMT_GET_EDIT_TOKEN] = "SELECT hash, expires_at FROM edit_tokens WHERE response_id = ?1",
     /* Keyset pagination, newest first: rows strictly before (?2 ms, ?3 id), at or after ?4 ms. The
      * bound is a row value so the index range starts right at the cursor, whatever the page. */
     [STMT_LIST] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties FROM responses"
@@ -1274,6 +1278,45 @@ enum store_status store_save_idempotency(struct store_conn *conn, const struct s
     bind_text(s, 7, customer);
     sqlite3_bind_int64(s, 8, now_ms);
     return run(conn, s);
+}
+
+/* ---- edit tokens (follow-up capabilities; only their hashes are stored) ---- */
+
+enum store_status store_save_edit_token(struct store_conn *conn, const char *response_id, const unsigned char *hash,
+                                        size_t hash_len, int64_t expires_at)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_SAVE_EDIT_TOKEN);
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, response_id);
+    sqlite3_bind_blob(s, 2, hash, (int)hash_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, expires_at);
+    return run(conn, s);
+}
+
+enum store_status store_get_edit_token(struct store_conn *conn, const char *response_id, unsigned char *hash,
+                                       size_t hash_len, int64_t *expires_at)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_GET_EDIT_TOKEN);
+    enum store_status status = STORE_NOT_FOUND;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, response_id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        /* A stored hash of another length (never written by this code) grants nothing. */
+        if ((size_t)sqlite3_column_bytes(s, 0) == hash_len) {
+            memcpy(hash, sqlite3_column_blob(s, 0), hash_len);
+            *expires_at = sqlite3_column_int64(s, 1);
+            status = STORE_OK;
+        }
+    } else if (rc != SQLITE_DONE) {
+        status = status_of(rc);
+    }
+    done_with(s);
+    return status;
 }
 
 /* ---- metrics ---- */

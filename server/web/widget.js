@@ -46,13 +46,15 @@
   }
 
   /* One exchange, retried on network failure, 429 and 5xx after 0.5, 1, 2 and 4 s with the same body and
-   * Idempotency-Key, so the server stores it once. Resolves to {status, body}; rejects if never reached. */
-  function call(method, url, body, keepalive) {
+   * Idempotency-Key, so the server stores it once. Resolves to {status, body}; rejects if never reached.
+   * token: the edit token the POST's 201 gave, which alone lets its follow-up PATCHes through. */
+  function call(method, url, body, keepalive, token) {
     var opts = { method: method, mode: 'cors', credentials: 'omit', cache: 'no-store', keepalive: !!keepalive, headers: {} };
     if (body) {
       opts.body = JSON.stringify(body);
       opts.headers = { 'Content-Type': 'application/json', 'Idempotency-Key': uuid() };
     }
+    if (token) opts.headers.Authorization = 'Bearer ' + token;
     var tries = 0;
     return (function go() {
       return fetch(url, opts).then(function (r) {
@@ -87,7 +89,7 @@
     });
 
     function render(title, questions) {
-      var values = {}, sent = {}, pending = {}, rid = null, busy = false, timer, failed = false, waiters = [];
+      var values = {}, sent = {}, pending = {}, rid = null, edit = null, busy = false, timer, failed = false, waiters = [];
       var err = el('p', { 'class': 'sd-err', 'aria-live': 'polite' });
       var done = el('p', { 'class': 'sd-done', 'aria-live': 'polite', tabindex: '-1' });
       var button = el('button', { type: 'submit', text: 'Send' });
@@ -184,9 +186,9 @@
         var undo = function () { for (a in prev) if (prev[a] === undefined) delete sent[a]; else sent[a] = prev[a]; };
         pending = {};
         busy = true;
-        call(rid ? 'PATCH' : 'POST', base + (rid ? '/v1/responses/' + rid : '/v1/surveys/' + survey + '/responses'), body, keepalive === true).then(function (r) {
+        call(rid ? 'PATCH' : 'POST', base + (rid ? '/v1/responses/' + rid : '/v1/surveys/' + survey + '/responses'), body, keepalive === true, rid && edit).then(function (r) {
           failed = r.status > 201;
-          if (r.status === 201 && !rid) rid = r.body && r.body.id;
+          if (r.status === 201 && !rid) { rid = r.body && r.body.id; edit = r.body && r.body.edit_token; }
           if (failed) undo();
           err.textContent = !failed ? '' : r.status === 409 ? 'It looks like you have already answered this survey. Thank you!'
             : r.status === 403 ? 'Sorry, this survey cannot be answered from this page.'

@@ -1,7 +1,8 @@
 """Follow-up answers: PATCH /v1/responses/{id} adds, replaces (value) and
 removes (null) answers, validated like a new response; auth (incl. the
-anonymous 24-hour window on public surveys), Idempotency-Key, concurrent
-follow-ups, and metrics/verify consistency afterwards."""
+anonymous edit token, valid 24 hours, on public surveys), Idempotency-Key,
+concurrent follow-ups, and metrics/verify consistency afterwards. The
+edit-token rules themselves are tested in test_edit_tokens.py."""
 
 import datetime
 import sqlite3
@@ -69,13 +70,15 @@ class PatchSemanticsTests(FollowupBase):
             assert r.status == 201, r
 
     def test_add_answers_reply_is_whole_response(self):
+        # The whole response for a caller who may read responses (admin); an
+        # ingest token sees less (test_edit_tokens.py).
         body = {"answers": {"must": 4}, "channel": "email", "customer": "cust-fu",
                 "agent": "agent-fu", "interaction": uid("ticket"),
                 "properties": {"plan": "pro"}, "submitted_at": "2025-03-04T05:06:07.089Z"}
         rid = self.post_ok(self.sid, body).json["id"]
         before = self.get_response(rid).json
         r = self.patch_ok(rid, {"nps": 9, "comment": "thanks!", "yn": True,
-                                "pick": {"other": "c"}})
+                                "pick": {"other": "c"}}, token=ADMIN_TOKEN)
         want = dict(before, answers={"must": 4, "nps": 9, "comment": "thanks!", "yn": True,
                                      "pick": {"other": "c"}})
         self.assertEqual(r.json, want)
@@ -227,13 +230,14 @@ class PatchAuthTests(FollowupBase):
                                        404, "not_found")
 
     def test_public_survey_anonymous_within_a_day(self):
-        rid = self.post_ok(self.public, {"answers": {"nps": 2}}, token=None).json["id"]
-        r = self.patch_ok(rid, {"comment": "follow-up from the widget"}, token=None)
+        created = self.post_ok(self.public, {"answers": {"nps": 2}}, token=None).json
+        rid, edit = created["id"], created["edit_token"]
+        r = self.patch_ok(rid, {"comment": "follow-up from the widget"}, token=edit)
         self.assertEqual(r.json["answers"], {"nps": 2, "comment": "follow-up from the widget"})
         self.assertEqual(self.answers_of(rid), {"nps": 2, "comment": "follow-up from the widget"})
         # text/plain, as navigator.sendBeacon sends it.
         r = self.patch(rid, b'{"answers": {"nps": 3}}', headers={"Content-Type": "text/plain"},
-                       token=None)
+                       token=edit)
         self.assertEqual(r.status, 200, r.body)
         # Tokens still work; a read token does not.
         self.patch_ok(rid, {"nps": 4}, token=INGEST_TOKEN)
@@ -243,21 +247,27 @@ class PatchAuthTests(FollowupBase):
 
     def test_public_window_counts_from_creation_not_submitted_at(self):
         old = fmt_time(utc_now() - datetime.timedelta(days=3))
-        rid = self.post_ok(self.public, {"answers": {"nps": 2}, "submitted_at": old}).json["id"]
-        self.patch_ok(rid, {"nps": 8}, token=None)
-        self.assertEqual(self.answers_of(rid)["nps"], 8)
+        created = self.post_ok(self.public, {"answers": {"nps": 2}, "submitted_at": old}).json
+        self.patch_ok(created["id"], {"nps": 8}, token=created["edit_token"])
+        self.assertEqual(self.answers_of(created["id"])["nps"], 8)
 
     def test_private_survey_anonymous_refused(self):
-        rid = self.post_ok(self.private, {"answers": {"nps": 1}}).json["id"]
+        created = self.post_ok(self.private, {"answers": {"nps": 1}}).json
+        rid = created["id"]
         self.assertProblem(self.patch(rid, {"answers": {"nps": 2}}, token=None), 401,
                            "unauthorized")
+        # Its own edit token does not open a private survey either.
+        self.assertProblem(self.patch(rid, {"answers": {"nps": 2}}, token=created["edit_token"]),
+                           403, "forbidden")
         self.assertEqual(self.answers_of(rid)["nps"], 1)
 
 
 class AnonymousWindowExpiryTests(unittest.TestCase):
     """A response created more than 24 hours ago takes no anonymous
-    follow-up. The creation time is moved back in the stopped daemon's
-    database (received_at, milliseconds) to get there without waiting."""
+    follow-up: its edit token has expired. The creation time and the
+    token's expiry are moved back in the stopped daemon's database
+    (received_at, edit_tokens.expires_at, milliseconds) to get there
+    without waiting."""
 
     def test_anonymous_patch_refused_after_24_hours(self):
         with Daemon() as d:
@@ -265,26 +275,33 @@ class AnonymousWindowExpiryTests(unittest.TestCase):
             r = d.req("PUT", "/v1/surveys/" + sid, simple_definition(public=True),
                       token=ADMIN_TOKEN)
             self.assertEqual(r.status, 201)
-            ids = []
+            ids, edits = [], {}
             for _ in range(2):
                 r = d.req("POST", "/v1/surveys/%s/responses" % sid, {"answers": {"nps": 5}})
                 self.assertEqual(r.status, 201, r.body)
                 ids.append(r.json["id"])
+                edits[r.json["id"]] = r.json["edit_token"]
             old, recent = ids
             d.stop()
             db = sqlite3.connect(d.db_path)
             try:
                 hour = 3600 * 1000
-                n = db.execute("UPDATE responses SET received_at = received_at - ? WHERE id = ?",
-                               (25 * hour, old)).rowcount
-                m = db.execute("UPDATE responses SET received_at = received_at - ? WHERE id = ?",
-                               (23 * hour, recent)).rowcount
+                n = m = 0
+                for rid, back in ((old, 25 * hour), (recent, 23 * hour)):
+                    k = db.execute("UPDATE responses SET received_at = received_at - ? WHERE id = ?",
+                                   (back, rid)).rowcount
+                    k += db.execute("UPDATE edit_tokens SET expires_at = expires_at - ?"
+                                    " WHERE response_id = ?", (back, rid)).rowcount
+                    if rid == old:
+                        n = k
+                    else:
+                        m = k
                 db.commit()
             finally:
                 db.close()
-            self.assertEqual((n, m), (1, 1))
+            self.assertEqual((n, m), (2, 2))
             d.start()
-            r = d.req("PATCH", "/v1/responses/" + old, {"answers": {"nps": 9}})
+            r = d.req("PATCH", "/v1/responses/" + old, {"answers": {"nps": 9}}, token=edits[old])
             self.assertIn(r.status, (401, 403), r.body)
             self.assertEqual(r.json.get("code"), "unauthorized" if r.status == 401 else "forbidden")
             g = d.req("GET", "/v1/responses/" + old, token=READ_TOKEN).json
@@ -292,7 +309,8 @@ class AnonymousWindowExpiryTests(unittest.TestCase):
             # A token still may; a response 23 hours old still takes anonymous answers.
             r = d.req("PATCH", "/v1/responses/" + old, {"answers": {"nps": 9}}, token=INGEST_TOKEN)
             self.assertEqual(r.status, 200, r.body)
-            r = d.req("PATCH", "/v1/responses/" + recent, {"answers": {"nps": 10}})
+            r = d.req("PATCH", "/v1/responses/" + recent, {"answers": {"nps": 10}},
+                      token=edits[recent])
             self.assertEqual(r.status, 200, r.body)
             d.stop()
 

@@ -1026,16 +1026,21 @@ class LiveAPITests(BaseAPITest):
         r = self.req("PATCH", "/v1/responses/" + rid, patch, token=INGEST_TOKEN, headers=pkey)
         self.conform(r, "patch", rp, 200)
         self.assertEqual(r.headers.get("Idempotent-Replayed"), "true")
-        r = self.req("PATCH", "/v1/responses/" + rid2, {"answers": {"easy": 7}})  # anonymous, public
-        self.conform(r, "patch", rp, 200)
+        r = self.req("PATCH", "/v1/responses/" + rid2, {"answers": {"easy": 7}})  # no token at all
+        self.conform(r, "patch", rp, 401)
+        r = self.req("PATCH", "/v1/responses/" + rid2, {"answers": {"easy": 7}},  # its edit token, public
+                     token=created2["edit_token"])
+        self.assertEqual(set(self.conform(r, "patch", rp, 200)), {"id", "survey", "submitted_at", "answers"})
         r = self.req("PATCH", "/v1/responses/" + rid2, {"answers": {"rec": None}}, token=INGEST_TOKEN)
         self.conform(r, "patch", rp, 422)  # rec is required
         r = self.req("PATCH", "/v1/responses/" + rid2, {"answers": {}, "more": 1}, token=INGEST_TOKEN)
         self.conform(r, "patch", rp, 422)
         r = self.req("PATCH", "/v1/responses/" + rid2, {"answers": {"easy": 7}}, token=READ_TOKEN)
         self.conform(r, "patch", rp, 403)
-        r = self.req("PATCH", "/v1/responses/" + "b" * 26, {"answers": {"easy": 7}})
+        r = self.req("PATCH", "/v1/responses/" + "b" * 26, {"answers": {"easy": 7}}, token=INGEST_TOKEN)
         self.conform(r, "patch", rp, 404)
+        r = self.req("PATCH", "/v1/responses/" + "b" * 26, {"answers": {"easy": 7}}, token=created2["edit_token"])
+        self.conform(r, "patch", rp, 401)  # an edit token never learns whether an id exists
 
         # -- listing and export -------------------------------------------
         lp = "/v1/surveys/{survey}/responses"
@@ -1366,7 +1371,8 @@ class LimitedDaemonTests(BaseAPITest):
         r = self.req("POST", "/v1/surveys/%s/responses" % sid, {"answers": {"rec": 2}})
         j = self.conform(r, "post", p, 429)
         self.assertEqual(j["code"], "rate_limited")
-        r = self.req("PATCH", "/v1/responses/" + created["id"], {"answers": {"rec": 3}})
+        r = self.req("PATCH", "/v1/responses/" + created["id"], {"answers": {"rec": 3}},
+                     token=created["edit_token"])
         self.conform(r, "patch", "/v1/responses/{id}", 429)
         r = self.req("POST", "/v1/surveys/%s/responses" % sid, {"answers": {"rec": 2}}, token=INGEST_TOKEN)
         self.conform(r, "post", p, 201)  # ingest tokens are not limited

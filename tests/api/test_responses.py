@@ -168,7 +168,9 @@ class EnvelopeTests(ResponseTestBase):
         r = self.post_ok(self.sid, {"answers": {"nps": 9}})
         after = utc_now() + datetime.timedelta(seconds=5)
         j = r.json
-        self.assertEqual(set(j), {"id", "survey", "submitted_at", "received_at"})
+        # edit_token: the submitter's follow-up capability (issue 11, item 2; test_edit_tokens.py).
+        self.assertEqual(set(j), {"id", "survey", "submitted_at", "received_at", "edit_token"})
+        self.assertRegex(j["edit_token"], r"^[a-z2-7]{32}$")
         self.assertRegex(j["id"], RESPONSE_ID_RE)
         self.assertEqual(j["survey"], self.sid)
         self.assertEqual(r.headers.get("Location"), "/v1/responses/" + j["id"])

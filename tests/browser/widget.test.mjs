@@ -104,7 +104,7 @@ test('keyboard only, on an allowed origin: the answers are stored and counted ex
   const { page, context, errors } = await openPage(allowed, '/', 'data-survey="support" data-channel="web" data-customer="cust-42" data-interaction="chat-1001"');
   const requests = [];
   page.on('request', (req) => {
-    if (req.url().startsWith(daemon.base + '/v1/')) requests.push({ method: req.method(), url: req.url(), key: req.headers()['idempotency-key'] });
+    if (req.url().startsWith(daemon.base + '/v1/')) requests.push({ method: req.method(), url: req.url(), key: req.headers()['idempotency-key'], auth: req.headers()['authorization'] });
   });
   const form = page.locator('.surveyd-widget form');
   await form.waitFor();
@@ -190,6 +190,10 @@ test('keyboard only, on an allowed origin: the answers are stored and counted ex
   assert.equal(writes[0].method, 'POST');
   assert.ok(writes.slice(1).every((r) => r.method === 'PATCH' && r.url === `${daemon.base}/v1/responses/${first.id}`), JSON.stringify(writes));
   assert.ok(writes.every((r) => r.key), 'every write has an Idempotency-Key');
+  // The follow-ups carry the edit token the POST's 201 gave (the id alone grants nothing); the POST none.
+  assert.equal(writes[0].auth, undefined);
+  assert.ok(writes.length > 1 && writes.slice(1).every((r) => /^Bearer [a-z2-7]{32}$/.test(r.auth || '')), JSON.stringify(writes));
+  assert.equal(new Set(writes.slice(1).map((r) => r.auth)).size, 1);
   assert.equal(new Set(writes.map((r) => r.key)).size, writes.length);
   assert.deepEqual(errors, []);
   await context.close();

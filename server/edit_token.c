@@ -1,0 +1,61 @@
+#include "edit_token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ids.h"
+
+#define RAW_BYTES 20 /* 160 bits: exactly 32 base32 characters, no padding */
+
+static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+bool edit_token_new(char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
+{
+    unsigned char raw[RAW_BYTES];
+    unsigned acc = 0, bits = 0;
+    size_t o = 0, i = 0;
+
+    if (!ids_random_bytes(raw, sizeof raw))
+        return false;
+    while (o < EDIT_TOKEN_LEN) {
+        if (bits < 5) {
+            acc = (acc << 8) | raw[i++];
+            bits += 8;
+        }
+        token[o++] = alphabet[(acc >> (bits - 5)) & 31];
+        bits -= 5;
+    }
+    token[o] = '\0';
+    OPENSSL_cleanse(raw, sizeof raw);
+    return edit_token_hash(token, hash);
+}
+
+bool edit_token_hash(const char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
+{
+    unsigned int len = 0;
+    return EVP_Digest(token, strlen(token), hash, &len, EVP_sha256(), NULL) == 1 && len == EDIT_TOKEN_HASH_LEN;
+}
+
+bool edit_token_matches(const char *presented, const unsigned char stored[EDIT_TOKEN_HASH_LEN])
+{
+    unsigned char hash[EDIT_TOKEN_HASH_LEN];
+    return edit_token_hash(presented, hash) && CRYPTO_memcmp(hash, stored, EDIT_TOKEN_HASH_LEN) == 0;
+}
+
+bool edit_token_from_authorization(const char *authorization, char *out)
+{
+    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return false;
+    const char *given = authorization + 7;
+    while (*given == ' ')
+        given++;
+    size_t len = strspn(given, alphabet);
+    /* Trailing spaces are tolerated, as auth.c does for role tokens; anything else is not a token. */
+    if (len != EDIT_TOKEN_LEN || given[len + strspn(given + len, " ")] != '\0')
+        return false;
+    memcpy(out, given, EDIT_TOKEN_LEN);
+    out[EDIT_TOKEN_LEN] = '\0';
+    return true;
+}
