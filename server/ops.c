@@ -25,7 +25,8 @@ int ops_verify(const struct config *config)
     char err[512];
     uint64_t differences, responses;
     struct store_options options = {config->data_dir, config->durability};
-    struct store *store = store_open(&options, err, sizeof err);
+    /* Read-only: verify runs beside a serving surveyd and must never touch its WAL. */
+    struct store *store = store_open_read_only(&options, err, sizeof err);
 
     if (store == NULL) {
         fprintf(stderr, "surveyd verify: %s\n", err);

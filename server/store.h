@@ -33,11 +33,17 @@ struct store_options {
     enum store_durability durability;
 };
 
-/* Opens (creating if needed) <data_dir>/surveyd.db and brings its schema up to date. On failure
+/* Opens (creating if needed) <data_dir>/surveyd.db and brings its schema up to date. Files are
+ * created owner-only (0600), and existing ones readable by others are tightened. On failure
  * returns NULL with a message for the operator in err. */
 struct store *store_open(const struct store_options *options, char *err, size_t err_size);
 
-/* Checkpoints the WAL and closes every connection. Call after all threads that used it stopped. */
+/* For tools that run beside a serving surveyd (verify): opens the existing database read-only,
+ * migrates nothing, and never checkpoints or deletes the WAL when closing, so the daemon's -wal and
+ * -shm are never unlinked under it. Needs the schema version this binary was built for. */
+struct store *store_open_read_only(const struct store_options *options, char *err, size_t err_size);
+
+/* Checkpoints the WAL (unless read-only) and closes every connection. Call after all threads that used it stopped. */
 void store_close(struct store *store);
 
 struct store_conn *store_reader(struct store *store);

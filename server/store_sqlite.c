@@ -181,6 +181,7 @@ struct store_conn {
 struct store {
     char *path;
     enum store_durability durability;
+    bool read_only;
     struct store_conn *writer;
     pthread_key_t reader_key;
     pthread_mutex_t readers_lock;
@@ -209,11 +210,23 @@ static bool conn_exec(sqlite3 *db, const char *sql, char *err, size_t err_size)
     return false;
 }
 
+/* For connections of a process that is not the database's owner (verify, backup): when SQLite closes
+ * what it takes for the last connection to a WAL database, it checkpoints and deletes -wal and -shm.
+ * Its "last" is judged by POSIX locks, which a serving surveyd holds; this makes sure such a tool
+ * never deletes them even so: no checkpoint on close, and the WAL persists. */
+static void leave_wal_alone(sqlite3 *db)
+{
+    int persist = 1;
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+
 static struct store_conn *conn_open(const struct store *store, bool writer, char *err, size_t err_size)
 {
     struct store_conn *conn = calloc(1, sizeof *conn);
     char pragmas[256];
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int flags = (store->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+                (writer && !store->read_only ? SQLITE_OPEN_CREATE : 0);
 
     if (conn == NULL) {
         snprintf(err, err_size, "out of memory");
@@ -224,6 +237,8 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
         goto fail;
     }
     sqlite3_extended_result_codes(conn->db, 1);
+    if (store->read_only)
+        leave_wal_alone(conn->db);
     /* Readers wait for a checkpoint or recovery briefly; the writer must not wait long, since every
      * queued response waits behind it. */
     sqlite3_busy_timeout(conn->db, writer ? 1000 : 5000);
@@ -337,7 +352,24 @@ static bool migrate(sqlite3 *db, char *err, size_t err_size)
     return true;
 }
 
-struct store *store_open(const struct store_options *options, char *err, size_t err_size)
+/* A read-only store cannot migrate: it needs the schema this binary was built for. */
+static bool schema_current(sqlite3 *db, char *err, size_t err_size)
+{
+    int version;
+    if (!read_user_version(db, &version)) {
+        snprintf(err, err_size, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        return false;
+    }
+    if (version != schema_migration_count) {
+        snprintf(err, err_size, "the database has schema version %d, this surveyd expects %d: %s", version,
+                 schema_migration_count,
+                 version < schema_migration_count ? "start surveyd serve once to migrate it" : "run a newer surveyd");
+        return false;
+    }
+    return true;
+}
+
+static struct store *open_store(const struct store_options *options, bool read_only, char *err, size_t err_size)
 {
     struct store *store = calloc(1, sizeof *store);
     size_t path_len = strlen(options->data_dir) + sizeof "/surveyd.db";
@@ -348,12 +380,18 @@ struct store *store_open(const struct store_options *options, char *err, size_t 
     }
     snprintf(store->path, path_len, "%s/surveyd.db", options->data_dir);
     store->durability = options->durability;
+    store->read_only = read_only;
     pthread_mutex_init(&store->readers_lock, NULL);
     pthread_key_create(&store->reader_key, reader_release);
 
     store->writer = conn_open(store, true, err, err_size);
     if (store->writer == NULL)
         goto fail;
+    if (store->read_only) {
+        if (!schema_current(store->writer->db, err, err_size))
+            goto fail;
+        return store;
+    }
     /* quick_check reads every page: too slow for big databases at start-up. The header and schema
      * reads below catch a file that is not a database at all; deeper damage surfaces as errors. */
     if (!conn_exec(store->writer->db, "PRAGMA journal_mode = WAL", err, err_size)) {
@@ -374,6 +412,16 @@ fail_alloc:
     return NULL;
 }
 
+struct store *store_open(const struct store_options *options, char *err, size_t err_size)
+{
+    return open_store(options, false, err, err_size);
+}
+
+struct store *store_open_read_only(const struct store_options *options, char *err, size_t err_size)
+{
+    return open_store(options, true, err, err_size);
+}
+
 void store_close(struct store *store)
 {
     if (store == NULL)
@@ -385,11 +433,12 @@ void store_close(struct store *store)
         store->readers = next;
     }
     pthread_mutex_unlock(&store->readers_lock);
-    if (store->writer) {
+    if (store->writer && !store->read_only) {
         /* Fold the WAL back into the database so a copy of surveyd.db alone is complete. */
         sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        conn_close(store->writer);
     }
+    if (store->writer)
+        conn_close(store->writer);
     pthread_key_delete(store->reader_key);
     pthread_mutex_destroy(&store->readers_lock);
     free(store->path);
@@ -1135,41 +1184,48 @@ enum store_status store_checkpoint(struct store_conn *conn)
     return rc == SQLITE_OK ? STORE_OK : status_of(rc);
 }
 
-static bool file_contains(const char *path, char *const *needles, int count)
+/* Searches the database file for any of the needles, reading it through the descriptor SQLite
+ * already holds (SQLITE_FCNTL_FILE_POINTER, then the VFS's xRead): never through a descriptor of
+ * our own. Closing any descriptor of a file drops every POSIX lock this process holds on it,
+ * SQLite's included; `surveyd verify` or `backup` would then take themselves for the last user,
+ * checkpoint and delete -wal and -shm while we go on committing into the deleted files.
+ * (sqlite_dbpage would read pages through SQL, but Debian's libsqlite3 is built without
+ * SQLITE_ENABLE_DBPAGE_VTAB.) Errors count as found: a file we cannot read is not proven clean. */
+static bool file_contains(sqlite3 *db, char *const *needles, int count)
 {
     enum { CHUNK = 1 << 20, OVERLAP = 64 };
-    FILE *f = fopen(path, "rb");
-    char *buf = malloc(CHUNK + OVERLAP);
+    sqlite3_file *file = NULL;
+    sqlite3_int64 size = 0, offset = 0;
+    char *buf = NULL;
     size_t kept = 0;
-    bool found = false;
+    bool found = true;
 
-    if (f == NULL || buf == NULL) {
-        if (f)
-            fclose(f);
-        free(buf);
-        return true; /* cannot prove it clean: assume not */
-    }
-    for (;;) {
-        size_t n = fread(buf + kept, 1, CHUNK, f);
-        if (n == 0)
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == NULL ||
+        file->pMethods == NULL || file->pMethods->xFileSize(file, &size) != SQLITE_OK ||
+        (buf = malloc(CHUNK + OVERLAP)) == NULL)
+        goto done;
+    found = false;
+    while (offset < size && !found) {
+        int n = size - offset < CHUNK ? (int)(size - offset) : CHUNK;
+        if (file->pMethods->xRead(file, buf + kept, n, offset) != SQLITE_OK) {
+            found = true;
             break;
-        size_t len = kept + n;
+        }
+        offset += n;
+        size_t len = kept + (size_t)n;
         for (int i = 0; i < count && !found; i++)
             found = memmem(buf, len, needles[i], strlen(needles[i])) != NULL;
-        if (found)
-            break;
         /* Keep the tail, so a needle split across two chunks is still seen. */
         kept = len < OVERLAP ? len : OVERLAP;
         memmove(buf, buf + len - kept, kept);
     }
-    fclose(f);
+done:
     free(buf);
     return found;
 }
 
 enum store_status store_scrub(struct store_conn *conn, char *const *needles, int count, bool *vacuumed)
 {
-    const char *path = sqlite3_db_filename(conn->db, "main");
     enum store_status status;
 
     *vacuumed = false;
@@ -1178,7 +1234,7 @@ enum store_status store_scrub(struct store_conn *conn, char *const *needles, int
         if ((status = store_checkpoint(conn)) == STORE_OK)
             break;
     }
-    if (status != STORE_OK || count == 0 || path == NULL || !file_contains(path, needles, count))
+    if (status != STORE_OK || count == 0 || !file_contains(conn->db, needles, count))
         return status;
     *vacuumed = true;
     if (sqlite3_exec(conn->db, "VACUUM", NULL, NULL, NULL) != SQLITE_OK) {
@@ -1490,6 +1546,7 @@ enum store_status store_backup(const char *data_dir, const char *dest, char *err
         goto done;
     }
     sqlite3_busy_timeout(source, 5000);
+    leave_wal_alone(source);
     if (sqlite3_open_v2(tmp_path, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot create %s: %s", tmp_path, sqlite3_errmsg(copy));
         goto done;
