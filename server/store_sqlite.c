@@ -352,6 +352,43 @@ static bool migrate(sqlite3 *db, char *err, size_t err_size)
     return true;
 }
 
+/* The database holds customers' answers: owner-only, whatever the umask. chmod by path, never
+ * through a descriptor of our own (see file_contains). A file SQLite just created is still empty
+ * here; -wal and -shm are created later by SQLite with the database file's mode. Existing files
+ * readable by others (from an older surveyd, or a copy) are tightened, and the operator told. */
+static void make_private(const char *path, bool existed)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+        return;
+    if (chmod(path, S_IRUSR | S_IWUSR) != 0)
+        log_warn("store: %s is accessible by others (mode %03o) and cannot be made owner-only: %s", path,
+                 (unsigned)(st.st_mode & 0777), strerror(errno));
+    else if (existed)
+        log_warn("store: %s was accessible by others (mode %03o); it is now 0600", path,
+                 (unsigned)(st.st_mode & 0777));
+}
+
+static void make_files_private(const char *db_path, bool existed)
+{
+    char path[4200];
+    make_private(db_path, existed);
+    snprintf(path, sizeof path, "%s-wal", db_path);
+    make_private(path, true);
+    snprintf(path, sizeof path, "%s-shm", db_path);
+    make_private(path, true);
+}
+
+/* The files are owner-only, but a directory others may enter still shows their names and sizes and
+ * lets them see every file a tool puts beside them. */
+static void warn_if_shared(const char *data_dir)
+{
+    struct stat st;
+    if (stat(data_dir, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        log_warn("store: data directory %s is readable by others (mode %03o); make it owner-only: chmod 700 %s",
+                 data_dir, (unsigned)(st.st_mode & 0777), data_dir);
+}
+
 /* A read-only store cannot migrate: it needs the schema this binary was built for. */
 static bool schema_current(sqlite3 *db, char *err, size_t err_size)
 {
@@ -384,9 +421,14 @@ static struct store *open_store(const struct store_options *options, bool read_o
     pthread_mutex_init(&store->readers_lock, NULL);
     pthread_key_create(&store->reader_key, reader_release);
 
+    bool existed = access(store->path, F_OK) == 0;
     store->writer = conn_open(store, true, err, err_size);
     if (store->writer == NULL)
         goto fail;
+    if (!read_only) {
+        make_files_private(store->path, existed);
+        warn_if_shared(options->data_dir);
+    }
     if (store->read_only) {
         if (!schema_current(store->writer->db, err, err_size))
             goto fail;
@@ -1549,6 +1591,11 @@ enum store_status store_backup(const char *data_dir, const char *dest, char *err
     leave_wal_alone(source);
     if (sqlite3_open_v2(tmp_path, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot create %s: %s", tmp_path, sqlite3_errmsg(copy));
+        goto done;
+    }
+    /* Private before a page is copied into it; its journal takes the same mode. */
+    if (chmod(tmp_path, S_IRUSR | S_IWUSR) != 0) {
+        snprintf(err, err_size, "cannot make %s owner-only: %s", tmp_path, strerror(errno));
         goto done;
     }
     sqlite3_backup *backup = sqlite3_backup_init(copy, "main", source, "main");
