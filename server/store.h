@@ -71,6 +71,11 @@ void store_survey_row_free(struct store_survey_row *row);
 
 enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out);
 
+/* Whether the survey's stored definition is still exactly this text (STORE_NOT_FOUND when the survey
+ * is gone): in the writer, whether what a request was validated against is still current. */
+enum store_status store_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
+                                         bool *unchanged);
+
 /* Calls each(row, arg) for every survey in id order; rows are freed after each call. */
 enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
                                      void *arg);
@@ -222,6 +227,12 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
  * a line per difference. *differences counts them. */
 enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                uint64_t *differences, uint64_t *responses);
+
+/* Calls each() for every stored response with its survey's current definition, all from one read
+ * snapshot: for checking that every stored answer fits its question (surveyd verify). */
+typedef void (*store_answers_fn)(const char *survey, const char *definition, const char *id, const char *answers,
+                                 void *arg);
+enum store_status store_each_answers(struct store *store, store_answers_fn each, void *arg);
 
 /* Copies <data_dir>/surveyd.db to dest (written as dest.tmp, checked with integrity_check, then
  * renamed), from one read snapshot: writers are never blocked. */

@@ -26,6 +26,7 @@ enum stmt_id {
     STMT_RELEASE,
     STMT_ROLLBACK_TO,
     STMT_GET_SURVEY,
+    STMT_SURVEY_IS,
     STMT_LIST_SURVEYS,
     STMT_INSERT_SURVEY,
     STMT_UPDATE_SURVEY,
@@ -77,6 +78,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_RELEASE] = "RELEASE job",
     [STMT_ROLLBACK_TO] = "ROLLBACK TO job",
     [STMT_GET_SURVEY] = "SELECT id, definition, created_at, updated_at FROM surveys WHERE id = ?1",
+    [STMT_SURVEY_IS] = "SELECT definition = ?2 FROM surveys WHERE id = ?1",
     [STMT_LIST_SURVEYS] = "SELECT id, definition, created_at, updated_at FROM surveys ORDER BY id",
     [STMT_INSERT_SURVEY] = "INSERT INTO surveys (id, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)"
                            " ON CONFLICT (id) DO NOTHING",
@@ -702,6 +704,24 @@ enum store_status store_get_survey(struct store_conn *conn, const char *id, stru
 {
     memset(out, 0, sizeof *out);
     return get_one(conn, STMT_GET_SURVEY, id, read_survey, out);
+}
+
+enum store_status store_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
+                                         bool *unchanged)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_SURVEY_IS);
+    int rc;
+
+    *unchanged = false;
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    bind_text(s, 2, definition);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *unchanged = sqlite3_column_int(s, 0) == 1;
+    done_with(s);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
 }
 
 enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
@@ -1558,6 +1578,27 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
     }
     sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
     return status;
+}
+
+enum store_status store_each_answers(struct store *store, store_answers_fn each, void *arg)
+{
+    struct store_conn *conn = store_reader(store);
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (conn == NULL)
+        return STORE_UNAVAILABLE;
+    /* One statement reads one snapshot: a definition and the answers stored under it agree. */
+    if (sqlite3_prepare_v2(conn->db,
+                           "SELECT r.survey, s.definition, r.id, r.answers FROM responses AS r"
+                           " JOIN surveys AS s ON s.id = r.survey ORDER BY r.survey",
+                           -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        each((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+             (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3), arg);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
 /* ---- backup ---- */
