@@ -101,6 +101,33 @@ class DefinitionRace(unittest.TestCase):
             print("PUT outcomes over %d races: %r" % (TRIALS, puts))
             d.stop()
 
+    def test_racing_posts_that_still_fit_are_stored(self):
+        """A PUT that changes only the title: every racing POST still fits and is stored, with the
+        id and times its 201 named."""
+        with Daemon() as d:
+            for trial in range(50):
+                sid = uid("fit")
+                self.assertEqual(d.req("PUT", "/v1/surveys/" + sid, nps_definition(),
+                                       token=ADMIN_TOKEN).status, 201)
+                retitled = dict(nps_definition(), title="retitled %d" % trial)
+                put = request_bytes("PUT", "/v1/surveys/" + sid, retitled, ADMIN_TOKEN)
+                post = request_bytes("POST", "/v1/surveys/%s/responses" % sid,
+                                     {"answers": {"q": 9}}, INGEST_TOKEN)
+                socks = [socket.create_connection(("127.0.0.1", d.port), timeout=30)
+                         for _ in range(1 + POSTS)]
+                for sock, data in zip(socks, [put] + [post] * POSTS):
+                    sock.sendall(data)
+                results = [read_status(sock) for sock in socks]
+                self.assertEqual(results[0][0], 200, results[0][1])
+                for status, body in results[1:]:
+                    self.assertEqual(status, 201, body)
+                    created = json.loads(body)
+                    stored = d.req("GET", "/v1/responses/" + created["id"], token=READ_TOKEN)
+                    self.assertEqual(stored.status, 200)
+                    self.assertEqual(stored.json["answers"], {"q": 9})
+                    self.assertEqual(stored.json["received_at"], created["received_at"])
+            d.stop()
+
     def test_racing_patch_revalidated_against_current_definition(self):
         """A follow-up is validated in the writer against the definition of its transaction."""
         with Daemon() as d:
