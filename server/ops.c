@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "timefmt.h"
+#include "validate.h"
 
 #define HEALTHCHECK_TIMEOUT_MS 3000
 
@@ -19,29 +21,106 @@ static void print_difference(const char *line, void *arg)
     printf("%s\n", line);
 }
 
-/* The rollups against the raw rows. Safe while surveyd runs (WAL readers). */
+/* Every stored answer against its question's current definition (type, scale, options), one survey
+ * at a time. Rules that may legitimately change after answers exist are relaxed: `required` (a
+ * question may become required later) and a text's max_length. */
+struct answer_check {
+    char survey_id[SURVEY_ID_MAX + 1];
+    struct survey survey;
+    bool parsed;
+    uint64_t problems;
+};
+
+static void relax(struct survey *survey)
+{
+    for (int i = 0; i < survey->question_count; i++) {
+        survey->questions[i].required = false;
+        if (survey->questions[i].type == QUESTION_TEXT)
+            survey->questions[i].max_length = 10000; /* the most a definition allows */
+    }
+}
+
+static void load_definition(struct answer_check *check, const char *survey_id, const char *definition)
+{
+    struct validate_errors errors;
+    cJSON *json = cJSON_Parse(definition);
+
+    if (check->parsed)
+        survey_free(&check->survey);
+    snprintf(check->survey_id, sizeof check->survey_id, "%s", survey_id);
+    validate_errors_init(&errors);
+    check->parsed = validate_definition(survey_id, json, &check->survey, &errors);
+    validate_errors_free(&errors);
+    cJSON_Delete(json);
+    if (check->parsed)
+        relax(&check->survey);
+}
+
+static void check_answers(const char *survey_id, const char *definition, const char *id, const char *answers,
+                          void *arg)
+{
+    struct answer_check *check = arg;
+    struct validate_errors errors;
+    struct response parsed;
+
+    if (strcmp(check->survey_id, survey_id) != 0)
+        load_definition(check, survey_id, definition);
+    validate_errors_init(&errors);
+    cJSON *body = cJSON_CreateObject();
+    cJSON *stored = cJSON_Parse(answers);
+    if (stored)
+        cJSON_AddItemToObject(body, "answers", stored);
+    if (!check->parsed) {
+        printf("answers: response %s: the definition of survey %s does not parse\n", id, survey_id);
+        check->problems++;
+    } else if (validate_response(&check->survey, body, timefmt_now_ms(), &parsed, &errors)) {
+        survey_response_free(&parsed);
+    } else {
+        for (const cJSON *e = errors.list ? errors.list->child : NULL; e; e = e->next)
+            printf("answers: response %s of survey %s: %s %s\n", id, survey_id,
+                   cJSON_GetStringValue(cJSON_GetObjectItem(e, "field")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(e, "message")));
+        check->problems++;
+    }
+    validate_errors_free(&errors);
+    cJSON_Delete(body);
+}
+
+/* The rollups against the raw rows, and every stored answer against its question. Safe while
+ * surveyd runs (WAL readers; a read-only store that never touches the WAL). */
 int ops_verify(const struct config *config)
 {
     char err[512];
     uint64_t differences, responses;
     struct store_options options = {config->data_dir, config->durability};
-    struct store *store = store_open(&options, err, sizeof err);
+    /* Read-only: verify runs beside a serving surveyd and must never touch its WAL. */
+    struct store *store = store_open_read_only(&options, err, sizeof err);
 
     if (store == NULL) {
         fprintf(stderr, "surveyd verify: %s\n", err);
         return 2;
     }
+    struct answer_check check = {.parsed = false};
     enum store_status status = store_verify(store, print_difference, NULL, &differences, &responses);
+    if (status == STORE_OK)
+        status = store_each_answers(store, check_answers, &check);
+    if (check.parsed)
+        survey_free(&check.survey);
     store_close(store);
     if (status != STORE_OK) {
         fprintf(stderr, "surveyd verify: the database could not be read completely\n");
         return 2;
     }
+    if (check.problems > 0)
+        printf("verify: %llu response%s with answers that do not fit their question's current definition\n",
+               (unsigned long long)check.problems, check.problems == 1 ? "" : "s");
     if (differences > 0) {
         printf("verify: %llu rollup difference%s over %llu responses\n", (unsigned long long)differences,
                differences == 1 ? "" : "s", (unsigned long long)responses);
         return 1;
     }
+    if (check.problems > 0)
+        return 1;
     printf("verify: rollups consistent with %llu responses\n", (unsigned long long)responses);
     return 0;
 }

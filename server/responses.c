@@ -22,7 +22,11 @@
 struct post_job {
     struct api_job job;                 /* first: the writer hands this pointer back */
     struct survey survey;
+    char *definition;                   /* the stored text survey was parsed from */
     struct response response;
+    struct validate_errors errors;      /* the definition changed and the response no longer fits */
+    const char *body;                   /* the request's, alive as long as the request */
+    size_t body_len;
     char scope[96];
     const char *idempotency_key;        /* the request's header, alive as long as the request */
     struct store_idempotency idempotency;
@@ -38,10 +42,41 @@ static void post_job_free(void *state)
 {
     struct post_job *post = state;
     survey_free(&post->survey);
+    free(post->definition);
     survey_response_free(&post->response);
+    validate_errors_free(&post->errors);
     store_replay_free(&post->replay);
     free(post->reply);
     free(post);
+}
+
+/* The response was validated against the definition of its moment; a PUT may have committed since,
+ * or come earlier in this very batch. Stored answers must fit the definition they are stored under,
+ * so when it changed the response is validated again against the current one, as if it had arrived
+ * now: still valid, it is stored as that definition reads it; otherwise it is refused with the 422
+ * it would get now (STORE_CONFLICT with post->errors filled). */
+static enum store_status revalidate(struct store_conn *conn, struct post_job *post)
+{
+    struct survey current;
+    struct response fresh;
+    bool unchanged;
+    enum store_status status = store_survey_unchanged(conn, post->survey.id, post->definition, &unchanged);
+
+    if (status != STORE_OK || unchanged)
+        return status;
+    status = api_load_survey_cached(post->job.app->surveys, conn, post->survey.id, &current, NULL);
+    if (status != STORE_OK)
+        return status;
+    cJSON *body = cJSON_ParseWithLength(post->body, post->body_len);
+    bool valid = body && validate_response(&current, body, post->response.received_at, &fresh, &post->errors);
+    cJSON_Delete(body);
+    survey_free(&current);
+    if (!valid)
+        return body && post->errors.count > 0 ? STORE_CONFLICT : STORE_ERROR;
+    memcpy(fresh.id, post->response.id, sizeof fresh.id);
+    survey_response_free(&post->response);
+    post->response = fresh;
+    return STORE_OK;
 }
 
 static enum store_status apply_post(struct store_conn *conn, struct writer_job *job)
@@ -56,6 +91,8 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
         if (status != STORE_NOT_FOUND)
             return status;
     }
+    if ((status = revalidate(conn, post)) != STORE_OK)
+        return status;
     status = store_insert_response(conn, &post->response, post->existing_id);
     if (status == STORE_OK)
         status = store_save_edit_token(conn, post->response.id, post->edit_hash, sizeof post->edit_hash,
@@ -97,6 +134,10 @@ static void reply_replay(struct http_request *req, struct store_replay *replay)
 
 static enum http_next finish_post(struct http_request *req, struct post_job *post)
 {
+    if (post->errors.count > 0) {
+        api_reply_invalid(req, &post->errors);
+        return HTTP_DONE;
+    }
     switch (post->job.job.status) {
     case STORE_OK:
         reply_created(req, 201, post->reply, post->response.id);
@@ -128,13 +169,18 @@ static enum http_next finish_post(struct http_request *req, struct post_job *pos
 
 /* Loads the survey and decides who may submit: anyone to a public survey, else ingest or admin.
  * A missing survey looks private to those without the right, so ids don't leak. */
-static bool authorise(struct http_request *req, struct store_conn *conn, struct survey *survey)
+static bool authorise(struct http_request *req, struct store_conn *conn, struct survey *survey, char **definition)
 {
     struct auth_result auth = api_auth(req);
+    struct store_survey_row row;
     enum store_status status = STORE_NOT_FOUND;
 
     if (ids_valid_slug(req->params[0]))
-        status = api_load_survey_cached(api_app(req)->surveys, conn, req->params[0], survey, NULL);
+        status = api_load_survey_cached(api_app(req)->surveys, conn, req->params[0], survey, &row);
+    if (status == STORE_OK) {
+        *definition = row.definition; /* what it was validated against, for the writer's check */
+        row.definition = NULL;
+    }
     if (status == STORE_OK && (survey->is_public || auth_may_ingest(auth.roles)))
         return true;
     if (status == STORE_OK) {
@@ -239,7 +285,7 @@ enum http_next responses_post(struct http_request *req)
     req->state = post;
     req->state_free = post_job_free;
     post->trusted = auth_may_ingest(api_auth(req).roles);
-    if (!authorise(req, conn, &post->survey) || public_write_refused(req, &post->survey))
+    if (!authorise(req, conn, &post->survey, &post->definition) || public_write_refused(req, &post->survey))
         return HTTP_DONE;
     if ((body = api_parse_body(req, true)) == NULL)
         return HTTP_DONE;
@@ -269,6 +315,8 @@ enum http_next responses_post(struct http_request *req)
         goto done;
     }
     post->reply = created_body(&post->response, post->edit_token);
+    post->body = req->body;
+    post->body_len = req->body_len;
     post->job.apply = apply_post;
     post->job.after_commit = count_ingested;
     snprintf(post->job.survey, sizeof post->job.survey, "%s", post->survey.id);
@@ -500,6 +548,16 @@ static enum store_status apply_patch(struct store_conn *conn, struct writer_job 
     }
     if ((status = store_get_response(conn, patch->id, &row)) != STORE_OK)
         return status;
+    /* Validated against the definition as it is in this transaction, not as it was when the request
+     * arrived: a PUT in between may have changed a question's type. */
+    struct survey current;
+    status = api_load_survey_cached(patch->job.app->surveys, conn, row.survey, &current, NULL);
+    if (status != STORE_OK) {
+        store_response_row_free(&row);
+        return status;
+    }
+    survey_free(&patch->survey);
+    patch->survey = current;
     cJSON *body = cJSON_CreateObject();
     cJSON_AddItemToObject(body, "answers", merge_answers(row.answers, patch->patch));
     bool valid = validate_response(&patch->survey, body, timefmt_now_ms(), &merged, &patch->errors);

@@ -33,11 +33,17 @@ struct store_options {
     enum store_durability durability;
 };
 
-/* Opens (creating if needed) <data_dir>/surveyd.db and brings its schema up to date. On failure
+/* Opens (creating if needed) <data_dir>/surveyd.db and brings its schema up to date. Files are
+ * created owner-only (0600), and existing ones readable by others are tightened. On failure
  * returns NULL with a message for the operator in err. */
 struct store *store_open(const struct store_options *options, char *err, size_t err_size);
 
-/* Checkpoints the WAL and closes every connection. Call after all threads that used it stopped. */
+/* For tools that run beside a serving surveyd (verify): opens the existing database read-only,
+ * migrates nothing, and never checkpoints or deletes the WAL when closing, so the daemon's -wal and
+ * -shm are never unlinked under it. Needs the schema version this binary was built for. */
+struct store *store_open_read_only(const struct store_options *options, char *err, size_t err_size);
+
+/* Checkpoints the WAL (unless read-only) and closes every connection. Call after all threads that used it stopped. */
 void store_close(struct store *store);
 
 struct store_conn *store_reader(struct store *store);
@@ -64,6 +70,11 @@ struct store_survey_row {
 void store_survey_row_free(struct store_survey_row *row);
 
 enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out);
+
+/* Whether the survey's stored definition is still exactly this text (STORE_NOT_FOUND when the survey
+ * is gone): in the writer, whether what a request was validated against is still current. */
+enum store_status store_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
+                                         bool *unchanged);
 
 /* Calls each(row, arg) for every survey in id order; rows are freed after each call. */
 enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
@@ -228,6 +239,12 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
  * a line per difference. *differences counts them. */
 enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                uint64_t *differences, uint64_t *responses);
+
+/* Calls each() for every stored response with its survey's current definition, all from one read
+ * snapshot: for checking that every stored answer fits its question (surveyd verify). */
+typedef void (*store_answers_fn)(const char *survey, const char *definition, const char *id, const char *answers,
+                                 void *arg);
+enum store_status store_each_answers(struct store *store, store_answers_fn each, void *arg);
 
 /* Copies <data_dir>/surveyd.db to dest (written as dest.tmp, checked with integrity_check, then
  * renamed), from one read snapshot: writers are never blocked. */

@@ -26,6 +26,7 @@ enum stmt_id {
     STMT_RELEASE,
     STMT_ROLLBACK_TO,
     STMT_GET_SURVEY,
+    STMT_SURVEY_IS,
     STMT_LIST_SURVEYS,
     STMT_INSERT_SURVEY,
     STMT_UPDATE_SURVEY,
@@ -79,6 +80,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_RELEASE] = "RELEASE job",
     [STMT_ROLLBACK_TO] = "ROLLBACK TO job",
     [STMT_GET_SURVEY] = "SELECT id, definition, created_at, updated_at FROM surveys WHERE id = ?1",
+    [STMT_SURVEY_IS] = "SELECT definition = ?2 FROM surveys WHERE id = ?1",
     [STMT_LIST_SURVEYS] = "SELECT id, definition, created_at, updated_at FROM surveys ORDER BY id",
     [STMT_INSERT_SURVEY] = "INSERT INTO surveys (id, definition, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)"
                            " ON CONFLICT (id) DO NOTHING",
@@ -185,6 +187,7 @@ struct store_conn {
 struct store {
     char *path;
     enum store_durability durability;
+    bool read_only;
     struct store_conn *writer;
     pthread_key_t reader_key;
     pthread_mutex_t readers_lock;
@@ -213,11 +216,23 @@ static bool conn_exec(sqlite3 *db, const char *sql, char *err, size_t err_size)
     return false;
 }
 
+/* For connections of a process that is not the database's owner (verify, backup): when SQLite closes
+ * what it takes for the last connection to a WAL database, it checkpoints and deletes -wal and -shm.
+ * Its "last" is judged by POSIX locks, which a serving surveyd holds; this makes sure such a tool
+ * never deletes them even so: no checkpoint on close, and the WAL persists. */
+static void leave_wal_alone(sqlite3 *db)
+{
+    int persist = 1;
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+}
+
 static struct store_conn *conn_open(const struct store *store, bool writer, char *err, size_t err_size)
 {
     struct store_conn *conn = calloc(1, sizeof *conn);
     char pragmas[256];
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+    int flags = (store->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+                (writer && !store->read_only ? SQLITE_OPEN_CREATE : 0);
 
     if (conn == NULL) {
         snprintf(err, err_size, "out of memory");
@@ -228,6 +243,8 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
         goto fail;
     }
     sqlite3_extended_result_codes(conn->db, 1);
+    if (store->read_only)
+        leave_wal_alone(conn->db);
     /* Readers wait for a checkpoint or recovery briefly; the writer must not wait long, since every
      * queued response waits behind it. */
     sqlite3_busy_timeout(conn->db, writer ? 1000 : 5000);
@@ -341,7 +358,61 @@ static bool migrate(sqlite3 *db, char *err, size_t err_size)
     return true;
 }
 
-struct store *store_open(const struct store_options *options, char *err, size_t err_size)
+/* The database holds customers' answers: owner-only, whatever the umask. chmod by path, never
+ * through a descriptor of our own (see file_contains). A file SQLite just created is still empty
+ * here; -wal and -shm are created later by SQLite with the database file's mode. Existing files
+ * readable by others (from an older surveyd, or a copy) are tightened, and the operator told. */
+static void make_private(const char *path, bool existed)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+        return;
+    if (chmod(path, S_IRUSR | S_IWUSR) != 0)
+        log_warn("store: %s is accessible by others (mode %03o) and cannot be made owner-only: %s", path,
+                 (unsigned)(st.st_mode & 0777), strerror(errno));
+    else if (existed)
+        log_warn("store: %s was accessible by others (mode %03o); it is now 0600", path,
+                 (unsigned)(st.st_mode & 0777));
+}
+
+static void make_files_private(const char *db_path, bool existed)
+{
+    char path[4200];
+    make_private(db_path, existed);
+    snprintf(path, sizeof path, "%s-wal", db_path);
+    make_private(path, true);
+    snprintf(path, sizeof path, "%s-shm", db_path);
+    make_private(path, true);
+}
+
+/* The files are owner-only, but a directory others may enter still shows their names and sizes and
+ * lets them see every file a tool puts beside them. */
+static void warn_if_shared(const char *data_dir)
+{
+    struct stat st;
+    if (stat(data_dir, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        log_warn("store: data directory %s is readable by others (mode %03o); make it owner-only: chmod 700 %s",
+                 data_dir, (unsigned)(st.st_mode & 0777), data_dir);
+}
+
+/* A read-only store cannot migrate: it needs the schema this binary was built for. */
+static bool schema_current(sqlite3 *db, char *err, size_t err_size)
+{
+    int version;
+    if (!read_user_version(db, &version)) {
+        snprintf(err, err_size, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        return false;
+    }
+    if (version != schema_migration_count) {
+        snprintf(err, err_size, "the database has schema version %d, this surveyd expects %d: %s", version,
+                 schema_migration_count,
+                 version < schema_migration_count ? "start surveyd serve once to migrate it" : "run a newer surveyd");
+        return false;
+    }
+    return true;
+}
+
+static struct store *open_store(const struct store_options *options, bool read_only, char *err, size_t err_size)
 {
     struct store *store = calloc(1, sizeof *store);
     size_t path_len = strlen(options->data_dir) + sizeof "/surveyd.db";
@@ -352,12 +423,23 @@ struct store *store_open(const struct store_options *options, char *err, size_t 
     }
     snprintf(store->path, path_len, "%s/surveyd.db", options->data_dir);
     store->durability = options->durability;
+    store->read_only = read_only;
     pthread_mutex_init(&store->readers_lock, NULL);
     pthread_key_create(&store->reader_key, reader_release);
 
+    bool existed = access(store->path, F_OK) == 0;
     store->writer = conn_open(store, true, err, err_size);
     if (store->writer == NULL)
         goto fail;
+    if (!read_only) {
+        make_files_private(store->path, existed);
+        warn_if_shared(options->data_dir);
+    }
+    if (store->read_only) {
+        if (!schema_current(store->writer->db, err, err_size))
+            goto fail;
+        return store;
+    }
     /* quick_check reads every page: too slow for big databases at start-up. The header and schema
      * reads below catch a file that is not a database at all; deeper damage surfaces as errors. */
     if (!conn_exec(store->writer->db, "PRAGMA journal_mode = WAL", err, err_size)) {
@@ -378,6 +460,16 @@ fail_alloc:
     return NULL;
 }
 
+struct store *store_open(const struct store_options *options, char *err, size_t err_size)
+{
+    return open_store(options, false, err, err_size);
+}
+
+struct store *store_open_read_only(const struct store_options *options, char *err, size_t err_size)
+{
+    return open_store(options, true, err, err_size);
+}
+
 void store_close(struct store *store)
 {
     if (store == NULL)
@@ -389,11 +481,12 @@ void store_close(struct store *store)
         store->readers = next;
     }
     pthread_mutex_unlock(&store->readers_lock);
-    if (store->writer) {
+    if (store->writer && !store->read_only) {
         /* Fold the WAL back into the database so a copy of surveyd.db alone is complete. */
         sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        conn_close(store->writer);
     }
+    if (store->writer)
+        conn_close(store->writer);
     pthread_key_delete(store->reader_key);
     pthread_mutex_destroy(&store->readers_lock);
     free(store->path);
@@ -615,6 +708,24 @@ enum store_status store_get_survey(struct store_conn *conn, const char *id, stru
 {
     memset(out, 0, sizeof *out);
     return get_one(conn, STMT_GET_SURVEY, id, read_survey, out);
+}
+
+enum store_status store_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
+                                         bool *unchanged)
+{
+    sqlite3_stmt *s = stmt(conn, STMT_SURVEY_IS);
+    int rc;
+
+    *unchanged = false;
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_text(s, 1, id);
+    bind_text(s, 2, definition);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *unchanged = sqlite3_column_int(s, 0) == 1;
+    done_with(s);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
 }
 
 enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
@@ -1139,41 +1250,48 @@ enum store_status store_checkpoint(struct store_conn *conn)
     return rc == SQLITE_OK ? STORE_OK : status_of(rc);
 }
 
-static bool file_contains(const char *path, char *const *needles, int count)
+/* Searches the database file for any of the needles, reading it through the descriptor SQLite
+ * already holds (SQLITE_FCNTL_FILE_POINTER, then the VFS's xRead): never through a descriptor of
+ * our own. Closing any descriptor of a file drops every POSIX lock this process holds on it,
+ * SQLite's included; `surveyd verify` or `backup` would then take themselves for the last user,
+ * checkpoint and delete -wal and -shm while we go on committing into the deleted files.
+ * (sqlite_dbpage would read pages through SQL, but Debian's libsqlite3 is built without
+ * SQLITE_ENABLE_DBPAGE_VTAB.) Errors count as found: a file we cannot read is not proven clean. */
+static bool file_contains(sqlite3 *db, char *const *needles, int count)
 {
     enum { CHUNK = 1 << 20, OVERLAP = 64 };
-    FILE *f = fopen(path, "rb");
-    char *buf = malloc(CHUNK + OVERLAP);
+    sqlite3_file *file = NULL;
+    sqlite3_int64 size = 0, offset = 0;
+    char *buf = NULL;
     size_t kept = 0;
-    bool found = false;
+    bool found = true;
 
-    if (f == NULL || buf == NULL) {
-        if (f)
-            fclose(f);
-        free(buf);
-        return true; /* cannot prove it clean: assume not */
-    }
-    for (;;) {
-        size_t n = fread(buf + kept, 1, CHUNK, f);
-        if (n == 0)
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == NULL ||
+        file->pMethods == NULL || file->pMethods->xFileSize(file, &size) != SQLITE_OK ||
+        (buf = malloc(CHUNK + OVERLAP)) == NULL)
+        goto done;
+    found = false;
+    while (offset < size && !found) {
+        int n = size - offset < CHUNK ? (int)(size - offset) : CHUNK;
+        if (file->pMethods->xRead(file, buf + kept, n, offset) != SQLITE_OK) {
+            found = true;
             break;
-        size_t len = kept + n;
+        }
+        offset += n;
+        size_t len = kept + (size_t)n;
         for (int i = 0; i < count && !found; i++)
             found = memmem(buf, len, needles[i], strlen(needles[i])) != NULL;
-        if (found)
-            break;
         /* Keep the tail, so a needle split across two chunks is still seen. */
         kept = len < OVERLAP ? len : OVERLAP;
         memmove(buf, buf + len - kept, kept);
     }
-    fclose(f);
+done:
     free(buf);
     return found;
 }
 
 enum store_status store_scrub(struct store_conn *conn, char *const *needles, int count, bool *vacuumed)
 {
-    const char *path = sqlite3_db_filename(conn->db, "main");
     enum store_status status;
 
     *vacuumed = false;
@@ -1182,7 +1300,7 @@ enum store_status store_scrub(struct store_conn *conn, char *const *needles, int
         if ((status = store_checkpoint(conn)) == STORE_OK)
             break;
     }
-    if (status != STORE_OK || count == 0 || path == NULL || !file_contains(path, needles, count))
+    if (status != STORE_OK || count == 0 || !file_contains(conn->db, needles, count))
         return status;
     *vacuumed = true;
     if (sqlite3_exec(conn->db, "VACUUM", NULL, NULL, NULL) != SQLITE_OK) {
@@ -1505,6 +1623,27 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
     return status;
 }
 
+enum store_status store_each_answers(struct store *store, store_answers_fn each, void *arg)
+{
+    struct store_conn *conn = store_reader(store);
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (conn == NULL)
+        return STORE_UNAVAILABLE;
+    /* One statement reads one snapshot: a definition and the answers stored under it agree. */
+    if (sqlite3_prepare_v2(conn->db,
+                           "SELECT r.survey, s.definition, r.id, r.answers FROM responses AS r"
+                           " JOIN surveys AS s ON s.id = r.survey ORDER BY r.survey",
+                           -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        each((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+             (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3), arg);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
+}
+
 /* ---- backup ---- */
 
 static bool integrity_ok(sqlite3 *db, char *err, size_t err_size)
@@ -1533,8 +1672,14 @@ enum store_status store_backup(const char *data_dir, const char *dest, char *err
         goto done;
     }
     sqlite3_busy_timeout(source, 5000);
+    leave_wal_alone(source);
     if (sqlite3_open_v2(tmp_path, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot create %s: %s", tmp_path, sqlite3_errmsg(copy));
+        goto done;
+    }
+    /* Private before a page is copied into it; its journal takes the same mode. */
+    if (chmod(tmp_path, S_IRUSR | S_IWUSR) != 0) {
+        snprintf(err, err_size, "cannot make %s owner-only: %s", tmp_path, strerror(errno));
         goto done;
     }
     sqlite3_backup *backup = sqlite3_backup_init(copy, "main", source, "main");
