@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "json_strict.h"
 #include "timefmt.h"
 
@@ -32,8 +33,13 @@ bool api_rate_limit(struct http_request *req)
 void api_reply_denied(struct http_request *req, struct auth_result auth)
 {
     if (!auth.presented) {
+        /* A header that is there but not "Bearer <token>" (Basic auth, a bare token) is the common
+         * mistake: say how to send the token rather than that none came. */
+        const char *detail = http_header(req, "Authorization")
+                                 ? "the Authorization header must be 'Bearer <token>'; other schemes and bare tokens are not accepted"
+                                 : "a token is required: send it as 'Authorization: Bearer <token>'";
         http_add_header(req, "WWW-Authenticate", "Bearer realm=\"surveyd\"");
-        http_reply_problem(req, 401, "unauthorized", "a bearer token is required", NULL);
+        http_reply_problem(req, 401, "unauthorized", detail, NULL);
     } else if (auth.roles == 0) {
         http_add_header(req, "WWW-Authenticate", "Bearer realm=\"surveyd\", error=\"invalid_token\"");
         http_reply_problem(req, 401, "unauthorized", "the bearer token is not valid", NULL);
@@ -125,6 +131,23 @@ void api_reply_store_error(struct http_request *req, enum store_status status)
         http_reply_problem(req, 500, "internal", "an internal error occurred; nothing was stored", NULL);
         break;
     }
+}
+
+void api_reply_survey_error(struct http_request *req, const char *id, enum store_status status)
+{
+    char detail[160];
+
+    if (status != STORE_NOT_FOUND) {
+        api_reply_store_error(req, status);
+        return;
+    }
+    /* A malformed id is not echoed: it can be anything up to the route's 256 bytes. */
+    if (ids_valid_slug(id))
+        snprintf(detail, sizeof detail, "no survey '%s'", id);
+    else
+        snprintf(detail, sizeof detail,
+                 "no survey with that id (survey ids are 1-64 characters of a-z, 0-9, '_' and '-')");
+    http_reply_problem(req, 404, "survey_not_found", detail, NULL);
 }
 
 enum store_status api_load_survey(struct store_conn *conn, const char *id, struct survey *survey,

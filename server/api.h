@@ -46,6 +46,11 @@ void api_reply_deleted(struct http_request *req, enum store_status status);
 /* The reply for a store failure: 503 (with Retry-After), 404, or 500. */
 void api_reply_store_error(struct http_request *req, enum store_status status);
 
+/* For callers allowed to know which surveys exist: 404 survey_not_found naming the id when status
+ * is STORE_NOT_FOUND, else the store failure's reply. Callers without that right must get
+ * api_reply_denied() instead, so ids can't be probed. */
+void api_reply_survey_error(struct http_request *req, const char *id, enum store_status status);
+
 /* Reads and parses a stored survey. STORE_OK fills *survey (and *row when given; free both).
  * With a cache, an unchanged definition is not parsed again. */
 enum store_status api_load_survey(struct store_conn *conn, const char *id, struct survey *survey,

@@ -702,7 +702,7 @@ enum http_next metrics_survey(struct http_request *req)
     if (ids_valid_slug(req->params[0]))
         status = api_load_survey_cached(app->surveys, store_reader(app->store), req->params[0], &m.survey, NULL);
     if (status != STORE_OK) {
-        api_reply_store_error(req, status);
+        api_reply_survey_error(req, req->params[0], status);
         return HTTP_DONE;
     }
     http_each_query(req, collect_param, &params);

@@ -82,8 +82,11 @@ static void parse_one(const struct query_param *p, unsigned allowed, struct quer
     }
     if (bit == QUERY_FROM || bit == QUERY_TO) {
         int64_t ms;
-        if (!timefmt_parse_instant(v, &ms) || ms < 0) {
+        if (!timefmt_parse_instant(v, &ms)) {
             validate_error(errors, field, "must be a date (2026-11-02) or an RFC 3339 date-time (2026-11-02T14:00:00Z)");
+        } else if (ms < 0) {
+            /* A valid date, but no response can predate the epoch: say so, not that it is malformed. */
+            validate_error(errors, field, "must not be before 1970-01-01 (no response can be older)");
         } else if (p->name[0] == 'f') {
             q->has_from = true;
             q->from_ms = ms;

@@ -189,7 +189,7 @@ static bool authorise(struct http_request *req, struct store_conn *conn, struct 
     } else if (status == STORE_NOT_FOUND && !auth_may_ingest(auth.roles)) {
         api_reply_denied(req, auth);
     } else {
-        api_reply_store_error(req, status);
+        api_reply_survey_error(req, req->params[0], status);
     }
     return false;
 }
@@ -465,7 +465,7 @@ enum http_next responses_list(struct http_request *req)
     if (ids_valid_slug(req->params[0]))
         status = api_load_survey(conn, req->params[0], &survey, NULL);
     if (status != STORE_OK) {
-        api_reply_store_error(req, status);
+        api_reply_survey_error(req, req->params[0], status);
         return HTTP_DONE;
     }
     unsigned allowed = QUERY_FROM | QUERY_TO | QUERY_CHANNEL | QUERY_AGENT | QUERY_CUSTOMER | QUERY_INTERACTION |
@@ -705,6 +705,30 @@ static bool survey_takes_anonymous_follow_ups(struct http_request *req, const st
     return false;
 }
 
+/* Checks the body's keys, reporting each by name: the fields set at creation can't change (a
+ * follow-up amends what was said, not who said it, where, or when). Returns the number of "answers"
+ * keys seen. */
+static int patch_keys(const cJSON *body, struct validate_errors *errors)
+{
+    static const char *const fixed[] = {"channel", "customer", "agent", "interaction", "submitted_at", "properties"};
+    char field[160];
+    int answers = 0;
+
+    for (const cJSON *item = body->child; item; item = item->next) {
+        snprintf(field, sizeof field, "%.*s", validate_utf8_cut(item->string, 100), item->string);
+        bool is_fixed = false;
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            is_fixed |= strcmp(item->string, fixed[i]) == 0;
+        if (strcmp(item->string, "answers") == 0)
+            answers++;
+        else if (is_fixed)
+            validate_error(errors, field, "can't be changed after the response was created; a PATCH changes answers only");
+        else
+            validate_error(errors, field, "unknown field; a PATCH body is {\"answers\": {...}}");
+    }
+    return answers;
+}
+
 /* The body is {"answers": {...}}: each key a question of the survey, null to remove an answer. */
 static cJSON *patch_answers(struct http_request *req, const struct survey *survey)
 {
@@ -716,8 +740,15 @@ static cJSON *patch_answers(struct http_request *req, const struct survey *surve
         return NULL;
     validate_errors_init(&errors);
     cJSON *answers = cJSON_GetObjectItemCaseSensitive(body, "answers");
-    if (!cJSON_IsObject(body) || cJSON_GetArraySize(body) != 1 || !cJSON_IsObject(answers) || answers->child == NULL) {
-        validate_error(&errors, "answers", "the body must be {\"answers\": {...}} with at least one answer");
+    int answers_keys = cJSON_IsObject(body) ? patch_keys(body, &errors) : 0;
+    if (!cJSON_IsObject(body)) {
+        validate_error(&errors, "", "the body must be a JSON object {\"answers\": {...}}");
+    } else if (answers_keys == 0) {
+        validate_error(&errors, "answers", "is required");
+    } else if (answers_keys > 1) {
+        validate_error(&errors, "answers", "duplicate field");
+    } else if (!cJSON_IsObject(answers) || answers->child == NULL) {
+        validate_error(&errors, "answers", "must be an object with at least one answer");
     } else {
         for (const cJSON *item = answers->child; item; item = item->next) {
             snprintf(field, sizeof field, "answers.%.*s", validate_utf8_cut(item->string, 100), item->string);

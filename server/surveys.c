@@ -157,13 +157,16 @@ enum http_next surveys_delete(struct http_request *req)
     struct api_job *del = req->state;
 
     if (del) {
-        api_reply_deleted(req, del->job.status);
+        if (del->job.status == STORE_NOT_FOUND)
+            api_reply_survey_error(req, req->params[0], STORE_NOT_FOUND);
+        else
+            api_reply_deleted(req, del->job.status);
         return HTTP_DONE;
     }
     if (!api_require(req, auth_may_admin))
         return HTTP_DONE;
     if (!ids_valid_slug(req->params[0])) {
-        api_reply_store_error(req, STORE_NOT_FOUND);
+        api_reply_survey_error(req, req->params[0], STORE_NOT_FOUND);
         return HTTP_DONE;
     }
     del = calloc(1, sizeof *del);
@@ -220,7 +223,7 @@ enum http_next surveys_get(struct http_request *req)
         /* Without the right to read, a missing survey looks like a private one: ids don't leak. */
         api_reply_denied(req, auth);
     } else {
-        api_reply_store_error(req, status);
+        api_reply_survey_error(req, req->params[0], status);
     }
     return HTTP_DONE;
 }

@@ -23,6 +23,7 @@
 #define PROPERTY_KEY_MAX 64
 #define PROPERTY_VALUE_MAX 256
 #define FUTURE_SKEW_MS (5 * 60 * 1000)
+#define CHOICE_LISTED 10 /* options named in a wrong choice's message */
 
 void validate_errors_init(struct validate_errors *errors)
 {
@@ -36,6 +37,19 @@ void validate_errors_free(struct validate_errors *errors)
     validate_errors_init(errors);
 }
 
+/* The message is copied whole: callers that build long ones (a choice's options) must not be cut
+ * in the middle of a UTF-8 character. */
+static void add_error(struct validate_errors *errors, const char *field, const char *message)
+{
+    if (errors->list == NULL)
+        errors->list = cJSON_CreateArray();
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "field", field);
+    cJSON_AddStringToObject(item, "message", message);
+    cJSON_AddItemToArray(errors->list, item);
+    errors->count++;
+}
+
 void validate_error(struct validate_errors *errors, const char *field, const char *fmt, ...)
 {
     char message[256];
@@ -44,13 +58,7 @@ void validate_error(struct validate_errors *errors, const char *field, const cha
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    if (errors->list == NULL)
-        errors->list = cJSON_CreateArray();
-    cJSON *item = cJSON_CreateObject();
-    cJSON_AddStringToObject(item, "field", field);
-    cJSON_AddStringToObject(item, "message", message);
-    cJSON_AddItemToArray(errors->list, item);
-    errors->count++;
+    add_error(errors, field, message);
 }
 
 size_t validate_utf8_length(const char *s)
@@ -104,6 +112,10 @@ static char *dup_string(const char *s)
 /* A string of 1..max code points; reports on errors and returns NULL when it is not. */
 static const char *bounded_string(const cJSON *item, size_t max, const char *field, struct validate_errors *errors)
 {
+    if (item == NULL) {
+        validate_error(errors, field, "is required");
+        return NULL;
+    }
     if (!cJSON_IsString(item)) {
         validate_error(errors, field, "must be a string");
         return NULL;
@@ -203,6 +215,10 @@ static void parse_options(const cJSON *qjson, struct question *q, const char *pr
     }
     field_path(field, sizeof field, "%soptions", prefix);
     int count = cJSON_GetArraySize(options);
+    if (options == NULL) {
+        validate_error(errors, field, "is required");
+        return;
+    }
     if (!cJSON_IsArray(options) || count < 1 || count > SURVEY_MAX_OPTIONS) {
         validate_error(errors, field, "must be an array of 1 to %d strings", SURVEY_MAX_OPTIONS);
         return;
@@ -272,13 +288,19 @@ static void parse_question(const cJSON *qjson, int index, struct question *q, st
         return;
     }
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(qjson, "id");
-    if (!cJSON_IsString(id) || !ids_valid_slug(id->valuestring))
+    if (id == NULL)
+        validate_error(errors, field_path(field, sizeof field, "%sid", prefix), "is required");
+    else if (!cJSON_IsString(id) || !ids_valid_slug(id->valuestring))
         validate_error(errors, field_path(field, sizeof field, "%sid", prefix),
                        "must be 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit");
     else
         snprintf(q->id, sizeof q->id, "%s", id->valuestring);
 
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(qjson, "type");
+    if (type == NULL) {
+        validate_error(errors, field_path(field, sizeof field, "%stype", prefix), "is required");
+        return;
+    }
     if (!cJSON_IsString(type) || !parse_question_type(type->valuestring, &q->type)) {
         validate_error(errors, field_path(field, sizeof field, "%stype", prefix),
                        "must be one of nps, csat, ces, yes_no, choice, text");
@@ -360,6 +382,10 @@ static void parse_questions(const cJSON *questions, struct survey *out, struct v
     char field[160];
     int count = cJSON_GetArraySize(questions);
 
+    if (questions == NULL) {
+        validate_error(errors, "questions", "is required");
+        return;
+    }
     if (!cJSON_IsArray(questions) || count < 1 || count > SURVEY_MAX_QUESTIONS) {
         validate_error(errors, "questions", "must be an array of 1 to %d questions", SURVEY_MAX_QUESTIONS);
         return;
@@ -467,6 +493,32 @@ static const char *answer_field(char *buf, size_t size, const struct question *q
     return field_path(buf, size, "answers.%s", q->id);
 }
 
+/* Names the options (the first CHOICE_LISTED of them) and says whether a write-in is allowed, so
+ * the caller can correct a near miss ("Met" for "met") without reading the definition. */
+static void choice_error(struct validate_errors *errors, const char *field, const struct question *q)
+{
+    int listed = q->option_count < CHOICE_LISTED ? q->option_count : CHOICE_LISTED;
+    size_t size = 160;
+    for (int i = 0; i < listed; i++)
+        size += strlen(q->options[i]) + 4;
+    char *message = malloc(size);
+    if (message == NULL)
+        return;
+    size_t len = 0;
+    if (listed < q->option_count)
+        len += (size_t)snprintf(message + len, size - len, "must be one of the %d options: ", q->option_count);
+    else
+        len += (size_t)snprintf(message + len, size - len, "must be one of the options: ");
+    for (int i = 0; i < listed; i++)
+        len += (size_t)snprintf(message + len, size - len, "%s\"%s\"", i ? ", " : "", q->options[i]);
+    if (listed < q->option_count)
+        len += (size_t)snprintf(message + len, size - len, " and %d more", q->option_count - listed);
+    snprintf(message + len, size - len, "%s",
+             q->allow_other ? "; or a write-in as {\"other\": \"text\"}" : "; write-ins ({\"other\": ...}) are not allowed");
+    add_error(errors, field, message);
+    free(message);
+}
+
 static cJSON *answer_value(const struct question *q, const cJSON *value, struct answer *answer,
                            struct validate_errors *errors)
 {
@@ -554,8 +606,7 @@ static cJSON *answer_value(const struct question *q, const cJSON *value, struct 
         validate_error(errors, answer_field(field, sizeof field, q), "must be true or false");
         break;
     case QUESTION_CHOICE:
-        validate_error(errors, answer_field(field, sizeof field, q), q->allow_other ? "must be one of the options or {\"other\": \"text\"}"
-                                                     : "must be one of the options");
+        choice_error(errors, answer_field(field, sizeof field, q), q);
         break;
     case QUESTION_TEXT:
         validate_error(errors, answer_field(field, sizeof field, q), "must be a string");
@@ -653,8 +704,10 @@ static void parse_submitted_at(const cJSON *item, int64_t now_ms, struct respons
     out->submitted_at = now_ms;
     if (item == NULL || cJSON_IsNull(item))
         return;
-    if (!cJSON_IsString(item) || !timefmt_parse_rfc3339(item->valuestring, &ms) || ms < 0)
+    if (!cJSON_IsString(item) || !timefmt_parse_rfc3339(item->valuestring, &ms))
         validate_error(errors, "submitted_at", "must be an RFC 3339 date-time such as 2026-11-02T14:30:00Z");
+    else if (ms < 0)
+        validate_error(errors, "submitted_at", "must not be before 1970-01-01T00:00:00Z");
     else if (ms > now_ms + FUTURE_SKEW_MS)
         validate_error(errors, "submitted_at", "must not be more than 5 minutes in the future");
     else

@@ -417,7 +417,7 @@ class ExportNegotiationTests(ExportBase):
                                    403, "forbidden")
                 self.assertProblem(self.export(self.sid, token=None, **kw),
                                    401, "unauthorized")
-                self.assertProblem(self.export(uid("missing"), **kw), 404, "not_found")
+                self.assertProblem(self.export(uid("missing"), **kw), 404, "survey_not_found")
                 self.assertEqual(self.export(self.sid, token=ADMIN_TOKEN, **kw).status, 200)
 
     def test_filters_apply_to_csv_and_ndjson(self):

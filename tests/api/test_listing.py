@@ -206,7 +206,7 @@ class ListingTests(ListingBase):
             with self.subTest(sid=sid):
                 r = self.req("GET", "/v1/surveys/%s/responses" % urllib.parse.quote(sid),
                              token=READ_TOKEN)
-                self.assertProblem(r, 404, "not_found")
+                self.assertProblem(r, 404, "survey_not_found")
 
     def test_empty_survey(self):
         sid = self.new_survey(prefix="empty")

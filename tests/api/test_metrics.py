@@ -547,10 +547,10 @@ class MetricsAuthTests(MetricsTestBase):
 
     def test_unknown_survey(self):
         missing = uid("missing")
-        self.assertProblem(self.get_metrics(missing), 404, "not_found")
-        self.assertProblem(self.get_metrics(missing, token=ADMIN_TOKEN), 404, "not_found")
+        self.assertProblem(self.get_metrics(missing), 404, "survey_not_found")
+        self.assertProblem(self.get_metrics(missing, token=ADMIN_TOKEN), 404, "survey_not_found")
         self.assertProblem(self.get_metrics(missing, token=None), 401, "unauthorized")
-        self.assertProblem(self.get_metrics(missing, {"group_by": "day"}), 404, "not_found")
+        self.assertProblem(self.get_metrics(missing, {"group_by": "day"}), 404, "survey_not_found")
 
     def test_overview_roles(self):
         self.assertProblem(self.req("GET", "/v1/metrics"), 401, "unauthorized")
@@ -1410,8 +1410,8 @@ class CachingTests(MetricsTestBase):
         etag = self.assert200(self.fetch(params), params=params)
         r = self.req("DELETE", "/v1/surveys/" + self.sid, token=ADMIN_TOKEN)
         self.assertEqual(r.status, 204, r.body[:300])
-        self.assertProblem(self.fetch(params), 404, "not_found")
-        self.assertProblem(self.fetch(params, etag), 404, "not_found")
+        self.assertProblem(self.fetch(params), 404, "survey_not_found")
+        self.assertProblem(self.fetch(params, etag), 404, "survey_not_found")
         self.put_survey(self.sid, EDGE_DEFINITION, expect=(201,))
         self.ref = Ref(self.sid, EDGE_DEFINITION)
         new = self.assert200(self.fetch(params, etag), params=params)

@@ -347,9 +347,9 @@ class SubmitAuthTests(BaseAPITest):
         self.assertProblem(self.post_response(missing, self.BODY, token=None),
                            401, "unauthorized")
         self.assertProblem(self.post_response(missing, self.BODY, token=INGEST_TOKEN),
-                           404, "not_found")
+                           404, "survey_not_found")
         self.assertProblem(self.post_response(missing, self.BODY, token=ADMIN_TOKEN),
-                           404, "not_found")
+                           404, "survey_not_found")
 
     def test_read_response_auth(self):
         rid = self.post_ok(self.private, self.BODY).json["id"]

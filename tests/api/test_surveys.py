@@ -131,7 +131,7 @@ class SurveyCrudTests(BaseAPITest):
 
     def test_get_unknown_survey_404(self):
         r = self.req("GET", "/v1/surveys/" + uid("missing"), token=READ_TOKEN)
-        self.assertProblem(r, 404, "not_found")
+        self.assertProblem(r, 404, "survey_not_found")
 
     def test_put_requires_admin(self):
         sid = uid("noadmin")
@@ -142,7 +142,7 @@ class SurveyCrudTests(BaseAPITest):
                 self.req("PUT", "/v1/surveys/" + sid, simple_definition(), token=tok),
                 403, "forbidden")
         self.assertProblem(self.req("GET", "/v1/surveys/" + sid, token=READ_TOKEN),
-                           404, "not_found")
+                           404, "survey_not_found")
 
     def test_delete_removes_survey_and_responses(self):
         sid = self.new_survey(prefix="del")
@@ -157,12 +157,12 @@ class SurveyCrudTests(BaseAPITest):
         self.assertEqual(r.status, 204, r.body)
         self.assertEqual(r.body, b"")
         self.assertProblem(self.req("GET", "/v1/surveys/" + sid, token=READ_TOKEN),
-                           404, "not_found")
+                           404, "survey_not_found")
         self.assertProblem(self.get_response(rid), 404, "not_found")
         ids = [s["id"] for s in self.req("GET", "/v1/surveys", token=READ_TOKEN).json["surveys"]]
         self.assertNotIn(sid, ids)
         self.assertProblem(self.req("DELETE", "/v1/surveys/" + sid, token=ADMIN_TOKEN),
-                           404, "not_found")
+                           404, "survey_not_found")
         # Re-creating gives a fresh survey (201) without the old responses.
         r = self.put_survey(sid, simple_definition(), expect=None)
         self.assertEqual(r.status, 201, r.body)
@@ -196,9 +196,9 @@ class SurveyIdTests(BaseAPITest):
         for sid in self.BAD_IDS:
             with self.subTest(sid=sid):
                 self.assertProblem(self.req("GET", "/v1/surveys/" + sid, token=READ_TOKEN),
-                                   404, "not_found")
+                                   404, "survey_not_found")
                 self.assertProblem(self.req("DELETE", "/v1/surveys/" + sid, token=ADMIN_TOKEN),
-                                   404, "not_found")
+                                   404, "survey_not_found")
 
     def test_question_id_rules(self):
         for qid in ["Q1", "-q", "_q", "q.1", "q" * 65, "", "q 1"]:
