@@ -2,10 +2,12 @@
  * malloc, calloc and realloc returns NULL with errno ENOMEM.
  *
  *   OOM_EVERY=N     fail every Nth allocation (0 or unset: never fail, only count)
+ *   OOM_STOP=PATH   once this file exists, the next accepted connection ends the failures
  *   OOM_REPORT=PATH at exit, write "calls failed live_at_arm live_at_exit" there
  *
  * Failures start with the first accepted connection, not at start-up: a daemon that cannot start
- * simply exits, which proves nothing, and everything a test drives happens after an accept. The live
+ * simply exits, which proves nothing, and everything a test drives happens after an accept. They stop
+ * when the test says so, at an accept too, so that it can check that the daemon recovered. The live
  * count (allocations not yet freed) taken then and again at exit is how a test finds leaks on the
  * paths that handled a failure: a daemon that frees all it allocated while serving ends with the same
  * count as a run in which nothing failed.
@@ -31,18 +33,21 @@ extern void __libc_free(void *ptr);
 extern void *__libc_memalign(size_t alignment, size_t size);
 
 static atomic_long calls, failures, live, live_at_arm;
-static atomic_bool armed;
+static atomic_bool armed, stopped;
 static long every;
+static const char *stop_path;
 
 __attribute__((constructor)) static void oom_init(void)
 {
     const char *n = getenv("OOM_EVERY");
     every = n ? atol(n) : 0;
+    stop_path = getenv("OOM_STOP");
 }
 
 static bool should_fail(void)
 {
-    if (!atomic_load_explicit(&armed, memory_order_relaxed) || every <= 0)
+    if (!atomic_load_explicit(&armed, memory_order_relaxed) || atomic_load_explicit(&stopped, memory_order_relaxed) ||
+        every <= 0)
         return false;
     long call = atomic_fetch_add(&calls, 1) + 1;
     if (call % every != 0)
@@ -122,8 +127,11 @@ static void arm(void)
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     int got = (int)syscall(SYS_accept4, fd, addr, len, flags);
-    if (got >= 0)
+    if (got >= 0) {
         arm();
+        if (stop_path && access(stop_path, F_OK) == 0)
+            atomic_store(&stopped, true);
+    }
     return got;
 }
 
