@@ -347,7 +347,7 @@ class OomTest(unittest.TestCase):
         results = {}
         # Small N fail nearly every request early (libmicrohttpd's connection memory, SQLite opening
         # a connection); large N let requests get deep into handlers and the writer before one fails.
-        for every in [int(x) for x in os.environ.get('OOM_NS','7,61,331,1201,2003,4001,7919').split(',')]:
+        for every in [int(x) for x in os.environ.get('OOM_NS','7,97,601,1201,2003,4001,7919').split(',')]:
             with self.subTest(every=every):
                 results[every] = got = self.run_under_shim(every)
                 self.assertGreater(got["failures"], 0, got)
