@@ -6,6 +6,7 @@
 
 #include "ids.h"
 #include "json_strict.h"
+#include "oom.h"
 #include "timefmt.h"
 
 struct auth_result api_auth(struct http_request *req)
@@ -94,7 +95,11 @@ void api_reply_invalid(struct http_request *req, struct validate_errors *errors)
 
     snprintf(detail, sizeof detail, "%d field%s did not validate; see errors", errors->count,
              errors->count == 1 ? "" : "s");
-    cJSON_AddItemToObject(extra, "errors", errors->list ? errors->list : cJSON_CreateArray());
+    cJSON *list = errors->list ? errors->list : cJSON_CreateArray();
+    if (!cJSON_AddItemToObject(extra, "errors", list)) {
+        cJSON_Delete(list);
+        oom_note(); /* a 422 without its errors would be no answer: http.c makes it a 500 */
+    }
     errors->list = NULL;
     validate_errors_free(errors);
     http_reply_problem(req, 422, "validation_failed", detail, extra);
@@ -200,10 +205,15 @@ static void bump(struct api_job *job)
         versions_bump_all(job->app->versions);
 }
 
+/* A job whose work saw an allocation fail (a merge short of answers, a reply short of members) is
+ * rolled back rather than stored (the writer runs it under its own savepoint), and any outcome it
+ * decided then (a conflict, a validation failure) is not trusted either. */
 static enum store_status apply_versioned(struct store_conn *conn, struct writer_job *job)
 {
     bump((struct api_job *)job);
-    return ((struct api_job *)job)->apply(conn, job);
+    oom_clear();
+    enum store_status status = ((struct api_job *)job)->apply(conn, job);
+    return oom_failed() && status != STORE_UNAVAILABLE ? STORE_ERROR : status;
 }
 
 static void bump_committed(struct writer_job *job)
@@ -221,6 +231,12 @@ enum http_next api_submit(struct http_request *req, struct api_job *job)
     job->job.committed = bump_committed;
     job->job.context = req;
     job->job.done = resume_request;
+    /* A job prepared while an allocation failed (a definition or reply text missing, members
+     * dropped) must not reach the database. */
+    if (oom_failed()) {
+        http_reply_out_of_memory(req);
+        return HTTP_DONE;
+    }
     /* Suspend before submitting: the writer may finish before this function returns, and a resume
      * must never come before its suspend. */
     http_suspend(req);

@@ -194,7 +194,10 @@ enum http_next customers_erase(struct http_request *req)
         api_reply_store_error(req, STORE_NOT_FOUND);
         return HTTP_DONE;
     }
-    erase = calloc(1, sizeof *erase);
+    if ((erase = calloc(1, sizeof *erase)) == NULL) {
+        http_reply_out_of_memory(req);
+        return HTTP_DONE;
+    }
     snprintf(erase->customer, sizeof erase->customer, "%s", req->params[0]);
     erase->job.apply = apply_erase;
     erase->job.after_commit = scrub_after_erase;

@@ -18,9 +18,8 @@
 
 #include "ids.h"
 #include "log.h"
+#include "oom.h"
 #include "timefmt.h"
-
-#define MAX_REPLY_HEADERS 8
 
 struct reply_header {
     char *name, *value;
@@ -35,6 +34,7 @@ struct http_internal {
     char *body;
     size_t body_cap;
     bool body_too_large;
+    bool body_lost;                 /* no memory to keep it: the reply is a 500, not a 413 */
     bool replied;
     bool suspended;
     bool handler_started;
@@ -42,8 +42,9 @@ struct http_internal {
     unsigned status;
     uint64_t reply_bytes;
     int64_t started_ns;
-    struct reply_header headers[MAX_REPLY_HEADERS];
-    int header_count;
+    struct reply_header *headers;   /* staged by http_add_header, grown as needed */
+    int header_count, header_cap;
+    bool header_lost;               /* one could not be staged: the reply would be incomplete */
 };
 
 const unsigned http_tracked_statuses[HTTP_STATUS_SLOTS] = {200, 201, 204, 304, 400, 401, 403, 404, 405,
@@ -318,14 +319,29 @@ const char *http_media_type(struct http_request *req, char *buf, size_t size)
 
 /* ---- replies ---- */
 
+/* Never drops a header silently: a reply without its Location, Retry-After or WWW-Authenticate
+ * would mislead the client, so when one cannot be kept the reply becomes a 500 (queue_checked). */
 void http_add_header(struct http_request *req, const char *name, const char *value)
 {
     struct http_internal *in = req->internal;
-    if (in->header_count == MAX_REPLY_HEADERS)
+    if (in->header_count == in->header_cap) {
+        int cap = in->header_cap ? in->header_cap * 2 : 8;
+        struct reply_header *grown = realloc(in->headers, (size_t)cap * sizeof *grown);
+        if (grown == NULL) {
+            in->header_lost = true;
+            return;
+        }
+        in->headers = grown;
+        in->header_cap = cap;
+    }
+    char *name_copy = strdup(name), *value_copy = strdup(value);
+    if (name_copy == NULL || value_copy == NULL) {
+        free(name_copy);
+        free(value_copy);
+        in->header_lost = true;
         return;
-    in->headers[in->header_count].name = strdup(name);
-    in->headers[in->header_count].value = strdup(value);
-    in->header_count++;
+    }
+    in->headers[in->header_count++] = (struct reply_header){name_copy, value_copy};
 }
 
 /* Asks the application once per request, and remembers. */
@@ -362,23 +378,46 @@ static void add_cors_headers(struct http_request *req, struct MHD_Response *resp
     MHD_add_response_header(response, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
 }
 
-/* Adds the common and staged headers and queues the reply. */
+/* The reply of last resort when the one meant could not be built whole (out of memory): static, so
+ * it needs no allocation but libmicrohttpd's own. The staged headers belong to the reply that failed. */
+static const char out_of_memory_problem[] =
+    "{\"type\":\"urn:surveyd:problem:internal\",\"title\":\"Internal Server Error\",\"status\":500,"
+    "\"detail\":\"the server ran out of memory; retry later\",\"code\":\"internal\"}";
+
+static void queue_out_of_memory(struct http_request *req);
+
+/* Adds the common and staged headers; false when one of them could not be added. */
+static bool add_headers(struct http_request *req, struct MHD_Response *response, const char *content_type)
+{
+    struct http_internal *in = req->internal;
+    bool ok = true;
+
+    if (content_type)
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES;
+    ok &= MHD_add_response_header(response, "X-Request-Id", req->request_id) == MHD_YES;
+    ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
+    if (atomic_load(&in->server->closing))
+        ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    add_cors_headers(req, response);
+    for (int i = 0; i < in->header_count; i++) {
+        if (strcasecmp(in->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
+            MHD_del_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        ok &= MHD_add_response_header(response, in->headers[i].name, in->headers[i].value) == MHD_YES;
+    }
+    return ok;
+}
+
+/* Adds the common and staged headers and queues the reply; one that lost a header is replaced by
+ * the static 500. */
 static void queue_response(struct http_request *req, unsigned status, struct MHD_Response *response, uint64_t len,
                            const char *content_type)
 {
     struct http_internal *in = req->internal;
 
-    if (content_type)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(response, "X-Request-Id", req->request_id);
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (atomic_load(&in->server->closing))
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
-    add_cors_headers(req, response);
-    for (int i = 0; i < in->header_count; i++) {
-        if (strcasecmp(in->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
-            MHD_del_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        MHD_add_response_header(response, in->headers[i].name, in->headers[i].value);
+    if (!add_headers(req, response, content_type)) {
+        MHD_destroy_response(response);
+        queue_out_of_memory(req);
+        return;
     }
     if (MHD_queue_response(in->conn, status, response) == MHD_YES) {
         in->replied = true;
@@ -390,13 +429,51 @@ static void queue_response(struct http_request *req, unsigned status, struct MHD
     MHD_destroy_response(response);
 }
 
+static void queue_out_of_memory(struct http_request *req)
+{
+    struct http_internal *in = req->internal;
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        sizeof out_of_memory_problem - 1, (void *)out_of_memory_problem, MHD_RESPMEM_PERSISTENT);
+
+    if (response == NULL)
+        return; /* nothing queued: on_request closes the connection */
+    bool ok = MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json") == MHD_YES;
+    MHD_add_response_header(response, "X-Request-Id", req->request_id);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (ok && MHD_queue_response(in->conn, 500, response) == MHD_YES) {
+        in->replied = true;
+        in->status = 500;
+        in->reply_bytes = sizeof out_of_memory_problem - 1;
+    }
+    MHD_destroy_response(response);
+}
+
+void http_reply_out_of_memory(struct http_request *req)
+{
+    queue_out_of_memory(req);
+}
+
+/* A reply decided after an allocation failed on this thread may be wrong (a valid body "not JSON",
+ * a definition "not found", an object missing members), and one that lost a staged header is
+ * incomplete: either becomes the static 500. Server errors stand as decided. */
+static bool reply_tainted(struct http_request *req, unsigned status)
+{
+    return req->internal->header_lost || (status < 500 && oom_failed());
+}
+
 static void queue(struct http_request *req, unsigned status, char *body, size_t len, const char *content_type)
 {
+    if (reply_tainted(req, status)) {
+        free(body);
+        queue_out_of_memory(req);
+        return;
+    }
     struct MHD_Response *response =
         MHD_create_response_from_buffer(len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 
     if (response == NULL) {
         free(body);
+        queue_out_of_memory(req);
         return;
     }
     queue_response(req, status, response, len, content_type);
@@ -411,8 +488,11 @@ struct stream {
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *stream = cls;
+    /* Rows rendered with an allocation failing would be short of fields: cut the stream instead,
+     * so the client sees an incomplete body rather than a silently wrong one. */
+    oom_clear();
     long n = stream->fill(stream->arg, buf, max);
-    if (n < 0)
+    if (n < 0 || oom_failed())
         return MHD_CONTENT_READER_END_WITH_ERROR;
     return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
@@ -427,17 +507,19 @@ static void stream_free(void *cls)
 void http_reply_stream(struct http_request *req, unsigned status, const char *content_type, http_fill_fn fill,
                        void *arg, void (*release)(void *arg))
 {
-    struct stream *stream = malloc(sizeof *stream);
+    struct stream *stream = reply_tainted(req, status) ? NULL : malloc(sizeof *stream);
     struct MHD_Response *response = NULL;
 
     if (stream == NULL) {
         release(arg);
+        queue_out_of_memory(req);
         return;
     }
     *stream = (struct stream){fill, release, arg};
     response = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, stream, stream_free);
     if (response == NULL) {
         stream_free(stream);
+        queue_out_of_memory(req);
         return;
     }
     queue_response(req, status, response, 0, content_type);
@@ -445,7 +527,10 @@ void http_reply_stream(struct http_request *req, unsigned status, const char *co
 
 void http_reply_json_text(struct http_request *req, unsigned status, char *text)
 {
-    queue(req, status, text, text ? strlen(text) : 0, "application/json");
+    if (text == NULL) /* the text could not be produced */
+        queue_out_of_memory(req);
+    else
+        queue(req, status, text, strlen(text), "application/json");
 }
 
 void http_reply_json(struct http_request *req, unsigned status, cJSON *body)
@@ -457,7 +542,10 @@ void http_reply_json(struct http_request *req, unsigned status, cJSON *body)
 
 void http_reply_body(struct http_request *req, unsigned status, char *body, size_t len, const char *content_type)
 {
-    queue(req, status, body, len, content_type);
+    if (body == NULL) /* the body could not be produced */
+        queue_out_of_memory(req);
+    else
+        queue(req, status, body, len, content_type);
 }
 
 void http_reply_empty(struct http_request *req, unsigned status)
@@ -468,6 +556,10 @@ void http_reply_empty(struct http_request *req, unsigned status)
 void http_reply_problem(struct http_request *req, unsigned status, const char *code, const char *detail,
                         cJSON *extra)
 {
+    /* Whether this problem was built whole is judged alone: a 5xx decided after an earlier failure
+     * stands, but not with members missing. */
+    bool failed_before = oom_failed();
+    oom_clear();
     cJSON *problem = cJSON_CreateObject();
     char type[96];
 
@@ -481,13 +573,22 @@ void http_reply_problem(struct http_request *req, unsigned status, const char *c
     if (extra) {
         while (extra->child) {
             cJSON *item = cJSON_DetachItemViaPointer(extra, extra->child);
-            cJSON_AddItemToObject(problem, item->string, item);
+            if (!cJSON_AddItemToObject(problem, item->string, item))
+                cJSON_Delete(item);
         }
         cJSON_Delete(extra);
     }
     char *text = cJSON_PrintUnformatted(problem);
     cJSON_Delete(problem);
-    queue(req, status, text, text ? strlen(text) : 0, "application/problem+json");
+    bool built = !oom_failed() && text != NULL;
+    if (failed_before)
+        oom_note();
+    if (!built) {
+        free(text);
+        queue_out_of_memory(req);
+        return;
+    }
+    queue(req, status, text, strlen(text), "application/problem+json");
 }
 
 /* ---- suspension ---- */
@@ -552,6 +653,7 @@ static void request_free(struct http_request *req)
         free(in->headers[i].name);
         free(in->headers[i].value);
     }
+    free(in->headers);
     free(in->body);
     free(in);
     free(req);
@@ -587,7 +689,7 @@ static void accumulate(struct http_server *server, struct http_request *req, con
             cap *= 2;
         char *grown = realloc(in->body, cap);
         if (grown == NULL) {
-            in->body_too_large = true;
+            in->body_too_large = in->body_lost = true; /* the rest is read and dropped */
             return;
         }
         in->body = grown;
@@ -720,6 +822,13 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return atomic_load(&server->closing) ? MHD_NO : MHD_YES;
 }
 
+/* A final call that could not queue any reply, not even the static 500 (libmicrohttpd itself out of
+ * memory), closes the connection: left alone, libmicrohttpd would call the handler again and again. */
+static enum MHD_Result replied_or_close(const struct http_internal *in)
+{
+    return in->replied ? MHD_YES : MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -752,22 +861,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (in->replied)
         return MHD_YES;
     set_deadline(server, conn, false); /* received whole: replying has no deadline */
+    oom_clear(); /* what this call replies depends only on what fails from here on */
     if (in->suspended) {
         in->suspended = false; /* resumed: the handler finishes */
+    } else if (in->body_lost) {
+        http_reply_out_of_memory(req);
+        return replied_or_close(in);
     } else if (in->body_too_large) {
         reply_too_large(req, server->max_body);
-        return MHD_YES;
+        return replied_or_close(in);
     } else if (in->route == NULL && strcmp(req->method, "OPTIONS") == 0 && in->allow[0]) {
         reply_preflight(req);
-        return MHD_YES;
+        return replied_or_close(in);
     } else if (in->route == NULL) {
         reply_routing_error(req);
-        return MHD_YES;
+        return replied_or_close(in);
     }
     enum http_next next = in->route->handler(req);
     if (next == HTTP_DONE && !in->replied)
         http_reply_problem(req, 500, "internal", "the request could not be answered", NULL);
-    return MHD_YES;
+    return next == HTTP_DONE ? replied_or_close(in) : MHD_YES;
 }
 
 static void count_request(struct http_server *server, const struct http_internal *in, int64_t duration_ns)

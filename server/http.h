@@ -96,6 +96,10 @@ void http_add_header(struct http_request *req, const char *name, const char *val
 void http_reply_json(struct http_request *req, unsigned status, cJSON *body);            /* takes body */
 void http_reply_json_text(struct http_request *req, unsigned status, char *text);       /* takes text */
 void http_reply_empty(struct http_request *req, unsigned status);
+
+/* 500 internal "out of memory", from a static body: for when what the reply needs cannot be allocated.
+ * Staged headers are not sent with it. */
+void http_reply_out_of_memory(struct http_request *req);
 void http_reply_body(struct http_request *req, unsigned status, char *body, size_t len,
                      const char *content_type); /* takes body (malloc'd) */
 

@@ -13,6 +13,7 @@
 #include "cors.h"
 #include "http.h"
 #include "log.h"
+#include "oom.h"
 #include "ops.h"
 #include "retention.h"
 #include "routes.h"
@@ -169,6 +170,7 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_format(config.log_format);
+    oom_install();
     switch (config.command) {
     case CONFIG_HELP:
         config_print_usage("surveyd");

@@ -280,8 +280,10 @@ enum http_next responses_post(struct http_request *req)
     struct validate_errors errors;
     cJSON *body = NULL;
 
-    if (post == NULL)
+    if (post == NULL) {
+        http_reply_out_of_memory(req);
         return HTTP_DONE;
+    }
     req->state = post;
     req->state_free = post_job_free;
     post->trusted = auth_may_ingest(api_auth(req).roles);
@@ -790,6 +792,7 @@ enum http_next responses_patch(struct http_request *req)
         return HTTP_DONE;
     if ((patch = calloc(1, sizeof *patch)) == NULL) {
         store_response_row_free(&row);
+        http_reply_out_of_memory(req);
         return HTTP_DONE;
     }
     req->state = patch;
@@ -840,7 +843,11 @@ enum http_next responses_delete(struct http_request *req)
     }
     if (!api_require(req, auth_may_admin) || !load_response(req, &row))
         return HTTP_DONE;
-    del = calloc(1, sizeof *del);
+    if ((del = calloc(1, sizeof *del)) == NULL) {
+        store_response_row_free(&row);
+        http_reply_out_of_memory(req);
+        return HTTP_DONE;
+    }
     snprintf(del->survey, sizeof del->survey, "%s", row.survey);
     snprintf(del->context_id, sizeof del->context_id, "%s", row.id);
     store_response_row_free(&row);

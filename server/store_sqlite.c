@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "oom.h"
 #include "rollup_deltas.h"
 #include "schema.h"
 
@@ -522,16 +523,31 @@ static int bind_text(sqlite3_stmt *s, int index, const char *text)
     return text ? sqlite3_bind_text(s, index, text, -1, SQLITE_STATIC) : sqlite3_bind_null(s, index);
 }
 
+/* sqlite3_column_text() returns NULL for SQL NULL, and also when it runs out of memory making the
+ * text (it may have to copy a value to terminate it); it then leaves SQLITE_NOMEM as the connection's
+ * error code, which sqlite3_step() had set to SQLITE_ROW. */
+static bool row_read_whole(sqlite3_stmt *s)
+{
+    return sqlite3_errcode(sqlite3_db_handle(s)) != SQLITE_NOMEM;
+}
+
+/* NULL for SQL NULL; a value that could not be copied (out of memory) is noted, so that the request
+ * reading it fails instead of answering as if the column were empty (see oom.h). */
 static char *column_text(sqlite3_stmt *s, int column)
 {
     const unsigned char *text = sqlite3_column_text(s, column);
-    return text ? strdup((const char *)text) : NULL;
+    char *copy = text ? strdup((const char *)text) : NULL;
+    if ((text != NULL && copy == NULL) || !row_read_whole(s))
+        oom_note();
+    return copy;
 }
 
 static void copy_column(sqlite3_stmt *s, int column, char *out, size_t size)
 {
     const unsigned char *text = sqlite3_column_text(s, column);
     snprintf(out, size, "%s", text ? (const char *)text : "");
+    if (!row_read_whole(s))
+        oom_note();
 }
 
 /* Runs a statement that returns no rows, then resets it. */
@@ -707,7 +723,11 @@ static void read_survey(sqlite3_stmt *s, void *out)
 enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out)
 {
     memset(out, 0, sizeof *out);
-    return get_one(conn, STMT_GET_SURVEY, id, read_survey, out);
+    enum store_status status = get_one(conn, STMT_GET_SURVEY, id, read_survey, out);
+    /* The column is NOT NULL: a NULL here is a copy that ran out of memory, never a definition. */
+    if (status == STORE_OK && out->definition == NULL)
+        status = STORE_UNAVAILABLE;
+    return status;
 }
 
 enum store_status store_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
@@ -739,6 +759,10 @@ enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const
         return STORE_ERROR;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_survey_row(s, &row);
+        if (row.definition == NULL) { /* out of memory, as in store_get_survey */
+            done_with(s);
+            return STORE_UNAVAILABLE;
+        }
         each(&row, arg);
         store_survey_row_free(&row);
     }
@@ -904,9 +928,14 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
             .value_text = (const char *)sqlite3_column_text(s, 5),
             .delta = delta,
         };
+        const char *agent = (const char *)sqlite3_column_text(s, 3);
+        if (!row_read_whole(s)) {
+            rc = SQLITE_NOMEM; /* a cell without its text: the job fails rather than miscount */
+            break;
+        }
         add_cell(conn, cell);
         cell.table = ROLLUP_ANSWERS_AGENT;
-        cell.agent = (const char *)sqlite3_column_text(s, 3);
+        cell.agent = agent;
         add_cell(conn, cell);
         add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = cell.survey, .channel = "",
                                             .agent = "", .question = cell.question, .delta = delta});
@@ -929,10 +958,15 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
             .question = "",
             .delta = delta,
         };
-        add_cell(conn, cell);
-        cell.table = ROLLUP_RESPONSES_AGENT;
-        cell.agent = (const char *)sqlite3_column_text(s, 3);
-        add_cell(conn, cell);
+        const char *agent = (const char *)sqlite3_column_text(s, 3);
+        if (!row_read_whole(s)) {
+            rc = SQLITE_NOMEM;
+        } else {
+            add_cell(conn, cell);
+            cell.table = ROLLUP_RESPONSES_AGENT;
+            cell.agent = agent;
+            add_cell(conn, cell);
+        }
     }
     done_with(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -1329,11 +1363,17 @@ enum store_status store_customer_traces(struct store_conn *conn, const char *cus
         if (*count == cap) {
             cap = cap ? cap * 2 : 16;
             char **grown = realloc(*ids, (size_t)cap * sizeof *grown);
-            if (grown == NULL)
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM; /* a partial list would let the scrub miss traces */
                 break;
+            }
             *ids = grown;
         }
-        (*ids)[(*count)++] = column_text(s, 0);
+        if (((*ids)[*count] = column_text(s, 0)) == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        (*count)++;
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
@@ -1470,6 +1510,10 @@ static enum store_status scan(struct store_conn *conn, enum stmt_id id, const st
         cell.value = sqlite3_column_int64(s, 4);
         cell.value_text = cell.value_is_text ? (const char *)sqlite3_column_text(s, 4) : NULL;
         cell.count = sqlite3_column_int64(s, 5);
+        if (!row_read_whole(s)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
         if (cell.count != 0)
             each(&cell, arg);
     }

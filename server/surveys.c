@@ -126,6 +126,11 @@ enum http_next surveys_put(struct http_request *req)
 
     struct put_job *put = calloc(1, sizeof *put);
     struct validate_errors errors;
+    if (put == NULL) {
+        cJSON_Delete(body);
+        http_reply_out_of_memory(req);
+        return HTTP_DONE;
+    }
     validate_errors_init(&errors);
     if (!validate_definition(id, body, &put->survey, &errors)) {
         cJSON_Delete(body);
@@ -169,7 +174,10 @@ enum http_next surveys_delete(struct http_request *req)
         api_reply_survey_error(req, req->params[0], STORE_NOT_FOUND);
         return HTTP_DONE;
     }
-    del = calloc(1, sizeof *del);
+    if ((del = calloc(1, sizeof *del)) == NULL) {
+        http_reply_out_of_memory(req);
+        return HTTP_DONE;
+    }
     snprintf(del->survey, sizeof del->survey, "%.64s", req->params[0]);
     del->apply = apply_delete;
     req->state = del;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ids.h"
+#include "oom.h"
 #include "timefmt.h"
 
 #define TITLE_MAX 200
@@ -104,9 +105,27 @@ static bool json_integer(const cJSON *item, int64_t min, int64_t max, int64_t *o
     return true;
 }
 
-static char *dup_string(const char *s)
+/* A failed allocation must not drop a field silently: validation fails, and the failure is noted so
+ * that the request (or writer job) answers 500, not 422 (oom.h). */
+static bool allocated(const void *p, struct validate_errors *errors)
 {
-    return s ? strdup(s) : NULL;
+    if (p != NULL)
+        return true;
+    oom_note();
+    validate_error(errors, "", "out of memory");
+    return false;
+}
+
+static char *noted_strdup(const char *s, struct validate_errors *errors)
+{
+    char *copy = strdup(s);
+    allocated(copy, errors);
+    return copy;
+}
+
+static char *dup_string(const char *s, struct validate_errors *errors)
+{
+    return s ? noted_strdup(s, errors) : NULL;
 }
 
 /* A string of 1..max code points; reports on errors and returns NULL when it is not. */
@@ -224,6 +243,8 @@ static void parse_options(const cJSON *qjson, struct question *q, const char *pr
         return;
     }
     q->options = calloc((size_t)count, sizeof *q->options);
+    if (!allocated(q->options, errors))
+        return;
     int i = 0;
     for (const cJSON *opt = options->child; opt; opt = opt->next, i++) {
         field_path(field, sizeof field, "%soptions[%d]", prefix, i);
@@ -236,7 +257,8 @@ static void parse_options(const cJSON *qjson, struct question *q, const char *pr
         if (duplicate)
             validate_error(errors, field, "duplicate option");
         else
-            q->options[q->option_count++] = strdup(text);
+            if ((q->options[q->option_count] = noted_strdup(text, errors)) != NULL)
+                q->option_count++;
     }
 }
 
@@ -311,7 +333,7 @@ static void parse_question(const cJSON *qjson, int index, struct question *q, st
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(qjson, "text");
     if (text != NULL) {
         const char *prompt = bounded_string(text, PROMPT_MAX, field_path(field, sizeof field, "%stext", prefix), errors);
-        q->text = dup_string(prompt);
+        q->text = dup_string(prompt, errors);
     }
     const cJSON *required = cJSON_GetObjectItemCaseSensitive(qjson, "required");
     if (required != NULL && !cJSON_IsBool(required))
@@ -367,13 +389,16 @@ static void parse_origins(const cJSON *origins, struct survey *out, struct valid
         return;
     }
     out->allowed_origins = calloc((size_t)count + 1, sizeof *out->allowed_origins);
+    if (!allocated(out->allowed_origins, errors))
+        return;
     int i = 0;
     for (const cJSON *o = origins->child; o; o = o->next, i++) {
         field_path(field, sizeof field, "allowed_origins[%d]", i);
         if (!cJSON_IsString(o) || strlen(o->valuestring) > ORIGIN_MAX || !origin_valid(o->valuestring))
             validate_error(errors, field, "must be an origin such as https://www.example.com (no path)");
         else
-            out->allowed_origins[out->origin_count++] = strdup(o->valuestring);
+            if ((out->allowed_origins[out->origin_count] = noted_strdup(o->valuestring, errors)) != NULL)
+                out->origin_count++;
     }
 }
 
@@ -391,6 +416,8 @@ static void parse_questions(const cJSON *questions, struct survey *out, struct v
         return;
     }
     out->questions = calloc((size_t)count, sizeof *out->questions);
+    if (!allocated(out->questions, errors))
+        return;
     out->question_count = count;
     int i = 0;
     for (const cJSON *q = questions->child; q; q = q->next, i++) {
@@ -424,7 +451,7 @@ bool validate_definition(const char *id, const cJSON *body, struct survey *out, 
     const cJSON *echoed_id = cJSON_GetObjectItemCaseSensitive(body, "id");
     if (echoed_id != NULL && (!cJSON_IsString(echoed_id) || strcmp(echoed_id->valuestring, id) != 0))
         validate_error(errors, "id", "must match the survey id in the URL");
-    out->title = dup_string(bounded_string(cJSON_GetObjectItemCaseSensitive(body, "title"), TITLE_MAX, "title", errors));
+    out->title = dup_string(bounded_string(cJSON_GetObjectItemCaseSensitive(body, "title"), TITLE_MAX, "title", errors), errors);
 
     const cJSON *is_public = cJSON_GetObjectItemCaseSensitive(body, "public");
     if (is_public != NULL && !cJSON_IsBool(is_public))
@@ -571,7 +598,7 @@ static cJSON *answer_value(const struct question *q, const cJSON *value, struct 
                     return NULL;
                 }
                 answer->number = -1;
-                answer->text = strdup(other->valuestring);
+                answer->text = noted_strdup(other->valuestring, errors);
                 cJSON *stored = cJSON_CreateObject();
                 cJSON_AddStringToObject(stored, "other", other->valuestring);
                 return stored;
@@ -585,7 +612,7 @@ static cJSON *answer_value(const struct question *q, const cJSON *value, struct 
             validate_error(errors, answer_field(field, sizeof field, q), "must be at most %d characters", q->max_length);
             return NULL;
         }
-        answer->text = strdup(value->valuestring);
+        answer->text = noted_strdup(value->valuestring, errors);
         return cJSON_CreateString(value->valuestring);
     }
 
@@ -646,6 +673,8 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
     }
 
     out->answers = calloc((size_t)survey->question_count, sizeof *out->answers);
+    if (!allocated(out->answers, errors))
+        return;
     cJSON *stored = cJSON_CreateObject();
     /* Stored in definition order, so equal answers always serialise the same way. */
     for (int i = 0; i < survey->question_count; i++) {
@@ -660,7 +689,8 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
         cJSON *value = answer_value(q, given[i], answer, errors);
         if (value == NULL)
             continue;
-        cJSON_AddItemToObject(stored, q->id, value);
+        if (!cJSON_AddItemToObject(stored, q->id, value))
+            cJSON_Delete(value); /* noted by cJSON's allocator: the request fails */
         out->answer_count++;
     }
     /* Only when this function found nothing else: an unknown top-level key must not hide it. */
@@ -668,6 +698,7 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
         validate_error(errors, "answers", "at least one answer is required");
     out->answers_json = cJSON_PrintUnformatted(stored);
     cJSON_Delete(stored);
+    allocated(out->answers_json, errors);
 }
 
 static void parse_channel(const cJSON *item, struct response *out, struct validate_errors *errors)
@@ -681,7 +712,7 @@ static void parse_channel(const cJSON *item, struct response *out, struct valida
         for (size_t i = 0; ok && i < len; i++)
             ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
         if (ok) {
-            out->channel = strdup(s);
+            out->channel = noted_strdup(s, errors);
             return;
         }
     }
@@ -693,7 +724,7 @@ static char *parse_opaque(const cJSON *item, const char *field, struct validate_
 {
     if (item == NULL || cJSON_IsNull(item))
         return NULL;
-    return dup_string(bounded_string(item, OPAQUE_MAX, field, errors));
+    return dup_string(bounded_string(item, OPAQUE_MAX, field, errors), errors);
 }
 
 static void parse_submitted_at(const cJSON *item, int64_t now_ms, struct response *out,
@@ -736,7 +767,7 @@ static void parse_properties(const cJSON *item, struct response *out, struct val
             validate_error(errors, field, "must be a string of at most %d characters", PROPERTY_VALUE_MAX);
     }
     if (errors->count == errors_before && cJSON_GetArraySize(item) > 0)
-        out->properties_json = cJSON_PrintUnformatted(item);
+        allocated(out->properties_json = cJSON_PrintUnformatted(item), errors);
 }
 
 bool validate_response(const struct survey *survey, const cJSON *body, int64_t now_ms, struct response *out,

@@ -18,6 +18,8 @@ struct version_entry {
 struct versions {
     pthread_mutex_t lock;
     uint64_t global;
+    uint64_t unlisted;  /* the version of every survey without an entry: raised when an entry could
+                         * not be added (out of memory), so that no cached reply outlives the write */
     int64_t epoch;
     struct version_entry *buckets[BUCKETS];
 };
@@ -81,6 +83,8 @@ void versions_bump(struct versions *versions, const char *survey)
     versions->global++;
     if (e)
         e->version = versions->global;
+    else
+        versions->unlisted = versions->global;
     pthread_mutex_unlock(&versions->lock);
 }
 
@@ -88,6 +92,7 @@ void versions_bump_all(struct versions *versions)
 {
     pthread_mutex_lock(&versions->lock);
     versions->global++;
+    versions->unlisted = versions->global;
     for (int i = 0; i < BUCKETS; i++) {
         for (struct version_entry *e = versions->buckets[i]; e; e = e->next)
             e->version = versions->global;
@@ -99,7 +104,7 @@ uint64_t versions_get(struct versions *versions, const char *survey)
 {
     pthread_mutex_lock(&versions->lock);
     struct version_entry *e = find(versions, survey, false);
-    uint64_t version = e ? e->version : 0;
+    uint64_t version = e ? e->version : versions->unlisted;
     pthread_mutex_unlock(&versions->lock);
     return version;
 }
