@@ -36,25 +36,69 @@ static void append_str(struct export_buf *buf, const char *text)
     append(buf, text, strlen(text));
 }
 
+/* Characters some spreadsheet may split a line on: the list separators of every locale we know of
+ * (',', ';', tab, '|') and line breaks. A program that takes a different separator than ours, or
+ * loses track of our quotes, starts a new cell after any of them. */
+#define CELL_BREAKS ",;|\t\r\n"
+
+/* Whether a spreadsheet would take a cell starting at p for a formula (OWASP's list: =, +, -, @,
+ * tab, CR), looking through quotes that a lenient parser may take for the start of a quoted cell. */
+static bool formula_start(const char *p)
+{
+    p += strspn(p, "\"");
+    return *p != '\0' && strchr("=+-@\t\r", *p) != NULL;
+}
+
 void export_csv_field(struct export_buf *buf, const char *text)
 {
-    bool formula = strchr("=+-@\t\r", text[0]) != NULL && text[0] != '\0';
-    bool quote = formula || strpbrk(text, ",\"\r\n") != NULL;
-
-    if (quote)
-        append(buf, "\"", 1);
-    /* OWASP's advice for CSV injection: a leading apostrophe makes spreadsheets show the cell as
-     * text instead of evaluating it. Documented in the README. */
-    if (formula)
-        append(buf, "'", 1);
-    for (const char *p = text; *p; p++) {
+    /* Every field is quoted (OWASP's advice), so a separator inside a value never splits it for an
+     * RFC 4180 reader whatever its list separator. And wherever a cell could start — at the field's
+     * start, or after a character some reader may split on — a formula character gets a leading
+     * apostrophe, so spreadsheets show the cell as text instead of evaluating it: even a reader that
+     * splits `x;=cmd|...` on ';' sees `'=cmd|...`. Documented in the README. */
+    append(buf, "\"", 1);
+    for (const char *p = text;; p++) {
+        bool cell_start = p == text || strchr(CELL_BREAKS, p[-1]) != NULL;
+        if (cell_start && formula_start(p))
+            append(buf, "'", 1);
+        if (*p == '\0')
+            break;
         if (*p == '"')
             append(buf, "\"\"", 2);
         else
             append(buf, p, 1);
     }
-    if (quote)
-        append(buf, "\"", 1);
+    append(buf, "\"", 1);
+}
+
+/* JSON text for a cell (properties, an "other" write-in), rewritten so that no cell break appears
+ * inside a string and no string starts with a formula character: those become \u escapes, which
+ * decode to the same JSON value. The cell stays valid JSON, and export_csv_field finds no place to
+ * put an apostrophe in it (a structural ',' is followed by '"' and a harmless character). */
+static void json_csv_field(struct export_buf *buf, const char *json)
+{
+    struct export_buf safe = {0};
+    bool in_string = false, escaped = false;
+
+    for (const char *p = json; *p; p++) {
+        char c = *p;
+        if (in_string && !escaped && c != '\\' && c != '"' &&
+            (strchr(",;|", c) || (p[-1] == '"' && strchr("=+-@", c)))) {
+            char esc[16];
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)(unsigned char)c & 0x7fu);
+            append_str(&safe, esc);
+            continue;
+        }
+        if (escaped)
+            escaped = false;
+        else if (in_string && c == '\\')
+            escaped = true;
+        else if (c == '"')
+            in_string = !in_string;
+        append(&safe, p, 1);
+    }
+    export_csv_field(buf, safe.data ? safe.data : "");
+    export_buf_free(&safe);
 }
 
 static void csv_separator(struct export_buf *buf)
@@ -69,13 +113,15 @@ void export_csv_header(struct export_buf *buf, const struct survey *survey)
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         if (i)
             csv_separator(buf);
-        append_str(buf, fixed[i]);
+        export_csv_field(buf, fixed[i]);
     }
     for (int i = 0; i < survey->question_count; i++) {
         csv_separator(buf);
         export_csv_field(buf, survey->questions[i].id);
     }
-    append_str(buf, ",properties\r\n");
+    csv_separator(buf);
+    export_csv_field(buf, "properties");
+    append_str(buf, "\r\n");
 }
 
 /* An answer as a cell: numbers and booleans as JSON writes them, choices and text as the text, an
@@ -83,19 +129,18 @@ void export_csv_header(struct export_buf *buf, const struct survey *survey)
 static void answer_cell(struct export_buf *buf, const cJSON *value)
 {
     char number[32];
-    if (value == NULL || cJSON_IsNull(value))
-        return;
-    if (cJSON_IsString(value)) {
+    if (value == NULL || cJSON_IsNull(value)) {
+        export_csv_field(buf, "");
+    } else if (cJSON_IsString(value)) {
         export_csv_field(buf, value->valuestring);
     } else if (cJSON_IsNumber(value)) {
         snprintf(number, sizeof number, "%lld", (long long)value->valuedouble);
-        append_str(buf, number);
+        export_csv_field(buf, number);
     } else if (cJSON_IsBool(value)) {
-        append_str(buf, cJSON_IsTrue(value) ? "true" : "false");
+        export_csv_field(buf, cJSON_IsTrue(value) ? "true" : "false");
     } else {
         char *text = cJSON_PrintUnformatted(value);
-        if (text)
-            export_csv_field(buf, text);
+        json_csv_field(buf, text ? text : "");
         free(text);
     }
 }
@@ -103,8 +148,7 @@ static void answer_cell(struct export_buf *buf, const cJSON *value)
 static void optional_field(struct export_buf *buf, const char *text)
 {
     csv_separator(buf);
-    if (text)
-        export_csv_field(buf, text);
+    export_csv_field(buf, text ? text : "");
 }
 
 void export_csv_row(struct export_buf *buf, const struct survey *survey, const struct store_response_row *row)
@@ -126,7 +170,8 @@ void export_csv_row(struct export_buf *buf, const struct survey *survey, const s
         csv_separator(buf);
         answer_cell(buf, cJSON_GetObjectItemCaseSensitive(answers, survey->questions[i].id));
     }
-    optional_field(buf, row->properties);
+    csv_separator(buf);
+    json_csv_field(buf, row->properties ? row->properties : "");
     append_str(buf, "\r\n");
     cJSON_Delete(answers);
 }

@@ -22,8 +22,9 @@ struct export_buf {
 
 void export_buf_free(struct export_buf *buf);
 
-/* One RFC 4180 field, quoted when it holds a comma, quote, CR or LF. A field that a spreadsheet
- * would run as a formula (starting with =, +, -, @, tab or CR) gets a leading apostrophe. */
+/* One RFC 4180 field, always quoted. Wherever a spreadsheet could start a cell — the field's start,
+ * or after ',', ';', '|', tab, CR or LF, which a reader with another list separator may split on —
+ * a formula character (=, +, -, @, tab or CR, possibly behind quotes) gets an apostrophe before it. */
 void export_csv_field(struct export_buf *buf, const char *text);
 
 void export_csv_header(struct export_buf *buf, const struct survey *survey);
