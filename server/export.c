@@ -1,9 +1,14 @@
 #include "export.h"
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "api.h"
 #include "timefmt.h"
@@ -186,11 +191,72 @@ struct export_stream {
     size_t sent;                /* of pending */
     bool finished;
     bool failed;
+    struct export_gate *gate;   /* the place it holds; NULL when ungated */
 };
 
 /* Rows formatted per stretch: each stretch is one short read transaction, ended before the HTTP
- * layer waits on the client (see store_iter_pause). */
+ * layer waits on the client (see store_iter_pause). A stretch also ends once it holds
+ * EXPORT_STRETCH_BYTES, so big rows mean fewer of them: what waits for a client that reads nothing
+ * is bounded in bytes (256 rows of 57 KB used to be 16 MB per export), not in rows. */
 #define ROWS_PER_STRETCH 256
+#define EXPORT_STRETCH_BYTES (256 * 1024)
+/* A buffer grown past this by one huge row is given back once it has been sent. */
+#define EXPORT_KEEP_BYTES (2 * EXPORT_STRETCH_BYTES)
+
+/* ---- the gate: concurrent exports and stalled clients ---- */
+
+struct export_gate {
+    unsigned max_active;
+    unsigned stall_timeout_s;
+    atomic_uint active;
+    atomic_ullong refused;
+};
+
+struct export_gate *export_gate_new(unsigned max_active, unsigned stall_timeout_s)
+{
+    struct export_gate *gate = calloc(1, sizeof *gate);
+    if (gate == NULL)
+        return NULL;
+    gate->max_active = max_active;
+    gate->stall_timeout_s = stall_timeout_s;
+    atomic_init(&gate->active, 0);
+    atomic_init(&gate->refused, 0);
+    return gate;
+}
+
+void export_gate_free(struct export_gate *gate)
+{
+    free(gate);
+}
+
+unsigned export_gate_active(const struct export_gate *gate)
+{
+    return gate ? atomic_load(&gate->active) : 0;
+}
+
+unsigned long long export_gate_refused(const struct export_gate *gate)
+{
+    return gate ? atomic_load(&gate->refused) : 0;
+}
+
+/* Takes a place, or false when all are taken. Each streaming export holds a database connection
+ * and up to a stretch of formatted rows; the cap keeps their sum bounded whatever clients do. */
+static bool gate_enter(struct export_gate *gate)
+{
+    unsigned active = atomic_load(&gate->active);
+    do {
+        if (active >= gate->max_active) {
+            atomic_fetch_add(&gate->refused, 1);
+            return false;
+        }
+    } while (!atomic_compare_exchange_weak(&gate->active, &active, active + 1));
+    return true;
+}
+
+static void gate_leave(struct export_gate *gate)
+{
+    atomic_fetch_sub(&gate->active, 1);
+}
 
 static void produce_row(struct export_stream *ex, struct store_response_row *row);
 
@@ -198,7 +264,7 @@ static void produce_row(struct export_stream *ex, struct store_response_row *row
 static void produce(struct export_stream *ex)
 {
     struct store_response_row row;
-    for (int i = 0; i < ROWS_PER_STRETCH; i++) {
+    for (int i = 0; i < ROWS_PER_STRETCH && ex->pending.len < EXPORT_STRETCH_BYTES; i++) {
         enum store_status status = store_iter_next(ex->iter, &row);
         if (status == STORE_NOT_FOUND) {
             ex->finished = true;
@@ -236,6 +302,8 @@ static long fill(void *arg, char *out, size_t max)
 
     while (ex->sent == ex->pending.len) {
         ex->pending.len = ex->sent = 0;
+        if (ex->pending.cap > EXPORT_KEEP_BYTES)
+            export_buf_free(&ex->pending);
         if (ex->failed)
             return -1;
         if (ex->finished)
@@ -256,12 +324,20 @@ static void release(void *arg)
     store_iter_close(ex->iter);
     survey_free(&ex->survey);
     export_buf_free(&ex->pending);
+    if (ex->gate)
+        gate_leave(ex->gate);
     free(ex);
+#ifdef __GLIBC__
+    /* An export's buffers and its connection's page cache come and go in large blocks; glibc keeps
+     * freed memory in its arenas (one per thread) unless asked to give it back. */
+    malloc_trim(0);
+#endif
 }
 
 void export_reply(struct http_request *req, struct store *store, struct survey *survey,
                   const struct store_list_query *query, enum query_format format)
 {
+    struct export_gate *gate = api_app(req)->exports;
     struct export_stream *ex = calloc(1, sizeof *ex);
     char err[256];
 
@@ -270,6 +346,14 @@ void export_reply(struct http_request *req, struct store *store, struct survey *
         api_reply_store_error(req, STORE_ERROR);
         return;
     }
+    if (gate && !gate_enter(gate)) {
+        free(ex);
+        survey_free(survey);
+        http_add_header(req, "Retry-After", "5");
+        http_reply_problem(req, 503, "unavailable", "too many exports are running; retry later", NULL);
+        return;
+    }
+    ex->gate = gate;
     /* Opened before the survey moves: the query may point into it. */
     ex->iter = store_iter_open(store, query, err, sizeof err);
     ex->survey = *survey;
@@ -284,6 +368,8 @@ void export_reply(struct http_request *req, struct store *store, struct survey *
         export_csv_header(&ex->pending, &ex->survey);
         http_add_header(req, "Content-Disposition", "attachment; filename=\"responses.csv\"");
     }
+    if (gate)
+        http_set_idle_timeout(req, gate->stall_timeout_s);
     http_reply_stream(req, 200, format == FORMAT_CSV ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson",
                       fill, ex, release);
 }

@@ -9,8 +9,19 @@
 #include "store.h"
 #include "survey.h"
 
+/* Limits on exports, owned by main: how many may stream at once, and how long one may wait for a
+ * client that reads nothing. Thread-safe. */
+struct export_gate;
+
+struct export_gate *export_gate_new(unsigned max_active, unsigned stall_timeout_s);
+void export_gate_free(struct export_gate *gate);
+unsigned export_gate_active(const struct export_gate *gate);
+unsigned long long export_gate_refused(const struct export_gate *gate);
+
 /* Replies 200 with every response matching query, streamed from a connection of its own. Takes
- * ownership of *survey (zeroed). Replies 503 when no connection can be opened. */
+ * ownership of *survey (zeroed). Replies 503 (with Retry-After) when as many exports as the app's
+ * gate allows are already streaming, or when no connection can be opened. At most about
+ * EXPORT_STRETCH_BYTES (plus one row) are formatted ahead of what the client has taken. */
 void export_reply(struct http_request *req, struct store *store, struct survey *survey,
                   const struct store_list_query *query, enum query_format format);
 
