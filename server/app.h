@@ -12,6 +12,8 @@
 #include "versions.h"
 #include "writer.h"
 
+struct export_gate;
+
 struct app {
     struct store *store;
     struct writer *writer;
@@ -23,6 +25,7 @@ struct app {
     struct ratelimit *ratelimit; /* anonymous submissions per client address; NULL when off */
     struct proxies *proxies;    /* reverse proxies whose X-Forwarded-For is believed */
     const char *metrics_token;  /* bearer token for /metrics; NULL: open */
+    struct export_gate *exports; /* concurrent exports and stalled export clients; NULL: ungated */
 };
 
 #endif

@@ -26,6 +26,8 @@ enum long_only_option {
     OPT_MAX_CONNECTIONS,
     OPT_MAX_CONNECTIONS_PER_IP,
     OPT_REQUEST_TIMEOUT,
+    OPT_MAX_EXPORTS,
+    OPT_EXPORT_STALL_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -47,6 +49,8 @@ static const struct option long_options[] = {
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"max-connections-per-ip", required_argument, NULL, OPT_MAX_CONNECTIONS_PER_IP},
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"max-exports", required_argument, NULL, OPT_MAX_EXPORTS},
+    {"export-stall-timeout", required_argument, NULL, OPT_EXPORT_STALL_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -93,6 +97,10 @@ void config_print_usage(const char *program)
            "      --max-connections-per-ip N  from one address [SURVEYD_MAX_CONNECTIONS_PER_IP] (default 256)\n"
            "      --request-timeout S       a request must arrive whole within S seconds, and an idle\n"
            "                                keep-alive connection closes after S [SURVEYD_REQUEST_TIMEOUT] (default 30)\n"
+           "      --max-exports N           CSV/NDJSON exports streaming at once; more get 503\n"
+           "                                [SURVEYD_MAX_EXPORTS] (default 16)\n"
+           "      --export-stall-timeout S  end an export whose client has read nothing for S seconds\n"
+           "                                [SURVEYD_EXPORT_STALL_TIMEOUT] (default 30)\n"
            "      --metrics-token TOKEN     require this bearer token (or a read/admin token) for GET /metrics\n"
            "                                [SURVEYD_METRICS_TOKEN] (default: /metrics is open)\n"
            "      --retention-days N        delete responses older than N days, at start and hourly;\n"
@@ -208,6 +216,32 @@ static const char *env(const char *name)
     return value && *value ? value : NULL;
 }
 
+/* ---- exports: how many stream at once, and how long one waits for a client reading nothing ---- */
+
+#define DEFAULT_MAX_EXPORTS 16
+#define DEFAULT_EXPORT_STALL_TIMEOUT 30
+
+static bool set_export_option(struct config *config, int option, const char *text, char *err, size_t err_size)
+{
+    if (option == OPT_MAX_EXPORTS)
+        return set_count(&config->max_exports, "max-exports", text, 1, 4096, err, err_size);
+    return set_count(&config->export_stall_timeout_s, "export-stall-timeout", text, 1, 3600, err, err_size);
+}
+
+static bool export_environment(struct config *config, char *err, size_t err_size)
+{
+    const char *value;
+
+    config->max_exports = DEFAULT_MAX_EXPORTS;
+    config->export_stall_timeout_s = DEFAULT_EXPORT_STALL_TIMEOUT;
+    if ((value = env("SURVEYD_MAX_EXPORTS")) && !set_export_option(config, OPT_MAX_EXPORTS, value, err, err_size))
+        return false;
+    if ((value = env("SURVEYD_EXPORT_STALL_TIMEOUT")) &&
+        !set_export_option(config, OPT_EXPORT_STALL_TIMEOUT, value, err, err_size))
+        return false;
+    return true;
+}
+
 /* Defaults, then the environment; flags are applied over this afterwards. */
 static bool apply_environment(struct config *config, char *err, size_t err_size)
 {
@@ -251,7 +285,7 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
         return false;
     if ((value = env("SURVEYD_RETENTION_DAYS")) && !set_retention(config, value, err, err_size))
         return false;
-    return true;
+    return export_environment(config, err, err_size);
 }
 
 bool config_parse(int argc, char **argv, struct config *config, char *err, size_t err_size)
@@ -323,6 +357,10 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_REQUEST_TIMEOUT:
             ok = set_count(&config->request_timeout_s, "request-timeout", optarg, 1, 3600, err, err_size);
+            break;
+        case OPT_MAX_EXPORTS:
+        case OPT_EXPORT_STALL_TIMEOUT:
+            ok = set_export_option(config, c, optarg, err, err_size);
             break;
         case OPT_METRICS_TOKEN:
             config->metrics_token = optarg;

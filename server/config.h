@@ -27,6 +27,8 @@ struct config {
     const char *trust_proxy;        /* addresses whose X-Forwarded-For is believed */
     const char *metrics_token;      /* bearer token required by /metrics; NULL: open */
     unsigned max_connections, max_connections_per_ip, request_timeout_s;
+    unsigned max_exports;           /* exports streaming at once; more are 503 */
+    unsigned export_stall_timeout_s; /* an export whose client reads nothing for this long is ended */
     struct auth_source admin_tokens, read_tokens, ingest_tokens;
 };
 

@@ -1,9 +1,14 @@
 #include "export.h"
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "api.h"
 #include "timefmt.h"
@@ -36,25 +41,69 @@ static void append_str(struct export_buf *buf, const char *text)
     append(buf, text, strlen(text));
 }
 
+/* Characters some spreadsheet may split a line on: the list separators of every locale we know of
+ * (',', ';', tab, '|') and line breaks. A program that takes a different separator than ours, or
+ * loses track of our quotes, starts a new cell after any of them. */
+#define CELL_BREAKS ",;|\t\r\n"
+
+/* Whether a spreadsheet would take a cell starting at p for a formula (OWASP's list: =, +, -, @,
+ * tab, CR), looking through quotes that a lenient parser may take for the start of a quoted cell. */
+static bool formula_start(const char *p)
+{
+    p += strspn(p, "\"");
+    return *p != '\0' && strchr("=+-@\t\r", *p) != NULL;
+}
+
 void export_csv_field(struct export_buf *buf, const char *text)
 {
-    bool formula = strchr("=+-@\t\r", text[0]) != NULL && text[0] != '\0';
-    bool quote = formula || strpbrk(text, ",\"\r\n") != NULL;
-
-    if (quote)
-        append(buf, "\"", 1);
-    /* OWASP's advice for CSV injection: a leading apostrophe makes spreadsheets show the cell as
-     * text instead of evaluating it. Documented in the README. */
-    if (formula)
-        append(buf, "'", 1);
-    for (const char *p = text; *p; p++) {
+    /* Every field is quoted (OWASP's advice), so a separator inside a value never splits it for an
+     * RFC 4180 reader whatever its list separator. And wherever a cell could start — at the field's
+     * start, or after a character some reader may split on — a formula character gets a leading
+     * apostrophe, so spreadsheets show the cell as text instead of evaluating it: even a reader that
+     * splits `x;=cmd|...` on ';' sees `'=cmd|...`. Documented in the README. */
+    append(buf, "\"", 1);
+    for (const char *p = text;; p++) {
+        bool cell_start = p == text || strchr(CELL_BREAKS, p[-1]) != NULL;
+        if (cell_start && formula_start(p))
+            append(buf, "'", 1);
+        if (*p == '\0')
+            break;
         if (*p == '"')
             append(buf, "\"\"", 2);
         else
             append(buf, p, 1);
     }
-    if (quote)
-        append(buf, "\"", 1);
+    append(buf, "\"", 1);
+}
+
+/* JSON text for a cell (properties, an "other" write-in), rewritten so that no cell break appears
+ * inside a string and no string starts with a formula character: those become \u escapes, which
+ * decode to the same JSON value. The cell stays valid JSON, and export_csv_field finds no place to
+ * put an apostrophe in it (a structural ',' is followed by '"' and a harmless character). */
+static void json_csv_field(struct export_buf *buf, const char *json)
+{
+    struct export_buf safe = {0};
+    bool in_string = false, escaped = false;
+
+    for (const char *p = json; *p; p++) {
+        char c = *p;
+        if (in_string && !escaped && c != '\\' && c != '"' &&
+            (strchr(",;|", c) || (p[-1] == '"' && strchr("=+-@", c)))) {
+            char esc[16];
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)(unsigned char)c & 0x7fu);
+            append_str(&safe, esc);
+            continue;
+        }
+        if (escaped)
+            escaped = false;
+        else if (in_string && c == '\\')
+            escaped = true;
+        else if (c == '"')
+            in_string = !in_string;
+        append(&safe, p, 1);
+    }
+    export_csv_field(buf, safe.data ? safe.data : "");
+    export_buf_free(&safe);
 }
 
 static void csv_separator(struct export_buf *buf)
@@ -69,13 +118,15 @@ void export_csv_header(struct export_buf *buf, const struct survey *survey)
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
         if (i)
             csv_separator(buf);
-        append_str(buf, fixed[i]);
+        export_csv_field(buf, fixed[i]);
     }
     for (int i = 0; i < survey->question_count; i++) {
         csv_separator(buf);
         export_csv_field(buf, survey->questions[i].id);
     }
-    append_str(buf, ",properties\r\n");
+    csv_separator(buf);
+    export_csv_field(buf, "properties");
+    append_str(buf, "\r\n");
 }
 
 /* An answer as a cell: numbers and booleans as JSON writes them, choices and text as the text, an
@@ -83,19 +134,18 @@ void export_csv_header(struct export_buf *buf, const struct survey *survey)
 static void answer_cell(struct export_buf *buf, const cJSON *value)
 {
     char number[32];
-    if (value == NULL || cJSON_IsNull(value))
-        return;
-    if (cJSON_IsString(value)) {
+    if (value == NULL || cJSON_IsNull(value)) {
+        export_csv_field(buf, "");
+    } else if (cJSON_IsString(value)) {
         export_csv_field(buf, value->valuestring);
     } else if (cJSON_IsNumber(value)) {
         snprintf(number, sizeof number, "%lld", (long long)value->valuedouble);
-        append_str(buf, number);
+        export_csv_field(buf, number);
     } else if (cJSON_IsBool(value)) {
-        append_str(buf, cJSON_IsTrue(value) ? "true" : "false");
+        export_csv_field(buf, cJSON_IsTrue(value) ? "true" : "false");
     } else {
         char *text = cJSON_PrintUnformatted(value);
-        if (text)
-            export_csv_field(buf, text);
+        json_csv_field(buf, text ? text : "");
         free(text);
     }
 }
@@ -103,8 +153,7 @@ static void answer_cell(struct export_buf *buf, const cJSON *value)
 static void optional_field(struct export_buf *buf, const char *text)
 {
     csv_separator(buf);
-    if (text)
-        export_csv_field(buf, text);
+    export_csv_field(buf, text ? text : "");
 }
 
 void export_csv_row(struct export_buf *buf, const struct survey *survey, const struct store_response_row *row)
@@ -126,7 +175,8 @@ void export_csv_row(struct export_buf *buf, const struct survey *survey, const s
         csv_separator(buf);
         answer_cell(buf, cJSON_GetObjectItemCaseSensitive(answers, survey->questions[i].id));
     }
-    optional_field(buf, row->properties);
+    csv_separator(buf);
+    json_csv_field(buf, row->properties ? row->properties : "");
     append_str(buf, "\r\n");
     cJSON_Delete(answers);
 }
@@ -141,11 +191,72 @@ struct export_stream {
     size_t sent;                /* of pending */
     bool finished;
     bool failed;
+    struct export_gate *gate;   /* the place it holds; NULL when ungated */
 };
 
 /* Rows formatted per stretch: each stretch is one short read transaction, ended before the HTTP
- * layer waits on the client (see store_iter_pause). */
+ * layer waits on the client (see store_iter_pause). A stretch also ends once it holds
+ * EXPORT_STRETCH_BYTES, so big rows mean fewer of them: what waits for a client that reads nothing
+ * is bounded in bytes (256 rows of 57 KB used to be 16 MB per export), not in rows. */
 #define ROWS_PER_STRETCH 256
+#define EXPORT_STRETCH_BYTES (256 * 1024)
+/* A buffer grown past this by one huge row is given back once it has been sent. */
+#define EXPORT_KEEP_BYTES (2 * EXPORT_STRETCH_BYTES)
+
+/* ---- the gate: concurrent exports and stalled clients ---- */
+
+struct export_gate {
+    unsigned max_active;
+    unsigned stall_timeout_s;
+    atomic_uint active;
+    atomic_ullong refused;
+};
+
+struct export_gate *export_gate_new(unsigned max_active, unsigned stall_timeout_s)
+{
+    struct export_gate *gate = calloc(1, sizeof *gate);
+    if (gate == NULL)
+        return NULL;
+    gate->max_active = max_active;
+    gate->stall_timeout_s = stall_timeout_s;
+    atomic_init(&gate->active, 0);
+    atomic_init(&gate->refused, 0);
+    return gate;
+}
+
+void export_gate_free(struct export_gate *gate)
+{
+    free(gate);
+}
+
+unsigned export_gate_active(const struct export_gate *gate)
+{
+    return gate ? atomic_load(&gate->active) : 0;
+}
+
+unsigned long long export_gate_refused(const struct export_gate *gate)
+{
+    return gate ? atomic_load(&gate->refused) : 0;
+}
+
+/* Takes a place, or false when all are taken. Each streaming export holds a database connection
+ * and up to a stretch of formatted rows; the cap keeps their sum bounded whatever clients do. */
+static bool gate_enter(struct export_gate *gate)
+{
+    unsigned active = atomic_load(&gate->active);
+    do {
+        if (active >= gate->max_active) {
+            atomic_fetch_add(&gate->refused, 1);
+            return false;
+        }
+    } while (!atomic_compare_exchange_weak(&gate->active, &active, active + 1));
+    return true;
+}
+
+static void gate_leave(struct export_gate *gate)
+{
+    atomic_fetch_sub(&gate->active, 1);
+}
 
 static void produce_row(struct export_stream *ex, struct store_response_row *row);
 
@@ -153,7 +264,7 @@ static void produce_row(struct export_stream *ex, struct store_response_row *row
 static void produce(struct export_stream *ex)
 {
     struct store_response_row row;
-    for (int i = 0; i < ROWS_PER_STRETCH; i++) {
+    for (int i = 0; i < ROWS_PER_STRETCH && ex->pending.len < EXPORT_STRETCH_BYTES; i++) {
         enum store_status status = store_iter_next(ex->iter, &row);
         if (status == STORE_NOT_FOUND) {
             ex->finished = true;
@@ -191,6 +302,8 @@ static long fill(void *arg, char *out, size_t max)
 
     while (ex->sent == ex->pending.len) {
         ex->pending.len = ex->sent = 0;
+        if (ex->pending.cap > EXPORT_KEEP_BYTES)
+            export_buf_free(&ex->pending);
         if (ex->failed)
             return -1;
         if (ex->finished)
@@ -211,12 +324,20 @@ static void release(void *arg)
     store_iter_close(ex->iter);
     survey_free(&ex->survey);
     export_buf_free(&ex->pending);
+    if (ex->gate)
+        gate_leave(ex->gate);
     free(ex);
+#ifdef __GLIBC__
+    /* An export's buffers and its connection's page cache come and go in large blocks; glibc keeps
+     * freed memory in its arenas (one per thread) unless asked to give it back. */
+    malloc_trim(0);
+#endif
 }
 
 void export_reply(struct http_request *req, struct store *store, struct survey *survey,
                   const struct store_list_query *query, enum query_format format)
 {
+    struct export_gate *gate = api_app(req)->exports;
     struct export_stream *ex = calloc(1, sizeof *ex);
     char err[256];
 
@@ -225,6 +346,14 @@ void export_reply(struct http_request *req, struct store *store, struct survey *
         api_reply_store_error(req, STORE_ERROR);
         return;
     }
+    if (gate && !gate_enter(gate)) {
+        free(ex);
+        survey_free(survey);
+        http_add_header(req, "Retry-After", "5");
+        http_reply_problem(req, 503, "unavailable", "too many exports are running; retry later", NULL);
+        return;
+    }
+    ex->gate = gate;
     /* Opened before the survey moves: the query may point into it. */
     ex->iter = store_iter_open(store, query, err, sizeof err);
     ex->survey = *survey;
@@ -239,6 +368,8 @@ void export_reply(struct http_request *req, struct store *store, struct survey *
         export_csv_header(&ex->pending, &ex->survey);
         http_add_header(req, "Content-Disposition", "attachment; filename=\"responses.csv\"");
     }
+    if (gate)
+        http_set_idle_timeout(req, gate->stall_timeout_s);
     http_reply_stream(req, 200, format == FORMAT_CSV ? "text/csv; charset=utf-8; header=present" : "application/x-ndjson",
                       fill, ex, release);
 }

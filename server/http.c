@@ -525,6 +525,13 @@ void http_reply_stream(struct http_request *req, unsigned status, const char *co
     queue_response(req, status, response, 0, content_type);
 }
 
+void http_set_idle_timeout(struct http_request *req, unsigned seconds)
+{
+    /* libmicrohttpd's per-connection inactivity timeout: it counts from the last byte the socket
+     * took, so a client that reads nothing of a streamed reply is closed after `seconds`. */
+    MHD_set_connection_option(req->internal->conn, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+}
+
 void http_reply_json_text(struct http_request *req, unsigned status, char *text)
 {
     if (text == NULL) /* the text could not be produced */

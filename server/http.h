@@ -111,6 +111,11 @@ typedef long (*http_fill_fn)(void *arg, char *buf, size_t max);
 void http_reply_stream(struct http_request *req, unsigned status, const char *content_type, http_fill_fn fill,
                        void *arg, void (*release)(void *arg));
 
+/* Closes this connection once it has been idle (nothing read from the client, nothing taken by its
+ * socket) for `seconds`, instead of after the server-wide request timeout: for streamed replies
+ * whose client stops reading. */
+void http_set_idle_timeout(struct http_request *req, unsigned seconds);
+
 /* RFC 9457 problem details: {"type", "title", "status", "detail", "code"} plus the members of extra
  * (taken, may be NULL), e.g. "errors" or "id". */
 void http_reply_problem(struct http_request *req, unsigned status, const char *code, const char *detail,

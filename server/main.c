@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "config.h"
 #include "cors.h"
+#include "export.h"
 #include "http.h"
 #include "log.h"
 #include "oom.h"
@@ -91,10 +92,11 @@ static int serve(const struct config *config)
         goto fail;
     app.ratelimit = ratelimit_new(config->rate_limit, config->rate_burst);
     app.metrics_token = config->metrics_token;
+    app.exports = export_gate_new(config->max_exports, config->export_stall_timeout_s);
     app.versions = versions_new();
     app.cache = cache_new(1024);
     app.surveys = survey_cache_new();
-    if (app.versions == NULL || app.cache == NULL || app.surveys == NULL) {
+    if (app.versions == NULL || app.cache == NULL || app.surveys == NULL || app.exports == NULL) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
@@ -154,6 +156,7 @@ cleanup:
     ratelimit_free(app.ratelimit);
     client_proxies_free(app.proxies);
     versions_free(app.versions);
+    export_gate_free(app.exports);
     auth_free(app.auth);
     if (exit_code == 0)
         log_info("stopped");

@@ -17,7 +17,6 @@
 #define MS_PER_DAY INT64_C(86400000)
 #define MAX_PARAMS 16
 #define MAX_TIME_BUCKETS 3700   /* ten years of days */
-#define CACHE_KEY_MAX 512
 
 /* Where each question's buckets live in a group's counts array. */
 struct layout {
@@ -641,6 +640,8 @@ static void reply_cached(struct http_request *req, const char *key, uint64_t ver
     char *body = cache_get(app->cache, key, version);
     if (body == NULL) {
         enum store_status status = produce(req, arg, &body);
+        if (status == STORE_OK && body == NULL) /* the reply could not be printed: out of memory */
+            status = STORE_ERROR;
         if (status == STORE_CONFLICT) {
             api_reply_invalid_field(req, "group_by", "too many time buckets (at most 3700); narrow from and to");
             return;
@@ -691,7 +692,6 @@ enum http_next metrics_survey(struct http_request *req)
     struct param_list params = {0};
     struct survey_metrics m;
     struct validate_errors errors;
-    char key[CACHE_KEY_MAX];
 
     if (!api_require(req, auth_may_read))
         return HTTP_DONE;
@@ -715,8 +715,12 @@ enum http_next metrics_survey(struct http_request *req)
         survey_free(&m.survey);
         return HTTP_DONE;
     }
-    query_key(m.survey.id, &m.query, key, sizeof key);
-    reply_cached(req, key, version, produce_survey, &m);
+    char *key = query_key(m.survey.id, &m.query);
+    if (key == NULL)
+        api_reply_store_error(req, STORE_UNAVAILABLE);
+    else
+        reply_cached(req, key, version, produce_survey, &m);
+    free(key);
     survey_free(&m.survey);
     return HTTP_DONE;
 }

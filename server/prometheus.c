@@ -160,6 +160,11 @@ enum http_next prometheus_metrics(struct http_request *req)
     emit(&t, "# HELP surveyd_rate_limited_total Anonymous submissions refused with 429.\n");
     emit(&t, "# TYPE surveyd_rate_limited_total counter\nsurveyd_rate_limited_total %llu\n",
          (unsigned long long)(app->ratelimit ? ratelimit_refused(app->ratelimit) : 0));
+    emit(&t, "# HELP surveyd_exports_active CSV/NDJSON exports streaming now.\n");
+    emit(&t, "# TYPE surveyd_exports_active gauge\nsurveyd_exports_active %u\n", export_gate_active(app->exports));
+    emit(&t, "# HELP surveyd_exports_refused_total Exports refused with 503 because --max-exports were streaming.\n");
+    emit(&t, "# TYPE surveyd_exports_refused_total counter\nsurveyd_exports_refused_total %llu\n",
+         export_gate_refused(app->exports));
     http_reply_body(req, 200, t.buf.data ? t.buf.data : strdup(""), t.buf.len, "text/plain; version=0.0.4; charset=utf-8");
     return HTTP_DONE;
 }

@@ -1,6 +1,7 @@
 #include "query.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "timefmt.h"
@@ -39,10 +40,43 @@ static void unknown_parameter(const char *field, unsigned allowed, struct valida
     validate_error(errors, field, "unknown parameter (known: %s)", len ? known : "none");
 }
 
+/* The code point of the UTF-8 sequence at s (its length in *len), or -1 when the sequence is not
+ * well-formed (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+static long utf8_decode(const unsigned char *s, size_t *len)
+{
+    static const long min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0)
+        return -1;
+    long cp = n == 1 ? s[0] : s[0] & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return -1; /* also stops at the terminating NUL */
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min_of[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return -1;
+    *len = n;
+    return cp;
+}
+
+/* A filter value is compared byte for byte with stored text, which strict JSON guarantees to be
+ * valid UTF-8. Control characters (C0, DEL, C1) have no business in an agent, customer or
+ * interaction filter; refusing them (and malformed UTF-8) keeps odd bytes out of cache keys, logs
+ * and SQL parameters altogether. */
 static bool parse_opaque(const char *v, const char *field, struct validate_errors *errors)
 {
-    size_t len = validate_utf8_length(v);
-    if (len >= 1 && len <= OPAQUE_MAX)
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; chars++) {
+        size_t len = 0;
+        long cp = utf8_decode(p, &len);
+        if (cp < 0 || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+            validate_error(errors, field, "must be valid UTF-8 without control characters");
+            return false;
+        }
+        p += len;
+    }
+    if (chars >= 1 && chars <= OPAQUE_MAX)
         return true;
     validate_error(errors, field, "must be 1 to %d characters", OPAQUE_MAX);
     return false;
@@ -162,11 +196,37 @@ bool query_parse(const struct query_param *params, int count, unsigned allowed, 
     return errors->count == before;
 }
 
-void query_key(const char *survey, const struct query *q, char *out, size_t size)
+/* Appends one field as "<length>:<bytes>", or "-" when absent. The length prefix makes the
+ * encoding injective: no value, whatever bytes it holds, can end its field early or stand for
+ * "absent", so two different queries never share a key. */
+static void key_field(char *out, size_t *o, const char *value)
 {
-    snprintf(out, size, "%s\n%lld\n%lld\n%s\n%s\n%d\n%d", survey, (long long)q->from_ms, (long long)q->to_ms,
-             q->channel ? q->channel : "\x01", q->agent ? q->agent : "\x01", (int)q->group_by,
-             (int)q->compare_previous);
+    if (value == NULL) {
+        out[(*o)++] = '-';
+        return;
+    }
+    size_t len = strlen(value);
+    *o += (size_t)sprintf(out + *o, "%zu:", len);
+    memcpy(out + *o, value, len);
+    *o += len;
+}
+
+char *query_key(const char *survey, const struct query *q)
+{
+    /* Sized from the actual values: nothing is ever cut off. */
+    size_t size = 256 + strlen(survey) + (q->channel ? strlen(q->channel) : 0) + (q->agent ? strlen(q->agent) : 0);
+    char *out = malloc(size);
+    size_t o = 0;
+
+    if (out == NULL)
+        return NULL;
+    key_field(out, &o, survey);
+    o += (size_t)sprintf(out + o, "|%lld|%lld|", (long long)q->from_ms, (long long)q->to_ms);
+    key_field(out, &o, q->channel);
+    key_field(out, &o, q->agent);
+    o += (size_t)sprintf(out + o, "|%d|%d", (int)q->group_by, (int)q->compare_previous);
+    out[o] = '\0';
+    return out;
 }
 
 /* ---- cursors ---- */

@@ -57,8 +57,9 @@ struct query_param {
 bool query_parse(const struct query_param *params, int count, unsigned allowed, struct query *query,
                  struct validate_errors *errors);
 
-/* A canonical text of the query, for cache keys. */
-void query_key(const char *survey, const struct query *query, char *out, size_t size);
+/* A canonical text of the query, for cache keys: every field length-prefixed, never truncated, so
+ * two different queries never share a key. Malloc'd (the caller frees it); NULL when out of memory. */
+char *query_key(const char *survey, const struct query *query);
 
 /* The opaque pagination cursor of a row: base64url of "<ms>.<id>". out needs 64 bytes. */
 void query_cursor_encode(int64_t submitted_at, const char *id, char *out, size_t size);

@@ -1143,6 +1143,10 @@ void store_iter_pause(struct store_iter *it)
         done_with(it->stmt); /* ends the read transaction */
         it->stmt = NULL;
     }
+    /* Between stretches the export waits on its client, maybe for long: its page cache (up to 2 MB
+     * per connection, and exports run side by side) is worth nothing meanwhile. */
+    if (it->conn)
+        sqlite3_db_release_memory(it->conn->db);
 }
 
 void store_iter_close(struct store_iter *it)

@@ -1065,8 +1065,9 @@ class LiveAPITests(BaseAPITest):
             self.assertEqual(V.errors(json.loads(line), {"$ref": "#/components/schemas/Response"}), [])
         r = self.req("GET", base, token=READ_TOKEN, headers={"Accept": "text/csv"})
         self.conform(r, "get", lp, 200)
-        self.assertTrue(r.body.startswith(b"id,survey,submitted_at,received_at,channel,customer,"
-                                          b"agent,interaction,rec,"), r.body[:200])
+        # Every field quoted (issue 11, item 7).
+        self.assertTrue(r.body.startswith(b'"id","survey","submitted_at","received_at","channel",'
+                                          b'"customer","agent","interaction","rec",'), r.body[:200])
         r = self.req("GET", base + "?format=csv&limit=1", token=READ_TOKEN)
         self.conform(r, "get", lp, 200)
         self.conform(self.req("GET", base + "?cursor=zz", token=READ_TOKEN), "get", lp, 422)
