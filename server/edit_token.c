@@ -11,6 +11,24 @@
 
 static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
+/* Fetched once at start-up and read-only afterwards. libcrypto initialises itself lazily on first
+ * use; an allocation failing inside that lazy start leaves it half-initialised (a NULL lock that a
+ * later call dereferences), so start-up does it while memory is plentiful. */
+static EVP_MD *sha256;
+
+bool edit_token_init(void)
+{
+    if (sha256 == NULL && OPENSSL_init_crypto(0, NULL) == 1)
+        sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    return sha256 != NULL;
+}
+
+void edit_token_cleanup(void)
+{
+    EVP_MD_free(sha256);
+    sha256 = NULL;
+}
+
 bool edit_token_new(char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
 {
     unsigned char raw[RAW_BYTES];
@@ -35,7 +53,8 @@ bool edit_token_new(char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
 bool edit_token_hash(const char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
 {
     unsigned int len = 0;
-    return EVP_Digest(token, strlen(token), hash, &len, EVP_sha256(), NULL) == 1 && len == EDIT_TOKEN_HASH_LEN;
+    const EVP_MD *md = sha256 ? sha256 : EVP_sha256();
+    return EVP_Digest(token, strlen(token), hash, &len, md, NULL) == 1 && len == EDIT_TOKEN_HASH_LEN;
 }
 
 bool edit_token_matches(const char *presented, const unsigned char stored[EDIT_TOKEN_HASH_LEN])

@@ -11,6 +11,11 @@
 #define EDIT_TOKEN_HASH_LEN 32                          /* SHA-256 */
 #define EDIT_TOKEN_LIFETIME_MS (24 * 3600 * 1000LL)     /* from the response's creation */
 
+/* Initialises libcrypto and fetches SHA-256 once; call at start-up, before any request. False when
+ * libcrypto cannot start. edit_token_cleanup() releases what it fetched. */
+bool edit_token_init(void);
+void edit_token_cleanup(void);
+
 /* A fresh token into token (EDIT_TOKEN_LEN + 1 bytes) and its hash. False when the kernel's
  * random source or libcrypto fails. */
 bool edit_token_new(char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN]);

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "config.h"
 #include "cors.h"
+#include "edit_token.h"
 #include "export.h"
 #include "http.h"
 #include "log.h"
@@ -100,6 +101,10 @@ static int serve(const struct config *config)
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
+    if (!edit_token_init()) {
+        snprintf(err, sizeof err, "cannot initialise libcrypto");
+        goto fail;
+    }
     app.writer = writer_start(app.store, config->max_queue);
     if (app.writer == NULL) {
         snprintf(err, sizeof err, "cannot start the writer thread");
@@ -158,6 +163,7 @@ cleanup:
     versions_free(app.versions);
     export_gate_free(app.exports);
     auth_free(app.auth);
+    edit_token_cleanup();
     if (exit_code == 0)
         log_info("stopped");
     return exit_code;
