@@ -38,6 +38,7 @@ struct http_internal {
     bool replied;
     bool suspended;
     bool handler_started;
+    bool handling;                  /* counted in server->handling: in a handler or suspended */
     int cors;                       /* 0 not asked yet, 1 allowed, -1 refused, 2 no Origin */
     unsigned status;
     uint64_t reply_bytes;
@@ -80,6 +81,8 @@ struct http_server {
     bool (*cors_allowed)(struct http_request *req, const char *origin);
     atomic_int active;              /* requests between first call and completion */
     atomic_bool closing;            /* stopping: refuse new connections, close kept-alive ones */
+    atomic_bool refusing;           /* stopping: no handler starts any more (503) */
+    atomic_int handling;            /* requests in a handler or suspended waiting for one to resume */
     struct route_counters *counters; /* one per route, then one for unmatched requests */
     int64_t request_timeout_ns;
     pthread_mutex_t trackers_lock;
@@ -720,6 +723,39 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
     return atomic_load(&server->closing) ? MHD_NO : MHD_YES;
 }
 
+/* Shutdown must know when no handler can touch the application any more. A request counts from
+ * the moment its handler is entered until it returns HTTP_DONE, suspensions included (a suspended
+ * request waits for the writer, and libmicrohttpd refuses to stop with suspended connections). The
+ * count is raised before `refusing` is read, and http_server_refuse() sets `refusing` before reading
+ * the count (both sequentially consistent), so either the request sees the refusal or shutdown
+ * sees the request. */
+static bool handler_enter(struct http_server *server, struct http_internal *in)
+{
+    if (in->handling)
+        return true;
+    atomic_fetch_add(&server->handling, 1);
+    in->handling = true;
+    if (!atomic_load(&server->refusing))
+        return true;
+    atomic_fetch_sub(&server->handling, 1);
+    in->handling = false;
+    return false;
+}
+
+static void handler_leave(struct http_server *server, struct http_internal *in)
+{
+    if (!in->handling)
+        return;
+    in->handling = false;
+    atomic_fetch_sub(&server->handling, 1);
+}
+
+static void reply_stopping(struct http_request *req)
+{
+    http_add_header(req, "Retry-After", "1");
+    http_reply_problem(req, 503, "unavailable", "the server is stopping; nothing was stored, retry", NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -763,10 +799,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (in->route == NULL) {
         reply_routing_error(req);
         return MHD_YES;
+    } else if (!handler_enter(server, in)) {
+        reply_stopping(req);
+        return MHD_YES;
     }
     enum http_next next = in->route->handler(req);
     if (next == HTTP_DONE && !in->replied)
         http_reply_problem(req, 500, "internal", "the request could not be answered", NULL);
+    if (next == HTTP_DONE)
+        handler_leave(server, in);
     return MHD_YES;
 }
 
@@ -826,6 +867,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .request_id = req->request_id,
     };
     log_request(&entry);
+    handler_leave(server, in); /* a resumed connection can close before its handler runs again */
     count_request(server, in, duration_ns);
     set_deadline(server, conn, true); /* the next request on this connection */
     request_free(req);
@@ -862,6 +904,8 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->cors_allowed = options->cors_allowed;
     atomic_init(&server->active, 0);
     atomic_init(&server->closing, false);
+    atomic_init(&server->refusing, false);
+    atomic_init(&server->handling, 0);
     server->request_timeout_ns = (int64_t)options->request_timeout_s * 1000000000;
     pthread_mutex_init(&server->trackers_lock, NULL);
     pthread_cond_init(&server->reaper_wake, NULL);
@@ -906,6 +950,17 @@ void http_server_drain(struct http_server *server, int timeout_ms)
 {
     struct timespec pause = {0, 10 * 1000 * 1000};
     for (int waited = 0; waited < timeout_ms && atomic_load(&server->active) > 0; waited += 10)
+        nanosleep(&pause, NULL);
+}
+
+void http_server_refuse(struct http_server *server)
+{
+    struct timespec pause = {0, 1000 * 1000};
+    atomic_store(&server->closing, true);
+    atomic_store(&server->refusing, true);
+    /* No timeout: what is counted is either running a handler (bounded work) or waiting for the
+     * writer, which is still running and resumes every job it was given. */
+    while (atomic_load(&server->handling) > 0)
         nanosleep(&pause, NULL);
 }
 

@@ -67,6 +67,12 @@ void http_server_quiesce(struct http_server *server);
 /* Waits until no request is in progress, at most timeout_ms. */
 void http_server_drain(struct http_server *server, int timeout_ms);
 
+/* Answers 503 (and closes) to every request that would reach a handler from now on, and waits
+ * until no handler runs and no request waits suspended. Afterwards no handler touches the
+ * application again: once http_server_stop() returns, what handlers use (the writer) may go. */
+void http_server_refuse(struct http_server *server);
+
+/* Closes every connection, including those still sending a request, and frees the server. */
 void http_server_stop(struct http_server *server);
 
 /* Binds and listens on "ADDR:PORT" ("[v6]:PORT" for IPv6). Returns the socket or -1 with err set;
