@@ -56,6 +56,7 @@ PROBLEM_CODES = frozenset({
     "invalid_json", "validation_failed", "not_found", "unauthorized",
     "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
     "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
+    "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
 })
 
 
