@@ -86,7 +86,7 @@ struct http_server {
     size_t route_count;
     void *app;
     bool (*cors_allowed)(struct http_request *req, const char *origin);
-    atomic_int active;              /* requests between first call and completion */
+    atomic_int active;              /* requests from their request line to completion */
     atomic_bool closing;            /* stopping: refuse new connections, close kept-alive ones */
     atomic_bool refusing;           /* stopping: no handler starts any more (503) */
     atomic_int handling;            /* requests in a handler or suspended waiting for one to resume */
@@ -571,6 +571,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     in->started_ns = timefmt_monotonic_ns();
     if (!http_strict_target(uri, &in->refusal))
         in->close = true;
+    /* In progress from its request line on: a graceful stop waits for a request whose headers are
+     * still arriving, not only for one whose body is. */
+    atomic_fetch_add(&server->active, 1);
     return req;
 }
 
@@ -869,7 +872,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req->internal->started) {
         request_begin(req, method);
         set_deadline(server, conn, true); /* the body, if any, must arrive within the same deadline */
-        atomic_fetch_add(&server->active, 1);
         first_call(server, req, version);
         return MHD_YES;
     }
@@ -955,6 +957,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!in->started) { /* its header block never arrived whole, or libmicrohttpd refused it */
         request_free(req);
         *con_cls = NULL;
+        atomic_fetch_sub(&server->active, 1);
         return;
     }
     int64_t duration_ns = timefmt_monotonic_ns() - in->started_ns;
