@@ -123,6 +123,23 @@ class StrictHTTPTest(BaseAPITest):
         sock.sendall(self.post_head(extra=b"Content-Length: %d\r\n\r\n" % len(BODY)) + BODY)
         self.assertEqual(read_reply(sock).status, 201)
 
+    def test_pipelined_bare_lf_and_empty_values_still_served(self):
+        # The NUL check reads libmicrohttpd's header layout; these layouts are all legitimate.
+        sock = self.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                         b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        self.assertEqual(received.count(b"HTTP/1.1 200 "), 2, received)
+        self.assertLess(received.index(b'{"status":"ok"}'), received.index(b'{"status":"ready"}'))
+        for request in (b"GET /healthz HTTP/1.1\nHost: x\nX-A: b\n\n", b"\r\nGET /healthz HTTP/1.0\r\n\r\n",
+                        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nX-Spaces:   \r\nCookie: a=b; c=d\r\n\r\n"):
+            with self.subTest(request=request):
+                self.assertEqual(self.exchange(request).status, 200)
+
     # ---- header values ----
 
     def test_nul_in_authorization_is_refused(self):
