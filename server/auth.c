@@ -192,18 +192,40 @@ static bool equal_constant_time(const char *given, size_t given_len, const struc
     return diff == 0;
 }
 
-struct auth_result auth_check(const struct auth *auth, const char *authorization)
+/* The token of "Bearer <token>" (scheme case-insensitive, spaces around the token ignored), or NULL. */
+static const char *bearer_token(const char *authorization, size_t *len)
 {
-    struct auth_result result = {false, 0};
-
     if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
-        return result;
+        return NULL;
     const char *given = authorization + 7;
     while (*given == ' ')
         given++;
     size_t given_len = strnlen(given, TOKEN_MAX + 1);
     while (given_len > 0 && given[given_len - 1] == ' ')
         given_len--;
+    *len = given_len;
+    return given;
+}
+
+bool auth_bearer_matches(const char *authorization, const char *expected)
+{
+    size_t given_len = 0;
+    const char *given = bearer_token(authorization, &given_len);
+    if (given == NULL || given_len == 0 || given_len > TOKEN_MAX || expected == NULL)
+        return false;
+    /* Same comparison as the role tokens: no early exit, so the time says nothing of a guess. */
+    struct token token = {(char *)expected, strlen(expected), 0};
+    return equal_constant_time(given, given_len, &token);
+}
+
+struct auth_result auth_check(const struct auth *auth, const char *authorization)
+{
+    struct auth_result result = {false, 0};
+    size_t given_len = 0;
+    const char *given = bearer_token(authorization, &given_len);
+
+    if (given == NULL)
+        return result;
     result.presented = given_len > 0;
     if (given_len > TOKEN_MAX)
         return result;

@@ -38,6 +38,10 @@ void auth_free(struct auth *auth);
 struct auth_result auth_check(const struct auth *auth, const char *authorization);
 
 /* Whether roles allow reading (admin implies read) or ingesting (admin implies ingest). */
+/* Whether an Authorization header presents exactly `expected` as its bearer token, compared in
+ * constant time (for single tokens outside the role lists, such as --metrics-token). */
+bool auth_bearer_matches(const char *authorization, const char *expected);
+
 bool auth_may_read(unsigned roles);
 bool auth_may_ingest(unsigned roles);
 bool auth_may_admin(unsigned roles);

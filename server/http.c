@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_strict.h"
 #include "ids.h"
 #include "log.h"
 #include "oom.h"
@@ -30,7 +31,13 @@ struct http_internal {
     struct MHD_Connection *conn;
     struct http_server *server;
     const struct http_route *route;
+    const char *pattern;            /* the pattern that matched the path (also for a 405) */
     char allow[64];                 /* methods of the matched path, for a 405 */
+    char *raw_path;                 /* as sent, still percent-encoded, without the query */
+    char raw_params[HTTP_MAX_PARAMS][3 * HTTP_PARAM_MAX + 1]; /* what each '*' matched, encoded */
+    bool started;                   /* the access handler has been called */
+    bool close;                     /* refused for its framing: close after the reply */
+    struct http_strict_verdict refusal; /* status 0: none */
     char *body;
     size_t body_cap;
     bool body_too_large;
@@ -38,6 +45,7 @@ struct http_internal {
     bool replied;
     bool suspended;
     bool handler_started;
+    bool handling;                  /* counted in server->handling: in a handler or suspended */
     int cors;                       /* 0 not asked yet, 1 allowed, -1 refused, 2 no Origin */
     unsigned status;
     uint64_t reply_bytes;
@@ -79,8 +87,10 @@ struct http_server {
     size_t route_count;
     void *app;
     bool (*cors_allowed)(struct http_request *req, const char *origin);
-    atomic_int active;              /* requests between first call and completion */
+    atomic_int active;              /* requests from their request line to completion */
     atomic_bool closing;            /* stopping: refuse new connections, close kept-alive ones */
+    atomic_bool refusing;           /* stopping: no handler starts any more (503) */
+    atomic_int handling;            /* requests in a handler or suspended waiting for one to resume */
     struct route_counters *counters; /* one per route, then one for unmatched requests */
     int64_t request_timeout_ns;
     pthread_mutex_t trackers_lock;
@@ -109,6 +119,7 @@ static const char *reason_phrase(unsigned status)
     case 422: return "Unprocessable Content";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
     default: return "Error";
     }
@@ -183,18 +194,21 @@ bad_address:
 
 /* '**': the rest of the pattern is literal and must end the path; what lies between is the
  * parameter (slashes included, never empty). */
+#define RAW_PARAM_MAX (3 * HTTP_PARAM_MAX) /* every byte percent-encoded */
+
 static bool match_rest(const char *pattern, const char *path, struct http_request *req, int param)
 {
     size_t tail = strlen(pattern), len = strlen(path);
-    if (param >= HTTP_MAX_PARAMS || len <= tail || len - tail > HTTP_PARAM_MAX ||
+    if (param >= HTTP_MAX_PARAMS || len <= tail || len - tail > RAW_PARAM_MAX ||
         strcmp(path + len - tail, pattern) != 0)
         return false;
-    memcpy(req->params[param], path, len - tail);
-    req->params[param][len - tail] = '\0';
+    memcpy(req->internal->raw_params[param], path, len - tail);
+    req->internal->raw_params[param][len - tail] = '\0';
     return true;
 }
 
-/* Matches path against pattern segment by segment, copying what each '*' matched. */
+/* Matches the raw (still percent-encoded) path against pattern segment by segment, copying what
+ * each '*' matched. Routing on the raw path means "%2F" can never split or join segments. */
 static bool route_matches(const char *pattern, const char *path, struct http_request *req)
 {
     int param = 0;
@@ -206,10 +220,10 @@ static bool route_matches(const char *pattern, const char *path, struct http_req
             return match_rest(pattern + 2, path, req, param);
         size_t seg = strcspn(path, "/");
         if (*pattern == '*') {
-            if (seg == 0 || seg > HTTP_PARAM_MAX || param >= HTTP_MAX_PARAMS)
+            if (seg == 0 || seg > RAW_PARAM_MAX || param >= HTTP_MAX_PARAMS)
                 return false;
-            memcpy(req->params[param], path, seg);
-            req->params[param][seg] = '\0';
+            memcpy(req->internal->raw_params[param], path, seg);
+            req->internal->raw_params[param][seg] = '\0';
             param++;
             pattern++;
         } else {
@@ -247,6 +261,7 @@ static void route_request(struct http_server *server, struct http_request *req)
         const struct http_route *route = &server->routes[i];
         if (strlen(route->pattern) != best || !route_matches(route->pattern, req->path, req))
             continue;
+        in->pattern = route->pattern;
         if (strcmp(route->method, req->method) == 0 || (is_head && strcmp(route->method, "GET") == 0)) {
             in->route = route;
             return;
@@ -254,6 +269,23 @@ static void route_request(struct http_server *server, struct http_request *req)
         size_t used = strlen(in->allow);
         snprintf(in->allow + used, sizeof in->allow - used, "%s%s", used ? ", " : "", route->method);
     }
+}
+
+/* Decodes the parameters of the matched pattern into req->params: '**' may hold an encoded '/',
+ * '*' may not. */
+static bool decode_params(struct http_request *req, struct http_strict_verdict *verdict)
+{
+    const char *p = req->internal->pattern;
+    int param = 0;
+    while (p && (p = strchr(p, '*')) != NULL && param < HTTP_MAX_PARAMS) {
+        bool rest = p[1] == '*';
+        if (!http_strict_decode_param(req->internal->raw_params[param], rest, req->params[param],
+                                      sizeof req->params[param], verdict))
+            return false;
+        param++;
+        p += rest ? 2 : 1;
+    }
+    return true;
 }
 
 /* ---- request accessors ---- */
@@ -396,7 +428,7 @@ static bool add_headers(struct http_request *req, struct MHD_Response *response,
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) == MHD_YES;
     ok &= MHD_add_response_header(response, "X-Request-Id", req->request_id) == MHD_YES;
     ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
-    if (atomic_load(&in->server->closing))
+    if (in->close || atomic_load(&in->server->closing))
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
     add_cors_headers(req, response);
     for (int i = 0; i < in->header_count; i++) {
@@ -623,32 +655,48 @@ static bool request_id_acceptable(const char *id)
     return n > 0;
 }
 
-static struct http_request *request_new(struct http_server *server, struct MHD_Connection *conn, const char *url,
-                                        const char *method)
+/* libmicrohttpd's URI callback: the only moment the request target is seen as sent, before the
+ * path is percent-decoded in place (where "%00" would end it and "%2F" would become a separator).
+ * The request is allocated here and completed by the first access-handler call. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct http_server *server = cls;
     struct http_request *req = calloc(1, sizeof *req);
     struct http_internal *in = calloc(1, sizeof *in);
+    size_t path_len = strcspn(uri, "?");
 
-    if (req == NULL || in == NULL) {
+    if (req == NULL || in == NULL || (in->raw_path = strndup(uri, path_len)) == NULL) {
         free(req);
         free(in);
         return NULL;
     }
     req->internal = in;
     req->app = server->app;
-    req->method = method;
-    req->path = url;
+    req->path = in->raw_path;
     req->body = "";
     in->conn = conn;
     in->server = server;
     in->started_ns = timefmt_monotonic_ns();
-    const char *given_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (!http_strict_target(uri, &in->refusal))
+        in->close = true;
+    /* In progress from its request line on: a graceful stop waits for a request whose headers are
+     * still arriving, not only for one whose body is. */
+    atomic_fetch_add(&server->active, 1);
+    return req;
+}
+
+static void request_begin(struct http_request *req, const char *method)
+{
+    struct http_internal *in = req->internal;
+    const char *given_id = MHD_lookup_connection_value(in->conn, MHD_HEADER_KIND, "X-Request-Id");
+
+    in->started = true;
+    req->method = method;
     if (given_id && request_id_acceptable(given_id))
         snprintf(req->request_id, sizeof req->request_id, "%s", given_id);
     else if (!ids_random_hex(req->request_id, 8))
         snprintf(req->request_id, sizeof req->request_id, "%llx", (unsigned long long)in->started_ns);
-    route_request(server, req);
-    return req;
+    route_request(in->server, req);
 }
 
 static void request_free(struct http_request *req)
@@ -662,6 +710,7 @@ static void request_free(struct http_request *req)
     }
     free(in->headers);
     free(in->body);
+    free(in->raw_path);
     free(in);
     free(req);
 }
@@ -836,6 +885,97 @@ static enum MHD_Result replied_or_close(const struct http_internal *in)
     return in->replied ? MHD_YES : MHD_NO;
 }
 
+/* Shutdown must know when no handler can touch the application any more. A request counts from
+ * the moment its handler is entered until it returns HTTP_DONE, suspensions included (a suspended
+ * request waits for the writer, and libmicrohttpd refuses to stop with suspended connections). The
+ * count is raised before `refusing` is read, and http_server_refuse() sets `refusing` before reading
+ * the count (both sequentially consistent), so either the request sees the refusal or shutdown
+ * sees the request. */
+static bool handler_enter(struct http_server *server, struct http_internal *in)
+{
+    if (in->handling)
+        return true;
+    atomic_fetch_add(&server->handling, 1);
+    in->handling = true;
+    if (!atomic_load(&server->refusing))
+        return true;
+    atomic_fetch_sub(&server->handling, 1);
+    in->handling = false;
+    return false;
+}
+
+static void handler_leave(struct http_server *server, struct http_internal *in)
+{
+    if (!in->handling)
+        return;
+    in->handling = false;
+    atomic_fetch_sub(&server->handling, 1);
+}
+
+static void reply_stopping(struct http_request *req)
+{
+    http_add_header(req, "Retry-After", "1");
+    http_reply_problem(req, 503, "unavailable", "the server is stopping; nothing was stored, retry", NULL);
+}
+
+static void reply_refusal(struct http_request *req)
+{
+    const struct http_strict_verdict *v = &req->internal->refusal;
+    http_reply_problem(req, v->status, v->code, v->detail, NULL);
+}
+
+static bool expects_continue(struct http_request *req, const char *version)
+{
+    const char *expect = http_header(req, MHD_HTTP_HEADER_EXPECT);
+    return expect && strcasecmp(expect, "100-continue") == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+}
+
+/* A client sending "Expect: 100-continue" waits for a go-ahead before sending its body; whatever
+ * refuses the request without reading the body answers now instead, so "100 Continue" is never
+ * promised to a request that is then refused (the route's admit hook checks credentials). */
+static void admit_early(struct http_server *server, struct http_request *req)
+{
+    struct http_internal *in = req->internal;
+
+    if (in->route == NULL) {
+        if (strcmp(req->method, "OPTIONS") == 0 && in->allow[0])
+            reply_preflight(req);
+        else
+            reply_routing_error(req);
+        return;
+    }
+    if (in->route->admit == NULL)
+        return;
+    if (!handler_enter(server, in)) {
+        reply_stopping(req);
+        return;
+    }
+    in->route->admit(req);
+    handler_leave(server, in);
+}
+
+/* Everything that can be decided from the request line and the headers is decided in the first
+ * access-handler call, before a byte of the body is read. A reply queued here makes
+ * libmicrohttpd close the connection after it, which is what must happen anyway: the unread body
+ * (or a body whose end is ambiguous) is still on the wire. */
+static void first_call(struct http_server *server, struct http_request *req, const char *version)
+{
+    struct http_internal *in = req->internal;
+    struct http_strict_verdict *v = &in->refusal;
+
+    if (v->status == 0 && !http_strict_headers(in->conn, req->method, version, v))
+        in->close = true;
+    if (v->status == 0 && in->pattern && !decode_params(req, v))
+        in->close = true;
+    if (v->status != 0) {
+        reply_refusal(req);
+    } else if (declared_too_large(server, in->conn)) {
+        reply_too_large(req, server->max_body);
+    } else if (expects_continue(req, version)) {
+        admit_early(server, req);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -843,19 +983,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http_server *server = cls;
     struct http_request *req = *con_cls;
 
-    if (req == NULL) {
-        req = request_new(server, conn, url, method);
-        if (req == NULL)
-            return MHD_NO;
+    if (req == NULL)
+        return MHD_NO; /* the URI callback could not allocate it: close */
+    if (!req->internal->started) {
+        request_begin(req, method);
         set_deadline(server, conn, true); /* the body, if any, must arrive within the same deadline */
-        *con_cls = req;
-        atomic_fetch_add(&server->active, 1);
-        /* Refusing here means libmicrohttpd closes the connection after the reply, which is what
-         * must happen anyway: the unread body is still on the wire. */
-        if (declared_too_large(server, conn)) {
-            reply_too_large(req, server->max_body);
-            return MHD_YES;
-        }
+        first_call(server, req, version);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -883,10 +1016,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else if (in->route == NULL) {
         reply_routing_error(req);
         return replied_or_close(in);
+    } else if (!handler_enter(server, in)) {
+        reply_stopping(req);
+        return replied_or_close(in);
     }
     enum http_next next = in->route->handler(req);
     if (next == HTTP_DONE && !in->replied)
         http_reply_problem(req, 500, "internal", "the request could not be answered", NULL);
+    if (next == HTTP_DONE)
+        handler_leave(server, in);
     return next == HTTP_DONE ? replied_or_close(in) : MHD_YES;
 }
 
@@ -936,6 +1074,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req == NULL)
         return;
     struct http_internal *in = req->internal;
+    if (!in->started) { /* its header block never arrived whole, or libmicrohttpd refused it */
+        request_free(req);
+        *con_cls = NULL;
+        atomic_fetch_sub(&server->active, 1);
+        return;
+    }
     int64_t duration_ns = timefmt_monotonic_ns() - in->started_ns;
     struct log_request entry = {
         .method = req->method,
@@ -946,6 +1090,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .request_id = req->request_id,
     };
     log_request(&entry);
+    handler_leave(server, in); /* a resumed connection can close before its handler runs again */
     count_request(server, in, duration_ns);
     set_deadline(server, conn, true); /* the next request on this connection */
     request_free(req);
@@ -982,6 +1127,8 @@ struct http_server *http_server_start(const struct http_server_options *options,
     server->cors_allowed = options->cors_allowed;
     atomic_init(&server->active, 0);
     atomic_init(&server->closing, false);
+    atomic_init(&server->refusing, false);
+    atomic_init(&server->handling, 0);
     server->request_timeout_ns = (int64_t)options->request_timeout_s * 1000000000;
     pthread_mutex_init(&server->trackers_lock, NULL);
     pthread_cond_init(&server->reaper_wake, NULL);
@@ -996,6 +1143,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, on_accept,
         server, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
         options->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, server,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_CONNECTION_TIMEOUT, options->request_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         options->max_connections_per_ip,
@@ -1026,6 +1174,17 @@ void http_server_drain(struct http_server *server, int timeout_ms)
 {
     struct timespec pause = {0, 10 * 1000 * 1000};
     for (int waited = 0; waited < timeout_ms && atomic_load(&server->active) > 0; waited += 10)
+        nanosleep(&pause, NULL);
+}
+
+void http_server_refuse(struct http_server *server)
+{
+    struct timespec pause = {0, 1000 * 1000};
+    atomic_store(&server->closing, true);
+    atomic_store(&server->refusing, true);
+    /* No timeout: what is counted is either running a handler (bounded work) or waiting for the
+     * writer, which is still running and resumes every job it was given. */
+    while (atomic_load(&server->handling) > 0)
         nanosleep(&pause, NULL);
 }
 

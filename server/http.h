@@ -28,13 +28,17 @@ struct http_route {
                              * a final '**' (literal segments may follow) matches one or more,
                              * slashes included, for opaque ids such as customers' */
     http_handler_fn handler;
+    /* Optional. For a client that sends "Expect: 100-continue", called before its body is read;
+     * refuses by queuing the reply (401, 403...) and returning false. It must only refuse what
+     * the handler would refuse anyway. */
+    bool (*admit)(struct http_request *req);
 };
 
 struct http_request {
     void *app;                                  /* the server's application context */
     const char *method;
-    const char *path;                           /* percent-decoded, without the query */
-    char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX + 1]; /* the segments '*' matched, in order */
+    const char *path;                           /* as sent (still percent-encoded), without the query */
+    char params[HTTP_MAX_PARAMS][HTTP_PARAM_MAX + 1]; /* the segments '*' matched, in order, decoded */
     const char *body;                           /* NUL-terminated for convenience; may hold NULs */
     size_t body_len;
     char request_id[HTTP_REQUEST_ID_MAX + 1];
@@ -67,6 +71,12 @@ void http_server_quiesce(struct http_server *server);
 /* Waits until no request is in progress, at most timeout_ms. */
 void http_server_drain(struct http_server *server, int timeout_ms);
 
+/* Answers 503 (and closes) to every request that would reach a handler from now on, and waits
+ * until no handler runs and no request waits suspended. Afterwards no handler touches the
+ * application again: once http_server_stop() returns, what handlers use (the writer) may go. */
+void http_server_refuse(struct http_server *server);
+
+/* Closes every connection, including those still sending a request, and frees the server. */
 void http_server_stop(struct http_server *server);
 
 /* Binds and listens on "ADDR:PORT" ("[v6]:PORT" for IPv6). Returns the socket or -1 with err set;

@@ -135,14 +135,13 @@ static int serve(const struct config *config)
     int signal_number = 0;
     sigwait(&signals, &signal_number);
     log_info("received %s: finishing in-flight requests", strsignal(signal_number));
+    /* The order matters: libmicrohttpd's workers serve until http_server_stop() returns, and any of
+     * them may still complete a request and hand it to the writer. So: stop accepting, let requests
+     * in progress finish, refuse the ones that come too late, stop HTTP, and only then stop the
+     * writer (cleanup below, which commits what is still queued). Nothing in `app` changes. */
     http_server_quiesce(server);
     http_server_drain(server, DRAIN_TIMEOUT_MS);
-    retention_stop(retention);
-    retention = NULL;
-    writer_stop(app.writer); /* commits what is still queued and resumes its requests */
-    app.writer = NULL;
-    http_server_stop(server);
-    server = NULL;
+    http_server_refuse(server);
     exit_code = 0;
     goto cleanup;
 

@@ -112,17 +112,44 @@ static void histogram(struct text *t, const char *name, const char *help, const 
     emit(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name, total, name, sum, name, total);
 }
 
+static void add_ingested(const char *survey, uint64_t count, void *arg)
+{
+    *(unsigned long long *)arg += count;
+}
+
+/* Per-survey series name surveys, and a private survey's id must not be learnt by anyone who
+ * cannot read it (ids can't be probed). So they go only to a caller holding the metrics token or
+ * a read or admin token; an open /metrics shows the total alone. */
+static void emit_ingested(struct text *t, struct app *app, bool full)
+{
+    emit(t, "# HELP surveyd_responses_ingested_total Survey responses stored since start%s.\n",
+         full ? ", by survey" : " (by survey with --metrics-token or a read token)");
+    emit(t, "# TYPE surveyd_responses_ingested_total counter\n");
+    if (full) {
+        versions_each_ingested(app->versions, ingested, t);
+        return;
+    }
+    unsigned long long total = 0;
+    versions_each_ingested(app->versions, add_ingested, &total);
+    emit(t, "surveyd_responses_ingested_total %llu\n", total);
+}
+
+enum scrape_view { SCRAPE_DENIED, SCRAPE_OPEN, SCRAPE_FULL };
+
 /* Open by default, like most exporters; --metrics-token makes it need that bearer token (or an
  * admin or read token). */
-static bool allowed(struct http_request *req)
+static enum scrape_view scrape_view(struct http_request *req)
 {
     struct app *app = api_app(req);
+    if (app->metrics_token && auth_bearer_matches(http_header(req, "Authorization"), app->metrics_token))
+        return SCRAPE_FULL;
+    struct auth_result auth = api_auth(req);
+    if (auth_may_read(auth.roles))
+        return SCRAPE_FULL;
     if (app->metrics_token == NULL)
-        return true;
-    const char *given = http_header(req, "Authorization");
-    if (given && strncmp(given, "Bearer ", 7) == 0 && strcmp(given + 7, app->metrics_token) == 0)
-        return true;
-    return api_require(req, auth_may_read);
+        return SCRAPE_OPEN;
+    api_reply_denied(req, auth);
+    return SCRAPE_DENIED;
 }
 
 enum http_next prometheus_metrics(struct http_request *req)
@@ -131,7 +158,8 @@ enum http_next prometheus_metrics(struct http_request *req)
     struct text t = {{0}};
     struct writer_stats w;
 
-    if (!allowed(req))
+    enum scrape_view view = scrape_view(req);
+    if (view == SCRAPE_DENIED)
         return HTTP_DONE;
     writer_get_stats(app->writer, &w);
     emit(&t, "# HELP surveyd_build_info Version of the running surveyd.\n# TYPE surveyd_build_info gauge\n");
@@ -142,9 +170,7 @@ enum http_next prometheus_metrics(struct http_request *req)
     emit(&t, "# HELP surveyd_http_request_duration_seconds Time from request headers to the end of the reply.\n");
     emit(&t, "# TYPE surveyd_http_request_duration_seconds histogram\n");
     http_each_route_metrics(req, route_durations, &t);
-    emit(&t, "# HELP surveyd_responses_ingested_total Survey responses stored since start, by survey.\n");
-    emit(&t, "# TYPE surveyd_responses_ingested_total counter\n");
-    versions_each_ingested(app->versions, ingested, &t);
+    emit_ingested(&t, app, view == SCRAPE_FULL);
     histogram(&t, "surveyd_writer_batch_size", "Jobs committed together in one transaction.", writer_batch_bounds,
               w.batch_buckets, WRITER_BATCH_BUCKETS, w.batches, (double)w.jobs);
     histogram(&t, "surveyd_writer_commit_duration_seconds", "Time to apply and commit one batch.",

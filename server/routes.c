@@ -1,5 +1,6 @@
 #include "routes.h"
 
+#include "admission.h"
 #include "assets.h"
 #include "customers.h"
 #include "health.h"
@@ -8,25 +9,26 @@
 #include "responses.h"
 #include "surveys.h"
 
+/* The last field: the check made before the body of a client waiting for "100 Continue". */
 const struct http_route routes_table[] = {
-    {"GET", "/healthz", health_live},
-    {"GET", "/widget.js", assets_serve},
-    {"GET", "/dashboard", assets_serve},
-    {"GET", "/readyz", health_ready},
-    {"GET", "/metrics", prometheus_metrics},
-    {"GET", "/v1/surveys", surveys_list},
-    {"GET", "/v1/surveys/*", surveys_get},
-    {"PUT", "/v1/surveys/*", surveys_put},
-    {"DELETE", "/v1/surveys/*", surveys_delete},
-    {"POST", "/v1/surveys/*/responses", responses_post},
-    {"GET", "/v1/surveys/*/responses", responses_list},
-    {"GET", "/v1/responses/*", responses_get},
-    {"PATCH", "/v1/responses/*", responses_patch},
-    {"DELETE", "/v1/responses/*", responses_delete},
-    {"GET", "/v1/customers/**/responses", customers_history},
-    {"DELETE", "/v1/customers/**", customers_erase},
-    {"GET", "/v1/surveys/*/metrics", metrics_survey},
-    {"GET", "/v1/metrics", metrics_overview},
+    {"GET", "/healthz", health_live, NULL},
+    {"GET", "/widget.js", assets_serve, NULL},
+    {"GET", "/dashboard", assets_serve, NULL},
+    {"GET", "/readyz", health_ready, NULL},
+    {"GET", "/metrics", prometheus_metrics, NULL},
+    {"GET", "/v1/surveys", surveys_list, NULL},
+    {"GET", "/v1/surveys/*", surveys_get, NULL},
+    {"PUT", "/v1/surveys/*", surveys_put, admission_admin},
+    {"DELETE", "/v1/surveys/*", surveys_delete, NULL},
+    {"POST", "/v1/surveys/*/responses", responses_post, admission_submit},
+    {"GET", "/v1/surveys/*/responses", responses_list, NULL},
+    {"GET", "/v1/responses/*", responses_get, NULL},
+    {"PATCH", "/v1/responses/*", responses_patch, NULL},
+    {"DELETE", "/v1/responses/*", responses_delete, NULL},
+    {"GET", "/v1/customers/**/responses", customers_history, NULL},
+    {"DELETE", "/v1/customers/**", customers_erase, NULL},
+    {"GET", "/v1/surveys/*/metrics", metrics_survey, NULL},
+    {"GET", "/v1/metrics", metrics_overview, NULL},
 };
 
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

@@ -57,6 +57,7 @@ PROBLEM_CODES = frozenset({
     "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
     "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
     "survey_not_found",
+    "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
 })
 
 

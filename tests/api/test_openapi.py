@@ -128,7 +128,8 @@ def strip_c_comments(text):
     return token.sub(lambda m: m.group(0) if m.group(0)[0] in "\"'" else " ", text)
 
 
-ROUTE_RE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"(/[^"]*)"\s*,\s*([A-Za-z_]\w*)\s*\}')
+# {"METHOD", "/pattern", handler, admit}: the fourth field (admit hook or NULL) is optional.
+ROUTE_RE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"(/[^"]*)"\s*,\s*([A-Za-z_]\w*)\s*(?:,\s*[A-Za-z_]\w*\s*)?\}')
 
 
 def parse_routes():

@@ -35,7 +35,10 @@ class PrometheusTests(BaseAPITest):
         self.assertIsNotNone(promtool, "promtool (Debian package prometheus) is needed: deploy/setup.sh installs it")
         check = subprocess.run([promtool, "check", "metrics"], input=r.body, capture_output=True, timeout=30)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        self.assertEqual(metric_value(text, "surveyd_responses_ingested_total", '{survey="%s"}' % sid), 3)
+        # Anonymous: the total only (per-survey series are tested in OpenMetricsPrivacyTests).
+        self.assertEqual(metric_value(text, "surveyd_responses_ingested_total"), 3)
+        labelled = self.req("GET", "/metrics", token=READ_TOKEN).body.decode()
+        self.assertEqual(metric_value(labelled, "surveyd_responses_ingested_total", '{survey="%s"}' % sid), 3)
         self.assertEqual(metric_value(
             text, "surveyd_http_requests_total",
             '{method="POST",route="/v1/surveys/*/responses",status="201"}'), 3)
@@ -50,15 +53,50 @@ class PrometheusTests(BaseAPITest):
             self.assertIn("# TYPE %s histogram" % name, text)
 
 
+class OpenMetricsPrivacyTests(BaseAPITest):
+    """Issue 11, item 8: an open /metrics must not name private surveys (ids can't be probed)."""
+
+    def test_open_metrics_name_no_survey(self):
+        private = self.new_survey(simple_definition(public=False), prefix="hidden")
+        public = self.new_survey(simple_definition(public=True), prefix="shown")
+        self.post_ok(private, {"answers": {"nps": 9}})
+        self.post_ok(public, {"answers": {"nps": 3}})
+        r = self.req("GET", "/metrics")
+        self.assertEqual(r.status, 200)
+        text = r.body.decode()
+        self.assertNotIn(private, text)
+        self.assertNotIn("survey=", text)
+        self.assertEqual(metric_value(text, "surveyd_responses_ingested_total"), 2)
+        check = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"], input=r.body,
+                               capture_output=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        # An unknown token does not open them either; a read or admin token does.
+        self.assertNotIn(private, self.req("GET", "/metrics", token="guess").body.decode())
+        self.assertNotIn(private, self.req("GET", "/metrics", token=INGEST_TOKEN).body.decode())
+        for token in (READ_TOKEN, ADMIN_TOKEN):
+            text = self.req("GET", "/metrics", token=token).body.decode()
+            self.assertEqual(metric_value(text, "surveyd_responses_ingested_total", '{survey="%s"}' % private), 1)
+
+
 class MetricsTokenTests(BaseAPITest):
     daemon_args = ("--metrics-token", "scrape-secret")
 
     def test_token_required_when_configured(self):
         self.assertEqual(self.req("GET", "/metrics").status, 401)
         self.assertEqual(self.req("GET", "/metrics", token="wrong").status, 401)
+        # Exactly the token: not a prefix of it, nor it with more after it.
+        for near in ("scrape-secre", "scrape-secretx", "scrape-secret\tx", "Scrape-secret"):
+            self.assertEqual(self.req("GET", "/metrics", token=near).status, 401, near)
+        self.assertEqual(self.req("GET", "/metrics", token=INGEST_TOKEN).status, 403)
         self.assertEqual(self.req("GET", "/metrics", token="scrape-secret").status, 200)
         self.assertEqual(self.req("GET", "/metrics", token=READ_TOKEN).status, 200)
         self.assertNotIn("scrape-secret", self.daemon.stderr_text())
+
+    def test_metrics_token_sees_per_survey_series(self):
+        sid = self.new_survey()
+        self.post_ok(sid, {"answers": {"nps": 5}})
+        text = self.req("GET", "/metrics", token="scrape-secret").body.decode()
+        self.assertEqual(metric_value(text, "surveyd_responses_ingested_total", '{survey="%s"}' % sid), 1)
 
 
 class BackupTests(unittest.TestCase):

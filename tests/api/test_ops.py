@@ -62,7 +62,9 @@ class RequestIdTests(BaseAPITest):
         self.assertEqual(r.headers.get("X-Request-Id"), "echo-on-error")
 
     def test_insane_request_id_replaced(self):
-        for sent in ("y" * 129, "z" * 1000, "abc\x01def", "abc\x7f", ""):
+        # Control characters in any header value are refused since the 2026-11 review (item 9):
+        # see test_control_characters_in_request_id_refused.
+        for sent in ("y" * 129, "z" * 1000, "abc def", "\u00e9t\u00e9", ""):
             with self.subTest(sent=sent):
                 r = self.req("GET", "/healthz", headers={"X-Request-Id": sent})
                 self.assertEqual(r.status, 200)
@@ -70,6 +72,12 @@ class RequestIdTests(BaseAPITest):
                 self.assertTrue(got, "a fresh request id must be generated")
                 self.assertNotEqual(got, sent)
                 self.assertLessEqual(len(got), 128)
+
+    def test_control_characters_in_request_id_refused(self):
+        for sent in ("abc\x01def", "abc\x7f"):
+            with self.subTest(sent=sent):
+                r = self.req("GET", "/healthz", headers={"X-Request-Id": sent})
+                self.assertProblem(r, 400, "invalid_header")
 
 
 class AccessLogTests(BaseAPITest):
