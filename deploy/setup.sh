@@ -12,6 +12,28 @@ packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjso
 # for the fuzz harnesses, promtool for the /metrics format, setpriv/mount for the hardening tests.
 test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux)
 
+# Another apt or dpkg (unattended-upgrades, a provisioning script) may hold the locks when we start.
+# apt waits for the dpkg lock itself given DPkg::Lock::Timeout; apt-get update's lists lock has no
+# such option, so update is retried while its failure is that lock. Seconds, overridable.
+apt_lock_timeout=${SURVEYD_APT_LOCK_TIMEOUT:-900}
+
+apt_update() { # apt_update SUDO...: apt-get update, waiting up to $apt_lock_timeout for the lists lock
+  local waited=0 log
+  log=$(mktemp)
+  until "$@" apt-get -o DPkg::Lock::Timeout="$apt_lock_timeout" update -qq 2>"$log"; do
+    if ! grep -q "Could not get lock" "$log" || [ "$waited" -ge "$apt_lock_timeout" ]; then
+      cat "$log" >&2
+      rm -f "$log"
+      return 1
+    fi
+    [ "$waited" -gt 0 ] || echo "setup: waiting for another apt/dpkg process to release its lock"
+    sleep 5
+    waited=$((waited + 5))
+  done
+  cat "$log" >&2
+  rm -f "$log"
+}
+
 install_missing() { # install_missing PACKAGE...
   local missing=()
   for p in "$@"; do
@@ -21,8 +43,9 @@ install_missing() { # install_missing PACKAGE...
   echo "setup: installing ${missing[*]}"
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_update "${sudo[@]}"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout="$apt_lock_timeout" \
+    install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 build() { # build DIR [meson options...]
@@ -69,6 +92,9 @@ case "$command" in
     build build
     exec build/server/surveyd serve --listen "${SURVEYD_LISTEN:-127.0.0.1:8080}" --data-dir "${SURVEYD_DATA_DIR:-./data}"
     ;;
+  deps) # only what serve installs: lets tests/deploy/setup_lock.sh check the apt calls
+    install_missing "${packages[@]}"
+    ;;
   test)
     node_packages=()
     command -v node >/dev/null || node_packages=(nodejs npm)
@@ -89,7 +115,7 @@ case "$command" in
     [ "$failed" -eq 0 ]
     ;;
   *)
-    echo "usage: $0 serve|test" >&2
+    echo "usage: $0 serve|test|deps" >&2
     exit 2
     ;;
 esac
