@@ -10,7 +10,8 @@ packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjso
           python3 curl sqlite3)
 # Only the test command needs these: a browser for the widget and dashboard tests, clang's libFuzzer
 # for the fuzz harnesses, promtool for the /metrics format, setpriv/mount for the hardening tests.
-test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux)
+# faketime runs the browser suite with the clock just before and after midnight UTC.
+test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux faketime)
 
 # Another apt or dpkg (unattended-upgrades, a provisioning script) may hold the locks when we start.
 # apt waits for the dpkg lock itself given DPkg::Lock::Timeout; apt-get update's lists lock has no
@@ -109,6 +110,7 @@ case "$command" in
     suite "unit and API tests" run_suite "tests" build
     suite "unit and API tests under ASan+UBSan" run_sanitized
     suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
+    suite "contract lint: Redocly CLI and Spectral on schema/openapi.yaml" bash tests/contract/run.sh
     suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
     suite "deployment: container image, systemd unit, nginx, kubernetes" bash tests/deploy/run.sh
     echo "suites: $passed passed, $failed failed"
