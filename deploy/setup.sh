@@ -98,7 +98,7 @@ case "$command" in
     ;;
   test)
     node_packages=()
-    command -v node >/dev/null || node_packages=(nodejs npm)
+    { command -v node && command -v npm; } >/dev/null || node_packages=(nodejs npm)
     install_missing "${packages[@]}" "${test_packages[@]}" "${node_packages[@]}"
     build build --werror
     build build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false
@@ -110,6 +110,7 @@ case "$command" in
     suite "unit and API tests" run_suite "tests" build
     suite "unit and API tests under ASan+UBSan" run_sanitized
     suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
+    suite "browser tests across midnight UTC (faketime)" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/clock.sh
     suite "contract lint: Redocly CLI and Spectral on schema/openapi.yaml" bash tests/contract/run.sh
     suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
     suite "deployment: container image, systemd unit, nginx, kubernetes" bash tests/deploy/run.sh
