@@ -10,7 +10,30 @@ packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjso
           check python3 curl sqlite3)
 # Only the test command needs these: a browser for the widget and dashboard tests, clang's libFuzzer
 # for the fuzz harnesses, promtool for the /metrics format, setpriv/mount for the hardening tests.
-test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux)
+# faketime runs the browser suite with the clock just before and after midnight UTC.
+test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux faketime)
+
+# Another apt or dpkg (unattended-upgrades, a provisioning script) may hold the locks when we start.
+# apt waits for the dpkg lock itself given DPkg::Lock::Timeout; apt-get update's lists lock has no
+# such option, so update is retried while its failure is that lock. Seconds, overridable.
+apt_lock_timeout=${SURVEYD_APT_LOCK_TIMEOUT:-900}
+
+apt_update() { # apt_update SUDO...: apt-get update, waiting up to $apt_lock_timeout for the lists lock
+  local waited=0 log
+  log=$(mktemp)
+  until "$@" apt-get -o DPkg::Lock::Timeout="$apt_lock_timeout" update -qq 2>"$log"; do
+    if ! grep -q "Could not get lock" "$log" || [ "$waited" -ge "$apt_lock_timeout" ]; then
+      cat "$log" >&2
+      rm -f "$log"
+      return 1
+    fi
+    [ "$waited" -gt 0 ] || echo "setup: waiting for another apt/dpkg process to release its lock"
+    sleep 5
+    waited=$((waited + 5))
+  done
+  cat "$log" >&2
+  rm -f "$log"
+}
 
 install_missing() { # install_missing PACKAGE...
   local missing=()
@@ -21,8 +44,9 @@ install_missing() { # install_missing PACKAGE...
   echo "setup: installing ${missing[*]}"
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_update "${sudo[@]}"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout="$apt_lock_timeout" \
+    install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 build() { # build DIR [meson options...]
@@ -69,9 +93,12 @@ case "$command" in
     build build
     exec build/server/surveyd serve --listen "${SURVEYD_LISTEN:-127.0.0.1:8080}" --data-dir "${SURVEYD_DATA_DIR:-./data}"
     ;;
+  deps) # only what serve installs: lets tests/deploy/setup_lock.sh check the apt calls
+    install_missing "${packages[@]}"
+    ;;
   test)
     node_packages=()
-    command -v node >/dev/null || node_packages=(nodejs npm)
+    { command -v node && command -v npm; } >/dev/null || node_packages=(nodejs npm)
     install_missing "${packages[@]}" "${test_packages[@]}" "${node_packages[@]}"
     build build --werror
     build build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false
@@ -83,13 +110,15 @@ case "$command" in
     suite "unit and API tests" run_suite "tests" build
     suite "unit and API tests under ASan+UBSan" run_sanitized
     suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
+    suite "browser tests across midnight UTC (faketime)" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/clock.sh
+    suite "contract lint: Redocly CLI and Spectral on schema/openapi.yaml" bash tests/contract/run.sh
     suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
     suite "deployment: container image, systemd unit, nginx, kubernetes" bash tests/deploy/run.sh
     echo "suites: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     ;;
   *)
-    echo "usage: $0 serve|test" >&2
+    echo "usage: $0 serve|test|deps" >&2
     exit 2
     ;;
 esac

@@ -72,6 +72,8 @@ ROUTES_PATH = os.path.join(REPO_ROOT, "server", "routes.c")
 MESON_PATH = os.path.join(REPO_ROOT, "meson.build")
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# OPTIONS is documented on every path but answered by the HTTP layer, not by a route in routes.c.
+ROUTED_METHODS = tuple(m for m in HTTP_METHODS if m != "options")
 ROLES = {"admin", "read", "ingest", "public"}
 PROBLEM_REF = "#/components/schemas/Problem"
 JSON_TYPES = {"application/json", "application/problem+json"}
@@ -516,11 +518,12 @@ DOC = load_document()
 V = Validator(DOC)
 
 
-def operations(doc=DOC):
-    """[(path, method, operation, path_item)] for every documented operation."""
+def operations(doc=DOC, methods=ROUTED_METHODS):
+    """[(path, method, operation, path_item)] for every documented routed operation (OPTIONS,
+    answered by the HTTP layer, only when methods asks for it)."""
     out = []
     for path, item in doc.get("paths", {}).items():
-        for method in HTTP_METHODS:
+        for method in methods:
             if method in item:
                 out.append((path, method, item[method], item))
     return out
@@ -687,7 +690,7 @@ class DocumentTests(unittest.TestCase):
     def test_operations_are_complete(self):
         problems = []
         op_ids = set()
-        for path, method, op, item in operations():
+        for path, method, op, item in operations(methods=HTTP_METHODS):
             name = "%s %s" % (method.upper(), path)
             if not (isinstance(op.get("summary"), str) and op["summary"].strip()):
                 problems.append("%s: no summary" % name)
@@ -768,6 +771,54 @@ class DocumentTests(unittest.TestCase):
                         problems.append("%s: takes a body but no %s" % (name, s))
             if "304" in statuses and ("if-none-match", "header") not in params:
                 problems.append("%s: 304 without an If-None-Match parameter" % name)
+        self.assertEqual(problems, [])
+
+    def test_http_layer_replies_are_attached(self):
+        """Issue 12, item 7: what the HTTP layer answers on every path is part of each path's
+        operations, not a component nobody references: OPTIONS (Preflight, or 403 for a refused
+        Origin), 405 with Allow on every operation, Access-Control-Expose-Headers on every reply
+        that names its headers; and the document says whom to contact."""
+        problems = []
+        for path, item in DOC["paths"].items():
+            opt = item.get("options")
+            if opt is None:
+                problems.append("OPTIONS %s not documented" % path)
+            else:
+                if opt.get("responses", {}).get("204") != {"$ref": "#/components/responses/Preflight"}:
+                    problems.append("OPTIONS %s: 204 is not components/responses/Preflight" % path)
+                if "403" not in opt.get("responses", {}):
+                    problems.append("OPTIONS %s: no 403 for a refused Origin" % path)
+        for path, method, op, _ in operations():
+            if op["responses"].get("405") != {"$ref": "#/components/responses/MethodNotAllowed"}:
+                problems.append("%s %s: 405 is not components/responses/MethodNotAllowed" % (method.upper(), path))
+            for status, resp in op["responses"].items():
+                headers = V.deref(resp).get("headers", {})
+                if "Access-Control-Expose-Headers" not in headers:
+                    problems.append("%s %s -> %s: Access-Control-Expose-Headers not listed"
+                                    % (method.upper(), path, status))
+        contact = DOC["info"].get("contact")
+        if not (isinstance(contact, dict) and contact.get("name")):
+            problems.append("info.contact missing")
+        self.assertEqual(problems, [])
+
+    def test_errors_are_never_cacheable(self):
+        """Issue 12, item 4: no error reply is documented with an ETag or a Cache-Control other
+        than no-store (a cache must not keep an error in place of a result); the server agrees
+        (LiveAPITests.test_metrics_errors_are_not_cached)."""
+        problems = []
+        for path, method, op, _ in operations(methods=HTTP_METHODS):
+            for status, resp in op["responses"].items():
+                if int(status) < 400:
+                    continue
+                headers = V.deref(resp).get("headers", {})
+                where = "%s %s -> %s" % (method.upper(), path, status)
+                if "ETag" in headers:
+                    problems.append("%s: documents an ETag" % where)
+                cache = headers.get("Cache-Control")
+                if cache is not None:
+                    schema = V.deref(V.deref(cache).get("schema", {}))
+                    if schema.get("const") != "no-store" or V.deref(cache).get("required") is not True:
+                        problems.append("%s: Cache-Control is not always no-store: %r" % (where, schema))
         self.assertEqual(problems, [])
 
     def test_validator_itself(self):
@@ -902,6 +953,62 @@ class LiveAPITests(BaseAPITest):
         return self.conform(r, "get", "/v1/surveys/{survey}/metrics", expect), r
 
     # -- tests ------------------------------------------------------------
+    def test_metrics_errors_are_not_cached(self):
+        """Issue 12, item 4: a metrics error, even one found while computing (too many time
+        buckets) after a 200 was cached for the survey, is Cache-Control: no-store without an
+        ETag, as the document now says; the 200 keeps its ETag and no-cache."""
+        sid = self.make_survey(readme_definition(), prefix="nocache")
+        self.submit(sid, {"answers": {"rec": 9}, "submitted_at": "2020-01-02T00:00:00Z"})
+        _, ok = self.metrics(sid)
+        self.assertEqual(ok.headers.get("Cache-Control"), "no-cache")
+        self.assertIsNotNone(ok.headers.get("ETag"))
+        for query in ("?from=2000-01-01&to=2020-01-01&group_by=day",  # found while computing
+                      "?from=2020-01-01&to=2020-02-01&group_by=day",  # then a cached 200 ...
+                      "?from=2000-01-01&to=2020-01-01&group_by=day",  # ... and the error again
+                      "?group_by=hour", "?from=yesterday"):
+            expect = 200 if "2020-02-01" in query else 422
+            _, r = self.metrics(sid, query, expect=expect)
+            if expect == 422:
+                self.assertEqual(r.headers.get("Cache-Control"), "no-store", query)
+                self.assertIsNone(r.headers.get("ETag"), query)
+                # Conditional requests do not turn an error into a 304.
+                _, again = self.metrics(sid, query, expect=422, headers={"If-None-Match": ok.headers["ETag"]})
+                self.assertIsNone(again.headers.get("ETag"), query)
+
+    def test_idempotency_key_rule_stated_once(self):
+        """Issue 12, item 5: one Idempotency-Key rule, in the same words in the server's 422, the
+        document and the README; and the server holds to it (a space is a printable character)."""
+        rule = "1 to 255 printable ASCII characters (space included)"
+        param = V.deref({"$ref": "#/components/parameters/IdempotencyKey"})
+        self.assertIn(rule, " ".join(param["description"].split()))
+        self.assertEqual(param["schema"]["pattern"], "^[ -~]{1,255}$")
+        with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+            readme = " ".join(f.read().split())
+        self.assertIn("**Idempotency-Key** (%s" % rule, readme)
+        self.assertNotIn("visible ASCII characters): a retry", readme)
+        sid = self.make_survey(readme_definition(), prefix="idem")
+        for key in ("k" * 256, "tab\there", "caf\u00e9"):
+            j, r = self.submit(sid, {"answers": {"rec": 3}}, headers={"Idempotency-Key": key}, expect=422)
+            self.assertEqual(j["errors"], [{"field": "Idempotency-Key", "message": "must be " + rule}], repr(key))
+        self.submit(sid, {"answers": {"rec": 4}}, headers={"Idempotency-Key": "retry 1 of 3 ~!"})
+        self.submit(sid, {"answers": {"rec": 4}}, headers={"Idempotency-Key": "k" * 255})
+
+    def test_readme_lists_the_exposed_headers(self):
+        """Issue 12, item 6: the README's list of headers exposed to pages is the one the server
+        sends in Access-Control-Expose-Headers (and the document's)."""
+        with open(os.path.join(REPO_ROOT, "README.md"), encoding="utf-8") as f:
+            readme = " ".join(f.read().split())
+        m = re.search(r"replies expose ((?:`[A-Za-z-]+`(?:, | and )?)+)", readme)
+        self.assertIsNotNone(m, "the README's 'replies expose ...' sentence")
+        listed = set(re.findall(r"`([A-Za-z-]+)`", m.group(1)))
+        sid = self.make_survey(readme_definition(), prefix="expose")
+        _, r = self.submit(sid, {"answers": {"rec": 8}}, token=None,
+                           headers={"Origin": "https://www.example.com"})
+        sent = set(re.split(r",\s*", r.headers["Access-Control-Expose-Headers"]))
+        self.assertEqual(listed, sent)
+        documented = V.deref({"$ref": "#/components/headers/Access-Control-Expose-Headers"})
+        self.assertEqual(set(re.split(r",\s*", documented["schema"]["const"])), sent)
+
     def test_public_documents(self):
         """Every public GET without path parameters (health, assets), with revalidation."""
         seen = 0
@@ -1209,7 +1316,7 @@ class LiveAPITests(BaseAPITest):
         """405 (with Allow naming exactly the documented methods) and 404 for unknown paths."""
         concrete_values = {"survey": "x", "id": "a" * 26, "customer": "c"}
         for path, item in DOC["paths"].items():
-            documented = {m.upper() for m in HTTP_METHODS if m in item}
+            documented = {m.upper() for m in ROUTED_METHODS if m in item}
             other = next(m for m in ("POST", "PUT", "PATCH", "DELETE", "GET") if m not in documented)
             concrete = re.sub(r"\{([^}/]+)\}", lambda m: concrete_values[m.group(1)], path)
             r = self.req(other, concrete, {} if other != "GET" else None, token=ADMIN_TOKEN)
@@ -1235,23 +1342,21 @@ class LiveAPITests(BaseAPITest):
                                   ["schema"]), [])
         j, r = self.submit(sid, {"answers": {"rec": 8}}, token=None, headers=refused, expect=403)
         self.assertIsNone(r.headers.get("Access-Control-Allow-Origin"))
-        preflight = {"$ref": "#/components/responses/Preflight"}
         for path in DOC["paths"]:
             concrete = re.sub(r"\{([^}/]+)\}", lambda m: {"survey": sid, "id": "a" * 26,
                                                            "customer": "c"}[m.group(1)], path)
-            documented = {m.upper() for m in HTTP_METHODS if m in DOC["paths"][path]}
+            documented = {m.upper() for m in ROUTED_METHODS if m in DOC["paths"][path]}
             r = self.req("OPTIONS", concrete, headers=allowed)
             if path.startswith("/v1/surveys/{survey}"):
-                self.conform(r, "options", path, 204, response_obj=preflight)
+                self.conform(r, "options", path, 204)
                 self.assertEqual(r.headers.get("Access-Control-Allow-Origin"), "https://www.example.com")
             else:
                 # Not this survey's endpoint: the origin is not allowed there.
-                self.assertEqual(r.status, 403, "OPTIONS %s" % path)
-                self.assertEqual(V.errors(r.json, {"$ref": "#/components/schemas/ForbiddenProblem"}), [])
+                self.conform(r, "options", path, 403)
             self.assertEqual(set(re.split(r",\s*", r.headers["Allow"])), documented | {"OPTIONS"},
                              "Allow of OPTIONS %s" % path)
             r = self.req("OPTIONS", concrete)  # no Origin: no CORS headers, still 204
-            self.conform(r, "options", path, 204, response_obj=preflight)
+            self.conform(r, "options", path, 204)
             self.assertIsNone(r.headers.get("Access-Control-Allow-Methods"))
 
     def test_request_limits_agree(self):

@@ -4,11 +4,14 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ARTIFACTS, READ, REPO, api, ces, change, csat, eventually, launchBrowser, nps, startDaemon } from './lib.mjs';
-import { SUPPORT, addDays, makeResponses, postAll, utcDay } from './seed.mjs';
+import { SUPPORT, addDays, makeResponses, postAll } from './seed.mjs';
 
 let daemon, browser, context, page;
-const today = utcDay();
-const from = addDays(today, -29);
+// Fixed dates and an explicit window: nothing here moves with the clock (issue 12). The window is
+// the 30 UTC days to 2026-10-31 inclusive; the comparison period is the 30 days before it.
+const last = '2026-10-31';
+const from = addDays(last, -29);
+const now = Date.parse(`${addDays(last, 1)}T00:00:00Z`);
 let current, previous;
 const responses304 = [];
 const conditional = [];
@@ -22,8 +25,8 @@ before(async () => {
   });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   // A few hundred responses over the last 30 days (the default window), and the 30 before.
-  current = makeResponses({ seed: 7, count: 320, lastDay: today, days: 30, lift: 1 });
-  previous = makeResponses({ seed: 11, count: 220, lastDay: addDays(from, -1), days: 30 });
+  current = makeResponses({ seed: 7, count: 320, lastDay: last, days: 30, lift: 1, now });
+  previous = makeResponses({ seed: 11, count: 220, lastDay: addDays(from, -1), days: 30, now });
   await postAll(daemon.base, 'support', [...previous, ...current]);
 
   browser = await launchBrowser();
@@ -52,7 +55,7 @@ async function attr(testid, name = 'data-value') {
 }
 
 test('the token form, then the figures for the seeded data', async () => {
-  await page.goto(`${daemon.base}/dashboard?poll=1000`);
+  await page.goto(`${daemon.base}/dashboard?poll=1000&from=${from}&to=${last}`);
   const token = page.getByLabel('Read token');
   await token.waitFor();
   // A wrong token is refused politely and not kept.
@@ -65,9 +68,9 @@ test('the token form, then the figures for the seeded data', async () => {
   await page.getByTestId('nps-score').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('surveyd.readToken')), READ);
 
-  // The default window: the last 30 UTC days, today included.
+  // The explicit window (the default, the last 30 days, would move with the clock).
   assert.equal(await page.locator('#from').inputValue(), from);
-  assert.equal(await page.locator('#to').inputValue(), today);
+  assert.equal(await page.locator('#to').inputValue(), last);
   assert.deepEqual(await page.locator('#survey option').evaluateAll((o) => o.map((x) => x.value)), ['onboarding', 'support']);
   // The first survey with an NPS question is shown first.
   assert.equal(await page.locator('#survey').inputValue(), 'support');
@@ -76,20 +79,22 @@ test('the token form, then the figures for the seeded data', async () => {
   const p = { nps: nps(values(previous, 'rec')), csat: csat(values(previous, 'sat')), ces: ces(values(previous, 'easy')) };
   await eventually(async () => Number(await attr('nps-score')) === e.nps.score, { what: `NPS ${e.nps.score}` });
   assert.equal(await page.getByTestId('responses-total').textContent(), String(current.length));
-  for (const [key, digits] of [['nps', 1], ['csat', 1], ['ces', 2]]) {
+  // Every figure is the server's 2-decimal value, shown as given: never rounded again.
+  for (const key of ['nps', 'csat', 'ces']) {
     assert.equal(Number(await attr(`${key}-score`)), e[key].score, `${key} score`);
-    assert.match(await page.getByTestId(`${key}-score`).textContent(), new RegExp(`^${e[key].score.toFixed(digits).replace('-', '[-−]?')}`));
+    assert.match(await page.getByTestId(`${key}-score`).textContent(), new RegExp(`^${e[key].score.toFixed(2).replace('-', '[-−]?')}`));
     assert.equal(Number(await attr(`${key}-n`)), e[key].n, `${key} n`);
     assert.match(await page.getByTestId(`${key}-n`).textContent(), new RegExp(`n = ${e[key].n} answered`));
     assert.ok(Math.abs(Number(await attr(`${key}-ci`, 'data-low')) - e[key].ci[0]) <= 0.011, `${key} ci low`);
     assert.ok(Math.abs(Number(await attr(`${key}-ci`, 'data-high')) - e[key].ci[1]) <= 0.011, `${key} ci high`);
-    assert.match(await page.getByTestId(`${key}-ci`).textContent(), /^95% CI /);
+    assert.equal(await page.getByTestId(`${key}-ci`).textContent(),
+      `95% CI ${Number(await attr(`${key}-ci`, 'data-low')).toFixed(2)} – ${Number(await attr(`${key}-ci`, 'data-high')).toFixed(2)}`);
     const c = change(e[key], p[key]);
     const shown = Number(await attr(`${key}-change`));
     assert.ok(Math.abs(shown - c.score) <= 0.011, `${key} change ${shown}, expected ${c.score}`);
     assert.equal(await attr(`${key}-change`, 'data-significant'), String(c.significant), `${key} significance`);
     const text = await page.getByTestId(`${key}-change`).textContent();
-    assert.match(text, new RegExp(`^${shown > 0 ? '▲' : shown < 0 ? '▼' : '='} ${Math.abs(shown).toFixed(digits)} vs previous 30 days`));
+    assert.match(text, new RegExp(`^${shown > 0 ? '▲' : shown < 0 ? '▼' : '='} ${Math.abs(shown).toFixed(2)} vs previous 30 days`));
     assert.equal(text.includes('significant'), c.significant);
   }
 
@@ -138,7 +143,7 @@ test('polls with If-None-Match and shows a new response', async () => {
 
   // The new response's comment must be shown as text, never as markup.
   const comment = 'Nobody called me back. <img src=x onerror="window.__pwned=1"> & <b>bold</b>';
-  const extra = { answers: { rec: 0, sat: 1, easy: 1, comment }, channel: 'phone', submitted_at: new Date().toISOString() };
+  const extra = { answers: { rec: 0, sat: 1, easy: 1, comment }, channel: 'phone', submitted_at: `${last}T23:59:59.000Z` };
   const r = await api(daemon.base, 'POST', '/v1/surveys/support/responses', { body: extra });
   assert.equal(r.status, 201);
   current.push(extra);

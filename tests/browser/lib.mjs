@@ -173,7 +173,8 @@ export function ces(values) {
   return { n, score: round2(mean), raw: mean, ci: [round2(mean - h), round2(mean + h)], se: s / Math.sqrt(n) };
 }
 // Δ and its significance between two windows' figures (from the functions above).
+// As the server does: the difference of the unrounded figures, rounded once.
 export function change(cur, prev) {
-  const delta = cur.score - prev.score;
+  const delta = cur.raw - prev.raw;
   return { score: round2(delta), significant: Math.abs(delta) > Z * Math.sqrt(cur.se ** 2 + prev.se ** 2) };
 }

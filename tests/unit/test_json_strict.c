@@ -5,9 +5,13 @@
  * so under -fsanitize=address any read past buf + len is caught; the
  * validator must never rely on a NUL terminator.
  *
- * The JSONTestSuite corpus is read from $JSON_TEST_SUITE_DIR (default
- * ../shared/testdata/JSONTestSuite/test_parsing). A missing or empty corpus
- * is a failure, not a skip.
+ * Run without arguments: the hand-written cases, including one per input
+ * class of the JSONTestSuite corpus, so a plain clone tests everything.
+ * Run as "test_json_strict corpus": the corpus itself, read from
+ * $JSON_TEST_SUITE_DIR (default ../shared/testdata/JSONTestSuite/test_parsing,
+ * which lives outside the repository). Where that directory is missing the
+ * run says so and exits 77, meson's code for a skipped test; a directory
+ * that exists but lacks y_/n_/i_ files is still a failure.
  */
 #include <check.h>
 #include <cJSON.h>
@@ -493,6 +497,394 @@ START_TEST(test_not_nul_terminated)
 }
 END_TEST
 
+/* ---- every input class of the JSONTestSuite corpus, in our own cases ---
+ *
+ * The corpus (nst/JSONTestSuite) is not part of this repository, so its
+ * test runs only where it is found (see test_json_test_suite). These cases
+ * keep each of its classes covered on a plain clone: y_ (must accept),
+ * n_ (must reject) and i_ (implementation-defined: the row states our
+ * decision, so changing it is a visible, deliberate act). Labels name the
+ * class; inputs are written here, not copied from the corpus files.
+ */
+
+struct corpus_case {
+    const char *label;
+    const char *data;
+    size_t len;
+    bool valid;
+};
+
+#define Y(label, lit) { label, (lit), sizeof(lit) - 1, true }
+#define N(label, lit) { label, (lit), sizeof(lit) - 1, false }
+
+static const struct corpus_case corpus_cases[] = {
+    /* y_array_* */
+    Y("array: spaces inside", "[[]   ]"),
+    Y("array: empty string", "[\"\"]"),
+    Y("array: empty", "[]"),
+    Y("array: ending with newline", "[\"b\"]\n"),
+    Y("array: false", "[false]"),
+    Y("array: heterogeneous", "[null, 2, \"c\", {}]"),
+    Y("array: null", "[null]"),
+    Y("array: one and newline", "[7\n]"),
+    Y("array: leading space", " [3]"),
+    Y("array: several null", "[2, null, null, null, 5]"),
+    Y("array: trailing space", "[4] "),
+    /* n_array_* */
+    N("array: missing comma", "[2 false]"),
+    N("array: invalid UTF-8 element", "[\xAB]"),
+    N("array: colon instead of comma", "[\"q\": 2]"),
+    N("array: comma after close", "[\"\"],"),
+    N("array: comma and number", "[,2]"),
+    N("array: double comma", "[2,,3]"),
+    N("array: double extra comma", "[\"y\",,]"),
+    N("array: extra close", "[\"y\"]]"),
+    N("array: extra comma", "[\"\",]"),
+    N("array: incomplete", "[\"q\""),
+    N("array: incomplete invalid value", "[y"),
+    N("array: inner array without comma", "[4[5]]"),
+    N("array: invalid UTF-8 after value", "[2\xFF]"),
+    N("array: semicolon separator", "[2;3]"),
+    N("array: just comma", "[,]"),
+    N("array: just minus", "[-]"),
+    N("array: missing value", "[   , \"\"]"),
+    N("array: newlines, unclosed", "[\"b\",\n5\n,2,"),
+    N("array: number and comma", "[2,]"),
+    N("array: number and several commas", "[2,,]"),
+    N("array: vertical tab and form feed", "[\"\x0b" "b\"\\f]"),
+    N("array: star inside", "[*]"),
+    N("array: unclosed", "[\"\""),
+    N("array: unclosed, trailing comma", "[2,"),
+    N("array: unclosed with newlines", "[2,\n2\n,2"),
+    N("array: unclosed with object inside", "[{}"),
+    /* n_incomplete_* */
+    N("literal: incomplete false", "[fals]"),
+    N("literal: incomplete null", "[nul]"),
+    N("literal: incomplete true", "[tru]"),
+    /* y_number_* */
+    Y("number: real with exponent", "[456e78]"),
+    Y("number: 0e+1", "[0e+2]"),
+    Y("number: 0e1", "[0e3]"),
+    Y("number: after space", "[ 5]"),
+    Y("number: close to zero", "[-0.000000000000000000000000000000000000000000000000000000000000000000000000000002]"),
+    Y("number: int with exponent", "[30E2]"),
+    Y("number: minus zero", "[-0]"),
+    Y("number: negative int", "[-234]"),
+    Y("number: negative one", "[-1]"),
+    Y("number: negative zero", "[-0]"),
+    Y("number: capital E", "[2E33]"),
+    Y("number: capital E, negative exponent", "[2E-3]"),
+    Y("number: capital E, positive exponent", "[2E+3]"),
+    Y("number: real exponent", "[234e56]"),
+    Y("number: fraction and exponent", "[234.567e89]"),
+    Y("number: negative exponent", "[2e-3]"),
+    Y("number: positive exponent", "[2e+3]"),
+    Y("number: simple int", "[234]"),
+    Y("number: simple real", "[234.5678901]"),
+    /* n_number_* */
+    N("number: ++", "[++5]"),
+    N("number: +1", "[+2]"),
+    N("number: +Inf", "[+Inf]"),
+    N("number: -01", "[-02]"),
+    N("number: -1.0.", "[-2.0.]"),
+    N("number: -2.", "[-3.]"),
+    N("number: -NaN", "[-NaN]"),
+    N("number: .-1", "[.-2]"),
+    N("number: .2e-3", "[.3e-4]"),
+    N("number: 0.1.2", "[0.2.3]"),
+    N("number: 0.3e+", "[0.4e+]"),
+    N("number: 0.3e", "[0.4e]"),
+    N("number: 0.e1", "[0.e2]"),
+    N("number: 0E+", "[0E+]"),
+    N("number: 0E", "[0E]"),
+    N("number: 0e+", "[0e+]"),
+    N("number: 0e", "[0e]"),
+    N("number: 1.0e+", "[2.0e+]"),
+    N("number: 1.0e-", "[2.0e-]"),
+    N("number: 1.0e", "[2.0e]"),
+    N("number: digit groups", "[2 000]"),
+    N("number: 1_000", "[2_000]"),
+    N("number: 1eE2", "[2eE3]"),
+    N("number: 2.e+3", "[3.e+4]"),
+    N("number: 2.e-3", "[3.e-4]"),
+    N("number: 2.e3", "[3.e4]"),
+    N("number: 9.e+", "[8.e+]"),
+    N("number: Inf", "[Inf]"),
+    N("number: NaN", "[NaN]"),
+    N("number: fullwidth digit", "[\xEF\xBC\x92]"),
+    N("number: expression", "[2+3]"),
+    N("number: hex, one digit", "[0x2]"),
+    N("number: hex, two digits", "[0x3F]"),
+    N("number: Infinity", "[Infinity]"),
+    N("number: +-", "[0e+-2]"),
+    N("number: invalid negative real", "[-234.567foo]"),
+    N("number: invalid UTF-8 in big int", "[234\xE6]"),
+    N("number: invalid UTF-8 in exponent", "[2e2\xE6]"),
+    N("number: invalid UTF-8 in int", "[1\xE6]"),
+    N("number: -Infinity", "[-Infinity]"),
+    N("number: minus with garbage", "[-bar]"),
+    N("number: minus, space, digit", "[- 2]"),
+    N("number: negative int with leading zero", "[-013]"),
+    N("number: negative real without int part", "[-.234]"),
+    N("number: negative with garbage at end", "[-2x]"),
+    N("number: garbage after e", "[2ea]"),
+    N("number: invalid UTF-8 after e", "[2e\xE6]"),
+    N("number: real without fraction", "[2.]"),
+    N("number: starting with dot", "[.234]"),
+    N("number: with letter", "[2.8011670033376514H-308]"),
+    N("number: with letter in the middle", "[2.3a-4]"),
+    N("number: leading zero", "[013]"),
+    N("number: multidigit then 00", "234\x00"),
+    /* i_number_*: syntactically valid; the meaning is validation's business (422, not 400) */
+    Y("i_number: huge negative exponent", "[234.567e-891]"),
+    Y("i_number: huge exponent", "[0.5e00779999999999999999999999999999999999999999999999999999999999999]"),
+    Y("i_number: negative int, huge exponent", "[-2e+8888]"),
+    Y("i_number: double, huge exponent", "[2.5e+8888]"),
+    Y("i_number: negative overflow", "[-234234e88888]"),
+    Y("i_number: positive overflow", "[234234e88888]"),
+    Y("i_number: underflow", "[234e-88888888]"),
+    Y("i_number: too big negative int", "[-234234234234234234234234234234234234234234234234234]"),
+    Y("i_number: too big positive int", "[200000000000000000000]"),
+    Y("i_number: very big negative int", "[-3374623746732768942798327498324234983249329]"),
+    /* y_object_* */
+    Y("object: with key", "{\"bcd\":\"efg\"}"),
+    Y("object: several keys", "{\"b\":[], \"c\":\"d\"}"),
+    Y("object: duplicated key", "{\"b\":\"c\",\"b\":\"d\"}"),
+    Y("object: duplicated key and value", "{\"b\":\"c\",\"b\":\"c\"}"),
+    Y("object: empty", "{}"),
+    Y("object: empty key", "{\"\":1}"),
+    Y("object: escaped NUL in key", "{\"bar\\u0000baz\": 43}"),
+    Y("object: extreme numbers", "{ \"min\": -1.0e+28, \"max\": 1.0e+28 }"),
+    Y("object: long strings", "{\"a\":[{\"a\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}]}"),
+    Y("object: simple", "{\"b\":[]}"),
+    Y("object: unicode escape in string", "{\"name\":\"\\u0433\\u043E\\u0434\\u0438\\u0449\\u0435\"}"),
+    Y("object: with newlines", "{\n\"b\": \"c\"\n}"),
+    /* n_object_* */
+    N("object: bad value", "[\"a\", truth]"),
+    N("object: bracket key", "{[: \"y\"}"),
+    N("object: comma instead of colon", "{\"y\", null}"),
+    N("object: double colon", "{\"y\"::\"c\"}"),
+    N("object: emoji key", "{\xF0\x9F\x87\xA8\xF0\x9F\x87\xAD}"),
+    N("object: garbage at end", "{\"b\":\"b\" 234}"),
+    N("object: single-quoted key", "{key: 'value'}"),
+    N("object: lone continuation byte in key, trailing comma", "{\"\xB9\":\"0\",}"),
+    N("object: missing colon", "{\"b\" c}"),
+    N("object: missing key", "{:\"c\"}"),
+    N("object: missing separator", "{\"b\" \"c\"}"),
+    N("object: missing value", "{\"b\":"),
+    N("object: no colon", "{\"b\""),
+    N("object: number as key", "{2:2}"),
+    N("object: huge number as key", "{9999E9999:2}"),
+    N("object: null keys", "{null:null,null:null}"),
+    N("object: several trailing commas", "{\"id\":0,,,,,}"),
+    N("object: single quotes", "{'b':0}"),
+    N("object: trailing comma", "{\"id\":0,}"),
+    N("object: trailing comment", "{\"b\":\"c\"}/**/"),
+    N("object: trailing open comment", "{\"b\":\"c\"}/**//"),
+    N("object: trailing slash-slash comment", "{\"b\":\"c\"}//"),
+    N("object: trailing slash", "{\"b\":\"c\"}/"),
+    N("object: two commas in a row", "{\"b\":\"c\",,\"d\":\"e\"}"),
+    N("object: unquoted key", "{b: \"c\"}"),
+    N("object: unterminated value", "{\"b\":\"b"),
+    N("object: key without value", "{ \"bar\" : \"baz\", \"b\" }"),
+    N("object: trailing garbage", "{\"b\": true} \"y\""),
+    /* y_string_* */
+    Y("string: 1-, 2-, 3-byte UTF-8", "[\"\\u0061\\u01AB\\u2345\"]"),
+    Y("string: surrogate pair", "[\"\\uD801\\udc37\"]"),
+    Y("string: surrogate pairs", "[\"\\ud83d\\ude39\\ud83d\\udc8d\"]"),
+    Y("string: allowed escapes", "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]"),
+    Y("string: backslash and escaped zero", "[\"\\\\u0000\"]"),
+    Y("string: escaped double quote", "[\"\\\"\"]"),
+    Y("string: comment-like content", "[\"b/*c*/d\"]"),
+    Y("string: escaped backslash then a", "[\"\\\\b\"]"),
+    Y("string: escaped backslash then n", "[\"\\\\n\"]"),
+    Y("string: escaped control character", "[\"\\u0013\"]"),
+    Y("string: escaped noncharacter", "[\"\\uFFFF\"]"),
+    Y("string: in array", "[\"bsd\"]"),
+    Y("string: in array with leading space", "[ \"bsd\"]"),
+    Y("string: last surrogates", "[\"\\uDBFF\\uDFFF\"]"),
+    Y("string: escaped NBSP", "[\"new\\u00A0line\"]"),
+    Y("string: U+10FFFF raw", "[\"\xF4\x8F\xBF\xBF\"]"),
+    Y("string: U+FFFF raw", "[\"\xEF\xBF\xBF\"]"),
+    Y("string: NUL escape", "[\"\\u0000\"]"),
+    Y("string: one-byte escape", "[\"\\u002c\"]"),
+    Y("string: pi", "[\"\xCF\x80\"]"),
+    Y("string: reserved U+1BFFF raw", "[\"\xF0\x9B\xBF\xBF\"]"),
+    Y("string: simple ASCII", "[\"bsd \"]"),
+    Y("string: space", "\" \""),
+    Y("string: surrogates for U+1D11E", "[\"\\uD834\\uDd1e\"]"),
+    Y("string: three-byte escape", "[\"\\u0821\"]"),
+    Y("string: two-byte escape", "[\"\\u0123\"]"),
+    Y("string: U+2028 raw", "[\"\xE2\x80\xA8\"]"),
+    Y("string: U+2029 raw", "[\"\xE2\x80\xA9\"]"),
+    Y("string: escape", "[\"\\u0061\\u30af\\u30EA\\u30b9\"]"),
+    Y("string: escaped newline", "[\"new\\u000Aline\"]"),
+    Y("string: DEL raw", "[\"\x7f\"]"),
+    Y("string: unicode", "[\"\\uA66D\"]"),
+    Y("string: escaped backslash via \\u", "[\"\\u005C\"]"),
+    Y("string: unicode 2", "[\"\xE2\x8D\x82\xE3\x88\xB4\xE2\x8D\x82\"]"),
+    Y("string: noncharacter U+10FFFE escaped", "[\"\\uDBFF\\uDFFE\"]"),
+    Y("string: noncharacter U+1FFFE escaped", "[\"\\uD83F\\uDFFE\"]"),
+    Y("string: noncharacter U+FDD0", "[\"\\uFDD0\"]"),
+    Y("string: noncharacter U+FFFE", "[\"\\uFFFE\"]"),
+    Y("string: zero width space", "[\"\\u200B\"]"),
+    Y("string: invisible plus", "[\"\\u2064\"]"),
+    Y("string: escaped double quote via \\u", "[\"\\u0022\"]"),
+    Y("string: UTF-8", "[\"\xE2\x82\xAC\xF0\x9D\x84\x9E\"]"),
+    Y("string: with DEL", "[\"b\x7f" "b\"]"),
+    /* n_string_* */
+    N("string: high surrogate then escape", "[\"\\uD800\\\"]"),
+    N("string: high surrogate then \\u", "[\"\\uD800\\u\"]"),
+    N("string: high surrogate then \\u1", "[\"\\uD800\\u1\"]"),
+    N("string: high surrogate then \\u1x", "[\"\\uD800\\u1x\"]"),
+    N("string: unquoted accented", "[\xC3\xA9]"),
+    N("string: backslash NUL", "[\"\\\x00\"]"),
+    N("string: \\x escape", "[\"\\x00\"]"),
+    N("string: escaped backslash, bad", "[\"\\\\\\\"]"),
+    N("string: escaped raw tab", "[\"\\\t\"]"),
+    N("string: escaped emoji", "[\"\\\xF0\x9F\x8C\x80\"]"),
+    N("string: incomplete escape", "[\"\\\"]"),
+    N("string: incomplete \\u", "[\"\\u00A\"]"),
+    N("string: incomplete surrogate", "[\"\\uD834\\uDd\"]"),
+    N("string: incomplete surrogate, bad escape", "[\"\\uD800\\uD800\\x\"]"),
+    N("string: invalid UTF-8 in escape", "[\"\\u\xE5\"]"),
+    N("string: invalid backslash escape", "[\"\\b\\a\"]"),
+    N("string: invalid \\u escape", "[\"\\uqqqq\"]"),
+    N("string: invalid UTF-8 after escape", "[\"\\\xE5\"]"),
+    N("string: escaped thin space outside", "[\\u0020\"bsd\"]"),
+    N("string: bad escape without quotes", "[\\n]"),
+    N("string: single double quote", "\""),
+    N("string: single quotes", "['single quote']"),
+    N("string: no double quotes", "bbc"),
+    N("string: unclosed escape", "[\"\\"),
+    N("string: raw control character", "[\"b\x00" "b\"]"),
+    N("string: raw newline", "[\"new\nline\"]"),
+    N("string: raw tab", "[\"\t\"]"),
+    N("string: \\U escape", "\"\\UA66D\""),
+    N("string: trailing garbage", "\"\"y"),
+    /* i_string_*: invalid UTF-8, lone surrogates and UTF-16 are refused */
+    N("i_string: lone low surrogate in key", "{\"\\uDFAB\":0}"),
+    N("i_string: high surrogate, no low", "[\"\\uDADB\"]"),
+    N("i_string: high surrogate, non-surrogate after", "[\"\\uD888\\u1235\"]"),
+    N("i_string: UTF-16LE with BOM", "\xFF\xFE[\x00\"\x00\xE9\x00\"\x00]\x00"),
+    N("i_string: invalid UTF-8 sequence", "[\"\xE6\x97\xA5\xD1\x88\xFA\"]"),
+    N("i_string: UTF-8 encoded surrogate", "[\"\xED\xA0\x81\"]"),
+    N("i_string: lone surrogate then valid escape", "[\"\\uD801\\n\"]"),
+    N("i_string: incomplete surrogate pair", "[\"\\uDd1eb\"]"),
+    N("i_string: two high surrogates then escape", "[\"\\uD801\\uD801\\n\"]"),
+    N("i_string: lonely surrogate", "[\"\\ud801\"]"),
+    N("i_string: surrogate then text", "[\"\\ud801bcd\"]"),
+    N("i_string: invalid UTF-8 byte", "[\"\xFE\"]"),
+    N("i_string: inverted surrogates", "[\"\\uDd1e\\uD834\"]"),
+    N("i_string: ISO Latin-1", "[\"\xE9\"]"),
+    N("i_string: lone second surrogate", "[\"\\uDFAB\"]"),
+    N("i_string: lone continuation byte", "[\"\x82\"]"),
+    N("i_string: above U+10FFFF", "[\"\xF4\xBF\xBF\xBF\"]"),
+    N("i_string: overlong, 2 bytes", "[\"\xC0\xAE\"]"),
+    N("i_string: overlong, 6 bytes", "[\"\xFC\x83\xBF\xBF\xBF\xBF\"]"),
+    N("i_string: overlong NUL, 6 bytes", "[\"\xFC\x80\x80\x80\x80\x80\"]"),
+    N("i_string: truncated UTF-8", "[\"\xE0\xFF\"]"),
+    N("i_string: UTF-16BE without BOM", "\x00[\x00\"\x00\xE9\x00\"\x00]"),
+    N("i_string: UTF-16LE without BOM", "[\x00\"\x00\xE9\x00\"\x00]\x00"),
+    /* y_structure_* */
+    Y("structure: lonely false", "false"),
+    Y("structure: lonely int", "43"),
+    Y("structure: lonely negative real", "-0.2"),
+    Y("structure: lonely null", "null"),
+    Y("structure: lonely string", "\"bsd\""),
+    Y("structure: lonely true", "true"),
+    Y("structure: empty string", "\"\""),
+    Y("structure: trailing newline", "[\"b\"]\n"),
+    Y("structure: true in array", "[true]"),
+    Y("structure: whitespace around array", " [] "),
+    /* n_structure_* and n_single_space */
+    N("structure: single space", " "),
+    N("structure: U+2060 word joiner", "[\xE2\x81\xA0]"),
+    N("structure: BOM without data", "\xEF\xBB\xBF"),
+    N("structure: angle bracket dot", "<.>"),
+    N("structure: angle bracket null", "[<null>]"),
+    N("structure: array, trailing garbage", "[2]y"),
+    N("structure: array, extra close", "[2]]"),
+    N("structure: array with unclosed string", "[\"bsd]"),
+    N("structure: ASCII and unicode identifier", "b\xC3\xA5"),
+    N("structure: capitalised True", "[True]"),
+    N("structure: close unopened array", "2]"),
+    N("structure: comma instead of closing brace", "{\"y\": true,"),
+    N("structure: two arrays", "[][]"),
+    N("structure: end array", "]"),
+    N("structure: incomplete BOM", "\xEF\xBB{}"),
+    N("structure: lone invalid UTF-8", "\xE5"),
+    N("structure: lone open bracket", "["),
+    N("structure: no data", ""),
+    N("structure: NUL outside string", "[\x00]"),
+    N("structure: number with trailing garbage", "3@"),
+    N("structure: object then closing brace", "{}}"),
+    N("structure: object unclosed, no value", "{\"\":"),
+    N("structure: object with comment", "{\"b\":/*comment*/\"c\"}"),
+    N("structure: object with trailing garbage", "{\"b\": true} \"y\""),
+    N("structure: open array, apostrophe", "['"),
+    N("structure: open array, comma", "[,"),
+    N("structure: open array, object", "[{\"\":[{\"\":[{\"\":"),
+    N("structure: open array, open object", "[{"),
+    N("structure: open array, open string", "[\"b"),
+    N("structure: open array, string", "[\"b\""),
+    N("structure: open object", "{"),
+    N("structure: open object, close array", "{]"),
+    N("structure: open object, comma", "{,"),
+    N("structure: open object, open array", "{["),
+    N("structure: open object, open string", "{\"b"),
+    N("structure: open object, apostrophes", "{'b'"),
+    N("structure: open open", "[\"\\{[\"\\{[\"\\{[\"\\{"),
+    N("structure: single e acute", "\xC3\xA9"),
+    N("structure: single star", "*"),
+    N("structure: trailing #", "{\"b\":\"c\"}#{}"),
+    N("structure: escaped LF before string", "[\\u000A\"\"]"),
+    N("structure: unclosed array", "[2"),
+    N("structure: unclosed array, partial null", "[ false, nul"),
+    N("structure: unclosed array, unfinished false", "[ true, fals"),
+    N("structure: unclosed array, unfinished true", "[ false, tru"),
+    N("structure: unclosed object", "{\"bsd\":\"bsd\""),
+    N("structure: unicode identifier", "\xC3\xA5"),
+    N("structure: word joiner as whitespace", "[\xE2\x81\xA0]"),
+    N("structure: form feed as whitespace", "[\f]"),
+    /* i_structure_*: a BOM is refused */
+    N("i_structure: UTF-8 BOM, empty object", "\xEF\xBB\xBF{}"),
+};
+
+#undef Y
+#undef N
+
+START_TEST(test_corpus_classes)
+{
+    const struct corpus_case *c = &corpus_cases[_i];
+    struct json_strict_result res;
+    bool ok = run_check(c->data, c->len, JSON_STRICT_MAX_DEPTH, &res);
+
+    ck_assert_msg(ok == c->valid, "%s: expected %s, got %s (%s at %zu)", c->label,
+                  c->valid ? "accept" : "reject", ok ? "accept" : "reject",
+                  ok ? "-" : res.message, ok ? (size_t)0 : res.offset);
+}
+END_TEST
+
+/* n_structure_100000_opening_arrays and i_structure_500_nested_arrays:
+ * unclosed and closed nesting far past the limit stop at the limit. */
+START_TEST(test_corpus_deep_nesting)
+{
+    static char buf[100000];
+    struct json_strict_result res;
+    size_t n;
+
+    memset(buf, '[', sizeof(buf));
+    ck_assert(!run_check(buf, sizeof(buf), JSON_STRICT_MAX_DEPTH, &res));
+    ck_assert(res.too_deep);
+    ck_assert_uint_eq(res.offset, JSON_STRICT_MAX_DEPTH);
+
+    n = make_nested(buf, sizeof(buf), 500, false);
+    ck_assert(!run_check(buf, n, JSON_STRICT_MAX_DEPTH, &res));
+    ck_assert(res.too_deep);
+}
+END_TEST
+
 /* ---- JSONTestSuite corpus --------------------------------------------- */
 
 static const char *corpus_dir(void)
@@ -626,20 +1018,56 @@ static Suite *json_strict_suite(void)
     tcase_add_test(tc, test_not_nul_terminated);
     suite_add_tcase(s, tc);
 
-    TCase *corpus = tcase_create("JSONTestSuite");
-    /* Sanitizer builds read ~300 files; give them room. */
-    tcase_set_timeout(corpus, 60);
-    tcase_add_test(corpus, test_json_test_suite);
-    suite_add_tcase(s, corpus);
+    TCase *classes = tcase_create("corpus classes");
+    tcase_add_loop_test(classes, test_corpus_classes, 0,
+                        (int)(sizeof(corpus_cases) / sizeof(corpus_cases[0])));
+    tcase_add_test(classes, test_corpus_deep_nesting);
+    suite_add_tcase(s, classes);
 
     return s;
 }
 
-int main(void)
+static Suite *json_test_suite_corpus_suite(void)
 {
-    SRunner *sr = srunner_create(json_strict_suite());
+    Suite *s = suite_create("json_strict_corpus");
+    TCase *corpus = tcase_create("JSONTestSuite");
+
+    /* Sanitizer builds read ~300 files; give them room. */
+    tcase_set_timeout(corpus, 60);
+    tcase_add_test(corpus, test_json_test_suite);
+    suite_add_tcase(s, corpus);
+    return s;
+}
+
+/* The corpus is optional (it is not in the repository): absent means
+ * skipped, with the reason on stdout for meson's log. */
+static bool corpus_present(void)
+{
+    DIR *d = opendir(corpus_dir());
+
+    if (!d) {
+        printf("SKIP: JSONTestSuite corpus not found at '%s' (set JSON_TEST_SUITE_DIR to its "
+               "test_parsing directory to run it); the corpus classes in the default run "
+               "still cover every kind of input it holds\n", corpus_dir());
+        return false;
+    }
+    closedir(d);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    bool corpus = argc > 1 && strcmp(argv[1], "corpus") == 0;
+    SRunner *sr;
     int failed;
 
+    if (argc > 1 && !corpus) {
+        fprintf(stderr, "usage: %s [corpus]\n", argv[0]);
+        return 2;
+    }
+    if (corpus && !corpus_present())
+        return 77;
+    sr = srunner_create(corpus ? json_test_suite_corpus_suite() : json_strict_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
