@@ -262,7 +262,7 @@ cJSON *api_render_survey(const struct store_survey_row *row)
     cJSON_AddStringToObject(out, "id", row->id);
     while (definition && definition->child) {
         cJSON *item = cJSON_DetachItemViaPointer(definition, definition->child);
-        cJSON_AddItemToObject(out, item->string, item);
+        oom_add_item(out, item->string, item);
     }
     cJSON_Delete(definition);
     api_add_time(out, "created_at", row->created_at);
@@ -286,12 +286,12 @@ cJSON *api_render_response(const struct store_response_row *row)
 
     cJSON_AddStringToObject(out, "id", row->id);
     cJSON_AddStringToObject(out, "survey", row->survey);
-    cJSON_AddItemToObject(out, "answers", answers ? answers : cJSON_CreateObject());
+    oom_add_item(out, "answers", answers ? answers : cJSON_CreateObject());
     add_nullable(out, "channel", row->channel);
     add_nullable(out, "customer", row->customer);
     add_nullable(out, "agent", row->agent);
     add_nullable(out, "interaction", row->interaction);
-    cJSON_AddItemToObject(out, "properties", properties ? properties : cJSON_CreateNull());
+    oom_add_item(out, "properties", properties ? properties : cJSON_CreateNull());
     api_add_time(out, "submitted_at", row->submitted_at);
     api_add_time(out, "received_at", row->received_at);
     return out;

@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "oom.h"
 #include "query.h"
 #include "responses.h"
 
@@ -60,12 +61,17 @@ static void note_latest(cJSON *entry, const struct survey *survey, const cJSON *
             continue;
         cJSON *latest = cJSON_CreateObject();
         cJSON_AddStringToObject(latest, "question", q->id);
-        cJSON_AddItemToObject(latest, "value", cJSON_Duplicate(value, true));
+        oom_add_item(latest, "value", cJSON_Duplicate(value, true));
         if (q->type != QUESTION_NPS)
             cJSON_AddNumberToObject(latest, "scale", q->scale);
         cJSON_AddStringToObject(latest, "response", row->id);
         api_add_time(latest, "submitted_at", row->submitted_at);
-        cJSON_ReplaceItemInObjectCaseSensitive(entry, kind, latest);
+        /* Like cJSON_AddItemToObject, this leaves a replacement it could not place (the key's copy
+         * failed) to the caller. */
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(entry, kind, latest)) {
+            cJSON_Delete(latest);
+            oom_note();
+        }
     }
 }
 
@@ -129,7 +135,7 @@ enum http_next customers_history(struct http_request *req)
         api_reply_store_error(req, status);
         return HTTP_DONE;
     }
-    cJSON_AddItemToObject(reply, "summary", summary.by_survey);
+    oom_add_item(reply, "summary", summary.by_survey);
     cJSON_AddStringToObject(reply, "customer", customer);
     http_reply_json(req, 200, reply);
     return HTTP_DONE;

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "ids.h"
+#include "oom.h"
 #include "query.h"
 #include "scoring.h"
 #include "timefmt.h"
@@ -305,8 +306,8 @@ static void add_interval(cJSON *object, const char *name, struct scoring_interva
         return;
     }
     cJSON *pair = cJSON_AddArrayToObject(object, name);
-    cJSON_AddItemToArray(pair, cJSON_CreateNumber(scoring_round2(interval.low)));
-    cJSON_AddItemToArray(pair, cJSON_CreateNumber(scoring_round2(interval.high)));
+    oom_append_item(pair, cJSON_CreateNumber(scoring_round2(interval.low)));
+    oom_append_item(pair, cJSON_CreateNumber(scoring_round2(interval.high)));
 }
 
 static void add_count(cJSON *object, const char *name, uint64_t count)
@@ -318,7 +319,7 @@ static void add_distribution(cJSON *object, const uint64_t *buckets, int width)
 {
     cJSON *list = cJSON_AddArrayToObject(object, "distribution");
     for (int i = 0; i < width; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateNumber((double)buckets[i]));
+        oom_append_item(list, cJSON_CreateNumber((double)buckets[i]));
 }
 
 /* A question's headline figure and its standard error, for comparisons. */
@@ -408,9 +409,9 @@ static cJSON *render_questions(const struct layout *layout, const struct group *
     struct headline ignored;
     for (int i = 0; i < layout->survey->question_count; i++) {
         const struct question *q = &layout->survey->questions[i];
-        cJSON_AddItemToObject(questions, q->id,
-                              render_question(q, group->counts[i], group->responses, group->counts + layout->offset[i],
-                                              headlines ? &headlines[i] : &ignored));
+        oom_add_item(questions, q->id,
+                     render_question(q, group->counts[i], group->responses, group->counts + layout->offset[i],
+                                     headlines ? &headlines[i] : &ignored));
     }
     return questions;
 }
@@ -427,7 +428,7 @@ static void add_comparison(cJSON *current, const struct layout *layout, const st
         if (!now[i].comparable)
             continue;
         cJSON *question = cJSON_GetObjectItemCaseSensitive(current, id);
-        cJSON_AddItemToObject(question, "previous", cJSON_DetachItemFromObjectCaseSensitive(previous, id));
+        oom_add_item(question, "previous", cJSON_DetachItemFromObjectCaseSensitive(previous, id));
         struct scoring_change change = scoring_compare(now[i].value, now[i].std_error, before[i].value, before[i].std_error);
         if (!change.present) {
             cJSON_AddNullToObject(question, "change");
@@ -467,8 +468,8 @@ static cJSON *render_groups(struct tally *tally)
             cJSON_AddNullToObject(item, "key"); /* responses without a channel or agent */
         }
         add_count(item, "responses", group->responses);
-        cJSON_AddItemToObject(item, "questions", render_questions(tally->layout, group, NULL));
-        cJSON_AddItemToArray(groups, item);
+        oom_add_item(item, "questions", render_questions(tally->layout, group, NULL));
+        oom_append_item(groups, item);
     }
     return groups;
 }
@@ -577,9 +578,9 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
     cJSON *questions = render_questions(&layout, &current.total, headlines);
     if (q->compare_previous)
         add_comparison(questions, &layout, headlines, &previous.total);
-    cJSON_AddItemToObject(reply, "questions", questions);
+    oom_add_item(reply, "questions", questions);
     if (q->group_by != GROUP_NONE)
-        cJSON_AddItemToObject(reply, "groups", render_groups(&current));
+        oom_add_item(reply, "groups", render_groups(&current));
     *body = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
 done:
@@ -773,12 +774,12 @@ static void add_overview_row(const struct store_survey_row *row, void *arg)
                                           tally.total.counts + layout.offset[i], &headline);
             cJSON *brief = cJSON_CreateObject();
             cJSON_AddStringToObject(brief, "type", survey_question_type_name(q->type));
-            cJSON_AddItemToObject(brief, "answered", cJSON_DetachItemFromObjectCaseSensitive(full, "answered"));
-            cJSON_AddItemToObject(brief, "score", cJSON_DetachItemFromObjectCaseSensitive(full, "score"));
+            oom_add_item(brief, "answered", cJSON_DetachItemFromObjectCaseSensitive(full, "answered"));
+            oom_add_item(brief, "score", cJSON_DetachItemFromObjectCaseSensitive(full, "score"));
             cJSON_Delete(full);
-            cJSON_AddItemToObject(scores, q->id, brief);
+            oom_add_item(scores, q->id, brief);
         }
-        cJSON_AddItemToArray(overview->list, item);
+        oom_append_item(overview->list, item);
     }
     tally_free(&tally);
     survey_free(&survey);
@@ -796,7 +797,7 @@ static enum store_status produce_overview(struct http_request *req, void *arg, c
         return status;
     }
     cJSON *reply = cJSON_CreateObject();
-    cJSON_AddItemToObject(reply, "surveys", overview.list);
+    oom_add_item(reply, "surveys", overview.list);
     *body = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
     return STORE_OK;

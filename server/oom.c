@@ -33,3 +33,25 @@ bool oom_failed(void)
 {
     return failed;
 }
+
+bool oom_add_item(cJSON *object, const char *name, cJSON *item)
+{
+    if (item == NULL)
+        return false;
+    if (cJSON_AddItemToObject(object, name, item))
+        return true;
+    cJSON_Delete(item);
+    failed = true;
+    return false;
+}
+
+bool oom_append_item(cJSON *array, cJSON *item)
+{
+    if (item == NULL)
+        return false;
+    if (cJSON_AddItemToArray(array, item))
+        return true;
+    cJSON_Delete(item);
+    failed = true;
+    return false;
+}

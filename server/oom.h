@@ -12,6 +12,7 @@
 #ifndef SURVEYD_OOM_H
 #define SURVEYD_OOM_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 
 /* Routes cJSON's allocations through the noting allocator. Once, before any thread starts. */
@@ -25,5 +26,14 @@ void oom_clear(void);
 
 /* Did an allocation fail on this thread since oom_clear()? */
 bool oom_failed(void);
+
+/* cJSON_AddItemToObject and cJSON_AddItemToArray, except that item is owned whatever happens.
+ * cJSON's own leave an item they could not add (the key's copy failed, or object is NULL because
+ * its own allocation failed) to the caller, and nearly every caller passes a tree it just built
+ * and keeps no pointer to: that tree leaked. These delete it instead and note the failure (the
+ * reply is missing a member). A NULL item is no failure here (it was noted when its allocation
+ * failed, or it is a lookup that found nothing) and adds nothing. */
+bool oom_add_item(cJSON *object, const char *name, cJSON *item);
+bool oom_append_item(cJSON *array, cJSON *item);
 
 #endif

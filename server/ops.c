@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "oom.h"
 #include "store.h"
 #include "timefmt.h"
 #include "validate.h"
@@ -69,7 +70,7 @@ static void check_answers(const char *survey_id, const char *definition, const c
     cJSON *body = cJSON_CreateObject();
     cJSON *stored = cJSON_Parse(answers);
     if (stored)
-        cJSON_AddItemToObject(body, "answers", stored);
+        oom_add_item(body, "answers", stored);
     if (!check->parsed) {
         printf("answers: response %s: the definition of survey %s does not parse\n", id, survey_id);
         check->problems++;

@@ -12,6 +12,7 @@
 #include "edit_token.h"
 #include "export.h"
 #include "ids.h"
+#include "oom.h"
 #include "query.h"
 #include "timefmt.h"
 
@@ -369,7 +370,7 @@ static void add_to_page(const struct store_response_row *row, void *arg)
     /* One row more than the limit is read only to learn whether another page exists. */
     if (++page->seen > page->limit)
         return;
-    cJSON_AddItemToArray(page->list, api_render_response(row));
+    oom_append_item(page->list, api_render_response(row));
     if (page->seen == page->limit)
         query_cursor_encode(row->submitted_at, row->id, page->next_cursor, sizeof page->next_cursor);
 }
@@ -386,7 +387,7 @@ cJSON *responses_page(struct store_conn *conn, struct store_list_query *query, i
         return NULL;
     }
     cJSON *reply = cJSON_CreateObject();
-    cJSON_AddItemToObject(reply, "responses", page.list);
+    oom_add_item(reply, "responses", page.list);
     if (page.seen > limit)
         cJSON_AddStringToObject(reply, "next_cursor", page.next_cursor);
     else
@@ -533,7 +534,7 @@ static cJSON *merge_answers(const char *stored, const cJSON *patch)
     for (const cJSON *item = patch->child; item; item = item->next) {
         cJSON_DeleteItemFromObjectCaseSensitive(merged, item->string);
         if (!cJSON_IsNull(item))
-            cJSON_AddItemToObject(merged, item->string, cJSON_Duplicate(item, true));
+            oom_add_item(merged, item->string, cJSON_Duplicate(item, true));
     }
     return merged;
 }
@@ -565,7 +566,7 @@ static enum store_status apply_patch(struct store_conn *conn, struct writer_job 
     survey_free(&patch->survey);
     patch->survey = current;
     cJSON *body = cJSON_CreateObject();
-    cJSON_AddItemToObject(body, "answers", merge_answers(row.answers, patch->patch));
+    oom_add_item(body, "answers", merge_answers(row.answers, patch->patch));
     bool valid = validate_response(&patch->survey, body, timefmt_now_ms(), &merged, &patch->errors);
     cJSON_Delete(body);
     store_response_row_free(&row);
@@ -600,7 +601,7 @@ static char *visible_reply(char *full, bool full_reply)
     for (size_t i = 0; parsed && i < sizeof visible / sizeof *visible; i++) {
         cJSON *item = cJSON_DetachItemFromObjectCaseSensitive(parsed, visible[i]);
         if (item)
-            cJSON_AddItemToObject(out, visible[i], item);
+            oom_add_item(out, visible[i], item);
     }
     char *text = parsed ? cJSON_PrintUnformatted(out) : NULL;
     cJSON_Delete(parsed);

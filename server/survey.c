@@ -27,6 +27,9 @@ const struct question *survey_find_question(const struct survey *survey, const c
 
 static void free_strings(char **strings, int count)
 {
+    /* NULL with a count: a copy whose array could not be allocated (survey_copy frees it so). */
+    if (strings == NULL)
+        return;
     for (int i = 0; i < count; i++)
         free(strings[i]);
     free(strings);
@@ -72,6 +75,8 @@ bool survey_copy(const struct survey *src, struct survey *dst)
         const struct question *q = &src->questions[i];
         dst->questions[i] = *q;
         dst->questions[i].text = q->text ? strdup(q->text) : NULL;
+        /* A question without its text would be served and stored as if it had none. */
+        ok &= q->text == NULL || dst->questions[i].text != NULL;
         dst->questions[i].options = q->option_count ? copy_strings(q->options, q->option_count, &ok) : NULL;
     }
     if (!ok) {

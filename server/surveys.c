@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "ids.h"
+#include "oom.h"
 #include "timefmt.h"
 
 /* ---- PUT /v1/surveys/{survey} ---- */
@@ -189,7 +190,7 @@ enum http_next surveys_delete(struct http_request *req)
 
 static void add_listed(const struct store_survey_row *row, void *arg)
 {
-    cJSON_AddItemToArray(arg, api_render_survey(row));
+    oom_append_item(arg, api_render_survey(row));
 }
 
 enum http_next surveys_list(struct http_request *req)
@@ -205,7 +206,7 @@ enum http_next surveys_list(struct http_request *req)
         return HTTP_DONE;
     }
     cJSON *reply = cJSON_CreateObject();
-    cJSON_AddItemToObject(reply, "surveys", list);
+    oom_add_item(reply, "surveys", list);
     http_reply_json(req, 200, reply);
     return HTTP_DONE;
 }

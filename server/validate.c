@@ -47,7 +47,7 @@ static void add_error(struct validate_errors *errors, const char *field, const c
     cJSON *item = cJSON_CreateObject();
     cJSON_AddStringToObject(item, "field", field);
     cJSON_AddStringToObject(item, "message", message);
-    cJSON_AddItemToArray(errors->list, item);
+    oom_append_item(errors->list, item);
     errors->count++;
 }
 
@@ -484,8 +484,7 @@ static cJSON *question_to_json(const struct question *q)
         cJSON_AddNumberToObject(json, "scale", q->scale);
         break;
     case QUESTION_CHOICE:
-        cJSON_AddItemToObject(json, "options",
-                              cJSON_CreateStringArray((const char *const *)q->options, q->option_count));
+        oom_add_item(json, "options", cJSON_CreateStringArray((const char *const *)q->options, q->option_count));
         cJSON_AddBoolToObject(json, "allow_other", q->allow_other);
         break;
     case QUESTION_TEXT:
@@ -504,10 +503,10 @@ cJSON *validate_definition_to_json(const struct survey *survey)
     cJSON_AddBoolToObject(json, "public", survey->is_public);
     cJSON *origins = cJSON_AddArrayToObject(json, "allowed_origins");
     for (int i = 0; i < survey->origin_count; i++)
-        cJSON_AddItemToArray(origins, cJSON_CreateString(survey->allowed_origins[i]));
+        oom_append_item(origins, cJSON_CreateString(survey->allowed_origins[i]));
     cJSON *questions = cJSON_AddArrayToObject(json, "questions");
     for (int i = 0; i < survey->question_count; i++)
-        cJSON_AddItemToArray(questions, question_to_json(&survey->questions[i]));
+        oom_append_item(questions, question_to_json(&survey->questions[i]));
     return json;
 }
 
@@ -687,8 +686,13 @@ static void parse_answers(const struct survey *survey, const cJSON *answers, str
         struct answer *answer = &out->answers[out->answer_count];
         answer->question = i;
         cJSON *value = answer_value(q, given[i], answer, errors);
-        if (value == NULL)
+        if (value == NULL) {
+            /* Not counted, so survey_response_free() would not see a text copied before the value's
+             * own allocation failed. */
+            free(answer->text);
+            answer->text = NULL;
             continue;
+        }
         if (!cJSON_AddItemToObject(stored, q->id, value))
             cJSON_Delete(value); /* noted by cJSON's allocator: the request fails */
         out->answer_count++;

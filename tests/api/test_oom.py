@@ -19,6 +19,10 @@ against it for several N, and:
 Requests go one at a time, so what each one did is known from its reply; each POST carries an
 Idempotency-Key and is retried until it gets a 201 (or a bound), the way a real client would.
 
+A leak this finds is located by running it again with OOM_TRACE=DIR (and OOM_NS=the failing N):
+the shim then records where every allocation still live at exit was made, and
+tests/oom/live_sites.py DIR/live.* lists them by call site.
+
 Skipped under a sanitizer build: the shim cannot be preloaded there (the sanitizer's allocator
 must come first).
 """
