@@ -34,9 +34,9 @@ CC=${CC:-clang}
 sources_for() {
     case $1 in
         fuzz_json_response | fuzz_definition)
-            echo json_strict.c validate.c survey.c ids.c timefmt.c ;;
+            echo json_strict.c validate.c survey.c ids.c timefmt.c oom.c ;;
         fuzz_query | fuzz_cursor)
-            echo query.c validate.c survey.c ids.c timefmt.c ;;
+            echo query.c validate.c survey.c ids.c timefmt.c oom.c ;;
         *) return 1 ;;
     esac
 }
