@@ -7,10 +7,6 @@
 
 #include "ids.h"
 
-#define RAW_BYTES 20 /* 160 bits: exactly 32 base32 characters, no padding */
-
-static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-
 /* Fetched once at start-up and read-only afterwards. libcrypto initialises itself lazily on first
  * use; an allocation failing inside that lazy start leaves it half-initialised (a NULL lock that a
  * later call dereferences), so start-up does it while memory is plentiful. */
@@ -31,23 +27,7 @@ void edit_token_cleanup(void)
 
 bool edit_token_new(char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
 {
-    unsigned char raw[RAW_BYTES];
-    unsigned acc = 0, bits = 0;
-    size_t o = 0, i = 0;
-
-    if (!ids_random_bytes(raw, sizeof raw))
-        return false;
-    while (o < EDIT_TOKEN_LEN) {
-        if (bits < 5) {
-            acc = (acc << 8) | raw[i++];
-            bits += 8;
-        }
-        token[o++] = alphabet[(acc >> (bits - 5)) & 31];
-        bits -= 5;
-    }
-    token[o] = '\0';
-    OPENSSL_cleanse(raw, sizeof raw);
-    return edit_token_hash(token, hash);
+    return ids_random_base32(token, EDIT_TOKEN_LEN) && edit_token_hash(token, hash); /* 160 bits */
 }
 
 bool edit_token_hash(const char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
@@ -70,7 +50,7 @@ bool edit_token_from_authorization(const char *authorization, char *out)
     const char *given = authorization + 7;
     while (*given == ' ')
         given++;
-    size_t len = strspn(given, alphabet);
+    size_t len = strspn(given, ids_base32_alphabet);
     /* Trailing spaces are tolerated, as auth.c does for role tokens; anything else is not a token. */
     if (len != EDIT_TOKEN_LEN || given[len + strspn(given + len, " ")] != '\0')
         return false;

@@ -20,25 +20,33 @@ bool ids_random_bytes(void *buf, size_t len)
     return true;
 }
 
-bool ids_new_response_id(char *out)
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-    unsigned char raw[17]; /* 136 bits, of which 130 are used */
+const char ids_base32_alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
-    if (!ids_random_bytes(raw, sizeof raw))
+bool ids_random_base32(char *out, size_t chars)
+{
+    unsigned char raw[64];
+    size_t need = (chars * 5 + 7) / 8;
+
+    if (need > sizeof raw || !ids_random_bytes(raw, need))
         return false;
     unsigned bits = 0, acc = 0;
     size_t o = 0, i = 0;
-    while (o < IDS_RESPONSE_LEN) {
+    while (o < chars) {
         if (bits < 5) {
             acc = (acc << 8) | raw[i++];
             bits += 8;
         }
-        out[o++] = alphabet[(acc >> (bits - 5)) & 31];
+        out[o++] = ids_base32_alphabet[(acc >> (bits - 5)) & 31];
         bits -= 5;
     }
     out[o] = '\0';
+    explicit_bzero(raw, sizeof raw); /* the bits of a token are a secret */
     return true;
+}
+
+bool ids_new_response_id(char *out)
+{
+    return ids_random_base32(out, IDS_RESPONSE_LEN); /* 130 bits */
 }
 
 bool ids_random_hex(char *out, size_t len)

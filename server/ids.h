@@ -10,6 +10,12 @@
 
 bool ids_random_bytes(void *buf, size_t len);
 
+/* The base32 alphabet of ids and tokens (a-z, 2-7). */
+extern const char ids_base32_alphabet[];
+
+/* chars (at most 102) random base32 characters, 5 bits each, into out (chars + 1 bytes). */
+bool ids_random_base32(char *out, size_t chars);
+
 /* out must hold IDS_RESPONSE_LEN + 1 bytes. */
 bool ids_new_response_id(char *out);
 
