@@ -85,11 +85,12 @@ test('axe: token form, loaded, filtered and updating; focus after the form; a vi
   // Updating: the next poll's replies held back while axe looks at the page.
   let release;
   const held = new Promise((ok) => { release = ok; });
-  let waiting = 0;
-  await page.route('**/v1/surveys/support/metrics**', async (route) => { waiting++; await held; await route.continue(); });
-  await eventually(() => waiting > 0, { what: 'a poll in flight' });
+  const continued = [];
+  await page.route('**/v1/surveys/support/metrics**', (route) => { continued.push(held.then(() => route.continue())); });
+  await eventually(() => continued.length > 0, { what: 'a poll in flight' });
   await assertNoAxeViolations(page, 'dashboard updating');
   release();
+  await Promise.all(continued);
   await page.unroute('**/v1/surveys/support/metrics**');
   assert.deepEqual(errors, []);
   await context.close();
