@@ -17,7 +17,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential meson ninja-build pkg-config python3 \
-      libmicrohttpd-dev libcjson-dev libsqlite3-dev libssl-dev \
+      libmicrohttpd-dev libcjson-dev libsqlite3-dev libssl-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -34,7 +34,7 @@ FROM debian:bookworm-slim
 
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd12 libcjson1 libsqlite3-0 libssl3 \
+ && apt-get install -y --no-install-recommends libmicrohttpd12 libcjson1 libsqlite3-0 libssl3 zlib1g \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb
 
 RUN groupadd --gid 10001 surveyd \

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjson-dev libsqlite3-dev libssl-dev
+packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjson-dev libsqlite3-dev libssl-dev zlib1g-dev
           check python3 curl sqlite3)
 # Only the test command needs these: a browser for the widget and dashboard tests, clang's libFuzzer
 # for the fuzz harnesses, promtool for the /metrics format, setpriv/mount for the hardening tests.
@@ -111,6 +111,7 @@ case "$command" in
     suite "unit and API tests under ASan+UBSan" run_sanitized
     suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
     suite "browser tests across midnight UTC (faketime)" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/clock.sh
+    suite "Lighthouse, mobile: the dashboard with data" env SURVEYD_BIN="$PWD/build/server/surveyd" CHROME_PATH=/usr/bin/chromium bash tests/browser/lighthouse.sh
     suite "contract lint: Redocly CLI and Spectral on schema/openapi.yaml" bash tests/contract/run.sh
     suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
     suite "deployment: container image, systemd unit, nginx, kubernetes" bash tests/deploy/run.sh

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_gzip.h"
 #include "http_strict.h"
 #include "ids.h"
 #include "log.h"
@@ -401,9 +402,6 @@ bool http_origin_refused(struct http_request *req)
 static void add_cors_headers(struct http_request *req, struct MHD_Response *response)
 {
     int state = cors_state(req);
-    if (state == 2)
-        return;
-    MHD_add_response_header(response, "Vary", "Origin");
     if (state != 1)
         return;
     MHD_add_response_header(response, "Access-Control-Allow-Origin", http_header(req, "Origin"));
@@ -430,6 +428,9 @@ static bool add_headers(struct http_request *req, struct MHD_Response *response,
     ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_YES;
     if (in->close || atomic_load(&in->server->closing))
         ok &= MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+    /* Every reply may differ by Accept-Encoding (http_gzip), and by Origin once the request had one. */
+    ok &= MHD_add_response_header(response, "Vary", cors_state(req) == 2 ? "Accept-Encoding"
+                                                                         : "Origin, Accept-Encoding") == MHD_YES;
     add_cors_headers(req, response);
     for (int i = 0; i < in->header_count; i++) {
         if (strcasecmp(in->headers[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
@@ -493,6 +494,44 @@ static bool reply_tainted(struct http_request *req, unsigned status)
     return req->internal->header_lost || (status < 500 && oom_failed());
 }
 
+static const char *staged_header(const struct http_internal *in, const char *name)
+{
+    for (int i = 0; i < in->header_count; i++) {
+        if (strcasecmp(in->headers[i].name, name) == 0)
+            return in->headers[i].value;
+    }
+    return NULL;
+}
+
+/* gzip for a client that accepts it, when the body is worth it. Not for a reply that is already
+ * coded (assets come compressed from the build), nor for one with a strong ETag: a strong
+ * validator names one exact byte sequence, and the handler compares If-None-Match against the
+ * uncompressed one. A weak ETag (metrics) holds for both codings: they are semantically the same.
+ * When zlib cannot (out of memory), the reply goes uncompressed, which is as correct. */
+static void maybe_compress(struct http_request *req, char **body, size_t *len, const char *content_type)
+{
+    struct http_internal *in = req->internal;
+    const char *etag = staged_header(in, "ETag");
+    size_t packed_len = 0;
+
+    if (*body == NULL || *len < HTTP_GZIP_MIN_SIZE || !http_gzip_compressible(content_type) ||
+        staged_header(in, "Content-Encoding") || (etag && strncmp(etag, "W/", 2) != 0) ||
+        !http_gzip_accepted(http_header(req, "Accept-Encoding")))
+        return;
+    char *packed = http_gzip_compress(*body, *len, &packed_len);
+    if (packed == NULL)
+        return;
+    http_add_header(req, "Content-Encoding", "gzip");
+    if (in->header_lost) { /* the header could not be staged: send the body as it was */
+        in->header_lost = false;
+        free(packed);
+        return;
+    }
+    free(*body);
+    *body = packed;
+    *len = packed_len;
+}
+
 static void queue(struct http_request *req, unsigned status, char *body, size_t len, const char *content_type)
 {
     if (reply_tainted(req, status)) {
@@ -500,6 +539,7 @@ static void queue(struct http_request *req, unsigned status, char *body, size_t 
         queue_out_of_memory(req);
         return;
     }
+    maybe_compress(req, &body, &len, content_type);
     struct MHD_Response *response =
         MHD_create_response_from_buffer(len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 

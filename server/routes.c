@@ -14,6 +14,7 @@ const struct http_route routes_table[] = {
     {"GET", "/healthz", health_live, NULL},
     {"GET", "/widget.js", assets_serve, NULL},
     {"GET", "/dashboard", assets_serve, NULL},
+    {"GET", "/favicon.ico", assets_serve, NULL},
     {"GET", "/readyz", health_ready, NULL},
     {"GET", "/metrics", prometheus_metrics, NULL},
     {"GET", "/v1/surveys", surveys_list, NULL},

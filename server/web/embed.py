@@ -2,10 +2,22 @@
 """Embed the browser clients (widget, dashboard) into the binary as C byte arrays.
 
 Usage: embed.py OUTPUT.c 'URL_PATH|CONTENT_TYPE|FILE'...
-Each asset also gets a strong ETag from its content, so browsers revalidate cheaply.
+Each asset also gets a strong ETag from its content, so browsers revalidate cheaply, and, when
+that makes it smaller, a gzip-coded copy made here once (level 9, no timestamp: the same input
+always gives the same bytes) with an ETag of its own, since a strong validator names exact bytes.
 """
+import gzip
 import hashlib
 import sys
+
+
+def c_array(name, data):
+    rows = [', '.join(str(b) for b in data[j:j + 20]) for j in range(0, len(data), 20)]
+    return f'static const unsigned char {name}[] = {{\n    ' + ',\n    '.join(rows or ['0']) + '\n};\n\n'
+
+
+def c_string(text):
+    return '"' + text.replace('"', '\\"') + '"'
 
 
 def main():
@@ -16,14 +28,17 @@ def main():
         for i, spec in enumerate(specs):
             path, content_type, filename = spec.split('|', 2)
             data = open(filename, 'rb').read()
-            etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
-            rows = [', '.join(str(b) for b in data[j:j + 20]) for j in range(0, len(data), 20)]
-            out.write(f'static const unsigned char asset_{i}[] = {{\n    ' + ',\n    '.join(rows or ['0']) + '\n};\n\n')
-            entries.append((path, content_type, i, len(data), etag))
+            digest = hashlib.sha256(data).hexdigest()[:20]
+            packed = gzip.compress(data, compresslevel=9, mtime=0)
+            out.write(c_array(f'asset_{i}', data))
+            gz = 'NULL, 0, NULL'
+            if len(packed) < len(data):
+                out.write(c_array(f'asset_{i}_gz', packed))
+                gz = f'asset_{i}_gz, {len(packed)}, ' + c_string(f'"{digest}-gz"')
+            entries.append((path, content_type, i, len(data), c_string(f'"{digest}"'), c_string(digest), gz))
         out.write('const struct asset assets[] = {\n')
-        for path, content_type, i, size, etag in entries:
-            etag_c = etag.replace('"', '\\"')
-            out.write(f'    {{"{path}", "{content_type}", asset_{i}, {size}, "{etag_c}"}},\n')
+        for path, content_type, i, size, etag, version, gz in entries:
+            out.write(f'    {{"{path}", "{content_type}", asset_{i}, {size}, {etag}, {version}, {gz}}},\n')
         out.write('};\n')
         out.write(f'const int asset_count = {len(entries)};\n')
 

@@ -1,6 +1,7 @@
 // Shared helpers for the browser tests: the real daemon, a second-origin host server, Chromium.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -177,4 +178,27 @@ export function ces(values) {
 export function change(cur, prev) {
   const delta = cur.raw - prev.raw;
   return { score: round2(delta), significant: Math.abs(delta) > Z * Math.sqrt(cur.se ** 2 + prev.se ** 2) };
+}
+
+// ---- accessibility helpers (issue 13) ----
+
+const AXE_SOURCE = readFileSync(join(here, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+// WCAG 2.0-2.2 A and AA, and axe's best practices: any violation fails the test.
+export const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+
+// Runs axe-core in the page (injected through the DevTools protocol, so a page's CSP does not
+// matter) and fails with every violation, its rule, the elements and why.
+export async function assertNoAxeViolations(page, state) {
+  const has = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!has) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate((tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }), AXE_TAGS);
+  const lines = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n` +
+    v.nodes.map((n) => `    ${n.target.join(' ')}: ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n'));
+  assert.equal(result.violations.length, 0, `axe: ${state}: ${result.violations.length} violation(s)\n${lines.join('\n')}`);
+  return result;
+}
+
+// Copies an artifact screenshot into docs/ when asked to (UPDATE_DOCS_SCREENSHOT=1).
+export function toDocs(name) {
+  if (process.env.UPDATE_DOCS_SCREENSHOT) copyFileSync(join(ARTIFACTS, name), join(REPO, 'docs', name));
 }

@@ -11,7 +11,8 @@ if [ ! -x "$chromium" ]; then
     echo "browser tests: $chromium is missing (apt-get install -y chromium)" >&2
     exit 1
 fi
-if [ ! -d node_modules/playwright-core ]; then
+# npm ci again whenever the lock file changed since the last install (new pins: axe-core, lighthouse).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund
 fi
 # One file at a time: each starts its own daemon and browser, and the polling checks are timed.
