@@ -154,13 +154,15 @@ traced_session() {
   local port i code base token
   port=$(free_port); base=http://127.0.0.1:$port
   mkdir -m 0700 "$tmp/state" "$tmp/strace" && chown nobody:nogroup "$tmp/state" "$tmp/strace" && chmod 0711 "$tmp"
+  # A copy nobody can reach: a checkout under /root (mode 0700 on Debian) is closed to other users.
+  install -D -m 0755 "$BIN" "$tmp/bin/surveyd" && chmod 0711 "$tmp/bin"
   (
     umask 0077
     ulimit -n 65536 2>/dev/null || true
     cd "$tmp/state" || exit 1
     exec setpriv --reuid=nobody --regid=nogroup --clear-groups --no-new-privs \
       env -i PATH=/usr/bin:/bin SURVEYD_DATA_DIR="$tmp/state" SURVEYD_LISTEN="127.0.0.1:$port" \
-      strace -f -qq -o "$tmp/strace/trace" "$BIN" serve
+      strace -f -qq -o "$tmp/strace/trace" "$tmp/bin/surveyd" serve
   ) >"$tmp/serve.log" 2>&1 &
   server_pid=$!
   for i in $(seq 1 100); do
