@@ -49,6 +49,35 @@ install_missing() { # install_missing PACKAGE...
     install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The browser and contract suites need Node.js 20 or newer (playwright-core, Redocly); Debian 12 ships
+# 18. Where the node on PATH is older, the official binary that the npm registry publishes as
+# node-linux-<arch> (npm checks its integrity) is unpacked into .tools/ and put first on PATH.
+node_min_major=20
+node_pin=20.20.2
+ensure_node() {
+  local major arch dir tmp
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [ "$major" -ge "$node_min_major" ] && return 0
+  case $(uname -m) in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) echo "setup: Node.js $node_min_major or newer is needed; none is published for $(uname -m)" >&2; return 1 ;;
+  esac
+  dir=$PWD/.tools/node-$node_pin
+  if [ ! -x "$dir/bin/node" ]; then
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && npm pack --silent "node-linux-$arch@$node_pin" >/dev/null); then
+      rm -rf "$tmp"
+      return 1
+    fi
+    mkdir -p "$dir"
+    tar -xzf "$tmp/node-linux-$arch-$node_pin.tgz" -C "$dir" --strip-components=1
+    rm -rf "$tmp"
+  fi
+  export PATH="$dir/bin:$PATH"
+  echo "setup: Node.js $(node --version) from .tools/ (the system's is older than $node_min_major)"
+}
+
 build() { # build DIR [meson options...]
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
@@ -100,6 +129,7 @@ case "$command" in
     node_packages=()
     { command -v node && command -v npm; } >/dev/null || node_packages=(nodejs npm)
     install_missing "${packages[@]}" "${test_packages[@]}" "${node_packages[@]}"
+    ensure_node
     build build --werror
     build build-asan --werror -Db_sanitize=address,undefined -Db_lundef=false
     passed=0 failed=0
