@@ -147,8 +147,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FIND_IDEMPOTENCY] = "SELECT body, status, reply, response_id FROM idempotency WHERE scope = ?1 AND key = ?2",
     [STMT_SAVE_IDEMPOTENCY] = "INSERT INTO idempotency (scope, key, body, status, reply, response_id, customer,"
                               " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [STMT_SAVE_EDIT_TOKEN] = "INSERT INTO edit_tokens (response_id, hash, expires_at) VALUES (?1, ?2, ?3)",
-    [STMT_GET_EDIT_TOKEN] = "SELECT hash, expires_at FROM edit_tokens WHERE response_id = ?1",
+    /* Right after the response's insert: its row and index pages are in the cache. */
+    [STMT_SAVE_EDIT_TOKEN] = "UPDATE responses SET edit_token_hash = ?2, edit_token_expires_at = ?3 WHERE id = ?1",
+    [STMT_GET_EDIT_TOKEN] = "SELECT edit_token_hash, edit_token_expires_at FROM responses"
+                            " WHERE id = ?1 AND edit_token_hash IS NOT NULL",
     /* Keyset pagination, newest first: rows strictly before (?2 ms, ?3 id), at or after ?4 ms. The
      * bound is a row value so the index range starts right at the cursor, whatever the page. */
     [STMT_LIST] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties FROM responses"

@@ -50,7 +50,7 @@ class EditTokenTests(BaseAPITest):
     def stored_hash(self, rid):
         db = sqlite3.connect("file:%s?mode=ro" % self.daemon.db_path, uri=True)
         try:
-            row = db.execute("SELECT hash FROM edit_tokens WHERE response_id = ?", (rid,)).fetchone()
+            row = db.execute("SELECT edit_token_hash FROM responses WHERE id = ?", (rid,)).fetchone()
             dump = "\n".join(db.iterdump())
         finally:
             db.close()

@@ -266,7 +266,7 @@ class AnonymousWindowExpiryTests(unittest.TestCase):
     """A response created more than 24 hours ago takes no anonymous
     follow-up: its edit token has expired. The creation time and the
     token's expiry are moved back in the stopped daemon's database
-    (received_at, edit_tokens.expires_at, milliseconds) to get there
+    (received_at, edit_token_expires_at, milliseconds) to get there
     without waiting."""
 
     def test_anonymous_patch_refused_after_24_hours(self):
@@ -290,8 +290,8 @@ class AnonymousWindowExpiryTests(unittest.TestCase):
                 for rid, back in ((old, 25 * hour), (recent, 23 * hour)):
                     k = db.execute("UPDATE responses SET received_at = received_at - ? WHERE id = ?",
                                    (back, rid)).rowcount
-                    k += db.execute("UPDATE edit_tokens SET expires_at = expires_at - ?"
-                                    " WHERE response_id = ?", (back, rid)).rowcount
+                    k += db.execute("UPDATE responses SET edit_token_expires_at = edit_token_expires_at - ?"
+                                    " WHERE id = ?", (back, rid)).rowcount
                     if rid == old:
                         n = k
                     else:
