@@ -175,6 +175,7 @@ class Server:
             raise SystemExit(f"bench: {name} did not start; see {self.log_path}")
         self.url = f"http://127.0.0.1:{self.port}"
         self.peak_kb = 0  # the process's peak RSS over its whole life, across peak resets
+        self.last_load = None  # the result of the load that ran last: its peak includes what follows it
 
     def cpu_seconds(self):
         with open(f"/proc/{self.proc.pid}/stat") as f:
@@ -194,11 +195,20 @@ class Server:
         self.peak_kb = max(self.peak_kb, kb)
         return kb
 
+    def end_load(self, result=None):
+        """Closes a peak-RSS interval. The peak of the interval that just ended is charged to the last
+        load (surveyd still drains it after wrk has gone: at 1024 connections that is where RSS peaks),
+        and the next interval is charged to `result`, if given."""
+        kb = self.peak_rss_kb()
+        if self.last_load is not None:
+            self.last_load["peak_rss_mb"] = round(max(self.last_load.get("peak_rss_mb", 0), kb / 1024), 1)
+        self.last_load = result
+
     def reset_peak(self):
         """Starts a new peak-RSS interval: writing 5 to /proc/PID/clear_refs sets VmHWM back to the
         current RSS (Linux 4.0+), so each load gets its own peak. Returns False where the kernel refuses,
         and the peaks are then cumulative (each still a true upper bound)."""
-        self.peak_rss_kb()
+        self.end_load()
         try:
             with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
                 f.write("5\n")
@@ -207,7 +217,7 @@ class Server:
             return False
 
     def stop(self, timeout=300):
-        self.peak_rss_kb()
+        self.end_load()
         self.proc.send_signal(signal.SIGTERM)
         t = time.monotonic()
         try:
@@ -269,7 +279,6 @@ def wrk(server, name, script, threads, conns, env, duration=None, path="/"):
                           timeout=duration + 120)
     busy1, total1 = cpu_times()
     srv1 = server.cpu_seconds()
-    peak_kb = server.peak_rss_kb()
     m = re.search(r"^BENCH (\{.*\})$", proc.stdout, re.M)
     if proc.returncode != 0 or not m:
         raise SystemExit(f"bench: wrk failed ({name}):\n{proc.stdout}\n{proc.stderr}")
@@ -280,11 +289,13 @@ def wrk(server, name, script, threads, conns, env, duration=None, path="/"):
             results["problems"].append(f"{name}: {r['requests']} requests but only {r['distinct']} distinct "
                                        f"queries: some may have come from the reply cache")
     r.update(name=name, server=server.name, threads=threads, conns=conns, duration_s=duration,
-             load_1min_at_start=load, peak_rss_mb=round(peak_kb / 1024, 1),
+             load_1min_at_start=load,
              machine_cpu_busy_pct=round(100.0 * (busy1 - busy0) / max(1, total1 - total0), 1),
              server_cpu_s=round(srv1 - srv0, 2),
              server_cpu_us_per_req=round(1e6 * (srv1 - srv0) / max(1, r["requests"]), 1))
     r["socket_errors"] = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
+    server.end_load(r)  # sets r["peak_rss_mb"] now, raised later if the drain after wrk peaks higher
+    r["peak_rss_mb"] = round(server.status("VmHWM") / 1024, 1)
     w1 = writer_stats(server) if w0 else None
     if w0 and w1 and w1["batches"] > w0["batches"]:
         batches = w1["batches"] - w0["batches"]
@@ -444,7 +455,8 @@ def export(server, n, db_rows):
         r.update(status=0, bytes=0, seconds=wall)
     r["rows_per_s"] = round(db_rows / r["seconds"]) if r["seconds"] > 0 else 0
     r["server_cpu_us_per_row"] = round(1e6 * (server.cpu_seconds() - cpu0) / max(1, db_rows), 2)
-    r["peak_rss_mb"] = round(server.peak_rss_kb() / 1024, 1)
+    server.end_load(r)
+    r["peak_rss_mb"] = round(server.status("VmHWM") / 1024, 1)
     if out.returncode != 0 or r["status"] != 200:
         results["problems"].append(f"CSV export at {label(n)}: curl exit {out.returncode}, HTTP {r['status']}")
     log(f"export {label(n)}: {r}")
@@ -565,7 +577,7 @@ def bench_size(n, data_dir, headline):
         ingest[conns] = wrk(server, f"ingest {label(n)} c{conns}", "post.lua", 1 if conns == 1 else 2, conns, env)
     s["ingest"] = ingest
 
-    server.peak_rss_kb()
+    server.end_load()
     s["vm_hwm_kb"] = server.peak_kb  # the largest of every load's peak, start-up included
     s["threads"] = server.status("Threads")
     rc, stop_s = server.stop()
@@ -625,8 +637,10 @@ def load_peaks(s):
     """(load name, peak RSS MB) for every load of one size, in the order they ran."""
     out = [("idle after start", s.get("idle_rss_mb"))]
     out += [(f"metrics {mode}", r.get("peak_rss_mb")) for mode, r in s["metrics"].items()]
+    if s.get("metrics_breakdown"):
+        out += [("metrics breakdown", max(r["peak_rss_mb"] for r in s["metrics_breakdown"].values()))]
     out += [("export", s["export"].get("peak_rss_mb"))]
-    out += [(f"ingest {c} c.", r.get("peak_rss_mb")) for c, r in s["ingest"].items()]
+    out += [(f"ingest {c} c.", r.get("peak_rss_mb")) for c, r in sorted(s["ingest"].items())]
     return [(k, v) for k, v in out if v is not None]
 
 
@@ -822,8 +836,8 @@ def report(info):
         add("")
     add("#### Peak RSS (VmHWM, reset before each load through /proc/PID/clear_refs) by stored responses and load, MB")
     add("")
-    loads = []
-    for n in SIZES:
+    loads = []  # the loads of every size, in the order they run at the largest one
+    for n in [big] + SIZES:
         for k, _ in load_peaks(S[str(n)]):
             if k not in loads:
                 loads.append(k)
