@@ -44,6 +44,14 @@ local ENDS = 365 -- window ends: one of the last 365 days (fewer for windows tha
 -- never repeats before the product of the sizes.
 local lengths, groups, channels
 
+-- The number of days a window of `length` days can end on: inside the data, at least 91.
+local function room(length)
+   local r = days - length
+   if r < 91 then r = 91 end
+   if r > ENDS then r = ENDS end
+   return r
+end
+
 local function only(list, keep)
    local out = {}
    for _, v in ipairs(list) do
@@ -75,8 +83,12 @@ function init(args)
    -- agent filter: by_channel and partial alternate none / one agent, agent always has one
    local agent_choices = 1
    if mode == "agent" then agent_choices = agents elseif mode == "by_channel" or mode == "partial" then agent_choices = 2 end
-   -- distinct queries before one repeats (a global, so that done() can read it)
-   space = #lengths * #channels * #groups * agent_choices * ENDS
+   -- how many distinct queries there are (a global, so that done() can read it): a window that has
+   -- less room than ENDS days repeats its ends sooner
+   space = 0
+   for _, length in ipairs(lengths) do
+      space = space + #channels * #groups * agent_choices * room(length)
+   end
    s200, s2xx, non2xx, statuses = 0, 0, 0, ""
 end
 
@@ -86,10 +98,7 @@ end
 
 -- How many days back the window of `length` days ends, for the end digit e (0 .. ENDS-1).
 local function end_back(e, length)
-   local room = days - length
-   if room < 91 then room = 91 end
-   if room > ENDS then room = ENDS end
-   return e % room
+   return e % room(length)
 end
 
 local function url()
