@@ -4,8 +4,9 @@
 --   BENCH_PATH    default /v1/surveys/support/responses
 --   BENCH_RUN     a tag unique to this run: interactions and Idempotency-Keys never repeat across runs
 --   BENCH_IDS     if set, each thread writes the id of every 201'd response to BENCH_IDS.<thread>
+--   BENCH_AGENTS  agents to draw from (default 200; bench.py passes generate.py's --agents)
 -- Every body differs: answers drawn per question with realistic skip rates and distributions, one of
--- six channels, one of 200 agents (5% none), a customer, a unique interaction, properties on 70%,
+-- six channels, one of BENCH_AGENTS agents (5% none), a customer, a unique interaction, properties on 70%,
 -- an Idempotency-Key on every fourth request. done() prints one line "BENCH {json}" with the
 -- request rate, latency percentiles, socket errors and status counts (201, other 2xx, the rest).
 
@@ -17,7 +18,7 @@ function setup(thread)
 end
 
 local counter = 0
-local token, path, run, idfile
+local token, path, run, idfile, agents
 
 local function pick(r, cumulative)
    -- cumulative: { {upto, value}, ... } with r in 1..100
@@ -46,6 +47,7 @@ function init(args)
    token = os.getenv("BENCH_TOKEN") or ""
    path = os.getenv("BENCH_PATH") or "/v1/surveys/support/responses"
    run = os.getenv("BENCH_RUN") or tostring(os.time())
+   agents = tonumber(os.getenv("BENCH_AGENTS") or "200")
    local ids = os.getenv("BENCH_IDS")
    if ids and ids ~= "" then
       idfile = io.open(ids .. "." .. id, "w")
@@ -80,7 +82,7 @@ function request()
    end
    if math.random(100) > 5 then
       body[#body + 1] = string.format(',"agent":"agent-%03d","interaction":"wrk-%s-%d-%d"',
-                                      math.random(200), run, id, counter)
+                                      math.random(agents), run, id, counter)
    end
    if math.random(100) <= 70 then
       body[#body + 1] = string.format(',"properties":{"plan":"%s","region":"%s"}',
