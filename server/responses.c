@@ -317,7 +317,7 @@ enum http_next responses_post(struct http_request *req)
     }
     if (!post->trusted && !submitted_recently(req, &post->response, now_ms))
         goto done;
-    if (!ids_new_response_id(post->response.id) || !edit_token_new(post->edit_token, post->edit_hash)) {
+    if (!ids_new_response_id(post->response.id, now_ms) || !edit_token_new(post->edit_token, post->edit_hash)) {
         api_reply_store_error(req, STORE_ERROR);
         goto done;
     }
