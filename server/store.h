@@ -59,6 +59,9 @@ void store_rollback(struct store_conn *conn);
 enum store_status store_savepoint(struct store_conn *conn);
 void store_release(struct store_conn *conn);
 void store_rollback_to(struct store_conn *conn);
+/* Housekeeping the backend does on the writer's connection between batches, once their replies went
+ * out, so that it never delays a reply (SQLite: finishing a WAL checkpoint). */
+void store_between_batches(struct store_conn *conn);
 
 /* ---- surveys ---- */
 struct store_survey_row {

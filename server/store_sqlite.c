@@ -18,6 +18,7 @@
 #include "oom.h"
 #include "rollup_deltas.h"
 #include "schema.h"
+#include "wal_checkpointer.h"
 
 enum stmt_id {
     STMT_BEGIN,
@@ -185,6 +186,7 @@ struct store_conn {
     struct rollup_deltas *job_deltas, *batch_deltas;
     bool deltas_lost;               /* out of memory while keeping them: the batch must not commit */
     bool job_forgot_batch;          /* this job dropped batch deltas (a survey deletion) */
+    struct wal_checkpointer *checkpointer; /* the writer's: serialises its own checkpoints with it */
 };
 
 struct store {
@@ -195,6 +197,7 @@ struct store {
     pthread_key_t reader_key;
     pthread_mutex_t readers_lock;
     struct store_conn *readers;
+    struct wal_checkpointer *checkpointer; /* NULL when read-only */
 };
 
 /* ---- connections ---- */
@@ -453,6 +456,12 @@ static struct store *open_store(const struct store_options *options, bool read_o
     }
     if (!migrate(store->writer->db, err, err_size))
         goto fail;
+    /* From here on the writer's commits never checkpoint: see wal_checkpointer.h. */
+    store->checkpointer = wal_checkpointer_start(store->path, store->durability == STORE_DURABILITY_FULL, err, err_size);
+    if (store->checkpointer == NULL)
+        goto fail;
+    wal_checkpointer_attach(store->checkpointer, store->writer->db);
+    store->writer->checkpointer = store->checkpointer;
     return store;
 fail:
     store_close(store);
@@ -484,6 +493,7 @@ void store_close(struct store *store)
         store->readers = next;
     }
     pthread_mutex_unlock(&store->readers_lock);
+    wal_checkpointer_stop(store->checkpointer);
     if (store->writer && !store->read_only) {
         /* Fold the WAL back into the database so a copy of surveyd.db alone is complete. */
         sqlite3_wal_checkpoint_v2(store->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -1284,9 +1294,17 @@ enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms
     return delete_selected(conn, STMT_OLD_SEQS, NULL, cutoff_ms, max, deleted);
 }
 
+void store_between_batches(struct store_conn *conn)
+{
+    wal_checkpointer_writer_turn(conn->checkpointer, conn->db);
+}
+
 enum store_status store_checkpoint(struct store_conn *conn)
 {
+    /* Never at the same time as the background checkpointer's: the second would fail at once. */
+    wal_checkpointer_lock(conn->checkpointer);
     int rc = sqlite3_wal_checkpoint_v2(conn->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    wal_checkpointer_unlock(conn->checkpointer);
     return rc == SQLITE_OK ? STORE_OK : status_of(rc);
 }
 

@@ -1,6 +1,7 @@
 """The ingest path's storage layout (issue 14): response ids that sort by creation time, so the
 UNIQUE index on responses.id grows at its right edge instead of taking a random page per insert."""
 
+import os
 import re
 import time
 import unittest
@@ -35,6 +36,29 @@ class ResponseIdOrderTest(BaseAPITest):
         # Ids of older surveyds (130 random bits) are still well-formed: an unknown one is a 404.
         r = self.req("GET", "/v1/responses/" + "z" * 26, token=READ_TOKEN)
         self.assertEqual(r.status, 404, r.body[:300])
+
+
+class BackgroundCheckpointTest(BaseAPITest):
+    """WAL checkpoints run on a thread of their own, not inside the writer's COMMIT; once ingest
+    pauses, that thread folds the WAL back into the database and truncates it."""
+
+    def wal_size(self):
+        try:
+            return os.path.getsize(self.daemon.db_path + "-wal")
+        except FileNotFoundError:
+            return 0
+
+    def test_idle_wal_is_truncated(self):
+        sid = self.new_survey()
+        ids = [self.post_ok(sid, {"answers": {"nps": n % 11}}).json["id"] for n in range(30)]
+        self.assertGreater(self.wal_size(), 0, "the commits went to the WAL")
+        deadline = time.monotonic() + 8
+        while self.wal_size() > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.wal_size(), 0, "an idle daemon's WAL is checkpointed and truncated")
+        for rid in ids:  # and nothing was lost on the way
+            self.assertEqual(self.get_response(rid).status, 200)
+        self.assertEqual(self.post_ok(sid, {"answers": {"nps": 1}}).status, 201)
 
 
 if __name__ == "__main__":
