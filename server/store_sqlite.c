@@ -260,6 +260,14 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
              store->durability == STORE_DURABILITY_FULL ? "FULL" : "NORMAL");
     if (!conn_exec(conn->db, pragmas, err, err_size))
         goto fail;
+    /* The writer's page cache holds the pages every batch touches again: the right edges of the
+     * time-ordered indexes, the interior pages of the random-keyed ones (customer, interaction,
+     * idempotency) and the rollup tables. SQLite's default of 2 MiB let them fall out between
+     * batches once the database passed a few hundred MB, and each one then came back with a
+     * pread (6.0 read syscalls per POST at 1 M stored; 2.9 with 8 MiB, and no fewer with 16 MiB,
+     * which cost 9.5 MB more RSS). Readers keep the default: there is one per request thread. */
+    if (writer && !store->read_only && !conn_exec(conn->db, "PRAGMA cache_size = -8192", err, err_size))
+        goto fail;
     if (writer && ((conn->job_deltas = rollup_deltas_new()) == NULL ||
                    (conn->batch_deltas = rollup_deltas_new()) == NULL)) {
         snprintf(err, err_size, "out of memory");
