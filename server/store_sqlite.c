@@ -58,7 +58,6 @@ enum stmt_id {
     STMT_DAY_SPAN,
     STMT_FIND_IDEMPOTENCY,
     STMT_SAVE_IDEMPOTENCY,
-    STMT_SAVE_EDIT_TOKEN,
     STMT_GET_EDIT_TOKEN,
     STMT_LIST,
     STMT_LIST_CUSTOMER,
@@ -92,8 +91,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_ANSWER_COUNT] = "SELECT answers FROM answered_questions WHERE survey = ?1 AND question = ?2",
     [STMT_GET_RESPONSE] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction,"
                           " answers, properties FROM responses WHERE id = ?1",
+    /* The edit token goes in with the row: a separate UPDATE grew the row right after its insert,
+     * one more statement and B-tree search per response, and moved the row's cell within its page. */
     [STMT_INSERT_RESPONSE] = "INSERT INTO responses (id, survey, submitted_at, received_at, channel, customer,"
-                             " agent, interaction, answers, properties) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                             " agent, interaction, answers, properties, edit_token_hash, edit_token_expires_at)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [STMT_FIND_INTERACTION] = "SELECT id FROM responses WHERE survey = ?1 AND interaction = ?2",
     /* A response's rollup cells, through the answer_facts view: the one definition of which bucket
      * an answer counts in. */
@@ -148,8 +150,6 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FIND_IDEMPOTENCY] = "SELECT body, status, reply, response_id FROM idempotency WHERE scope = ?1 AND key = ?2",
     [STMT_SAVE_IDEMPOTENCY] = "INSERT INTO idempotency (scope, key, body, status, reply, response_id, customer,"
                               " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    /* Right after the response's insert: its row and index pages are in the cache. */
-    [STMT_SAVE_EDIT_TOKEN] = "UPDATE responses SET edit_token_hash = ?2, edit_token_expires_at = ?3 WHERE id = ?1",
     [STMT_GET_EDIT_TOKEN] = "SELECT edit_token_hash, edit_token_expires_at FROM responses"
                             " WHERE id = ?1 AND edit_token_hash IS NOT NULL",
     /* Keyset pagination, newest first: rows strictly before (?2 ms, ?3 id), at or after ?4 ms. The
@@ -1012,7 +1012,8 @@ static enum store_status find_interaction(struct store_conn *conn, const char *s
     return rc == SQLITE_ROW ? STORE_CONFLICT : rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
-enum store_status store_insert_response(struct store_conn *conn, const struct response *r, char existing_id[32])
+enum store_status store_insert_response(struct store_conn *conn, const struct response *r,
+                                        const struct store_edit_token *token, char existing_id[32])
 {
     sqlite3_stmt *s;
     enum store_status status;
@@ -1036,6 +1037,10 @@ enum store_status store_insert_response(struct store_conn *conn, const struct re
     bind_text(s, 8, r->interaction);
     bind_text(s, 9, r->answers_json);
     bind_text(s, 10, r->properties_json);
+    if (token) {
+        sqlite3_bind_blob(s, 11, token->hash, (int)token->hash_len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 12, token->expires_at);
+    }
     status = run(conn, s);
     if (status == STORE_CONFLICT) /* the survey vanished (foreign key) or an id collided */
         return STORE_NOT_FOUND;
@@ -1471,19 +1476,6 @@ enum store_status store_save_idempotency(struct store_conn *conn, const struct s
 }
 
 /* ---- edit tokens (follow-up capabilities; only their hashes are stored) ---- */
-
-enum store_status store_save_edit_token(struct store_conn *conn, const char *response_id, const unsigned char *hash,
-                                        size_t hash_len, int64_t expires_at)
-{
-    sqlite3_stmt *s = stmt(conn, STMT_SAVE_EDIT_TOKEN);
-
-    if (s == NULL)
-        return STORE_ERROR;
-    bind_text(s, 1, response_id);
-    sqlite3_bind_blob(s, 2, hash, (int)hash_len, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, expires_at);
-    return run(conn, s);
-}
 
 enum store_status store_get_edit_token(struct store_conn *conn, const char *response_id, unsigned char *hash,
                                        size_t hash_len, int64_t *expires_at)
