@@ -1019,11 +1019,6 @@ enum store_status store_insert_response(struct store_conn *conn, const struct re
     enum store_status status;
 
     existing_id[0] = '\0';
-    if (r->interaction) {
-        status = find_interaction(conn, r->survey, r->interaction, existing_id);
-        if (status != STORE_OK)
-            return status;
-    }
     s = stmt(conn, STMT_INSERT_RESPONSE);
     if (s == NULL)
         return STORE_ERROR;
@@ -1041,7 +1036,15 @@ enum store_status store_insert_response(struct store_conn *conn, const struct re
         sqlite3_bind_blob(s, 11, token->hash, (int)token->hash_len, SQLITE_STATIC);
         sqlite3_bind_int64(s, 12, token->expires_at);
     }
+    /* Inserted first, looked up only on a conflict: the UNIQUE (survey, interaction) index does the
+     * check anyway, and a search of it before every insert cost a B-tree descent per response. */
     status = run(conn, s);
+    if (status == STORE_CONFLICT && r->interaction) {
+        status = find_interaction(conn, r->survey, r->interaction, existing_id);
+        if (status != STORE_OK) /* CONFLICT: that interaction's response, in existing_id */
+            return status;
+        status = STORE_CONFLICT;
+    }
     if (status == STORE_CONFLICT) /* the survey vanished (foreign key) or an id collided */
         return STORE_NOT_FOUND;
     if (status != STORE_OK)
