@@ -16,8 +16,9 @@
 enum { PASSIVE_FRAMES = 4096 };
 
 /* The writer finishes a checkpoint itself (wal_checkpointer_writer_turn) when ours has copied all
- * but this many frames, or whatever is left once the WAL passes RESTART_FRAMES (64 MiB): that bounds
- * the WAL even if ours falls behind. */
+ * but this many frames, or, waiting for ours, whatever is left once the WAL passes RESTART_FRAMES
+ * (64 MiB): that bounds the WAL even if ours falls behind. (No checkpoint can copy past a snapshot
+ * a reader still holds; readers keep theirs short, see store_iter.) */
 enum { TAIL_FRAMES = 1024, RESTART_FRAMES = 16384 };
 
 /* After this long without a commit, the WAL is folded back and truncated to zero bytes: an idle
