@@ -16,10 +16,10 @@
 enum { PASSIVE_FRAMES = 4096 };
 
 /* The writer finishes a checkpoint itself (wal_checkpointer_writer_turn) when ours has copied all
- * but this many frames, or, waiting for ours, whatever is left once the WAL passes RESTART_FRAMES
+ * but this many frames, or, waiting for ours, whatever is left once the WAL passes MAX_FRAMES
  * (64 MiB): that bounds the WAL even if ours falls behind. (No checkpoint can copy past a snapshot
  * a reader still holds; readers keep theirs short, see store_iter.) */
-enum { TAIL_FRAMES = 1024, RESTART_FRAMES = 16384 };
+enum { TAIL_FRAMES = 1024, MAX_FRAMES = 16384 };
 
 /* After this long without a commit, the WAL is folded back and truncated to zero bytes: an idle
  * daemon keeps one file, and a copy of surveyd.db alone is complete. */
@@ -195,10 +195,10 @@ void wal_checkpointer_writer_turn(struct wal_checkpointer *ckpt, sqlite3 *writer
     int frames = ckpt->wal_frames, backfilled = ckpt->backfilled;
     pthread_mutex_unlock(&ckpt->lock);
     bool caught_up = frames >= PASSIVE_FRAMES && frames - backfilled <= TAIL_FRAMES;
-    if (!(caught_up || frames >= RESTART_FRAMES))
+    if (!(caught_up || frames >= MAX_FRAMES))
         return;
     if (pthread_mutex_trylock(&ckpt->checkpoint_lock) != 0) {
-        if (frames < RESTART_FRAMES)
+        if (frames < MAX_FRAMES)
             return; /* ours is still copying: next time */
         pthread_mutex_lock(&ckpt->checkpoint_lock);
     }
