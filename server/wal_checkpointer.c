@@ -38,6 +38,7 @@ struct wal_checkpointer {
     uint64_t commits;               /* counts commits, to tell idle from busy */
     bool stopping;
     pthread_mutex_t checkpoint_lock; /* held around every checkpoint, ours and others' */
+    bool failing, writer_failing;   /* the last checkpoint (ours, the writer's) failed: warned once */
 };
 
 /* Whether our thread has copying to do: the WAL is long, and more than the writer's tail of it is
@@ -64,11 +65,25 @@ static int on_commit(void *arg, sqlite3 *db, const char *schema, int frames)
     return SQLITE_OK;
 }
 
+/* A full disk or an I/O error fails every checkpoint until it is fixed: one warning, not one per
+ * commit. Busy (a reader, another checkpoint) is no failure. */
+static void note_result(sqlite3 *db, int rc, bool *failing)
+{
+    bool failed = rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY;
+    if (failed && !*failing)
+        log_warn("store: WAL checkpoint failed (retried as writes go on): %s", sqlite3_errmsg(db));
+    else if (!failed && *failing && rc == SQLITE_OK)
+        log_info("store: WAL checkpoints work again");
+    if (rc == SQLITE_OK || failed)
+        *failing = failed;
+}
+
 static int checkpoint(struct wal_checkpointer *ckpt, int mode, int *log_frames, int *copied)
 {
     pthread_mutex_lock(&ckpt->checkpoint_lock);
     int rc = sqlite3_wal_checkpoint_v2(ckpt->db, NULL, mode, log_frames, copied);
     pthread_mutex_unlock(&ckpt->checkpoint_lock);
+    note_result(ckpt->db, rc, &ckpt->failing);
     return rc;
 }
 
@@ -80,17 +95,13 @@ static bool run_round(struct wal_checkpointer *ckpt, int frames, bool idle)
 
     if (idle) {
         rc = checkpoint(ckpt, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied);
-        if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
-            log_warn("store: checkpoint (truncate) failed: %s", sqlite3_errmsg(ckpt->db));
         return rc == SQLITE_OK; /* busy: a reader still reads; the next idle round tries again */
     }
     if (frames < PASSIVE_FRAMES)
         return false;
     rc = checkpoint(ckpt, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
-    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
-        log_warn("store: checkpoint failed: %s", sqlite3_errmsg(ckpt->db));
+    if (rc != SQLITE_OK)
         return false;
-    }
     pthread_mutex_lock(&ckpt->lock);
     ckpt->backfilled = copied;
     pthread_mutex_unlock(&ckpt->lock);
@@ -108,7 +119,10 @@ static void *checkpointer_main(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += IDLE_MS / 1000;
-        if (!behind(ckpt))
+        /* At most one round per commit: a round that could not copy everything (a reader's
+         * snapshot, a full disk) is tried again when the writer has added to the WAL, not in a
+         * busy loop. */
+        if (!(behind(ckpt) && ckpt->commits != seen_commits))
             pthread_cond_timedwait(&ckpt->wake, &ckpt->lock, &until);
         if (ckpt->stopping)
             break;
@@ -204,8 +218,7 @@ void wal_checkpointer_writer_turn(struct wal_checkpointer *ckpt, sqlite3 *writer
     }
     int rc = sqlite3_wal_checkpoint_v2(writer_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     pthread_mutex_unlock(&ckpt->checkpoint_lock);
-    if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
-        log_warn("store: checkpoint failed: %s", sqlite3_errmsg(writer_db));
+    note_result(writer_db, rc, &ckpt->writer_failing);
 }
 
 void wal_checkpointer_lock(struct wal_checkpointer *ckpt)
