@@ -94,10 +94,9 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
     }
     if ((status = revalidate(conn, post)) != STORE_OK)
         return status;
-    status = store_insert_response(conn, &post->response, post->existing_id);
-    if (status == STORE_OK)
-        status = store_save_edit_token(conn, post->response.id, post->edit_hash, sizeof post->edit_hash,
-                                       post->response.received_at + EDIT_TOKEN_LIFETIME_MS);
+    struct store_edit_token token = {post->edit_hash, sizeof post->edit_hash,
+                                     post->response.received_at + EDIT_TOKEN_LIFETIME_MS};
+    status = store_insert_response(conn, &post->response, &token, post->existing_id);
     /* The idempotency record keeps the 201 as sent, edit token included: a retry must get the same
      * token back, and nothing else could give it (only its hash is kept). See docs/SECURITY.md. */
     if (status != STORE_OK || !post->idempotency_key)
@@ -317,7 +316,7 @@ enum http_next responses_post(struct http_request *req)
     }
     if (!post->trusted && !submitted_recently(req, &post->response, now_ms))
         goto done;
-    if (!ids_new_response_id(post->response.id) || !edit_token_new(post->edit_token, post->edit_hash)) {
+    if (!ids_new_response_id(post->response.id, now_ms) || !edit_token_new(post->edit_token, post->edit_hash)) {
         api_reply_store_error(req, STORE_ERROR);
         goto done;
     }

@@ -59,6 +59,9 @@ void store_rollback(struct store_conn *conn);
 enum store_status store_savepoint(struct store_conn *conn);
 void store_release(struct store_conn *conn);
 void store_rollback_to(struct store_conn *conn);
+/* Housekeeping the backend does on the writer's connection between batches, once their replies went
+ * out, so that it never delays a reply (SQLite: finishing a WAL checkpoint). */
+void store_between_batches(struct store_conn *conn);
 
 /* ---- surveys ---- */
 struct store_survey_row {
@@ -105,11 +108,18 @@ void store_response_row_free(struct store_response_row *row);
 
 enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out);
 
-/* Inserts a validated response (id filled in) and adds it to the rollups, in the caller's
- * transaction. On STORE_CONFLICT, existing_id holds the id of the response already stored for the
- * same (survey, interaction). */
+/* The hash of a response's follow-up edit token (the token itself is never stored) and its expiry. */
+struct store_edit_token {
+    const unsigned char *hash;
+    size_t hash_len;
+    int64_t expires_at;
+};
+
+/* Inserts a validated response (id filled in) with its edit token (NULL: none) and adds it to the
+ * rollups, in the caller's transaction. Deleting the response deletes the token. On STORE_CONFLICT,
+ * existing_id holds the id of the response already stored for the same (survey, interaction). */
 enum store_status store_insert_response(struct store_conn *conn, const struct response *response,
-                                        char existing_id[32]);
+                                        const struct store_edit_token *token, char existing_id[32]);
 
 /* ---- listing and export ---- */
 
@@ -187,11 +197,6 @@ enum store_status store_save_idempotency(struct store_conn *conn, const struct s
                                          const char *customer, int64_t now_ms);
 
 /* ---- edit tokens ---- */
-
-/* Stores the hash of a response's follow-up edit token (the token itself is never stored), in the
- * caller's transaction. Deleting the response deletes it. */
-enum store_status store_save_edit_token(struct store_conn *conn, const char *response_id, const unsigned char *hash,
-                                        size_t hash_len, int64_t expires_at);
 
 /* The stored hash (hash_len bytes) and expiry of a response's edit token; STORE_NOT_FOUND when the
  * response has none (unknown, or stored before edit tokens existed). */

@@ -133,6 +133,7 @@ static void *writer_main(void *arg)
             next = job->next;
             job->done(job);
         }
+        store_between_batches(store_writer(writer->store));
     }
     return NULL;
 }
