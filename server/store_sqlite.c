@@ -18,6 +18,7 @@
 #include "oom.h"
 #include "rollup_deltas.h"
 #include "schema.h"
+#include "store_verify.h"
 
 enum stmt_id {
     STMT_BEGIN,
@@ -1597,35 +1598,98 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
 
 /* ---- consistency ---- */
 
-struct rollup_check {
-    const char *table;
-    const char *expected;   /* the rollup recomputed from raw rows */
-    const char *stored;
+/* Stored rows of a (survey, day) the walk of store_verify.c never visits: days without responses,
+ * rollup_responses or rollup_answers rows, and surveys that do not exist. */
+#define UNVISITED_DAY                                                                                           \
+    " (x.survey NOT IN (SELECT id FROM surveys) OR (NOT EXISTS (SELECT 1 FROM responses WHERE survey = x.survey" \
+    " AND submitted_at BETWEEN (x.day - 1) * 86400000 AND (x.day + 1) * 86400000"                                \
+    " AND submitted_at / 86400000 = x.day)"                                                                      \
+    " AND NOT EXISTS (SELECT 1 FROM rollup_responses WHERE survey = x.survey AND day = x.day)"                   \
+    " AND NOT EXISTS (SELECT 1 FROM rollup_answers WHERE survey = x.survey AND day = x.day)))"
+/* One day's responses of one survey, through the (survey, submitted_at) index (see bind_day). */
+#define DAY_RESPONSES " survey = ?1 AND submitted_at BETWEEN ?3 AND ?4 AND submitted_at / 86400000 = ?2"
+
+/* One (survey, day)'s recomputed cells, finest grain first: the answers through answer_facts (one
+ * pass over that day's JSON), the responses by agent and channel. The day tables' expected rows are
+ * read from these, the coarser ones summed over agents, so no answer is parsed twice. Temp tables
+ * of one day's cells: memory is bounded by a day, whatever the database's size. */
+static const char verify_setup[] =
+    "CREATE TEMP TABLE IF NOT EXISTS verify_answer_cells (agent TEXT NOT NULL, channel TEXT NOT NULL,"
+    " question TEXT NOT NULL, value NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY (agent, channel, question, value)) WITHOUT ROWID;"
+    "CREATE TEMP TABLE IF NOT EXISTS verify_response_cells (agent TEXT NOT NULL, channel TEXT NOT NULL,"
+    " count INTEGER NOT NULL, PRIMARY KEY (agent, channel)) WITHOUT ROWID;";
+static const char verify_teardown[] =
+    "DROP TABLE IF EXISTS temp.verify_answer_cells; DROP TABLE IF EXISTS temp.verify_response_cells;";
+static const char *const verify_day_fill[] = {
+    "DELETE FROM temp.verify_answer_cells",
+    "INSERT INTO temp.verify_answer_cells SELECT agent, channel, question, value, count(*) FROM answer_facts"
+    " WHERE" DAY_RESPONSES " GROUP BY 1, 2, 3, 4",
+    "DELETE FROM temp.verify_response_cells",
+    "INSERT INTO temp.verify_response_cells SELECT coalesce(agent, ''), coalesce(channel, ''), count(*)"
+    " FROM responses WHERE" DAY_RESPONSES " GROUP BY 1, 2",
+    NULL,
 };
 
+/* Every rollup table and how `surveyd verify` recomputes it from the raw rows (store_verify.h). The
+ * day tables are streamed (day_expected, from the day's cells above; `expected` is what they
+ * compute) and answered_questions summed from rollup_answers' cells; an entry with only `expected`
+ * and `stored` is diffed with EXCEPT, which suits small tables. */
 static const struct rollup_check rollup_checks[] = {
-    {"rollup_answers",
-     "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
-     "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0"},
-    {"rollup_answers_agent",
-     "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5, 6",
-     "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0"},
-    {"rollup_responses",
-     "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
-     "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0"},
-    {"rollup_responses_agent",
-     "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses"
-     " GROUP BY 1, 2, 3, 4",
-     "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0"},
-    {"answered_questions", "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
-     "SELECT survey, question, answers FROM answered_questions WHERE answers != 0"},
+    {.table = "rollup_answers",
+     .expected = "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
+     .stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0",
+     .day_expected = "SELECT ?1, ?2, channel, question, value, sum(count) FROM temp.verify_answer_cells"
+                     " GROUP BY 3, 4, 5 ORDER BY 3, 4, 5",
+     .day_stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers"
+                   " WHERE survey = ?1 AND day = ?2 AND count != 0 ORDER BY channel, question, value",
+     .unvisited = "SELECT survey, day, channel, question, value, count FROM rollup_answers AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_answers_agent",
+     .expected = "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts"
+                 " GROUP BY 1, 2, 3, 4, 5, 6",
+     .stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0",
+     .day_expected = "SELECT ?1, agent, ?2, channel, question, value, count FROM temp.verify_answer_cells"
+                     " ORDER BY agent, channel, question, value",
+     /* The agents come from the stored agent rollups themselves (?5): one seek per agent and day. */
+     .day_stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent"
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0"
+                   " ORDER BY agent, channel, question, value",
+     .unvisited = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_responses",
+     .expected = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
+     .stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0",
+     .day_expected = "SELECT ?1, ?2, channel, sum(count) FROM temp.verify_response_cells GROUP BY 3 ORDER BY 3",
+     .day_stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE survey = ?1 AND day = ?2"
+                   " AND count != 0 ORDER BY channel",
+     .unvisited = "SELECT survey, day, channel, count FROM rollup_responses AS x WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_responses_agent",
+     .expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*)"
+                 " FROM responses GROUP BY 1, 2, 3, 4",
+     .stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0",
+     .day_expected = "SELECT ?1, agent, ?2, channel, count FROM temp.verify_response_cells ORDER BY agent, channel",
+     .day_stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent"
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0"
+                   " ORDER BY agent, channel",
+     .unvisited = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "answered_questions",
+     .expected = "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
+     .stored = "SELECT survey, question, answers FROM answered_questions WHERE answers != 0",
+     .sum_of = "rollup_answers",
+     .sum_column = 3, /* question */
+     .day_stored = "SELECT survey, question, answers FROM answered_questions WHERE survey = ?1 AND answers != 0",
+     .unvisited = "SELECT survey, question, answers FROM answered_questions"
+                  " WHERE answers != 0 AND survey NOT IN (SELECT id FROM surveys)"},
 };
+#define ROLLUP_CHECKS (sizeof rollup_checks / sizeof rollup_checks[0])
 
-/* Reports the rows of one side missing from the other. */
+/* Reports the rows of one side missing from the other (the checks that are not streamed). */
 static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check, bool expected_side,
                                    void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
 {
-    char sql[1024], line[1024];
+    char sql[2048];
     sqlite3_stmt *s = NULL;
     int rc;
 
@@ -1634,13 +1698,7 @@ static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return STORE_ERROR;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t len = (size_t)snprintf(line, sizeof line, "%s: %s row", check->table,
-                                      expected_side ? "missing or wrong" : "unexpected");
-        for (int c = 0; c < sqlite3_column_count(s) && len < sizeof line; c++) {
-            const unsigned char *text = sqlite3_column_text(s, c);
-            len += (size_t)snprintf(line + len, sizeof line - len, " %s", text ? (const char *)text : "NULL");
-        }
-        report(line, arg);
+        store_verify_report_row(s, check->table, expected_side, report, arg);
         (*differences)++;
     }
     sqlite3_finalize(s);
@@ -1664,7 +1722,11 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
         sqlite3_step(s) == SQLITE_ROW)
         *responses = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    for (size_t i = 0; status == STORE_OK && i < sizeof rollup_checks / sizeof rollup_checks[0]; i++) {
+    struct store_verify_plan plan = {verify_setup, verify_teardown, verify_day_fill, rollup_checks, ROLLUP_CHECKS};
+    status = store_verify_streamed(conn->db, &plan, report, arg, differences);
+    for (size_t i = 0; status == STORE_OK && i < ROLLUP_CHECKS; i++) {
+        if (rollup_checks[i].day_expected != NULL || rollup_checks[i].sum_of != NULL)
+            continue; /* streamed */
         status = diff_rows(conn->db, &rollup_checks[i], true, report, arg, differences);
         if (status == STORE_OK)
             status = diff_rows(conn->db, &rollup_checks[i], false, report, arg, differences);
