@@ -1609,76 +1609,52 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
 /* One day's responses of one survey, through the (survey, submitted_at) index (see bind_day). */
 #define DAY_RESPONSES " survey = ?1 AND submitted_at BETWEEN ?3 AND ?4 AND submitted_at / 86400000 = ?2"
 
-/* One (survey, day)'s recomputed cells, finest grain first: the answers through answer_facts (one
- * pass over that day's JSON), the responses by agent and channel. The day tables' expected rows are
- * read from these, the coarser ones summed over agents, so no answer is parsed twice. Temp tables
- * of one day's cells: memory is bounded by a day, whatever the database's size. */
-static const char verify_setup[] =
-    "CREATE TEMP TABLE IF NOT EXISTS verify_answer_cells (agent TEXT NOT NULL, channel TEXT NOT NULL,"
-    " question TEXT NOT NULL, value NOT NULL, count INTEGER NOT NULL,"
-    " PRIMARY KEY (agent, channel, question, value)) WITHOUT ROWID;"
-    "CREATE TEMP TABLE IF NOT EXISTS verify_response_cells (agent TEXT NOT NULL, channel TEXT NOT NULL,"
-    " count INTEGER NOT NULL, PRIMARY KEY (agent, channel)) WITHOUT ROWID;";
-static const char verify_teardown[] =
-    "DROP TABLE IF EXISTS temp.verify_answer_cells; DROP TABLE IF EXISTS temp.verify_response_cells;";
-static const char *const verify_day_fill[] = {
-    "DELETE FROM temp.verify_answer_cells",
-    "INSERT INTO temp.verify_answer_cells SELECT agent, channel, question, value, count(*) FROM answer_facts"
-    " WHERE" DAY_RESPONSES " GROUP BY 1, 2, 3, 4",
-    "DELETE FROM temp.verify_response_cells",
-    "INSERT INTO temp.verify_response_cells SELECT coalesce(agent, ''), coalesce(channel, ''), count(*)"
-    " FROM responses WHERE" DAY_RESPONSES " GROUP BY 1, 2",
-    NULL,
-};
-
 /* Every rollup table and how `surveyd verify` recomputes it from the raw rows (store_verify.h). The
- * day tables are streamed (day_expected, from the day's cells above; `expected` is what they
- * compute) and answered_questions summed from rollup_answers' cells; an entry with only `expected`
+ * day tables are streamed (day_expected: `expected` for one day, a row per answer) and answered_questions summed from rollup_answers' cells; an entry with only `expected`
  * and `stored` is diffed with EXCEPT, which suits small tables. */
 static const struct rollup_check rollup_checks[] = {
     {.table = "rollup_answers",
      .expected = "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
      .stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0",
-     .day_expected = "SELECT ?1, ?2, channel, question, value, sum(count) FROM temp.verify_answer_cells"
-                     " GROUP BY 3, 4, 5 ORDER BY 3, 4, 5",
+     .derived_from = "rollup_answers_agent",
+     .skip_column = 1, /* agent */
      .day_stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers"
-                   " WHERE survey = ?1 AND day = ?2 AND count != 0 ORDER BY channel, question, value",
+                   " WHERE survey = ?1 AND day = ?2 AND count != 0",
      .unvisited = "SELECT survey, day, channel, question, value, count FROM rollup_answers AS x"
                   " WHERE count != 0 AND" UNVISITED_DAY},
     {.table = "rollup_answers_agent",
      .expected = "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts"
                  " GROUP BY 1, 2, 3, 4, 5, 6",
      .stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0",
-     .day_expected = "SELECT ?1, agent, ?2, channel, question, value, count FROM temp.verify_answer_cells"
-                     " ORDER BY agent, channel, question, value",
+     .day_expected = "SELECT survey, agent, day, channel, question, value, 1 FROM answer_facts WHERE" DAY_RESPONSES,
      /* The agents come from the stored agent rollups themselves (?5): one seek per agent and day. */
      .day_stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent"
-                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0"
-                   " ORDER BY agent, channel, question, value",
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
      .unvisited = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent AS x"
                   " WHERE count != 0 AND" UNVISITED_DAY},
     {.table = "rollup_responses",
      .expected = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
      .stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0",
-     .day_expected = "SELECT ?1, ?2, channel, sum(count) FROM temp.verify_response_cells GROUP BY 3 ORDER BY 3",
+     .derived_from = "rollup_responses_agent",
+     .skip_column = 1, /* agent */
      .day_stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE survey = ?1 AND day = ?2"
-                   " AND count != 0 ORDER BY channel",
+                   " AND count != 0",
      .unvisited = "SELECT survey, day, channel, count FROM rollup_responses AS x WHERE count != 0 AND" UNVISITED_DAY},
     {.table = "rollup_responses_agent",
      .expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*)"
                  " FROM responses GROUP BY 1, 2, 3, 4",
      .stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0",
-     .day_expected = "SELECT ?1, agent, ?2, channel, count FROM temp.verify_response_cells ORDER BY agent, channel",
+     .day_expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), 1"
+                     " FROM responses WHERE" DAY_RESPONSES,
      .day_stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent"
-                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0"
-                   " ORDER BY agent, channel",
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
      .unvisited = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent AS x"
                   " WHERE count != 0 AND" UNVISITED_DAY},
     {.table = "answered_questions",
      .expected = "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
      .stored = "SELECT survey, question, answers FROM answered_questions WHERE answers != 0",
-     .sum_of = "rollup_answers",
-     .sum_column = 3, /* question */
+     .sum_of = "rollup_answers_agent",
+     .sum_column = 4, /* question */
      .day_stored = "SELECT survey, question, answers FROM answered_questions WHERE survey = ?1 AND answers != 0",
      .unvisited = "SELECT survey, question, answers FROM answered_questions"
                   " WHERE answers != 0 AND survey NOT IN (SELECT id FROM surveys)"},
@@ -1722,10 +1698,10 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
         sqlite3_step(s) == SQLITE_ROW)
         *responses = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    struct store_verify_plan plan = {verify_setup, verify_teardown, verify_day_fill, rollup_checks, ROLLUP_CHECKS};
-    status = store_verify_streamed(conn->db, &plan, report, arg, differences);
+    status = store_verify_streamed(conn->db, rollup_checks, ROLLUP_CHECKS, report, arg, differences);
     for (size_t i = 0; status == STORE_OK && i < ROLLUP_CHECKS; i++) {
-        if (rollup_checks[i].day_expected != NULL || rollup_checks[i].sum_of != NULL)
+        if (rollup_checks[i].day_expected != NULL || rollup_checks[i].derived_from != NULL ||
+            rollup_checks[i].sum_of != NULL)
             continue; /* streamed */
         status = diff_rows(conn->db, &rollup_checks[i], true, report, arg, differences);
         if (status == STORE_OK)

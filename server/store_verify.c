@@ -44,22 +44,6 @@ struct sum {
     size_t count, size;
 };
 
-struct walk {
-    sqlite3 *db;
-    const struct rollup_check *checks;
-    size_t count;
-    store_verify_report_fn report;
-    void *arg;
-    uint64_t *differences;
-    sqlite3_stmt **expected, **stored;  /* per check: the day statements, or a sum's stored side */
-    uint64_t *seen;                     /* per check: stored rows the walk compared */
-    struct sum *sums;                   /* per check: filled by the checks it is the sum of */
-    int *sum_target;                    /* per check: the check its rows are summed into, or -1 */
-    sqlite3_stmt *next_day[DAY_SOURCES];
-    sqlite3_stmt *first_agent[AGENT_TABLES], *next_agent[AGENT_TABLES];
-    sqlite3_stmt *surveys;
-    sqlite3_stmt **fill;                /* the plan's day_fill, prepared */
-};
 
 void store_verify_report_row(sqlite3_stmt *s, const char *table, bool expected_side, store_verify_report_fn report,
                              void *arg)
@@ -81,49 +65,210 @@ static enum store_status status_of(int rc)
                                                                    : STORE_ERROR;
 }
 
-/* SQLite's own order for values of no declared collation: NULL, numbers, text (bytes), blobs. The
- * merge must agree with the ORDER BY of both sides. */
-static int type_rank(int type)
+
+/* ---- one day's cells: a hash of key columns -> both sides' counts ---- */
+
+struct day_cell {
+    uint64_t hash;
+    size_t key_len;
+    sqlite3_int64 expected, stored;
+    bool has_stored, stored_is_count;
+    char stored_text[40];   /* a stored count that is not an integer, as text */
+    char *text;             /* the key columns as a difference line prints them: " a b c" */
+    char key[];             /* the key columns, typed: type, length, bytes per column */
+};
+
+struct day_cells {
+    struct day_cell **slots;
+    size_t size, used;
+    char *key, *text;       /* scratch for the row being added */
+    size_t key_size, text_size;
+};
+
+static bool reserve(char **buf, size_t *size, size_t need)
 {
-    return type == SQLITE_NULL ? 0 : type == SQLITE_INTEGER || type == SQLITE_FLOAT ? 1 : type == SQLITE_TEXT ? 2 : 3;
+    if (need <= *size)
+        return true;
+    size_t grown = *size ? *size : 256;
+    while (grown < need)
+        grown *= 2;
+    char *p = realloc(*buf, grown);
+    if (p == NULL)
+        return false;
+    *buf = p;
+    *size = grown;
+    return true;
 }
 
-static int compare_bytes(const void *a, int na, const void *b, int nb)
+/* The row's key columns (all but the last) into cells->key, typed: an integer as its 8 bytes (no
+ * conversion to text for every answer), anything else as its type, length and text. */
+static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *key_len)
 {
-    int c = memcmp(a, b, (size_t)(na < nb ? na : nb));
-    return c != 0 ? c : (na > nb) - (na < nb);
-}
+    size_t k = 0;
 
-static int compare_column(sqlite3_stmt *a, sqlite3_stmt *b, int col)
-{
-    int ta = sqlite3_column_type(a, col), tb = sqlite3_column_type(b, col);
-
-    if (type_rank(ta) != type_rank(tb))
-        return type_rank(ta) < type_rank(tb) ? -1 : 1;
-    if (ta == SQLITE_INTEGER && tb == SQLITE_INTEGER) {
-        sqlite3_int64 x = sqlite3_column_int64(a, col), y = sqlite3_column_int64(b, col);
-        return (x > y) - (x < y);
-    }
-    if (type_rank(ta) == 1) {
-        double x = sqlite3_column_double(a, col), y = sqlite3_column_double(b, col);
-        return (x > y) - (x < y);
-    }
-    if (ta == SQLITE_NULL)
-        return 0;
-    const void *x = ta == SQLITE_TEXT ? (const void *)sqlite3_column_text(a, col) : sqlite3_column_blob(a, col);
-    const void *y = tb == SQLITE_TEXT ? (const void *)sqlite3_column_text(b, col) : sqlite3_column_blob(b, col);
-    return compare_bytes(x ? x : "", sqlite3_column_bytes(a, col), y ? y : "", sqlite3_column_bytes(b, col));
-}
-
-static int compare_keys(sqlite3_stmt *a, sqlite3_stmt *b, int keys)
-{
     for (int col = 0; col < keys; col++) {
-        int c = compare_column(a, b, col);
-        if (c != 0)
-            return c;
+        if (col == skip)
+            continue;
+        int type = sqlite3_column_type(s, col); /* before _text(), which converts */
+        if (!reserve(&cells->key, &cells->key_size, k + 9))
+            return false;
+        cells->key[k++] = (char)type;
+        if (type == SQLITE_INTEGER) {
+            sqlite3_int64 v = sqlite3_column_int64(s, col);
+            memcpy(cells->key + k, &v, 8);
+            k += 8;
+            continue;
+        }
+        const char *text = (const char *)sqlite3_column_text(s, col);
+        uint32_t len = (uint32_t)sqlite3_column_bytes(s, col);
+        if (!reserve(&cells->key, &cells->key_size, k + 4 + len))
+            return false;
+        memcpy(cells->key + k, &len, 4);
+        if (len > 0)
+            memcpy(cells->key + k + 4, text, len);
+        k += 4 + len;
     }
-    return 0;
+    *key_len = k;
+    return true;
 }
+
+/* The key columns as a difference line prints them (" a b c"), for a new cell only. */
+static bool cell_text(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *text_len)
+{
+    size_t t = 0;
+
+    for (int col = 0; col < keys; col++) {
+        if (col == skip)
+            continue;
+        const char *text = (const char *)sqlite3_column_text(s, col);
+        size_t len = text ? strlen(text) : 4;
+        if (!reserve(&cells->text, &cells->text_size, t + len + 2))
+            return false;
+        t += (size_t)sprintf(cells->text + t, " %s", text ? text : "NULL");
+    }
+    *text_len = t;
+    return true;
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static bool cells_grow(struct day_cells *cells)
+{
+    size_t size = cells->size ? cells->size * 2 : 1024;
+    struct day_cell **slots = calloc(size, sizeof *slots);
+
+    if (slots == NULL)
+        return false;
+    for (size_t i = 0; i < cells->size; i++) {
+        struct day_cell *cell = cells->slots[i];
+        if (cell == NULL)
+            continue;
+        size_t j = cell->hash & (size - 1);
+        while (slots[j] != NULL)
+            j = (j + 1) & (size - 1);
+        slots[j] = cell;
+    }
+    free(cells->slots);
+    cells->slots = slots;
+    cells->size = size;
+    return true;
+}
+
+static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t key_len)
+{
+    size_t text_len;
+
+    if ((cells->used + 1) * 2 > cells->size && !cells_grow(cells))
+        return NULL;
+    uint64_t hash = hash_bytes(cells->key, key_len);
+    size_t i = hash & (cells->size - 1);
+    for (; cells->slots[i] != NULL; i = (i + 1) & (cells->size - 1)) {
+        struct day_cell *cell = cells->slots[i];
+        if (cell->hash == hash && cell->key_len == key_len && memcmp(cell->key, cells->key, key_len) == 0)
+            return cell;
+    }
+    if (!cell_text(cells, s, keys, skip, &text_len))
+        return NULL;
+    struct day_cell *cell = calloc(1, sizeof *cell + key_len + text_len + 1);
+    if (cell == NULL)
+        return NULL;
+    cell->hash = hash;
+    cell->key_len = key_len;
+    memcpy(cell->key, cells->key, key_len);
+    cell->text = cell->key + key_len;
+    memcpy(cell->text, cells->text, text_len + 1);
+    cells->slots[i] = cell;
+    cells->used++;
+    return cell;
+}
+
+/* Counts the current row of s (key columns, then a count) into its cell, on its side; column `skip`
+ * (-1: none) is left out of the key, for a coarser table that sums a finer one's rows. */
+static bool day_cells_add(struct day_cells *cells, sqlite3_stmt *s, bool expected_side, int skip)
+{
+    int keys = sqlite3_column_count(s) - 1;
+    size_t key_len;
+    struct day_cell *cell;
+
+    if (!cell_key(cells, s, keys, skip, &key_len) || (cell = cell_find(cells, s, keys, skip, key_len)) == NULL)
+        return false;
+    if (expected_side) {
+        cell->expected += sqlite3_column_int64(s, keys);
+        return true;
+    }
+    cell->has_stored = true;
+    cell->stored_is_count = sqlite3_column_type(s, keys) == SQLITE_INTEGER;
+    if (cell->stored_is_count) {
+        cell->stored = sqlite3_column_int64(s, keys);
+    } else {
+        const unsigned char *text = sqlite3_column_text(s, keys);
+        snprintf(cell->stored_text, sizeof cell->stored_text, "%s", text ? (const char *)text : "NULL");
+    }
+    return true;
+}
+
+static void day_cells_clear(struct day_cells *cells)
+{
+    for (size_t i = 0; i < cells->size && cells->used > 0; i++) {
+        if (cells->slots[i] != NULL) {
+            free(cells->slots[i]);
+            cells->slots[i] = NULL;
+            cells->used--;
+        }
+    }
+}
+
+static void day_cells_free(struct day_cells *cells)
+{
+    day_cells_clear(cells);
+    free(cells->slots);
+    free(cells->key);
+    free(cells->text);
+}
+
+struct walk {
+    struct day_cells *cells;            /* per check: its cells of the current day */
+    int *source;                        /* per check: the check whose recomputed rows it sums, or -1 */
+    sqlite3 *db;
+    const struct rollup_check *checks;
+    size_t count;
+    store_verify_report_fn report;
+    void *arg;
+    uint64_t *differences;
+    sqlite3_stmt **expected, **stored;  /* per check: the day statements, or a sum's stored side */
+    uint64_t *seen;                     /* per check: stored rows the walk compared */
+    struct sum *sums;                   /* per check: filled by the checks it is the sum of */
+    int *sum_target;                    /* per check: the check its rows are summed into, or -1 */
+    sqlite3_stmt *next_day[DAY_SOURCES];
+    sqlite3_stmt *first_agent[AGENT_TABLES], *next_agent[AGENT_TABLES];
+    sqlite3_stmt *surveys;
+};
 
 static void difference(struct walk *w, size_t check, sqlite3_stmt *s, bool expected_side)
 {
@@ -239,38 +384,100 @@ static bool add_to_sum(struct walk *w, size_t check, sqlite3_stmt *expected)
     return key == NULL || sum_add(&w->sums[target], key, sqlite3_column_int64(expected, count_col));
 }
 
-/* Merges the day's recomputed and stored rows of one check, both in key order. */
-static enum store_status merge_day(struct walk *w, size_t check, const char *survey, sqlite3_int64 day,
-                                   const char *agents)
+static bool is_day_check(const struct rollup_check *check)
 {
-    sqlite3_stmt *e = w->expected[check], *s = w->stored[check];
-    int keys = sqlite3_column_count(e) - 1;
-    enum store_status status = STORE_OK;
+    return check->day_expected != NULL || check->derived_from != NULL;
+}
 
-    bind_day(e, survey, day, agents);
+/* The day's stored rows of one check into its cells. */
+static enum store_status load_stored(struct walk *w, size_t check, const char *survey, sqlite3_int64 day,
+                                     const char *agents)
+{
+    sqlite3_stmt *s = w->stored[check];
+    int rc;
+
+    day_cells_clear(&w->cells[check]);
     bind_day(s, survey, day, agents);
-    int re = sqlite3_step(e), rs = sqlite3_step(s);
-    while (status == STORE_OK && (re == SQLITE_ROW || rs == SQLITE_ROW)) {
-        int c = re != SQLITE_ROW ? 1 : rs != SQLITE_ROW ? -1 : compare_keys(e, s, keys);
-        if (c <= 0 && !add_to_sum(w, check, e))
-            status = STORE_UNAVAILABLE;
-        if (c == 0 && compare_column(e, s, keys) != 0) {
-            difference(w, check, e, true);
-            difference(w, check, s, false);
-        } else if (c != 0) {
-            difference(w, check, c < 0 ? e : s, c < 0);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!day_cells_add(&w->cells[check], s, false, -1)) {
+            rc = SQLITE_NOMEM;
+            break;
         }
-        if (c <= 0)
-            re = sqlite3_step(e);
-        if (c >= 0) {
-            w->seen[check]++;
-            rs = sqlite3_step(s);
+        w->seen[check]++;
+    }
+    sqlite3_reset(s);
+    return status_of(rc);
+}
+
+/* The day's recomputed rows of one check into its cells, and into those of the checks that sum them. */
+static enum store_status load_expected(struct walk *w, size_t check, const char *survey, sqlite3_int64 day,
+                                       const char *agents)
+{
+    sqlite3_stmt *s = w->expected[check];
+    int rc;
+
+    bind_day(s, survey, day, agents);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        bool ok = day_cells_add(&w->cells[check], s, true, -1) && add_to_sum(w, check, s);
+        for (size_t j = 0; ok && j < w->count; j++)
+            if (w->source[j] == (int)check)
+                ok = day_cells_add(&w->cells[j], s, true, w->checks[j].skip_column);
+        if (!ok) {
+            rc = SQLITE_NOMEM;
+            break;
         }
     }
-    if (status == STORE_OK)
-        status = status_of(re) != STORE_OK ? status_of(re) : status_of(rs);
-    sqlite3_reset(e);
     sqlite3_reset(s);
+    return status_of(rc);
+}
+
+static void report_cell(struct walk *w, size_t check, const struct day_cell *cell, bool expected_side)
+{
+    char line[1024];
+
+    if (expected_side)
+        snprintf(line, sizeof line, "%s: missing or wrong row%s %lld", w->checks[check].table, cell->text,
+                 (long long)cell->expected);
+    else if (cell->stored_is_count)
+        snprintf(line, sizeof line, "%s: unexpected row%s %lld", w->checks[check].table, cell->text,
+                 (long long)cell->stored);
+    else
+        snprintf(line, sizeof line, "%s: unexpected row%s %s", w->checks[check].table, cell->text, cell->stored_text);
+    w->report(line, w->arg);
+    (*w->differences)++;
+}
+
+static void report_cells(struct walk *w, size_t check)
+{
+    const struct day_cells *cells = &w->cells[check];
+
+    for (size_t i = 0; i < cells->size; i++) {
+        const struct day_cell *cell = cells->slots[i];
+        if (cell == NULL || (cell->has_stored && cell->stored_is_count && cell->stored == cell->expected))
+            continue;
+        if (cell->expected != 0)
+            report_cell(w, check, cell, true);
+        if (cell->has_stored)
+            report_cell(w, check, cell, false);
+    }
+}
+
+/* Every day check for one (survey, day): the stored rows into cells, the recomputed rows (read once
+ * for all the tables that derive from them) counted into the same cells, then every cell whose two
+ * counts differ reported. Neither side needs an order, so SQLite sorts nothing. */
+static enum store_status compare_day(struct walk *w, const char *survey, sqlite3_int64 day, const char *agents)
+{
+    enum store_status status = STORE_OK;
+
+    for (size_t i = 0; status == STORE_OK && i < w->count; i++)
+        if (is_day_check(&w->checks[i]))
+            status = load_stored(w, i, survey, day, agents);
+    for (size_t i = 0; status == STORE_OK && i < w->count; i++)
+        if (w->checks[i].day_expected != NULL)
+            status = load_expected(w, i, survey, day, agents);
+    for (size_t i = 0; status == STORE_OK && i < w->count; i++)
+        if (is_day_check(&w->checks[i]))
+            report_cells(w, i);
     return status;
 }
 
@@ -343,18 +550,6 @@ done:
     return json;
 }
 
-static enum store_status fill_day(struct walk *w, const char *survey, sqlite3_int64 day)
-{
-    for (sqlite3_stmt **s = w->fill; *s != NULL; s++) {
-        bind_day(*s, survey, day, NULL);
-        int rc = sqlite3_step(*s);
-        sqlite3_reset(*s);
-        if (rc != SQLITE_DONE)
-            return status_of(rc);
-    }
-    return STORE_OK;
-}
-
 static enum store_status walk_survey(struct walk *w, const char *survey)
 {
     enum store_status status = STORE_OK;
@@ -365,10 +560,7 @@ static enum store_status walk_survey(struct walk *w, const char *survey)
         return STORE_UNAVAILABLE;
     for (bool more = next_day(w, survey, true, 0, &day); status == STORE_OK && more;
          more = next_day(w, survey, false, day, &day)) {
-        status = fill_day(w, survey, day);
-        for (size_t i = 0; status == STORE_OK && i < w->count; i++)
-            if (w->checks[i].day_expected != NULL)
-                status = merge_day(w, i, survey, day, agents);
+        status = compare_day(w, survey, day, agents);
     }
     for (size_t i = 0; status == STORE_OK && i < w->count; i++)
         if (w->checks[i].sum_of != NULL)
@@ -435,22 +627,7 @@ static int index_of(const struct walk *w, const char *table)
     return -1;
 }
 
-static bool prepare_fill(struct walk *w, const char *const *fill)
-{
-    size_t n = 0;
-
-    while (fill[n] != NULL)
-        n++;
-    w->fill = calloc(n + 1, sizeof *w->fill);
-    if (w->fill == NULL)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!prepare(w->db, fill[i], &w->fill[i]))
-            return false;
-    return true;
-}
-
-static bool walk_open(struct walk *w, const char *const *fill)
+static bool walk_open(struct walk *w)
 {
     size_t n = w->count;
 
@@ -459,16 +636,24 @@ static bool walk_open(struct walk *w, const char *const *fill)
     w->seen = calloc(n, sizeof *w->seen);
     w->sums = calloc(n, sizeof *w->sums);
     w->sum_target = calloc(n, sizeof *w->sum_target);
-    if (!w->expected || !w->stored || !w->seen || !w->sums || !w->sum_target)
+    w->source = calloc(n, sizeof *w->source);
+    w->cells = calloc(n, sizeof *w->cells);
+    if (!w->expected || !w->stored || !w->seen || !w->sums || !w->sum_target || !w->source || !w->cells)
         return false;
     for (size_t i = 0; i < n; i++)
-        w->sum_target[i] = -1;
+        w->sum_target[i] = w->source[i] = -1;
     for (size_t i = 0; i < n; i++) {
         const struct rollup_check *c = &w->checks[i];
         if (c->day_expected != NULL && !prepare(w->db, c->day_expected, &w->expected[i]))
             return false;
-        if ((c->day_expected != NULL || c->sum_of != NULL) && !prepare(w->db, c->day_stored, &w->stored[i]))
+        if ((is_day_check(c) || c->sum_of != NULL) && !prepare(w->db, c->day_stored, &w->stored[i]))
             return false;
+        if (c->derived_from != NULL) {
+            int source = index_of(w, c->derived_from);
+            if (source < 0 || w->checks[source].day_expected == NULL)
+                return false;
+            w->source[i] = source;
+        }
         if (c->sum_of != NULL) {
             int source = index_of(w, c->sum_of);
             if (source < 0 || w->checks[source].day_expected == NULL)
@@ -479,7 +664,7 @@ static bool walk_open(struct walk *w, const char *const *fill)
     for (int src = 0; src < DAY_SOURCES; src++)
         if (!prepare(w->db, next_day_sql[src], &w->next_day[src]))
             return false;
-    return prepare_fill(w, fill) && prepare_agents(w) && prepare(w->db, "SELECT id FROM surveys ORDER BY id", &w->surveys);
+    return prepare_agents(w) && prepare(w->db, "SELECT id FROM surveys ORDER BY id", &w->surveys);
 }
 
 static void walk_close(struct walk *w)
@@ -493,6 +678,8 @@ static void walk_close(struct walk *w)
             sum_clear(&w->sums[i]);
             free(w->sums[i].cells);
         }
+        if (w->cells)
+            day_cells_free(&w->cells[i]);
     }
     for (int src = 0; src < DAY_SOURCES; src++)
         sqlite3_finalize(w->next_day[src]);
@@ -501,9 +688,8 @@ static void walk_close(struct walk *w)
         sqlite3_finalize(w->next_agent[t]);
     }
     sqlite3_finalize(w->surveys);
-    for (sqlite3_stmt **s = w->fill; s != NULL && *s != NULL; s++)
-        sqlite3_finalize(*s);
-    free(w->fill);
+    free(w->cells);
+    free(w->source);
     free(w->expected);
     free(w->stored);
     free(w->seen);
@@ -511,18 +697,15 @@ static void walk_close(struct walk *w)
     free(w->sum_target);
 }
 
-enum store_status store_verify_streamed(sqlite3 *db, const struct store_verify_plan *plan,
+enum store_status store_verify_streamed(sqlite3 *db, const struct rollup_check *checks, size_t count,
                                         store_verify_report_fn report, void *arg, uint64_t *differences)
 {
-    struct walk w = {.db = db, .checks = plan->checks, .count = plan->count, .report = report, .arg = arg,
+    struct walk w = {.db = db, .checks = checks, .count = count, .report = report, .arg = arg,
                      .differences = differences};
-    const struct rollup_check *checks = plan->checks;
-    size_t count = plan->count;
     enum store_status status = STORE_ERROR;
     int rc = SQLITE_DONE;
 
-    /* Temp tables first: statements that name them cannot be prepared before they exist. */
-    if (sqlite3_exec(db, plan->setup, NULL, NULL, NULL) != SQLITE_OK || !walk_open(&w, plan->day_fill))
+    if (!walk_open(&w))
         goto done;
     status = STORE_OK;
     while (status == STORE_OK && (rc = sqlite3_step(w.surveys)) == SQLITE_ROW) {
@@ -533,10 +716,9 @@ enum store_status store_verify_streamed(sqlite3 *db, const struct store_verify_p
     if (status == STORE_OK && rc != SQLITE_DONE)
         status = status_of(rc);
     for (size_t i = 0; status == STORE_OK && i < count; i++)
-        if (checks[i].day_expected != NULL || checks[i].sum_of != NULL)
+        if (is_day_check(&checks[i]) || checks[i].sum_of != NULL)
             status = report_unvisited(&w, i);
 done:
     walk_close(&w);
-    sqlite3_exec(db, plan->teardown, NULL, NULL, NULL);
     return status;
 }
