@@ -1131,7 +1131,9 @@ enum store_status store_iter_next(struct store_iter *it, struct store_response_r
         read_response_row(it->stmt, row);
         it->started = true;
         it->last_ms = row->submitted_at;
-        snprintf(it->last_id, sizeof it->last_id, "%s", row->id);
+        size_t id_len = strnlen(row->id, sizeof it->last_id - 1); /* ids are 26 characters */
+        memcpy(it->last_id, row->id, id_len);
+        it->last_id[id_len] = '\0';
         if (it->remaining > 0)
             it->remaining--;
         return STORE_OK;
