@@ -150,12 +150,24 @@ static bool cell_text(struct day_cells *cells, sqlite3_stmt *s, int keys, int sk
     return true;
 }
 
+/* Eight bytes at a time (a byte-wise FNV over ~50-byte keys was a tenth of verify's CPU). */
 static uint64_t hash_bytes(const char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
+
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 31;
+    }
+    if (n > 0) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+    }
+    h ^= h >> 29;
+    h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 32);
 }
 
 static bool cells_grow(struct day_cells *cells)
