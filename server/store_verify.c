@@ -2,9 +2,10 @@
  *
  * One `expected EXCEPT stored` over a whole day table built an ephemeral B-tree of every recomputed
  * cell (temp_store = MEMORY): 4.7 GB and 25 minutes at 10 M responses. Here the walk goes survey by
- * survey, and day by day within it, asking each side for that day's rows in key order (the responses
- * through their (survey, submitted_at) index, the rollups through their primary key) and merging the
- * two runs. Memory is one day's GROUP BY; time is one pass over the responses per answer table. */
+ * survey, and day by day within it: each day's stored rows (through the rollups' primary keys) go
+ * into a hash of cells, and each day's answers (through the responses' (survey, submitted_at)
+ * index and answer_facts, read once for every table derived from them) are counted into the same
+ * cells. Memory is one day's cells; nothing is sorted; time is one pass over the answers. */
 #include "store_verify.h"
 
 #include <cjson/cJSON.h>
@@ -44,7 +45,6 @@ struct sum {
     size_t count, size;
 };
 
-
 void store_verify_report_row(sqlite3_stmt *s, const char *table, bool expected_side, store_verify_report_fn report,
                              void *arg)
 {
@@ -64,7 +64,6 @@ static enum store_status status_of(int rc)
            : (rc & 0xff) == SQLITE_NOMEM                          ? STORE_UNAVAILABLE
                                                                    : STORE_ERROR;
 }
-
 
 /* ---- one day's cells: a hash of key columns -> both sides' counts ---- */
 
