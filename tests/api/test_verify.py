@@ -455,5 +455,32 @@ class OptionTextVerifyTests(VerifyTestBase):
         self.assertConsistent(6)
 
 
+class DayEdgeVerifyTests(VerifyTestBase):
+
+    def test_responses_around_1970_and_midnights_consistent(self):
+        """verify walks day by day (submitted_at / 86400000): responses at the epoch (day 0, the
+        first day of the walk) and on either side of midnights land in the day the rollups put
+        them in, and a tampered count on such a day is still found."""
+        sid, ref = self.make_survey(tm.EDGE_DEFINITION, "edge")
+        times = ["1970-01-01T00:00:00Z", "1970-01-01T23:59:59.999Z", "1970-01-02T00:00:00Z",
+                 "1970-01-03T23:59:59.999Z", "2025-10-05T00:00:00Z", "2025-10-04T23:59:59.999Z",
+                 "2025-10-05T23:59:59.999Z", "2025-10-06T00:00:00.001Z"]
+        for t in times:
+            self.post(sid, ref, {"answers": {"rec": 7}, "channel": "chat", "agent": "a",
+                                 "submitted_at": t})
+        self.assertConsistent(len(times))
+        self.d.stop()
+        conn = sqlite3.connect(self.d.db_path)
+        try:
+            days = [d for (d,) in conn.execute("SELECT day FROM rollup_answers ORDER BY day")]
+            conn.execute("UPDATE rollup_answers_agent SET count = count + 1 WHERE day = ?", (days[0],))
+            conn.commit()
+        finally:
+            conn.close()
+        rc, out = self.verify()
+        self.assertEqual(rc, 1, out[-3000:])
+        self.assertIn("rollup_answers_agent: unexpected row %s a %d " % (sid, days[0]), out)
+
+
 if __name__ == "__main__":
     unittest.main()
