@@ -1188,7 +1188,7 @@ struct http_server *http_server_start(const struct http_server_options *options,
         MHD_OPTION_CONNECTION_LIMIT, options->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         options->max_connections_per_ip,
         /* Bounds the request line and headers (a larger header block is refused with 431). */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)4096,
         MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(err, err_size, "libmicrohttpd failed to start");

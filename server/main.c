@@ -95,7 +95,8 @@ static int serve(const struct config *config)
     app.metrics_token = config->metrics_token;
     app.exports = export_gate_new(config->max_exports, config->export_stall_timeout_s);
     app.versions = versions_new();
-    app.cache = cache_new(1024);
+    /* 4 MiB of replies: within the daemon's 64 MB peak with 1024 connections (docs/benchmarks.md). */
+    app.cache = cache_new(1024, 4u << 20);
     app.surveys = survey_cache_new();
     if (app.versions == NULL || app.cache == NULL || app.surveys == NULL || app.exports == NULL) {
         snprintf(err, sizeof err, "out of memory");

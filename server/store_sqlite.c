@@ -18,6 +18,7 @@
 #include "oom.h"
 #include "rollup_deltas.h"
 #include "schema.h"
+#include "store_verify.h"
 #include "wal_checkpointer.h"
 
 enum stmt_id {
@@ -1156,7 +1157,9 @@ enum store_status store_iter_next(struct store_iter *it, struct store_response_r
         read_response_row(it->stmt, row);
         it->started = true;
         it->last_ms = row->submitted_at;
-        snprintf(it->last_id, sizeof it->last_id, "%s", row->id);
+        size_t id_len = strnlen(row->id, sizeof it->last_id - 1); /* ids are 26 characters */
+        memcpy(it->last_id, row->id, id_len);
+        it->last_id[id_len] = '\0';
         if (it->remaining > 0)
             it->remaining--;
         return STORE_OK;
@@ -1618,35 +1621,74 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
 
 /* ---- consistency ---- */
 
-struct rollup_check {
-    const char *table;
-    const char *expected;   /* the rollup recomputed from raw rows */
-    const char *stored;
-};
+/* Stored rows of a (survey, day) the walk of store_verify.c never visits: days without responses,
+ * rollup_responses or rollup_answers rows, and surveys that do not exist. */
+#define UNVISITED_DAY                                                                                           \
+    " (x.survey NOT IN (SELECT id FROM surveys) OR (NOT EXISTS (SELECT 1 FROM responses WHERE survey = x.survey" \
+    " AND submitted_at BETWEEN (x.day - 1) * 86400000 AND (x.day + 1) * 86400000"                                \
+    " AND submitted_at / 86400000 = x.day)"                                                                      \
+    " AND NOT EXISTS (SELECT 1 FROM rollup_responses WHERE survey = x.survey AND day = x.day)"                   \
+    " AND NOT EXISTS (SELECT 1 FROM rollup_answers WHERE survey = x.survey AND day = x.day)))"
+/* One day's responses of one survey, through the (survey, submitted_at) index (see bind_day). */
+#define DAY_RESPONSES " survey = ?1 AND submitted_at BETWEEN ?3 AND ?4 AND submitted_at / 86400000 = ?2"
 
+/* Every rollup table and how `surveyd verify` recomputes it from the raw rows (store_verify.h). The
+ * day tables are streamed (day_expected: `expected` for one day, a row per answer) and answered_questions summed from rollup_answers' cells; an entry with only `expected`
+ * and `stored` is diffed with EXCEPT, which suits small tables. */
 static const struct rollup_check rollup_checks[] = {
-    {"rollup_answers",
-     "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
-     "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0"},
-    {"rollup_answers_agent",
-     "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5, 6",
-     "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0"},
-    {"rollup_responses",
-     "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
-     "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0"},
-    {"rollup_responses_agent",
-     "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses"
-     " GROUP BY 1, 2, 3, 4",
-     "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0"},
-    {"answered_questions", "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
-     "SELECT survey, question, answers FROM answered_questions WHERE answers != 0"},
+    {.table = "rollup_answers",
+     .expected = "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
+     .stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0",
+     .derived_from = "rollup_answers_agent",
+     .skip_column = 1, /* agent */
+     .day_stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers"
+                   " WHERE survey = ?1 AND day = ?2 AND count != 0",
+     .unvisited = "SELECT survey, day, channel, question, value, count FROM rollup_answers AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_answers_agent",
+     .expected = "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts"
+                 " GROUP BY 1, 2, 3, 4, 5, 6",
+     .stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0",
+     .day_expected = "SELECT survey, agent, day, channel, question, value, 1 FROM answer_facts WHERE" DAY_RESPONSES,
+     /* The agents come from the stored agent rollups themselves (?5): one seek per agent and day. */
+     .day_stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent"
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
+     .unvisited = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_responses",
+     .expected = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
+     .stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0",
+     .derived_from = "rollup_responses_agent",
+     .skip_column = 1, /* agent */
+     .day_stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE survey = ?1 AND day = ?2"
+                   " AND count != 0",
+     .unvisited = "SELECT survey, day, channel, count FROM rollup_responses AS x WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_responses_agent",
+     .expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*)"
+                 " FROM responses GROUP BY 1, 2, 3, 4",
+     .stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0",
+     .day_expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), 1"
+                     " FROM responses WHERE" DAY_RESPONSES,
+     .day_stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent"
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
+     .unvisited = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "answered_questions",
+     .expected = "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
+     .stored = "SELECT survey, question, answers FROM answered_questions WHERE answers != 0",
+     .sum_of = "rollup_answers_agent",
+     .sum_column = 4, /* question */
+     .day_stored = "SELECT survey, question, answers FROM answered_questions WHERE survey = ?1 AND answers != 0",
+     .unvisited = "SELECT survey, question, answers FROM answered_questions"
+                  " WHERE answers != 0 AND survey NOT IN (SELECT id FROM surveys)"},
 };
+#define ROLLUP_CHECKS (sizeof rollup_checks / sizeof rollup_checks[0])
 
-/* Reports the rows of one side missing from the other. */
+/* Reports the rows of one side missing from the other (the checks that are not streamed). */
 static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check, bool expected_side,
                                    void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
 {
-    char sql[1024], line[1024];
+    char sql[2048];
     sqlite3_stmt *s = NULL;
     int rc;
 
@@ -1655,13 +1697,7 @@ static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return STORE_ERROR;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        size_t len = (size_t)snprintf(line, sizeof line, "%s: %s row", check->table,
-                                      expected_side ? "missing or wrong" : "unexpected");
-        for (int c = 0; c < sqlite3_column_count(s) && len < sizeof line; c++) {
-            const unsigned char *text = sqlite3_column_text(s, c);
-            len += (size_t)snprintf(line + len, sizeof line - len, " %s", text ? (const char *)text : "NULL");
-        }
-        report(line, arg);
+        store_verify_report_row(s, check->table, expected_side, report, arg);
         (*differences)++;
     }
     sqlite3_finalize(s);
@@ -1685,7 +1721,11 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
         sqlite3_step(s) == SQLITE_ROW)
         *responses = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    for (size_t i = 0; status == STORE_OK && i < sizeof rollup_checks / sizeof rollup_checks[0]; i++) {
+    status = store_verify_streamed(conn->db, rollup_checks, ROLLUP_CHECKS, report, arg, differences);
+    for (size_t i = 0; status == STORE_OK && i < ROLLUP_CHECKS; i++) {
+        if (rollup_checks[i].day_expected != NULL || rollup_checks[i].derived_from != NULL ||
+            rollup_checks[i].sum_of != NULL)
+            continue; /* streamed */
         status = diff_rows(conn->db, &rollup_checks[i], true, report, arg, differences);
         if (status == STORE_OK)
             status = diff_rows(conn->db, &rollup_checks[i], false, report, arg, differences);

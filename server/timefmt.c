@@ -169,7 +169,23 @@ void timefmt_format_ms(int64_t ms, char out[TIMEFMT_BUFSIZE])
     int64_t y;
     unsigned m, d;
     timefmt_civil_from_days(days, &y, &m, &d);
-    snprintf(out, TIMEFMT_BUFSIZE, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, m, d,
-             (unsigned)(rem / 3600000), (unsigned)(rem / 60000 % 60), (unsigned)(rem / 1000 % 60),
-             (unsigned)(rem % 1000));
+    if (y < 0 || y > 9999) { /* outside RFC 3339's four digits: as printf writes them */
+        snprintf(out, TIMEFMT_BUFSIZE, "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", (long long)y, m, d,
+                 (unsigned)(rem / 3600000), (unsigned)(rem / 60000 % 60), (unsigned)(rem / 1000 % 60),
+                 (unsigned)(rem % 1000));
+        return;
+    }
+    /* Digit by digit: a CSV export formats two times per row, and snprintf was a tenth of its CPU. */
+    unsigned fields[] = {(unsigned)y, m, d, (unsigned)(rem / 3600000), (unsigned)(rem / 60000 % 60),
+                         (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000)};
+    static const unsigned char widths[] = {4, 2, 2, 2, 2, 2, 3};
+    static const char after[] = "--T::.Z";
+    char *o = out;
+    for (size_t i = 0; i < sizeof widths; i++) {
+        for (unsigned w = widths[i], v = fields[i]; w > 0; w--, v /= 10)
+            o[w - 1] = (char)('0' + v % 10);
+        o += widths[i];
+        *o++ = after[i];
+    }
+    *o = '\0';
 }

@@ -190,7 +190,8 @@ class ConcurrentIngestVerifyTests(VerifyTestBase):
         self.assertConsistent(n201)
 
 
-class TamperTests(VerifyTestBase):
+class TamperBase(VerifyTestBase):
+    """30 responses over 20 days, consistent; the tests tamper with the rollups directly."""
 
     def setUp(self):
         super().setUp()
@@ -227,6 +228,9 @@ class TamperTests(VerifyTestBase):
         for other in others:
             self.assertNotRegex(out, r"\b%s\b" % other, "untouched table reported")
         return out
+
+
+class TamperTests(TamperBase):
 
     def test_rollup_answers_count_changed(self):
         row = self.query("SELECT survey, day, channel, question, value FROM rollup_answers "
@@ -270,6 +274,110 @@ class TamperTests(VerifyTestBase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json["questions"]["rec"]["answered"], want + 1)
         self.assertEqual(self.verify()[0], 1)
+
+
+class TamperEveryDayTests(TamperBase):
+    """verify walks (survey, day) by day and compares each day's cells (store_verify.c): a wrong
+    count, a missing row and an extra row are found on the first, a middle and the last day of
+    every rollup table, an answered_questions total that is wrong, missing or extra, and each
+    tampering undone leaves verify consistent again."""
+
+    TABLES = {
+        "rollup_answers": ("survey", "day", "channel", "question", "value"),
+        "rollup_answers_agent": ("survey", "agent", "day", "channel", "question", "value"),
+        "rollup_responses": ("survey", "day", "channel"),
+        "rollup_responses_agent": ("survey", "agent", "day", "channel"),
+    }
+
+    def days(self, table):
+        days = [d for (d,) in self.query("SELECT DISTINCT day FROM %s WHERE count != 0 ORDER BY day"
+                                         % table)]
+        self.assertGreaterEqual(len(days), 3)
+        return {"first": days[0], "middle": days[len(days) // 2], "last": days[-1]}
+
+    def row_of(self, table, day):
+        cols = self.TABLES[table]
+        return cols, self.query("SELECT %s, count FROM %s WHERE day = ? AND count != 0 LIMIT 1"
+                                % (", ".join(cols), table), (day,))[0]
+
+    def assertFound(self, table, fragment):
+        rc, out = self.verify()
+        self.assertEqual(rc, 1, out[-3000:])
+        lines = [ln for ln in out.splitlines() if ln.startswith(table + ": ")]
+        self.assertTrue(any(fragment in ln for ln in lines), "%r not in:\n%s" % (fragment, out[-3000:]))
+
+    def test_wrong_missing_and_extra_rows_on_first_middle_and_last_day(self):
+        for table, cols in self.TABLES.items():
+            for where, day in self.days(table).items():
+                cols, row = self.row_of(table, day)
+                key, count = row[:-1], row[-1]
+                match = " AND ".join("%s = ?" % c for c in cols)
+                with self.subTest(table=table, day=where, tamper="count"):
+                    self.execute("UPDATE %s SET count = count + 2 WHERE %s" % (table, match), key)
+                    self.assertFound(table, "unexpected row %s %d" % (" ".join(map(str, key)), count + 2))
+                    self.assertFound(table, "missing or wrong row %s %d"
+                                     % (" ".join(map(str, key)), count))
+                    self.execute("UPDATE %s SET count = count - 2 WHERE %s" % (table, match), key)
+                    self.assertConsistent(30)
+                with self.subTest(table=table, day=where, tamper="missing"):
+                    self.execute("DELETE FROM %s WHERE %s" % (table, match), key)
+                    self.assertFound(table, "missing or wrong row %s %d" % (" ".join(map(str, key)), count))
+                    self.execute("INSERT INTO %s (%s, count) VALUES (%s)"
+                                 % (table, ", ".join(cols), ", ".join("?" * (len(cols) + 1))), row)
+                    self.assertConsistent(30)
+                with self.subTest(table=table, day=where, tamper="extra"):
+                    extra = list(key)
+                    extra[cols.index("channel")] = "ghost-channel"
+                    self.execute("INSERT INTO %s (%s, count) VALUES (%s)"
+                                 % (table, ", ".join(cols), ", ".join("?" * (len(cols) + 1))),
+                                 extra + [7])
+                    self.assertFound(table, "unexpected row %s 7" % " ".join(map(str, extra)))
+                    self.execute("DELETE FROM %s WHERE %s" % (table, match), extra)
+                    self.assertConsistent(30)
+
+    def test_extra_rows_on_days_and_agents_without_responses(self):
+        """Rows the day-by-day walk does not reach: a day before the first response, one between
+        two, one after the last, and an agent that never answered (found through the agent rollups)."""
+        days = self.days("rollup_responses")
+        first, last = days["first"], days["last"]
+        empty = [d for d in range(first, last) if not self.query(
+            "SELECT 1 FROM rollup_responses WHERE day = ?", (d,))]
+        for day in [first - 3] + empty[:1] + [last + 5]:
+            for table, agent in (("rollup_answers", None), ("rollup_answers_agent", "nobody")):
+                cols = self.TABLES[table]
+                values = {"survey": self.sid, "agent": agent, "day": day, "channel": "",
+                          "question": "rec", "value": 9}
+                row = [values[c] for c in cols]
+                with self.subTest(table=table, day=day):
+                    self.execute("INSERT INTO %s (%s, count) VALUES (%s)"
+                                 % (table, ", ".join(cols), ", ".join("?" * (len(cols) + 1))),
+                                 row + [1])
+                    self.assertFound(table, "unexpected row %s 1" % " ".join(map(str, row)))
+                    self.execute("DELETE FROM %s WHERE %s" % (table, " AND ".join(
+                        "%s = ?" % c for c in cols)), row)
+                    self.assertConsistent(30)
+        # An agent with no response, on a day that has responses.
+        day = days["middle"]
+        row = [self.sid, "nobody", day, "chat"]
+        self.execute("INSERT INTO rollup_responses_agent (survey, agent, day, channel, count) "
+                     "VALUES (?, ?, ?, ?, 4)", row)
+        self.assertFound("rollup_responses_agent", "unexpected row %s 4" % " ".join(map(str, row)))
+
+    def test_answered_questions_wrong_missing_and_extra(self):
+        sid, question, answers = self.query(
+            "SELECT survey, question, answers FROM answered_questions WHERE answers != 0 LIMIT 1")[0]
+        self.execute("UPDATE answered_questions SET answers = answers + 1 WHERE survey = ? AND "
+                     "question = ?", (sid, question))
+        self.assertFound("answered_questions", "missing or wrong row %s %s %d" % (sid, question, answers))
+        self.assertFound("answered_questions", "unexpected row %s %s %d" % (sid, question, answers + 1))
+        self.execute("DELETE FROM answered_questions WHERE survey = ? AND question = ?", (sid, question))
+        self.assertFound("answered_questions", "missing or wrong row %s %s %d" % (sid, question, answers))
+        self.execute("INSERT INTO answered_questions (survey, question, answers) VALUES (?, ?, ?)",
+                     (sid, question, answers))
+        self.assertConsistent(30)
+        self.execute("INSERT INTO answered_questions (survey, question, answers) VALUES (?, 'ghost', 3)",
+                     (sid,))
+        self.assertFound("answered_questions", "unexpected row %s ghost 3" % sid)
 
 
 class DeletionVerifyTests(VerifyTestBase):
@@ -345,6 +453,33 @@ class OptionTextVerifyTests(VerifyTestBase):
         for v in ("a", "1", "-1", "2.5", "007", {"other": "x"}):
             self.post(sid, ref, {"answers": {"pick": v}, "submitted_at": "2025-10-05T10:00:00Z"})
         self.assertConsistent(6)
+
+
+class DayEdgeVerifyTests(VerifyTestBase):
+
+    def test_responses_around_1970_and_midnights_consistent(self):
+        """verify walks day by day (submitted_at / 86400000): responses at the epoch (day 0, the
+        first day of the walk) and on either side of midnights land in the day the rollups put
+        them in, and a tampered count on such a day is still found."""
+        sid, ref = self.make_survey(tm.EDGE_DEFINITION, "edge")
+        times = ["1970-01-01T00:00:00Z", "1970-01-01T23:59:59.999Z", "1970-01-02T00:00:00Z",
+                 "1970-01-03T23:59:59.999Z", "2025-10-05T00:00:00Z", "2025-10-04T23:59:59.999Z",
+                 "2025-10-05T23:59:59.999Z", "2025-10-06T00:00:00.001Z"]
+        for t in times:
+            self.post(sid, ref, {"answers": {"rec": 7}, "channel": "chat", "agent": "a",
+                                 "submitted_at": t})
+        self.assertConsistent(len(times))
+        self.d.stop()
+        conn = sqlite3.connect(self.d.db_path)
+        try:
+            days = [d for (d,) in conn.execute("SELECT day FROM rollup_answers ORDER BY day")]
+            conn.execute("UPDATE rollup_answers_agent SET count = count + 1 WHERE day = ?", (days[0],))
+            conn.commit()
+        finally:
+            conn.close()
+        rc, out = self.verify()
+        self.assertEqual(rc, 1, out[-3000:])
+        self.assertIn("rollup_answers_agent: unexpected row %s a %d " % (sid, days[0]), out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,735 @@
+/* The streamed rollup checks of `surveyd verify` (see store_verify.h).
+ *
+ * One `expected EXCEPT stored` over a whole day table built an ephemeral B-tree of every recomputed
+ * cell (temp_store = MEMORY): 4.7 GB and 25 minutes at 10 M responses. Here the walk goes survey by
+ * survey, and day by day within it: each day's stored rows (through the rollups' primary keys) go
+ * into a hash of cells, and each day's answers (through the responses' (survey, submitted_at)
+ * index and answer_facts, read once for every table derived from them) are counted into the same
+ * cells. Memory is one day's cells; nothing is sorted; time is one pass over the answers. */
+#include "store_verify.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+/* Days beyond this are nonsense (a tampered row); their millisecond bounds would overflow. */
+#define DAY_LIMIT 100000000000LL
+
+enum day_source { FROM_RESPONSES, FROM_ROLLUP_RESPONSES, FROM_ROLLUP_ANSWERS, DAY_SOURCES };
+
+/* The next day (> after) with anything in it, per source; the walk visits their union. */
+static const char *const next_day_sql[DAY_SOURCES] = {
+    "SELECT submitted_at / 86400000 FROM responses WHERE survey = ?1 AND submitted_at >= ?2"
+    " ORDER BY submitted_at LIMIT 1",
+    "SELECT day FROM rollup_responses WHERE survey = ?1 AND day > ?2 ORDER BY day LIMIT 1",
+    "SELECT day FROM rollup_answers WHERE survey = ?1 AND day > ?2 ORDER BY day LIMIT 1",
+};
+
+/* The agents named in the stored agent rollups, by skipping from one to the next through the
+ * primary key (survey, agent, ...): a few seeks per agent, not a scan. */
+static const char *const agent_tables[] = {"rollup_answers_agent", "rollup_responses_agent"};
+#define AGENT_TABLES (sizeof agent_tables / sizeof agent_tables[0])
+
+struct sum_cell {
+    char *key;
+    sqlite3_int64 count;
+    bool stored;
+};
+
+/* A per-survey sum of another check's recomputed rows: one cell per distinct key (a survey's
+ * questions: at most a few dozen). */
+struct sum {
+    struct sum_cell *cells;
+    size_t count, size;
+};
+
+void store_verify_report_row(sqlite3_stmt *s, const char *table, bool expected_side, store_verify_report_fn report,
+                             void *arg)
+{
+    char line[1024];
+    size_t len = (size_t)snprintf(line, sizeof line, "%s: %s row", table, expected_side ? "missing or wrong" : "unexpected");
+
+    for (int c = 0; c < sqlite3_column_count(s) && len < sizeof line; c++) {
+        const unsigned char *text = sqlite3_column_text(s, c);
+        len += (size_t)snprintf(line + len, sizeof line - len, " %s", text ? (const char *)text : "NULL");
+    }
+    report(line, arg);
+}
+
+static enum store_status status_of(int rc)
+{
+    return rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW ? STORE_OK
+           : (rc & 0xff) == SQLITE_NOMEM                          ? STORE_UNAVAILABLE
+                                                                   : STORE_ERROR;
+}
+
+/* ---- one day's cells: a hash of key columns -> both sides' counts ---- */
+
+struct day_cell {
+    uint64_t hash;
+    size_t key_len;
+    sqlite3_int64 expected, stored;
+    bool has_stored, stored_is_count;
+    char stored_text[40];   /* a stored count that is not an integer, as text */
+    char *text;             /* the key columns as a difference line prints them: " a b c" */
+    char key[];             /* the key columns, typed: type, length, bytes per column */
+};
+
+struct day_cells {
+    struct day_cell **slots;
+    size_t size, used;
+    char *key, *text;       /* scratch for the row being added */
+    size_t key_size, text_size;
+};
+
+static bool reserve(char **buf, size_t *size, size_t need)
+{
+    if (need <= *size)
+        return true;
+    size_t grown = *size ? *size : 256;
+    while (grown < need)
+        grown *= 2;
+    char *p = realloc(*buf, grown);
+    if (p == NULL)
+        return false;
+    *buf = p;
+    *size = grown;
+    return true;
+}
+
+/* The row's key columns (all but the last) into cells->key, typed: an integer as its 8 bytes (no
+ * conversion to text for every answer), anything else as its type, length and text. */
+static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *key_len)
+{
+    size_t k = 0;
+
+    for (int col = 0; col < keys; col++) {
+        if (col == skip)
+            continue;
+        int type = sqlite3_column_type(s, col); /* before _text(), which converts */
+        if (!reserve(&cells->key, &cells->key_size, k + 9))
+            return false;
+        cells->key[k++] = (char)type;
+        if (type == SQLITE_INTEGER) {
+            sqlite3_int64 v = sqlite3_column_int64(s, col);
+            memcpy(cells->key + k, &v, 8);
+            k += 8;
+            continue;
+        }
+        const char *text = (const char *)sqlite3_column_text(s, col);
+        uint32_t len = (uint32_t)sqlite3_column_bytes(s, col);
+        if (!reserve(&cells->key, &cells->key_size, k + 4 + len))
+            return false;
+        memcpy(cells->key + k, &len, 4);
+        if (len > 0)
+            memcpy(cells->key + k + 4, text, len);
+        k += 4 + len;
+    }
+    *key_len = k;
+    return true;
+}
+
+/* The key columns as a difference line prints them (" a b c"), for a new cell only. */
+static bool cell_text(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *text_len)
+{
+    size_t t = 0;
+
+    for (int col = 0; col < keys; col++) {
+        if (col == skip)
+            continue;
+        const char *text = (const char *)sqlite3_column_text(s, col);
+        size_t len = text ? strlen(text) : 4;
+        if (!reserve(&cells->text, &cells->text_size, t + len + 2))
+            return false;
+        t += (size_t)sprintf(cells->text + t, " %s", text ? text : "NULL");
+    }
+    *text_len = t;
+    return true;
+}
+
+/* Eight bytes at a time (a byte-wise FNV over ~50-byte keys was a tenth of verify's CPU). */
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
+
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+        h ^= h >> 31;
+    }
+    if (n > 0) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+    }
+    h ^= h >> 29;
+    h *= 0x94D049BB133111EBULL;
+    return h ^ (h >> 32);
+}
+
+static bool cells_grow(struct day_cells *cells)
+{
+    size_t size = cells->size ? cells->size * 2 : 1024;
+    struct day_cell **slots = calloc(size, sizeof *slots);
+
+    if (slots == NULL)
+        return false;
+    for (size_t i = 0; i < cells->size; i++) {
+        struct day_cell *cell = cells->slots[i];
+        if (cell == NULL)
+            continue;
+        size_t j = cell->hash & (size - 1);
+        while (slots[j] != NULL)
+            j = (j + 1) & (size - 1);
+        slots[j] = cell;
+    }
+    free(cells->slots);
+    cells->slots = slots;
+    cells->size = size;
+    return true;
+}
+
+static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t key_len)
+{
+    size_t text_len;
+
+    if ((cells->used + 1) * 2 > cells->size && !cells_grow(cells))
+        return NULL;
+    uint64_t hash = hash_bytes(cells->key, key_len);
+    size_t i = hash & (cells->size - 1);
+    for (; cells->slots[i] != NULL; i = (i + 1) & (cells->size - 1)) {
+        struct day_cell *cell = cells->slots[i];
+        if (cell->hash == hash && cell->key_len == key_len && memcmp(cell->key, cells->key, key_len) == 0)
+            return cell;
+    }
+    if (!cell_text(cells, s, keys, skip, &text_len))
+        return NULL;
+    struct day_cell *cell = calloc(1, sizeof *cell + key_len + text_len + 1);
+    if (cell == NULL)
+        return NULL;
+    cell->hash = hash;
+    cell->key_len = key_len;
+    memcpy(cell->key, cells->key, key_len);
+    cell->text = cell->key + key_len;
+    memcpy(cell->text, cells->text, text_len + 1);
+    cells->slots[i] = cell;
+    cells->used++;
+    return cell;
+}
+
+/* Counts the current row of s (key columns, then a count) into its cell, on its side; column `skip`
+ * (-1: none) is left out of the key, for a coarser table that sums a finer one's rows. */
+static bool day_cells_add(struct day_cells *cells, sqlite3_stmt *s, bool expected_side, int skip)
+{
+    int keys = sqlite3_column_count(s) - 1;
+    size_t key_len;
+    struct day_cell *cell;
+
+    if (!cell_key(cells, s, keys, skip, &key_len) || (cell = cell_find(cells, s, keys, skip, key_len)) == NULL)
+        return false;
+    if (expected_side) {
+        cell->expected += sqlite3_column_int64(s, keys);
+        return true;
+    }
+    cell->has_stored = true;
+    cell->stored_is_count = sqlite3_column_type(s, keys) == SQLITE_INTEGER;
+    if (cell->stored_is_count) {
+        cell->stored = sqlite3_column_int64(s, keys);
+    } else {
+        const unsigned char *text = sqlite3_column_text(s, keys);
+        snprintf(cell->stored_text, sizeof cell->stored_text, "%s", text ? (const char *)text : "NULL");
+    }
+    return true;
+}
+
+static void day_cells_clear(struct day_cells *cells)
+{
+    for (size_t i = 0; i < cells->size && cells->used > 0; i++) {
+        if (cells->slots[i] != NULL) {
+            free(cells->slots[i]);
+            cells->slots[i] = NULL;
+            cells->used--;
+        }
+    }
+}
+
+static void day_cells_free(struct day_cells *cells)
+{
+    day_cells_clear(cells);
+    free(cells->slots);
+    free(cells->key);
+    free(cells->text);
+}
+
+struct walk {
+    struct day_cells *cells;            /* per check: its cells of the current day */
+    int *source;                        /* per check: the check whose recomputed rows it sums, or -1 */
+    sqlite3 *db;
+    const struct rollup_check *checks;
+    size_t count;
+    store_verify_report_fn report;
+    void *arg;
+    uint64_t *differences;
+    sqlite3_stmt **expected, **stored;  /* per check: the day statements, or a sum's stored side */
+    uint64_t *seen;                     /* per check: stored rows the walk compared */
+    struct sum *sums;                   /* per check: filled by the checks it is the sum of */
+    int *sum_target;                    /* per check: the check its rows are summed into, or -1 */
+    sqlite3_stmt *next_day[DAY_SOURCES];
+    sqlite3_stmt *first_agent[AGENT_TABLES], *next_agent[AGENT_TABLES];
+    sqlite3_stmt *surveys;
+};
+
+static void difference(struct walk *w, size_t check, sqlite3_stmt *s, bool expected_side)
+{
+    store_verify_report_row(s, w->checks[check].table, expected_side, w->report, w->arg);
+    (*w->differences)++;
+}
+
+/* ---- per-survey sums ---- */
+
+static bool sum_add(struct sum *sum, const char *key, sqlite3_int64 count)
+{
+    for (size_t i = 0; i < sum->count; i++)
+        if (strcmp(sum->cells[i].key, key) == 0) {
+            sum->cells[i].count += count;
+            return true;
+        }
+    if (sum->count == sum->size) {
+        size_t size = sum->size ? sum->size * 2 : 16;
+        struct sum_cell *cells = realloc(sum->cells, size * sizeof *cells);
+        if (cells == NULL)
+            return false;
+        sum->cells = cells;
+        sum->size = size;
+    }
+    char *copy = strdup(key);
+    if (copy == NULL)
+        return false;
+    sum->cells[sum->count++] = (struct sum_cell){copy, count, false};
+    return true;
+}
+
+static void sum_clear(struct sum *sum)
+{
+    for (size_t i = 0; i < sum->count; i++)
+        free(sum->cells[i].key);
+    sum->count = 0;
+}
+
+/* One stored row of a sum check (survey, key, count) against the sums. */
+static void sum_compare_row(struct walk *w, size_t check, sqlite3_stmt *s)
+{
+    struct sum *sum = &w->sums[check];
+    const char *key = (const char *)sqlite3_column_text(s, 1);
+
+    for (size_t i = 0; key != NULL && i < sum->count; i++) {
+        if (strcmp(sum->cells[i].key, key) != 0)
+            continue;
+        sum->cells[i].stored = true;
+        if (sqlite3_column_type(s, 2) == SQLITE_INTEGER && sqlite3_column_int64(s, 2) == sum->cells[i].count)
+            return;
+        char line[512];
+        snprintf(line, sizeof line, "%s: missing or wrong row %s %s %lld", w->checks[check].table,
+                 (const char *)sqlite3_column_text(s, 0), key, (long long)sum->cells[i].count);
+        w->report(line, w->arg);
+        (*w->differences)++;
+        break;
+    }
+    difference(w, check, s, false);
+}
+
+static enum store_status sum_finish(struct walk *w, size_t check, const char *survey)
+{
+    struct sum *sum = &w->sums[check];
+    sqlite3_stmt *s = w->stored[check];
+    int rc;
+
+    sqlite3_bind_text(s, 1, survey, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        w->seen[check]++;
+        sum_compare_row(w, check, s);
+    }
+    sqlite3_reset(s);
+    for (size_t i = 0; i < sum->count; i++) {
+        if (sum->cells[i].stored || sum->cells[i].count == 0)
+            continue;
+        char line[512];
+        snprintf(line, sizeof line, "%s: missing or wrong row %s %s %lld", w->checks[check].table, survey,
+                 sum->cells[i].key, (long long)sum->cells[i].count);
+        w->report(line, w->arg);
+        (*w->differences)++;
+    }
+    sum_clear(sum);
+    return status_of(rc);
+}
+
+/* ---- one day ---- */
+
+static void bind_day(sqlite3_stmt *s, const char *survey, sqlite3_int64 day, const char *agents)
+{
+    int params = sqlite3_bind_parameter_count(s);
+    sqlite3_int64 clamped = day > DAY_LIMIT ? DAY_LIMIT : day < -DAY_LIMIT ? -DAY_LIMIT : day;
+    /* submitted_at / 86400000 truncates toward zero: a day's rows lie within a day either side. */
+    sqlite3_int64 bounds[2] = {(clamped - 1) * DAY_MS, (clamped + 1) * DAY_MS};
+
+    sqlite3_bind_text(s, 1, survey, -1, SQLITE_STATIC);
+    if (params >= 2)
+        sqlite3_bind_int64(s, 2, day);
+    if (params >= 4) {
+        sqlite3_bind_int64(s, 3, bounds[0]);
+        sqlite3_bind_int64(s, 4, bounds[1]);
+    }
+    if (params >= 5)
+        sqlite3_bind_text(s, 5, agents, -1, SQLITE_STATIC);
+}
+
+static bool add_to_sum(struct walk *w, size_t check, sqlite3_stmt *expected)
+{
+    int target = w->sum_target[check];
+    if (target < 0)
+        return true;
+    const char *key = (const char *)sqlite3_column_text(expected, w->checks[target].sum_column);
+    int count_col = sqlite3_column_count(expected) - 1;
+    return key == NULL || sum_add(&w->sums[target], key, sqlite3_column_int64(expected, count_col));
+}
+
+static bool is_day_check(const struct rollup_check *check)
+{
+    return check->day_expected != NULL || check->derived_from != NULL;
+}
+
+/* The day's stored rows of one check into its cells. */
+static enum store_status load_stored(struct walk *w, size_t check, const char *survey, sqlite3_int64 day,
+                                     const char *agents)
+{
+    sqlite3_stmt *s = w->stored[check];
+    int rc;
+
+    day_cells_clear(&w->cells[check]);
+    bind_day(s, survey, day, agents);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!day_cells_add(&w->cells[check], s, false, -1)) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        w->seen[check]++;
+    }
+    sqlite3_reset(s);
+    return status_of(rc);
+}
+
+/* The day's recomputed rows of one check into its cells, and into those of the checks that sum them. */
+static enum store_status load_expected(struct walk *w, size_t check, const char *survey, sqlite3_int64 day,
+                                       const char *agents)
+{
+    sqlite3_stmt *s = w->expected[check];
+    int rc;
+
+    bind_day(s, survey, day, agents);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        bool ok = day_cells_add(&w->cells[check], s, true, -1) && add_to_sum(w, check, s);
+        for (size_t j = 0; ok && j < w->count; j++)
+            if (w->source[j] == (int)check)
+                ok = day_cells_add(&w->cells[j], s, true, w->checks[j].skip_column);
+        if (!ok) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    return status_of(rc);
+}
+
+static void report_cell(struct walk *w, size_t check, const struct day_cell *cell, bool expected_side)
+{
+    char line[1024];
+
+    if (expected_side)
+        snprintf(line, sizeof line, "%s: missing or wrong row%s %lld", w->checks[check].table, cell->text,
+                 (long long)cell->expected);
+    else if (cell->stored_is_count)
+        snprintf(line, sizeof line, "%s: unexpected row%s %lld", w->checks[check].table, cell->text,
+                 (long long)cell->stored);
+    else
+        snprintf(line, sizeof line, "%s: unexpected row%s %s", w->checks[check].table, cell->text, cell->stored_text);
+    w->report(line, w->arg);
+    (*w->differences)++;
+}
+
+static void report_cells(struct walk *w, size_t check)
+{
+    const struct day_cells *cells = &w->cells[check];
+
+    for (size_t i = 0; i < cells->size; i++) {
+        const struct day_cell *cell = cells->slots[i];
+        if (cell == NULL || (cell->has_stored && cell->stored_is_count && cell->stored == cell->expected))
+            continue;
+        if (cell->expected != 0)
+            report_cell(w, check, cell, true);
+        if (cell->has_stored)
+            report_cell(w, check, cell, false);
+    }
+}
+
+/* Every day check for one (survey, day): the stored rows into cells, the recomputed rows (read once
+ * for all the tables that derive from them) counted into the same cells, then every cell whose two
+ * counts differ reported. Neither side needs an order, so SQLite sorts nothing. */
+static enum store_status compare_day(struct walk *w, const char *survey, sqlite3_int64 day, const char *agents)
+{
+    enum store_status status = STORE_OK;
+
+    for (size_t i = 0; status == STORE_OK && i < w->count; i++)
+        if (is_day_check(&w->checks[i]))
+            status = load_stored(w, i, survey, day, agents);
+    for (size_t i = 0; status == STORE_OK && i < w->count; i++)
+        if (w->checks[i].day_expected != NULL)
+            status = load_expected(w, i, survey, day, agents);
+    for (size_t i = 0; status == STORE_OK && i < w->count; i++)
+        if (is_day_check(&w->checks[i]))
+            report_cells(w, i);
+    return status;
+}
+
+/* ---- walking surveys and days ---- */
+
+static bool next_day_of(sqlite3_stmt *s, const char *survey, sqlite3_int64 after, sqlite3_int64 *day)
+{
+    sqlite3_bind_text(s, 1, survey, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, after);
+    bool found = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    if (found)
+        *day = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return found;
+}
+
+/* The smallest submitted_at whose day (truncating division) comes after `day`. */
+static sqlite3_int64 first_ms_after(sqlite3_int64 day)
+{
+    if (day >= DAY_LIMIT)
+        return INT64_MAX;
+    if (day < -DAY_LIMIT)
+        return INT64_MIN;
+    return day >= 0 ? (day + 1) * DAY_MS : day * DAY_MS + 1;
+}
+
+static bool next_day(struct walk *w, const char *survey, bool first, sqlite3_int64 after, sqlite3_int64 *day)
+{
+    bool found = false;
+
+    for (int src = 0; src < DAY_SOURCES; src++) {
+        sqlite3_int64 d, bound = first ? INT64_MIN : src == FROM_RESPONSES ? first_ms_after(after) : after;
+        if (next_day_of(w->next_day[src], survey, bound, &d) && (!found || d < *day)) {
+            *day = d;
+            found = true;
+        }
+    }
+    return found;
+}
+
+/* A JSON array of the agents in the survey's stored agent rollups (duplicates do no harm in IN). */
+static char *stored_agents(struct walk *w, const char *survey)
+{
+    cJSON *list = cJSON_CreateArray();
+    char *json = NULL, *prev = NULL;
+
+    if (list == NULL)
+        return NULL;
+    for (size_t t = 0; t < AGENT_TABLES; t++) {
+        sqlite3_stmt *s = w->first_agent[t];
+        sqlite3_bind_text(s, 1, survey, -1, SQLITE_STATIC);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *agent = (const char *)sqlite3_column_text(s, 0);
+            cJSON *item = cJSON_CreateString(agent ? agent : "");
+            free(prev);
+            prev = strdup(agent ? agent : "");
+            sqlite3_reset(s);
+            if (item == NULL || prev == NULL || !cJSON_AddItemToArray(list, item))
+                goto done;
+            s = w->next_agent[t];
+            sqlite3_bind_text(s, 1, survey, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 2, prev, -1, SQLITE_STATIC);
+        }
+        sqlite3_reset(s);
+    }
+    json = cJSON_PrintUnformatted(list);
+done:
+    free(prev);
+    cJSON_Delete(list);
+    return json;
+}
+
+static enum store_status walk_survey(struct walk *w, const char *survey)
+{
+    enum store_status status = STORE_OK;
+    char *agents = stored_agents(w, survey);
+    sqlite3_int64 day = 0;
+
+    if (agents == NULL)
+        return STORE_UNAVAILABLE;
+    for (bool more = next_day(w, survey, true, 0, &day); status == STORE_OK && more;
+         more = next_day(w, survey, false, day, &day)) {
+        status = compare_day(w, survey, day, agents);
+    }
+    for (size_t i = 0; status == STORE_OK && i < w->count; i++)
+        if (w->checks[i].sum_of != NULL)
+            status = sum_finish(w, i, survey);
+    free(agents);
+    return status;
+}
+
+/* Stored rows the walk never reached: only looked for when there are some. */
+static enum store_status report_unvisited(struct walk *w, size_t check)
+{
+    char sql[1024];
+    sqlite3_stmt *s = NULL;
+    int rc;
+    sqlite3_int64 total = 0;
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM (%s)", w->checks[check].stored);
+    if (sqlite3_prepare_v2(w->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        total = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return status_of(rc);
+    if ((uint64_t)total == w->seen[check])
+        return STORE_OK;
+    if (sqlite3_prepare_v2(w->db, w->checks[check].unvisited, -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        difference(w, check, s, false);
+    sqlite3_finalize(s);
+    return status_of(rc);
+}
+
+/* ---- setting up and tearing down ---- */
+
+static bool prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s)
+{
+    return sqlite3_prepare_v2(db, sql, -1, s, NULL) == SQLITE_OK;
+}
+
+static bool prepare_agents(struct walk *w)
+{
+    char sql[256];
+
+    for (size_t t = 0; t < AGENT_TABLES; t++) {
+        snprintf(sql, sizeof sql, "SELECT agent FROM %s WHERE survey = ?1 ORDER BY agent LIMIT 1", agent_tables[t]);
+        if (!prepare(w->db, sql, &w->first_agent[t]))
+            return false;
+        snprintf(sql, sizeof sql, "SELECT agent FROM %s WHERE survey = ?1 AND agent > ?2 ORDER BY agent LIMIT 1",
+                 agent_tables[t]);
+        if (!prepare(w->db, sql, &w->next_agent[t]))
+            return false;
+    }
+    return true;
+}
+
+static int index_of(const struct walk *w, const char *table)
+{
+    for (size_t i = 0; i < w->count; i++)
+        if (strcmp(w->checks[i].table, table) == 0)
+            return (int)i;
+    return -1;
+}
+
+static bool walk_open(struct walk *w)
+{
+    size_t n = w->count;
+
+    w->expected = calloc(n, sizeof *w->expected);
+    w->stored = calloc(n, sizeof *w->stored);
+    w->seen = calloc(n, sizeof *w->seen);
+    w->sums = calloc(n, sizeof *w->sums);
+    w->sum_target = calloc(n, sizeof *w->sum_target);
+    w->source = calloc(n, sizeof *w->source);
+    w->cells = calloc(n, sizeof *w->cells);
+    if (!w->expected || !w->stored || !w->seen || !w->sums || !w->sum_target || !w->source || !w->cells)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        w->sum_target[i] = w->source[i] = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct rollup_check *c = &w->checks[i];
+        if (c->day_expected != NULL && !prepare(w->db, c->day_expected, &w->expected[i]))
+            return false;
+        if ((is_day_check(c) || c->sum_of != NULL) && !prepare(w->db, c->day_stored, &w->stored[i]))
+            return false;
+        if (c->derived_from != NULL) {
+            int source = index_of(w, c->derived_from);
+            if (source < 0 || w->checks[source].day_expected == NULL)
+                return false;
+            w->source[i] = source;
+        }
+        if (c->sum_of != NULL) {
+            int source = index_of(w, c->sum_of);
+            if (source < 0 || w->checks[source].day_expected == NULL)
+                return false;
+            w->sum_target[source] = (int)i;
+        }
+    }
+    for (int src = 0; src < DAY_SOURCES; src++)
+        if (!prepare(w->db, next_day_sql[src], &w->next_day[src]))
+            return false;
+    return prepare_agents(w) && prepare(w->db, "SELECT id FROM surveys ORDER BY id", &w->surveys);
+}
+
+static void walk_close(struct walk *w)
+{
+    for (size_t i = 0; i < w->count; i++) {
+        if (w->expected)
+            sqlite3_finalize(w->expected[i]);
+        if (w->stored)
+            sqlite3_finalize(w->stored[i]);
+        if (w->sums) {
+            sum_clear(&w->sums[i]);
+            free(w->sums[i].cells);
+        }
+        if (w->cells)
+            day_cells_free(&w->cells[i]);
+    }
+    for (int src = 0; src < DAY_SOURCES; src++)
+        sqlite3_finalize(w->next_day[src]);
+    for (size_t t = 0; t < AGENT_TABLES; t++) {
+        sqlite3_finalize(w->first_agent[t]);
+        sqlite3_finalize(w->next_agent[t]);
+    }
+    sqlite3_finalize(w->surveys);
+    free(w->cells);
+    free(w->source);
+    free(w->expected);
+    free(w->stored);
+    free(w->seen);
+    free(w->sums);
+    free(w->sum_target);
+}
+
+enum store_status store_verify_streamed(sqlite3 *db, const struct rollup_check *checks, size_t count,
+                                        store_verify_report_fn report, void *arg, uint64_t *differences)
+{
+    struct walk w = {.db = db, .checks = checks, .count = count, .report = report, .arg = arg,
+                     .differences = differences};
+    enum store_status status = STORE_ERROR;
+    int rc = SQLITE_DONE;
+
+    if (!walk_open(&w))
+        goto done;
+    status = STORE_OK;
+    while (status == STORE_OK && (rc = sqlite3_step(w.surveys)) == SQLITE_ROW) {
+        char *survey = strdup((const char *)sqlite3_column_text(w.surveys, 0));
+        status = survey ? walk_survey(&w, survey) : STORE_UNAVAILABLE;
+        free(survey);
+    }
+    if (status == STORE_OK && rc != SQLITE_DONE)
+        status = status_of(rc);
+    for (size_t i = 0; status == STORE_OK && i < count; i++)
+        if (is_day_check(&checks[i]) || checks[i].sum_of != NULL)
+            status = report_unvisited(&w, i);
+done:
+    walk_close(&w);
+    return status;
+}
