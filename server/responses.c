@@ -71,12 +71,17 @@ static enum store_status revalidate(struct store_conn *conn, struct post_job *po
     cJSON *body = cJSON_ParseWithLength(post->body, post->body_len);
     bool valid = body && validate_response(&current, body, post->response.received_at, &fresh, &post->errors);
     cJSON_Delete(body);
-    survey_free(&current);
-    if (!valid)
+    if (!valid) {
+        survey_free(&current);
         return body && post->errors.count > 0 ? STORE_CONFLICT : STORE_ERROR;
+    }
     memcpy(fresh.id, post->response.id, sizeof fresh.id);
     survey_response_free(&post->response);
     post->response = fresh;
+    /* The rollups read the answers by the definition they were validated against (question
+     * indexes, types, option texts): from now on, the current one. */
+    survey_free(&post->survey);
+    post->survey = current;
     return STORE_OK;
 }
 
@@ -94,7 +99,7 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
     }
     if ((status = revalidate(conn, post)) != STORE_OK)
         return status;
-    status = store_insert_response(conn, &post->response, post->existing_id);
+    status = store_insert_response(conn, &post->survey, &post->response, post->existing_id);
     if (status == STORE_OK)
         status = store_save_edit_token(conn, post->response.id, post->edit_hash, sizeof post->edit_hash,
                                        post->response.received_at + EDIT_TOKEN_LIFETIME_MS);

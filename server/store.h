@@ -105,11 +105,11 @@ void store_response_row_free(struct store_response_row *row);
 
 enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out);
 
-/* Inserts a validated response (id filled in) and adds it to the rollups, in the caller's
- * transaction. On STORE_CONFLICT, existing_id holds the id of the response already stored for the
+/* Inserts a response validated against survey (id filled in) and adds it to the rollups, in the
+ * caller's transaction; survey must be the stored definition (its question types decide buckets). On STORE_CONFLICT, existing_id holds the id of the response already stored for the
  * same (survey, interaction). */
-enum store_status store_insert_response(struct store_conn *conn, const struct response *response,
-                                        char existing_id[32]);
+enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
+                                        const struct response *response, char existing_id[32]);
 
 /* ---- listing and export ---- */
 

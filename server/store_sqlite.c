@@ -19,6 +19,8 @@
 #include "rollup_deltas.h"
 #include "schema.h"
 
+#define MS_PER_DAY INT64_C(86400000)
+
 enum stmt_id {
     STMT_BEGIN,
     STMT_COMMIT,
@@ -96,8 +98,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FIND_INTERACTION] = "SELECT id FROM responses WHERE survey = ?1 AND interaction = ?2",
     /* A response's rollup cells, through the answer_facts view: the one definition of which bucket
      * an answer counts in. */
-    [STMT_FACTS_OF] = "SELECT survey, day, channel, agent, question, value FROM answer_facts WHERE seq = ?1",
-    [STMT_RESPONSE_CELL_OF] = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), coalesce(agent, '')"
+    [STMT_FACTS_OF] = "SELECT survey, submitted_at, channel, agent, question, value FROM answer_facts WHERE seq = ?1",
+    [STMT_RESPONSE_CELL_OF] = "SELECT survey, submitted_at, coalesce(channel, ''), coalesce(agent, '')"
                               " FROM responses WHERE seq = ?1",
     /* A batch's accumulated changes, one cell each (see rollup_deltas.h): ?1 survey, ?2 day,
      * ?3 channel, ?4 question, ?5 value, ?6 delta, ?7 agent. */
@@ -907,8 +909,44 @@ static bool add_cell(struct store_conn *conn, struct rollup_cell cell)
     return false;
 }
 
-/* Adds (delta +1) or removes (-1) one response's contribution to every rollup: read through the view
- * now, while the row is as it is, and accumulated for the commit (see rollup_deltas.h). */
+/* One answer as the bucket it counts in, and the response it belongs to. */
+struct fact {
+    const char *survey, *channel, *agent;   /* "" for no channel or agent */
+    int64_t submitted_at;
+    const char *question;                   /* NULL: the response itself (rollup_responses*) */
+    bool value_is_text;
+    int64_t value;
+    const char *value_text;
+};
+
+/* Adds one fact to every rollup cell it counts in. */
+static void add_fact(struct store_conn *conn, const struct fact *f, int delta)
+{
+    struct rollup_cell cell = {
+        .survey = f->survey,
+        .channel = f->channel,
+        .agent = "",
+        .question = f->question ? f->question : "",
+        .day = f->submitted_at / MS_PER_DAY, /* truncated toward zero, as SQLite divides in the view */
+        .value_is_text = f->value_is_text,
+        .value = f->value,
+        .value_text = f->value_text,
+        .delta = delta,
+    };
+    cell.table = f->question ? ROLLUP_ANSWERS : ROLLUP_RESPONSES;
+    add_cell(conn, cell);
+    cell.table = f->question ? ROLLUP_ANSWERS_AGENT : ROLLUP_RESPONSES_AGENT;
+    cell.agent = f->agent;
+    add_cell(conn, cell);
+    if (f->question)
+        add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = f->survey, .channel = "",
+                                            .agent = "", .question = f->question, .delta = delta});
+}
+
+/* Adds (delta +1) or removes (-1) one stored response's contribution to every rollup: read through
+ * the view now, while the row is as it is, and accumulated for the commit (see rollup_deltas.h).
+ * Updates and deletions take this path (they are rare); inserts compute the same facts in C from
+ * the validated answers (add_response_facts), and test_metrics checks the two agree. */
 static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, int delta)
 {
     sqlite3_stmt *s = conn->job_deltas ? stmt(conn, STMT_FACTS_OF) : NULL;
@@ -918,29 +956,21 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
         return STORE_ERROR;
     sqlite3_bind_int64(s, 1, seq);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct rollup_cell cell = {
-            .table = ROLLUP_ANSWERS,
+        struct fact f = {
             .survey = (const char *)sqlite3_column_text(s, 0),
-            .day = sqlite3_column_int64(s, 1),
+            .submitted_at = sqlite3_column_int64(s, 1),
             .channel = (const char *)sqlite3_column_text(s, 2),
-            .agent = "",
+            .agent = (const char *)sqlite3_column_text(s, 3),
             .question = (const char *)sqlite3_column_text(s, 4),
             .value_is_text = sqlite3_column_type(s, 5) == SQLITE_TEXT,
             .value = sqlite3_column_int64(s, 5),
             .value_text = (const char *)sqlite3_column_text(s, 5),
-            .delta = delta,
         };
-        const char *agent = (const char *)sqlite3_column_text(s, 3);
         if (!row_read_whole(s)) {
             rc = SQLITE_NOMEM; /* a cell without its text: the job fails rather than miscount */
             break;
         }
-        add_cell(conn, cell);
-        cell.table = ROLLUP_ANSWERS_AGENT;
-        cell.agent = agent;
-        add_cell(conn, cell);
-        add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = cell.survey, .channel = "",
-                                            .agent = "", .question = cell.question, .delta = delta});
+        add_fact(conn, &f, delta);
     }
     done_with(s);
     if (rc != SQLITE_DONE)
@@ -951,28 +981,49 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
         return STORE_ERROR;
     sqlite3_bind_int64(s, 1, seq);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct rollup_cell cell = {
-            .table = ROLLUP_RESPONSES,
+        struct fact f = {
             .survey = (const char *)sqlite3_column_text(s, 0),
-            .day = sqlite3_column_int64(s, 1),
+            .submitted_at = sqlite3_column_int64(s, 1),
             .channel = (const char *)sqlite3_column_text(s, 2),
-            .agent = "",
-            .question = "",
-            .delta = delta,
+            .agent = (const char *)sqlite3_column_text(s, 3),
         };
-        const char *agent = (const char *)sqlite3_column_text(s, 3);
-        if (!row_read_whole(s)) {
+        if (!row_read_whole(s))
             rc = SQLITE_NOMEM;
-        } else {
-            add_cell(conn, cell);
-            cell.table = ROLLUP_RESPONSES_AGENT;
-            cell.agent = agent;
-            add_cell(conn, cell);
-        }
+        else
+            add_fact(conn, &f, delta);
     }
     done_with(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return status_of(rc);
+    return conn->deltas_lost ? STORE_ERROR : STORE_OK;
+}
+
+/* A new response's rollup facts from its validated answers, without reading anything back: the C
+ * twin of the answer_facts view (schema/002_rollups.sql), which stays the definition `surveyd
+ * verify` checks against. nps, csat, ces: the answer; yes_no: 1 yes, 0 no; choice: the option's
+ * text, or -1 for an "other" write-in; text: 0. */
+static enum store_status add_response_facts(struct store_conn *conn, const struct survey *survey,
+                                            const struct response *r)
+{
+    struct fact f = {
+        .survey = r->survey,
+        .channel = r->channel ? r->channel : "",
+        .agent = r->agent ? r->agent : "",
+        .submitted_at = r->submitted_at,
+    };
+
+    if (conn->job_deltas == NULL)
+        return STORE_ERROR;
+    add_fact(conn, &f, +1);
+    for (int i = 0; i < r->answer_count; i++) {
+        const struct answer *a = &r->answers[i];
+        const struct question *q = &survey->questions[a->question];
+        f.question = q->id;
+        f.value_is_text = q->type == QUESTION_CHOICE && a->number >= 0;
+        f.value_text = f.value_is_text ? q->options[a->number] : NULL;
+        f.value = q->type == QUESTION_TEXT ? 0 : a->number;
+        add_fact(conn, &f, +1);
+    }
     return conn->deltas_lost ? STORE_ERROR : STORE_OK;
 }
 
@@ -994,7 +1045,8 @@ static enum store_status find_interaction(struct store_conn *conn, const char *s
     return rc == SQLITE_ROW ? STORE_CONFLICT : rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
-enum store_status store_insert_response(struct store_conn *conn, const struct response *r, char existing_id[32])
+enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey, const struct response *r,
+                                        char existing_id[32])
 {
     sqlite3_stmt *s;
     enum store_status status;
@@ -1024,7 +1076,7 @@ enum store_status store_insert_response(struct store_conn *conn, const struct re
     if (status != STORE_OK)
         return status;
 
-    return adjust_rollups(conn, sqlite3_last_insert_rowid(conn->db), +1);
+    return add_response_facts(conn, survey, r);
 }
 
 /* ---- listing and export ---- */
@@ -1484,8 +1536,6 @@ enum store_status store_get_edit_token(struct store_conn *conn, const char *resp
 }
 
 /* ---- metrics ---- */
-
-#define MS_PER_DAY INT64_C(86400000)
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
