@@ -223,10 +223,12 @@ struct store_metrics_query {
     const char *channel;        /* exact match, or NULL */
     const char *agent;          /* exact match, or NULL */
     bool by_agent;              /* cells must carry their agent */
+    bool by_day;                /* cells must carry their own day (group_by=day or week); otherwise a
+                                 * cell may cover a whole month and carry its first day */
 };
 
 /* Calls each() for every cell in the window. Cells of the same key may come more than once (whole
- * days from rollups, partial edge days from raw rows): callers add them up. */
+ * months and days from rollups, partial edge days from hours and raw rows): callers add them up. */
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                      store_metrics_fn each, void *arg);
 

@@ -18,6 +18,7 @@
 #include "oom.h"
 #include "rollup_deltas.h"
 #include "schema.h"
+#include "timefmt.h"
 
 #define MS_PER_DAY INT64_C(86400000)
 
@@ -46,6 +47,12 @@ enum stmt_id {
     STMT_UPSERT_RESPONSES,
     STMT_UPSERT_RESPONSES_AGENT,
     STMT_UPSERT_ANSWERED,
+    STMT_UPSERT_ANSWERS_MONTH,
+    STMT_UPSERT_ANSWERS_AGENT_MONTH,
+    STMT_UPSERT_RESPONSES_MONTH,
+    STMT_UPSERT_RESPONSES_AGENT_MONTH,
+    STMT_UPSERT_ANSWERS_HOUR,
+    STMT_UPSERT_RESPONSES_HOUR,
     STMT_CLEAR_QUESTIONS,
     STMT_SET_QUESTIONS,
     STMT_SCAN_ANSWERS,
@@ -54,6 +61,14 @@ enum stmt_id {
     STMT_SCAN_RESPONSES,
     STMT_SCAN_RESPONSES_AGENT,
     STMT_SCAN_RESPONSES_ALL_AGENTS,
+    STMT_SCAN_ANSWERS_MONTH,
+    STMT_SCAN_ANSWERS_AGENT_MONTH,
+    STMT_SCAN_ANSWERS_ALL_AGENTS_MONTH,
+    STMT_SCAN_RESPONSES_MONTH,
+    STMT_SCAN_RESPONSES_AGENT_MONTH,
+    STMT_SCAN_RESPONSES_ALL_AGENTS_MONTH,
+    STMT_SCAN_ANSWERS_HOUR,
+    STMT_SCAN_RESPONSES_HOUR,
     STMT_SCAN_RAW_ANSWERS,
     STMT_SCAN_RAW_RESPONSES,
     STMT_DAY_SPAN,
@@ -74,6 +89,13 @@ enum stmt_id {
     STMT_PING,
     STMT_COUNT
 };
+
+/* group_by=agent: every agent's own range of an agent-first table, one index seek each, instead of
+ * the whole survey's cells with the time filter applied to each: the survey's agents listed one
+ * seek at a time (a skip-scan) from its smallest table that holds them all. */
+#define EACH_AGENT "WITH RECURSIVE agents (agent) AS (SELECT min(agent) FROM rollup_responses_agent_month WHERE survey = ?1" \
+    " UNION ALL SELECT (SELECT min(agent) FROM rollup_responses_agent_month WHERE survey = ?1 AND agent > agents.agent)" \
+    " FROM agents WHERE agents.agent IS NOT NULL) "
 
 static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -114,6 +136,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
                                     " VALUES (?1, ?7, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
     [STMT_UPSERT_ANSWERED] = "INSERT INTO answered_questions (survey, question, answers) VALUES (?1, ?4, ?6)"
                              " ON CONFLICT DO UPDATE SET answers = answers + excluded.answers",
+    [STMT_UPSERT_ANSWERS_MONTH] = "INSERT INTO rollup_answers_month (survey, month, channel, question, value, count)"
+                                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_ANSWERS_AGENT_MONTH] = "INSERT INTO rollup_answers_agent_month"
+                                        " (survey, agent, month, channel, question, value, count)"
+                                        " VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)"
+                                        " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_RESPONSES_MONTH] = "INSERT INTO rollup_responses_month (survey, month, channel, count)"
+                                    " VALUES (?1, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_RESPONSES_AGENT_MONTH] = "INSERT INTO rollup_responses_agent_month (survey, agent, month, channel, count)"
+                                          " VALUES (?1, ?7, ?2, ?3, ?6)"
+                                          " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_ANSWERS_HOUR] = "INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)"
+                                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_RESPONSES_HOUR] = "INSERT INTO rollup_responses_hour (survey, hour, channel, count)"
+                                   " VALUES (?1, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
     [STMT_CLEAR_QUESTIONS] = "DELETE FROM survey_questions WHERE survey = ?1",
     [STMT_SET_QUESTIONS] = "INSERT INTO survey_questions (survey, question, type)"
                            " SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type')"
@@ -124,17 +161,45 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_SCAN_ANSWERS_AGENT] = "SELECT day, channel, agent, question, value, count FROM rollup_answers_agent"
                                 " WHERE survey = ?1 AND agent = ?5 AND day >= ?2 AND day < ?3"
                                 " AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_ANSWERS_ALL_AGENTS] = "SELECT day, channel, agent, question, value, count FROM rollup_answers_agent"
-                                     " WHERE survey = ?1 AND day >= ?2 AND day < ?3 AND (?4 IS NULL OR channel = ?4)"
-                                     " AND ?5 IS NULL",
+    [STMT_SCAN_ANSWERS_ALL_AGENTS] = EACH_AGENT "SELECT r.day, r.channel, r.agent, r.question, r.value, r.count"
+                                     " FROM agents CROSS JOIN rollup_answers_agent AS r"
+                                     " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.day >= ?2 AND r.day < ?3"
+                                     " AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
     [STMT_SCAN_RESPONSES] = "SELECT day, channel, '', NULL, NULL, count FROM rollup_responses"
                             " WHERE survey = ?1 AND day >= ?2 AND day < ?3 AND (?4 IS NULL OR channel = ?4)",
     [STMT_SCAN_RESPONSES_AGENT] = "SELECT day, channel, agent, NULL, NULL, count FROM rollup_responses_agent"
                                   " WHERE survey = ?1 AND agent = ?5 AND day >= ?2 AND day < ?3"
                                   " AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_RESPONSES_ALL_AGENTS] = "SELECT day, channel, agent, NULL, NULL, count FROM rollup_responses_agent"
-                                       " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
-                                       " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_RESPONSES_ALL_AGENTS] = EACH_AGENT "SELECT r.day, r.channel, r.agent, NULL, NULL, r.count"
+                                       " FROM agents CROSS JOIN rollup_responses_agent AS r"
+                                       " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.day >= ?2 AND r.day < ?3"
+                                       " AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
+    /* The same from the month tables: months (their first days) [?2, ?3). */
+    [STMT_SCAN_ANSWERS_MONTH] = "SELECT month, channel, '', question, value, count FROM rollup_answers_month"
+                                " WHERE survey = ?1 AND month >= ?2 AND month < ?3 AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_ANSWERS_AGENT_MONTH] = "SELECT month, channel, agent, question, value, count FROM rollup_answers_agent_month"
+                                      " WHERE survey = ?1 AND agent = ?5 AND month >= ?2 AND month < ?3"
+                                      " AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_ANSWERS_ALL_AGENTS_MONTH] = EACH_AGENT "SELECT r.month, r.channel, r.agent, r.question, r.value, r.count"
+                                           " FROM agents CROSS JOIN rollup_answers_agent_month AS r"
+                                           " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.month >= ?2"
+                                           " AND r.month < ?3 AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_RESPONSES_MONTH] = "SELECT month, channel, '', NULL, NULL, count FROM rollup_responses_month"
+                                  " WHERE survey = ?1 AND month >= ?2 AND month < ?3 AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_RESPONSES_AGENT_MONTH] = "SELECT month, channel, agent, NULL, NULL, count FROM rollup_responses_agent_month"
+                                        " WHERE survey = ?1 AND agent = ?5 AND month >= ?2 AND month < ?3"
+                                        " AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_RESPONSES_ALL_AGENTS_MONTH] = EACH_AGENT "SELECT r.month, r.channel, r.agent, NULL, NULL, r.count"
+                                             " FROM agents CROSS JOIN rollup_responses_agent_month AS r"
+                                             " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.month >= ?2"
+                                             " AND r.month < ?3 AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
+    /* Whole hours [?2, ?3) of a window's partial edge days (no agent filter or grouping). */
+    [STMT_SCAN_ANSWERS_HOUR] = "SELECT hour / 24, channel, '', question, value, count FROM rollup_answers_hour"
+                               " WHERE survey = ?1 AND hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR channel = ?4)"
+                               " AND ?5 IS NULL",
+    [STMT_SCAN_RESPONSES_HOUR] = "SELECT hour / 24, channel, '', NULL, NULL, count FROM rollup_responses_hour"
+                                 " WHERE survey = ?1 AND hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR channel = ?4)"
+                                 " AND ?5 IS NULL",
     /* Partial days at a window's edges, from the raw rows: times [?2, ?3) in milliseconds. */
     [STMT_SCAN_RAW_ANSWERS] = "SELECT day, channel, agent, question, value, count(*) FROM answer_facts"
                               " WHERE survey = ?1 AND submitted_at >= ?2 AND submitted_at < ?3"
@@ -610,6 +675,12 @@ static bool flush_cell(const struct rollup_cell *cell, void *arg)
         [ROLLUP_ANSWERS] = STMT_UPSERT_ANSWERS,       [ROLLUP_ANSWERS_AGENT] = STMT_UPSERT_ANSWERS_AGENT,
         [ROLLUP_RESPONSES] = STMT_UPSERT_RESPONSES,   [ROLLUP_RESPONSES_AGENT] = STMT_UPSERT_RESPONSES_AGENT,
         [ROLLUP_ANSWERED] = STMT_UPSERT_ANSWERED,
+        [ROLLUP_ANSWERS_MONTH] = STMT_UPSERT_ANSWERS_MONTH,
+        [ROLLUP_ANSWERS_AGENT_MONTH] = STMT_UPSERT_ANSWERS_AGENT_MONTH,
+        [ROLLUP_RESPONSES_MONTH] = STMT_UPSERT_RESPONSES_MONTH,
+        [ROLLUP_RESPONSES_AGENT_MONTH] = STMT_UPSERT_RESPONSES_AGENT_MONTH,
+        [ROLLUP_ANSWERS_HOUR] = STMT_UPSERT_ANSWERS_HOUR,
+        [ROLLUP_RESPONSES_HOUR] = STMT_UPSERT_RESPONSES_HOUR,
     };
     struct flush *flush = arg;
     sqlite3_stmt *s = stmt(flush->conn, upserts[cell->table]);
@@ -919,26 +990,52 @@ struct fact {
     const char *value_text;
 };
 
-/* Adds one fact to every rollup cell it counts in. */
+#define MS_PER_HOUR INT64_C(3600000)
+
+/* The first day of the UTC month holding day (days since 1970-01-01): the month tables' key. */
+static int64_t month_of_day(int64_t day)
+{
+    int64_t year;
+    unsigned month, mday;
+    timefmt_civil_from_days(day, &year, &month, &mday);
+    return day - (int64_t)(mday - 1);
+}
+
+/* Adds one fact to every rollup cell it counts in: day, month and hour, with and without the agent
+ * (hours without only). Times are divided truncating toward zero, as SQLite divides in the view. */
 static void add_fact(struct store_conn *conn, const struct fact *f, int delta)
 {
+    bool answer = f->question != NULL;
+    int64_t day = f->submitted_at / MS_PER_DAY;
     struct rollup_cell cell = {
         .survey = f->survey,
         .channel = f->channel,
-        .agent = "",
-        .question = f->question ? f->question : "",
-        .day = f->submitted_at / MS_PER_DAY, /* truncated toward zero, as SQLite divides in the view */
+        .question = answer ? f->question : "",
         .value_is_text = f->value_is_text,
         .value = f->value,
         .value_text = f->value_text,
         .delta = delta,
     };
-    cell.table = f->question ? ROLLUP_ANSWERS : ROLLUP_RESPONSES;
-    add_cell(conn, cell);
-    cell.table = f->question ? ROLLUP_ANSWERS_AGENT : ROLLUP_RESPONSES_AGENT;
-    cell.agent = f->agent;
-    add_cell(conn, cell);
-    if (f->question)
+    static const struct {
+        enum rollup_table answers, responses;
+        bool agent;
+        char time;  /* 'd'ay, 'm'onth or 'h'our */
+    } tables[] = {
+        {ROLLUP_ANSWERS, ROLLUP_RESPONSES, false, 'd'},
+        {ROLLUP_ANSWERS_AGENT, ROLLUP_RESPONSES_AGENT, true, 'd'},
+        {ROLLUP_ANSWERS_MONTH, ROLLUP_RESPONSES_MONTH, false, 'm'},
+        {ROLLUP_ANSWERS_AGENT_MONTH, ROLLUP_RESPONSES_AGENT_MONTH, true, 'm'},
+        {ROLLUP_ANSWERS_HOUR, ROLLUP_RESPONSES_HOUR, false, 'h'},
+    };
+    int64_t month = month_of_day(day), hour = f->submitted_at / MS_PER_HOUR;
+
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        cell.table = answer ? tables[i].answers : tables[i].responses;
+        cell.agent = tables[i].agent ? f->agent : "";
+        cell.day = tables[i].time == 'd' ? day : tables[i].time == 'm' ? month : hour;
+        add_cell(conn, cell);
+    }
+    if (answer)
         add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = f->survey, .channel = "",
                                             .agent = "", .question = f->question, .delta = delta});
 }
@@ -1577,52 +1674,100 @@ static enum store_status scan(struct store_conn *conn, enum stmt_id id, const st
     return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
+/* The statements of one query, by time granularity: its filters decide which tables can answer. */
+struct scan_plan {
+    struct store_conn *conn;
+    const struct store_metrics_query *q;
+    store_metrics_fn each;
+    void *arg;
+    enum stmt_id answers[2], responses[2];  /* [0] days, [1] months */
+    bool hours;                             /* the hour tables can answer the edges (no agent in play) */
+    enum store_status status;
+};
+
+static void scan_pair(struct scan_plan *p, enum stmt_id answers, enum stmt_id responses, int64_t lo, int64_t hi)
+{
+    if (p->status != STORE_OK || lo >= hi)
+        return;
+    p->status = scan(p->conn, answers, p->q, lo, hi, p->each, p->arg);
+    if (p->status == STORE_OK)
+        p->status = scan(p->conn, responses, p->q, lo, hi, p->each, p->arg);
+}
+
+/* The first day of the first month starting at or after day. */
+static int64_t month_ceil(int64_t day)
+{
+    int64_t month = month_of_day(day);
+    return month == day ? day : month_of_day(month + 31); /* month + 31 lies in the next month */
+}
+
+/* Whole days [first_day, end_day) (either open: INT64_MIN / INT64_MAX): the months they cover
+ * entirely from the month tables, the days before and after from the day tables. Groupings by
+ * day or week need every cell's own day, so take day cells throughout. */
+static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
+{
+    if (p->q->by_day) {
+        scan_pair(p, p->answers[0], p->responses[0], first_day, end_day);
+        return;
+    }
+    int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
+    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : month_of_day(end_day);
+    if (first_month >= end_month) {
+        scan_pair(p, p->answers[0], p->responses[0], first_day, end_day);
+        return;
+    }
+    scan_pair(p, p->answers[0], p->responses[0], first_day, first_month);
+    scan_pair(p, p->answers[1], p->responses[1], first_month, end_month);
+    scan_pair(p, p->answers[0], p->responses[0], end_month, end_day);
+}
+
+/* A partial day [lo_ms, hi_ms): whole hours from the hour tables when they can answer, the rest
+ * (at most two partial hours) from raw rows. */
+static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
+{
+    int64_t first_hour = floor_div(lo_ms + MS_PER_HOUR - 1, MS_PER_HOUR), end_hour = floor_div(hi_ms, MS_PER_HOUR);
+    if (!p->hours || first_hour >= end_hour) {
+        scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, hi_ms);
+        return;
+    }
+    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, first_hour * MS_PER_HOUR);
+    scan_pair(p, STMT_SCAN_ANSWERS_HOUR, STMT_SCAN_RESPONSES_HOUR, first_hour, end_hour);
+    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, end_hour * MS_PER_HOUR, hi_ms);
+}
+
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *q,
                                      store_metrics_fn each, void *arg)
 {
-    enum stmt_id answers = STMT_SCAN_ANSWERS, responses = STMT_SCAN_RESPONSES;
-    enum store_status status;
-
+    struct scan_plan p = {
+        .conn = conn, .q = q, .each = each, .arg = arg,
+        .answers = {STMT_SCAN_ANSWERS, STMT_SCAN_ANSWERS_MONTH},
+        .responses = {STMT_SCAN_RESPONSES, STMT_SCAN_RESPONSES_MONTH},
+        .hours = !q->agent && !q->by_agent,
+        .status = STORE_OK,
+    };
     if (q->agent) {
-        answers = STMT_SCAN_ANSWERS_AGENT;
-        responses = STMT_SCAN_RESPONSES_AGENT;
+        p.answers[0] = STMT_SCAN_ANSWERS_AGENT, p.answers[1] = STMT_SCAN_ANSWERS_AGENT_MONTH;
+        p.responses[0] = STMT_SCAN_RESPONSES_AGENT, p.responses[1] = STMT_SCAN_RESPONSES_AGENT_MONTH;
     } else if (q->by_agent) {
-        answers = STMT_SCAN_ANSWERS_ALL_AGENTS;
-        responses = STMT_SCAN_RESPONSES_ALL_AGENTS;
+        p.answers[0] = STMT_SCAN_ANSWERS_ALL_AGENTS, p.answers[1] = STMT_SCAN_ANSWERS_ALL_AGENTS_MONTH;
+        p.responses[0] = STMT_SCAN_RESPONSES_ALL_AGENTS, p.responses[1] = STMT_SCAN_RESPONSES_ALL_AGENTS_MONTH;
     }
-    /* Whole days come from the rollups; the partial days at either edge from raw rows, which costs
-     * at most two days' responses whatever the window. */
+    /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
+     * costs at most two days' hours and two partial hours' responses, whatever the window. */
     int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + MS_PER_DAY - 1, MS_PER_DAY);
     int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, MS_PER_DAY);
-    if (first_day >= end_day) {
-        status = scan(conn, STMT_SCAN_RAW_ANSWERS, q, q->from_ms, q->to_ms, each, arg);
-        return status == STORE_OK ? scan(conn, STMT_SCAN_RAW_RESPONSES, q, q->from_ms, q->to_ms, each, arg) : status;
+    if (first_day >= end_day) { /* no whole day inside: both bounds are given */
+        scan_edge(&p, q->from_ms, q->to_ms);
+        return p.status;
     }
+    scan_days(&p, first_day, end_day);
     /* The edges exist only for a given bound; their day products are formed only then (the open
      * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
-    bool from_edge = q->from_ms != INT64_MIN, to_edge = q->to_ms != INT64_MAX;
-    int64_t first_edge_end = from_edge ? first_day * MS_PER_DAY : 0;
-    int64_t last_edge_start = to_edge ? end_day * MS_PER_DAY : 0;
-    struct {
-        enum stmt_id id;
-        int64_t lo, hi;
-        bool wanted;
-    } parts[] = {
-        {answers, first_day, end_day, true},
-        {responses, first_day, end_day, true},
-        {STMT_SCAN_RAW_ANSWERS, q->from_ms, first_edge_end, from_edge},
-        {STMT_SCAN_RAW_RESPONSES, q->from_ms, first_edge_end, from_edge},
-        {STMT_SCAN_RAW_ANSWERS, last_edge_start, q->to_ms, to_edge},
-        {STMT_SCAN_RAW_RESPONSES, last_edge_start, q->to_ms, to_edge},
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (!parts[i].wanted || parts[i].lo >= parts[i].hi)
-            continue;
-        status = scan(conn, parts[i].id, q, parts[i].lo, parts[i].hi, each, arg);
-        if (status != STORE_OK)
-            return status;
-    }
-    return STORE_OK;
+    if (q->from_ms != INT64_MIN)
+        scan_edge(&p, q->from_ms, first_day * MS_PER_DAY);
+    if (q->to_ms != INT64_MAX)
+        scan_edge(&p, end_day * MS_PER_DAY, q->to_ms);
+    return p.status;
 }
 
 enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day)

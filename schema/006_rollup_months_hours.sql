@@ -1,0 +1,85 @@
+-- surveyd schema, version 6: coarser and finer rollups beside the per-day ones, so a metrics query
+-- costs O(months + edge days) cells rather than O(days), and a window's partial-day edges cost
+-- O(hours) cells plus the raw rows of at most two partial hours (not of two whole days).
+--   month: the first day of the UTC month, in days since 1970-01-01 (so a month cell reads like a
+--          day cell dated the 1st: group_by=month and the totals need no translation);
+--   hour:  hours since the epoch, UTC (submitted_at / 3600000).
+-- Each is the SUM of the finer table's cells (surveyd verify checks that), maintained by the writer
+-- in the same flush before COMMIT as the day tables. `value` has no declared type (see 002).
+
+CREATE TABLE rollup_answers_month (
+    survey   TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    month    INTEGER NOT NULL,
+    channel  TEXT NOT NULL,
+    question TEXT NOT NULL,
+    value    NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (survey, month, channel, question, value)
+) WITHOUT ROWID;
+
+-- Agent first, as rollup_answers_agent: an agent filter is a range scan.
+CREATE TABLE rollup_answers_agent_month (
+    survey   TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    agent    TEXT NOT NULL,
+    month    INTEGER NOT NULL,
+    channel  TEXT NOT NULL,
+    question TEXT NOT NULL,
+    value    NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (survey, agent, month, channel, question, value)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_responses_month (
+    survey  TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    month   INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (survey, month, channel)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_responses_agent_month (
+    survey  TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    agent   TEXT NOT NULL,
+    month   INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (survey, agent, month, channel)
+) WITHOUT ROWID;
+
+-- Hours, without the agent: the edges of RFC 3339 windows (an agent filter still reads raw rows there).
+CREATE TABLE rollup_answers_hour (
+    survey   TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    hour     INTEGER NOT NULL,
+    channel  TEXT NOT NULL,
+    question TEXT NOT NULL,
+    value    NOT NULL,
+    count    INTEGER NOT NULL,
+    PRIMARY KEY (survey, hour, channel, question, value)
+) WITHOUT ROWID;
+
+CREATE TABLE rollup_responses_hour (
+    survey  TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    hour    INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (survey, hour, channel)
+) WITHOUT ROWID;
+
+-- Back-fill: months from the day tables (no raw rows read), hours from the raw rows.
+INSERT INTO rollup_answers_month (survey, month, channel, question, value, count)
+    SELECT survey, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, question, value, sum(count)
+    FROM rollup_answers GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0;
+INSERT INTO rollup_answers_agent_month (survey, agent, month, channel, question, value, count)
+    SELECT survey, agent, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, question, value,
+           sum(count)
+    FROM rollup_answers_agent GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(count) != 0;
+INSERT INTO rollup_responses_month (survey, month, channel, count)
+    SELECT survey, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, sum(count)
+    FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0;
+INSERT INTO rollup_responses_agent_month (survey, agent, month, channel, count)
+    SELECT survey, agent, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, sum(count)
+    FROM rollup_responses_agent GROUP BY 1, 2, 3, 4 HAVING sum(count) != 0;
+INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)
+    SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5;
+INSERT INTO rollup_responses_hour (survey, hour, channel, count)
+    SELECT survey, submitted_at / 3600000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3;
