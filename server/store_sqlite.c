@@ -1798,6 +1798,9 @@ struct rollup_check {
     const char *stored;
 };
 
+/* A day's month, as the month tables key it (schema/006_rollup_months_hours.sql). */
+#define MONTH_OF_DAY "unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400"
+
 static const struct rollup_check rollup_checks[] = {
     {"rollup_answers",
      "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
@@ -1814,6 +1817,28 @@ static const struct rollup_check rollup_checks[] = {
      "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0"},
     {"answered_questions", "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
      "SELECT survey, question, answers FROM answered_questions WHERE answers != 0"},
+    /* Months from the day tables (checked against the raw rows above), hours from the raw rows. */
+    {"rollup_answers_month",
+     "SELECT survey, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_answers"
+     " GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0",
+     "SELECT survey, month, channel, question, value, count FROM rollup_answers_month WHERE count != 0"},
+    {"rollup_answers_agent_month",
+     "SELECT survey, agent, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_answers_agent"
+     " GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(count) != 0",
+     "SELECT survey, agent, month, channel, question, value, count FROM rollup_answers_agent_month WHERE count != 0"},
+    {"rollup_responses_month",
+     "SELECT survey, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0",
+     "SELECT survey, month, channel, count FROM rollup_responses_month WHERE count != 0"},
+    {"rollup_responses_agent_month",
+     "SELECT survey, agent, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses_agent"
+     " GROUP BY 1, 2, 3, 4 HAVING sum(count) != 0",
+     "SELECT survey, agent, month, channel, count FROM rollup_responses_agent_month WHERE count != 0"},
+    {"rollup_answers_hour",
+     "SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
+     "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour WHERE count != 0"},
+    {"rollup_responses_hour",
+     "SELECT survey, submitted_at / 3600000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
+     "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count != 0"},
 };
 
 /* Reports the rows of one side missing from the other. */
