@@ -6,6 +6,10 @@
 --   hour:  hours since the epoch, UTC (submitted_at / 3600000).
 -- Each is the SUM of the finer table's cells (surveyd verify checks that), maintained by the writer
 -- in the same flush before COMMIT as the day tables. `value` has no declared type (see 002).
+-- None has the agent: agent-keyed month cells were measured to cost the writer 50-100 us per
+-- response (every response dirties another page of a table keyed by agent), for 1.5x on
+-- group_by=agent and nothing measurable on agent filters at 1 M responses; agent queries read the
+-- per-day agent tables.
 
 CREATE TABLE rollup_answers_month (
     survey   TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
@@ -17,18 +21,6 @@ CREATE TABLE rollup_answers_month (
     PRIMARY KEY (survey, month, channel, question, value)
 ) WITHOUT ROWID;
 
--- Agent first, as rollup_answers_agent: an agent filter is a range scan.
-CREATE TABLE rollup_answers_agent_month (
-    survey   TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
-    agent    TEXT NOT NULL,
-    month    INTEGER NOT NULL,
-    channel  TEXT NOT NULL,
-    question TEXT NOT NULL,
-    value    NOT NULL,
-    count    INTEGER NOT NULL,
-    PRIMARY KEY (survey, agent, month, channel, question, value)
-) WITHOUT ROWID;
-
 CREATE TABLE rollup_responses_month (
     survey  TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     month   INTEGER NOT NULL,
@@ -37,16 +29,7 @@ CREATE TABLE rollup_responses_month (
     PRIMARY KEY (survey, month, channel)
 ) WITHOUT ROWID;
 
-CREATE TABLE rollup_responses_agent_month (
-    survey  TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
-    agent   TEXT NOT NULL,
-    month   INTEGER NOT NULL,
-    channel TEXT NOT NULL,
-    count   INTEGER NOT NULL,
-    PRIMARY KEY (survey, agent, month, channel)
-) WITHOUT ROWID;
-
--- Hours, without the agent: the edges of RFC 3339 windows (an agent filter still reads raw rows there).
+-- Hours: the edges of RFC 3339 windows (an agent filter still reads raw rows there).
 CREATE TABLE rollup_answers_hour (
     survey   TEXT NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     hour     INTEGER NOT NULL,
@@ -69,16 +52,9 @@ CREATE TABLE rollup_responses_hour (
 INSERT INTO rollup_answers_month (survey, month, channel, question, value, count)
     SELECT survey, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, question, value, sum(count)
     FROM rollup_answers GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0;
-INSERT INTO rollup_answers_agent_month (survey, agent, month, channel, question, value, count)
-    SELECT survey, agent, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, question, value,
-           sum(count)
-    FROM rollup_answers_agent GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(count) != 0;
 INSERT INTO rollup_responses_month (survey, month, channel, count)
     SELECT survey, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, sum(count)
     FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0;
-INSERT INTO rollup_responses_agent_month (survey, agent, month, channel, count)
-    SELECT survey, agent, unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, sum(count)
-    FROM rollup_responses_agent GROUP BY 1, 2, 3, 4 HAVING sum(count) != 0;
 INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)
     SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5;
 INSERT INTO rollup_responses_hour (survey, hour, channel, count)

@@ -18,9 +18,7 @@ enum rollup_table {
     ROLLUP_RESPONSES_AGENT,     /* survey, agent, day, channel */
     ROLLUP_ANSWERED,            /* survey, question */
     ROLLUP_ANSWERS_MONTH,       /* survey, month, channel, question, value */
-    ROLLUP_ANSWERS_AGENT_MONTH, /* survey, agent, month, channel, question, value */
     ROLLUP_RESPONSES_MONTH,     /* survey, month, channel */
-    ROLLUP_RESPONSES_AGENT_MONTH, /* survey, agent, month, channel */
     ROLLUP_ANSWERS_HOUR,        /* survey, hour, channel, question, value */
     ROLLUP_RESPONSES_HOUR,      /* survey, hour, channel */
 };

@@ -48,9 +48,7 @@ enum stmt_id {
     STMT_UPSERT_RESPONSES_AGENT,
     STMT_UPSERT_ANSWERED,
     STMT_UPSERT_ANSWERS_MONTH,
-    STMT_UPSERT_ANSWERS_AGENT_MONTH,
     STMT_UPSERT_RESPONSES_MONTH,
-    STMT_UPSERT_RESPONSES_AGENT_MONTH,
     STMT_UPSERT_ANSWERS_HOUR,
     STMT_UPSERT_RESPONSES_HOUR,
     STMT_CLEAR_QUESTIONS,
@@ -62,11 +60,7 @@ enum stmt_id {
     STMT_SCAN_RESPONSES_AGENT,
     STMT_SCAN_RESPONSES_ALL_AGENTS,
     STMT_SCAN_ANSWERS_MONTH,
-    STMT_SCAN_ANSWERS_AGENT_MONTH,
-    STMT_SCAN_ANSWERS_ALL_AGENTS_MONTH,
     STMT_SCAN_RESPONSES_MONTH,
-    STMT_SCAN_RESPONSES_AGENT_MONTH,
-    STMT_SCAN_RESPONSES_ALL_AGENTS_MONTH,
     STMT_SCAN_ANSWERS_HOUR,
     STMT_SCAN_RESPONSES_HOUR,
     STMT_SCAN_RAW_ANSWERS,
@@ -92,9 +86,9 @@ enum stmt_id {
 
 /* group_by=agent: every agent's own range of an agent-first table, one index seek each, instead of
  * the whole survey's cells with the time filter applied to each: the survey's agents listed one
- * seek at a time (a skip-scan) from its smallest table that holds them all. */
-#define EACH_AGENT "WITH RECURSIVE agents (agent) AS (SELECT min(agent) FROM rollup_responses_agent_month WHERE survey = ?1" \
-    " UNION ALL SELECT (SELECT min(agent) FROM rollup_responses_agent_month WHERE survey = ?1 AND agent > agents.agent)" \
+ * seek at a time (a skip-scan) from the smallest agent-keyed table. */
+#define EACH_AGENT "WITH RECURSIVE agents (agent) AS (SELECT min(agent) FROM rollup_responses_agent WHERE survey = ?1" \
+    " UNION ALL SELECT (SELECT min(agent) FROM rollup_responses_agent WHERE survey = ?1 AND agent > agents.agent)" \
     " FROM agents WHERE agents.agent IS NOT NULL) "
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -138,15 +132,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
                              " ON CONFLICT DO UPDATE SET answers = answers + excluded.answers",
     [STMT_UPSERT_ANSWERS_MONTH] = "INSERT INTO rollup_answers_month (survey, month, channel, question, value, count)"
                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
-    [STMT_UPSERT_ANSWERS_AGENT_MONTH] = "INSERT INTO rollup_answers_agent_month"
-                                        " (survey, agent, month, channel, question, value, count)"
-                                        " VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)"
-                                        " ON CONFLICT DO UPDATE SET count = count + excluded.count",
     [STMT_UPSERT_RESPONSES_MONTH] = "INSERT INTO rollup_responses_month (survey, month, channel, count)"
                                     " VALUES (?1, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
-    [STMT_UPSERT_RESPONSES_AGENT_MONTH] = "INSERT INTO rollup_responses_agent_month (survey, agent, month, channel, count)"
-                                          " VALUES (?1, ?7, ?2, ?3, ?6)"
-                                          " ON CONFLICT DO UPDATE SET count = count + excluded.count",
     [STMT_UPSERT_ANSWERS_HOUR] = "INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)"
                                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
     [STMT_UPSERT_RESPONSES_HOUR] = "INSERT INTO rollup_responses_hour (survey, hour, channel, count)"
@@ -177,22 +164,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     /* The same from the month tables: months (their first days) [?2, ?3). */
     [STMT_SCAN_ANSWERS_MONTH] = "SELECT month, channel, '', question, value, count FROM rollup_answers_month"
                                 " WHERE survey = ?1 AND month >= ?2 AND month < ?3 AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_ANSWERS_AGENT_MONTH] = "SELECT month, channel, agent, question, value, count FROM rollup_answers_agent_month"
-                                      " WHERE survey = ?1 AND agent = ?5 AND month >= ?2 AND month < ?3"
-                                      " AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_ANSWERS_ALL_AGENTS_MONTH] = EACH_AGENT "SELECT r.month, r.channel, r.agent, r.question, r.value, r.count"
-                                           " FROM agents CROSS JOIN rollup_answers_agent_month AS r"
-                                           " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.month >= ?2"
-                                           " AND r.month < ?3 AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
     [STMT_SCAN_RESPONSES_MONTH] = "SELECT month, channel, '', NULL, NULL, count FROM rollup_responses_month"
                                   " WHERE survey = ?1 AND month >= ?2 AND month < ?3 AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_RESPONSES_AGENT_MONTH] = "SELECT month, channel, agent, NULL, NULL, count FROM rollup_responses_agent_month"
-                                        " WHERE survey = ?1 AND agent = ?5 AND month >= ?2 AND month < ?3"
-                                        " AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_RESPONSES_ALL_AGENTS_MONTH] = EACH_AGENT "SELECT r.month, r.channel, r.agent, NULL, NULL, r.count"
-                                             " FROM agents CROSS JOIN rollup_responses_agent_month AS r"
-                                             " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.month >= ?2"
-                                             " AND r.month < ?3 AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
     /* Whole hours [?2, ?3) of a window's partial edge days (no agent filter or grouping). */
     [STMT_SCAN_ANSWERS_HOUR] = "SELECT hour / 24, channel, '', question, value, count FROM rollup_answers_hour"
                                " WHERE survey = ?1 AND hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR channel = ?4)"
@@ -676,9 +649,7 @@ static bool flush_cell(const struct rollup_cell *cell, void *arg)
         [ROLLUP_RESPONSES] = STMT_UPSERT_RESPONSES,   [ROLLUP_RESPONSES_AGENT] = STMT_UPSERT_RESPONSES_AGENT,
         [ROLLUP_ANSWERED] = STMT_UPSERT_ANSWERED,
         [ROLLUP_ANSWERS_MONTH] = STMT_UPSERT_ANSWERS_MONTH,
-        [ROLLUP_ANSWERS_AGENT_MONTH] = STMT_UPSERT_ANSWERS_AGENT_MONTH,
         [ROLLUP_RESPONSES_MONTH] = STMT_UPSERT_RESPONSES_MONTH,
-        [ROLLUP_RESPONSES_AGENT_MONTH] = STMT_UPSERT_RESPONSES_AGENT_MONTH,
         [ROLLUP_ANSWERS_HOUR] = STMT_UPSERT_ANSWERS_HOUR,
         [ROLLUP_RESPONSES_HOUR] = STMT_UPSERT_RESPONSES_HOUR,
     };
@@ -1001,8 +972,8 @@ static int64_t month_of_day(int64_t day)
     return day - (int64_t)(mday - 1);
 }
 
-/* Adds one fact to every rollup cell it counts in: day, month and hour, with and without the agent
- * (hours without only). Times are divided truncating toward zero, as SQLite divides in the view. */
+/* Adds one fact to every rollup cell it counts in: day with and without the agent, month and hour
+ * without (see schema/006 for why). Times are divided truncating toward zero, as SQLite divides in the view. */
 static void add_fact(struct store_conn *conn, const struct fact *f, int delta)
 {
     bool answer = f->question != NULL;
@@ -1024,7 +995,6 @@ static void add_fact(struct store_conn *conn, const struct fact *f, int delta)
         {ROLLUP_ANSWERS, ROLLUP_RESPONSES, false, 'd'},
         {ROLLUP_ANSWERS_AGENT, ROLLUP_RESPONSES_AGENT, true, 'd'},
         {ROLLUP_ANSWERS_MONTH, ROLLUP_RESPONSES_MONTH, false, 'm'},
-        {ROLLUP_ANSWERS_AGENT_MONTH, ROLLUP_RESPONSES_AGENT_MONTH, true, 'm'},
         {ROLLUP_ANSWERS_HOUR, ROLLUP_RESPONSES_HOUR, false, 'h'},
     };
     int64_t month = month_of_day(day), hour = f->submitted_at / MS_PER_HOUR;
@@ -1680,8 +1650,8 @@ struct scan_plan {
     const struct store_metrics_query *q;
     store_metrics_fn each;
     void *arg;
-    enum stmt_id answers[2], responses[2];  /* [0] days, [1] months */
-    bool hours;                             /* the hour tables can answer the edges (no agent in play) */
+    enum stmt_id answers, responses;        /* whole days */
+    bool coarse;                            /* no agent in play: month and hour tables can answer */
     enum store_status status;
 };
 
@@ -1703,22 +1673,19 @@ static int64_t month_ceil(int64_t day)
 
 /* Whole days [first_day, end_day) (either open: INT64_MIN / INT64_MAX): the months they cover
  * entirely from the month tables, the days before and after from the day tables. Groupings by
- * day or week need every cell's own day, so take day cells throughout. */
+ * day or week need every cell's own day, and agent queries have no month tables: day cells
+ * throughout. */
 static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
 {
-    if (p->q->by_day) {
-        scan_pair(p, p->answers[0], p->responses[0], first_day, end_day);
-        return;
-    }
     int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
     int64_t end_month = end_day == INT64_MAX ? INT64_MAX : month_of_day(end_day);
-    if (first_month >= end_month) {
-        scan_pair(p, p->answers[0], p->responses[0], first_day, end_day);
+    if (p->q->by_day || !p->coarse || first_month >= end_month) {
+        scan_pair(p, p->answers, p->responses, first_day, end_day);
         return;
     }
-    scan_pair(p, p->answers[0], p->responses[0], first_day, first_month);
-    scan_pair(p, p->answers[1], p->responses[1], first_month, end_month);
-    scan_pair(p, p->answers[0], p->responses[0], end_month, end_day);
+    scan_pair(p, p->answers, p->responses, first_day, first_month);
+    scan_pair(p, STMT_SCAN_ANSWERS_MONTH, STMT_SCAN_RESPONSES_MONTH, first_month, end_month);
+    scan_pair(p, p->answers, p->responses, end_month, end_day);
 }
 
 /* A partial day [lo_ms, hi_ms): whole hours from the hour tables when they can answer, the rest
@@ -1726,7 +1693,7 @@ static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
 static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
 {
     int64_t first_hour = floor_div(lo_ms + MS_PER_HOUR - 1, MS_PER_HOUR), end_hour = floor_div(hi_ms, MS_PER_HOUR);
-    if (!p->hours || first_hour >= end_hour) {
+    if (!p->coarse || first_hour >= end_hour) {
         scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, hi_ms);
         return;
     }
@@ -1740,17 +1707,17 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
 {
     struct scan_plan p = {
         .conn = conn, .q = q, .each = each, .arg = arg,
-        .answers = {STMT_SCAN_ANSWERS, STMT_SCAN_ANSWERS_MONTH},
-        .responses = {STMT_SCAN_RESPONSES, STMT_SCAN_RESPONSES_MONTH},
-        .hours = !q->agent && !q->by_agent,
+        .answers = STMT_SCAN_ANSWERS,
+        .responses = STMT_SCAN_RESPONSES,
+        .coarse = !q->agent && !q->by_agent,
         .status = STORE_OK,
     };
     if (q->agent) {
-        p.answers[0] = STMT_SCAN_ANSWERS_AGENT, p.answers[1] = STMT_SCAN_ANSWERS_AGENT_MONTH;
-        p.responses[0] = STMT_SCAN_RESPONSES_AGENT, p.responses[1] = STMT_SCAN_RESPONSES_AGENT_MONTH;
+        p.answers = STMT_SCAN_ANSWERS_AGENT;
+        p.responses = STMT_SCAN_RESPONSES_AGENT;
     } else if (q->by_agent) {
-        p.answers[0] = STMT_SCAN_ANSWERS_ALL_AGENTS, p.answers[1] = STMT_SCAN_ANSWERS_ALL_AGENTS_MONTH;
-        p.responses[0] = STMT_SCAN_RESPONSES_ALL_AGENTS, p.responses[1] = STMT_SCAN_RESPONSES_ALL_AGENTS_MONTH;
+        p.answers = STMT_SCAN_ANSWERS_ALL_AGENTS;
+        p.responses = STMT_SCAN_RESPONSES_ALL_AGENTS;
     }
     /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
      * costs at most two days' hours and two partial hours' responses, whatever the window. */
@@ -1822,17 +1789,9 @@ static const struct rollup_check rollup_checks[] = {
      "SELECT survey, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_answers"
      " GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0",
      "SELECT survey, month, channel, question, value, count FROM rollup_answers_month WHERE count != 0"},
-    {"rollup_answers_agent_month",
-     "SELECT survey, agent, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_answers_agent"
-     " GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(count) != 0",
-     "SELECT survey, agent, month, channel, question, value, count FROM rollup_answers_agent_month WHERE count != 0"},
     {"rollup_responses_month",
      "SELECT survey, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0",
      "SELECT survey, month, channel, count FROM rollup_responses_month WHERE count != 0"},
-    {"rollup_responses_agent_month",
-     "SELECT survey, agent, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses_agent"
-     " GROUP BY 1, 2, 3, 4 HAVING sum(count) != 0",
-     "SELECT survey, agent, month, channel, count FROM rollup_responses_agent_month WHERE count != 0"},
     {"rollup_answers_hour",
      "SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
      "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour WHERE count != 0"},

@@ -20,8 +20,8 @@ START = datetime.datetime(2025, 1, 20, tzinfo=tm.UTC)   # to early May: five mon
 DAYS = 105
 CHANNELS = ["chat", "email", "web", None]
 AGENTS = ["alice", "bob", "carol \u00e9", None]
-NEW_TABLES = ("rollup_answers_month", "rollup_answers_agent_month", "rollup_responses_month",
-              "rollup_responses_agent_month", "rollup_answers_hour", "rollup_responses_hour")
+NEW_TABLES = ("rollup_answers_month", "rollup_responses_month", "rollup_answers_hour",
+              "rollup_responses_hour")
 
 # Windows chosen for the mix of cells they read: whole months with partial hours at both edges,
 # exact months, days + months + days, the bench's partial shape, a month less a millisecond on each
@@ -147,11 +147,11 @@ class GranularityVerifyTests(GranularityTestBase):
             " (SELECT survey, month, channel, question, value FROM rollup_answers_month LIMIT 1)"), 1)
         self.assertReported("rollup_answers_month")
 
-    def test_agent_month_row_extra(self):
+    def test_month_row_extra(self):
         self.assertEqual(self.execute(
-            "INSERT INTO rollup_responses_agent_month (survey, agent, month, channel, count)"
-            " VALUES (?, 'ghost', 20089, '', 1)", (self.sid,)), 1)
-        self.assertReported("rollup_responses_agent_month")
+            "INSERT INTO rollup_responses_month (survey, month, channel, count)"
+            " VALUES (?, 20089, 'ghost', 1)", (self.sid,)), 1)
+        self.assertReported("rollup_responses_month")
 
     def test_hour_row_missing(self):
         self.assertEqual(self.execute(

@@ -239,8 +239,7 @@ UPSERT_STATEMENTS = [
     f"INSERT INTO rollup_{t}_month (survey, {k}month, channel, {c}count)"
     f" SELECT survey, {k}unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, {c}count"
     f" FROM rollup_{t} WHERE true ON CONFLICT DO UPDATE SET count = count + excluded.count"
-    for t, k, c in (("answers", "", "question, value, "), ("answers_agent", "agent, ", "question, value, "),
-                    ("responses", "", ""), ("responses_agent", "agent, ", ""))
+    for t, k, c in (("answers", "", "question, value, "), ("responses", "", ""))
 ] + [
     "INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)"
     " SELECT survey, submitted_at / 3600000, channel, question, value, 1 FROM answer_facts WHERE true"
@@ -310,9 +309,8 @@ def generate(db_path, count, days, agents, batch, rollups):
     t = time.monotonic()
     db.execute("BEGIN")
     for table in ("rollup_answers", "rollup_answers_agent", "rollup_responses", "rollup_responses_agent",
-                  "answered_questions", "rollup_answers_month", "rollup_answers_agent_month",
-                  "rollup_responses_month", "rollup_responses_agent_month", "rollup_answers_hour",
-                  "rollup_responses_hour"):
+                  "answered_questions", "rollup_answers_month", "rollup_responses_month",
+                  "rollup_answers_hour", "rollup_responses_hour"):
         db.execute(f"DELETE FROM {table}")
     for sql in (UPSERT_STATEMENTS if rollups == "upsert" else backfill_statements()):
         t1 = time.monotonic()
