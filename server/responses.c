@@ -71,12 +71,17 @@ static enum store_status revalidate(struct store_conn *conn, struct post_job *po
     cJSON *body = cJSON_ParseWithLength(post->body, post->body_len);
     bool valid = body && validate_response(&current, body, post->response.received_at, &fresh, &post->errors);
     cJSON_Delete(body);
-    survey_free(&current);
-    if (!valid)
+    if (!valid) {
+        survey_free(&current);
         return body && post->errors.count > 0 ? STORE_CONFLICT : STORE_ERROR;
+    }
     memcpy(fresh.id, post->response.id, sizeof fresh.id);
     survey_response_free(&post->response);
     post->response = fresh;
+    /* The rollups read the answers by the definition they were validated against (question
+     * indexes, types, option texts): from now on, the current one. */
+    survey_free(&post->survey);
+    post->survey = current;
     return STORE_OK;
 }
 
@@ -96,7 +101,7 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
         return status;
     struct store_edit_token token = {post->edit_hash, sizeof post->edit_hash,
                                      post->response.received_at + EDIT_TOKEN_LIFETIME_MS};
-    status = store_insert_response(conn, &post->response, &token, post->existing_id);
+    status = store_insert_response(conn, &post->survey, &post->response, &token, post->existing_id);
     /* The idempotency record keeps the 201 as sent, edit token included: a retry must get the same
      * token back, and nothing else could give it (only its hash is kept). See docs/SECURITY.md. */
     if (status != STORE_OK || !post->idempotency_key)

@@ -17,12 +17,16 @@ enum rollup_table {
     ROLLUP_RESPONSES,           /* survey, day, channel */
     ROLLUP_RESPONSES_AGENT,     /* survey, agent, day, channel */
     ROLLUP_ANSWERED,            /* survey, question */
+    ROLLUP_ANSWERS_MONTH,       /* survey, month, channel, question, value */
+    ROLLUP_RESPONSES_MONTH,     /* survey, month, channel */
+    ROLLUP_ANSWERS_HOUR,        /* survey, hour, channel, question, value */
+    ROLLUP_RESPONSES_HOUR,      /* survey, hour, channel */
 };
 
 struct rollup_cell {
     enum rollup_table table;
     const char *survey, *channel, *agent, *question; /* "" where the table has no such column */
-    int64_t day;
+    int64_t day;                /* the table's time key: day, month (its first day) or hour */
     bool value_is_text;
     int64_t value;
     const char *value_text;

@@ -115,11 +115,14 @@ struct store_edit_token {
     int64_t expires_at;
 };
 
-/* Inserts a validated response (id filled in) with its edit token (NULL: none) and adds it to the
- * rollups, in the caller's transaction. Deleting the response deletes the token. On STORE_CONFLICT,
- * existing_id holds the id of the response already stored for the same (survey, interaction). */
-enum store_status store_insert_response(struct store_conn *conn, const struct response *response,
-                                        const struct store_edit_token *token, char existing_id[32]);
+/* Inserts a response validated against survey (id filled in) with its edit token (NULL: none) and
+ * adds it to the rollups, in the caller's transaction; survey must be the stored definition (its
+ * question types decide the rollup cells). Deleting the response deletes the token. On
+ * STORE_CONFLICT, existing_id holds the id of the response already stored for the same (survey,
+ * interaction). */
+enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
+                                        const struct response *response, const struct store_edit_token *token,
+                                        char existing_id[32]);
 
 /* ---- listing and export ---- */
 
@@ -228,10 +231,12 @@ struct store_metrics_query {
     const char *channel;        /* exact match, or NULL */
     const char *agent;          /* exact match, or NULL */
     bool by_agent;              /* cells must carry their agent */
+    bool by_day;                /* cells must carry their own day (group_by=day or week); otherwise a
+                                 * cell may cover a whole month and carry its first day */
 };
 
 /* Calls each() for every cell in the window. Cells of the same key may come more than once (whole
- * days from rollups, partial edge days from raw rows): callers add them up. */
+ * months and days from rollups, partial edge days from hours and raw rows): callers add them up. */
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                      store_metrics_fn each, void *arg);
 

@@ -19,7 +19,10 @@
 #include "rollup_deltas.h"
 #include "schema.h"
 #include "store_verify.h"
+#include "timefmt.h"
 #include "wal_checkpointer.h"
+
+#define MS_PER_DAY INT64_C(86400000)
 
 enum stmt_id {
     STMT_BEGIN,
@@ -46,6 +49,10 @@ enum stmt_id {
     STMT_UPSERT_RESPONSES,
     STMT_UPSERT_RESPONSES_AGENT,
     STMT_UPSERT_ANSWERED,
+    STMT_UPSERT_ANSWERS_MONTH,
+    STMT_UPSERT_RESPONSES_MONTH,
+    STMT_UPSERT_ANSWERS_HOUR,
+    STMT_UPSERT_RESPONSES_HOUR,
     STMT_CLEAR_QUESTIONS,
     STMT_SET_QUESTIONS,
     STMT_SCAN_ANSWERS,
@@ -54,6 +61,10 @@ enum stmt_id {
     STMT_SCAN_RESPONSES,
     STMT_SCAN_RESPONSES_AGENT,
     STMT_SCAN_RESPONSES_ALL_AGENTS,
+    STMT_SCAN_ANSWERS_MONTH,
+    STMT_SCAN_RESPONSES_MONTH,
+    STMT_SCAN_ANSWERS_HOUR,
+    STMT_SCAN_RESPONSES_HOUR,
     STMT_SCAN_RAW_ANSWERS,
     STMT_SCAN_RAW_RESPONSES,
     STMT_DAY_SPAN,
@@ -73,6 +84,13 @@ enum stmt_id {
     STMT_PING,
     STMT_COUNT
 };
+
+/* group_by=agent: every agent's own range of an agent-first table, one index seek each, instead of
+ * the whole survey's cells with the time filter applied to each: the survey's agents listed one
+ * seek at a time (a skip-scan) from the smallest agent-keyed table. */
+#define EACH_AGENT "WITH RECURSIVE agents (agent) AS (SELECT min(agent) FROM rollup_responses_agent WHERE survey = ?1" \
+    " UNION ALL SELECT (SELECT min(agent) FROM rollup_responses_agent WHERE survey = ?1 AND agent > agents.agent)" \
+    " FROM agents WHERE agents.agent IS NOT NULL) "
 
 static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -100,8 +118,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_FIND_INTERACTION] = "SELECT id FROM responses WHERE survey = ?1 AND interaction = ?2",
     /* A response's rollup cells, through the answer_facts view: the one definition of which bucket
      * an answer counts in. */
-    [STMT_FACTS_OF] = "SELECT survey, day, channel, agent, question, value FROM answer_facts WHERE seq = ?1",
-    [STMT_RESPONSE_CELL_OF] = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), coalesce(agent, '')"
+    [STMT_FACTS_OF] = "SELECT survey, submitted_at, channel, agent, question, value FROM answer_facts WHERE seq = ?1",
+    [STMT_RESPONSE_CELL_OF] = "SELECT survey, submitted_at, coalesce(channel, ''), coalesce(agent, '')"
                               " FROM responses WHERE seq = ?1",
     /* A batch's accumulated changes, one cell each (see rollup_deltas.h): ?1 survey, ?2 day,
      * ?3 channel, ?4 question, ?5 value, ?6 delta, ?7 agent. */
@@ -116,6 +134,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
                                     " VALUES (?1, ?7, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
     [STMT_UPSERT_ANSWERED] = "INSERT INTO answered_questions (survey, question, answers) VALUES (?1, ?4, ?6)"
                              " ON CONFLICT DO UPDATE SET answers = answers + excluded.answers",
+    [STMT_UPSERT_ANSWERS_MONTH] = "INSERT INTO rollup_answers_month (survey, month, channel, question, value, count)"
+                                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_RESPONSES_MONTH] = "INSERT INTO rollup_responses_month (survey, month, channel, count)"
+                                    " VALUES (?1, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_ANSWERS_HOUR] = "INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)"
+                                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    [STMT_UPSERT_RESPONSES_HOUR] = "INSERT INTO rollup_responses_hour (survey, hour, channel, count)"
+                                   " VALUES (?1, ?2, ?3, ?6) ON CONFLICT DO UPDATE SET count = count + excluded.count",
     [STMT_CLEAR_QUESTIONS] = "DELETE FROM survey_questions WHERE survey = ?1",
     [STMT_SET_QUESTIONS] = "INSERT INTO survey_questions (survey, question, type)"
                            " SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.type')"
@@ -126,17 +152,31 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_SCAN_ANSWERS_AGENT] = "SELECT day, channel, agent, question, value, count FROM rollup_answers_agent"
                                 " WHERE survey = ?1 AND agent = ?5 AND day >= ?2 AND day < ?3"
                                 " AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_ANSWERS_ALL_AGENTS] = "SELECT day, channel, agent, question, value, count FROM rollup_answers_agent"
-                                     " WHERE survey = ?1 AND day >= ?2 AND day < ?3 AND (?4 IS NULL OR channel = ?4)"
-                                     " AND ?5 IS NULL",
+    [STMT_SCAN_ANSWERS_ALL_AGENTS] = EACH_AGENT "SELECT r.day, r.channel, r.agent, r.question, r.value, r.count"
+                                     " FROM agents CROSS JOIN rollup_answers_agent AS r"
+                                     " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.day >= ?2 AND r.day < ?3"
+                                     " AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
     [STMT_SCAN_RESPONSES] = "SELECT day, channel, '', NULL, NULL, count FROM rollup_responses"
                             " WHERE survey = ?1 AND day >= ?2 AND day < ?3 AND (?4 IS NULL OR channel = ?4)",
     [STMT_SCAN_RESPONSES_AGENT] = "SELECT day, channel, agent, NULL, NULL, count FROM rollup_responses_agent"
                                   " WHERE survey = ?1 AND agent = ?5 AND day >= ?2 AND day < ?3"
                                   " AND (?4 IS NULL OR channel = ?4)",
-    [STMT_SCAN_RESPONSES_ALL_AGENTS] = "SELECT day, channel, agent, NULL, NULL, count FROM rollup_responses_agent"
-                                       " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
-                                       " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_RESPONSES_ALL_AGENTS] = EACH_AGENT "SELECT r.day, r.channel, r.agent, NULL, NULL, r.count"
+                                       " FROM agents CROSS JOIN rollup_responses_agent AS r"
+                                       " WHERE r.survey = ?1 AND r.agent = agents.agent AND r.day >= ?2 AND r.day < ?3"
+                                       " AND (?4 IS NULL OR r.channel = ?4) AND ?5 IS NULL",
+    /* The same from the month tables: months (their first days) [?2, ?3). */
+    [STMT_SCAN_ANSWERS_MONTH] = "SELECT month, channel, '', question, value, count FROM rollup_answers_month"
+                                " WHERE survey = ?1 AND month >= ?2 AND month < ?3 AND (?4 IS NULL OR channel = ?4)",
+    [STMT_SCAN_RESPONSES_MONTH] = "SELECT month, channel, '', NULL, NULL, count FROM rollup_responses_month"
+                                  " WHERE survey = ?1 AND month >= ?2 AND month < ?3 AND (?4 IS NULL OR channel = ?4)",
+    /* Whole hours [?2, ?3) of a window's partial edge days (no agent filter or grouping). */
+    [STMT_SCAN_ANSWERS_HOUR] = "SELECT hour / 24, channel, '', question, value, count FROM rollup_answers_hour"
+                               " WHERE survey = ?1 AND hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR channel = ?4)"
+                               " AND ?5 IS NULL",
+    [STMT_SCAN_RESPONSES_HOUR] = "SELECT hour / 24, channel, '', NULL, NULL, count FROM rollup_responses_hour"
+                                 " WHERE survey = ?1 AND hour >= ?2 AND hour < ?3 AND (?4 IS NULL OR channel = ?4)"
+                                 " AND ?5 IS NULL",
     /* Partial days at a window's edges, from the raw rows: times [?2, ?3) in milliseconds. */
     [STMT_SCAN_RAW_ANSWERS] = "SELECT day, channel, agent, question, value, count(*) FROM answer_facts"
                               " WHERE survey = ?1 AND submitted_at >= ?2 AND submitted_at < ?3"
@@ -627,6 +667,10 @@ static bool flush_cell(const struct rollup_cell *cell, void *arg)
         [ROLLUP_ANSWERS] = STMT_UPSERT_ANSWERS,       [ROLLUP_ANSWERS_AGENT] = STMT_UPSERT_ANSWERS_AGENT,
         [ROLLUP_RESPONSES] = STMT_UPSERT_RESPONSES,   [ROLLUP_RESPONSES_AGENT] = STMT_UPSERT_RESPONSES_AGENT,
         [ROLLUP_ANSWERED] = STMT_UPSERT_ANSWERED,
+        [ROLLUP_ANSWERS_MONTH] = STMT_UPSERT_ANSWERS_MONTH,
+        [ROLLUP_RESPONSES_MONTH] = STMT_UPSERT_RESPONSES_MONTH,
+        [ROLLUP_ANSWERS_HOUR] = STMT_UPSERT_ANSWERS_HOUR,
+        [ROLLUP_RESPONSES_HOUR] = STMT_UPSERT_RESPONSES_HOUR,
     };
     struct flush *flush = arg;
     sqlite3_stmt *s = stmt(flush->conn, upserts[cell->table]);
@@ -926,8 +970,69 @@ static bool add_cell(struct store_conn *conn, struct rollup_cell cell)
     return false;
 }
 
-/* Adds (delta +1) or removes (-1) one response's contribution to every rollup: read through the view
- * now, while the row is as it is, and accumulated for the commit (see rollup_deltas.h). */
+/* One answer as the bucket it counts in, and the response it belongs to. */
+struct fact {
+    const char *survey, *channel, *agent;   /* "" for no channel or agent */
+    int64_t submitted_at;
+    const char *question;                   /* NULL: the response itself (rollup_responses*) */
+    bool value_is_text;
+    int64_t value;
+    const char *value_text;
+};
+
+#define MS_PER_HOUR INT64_C(3600000)
+
+/* The first day of the UTC month holding day (days since 1970-01-01): the month tables' key. */
+static int64_t month_of_day(int64_t day)
+{
+    int64_t year;
+    unsigned month, mday;
+    timefmt_civil_from_days(day, &year, &month, &mday);
+    return day - (int64_t)(mday - 1);
+}
+
+/* Adds one fact to every rollup cell it counts in: day with and without the agent, month and hour
+ * without (see schema/006 for why). Times are divided truncating toward zero, as SQLite divides in the view. */
+static void add_fact(struct store_conn *conn, const struct fact *f, int delta)
+{
+    bool answer = f->question != NULL;
+    int64_t day = f->submitted_at / MS_PER_DAY;
+    struct rollup_cell cell = {
+        .survey = f->survey,
+        .channel = f->channel,
+        .question = answer ? f->question : "",
+        .value_is_text = f->value_is_text,
+        .value = f->value,
+        .value_text = f->value_text,
+        .delta = delta,
+    };
+    static const struct {
+        enum rollup_table answers, responses;
+        bool agent;
+        char time;  /* 'd'ay, 'm'onth or 'h'our */
+    } tables[] = {
+        {ROLLUP_ANSWERS, ROLLUP_RESPONSES, false, 'd'},
+        {ROLLUP_ANSWERS_AGENT, ROLLUP_RESPONSES_AGENT, true, 'd'},
+        {ROLLUP_ANSWERS_MONTH, ROLLUP_RESPONSES_MONTH, false, 'm'},
+        {ROLLUP_ANSWERS_HOUR, ROLLUP_RESPONSES_HOUR, false, 'h'},
+    };
+    int64_t month = month_of_day(day), hour = f->submitted_at / MS_PER_HOUR;
+
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        cell.table = answer ? tables[i].answers : tables[i].responses;
+        cell.agent = tables[i].agent ? f->agent : "";
+        cell.day = tables[i].time == 'd' ? day : tables[i].time == 'm' ? month : hour;
+        add_cell(conn, cell);
+    }
+    if (answer)
+        add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = f->survey, .channel = "",
+                                            .agent = "", .question = f->question, .delta = delta});
+}
+
+/* Adds (delta +1) or removes (-1) one stored response's contribution to every rollup: read through
+ * the view now, while the row is as it is, and accumulated for the commit (see rollup_deltas.h).
+ * Updates and deletions take this path (they are rare); inserts compute the same facts in C from
+ * the validated answers (add_response_facts), and test_metrics checks the two agree. */
 static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, int delta)
 {
     sqlite3_stmt *s = conn->job_deltas ? stmt(conn, STMT_FACTS_OF) : NULL;
@@ -937,29 +1042,21 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
         return STORE_ERROR;
     sqlite3_bind_int64(s, 1, seq);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct rollup_cell cell = {
-            .table = ROLLUP_ANSWERS,
+        struct fact f = {
             .survey = (const char *)sqlite3_column_text(s, 0),
-            .day = sqlite3_column_int64(s, 1),
+            .submitted_at = sqlite3_column_int64(s, 1),
             .channel = (const char *)sqlite3_column_text(s, 2),
-            .agent = "",
+            .agent = (const char *)sqlite3_column_text(s, 3),
             .question = (const char *)sqlite3_column_text(s, 4),
             .value_is_text = sqlite3_column_type(s, 5) == SQLITE_TEXT,
             .value = sqlite3_column_int64(s, 5),
             .value_text = (const char *)sqlite3_column_text(s, 5),
-            .delta = delta,
         };
-        const char *agent = (const char *)sqlite3_column_text(s, 3);
         if (!row_read_whole(s)) {
             rc = SQLITE_NOMEM; /* a cell without its text: the job fails rather than miscount */
             break;
         }
-        add_cell(conn, cell);
-        cell.table = ROLLUP_ANSWERS_AGENT;
-        cell.agent = agent;
-        add_cell(conn, cell);
-        add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = cell.survey, .channel = "",
-                                            .agent = "", .question = cell.question, .delta = delta});
+        add_fact(conn, &f, delta);
     }
     done_with(s);
     if (rc != SQLITE_DONE)
@@ -970,28 +1067,49 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
         return STORE_ERROR;
     sqlite3_bind_int64(s, 1, seq);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct rollup_cell cell = {
-            .table = ROLLUP_RESPONSES,
+        struct fact f = {
             .survey = (const char *)sqlite3_column_text(s, 0),
-            .day = sqlite3_column_int64(s, 1),
+            .submitted_at = sqlite3_column_int64(s, 1),
             .channel = (const char *)sqlite3_column_text(s, 2),
-            .agent = "",
-            .question = "",
-            .delta = delta,
+            .agent = (const char *)sqlite3_column_text(s, 3),
         };
-        const char *agent = (const char *)sqlite3_column_text(s, 3);
-        if (!row_read_whole(s)) {
+        if (!row_read_whole(s))
             rc = SQLITE_NOMEM;
-        } else {
-            add_cell(conn, cell);
-            cell.table = ROLLUP_RESPONSES_AGENT;
-            cell.agent = agent;
-            add_cell(conn, cell);
-        }
+        else
+            add_fact(conn, &f, delta);
     }
     done_with(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return status_of(rc);
+    return conn->deltas_lost ? STORE_ERROR : STORE_OK;
+}
+
+/* A new response's rollup facts from its validated answers, without reading anything back: the C
+ * twin of the answer_facts view (schema/002_rollups.sql), which stays the definition `surveyd
+ * verify` checks against. nps, csat, ces: the answer; yes_no: 1 yes, 0 no; choice: the option's
+ * text, or -1 for an "other" write-in; text: 0. */
+static enum store_status add_response_facts(struct store_conn *conn, const struct survey *survey,
+                                            const struct response *r)
+{
+    struct fact f = {
+        .survey = r->survey,
+        .channel = r->channel ? r->channel : "",
+        .agent = r->agent ? r->agent : "",
+        .submitted_at = r->submitted_at,
+    };
+
+    if (conn->job_deltas == NULL)
+        return STORE_ERROR;
+    add_fact(conn, &f, +1);
+    for (int i = 0; i < r->answer_count; i++) {
+        const struct answer *a = &r->answers[i];
+        const struct question *q = &survey->questions[a->question];
+        f.question = q->id;
+        f.value_is_text = q->type == QUESTION_CHOICE && a->number >= 0;
+        f.value_text = f.value_is_text ? q->options[a->number] : NULL;
+        f.value = q->type == QUESTION_TEXT ? 0 : a->number;
+        add_fact(conn, &f, +1);
+    }
     return conn->deltas_lost ? STORE_ERROR : STORE_OK;
 }
 
@@ -1013,7 +1131,7 @@ static enum store_status find_interaction(struct store_conn *conn, const char *s
     return rc == SQLITE_ROW ? STORE_CONFLICT : rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
-enum store_status store_insert_response(struct store_conn *conn, const struct response *r,
+enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey, const struct response *r,
                                         const struct store_edit_token *token, char existing_id[32])
 {
     sqlite3_stmt *s;
@@ -1051,7 +1169,7 @@ enum store_status store_insert_response(struct store_conn *conn, const struct re
     if (status != STORE_OK)
         return status;
 
-    return adjust_rollups(conn, sqlite3_last_insert_rowid(conn->db), +1);
+    return add_response_facts(conn, survey, r);
 }
 
 /* ---- listing and export ---- */
@@ -1509,8 +1627,6 @@ enum store_status store_get_edit_token(struct store_conn *conn, const char *resp
 
 /* ---- metrics ---- */
 
-#define MS_PER_DAY INT64_C(86400000)
-
 static int64_t floor_div(int64_t a, int64_t b)
 {
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
@@ -1551,52 +1667,97 @@ static enum store_status scan(struct store_conn *conn, enum stmt_id id, const st
     return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
+/* The statements of one query, by time granularity: its filters decide which tables can answer. */
+struct scan_plan {
+    struct store_conn *conn;
+    const struct store_metrics_query *q;
+    store_metrics_fn each;
+    void *arg;
+    enum stmt_id answers, responses;        /* whole days */
+    bool coarse;                            /* no agent in play: month and hour tables can answer */
+    enum store_status status;
+};
+
+static void scan_pair(struct scan_plan *p, enum stmt_id answers, enum stmt_id responses, int64_t lo, int64_t hi)
+{
+    if (p->status != STORE_OK || lo >= hi)
+        return;
+    p->status = scan(p->conn, answers, p->q, lo, hi, p->each, p->arg);
+    if (p->status == STORE_OK)
+        p->status = scan(p->conn, responses, p->q, lo, hi, p->each, p->arg);
+}
+
+/* The first day of the first month starting at or after day. */
+static int64_t month_ceil(int64_t day)
+{
+    int64_t month = month_of_day(day);
+    return month == day ? day : month_of_day(month + 31); /* month + 31 lies in the next month */
+}
+
+/* Whole days [first_day, end_day) (either open: INT64_MIN / INT64_MAX): the months they cover
+ * entirely from the month tables, the days before and after from the day tables. Groupings by
+ * day or week need every cell's own day, and agent queries have no month tables: day cells
+ * throughout. */
+static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
+{
+    int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
+    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : month_of_day(end_day);
+    if (p->q->by_day || !p->coarse || first_month >= end_month) {
+        scan_pair(p, p->answers, p->responses, first_day, end_day);
+        return;
+    }
+    scan_pair(p, p->answers, p->responses, first_day, first_month);
+    scan_pair(p, STMT_SCAN_ANSWERS_MONTH, STMT_SCAN_RESPONSES_MONTH, first_month, end_month);
+    scan_pair(p, p->answers, p->responses, end_month, end_day);
+}
+
+/* A partial day [lo_ms, hi_ms): whole hours from the hour tables when they can answer, the rest
+ * (at most two partial hours) from raw rows. */
+static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
+{
+    int64_t first_hour = floor_div(lo_ms + MS_PER_HOUR - 1, MS_PER_HOUR), end_hour = floor_div(hi_ms, MS_PER_HOUR);
+    if (!p->coarse || first_hour >= end_hour) {
+        scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, hi_ms);
+        return;
+    }
+    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, first_hour * MS_PER_HOUR);
+    scan_pair(p, STMT_SCAN_ANSWERS_HOUR, STMT_SCAN_RESPONSES_HOUR, first_hour, end_hour);
+    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, end_hour * MS_PER_HOUR, hi_ms);
+}
+
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *q,
                                      store_metrics_fn each, void *arg)
 {
-    enum stmt_id answers = STMT_SCAN_ANSWERS, responses = STMT_SCAN_RESPONSES;
-    enum store_status status;
-
+    struct scan_plan p = {
+        .conn = conn, .q = q, .each = each, .arg = arg,
+        .answers = STMT_SCAN_ANSWERS,
+        .responses = STMT_SCAN_RESPONSES,
+        .coarse = !q->agent && !q->by_agent,
+        .status = STORE_OK,
+    };
     if (q->agent) {
-        answers = STMT_SCAN_ANSWERS_AGENT;
-        responses = STMT_SCAN_RESPONSES_AGENT;
+        p.answers = STMT_SCAN_ANSWERS_AGENT;
+        p.responses = STMT_SCAN_RESPONSES_AGENT;
     } else if (q->by_agent) {
-        answers = STMT_SCAN_ANSWERS_ALL_AGENTS;
-        responses = STMT_SCAN_RESPONSES_ALL_AGENTS;
+        p.answers = STMT_SCAN_ANSWERS_ALL_AGENTS;
+        p.responses = STMT_SCAN_RESPONSES_ALL_AGENTS;
     }
-    /* Whole days come from the rollups; the partial days at either edge from raw rows, which costs
-     * at most two days' responses whatever the window. */
+    /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
+     * costs at most two days' hours and two partial hours' responses, whatever the window. */
     int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + MS_PER_DAY - 1, MS_PER_DAY);
     int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, MS_PER_DAY);
-    if (first_day >= end_day) {
-        status = scan(conn, STMT_SCAN_RAW_ANSWERS, q, q->from_ms, q->to_ms, each, arg);
-        return status == STORE_OK ? scan(conn, STMT_SCAN_RAW_RESPONSES, q, q->from_ms, q->to_ms, each, arg) : status;
+    if (first_day >= end_day) { /* no whole day inside: both bounds are given */
+        scan_edge(&p, q->from_ms, q->to_ms);
+        return p.status;
     }
+    scan_days(&p, first_day, end_day);
     /* The edges exist only for a given bound; their day products are formed only then (the open
      * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
-    bool from_edge = q->from_ms != INT64_MIN, to_edge = q->to_ms != INT64_MAX;
-    int64_t first_edge_end = from_edge ? first_day * MS_PER_DAY : 0;
-    int64_t last_edge_start = to_edge ? end_day * MS_PER_DAY : 0;
-    struct {
-        enum stmt_id id;
-        int64_t lo, hi;
-        bool wanted;
-    } parts[] = {
-        {answers, first_day, end_day, true},
-        {responses, first_day, end_day, true},
-        {STMT_SCAN_RAW_ANSWERS, q->from_ms, first_edge_end, from_edge},
-        {STMT_SCAN_RAW_RESPONSES, q->from_ms, first_edge_end, from_edge},
-        {STMT_SCAN_RAW_ANSWERS, last_edge_start, q->to_ms, to_edge},
-        {STMT_SCAN_RAW_RESPONSES, last_edge_start, q->to_ms, to_edge},
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (!parts[i].wanted || parts[i].lo >= parts[i].hi)
-            continue;
-        status = scan(conn, parts[i].id, q, parts[i].lo, parts[i].hi, each, arg);
-        if (status != STORE_OK)
-            return status;
-    }
-    return STORE_OK;
+    if (q->from_ms != INT64_MIN)
+        scan_edge(&p, q->from_ms, first_day * MS_PER_DAY);
+    if (q->to_ms != INT64_MAX)
+        scan_edge(&p, end_day * MS_PER_DAY, q->to_ms);
+    return p.status;
 }
 
 enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day)
@@ -1631,6 +1792,9 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
     " AND NOT EXISTS (SELECT 1 FROM rollup_answers WHERE survey = x.survey AND day = x.day)))"
 /* One day's responses of one survey, through the (survey, submitted_at) index (see bind_day). */
 #define DAY_RESPONSES " survey = ?1 AND submitted_at BETWEEN ?3 AND ?4 AND submitted_at / 86400000 = ?2"
+
+/* A day's month, as the month tables key it (schema/006_rollup_months_hours.sql). */
+#define MONTH_OF_DAY "unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400"
 
 /* Every rollup table and how `surveyd verify` recomputes it from the raw rows (store_verify.h). The
  * day tables are streamed (day_expected: `expected` for one day, a row per answer) and answered_questions summed from rollup_answers' cells; an entry with only `expected`
@@ -1681,6 +1845,20 @@ static const struct rollup_check rollup_checks[] = {
      .day_stored = "SELECT survey, question, answers FROM answered_questions WHERE survey = ?1 AND answers != 0",
      .unvisited = "SELECT survey, question, answers FROM answered_questions"
                   " WHERE answers != 0 AND survey NOT IN (SELECT id FROM surveys)"},
+    /* Months from the day tables (checked against the raw rows above), hours from the raw rows. */
+    {.table = "rollup_answers_month",
+     .expected = "SELECT survey, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_answers"
+     " GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0",
+     .stored = "SELECT survey, month, channel, question, value, count FROM rollup_answers_month WHERE count != 0"},
+    {.table = "rollup_responses_month",
+     .expected = "SELECT survey, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0",
+     .stored = "SELECT survey, month, channel, count FROM rollup_responses_month WHERE count != 0"},
+    {.table = "rollup_answers_hour",
+     .expected = "SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
+     .stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour WHERE count != 0"},
+    {.table = "rollup_responses_hour",
+     .expected = "SELECT survey, submitted_at / 3600000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
+     .stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count != 0"},
 };
 #define ROLLUP_CHECKS (sizeof rollup_checks / sizeof rollup_checks[0])
 

@@ -12,9 +12,10 @@
    re-created afterwards from their own stored CREATE INDEX text (a sort instead of 10 M random
    B-tree inserts); the UNIQUE index on the public id stays and is filled as rows go in.
 3. Builds the rollups through the answer_facts view (see UPSERT_STATEMENTS: the writer's own
-   upsert, over all rows at once, then coarser tables summed from finer ones), or with
+   upsert, over all rows at once, then coarser tables summed from finer ones: days, months, and
+   hours in a second pass over the view), or with
    --rollups backfill exactly the INSERT ... SELECT ... FROM answer_facts GROUP BY statements of
-   schema/002_rollups.sql's back-fill (read from that file at run time): same result, several times
+   schema/002_rollups.sql's and 006_rollup_months_hours.sql's back-fill (read at run time): same result, several times
    slower at 10 M rows because SQLite's GROUP BY sorts every one of ~38 M answers. Then the
    secondary indexes of `responses` are re-created.
 4. Puts the database back into WAL mode and runs `surveyd verify --data-dir DIR` (unless
@@ -233,6 +234,19 @@ UPSERT_STATEMENTS = [
     "INSERT INTO rollup_responses (survey, day, channel, count)"
     " SELECT survey, day, channel, count FROM rollup_responses_agent WHERE true"
     " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+] + [
+    # schema/006: months summed from the day tables, hours in one more pass over the view.
+    f"INSERT INTO rollup_{t}_month (survey, {k}month, channel, {c}count)"
+    f" SELECT survey, {k}unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400, channel, {c}count"
+    f" FROM rollup_{t} WHERE true ON CONFLICT DO UPDATE SET count = count + excluded.count"
+    for t, k, c in (("answers", "", "question, value, "), ("responses", "", ""))
+] + [
+    "INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)"
+    " SELECT survey, submitted_at / 3600000, channel, question, value, 1 FROM answer_facts WHERE true"
+    " ON CONFLICT DO UPDATE SET count = count + excluded.count",
+    "INSERT INTO rollup_responses_hour (survey, hour, channel, count)"
+    " SELECT survey, submitted_at / 3600000, coalesce(channel, ''), 1 FROM responses WHERE true"
+    " ON CONFLICT DO UPDATE SET count = count + excluded.count",
 ]
 
 
@@ -245,6 +259,10 @@ def backfill_statements():
     statements = [s.strip() for s in text.split(";") if s.strip().upper().startswith("INSERT INTO ROLLUP_")]
     if len(statements) != 4:
         raise SystemExit(f"generate: expected 4 rollup back-fill statements in 002_rollups.sql, found {len(statements)}")
+    # schema/006's back-fill verbatim too: months from the day tables just built, hours from the view.
+    with open(os.path.join(REPO, "schema", "006_rollup_months_hours.sql"), encoding="utf-8") as f:
+        text = "\n".join(line for line in f.read().splitlines() if not line.lstrip().startswith("--"))
+    statements += [s.strip() for s in text.split(";") if s.strip().upper().startswith("INSERT INTO ROLLUP_")]
     statements.append("INSERT INTO answered_questions (survey, question, answers)"
                       " SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2")
     return statements
@@ -291,7 +309,8 @@ def generate(db_path, count, days, agents, batch, rollups):
     t = time.monotonic()
     db.execute("BEGIN")
     for table in ("rollup_answers", "rollup_answers_agent", "rollup_responses", "rollup_responses_agent",
-                  "answered_questions"):
+                  "answered_questions", "rollup_answers_month", "rollup_responses_month",
+                  "rollup_answers_hour", "rollup_responses_hour"):
         db.execute(f"DELETE FROM {table}")
     for sql in (UPSERT_STATEMENTS if rollups == "upsert" else backfill_statements()):
         t1 = time.monotonic()
