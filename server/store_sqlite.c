@@ -1845,7 +1845,7 @@ static const struct rollup_check rollup_checks[] = {
      .day_stored = "SELECT survey, question, answers FROM answered_questions WHERE survey = ?1 AND answers != 0",
      .unvisited = "SELECT survey, question, answers FROM answered_questions"
                   " WHERE answers != 0 AND survey NOT IN (SELECT id FROM surveys)"},
-    /* Months from the day tables (checked against the raw rows above), hours from the raw rows. */
+    /* Months from the day tables (checked against the raw rows above): small, diffed with EXCEPT. */
     {.table = "rollup_answers_month",
      .expected = "SELECT survey, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_answers"
      " GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0",
@@ -1853,12 +1853,26 @@ static const struct rollup_check rollup_checks[] = {
     {.table = "rollup_responses_month",
      .expected = "SELECT survey, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0",
      .stored = "SELECT survey, month, channel, count FROM rollup_responses_month WHERE count != 0"},
+    /* Hours are streamed with the day walk (a day's hours: ?2 * 24 - 23 .. ?2 * 24 + 23, truncated like
+     * submitted_at / 86400000); rollup_answers_hour reads the day's answers a second time. */
     {.table = "rollup_answers_hour",
-     .expected = "SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
-     .stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour WHERE count != 0"},
+     .expected = "SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts"
+                 " GROUP BY 1, 2, 3, 4, 5",
+     .stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour WHERE count != 0",
+     .day_expected = "SELECT survey, submitted_at / 3600000, channel, question, value, 1 FROM answer_facts"
+                     " WHERE" DAY_RESPONSES,
+     .day_stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour"
+                   " WHERE survey = ?1 AND hour BETWEEN ?2 * 24 - 23 AND ?2 * 24 + 23 AND hour / 24 = ?2 AND count != 0",
+     .unvisited = "SELECT survey, hour, channel, question, value, count"
+                  " FROM (SELECT *, hour / 24 AS day FROM rollup_answers_hour) AS x WHERE count != 0 AND" UNVISITED_DAY},
     {.table = "rollup_responses_hour",
      .expected = "SELECT survey, submitted_at / 3600000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
-     .stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count != 0"},
+     .stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count != 0",
+     .day_expected = "SELECT survey, submitted_at / 3600000, coalesce(channel, ''), 1 FROM responses WHERE" DAY_RESPONSES,
+     .day_stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour"
+                   " WHERE survey = ?1 AND hour BETWEEN ?2 * 24 - 23 AND ?2 * 24 + 23 AND hour / 24 = ?2 AND count != 0",
+     .unvisited = "SELECT survey, hour, channel, count FROM (SELECT *, hour / 24 AS day FROM rollup_responses_hour) AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
 };
 #define ROLLUP_CHECKS (sizeof rollup_checks / sizeof rollup_checks[0])
 

@@ -159,6 +159,28 @@ class GranularityVerifyTests(GranularityTestBase):
             " (SELECT survey, hour, channel, question, value FROM rollup_answers_hour LIMIT 1)"), 1)
         self.assertReported("rollup_answers_hour")
 
+    def test_hour_cell_moved_within_its_day(self):
+        """Counts right for the day but on the wrong hour: only the hour table can tell."""
+        self.assertEqual(self.execute(
+            "UPDATE rollup_responses_hour SET hour = hour + 1 WHERE (survey, hour, channel) ="
+            " (SELECT survey, hour, channel FROM rollup_responses_hour AS r WHERE hour % 24 < 23"
+            " AND NOT EXISTS (SELECT 1 FROM rollup_responses_hour WHERE survey = r.survey"
+            " AND hour = r.hour + 1 AND channel = r.channel) LIMIT 1)"), 1)
+        self.assertReported("rollup_responses_hour")
+
+    def test_hour_rows_on_a_day_without_responses(self):
+        """Stored hour rows of a day the walk never visits (no responses, no day rollups)."""
+        ghost_hour = 30000 * 24 + 5  # 2052-02-20, long after every response of the fixture
+        self.assertEqual(self.execute(
+            "INSERT INTO rollup_answers_hour (survey, hour, channel, question, value, count)"
+            " VALUES (?, ?, 'web', 'nps', 9, 1)", (self.sid, ghost_hour)), 1)
+        self.assertReported("rollup_answers_hour")
+        self.execute("DELETE FROM rollup_answers_hour WHERE hour = ?", (ghost_hour,))
+        self.assertEqual(self.execute(
+            "INSERT INTO rollup_responses_hour (survey, hour, channel, count) VALUES (?, ?, 'web', 2)",
+            (self.sid, ghost_hour)), 1)
+        self.assertReported("rollup_responses_hour")
+
     def test_migration_backfills_a_version_5_database(self):
         """Migration 006 on a database that already holds responses (as left by version 5)."""
         conn = sqlite3.connect(self.d.db_path)
