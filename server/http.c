@@ -894,6 +894,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 static void *reaper_main(void *arg)
 {
     struct http_server *server = arg;
+    pthread_setname_np(pthread_self(), "reaper");
     pthread_mutex_lock(&server->trackers_lock);
     while (!server->stopping) {
         struct timespec until;
