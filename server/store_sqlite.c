@@ -429,8 +429,21 @@ static bool schema_current(sqlite3 *db, char *err, size_t err_size)
     return true;
 }
 
+/* SQLite counts every allocation it makes (memory status) under one process-wide mutex, taken on
+ * each malloc and free by the writer and every reader thread alike; surveyd never reads those
+ * counts. Must run before SQLite initialises (the first open); later, sqlite3_config refuses
+ * harmlessly. */
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static struct store *open_store(const struct store_options *options, bool read_only, char *err, size_t err_size)
 {
+    pthread_once(&sqlite_configured, configure_sqlite);
+
     struct store *store = calloc(1, sizeof *store);
     size_t path_len = strlen(options->data_dir) + sizeof "/surveyd.db";
 
