@@ -707,9 +707,40 @@ struct request_block {
     struct http_internal in;
 };
 
+/* Each thread keeps the block of its last finished request for its next one. At 8.5 KiB a block is
+ * a large-bin allocation, and glibc consolidates the thread's small freed chunks (cJSON's, by the
+ * hundred per request) on every such malloc: 1.4% of surveyd's CPU under ingest went there. One
+ * block per thread (freed when the thread ends) keeps memory bounded by threads, not connections. */
+static pthread_key_t spare_block_key;
+static pthread_once_t spare_block_once = PTHREAD_ONCE_INIT;
+static bool spare_block_usable;
+
+static void spare_block_init(void)
+{
+    spare_block_usable = pthread_key_create(&spare_block_key, free) == 0;
+}
+
+static struct request_block *request_block_alloc(void)
+{
+    pthread_once(&spare_block_once, spare_block_init);
+    struct request_block *b = spare_block_usable ? pthread_getspecific(spare_block_key) : NULL;
+    if (b == NULL)
+        return malloc(sizeof *b);
+    pthread_setspecific(spare_block_key, NULL);
+    return b;
+}
+
+static void request_block_release(struct request_block *b)
+{
+    if (spare_block_usable && pthread_getspecific(spare_block_key) == NULL &&
+        pthread_setspecific(spare_block_key, b) == 0)
+        return;
+    free(b);
+}
+
 static struct request_block *request_block_new(void)
 {
-    struct request_block *b = malloc(sizeof *b);
+    struct request_block *b = request_block_alloc();
 
     if (b == NULL)
         return NULL;
@@ -734,7 +765,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     size_t path_len = strcspn(uri, "?");
 
     if (block == NULL || (block->in.raw_path = strndup(uri, path_len)) == NULL) {
-        free(block);
+        request_block_release(block);
         return NULL;
     }
     struct http_request *req = &block->req;
@@ -780,7 +811,7 @@ static void request_free(struct http_request *req)
     free(in->headers);
     free(in->body);
     free(in->raw_path);
-    free((struct request_block *)req); /* req is the block's first member */
+    request_block_release((struct request_block *)req); /* req is the block's first member */
 }
 
 /* Content-Length over the limit is refused before a byte of the body is read. */
