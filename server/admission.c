@@ -19,7 +19,7 @@ bool admission_submit(struct http_request *req)
         return true;
     enum store_status status = STORE_NOT_FOUND;
     if (ids_valid_slug(req->params[0]))
-        status = api_load_survey_cached(api_app(req)->surveys, store_reader(api_app(req)->store), req->params[0],
+        status = api_load_survey_current(api_app(req)->surveys, store_reader(api_app(req)->store), req->params[0],
                                         &survey, NULL);
     if (status == STORE_OK) {
         bool open = survey.is_public;

@@ -192,6 +192,33 @@ enum store_status api_load_survey_cached(struct survey_cache *cache, struct stor
     return ok ? STORE_OK : STORE_ERROR;
 }
 
+enum store_status api_load_survey_current(struct survey_cache *cache, struct store_conn *conn, const char *id,
+                                          struct survey *survey, struct store_survey_row *row)
+{
+    struct store_survey_row local;
+    struct store_survey_row *r = row ? row : &local;
+
+    if (cache == NULL)
+        return api_load_survey_cached(cache, conn, id, survey, row);
+    if (survey_cache_get_current(cache, id, survey, &r->definition)) {
+        snprintf(r->id, sizeof r->id, "%s", id);
+        r->created_at = survey->created_at;
+        r->updated_at = survey->updated_at;
+        if (r == &local)
+            store_survey_row_free(r);
+        return STORE_OK;
+    }
+    /* Read before the database: a write committing meanwhile leaves this entry outdated at once. */
+    unsigned long long generation = survey_cache_generation(cache);
+    enum store_status status = api_load_survey_cached(cache, conn, id, survey, r);
+    if (status == STORE_OK) {
+        survey_cache_put_current(cache, generation, r->definition, survey);
+        if (r == &local)
+            store_survey_row_free(r);
+    }
+    return status;
+}
+
 static void resume_request(struct writer_job *job)
 {
     http_resume(job->context);

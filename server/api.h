@@ -57,6 +57,11 @@ enum store_status api_load_survey(struct store_conn *conn, const char *id, struc
                                   struct store_survey_row *row);
 enum store_status api_load_survey_cached(struct survey_cache *cache, struct store_conn *conn, const char *id,
                                          struct survey *survey, struct store_survey_row *row);
+/* The same for a request thread, from the cache without a database read while no survey write has
+ * committed since it was read (survey_cache_get_current). Never inside the writer's transaction:
+ * that one must see its own uncommitted writes. */
+enum store_status api_load_survey_current(struct survey_cache *cache, struct store_conn *conn, const char *id,
+                                          struct survey *survey, struct store_survey_row *row);
 
 /* The stored definition as served: id, definition fields, created_at, updated_at. */
 cJSON *api_render_survey(const struct store_survey_row *row);

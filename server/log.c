@@ -77,6 +77,13 @@ void log_request(const struct log_request *entry)
     char now[TIMEFMT_BUFSIZE];
     size_t len;
 
+    /* The duration as whole microseconds printed with 3 decimals of ms: the same text as %.3f
+     * without the floating-point formatting, which was a fifth of a request line's cost. */
+    double us = entry->duration_ms * 1000.0 + 0.5;
+    unsigned long long whole_us = us > 0 ? (unsigned long long)us : 0;
+    unsigned long long ms = whole_us / 1000;
+    unsigned frac = (unsigned)(whole_us % 1000);
+
     timefmt_format_ms(timefmt_now_ms(), now);
     if (log_format_in_use == LOG_FORMAT_JSON) {
         len = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"method\":\"",
@@ -85,8 +92,8 @@ void log_request(const struct log_request *entry)
         len += (size_t)snprintf(line + len, sizeof line - len, "\",\"path\":\"");
         len = append_json_escaped(line, len, sizeof line - 200, entry->path);
         len += (size_t)snprintf(line + len, sizeof line - len,
-                                "\",\"status\":%u,\"bytes\":%llu,\"duration_ms\":%.3f,\"request_id\":\"", entry->status,
-                                (unsigned long long)entry->bytes, entry->duration_ms);
+                                "\",\"status\":%u,\"bytes\":%llu,\"duration_ms\":%llu.%03u,\"request_id\":\"",
+                                entry->status, (unsigned long long)entry->bytes, ms, frac);
         len = append_json_escaped(line, len, sizeof line - 3, entry->request_id);
         len += (size_t)snprintf(line + len, sizeof line - len, "\"}");
     } else {
@@ -94,8 +101,8 @@ void log_request(const struct log_request *entry)
          * JSON does, so one request is always one line. */
         len = (size_t)snprintf(line, sizeof line, "%s info %s ", now, entry->method);
         len = append_json_escaped(line, len, sizeof line - 200, entry->path);
-        len += (size_t)snprintf(line + len, sizeof line - len, " %u %llub %.3fms id=%s", entry->status,
-                                (unsigned long long)entry->bytes, entry->duration_ms, entry->request_id);
+        len += (size_t)snprintf(line + len, sizeof line - len, " %u %llub %llu.%03ums id=%s", entry->status,
+                                (unsigned long long)entry->bytes, ms, frac, entry->request_id);
     }
     write_line(line, len < sizeof line ? len : sizeof line - 1, sizeof line);
 }

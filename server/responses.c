@@ -181,7 +181,7 @@ static bool authorise(struct http_request *req, struct store_conn *conn, struct 
     enum store_status status = STORE_NOT_FOUND;
 
     if (ids_valid_slug(req->params[0]))
-        status = api_load_survey_cached(api_app(req)->surveys, conn, req->params[0], survey, &row);
+        status = api_load_survey_current(api_app(req)->surveys, conn, req->params[0], survey, &row);
     if (status == STORE_OK) {
         *definition = row.definition; /* what it was validated against, for the writer's check */
         row.definition = NULL;

@@ -77,6 +77,7 @@ static void sweep(struct retention *r)
 static void *retention_main(void *arg)
 {
     struct retention *r = arg;
+    pthread_setname_np(pthread_self(), "retention");
     for (;;) {
         sweep(r);
         struct timespec until;

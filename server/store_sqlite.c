@@ -21,6 +21,7 @@
 #include "store_verify.h"
 #include "timefmt.h"
 #include "wal_checkpointer.h"
+#include "wal_coalesce.h"
 
 #define MS_PER_DAY INT64_C(86400000)
 
@@ -285,7 +286,9 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    if (sqlite3_open_v2(store->path, &conn->db, flags, NULL) != SQLITE_OK) {
+    /* Only the writer appends WAL frames: its header and page writes are joined (wal_coalesce.h). */
+    const char *vfs = writer && !store->read_only ? wal_coalesce_vfs() : NULL;
+    if (sqlite3_open_v2(store->path, &conn->db, flags, vfs) != SQLITE_OK) {
         snprintf(err, err_size, "cannot open %s: %s", store->path, conn->db ? sqlite3_errmsg(conn->db) : "out of memory");
         goto fail;
     }
@@ -467,8 +470,21 @@ static bool schema_current(sqlite3 *db, char *err, size_t err_size)
     return true;
 }
 
+/* SQLite counts every allocation it makes (memory status) under one process-wide mutex, taken on
+ * each malloc and free by the writer and every reader thread alike; surveyd never reads those
+ * counts. Must run before SQLite initialises (the first open); later, sqlite3_config refuses
+ * harmlessly. */
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
+static void configure_sqlite(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static struct store *open_store(const struct store_options *options, bool read_only, char *err, size_t err_size)
 {
+    pthread_once(&sqlite_configured, configure_sqlite);
+
     struct store *store = calloc(1, sizeof *store);
     size_t path_len = strlen(options->data_dir) + sizeof "/surveyd.db";
 

@@ -10,10 +10,12 @@
 struct slot {
     char *definition;
     struct survey survey;
+    unsigned long long generation; /* 0: not known to be the committed definition */
 };
 
 struct survey_cache {
     pthread_mutex_t lock;
+    unsigned long long generation; /* survey writes committed, plus one; guarded by lock */
     struct slot slots[SLOTS];
 };
 
@@ -28,8 +30,10 @@ static size_t slot_of(const char *id)
 struct survey_cache *survey_cache_new(void)
 {
     struct survey_cache *cache = calloc(1, sizeof *cache);
-    if (cache)
+    if (cache) {
         pthread_mutex_init(&cache->lock, NULL);
+        cache->generation = 1;
+    }
     return cache;
 }
 
@@ -56,7 +60,9 @@ bool survey_cache_get(struct survey_cache *cache, const char *id, const char *de
     return hit;
 }
 
-void survey_cache_put(struct survey_cache *cache, const char *definition, const struct survey *survey)
+/* The writer puts definitions it read inside its transaction, maybe never committed: generation 0. */
+static void put(struct survey_cache *cache, unsigned long long generation, const char *definition,
+                const struct survey *survey)
 {
     struct survey copy;
     char *text = strdup(definition);
@@ -70,5 +76,51 @@ void survey_cache_put(struct survey_cache *cache, const char *definition, const 
     survey_free(&slot->survey);
     slot->definition = text;
     slot->survey = copy;
+    slot->generation = generation;
     pthread_mutex_unlock(&cache->lock);
+}
+
+void survey_cache_put(struct survey_cache *cache, const char *definition, const struct survey *survey)
+{
+    put(cache, 0, definition, survey);
+}
+
+void survey_cache_put_current(struct survey_cache *cache, unsigned long long generation, const char *definition,
+                              const struct survey *survey)
+{
+    put(cache, generation, definition, survey);
+}
+
+unsigned long long survey_cache_generation(struct survey_cache *cache)
+{
+    pthread_mutex_lock(&cache->lock);
+    unsigned long long generation = cache->generation;
+    pthread_mutex_unlock(&cache->lock);
+    return generation;
+}
+
+void survey_cache_surveys_changed(struct survey_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    pthread_mutex_lock(&cache->lock);
+    cache->generation++;
+    pthread_mutex_unlock(&cache->lock);
+}
+
+bool survey_cache_get_current(struct survey_cache *cache, const char *id, struct survey *out, char **definition)
+{
+    bool hit = false;
+    pthread_mutex_lock(&cache->lock);
+    struct slot *slot = &cache->slots[slot_of(id)];
+    if (slot->definition && slot->generation == cache->generation && strcmp(slot->survey.id, id) == 0 &&
+        (*definition = strdup(slot->definition)) != NULL) {
+        hit = survey_copy(&slot->survey, out);
+        if (!hit) {
+            free(*definition);
+            *definition = NULL;
+        }
+    }
+    pthread_mutex_unlock(&cache->lock);
+    return hit;
 }

@@ -68,6 +68,12 @@ static enum store_status check_answered(struct store_conn *conn, const struct su
     return STORE_OK;
 }
 
+/* After the commit, before the reply: submissions stop using the definition from before. */
+static void surveys_changed(struct writer_job *job)
+{
+    survey_cache_surveys_changed(((struct api_job *)job)->app->surveys);
+}
+
 static enum store_status apply_put(struct store_conn *conn, struct writer_job *job)
 {
     struct put_job *put = (struct put_job *)job;
@@ -145,6 +151,7 @@ enum http_next surveys_put(struct http_request *req)
     cJSON_Delete(normalised);
     put->now_ms = timefmt_now_ms();
     put->job.apply = apply_put;
+    put->job.after_commit = surveys_changed;
     snprintf(put->job.survey, sizeof put->job.survey, "%s", put->survey.id);
     req->state = put;
     req->state_free = put_job_free;
@@ -152,6 +159,7 @@ enum http_next surveys_put(struct http_request *req)
 }
 
 /* ---- DELETE /v1/surveys/{survey} ---- */
+
 
 static enum store_status apply_delete(struct store_conn *conn, struct writer_job *job)
 {
@@ -181,6 +189,7 @@ enum http_next surveys_delete(struct http_request *req)
     }
     snprintf(del->survey, sizeof del->survey, "%.64s", req->params[0]);
     del->apply = apply_delete;
+    del->after_commit = surveys_changed;
     req->state = del;
     req->state_free = free;
     return api_submit(req, del);

@@ -111,6 +111,7 @@ static bool run_round(struct wal_checkpointer *ckpt, int frames, bool idle)
 static void *checkpointer_main(void *arg)
 {
     struct wal_checkpointer *ckpt = arg;
+    pthread_setname_np(pthread_self(), "checkpointer");
     uint64_t seen_commits = 0;
     bool truncated = true;          /* nothing committed yet that an idle truncate would fold */
 

@@ -73,6 +73,8 @@ static void *writer_main(void *arg)
 {
     struct writer *writer = arg;
 
+    /* Named so that perf, top -H and /proc/PID/task/ split the CPU per thread. */
+    pthread_setname_np(pthread_self(), "writer");
     for (;;) {
         pthread_mutex_lock(&writer->lock);
         while (writer->head == NULL && !writer->stopping) {
