@@ -21,7 +21,6 @@
 #include "store_verify.h"
 #include "timefmt.h"
 #include "wal_checkpointer.h"
-#include "wal_coalesce.h"
 
 #define MS_PER_DAY INT64_C(86400000)
 
@@ -286,9 +285,7 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    /* Only the writer appends WAL frames: its header and page writes are joined (wal_coalesce.h). */
-    const char *vfs = writer && !store->read_only ? wal_coalesce_vfs() : NULL;
-    if (sqlite3_open_v2(store->path, &conn->db, flags, vfs) != SQLITE_OK) {
+    if (sqlite3_open_v2(store->path, &conn->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot open %s: %s", store->path, conn->db ? sqlite3_errmsg(conn->db) : "out of memory");
         goto fail;
     }
