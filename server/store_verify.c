@@ -32,6 +32,13 @@ static const char *const next_day_sql[DAY_SOURCES] = {
 static const char *const agent_tables[] = {"rollup_answers_agent", "rollup_responses_agent"};
 #define AGENT_TABLES (sizeof agent_tables / sizeof agent_tables[0])
 
+/* Which columns of a row key a cell, in order (see rollup_check.key_columns). */
+#define KEY_COLUMNS_MAX 16
+struct key_map {
+    int count;
+    int column[KEY_COLUMNS_MAX];
+};
+
 struct sum_cell {
     char *key;
     sqlite3_int64 count;
@@ -99,15 +106,14 @@ static bool reserve(char **buf, size_t *size, size_t need)
     return true;
 }
 
-/* The row's key columns (all but the last) into cells->key, typed: an integer as its 8 bytes (no
- * conversion to text for every answer), anything else as its type, length and text. */
-static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *key_len)
+/* The row's key columns (map) into cells->key, typed: an integer as its 8 bytes (no conversion to
+ * text for every answer), anything else as its type, length and text. */
+static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, const struct key_map *map, size_t *key_len)
 {
     size_t k = 0;
 
-    for (int col = 0; col < keys; col++) {
-        if (col == skip)
-            continue;
+    for (int i = 0; i < map->count; i++) {
+        int col = map->column[i];
         int type = sqlite3_column_type(s, col); /* before _text(), which converts */
         if (!reserve(&cells->key, &cells->key_size, k + 9))
             return false;
@@ -132,13 +138,12 @@ static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, int keys, int ski
 }
 
 /* The key columns as a difference line prints them (" a b c"), for a new cell only. */
-static bool cell_text(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *text_len)
+static bool cell_text(struct day_cells *cells, sqlite3_stmt *s, const struct key_map *map, size_t *text_len)
 {
     size_t t = 0;
 
-    for (int col = 0; col < keys; col++) {
-        if (col == skip)
-            continue;
+    for (int i = 0; i < map->count; i++) {
+        int col = map->column[i];
         const char *text = (const char *)sqlite3_column_text(s, col);
         size_t len = text ? strlen(text) : 4;
         if (!reserve(&cells->text, &cells->text_size, t + len + 2))
@@ -191,7 +196,7 @@ static bool cells_grow(struct day_cells *cells)
     return true;
 }
 
-static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t key_len)
+static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, const struct key_map *map, size_t key_len)
 {
     size_t text_len;
 
@@ -204,7 +209,7 @@ static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, int 
         if (cell->hash == hash && cell->key_len == key_len && memcmp(cell->key, cells->key, key_len) == 0)
             return cell;
     }
-    if (!cell_text(cells, s, keys, skip, &text_len))
+    if (!cell_text(cells, s, map, &text_len))
         return NULL;
     struct day_cell *cell = calloc(1, sizeof *cell + key_len + text_len + 1);
     if (cell == NULL)
@@ -219,15 +224,25 @@ static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, int 
     return cell;
 }
 
-/* Counts the current row of s (key columns, then a count) into its cell, on its side; column `skip`
- * (-1: none) is left out of the key, for a coarser table that sums a finer one's rows. */
-static bool day_cells_add(struct day_cells *cells, sqlite3_stmt *s, bool expected_side, int skip)
+/* Every column but the last (the count): the key of a stored row. */
+static void all_keys(struct key_map *map, sqlite3_stmt *s)
+{
+    map->count = sqlite3_column_count(s) - 1;
+    if (map->count > KEY_COLUMNS_MAX)
+        map->count = KEY_COLUMNS_MAX; /* our own statements have a handful */
+    for (int i = 0; i < map->count; i++)
+        map->column[i] = i;
+}
+
+/* Counts the current row of s (key columns, then a count in the last column) into its cell, on its
+ * side; map picks the key columns (a derived table keys the source's rows its own way). */
+static bool day_cells_add(struct day_cells *cells, sqlite3_stmt *s, bool expected_side, const struct key_map *map)
 {
     int keys = sqlite3_column_count(s) - 1;
     size_t key_len;
     struct day_cell *cell;
 
-    if (!cell_key(cells, s, keys, skip, &key_len) || (cell = cell_find(cells, s, keys, skip, key_len)) == NULL)
+    if (!cell_key(cells, s, map, &key_len) || (cell = cell_find(cells, s, map, key_len)) == NULL)
         return false;
     if (expected_side) {
         cell->expected += sqlite3_column_int64(s, keys);
@@ -266,6 +281,7 @@ static void day_cells_free(struct day_cells *cells)
 struct walk {
     struct day_cells *cells;            /* per check: its cells of the current day */
     int *source;                        /* per check: the check whose recomputed rows it sums, or -1 */
+    struct key_map *maps;               /* per check: the key columns of its recomputed rows */
     sqlite3 *db;
     const struct rollup_check *checks;
     size_t count;
@@ -405,12 +421,14 @@ static enum store_status load_stored(struct walk *w, size_t check, const char *s
                                      const char *agents)
 {
     sqlite3_stmt *s = w->stored[check];
+    struct key_map map;
     int rc;
 
     day_cells_clear(&w->cells[check]);
+    all_keys(&map, s);
     bind_day(s, survey, day, agents);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!day_cells_add(&w->cells[check], s, false, -1)) {
+        if (!day_cells_add(&w->cells[check], s, false, &map)) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -429,10 +447,10 @@ static enum store_status load_expected(struct walk *w, size_t check, const char 
 
     bind_day(s, survey, day, agents);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        bool ok = day_cells_add(&w->cells[check], s, true, -1) && add_to_sum(w, check, s);
+        bool ok = day_cells_add(&w->cells[check], s, true, &w->maps[check]) && add_to_sum(w, check, s);
         for (size_t j = 0; ok && j < w->count; j++)
             if (w->source[j] == (int)check)
-                ok = day_cells_add(&w->cells[j], s, true, w->checks[j].skip_column);
+                ok = day_cells_add(&w->cells[j], s, true, &w->maps[j]);
         if (!ok) {
             rc = SQLITE_NOMEM;
             break;
@@ -638,6 +656,27 @@ static int index_of(const struct walk *w, const char *table)
     return -1;
 }
 
+/* A day check's key columns over the rows of the day_expected it counts (its own or its source's),
+ * each checked against that statement's columns (a typo in rollup_checks fails verify, not memory). */
+static bool key_map_of(struct walk *w, size_t check)
+{
+    const struct rollup_check *c = &w->checks[check];
+    sqlite3_stmt *s = w->expected[w->source[check] >= 0 ? (size_t)w->source[check] : check];
+    int keys = sqlite3_column_count(s) - 1;
+    struct key_map *map = &w->maps[check];
+
+    if (c->key_columns == NULL) {
+        all_keys(map, s);
+        return keys <= KEY_COLUMNS_MAX;
+    }
+    for (map->count = 0; c->key_columns[map->count] >= 0; map->count++) {
+        if (map->count == KEY_COLUMNS_MAX || c->key_columns[map->count] >= keys)
+            return false;
+        map->column[map->count] = c->key_columns[map->count];
+    }
+    return true;
+}
+
 static bool walk_open(struct walk *w)
 {
     size_t n = w->count;
@@ -649,7 +688,8 @@ static bool walk_open(struct walk *w)
     w->sum_target = calloc(n, sizeof *w->sum_target);
     w->source = calloc(n, sizeof *w->source);
     w->cells = calloc(n, sizeof *w->cells);
-    if (!w->expected || !w->stored || !w->seen || !w->sums || !w->sum_target || !w->source || !w->cells)
+    w->maps = calloc(n, sizeof *w->maps);
+    if (!w->expected || !w->stored || !w->seen || !w->sums || !w->sum_target || !w->source || !w->cells || !w->maps)
         return false;
     for (size_t i = 0; i < n; i++)
         w->sum_target[i] = w->source[i] = -1;
@@ -672,6 +712,10 @@ static bool walk_open(struct walk *w)
             w->sum_target[source] = (int)i;
         }
     }
+    /* After every statement is prepared: a derived check may come before its source. */
+    for (size_t i = 0; i < n; i++)
+        if (is_day_check(&w->checks[i]) && !key_map_of(w, i))
+            return false;
     for (int src = 0; src < DAY_SOURCES; src++)
         if (!prepare(w->db, next_day_sql[src], &w->next_day[src]))
             return false;
@@ -700,6 +744,7 @@ static void walk_close(struct walk *w)
     }
     sqlite3_finalize(w->surveys);
     free(w->cells);
+    free(w->maps);
     free(w->source);
     free(w->expected);
     free(w->stored);
