@@ -80,15 +80,14 @@ struct day_cell {
     sqlite3_int64 expected, stored;
     bool has_stored, stored_is_count;
     char stored_text[40];   /* a stored count that is not an integer, as text */
-    char *text;             /* the key columns as a difference line prints them: " a b c" */
     char key[];             /* the key columns, typed: type, length, bytes per column */
 };
 
 struct day_cells {
     struct day_cell **slots;
     size_t size, used;
-    char *key, *text;       /* scratch for the row being added */
-    size_t key_size, text_size;
+    char *key;              /* scratch for the row being added */
+    size_t key_size;
 };
 
 static bool reserve(char **buf, size_t *size, size_t need)
@@ -137,21 +136,32 @@ static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, const struct key_
     return true;
 }
 
-/* The key columns as a difference line prints them (" a b c"), for a new cell only. */
-static bool cell_text(struct day_cells *cells, sqlite3_stmt *s, const struct key_map *map, size_t *text_len)
+/* A cell's key columns as a difference line prints them (" a b c", as sqlite3_column_text would),
+ * decoded from the typed key: made only for a cell that differs, not with every new cell (printf
+ * and column conversions for each of a day's cells were a few percent of verify's CPU). */
+static void key_text(const struct day_cell *cell, char *out, size_t size)
 {
-    size_t t = 0;
+    size_t k = 0, t = 0;
 
-    for (int i = 0; i < map->count; i++) {
-        int col = map->column[i];
-        const char *text = (const char *)sqlite3_column_text(s, col);
-        size_t len = text ? strlen(text) : 4;
-        if (!reserve(&cells->text, &cells->text_size, t + len + 2))
-            return false;
-        t += (size_t)sprintf(cells->text + t, " %s", text ? text : "NULL");
+    out[0] = '\0';
+    while (k < cell->key_len && t < size) {
+        int type = (unsigned char)cell->key[k++];
+        if (type == SQLITE_INTEGER) {
+            sqlite3_int64 v;
+            memcpy(&v, cell->key + k, 8);
+            k += 8;
+            t += (size_t)snprintf(out + t, size - t, " %lld", (long long)v);
+            continue;
+        }
+        uint32_t len;
+        memcpy(&len, cell->key + k, 4);
+        k += 4;
+        if (type == SQLITE_NULL)
+            t += (size_t)snprintf(out + t, size - t, " NULL");
+        else
+            t += (size_t)snprintf(out + t, size - t, " %.*s", (int)len, cell->key + k);
+        k += len;
     }
-    *text_len = t;
-    return true;
 }
 
 /* Eight bytes at a time (a byte-wise FNV over ~50-byte keys was a tenth of verify's CPU). */
@@ -196,10 +206,8 @@ static bool cells_grow(struct day_cells *cells)
     return true;
 }
 
-static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, const struct key_map *map, size_t key_len)
+static struct day_cell *cell_find(struct day_cells *cells, size_t key_len)
 {
-    size_t text_len;
-
     if ((cells->used + 1) * 2 > cells->size && !cells_grow(cells))
         return NULL;
     uint64_t hash = hash_bytes(cells->key, key_len);
@@ -209,16 +217,12 @@ static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, cons
         if (cell->hash == hash && cell->key_len == key_len && memcmp(cell->key, cells->key, key_len) == 0)
             return cell;
     }
-    if (!cell_text(cells, s, map, &text_len))
-        return NULL;
-    struct day_cell *cell = calloc(1, sizeof *cell + key_len + text_len + 1);
+    struct day_cell *cell = calloc(1, sizeof *cell + key_len);
     if (cell == NULL)
         return NULL;
     cell->hash = hash;
     cell->key_len = key_len;
     memcpy(cell->key, cells->key, key_len);
-    cell->text = cell->key + key_len;
-    memcpy(cell->text, cells->text, text_len + 1);
     cells->slots[i] = cell;
     cells->used++;
     return cell;
@@ -242,7 +246,7 @@ static bool day_cells_add(struct day_cells *cells, sqlite3_stmt *s, bool expecte
     size_t key_len;
     struct day_cell *cell;
 
-    if (!cell_key(cells, s, map, &key_len) || (cell = cell_find(cells, s, map, key_len)) == NULL)
+    if (!cell_key(cells, s, map, &key_len) || (cell = cell_find(cells, key_len)) == NULL)
         return false;
     if (expected_side) {
         cell->expected += sqlite3_column_int64(s, keys);
@@ -275,7 +279,6 @@ static void day_cells_free(struct day_cells *cells)
     day_cells_clear(cells);
     free(cells->slots);
     free(cells->key);
-    free(cells->text);
 }
 
 struct walk {
@@ -462,16 +465,17 @@ static enum store_status load_expected(struct walk *w, size_t check, const char 
 
 static void report_cell(struct walk *w, size_t check, const struct day_cell *cell, bool expected_side)
 {
-    char line[1024];
+    char line[1024], text[900];
 
+    key_text(cell, text, sizeof text);
     if (expected_side)
-        snprintf(line, sizeof line, "%s: missing or wrong row%s %lld", w->checks[check].table, cell->text,
+        snprintf(line, sizeof line, "%s: missing or wrong row%s %lld", w->checks[check].table, text,
                  (long long)cell->expected);
     else if (cell->stored_is_count)
-        snprintf(line, sizeof line, "%s: unexpected row%s %lld", w->checks[check].table, cell->text,
+        snprintf(line, sizeof line, "%s: unexpected row%s %lld", w->checks[check].table, text,
                  (long long)cell->stored);
     else
-        snprintf(line, sizeof line, "%s: unexpected row%s %s", w->checks[check].table, cell->text, cell->stored_text);
+        snprintf(line, sizeof line, "%s: unexpected row%s %s", w->checks[check].table, text, cell->stored_text);
     w->report(line, w->arg);
     (*w->differences)++;
 }
