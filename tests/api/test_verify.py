@@ -263,6 +263,12 @@ class TamperTests(TamperBase):
                          % (ids[1], self.sid))
         self.assertNotIn(ids[2], out)
         self.assertIn("verify: 2 responses with answers that do not fit their question's current definition", out)
+        # The answers are checked on a second thread: their lines still follow every rollup line.
+        all_lines = out.splitlines()
+        rollup_rows = [i for i, ln in enumerate(all_lines) if re.match(r"rollup_\w+: ", ln)]
+        answer_rows = [i for i, ln in enumerate(all_lines) if ln.startswith("answers: response ")]
+        self.assertTrue(rollup_rows, out[-3000:])
+        self.assertLess(max(rollup_rows), min(answer_rows), out[-3000:])
 
     def test_rollup_responses_row_missing(self):
         row = self.query("SELECT survey, day, channel FROM rollup_responses LIMIT 1")[0]
