@@ -1817,7 +1817,7 @@ static const struct rollup_check rollup_checks[] = {
      .expected = "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
      .stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0",
      .derived_from = "rollup_answers_agent",
-     .skip_column = 1, /* agent */
+     .key_columns = (const int[]){0, 2, 3, 4, 5, -1}, /* without the agent */
      .day_stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers"
                    " WHERE survey = ?1 AND day = ?2 AND count != 0",
      .unvisited = "SELECT survey, day, channel, question, value, count FROM rollup_answers AS x"
@@ -1826,7 +1826,10 @@ static const struct rollup_check rollup_checks[] = {
      .expected = "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts"
                  " GROUP BY 1, 2, 3, 4, 5, 6",
      .stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0",
-     .day_expected = "SELECT survey, agent, day, channel, question, value, 1 FROM answer_facts WHERE" DAY_RESPONSES,
+     /* The hour (column 6) is there for rollup_answers_hour, which counts these rows too. */
+     .day_expected = "SELECT survey, agent, day, channel, question, value, submitted_at / 3600000, 1 FROM answer_facts"
+                     " WHERE" DAY_RESPONSES,
+     .key_columns = (const int[]){0, 1, 2, 3, 4, 5, -1},
      /* The agents come from the stored agent rollups themselves (?5): one seek per agent and day. */
      .day_stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent"
                    " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
@@ -1836,7 +1839,7 @@ static const struct rollup_check rollup_checks[] = {
      .expected = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
      .stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0",
      .derived_from = "rollup_responses_agent",
-     .skip_column = 1, /* agent */
+     .key_columns = (const int[]){0, 2, 3, -1}, /* without the agent */
      .day_stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE survey = ?1 AND day = ?2"
                    " AND count != 0",
      .unvisited = "SELECT survey, day, channel, count FROM rollup_responses AS x WHERE count != 0 AND" UNVISITED_DAY},
@@ -1844,8 +1847,10 @@ static const struct rollup_check rollup_checks[] = {
      .expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*)"
                  " FROM responses GROUP BY 1, 2, 3, 4",
      .stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0",
-     .day_expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), 1"
-                     " FROM responses WHERE" DAY_RESPONSES,
+     /* The hour (column 4) is there for rollup_responses_hour, which counts these rows too. */
+     .day_expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''),"
+                     " submitted_at / 3600000, 1 FROM responses WHERE" DAY_RESPONSES,
+     .key_columns = (const int[]){0, 1, 2, 3, -1},
      .day_stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent"
                    " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
      .unvisited = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent AS x"
@@ -1867,13 +1872,14 @@ static const struct rollup_check rollup_checks[] = {
      .expected = "SELECT survey, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0",
      .stored = "SELECT survey, month, channel, count FROM rollup_responses_month WHERE count != 0"},
     /* Hours are streamed with the day walk (a day's hours: ?2 * 24 - 23 .. ?2 * 24 + 23, truncated like
-     * submitted_at / 86400000); rollup_answers_hour reads the day's answers a second time. */
+     * submitted_at / 86400000), counted from the agent day checks' rows (their hour column instead of
+     * agent and day): the day's answers are read through answer_facts once for all four tables. */
     {.table = "rollup_answers_hour",
      .expected = "SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts"
                  " GROUP BY 1, 2, 3, 4, 5",
      .stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour WHERE count != 0",
-     .day_expected = "SELECT survey, submitted_at / 3600000, channel, question, value, 1 FROM answer_facts"
-                     " WHERE" DAY_RESPONSES,
+     .derived_from = "rollup_answers_agent",
+     .key_columns = (const int[]){0, 6, 3, 4, 5, -1},
      .day_stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour"
                    " WHERE survey = ?1 AND hour BETWEEN ?2 * 24 - 23 AND ?2 * 24 + 23 AND hour / 24 = ?2 AND count != 0",
      .unvisited = "SELECT survey, hour, channel, question, value, count"
@@ -1881,7 +1887,8 @@ static const struct rollup_check rollup_checks[] = {
     {.table = "rollup_responses_hour",
      .expected = "SELECT survey, submitted_at / 3600000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
      .stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count != 0",
-     .day_expected = "SELECT survey, submitted_at / 3600000, coalesce(channel, ''), 1 FROM responses WHERE" DAY_RESPONSES,
+     .derived_from = "rollup_responses_agent",
+     .key_columns = (const int[]){0, 4, 3, -1},
      .day_stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour"
                    " WHERE survey = ?1 AND hour BETWEEN ?2 * 24 - 23 AND ?2 * 24 + 23 AND hour / 24 = ?2 AND count != 0",
      .unvisited = "SELECT survey, hour, channel, count FROM (SELECT *, hour / 24 AS day FROM rollup_responses_hour) AS x"

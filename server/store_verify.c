@@ -32,6 +32,13 @@ static const char *const next_day_sql[DAY_SOURCES] = {
 static const char *const agent_tables[] = {"rollup_answers_agent", "rollup_responses_agent"};
 #define AGENT_TABLES (sizeof agent_tables / sizeof agent_tables[0])
 
+/* Which columns of a row key a cell, in order (see rollup_check.key_columns). */
+#define KEY_COLUMNS_MAX 16
+struct key_map {
+    int count;
+    int column[KEY_COLUMNS_MAX];
+};
+
 struct sum_cell {
     char *key;
     sqlite3_int64 count;
@@ -73,15 +80,14 @@ struct day_cell {
     sqlite3_int64 expected, stored;
     bool has_stored, stored_is_count;
     char stored_text[40];   /* a stored count that is not an integer, as text */
-    char *text;             /* the key columns as a difference line prints them: " a b c" */
     char key[];             /* the key columns, typed: type, length, bytes per column */
 };
 
 struct day_cells {
     struct day_cell **slots;
     size_t size, used;
-    char *key, *text;       /* scratch for the row being added */
-    size_t key_size, text_size;
+    char *key;              /* scratch for the row being added */
+    size_t key_size;
 };
 
 static bool reserve(char **buf, size_t *size, size_t need)
@@ -99,27 +105,50 @@ static bool reserve(char **buf, size_t *size, size_t need)
     return true;
 }
 
-/* The row's key columns (all but the last) into cells->key, typed: an integer as its 8 bytes (no
- * conversion to text for every answer), anything else as its type, length and text. */
-static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *key_len)
+/* The key columns of the current row, read from SQLite once however many tables' cells count the
+ * row (an answer's row keys four: calling sqlite3_column_* for each was a tenth of verify's CPU).
+ * The text pointers stay valid until the statement steps. */
+struct row {
+    int type[KEY_COLUMNS_MAX];
+    sqlite3_int64 integer[KEY_COLUMNS_MAX];
+    const char *text[KEY_COLUMNS_MAX];
+    uint32_t len[KEY_COLUMNS_MAX];
+};
+
+static void row_read(struct row *row, sqlite3_stmt *s)
+{
+    int keys = sqlite3_column_count(s) - 1;
+
+    for (int col = 0; col < keys && col < KEY_COLUMNS_MAX; col++) {
+        row->type[col] = sqlite3_column_type(s, col); /* before _text(), which converts */
+        if (row->type[col] == SQLITE_INTEGER) {
+            row->integer[col] = sqlite3_column_int64(s, col);
+            continue;
+        }
+        row->text[col] = (const char *)sqlite3_column_text(s, col);
+        row->len[col] = (uint32_t)sqlite3_column_bytes(s, col);
+    }
+}
+
+/* The row's key columns (map) into cells->key, typed: an integer as its 8 bytes (no conversion to
+ * text for every answer), anything else as its type, length and text. */
+static bool cell_key(struct day_cells *cells, const struct row *row, const struct key_map *map, size_t *key_len)
 {
     size_t k = 0;
 
-    for (int col = 0; col < keys; col++) {
-        if (col == skip)
-            continue;
-        int type = sqlite3_column_type(s, col); /* before _text(), which converts */
+    for (int i = 0; i < map->count; i++) {
+        int col = map->column[i];
+        int type = row->type[col];
         if (!reserve(&cells->key, &cells->key_size, k + 9))
             return false;
         cells->key[k++] = (char)type;
         if (type == SQLITE_INTEGER) {
-            sqlite3_int64 v = sqlite3_column_int64(s, col);
-            memcpy(cells->key + k, &v, 8);
+            memcpy(cells->key + k, &row->integer[col], 8);
             k += 8;
             continue;
         }
-        const char *text = (const char *)sqlite3_column_text(s, col);
-        uint32_t len = (uint32_t)sqlite3_column_bytes(s, col);
+        const char *text = row->text[col];
+        uint32_t len = row->len[col];
         if (!reserve(&cells->key, &cells->key_size, k + 4 + len))
             return false;
         memcpy(cells->key + k, &len, 4);
@@ -131,22 +160,32 @@ static bool cell_key(struct day_cells *cells, sqlite3_stmt *s, int keys, int ski
     return true;
 }
 
-/* The key columns as a difference line prints them (" a b c"), for a new cell only. */
-static bool cell_text(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t *text_len)
+/* A cell's key columns as a difference line prints them (" a b c", as sqlite3_column_text would),
+ * decoded from the typed key: made only for a cell that differs, not with every new cell (printf
+ * and column conversions for each of a day's cells were a few percent of verify's CPU). */
+static void key_text(const struct day_cell *cell, char *out, size_t size)
 {
-    size_t t = 0;
+    size_t k = 0, t = 0;
 
-    for (int col = 0; col < keys; col++) {
-        if (col == skip)
+    out[0] = '\0';
+    while (k < cell->key_len && t < size) {
+        int type = (unsigned char)cell->key[k++];
+        if (type == SQLITE_INTEGER) {
+            sqlite3_int64 v;
+            memcpy(&v, cell->key + k, 8);
+            k += 8;
+            t += (size_t)snprintf(out + t, size - t, " %lld", (long long)v);
             continue;
-        const char *text = (const char *)sqlite3_column_text(s, col);
-        size_t len = text ? strlen(text) : 4;
-        if (!reserve(&cells->text, &cells->text_size, t + len + 2))
-            return false;
-        t += (size_t)sprintf(cells->text + t, " %s", text ? text : "NULL");
+        }
+        uint32_t len;
+        memcpy(&len, cell->key + k, 4);
+        k += 4;
+        if (type == SQLITE_NULL)
+            t += (size_t)snprintf(out + t, size - t, " NULL");
+        else
+            t += (size_t)snprintf(out + t, size - t, " %.*s", (int)len, cell->key + k);
+        k += len;
     }
-    *text_len = t;
-    return true;
 }
 
 /* Eight bytes at a time (a byte-wise FNV over ~50-byte keys was a tenth of verify's CPU). */
@@ -191,10 +230,8 @@ static bool cells_grow(struct day_cells *cells)
     return true;
 }
 
-static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, int keys, int skip, size_t key_len)
+static struct day_cell *cell_find(struct day_cells *cells, size_t key_len)
 {
-    size_t text_len;
-
     if ((cells->used + 1) * 2 > cells->size && !cells_grow(cells))
         return NULL;
     uint64_t hash = hash_bytes(cells->key, key_len);
@@ -204,30 +241,37 @@ static struct day_cell *cell_find(struct day_cells *cells, sqlite3_stmt *s, int 
         if (cell->hash == hash && cell->key_len == key_len && memcmp(cell->key, cells->key, key_len) == 0)
             return cell;
     }
-    if (!cell_text(cells, s, keys, skip, &text_len))
-        return NULL;
-    struct day_cell *cell = calloc(1, sizeof *cell + key_len + text_len + 1);
+    struct day_cell *cell = calloc(1, sizeof *cell + key_len);
     if (cell == NULL)
         return NULL;
     cell->hash = hash;
     cell->key_len = key_len;
     memcpy(cell->key, cells->key, key_len);
-    cell->text = cell->key + key_len;
-    memcpy(cell->text, cells->text, text_len + 1);
     cells->slots[i] = cell;
     cells->used++;
     return cell;
 }
 
-/* Counts the current row of s (key columns, then a count) into its cell, on its side; column `skip`
- * (-1: none) is left out of the key, for a coarser table that sums a finer one's rows. */
-static bool day_cells_add(struct day_cells *cells, sqlite3_stmt *s, bool expected_side, int skip)
+/* Every column but the last (the count): the key of a stored row. */
+static void all_keys(struct key_map *map, sqlite3_stmt *s)
+{
+    map->count = sqlite3_column_count(s) - 1;
+    if (map->count > KEY_COLUMNS_MAX)
+        map->count = KEY_COLUMNS_MAX; /* our own statements have a handful */
+    for (int i = 0; i < map->count; i++)
+        map->column[i] = i;
+}
+
+/* Counts the current row of s (key columns, then a count in the last column) into its cell, on its
+ * side; map picks the key columns (a derived table keys the source's rows its own way). */
+static bool day_cells_add(struct day_cells *cells, sqlite3_stmt *s, const struct row *row, bool expected_side,
+                          const struct key_map *map)
 {
     int keys = sqlite3_column_count(s) - 1;
     size_t key_len;
     struct day_cell *cell;
 
-    if (!cell_key(cells, s, keys, skip, &key_len) || (cell = cell_find(cells, s, keys, skip, key_len)) == NULL)
+    if (!cell_key(cells, row, map, &key_len) || (cell = cell_find(cells, key_len)) == NULL)
         return false;
     if (expected_side) {
         cell->expected += sqlite3_column_int64(s, keys);
@@ -260,12 +304,12 @@ static void day_cells_free(struct day_cells *cells)
     day_cells_clear(cells);
     free(cells->slots);
     free(cells->key);
-    free(cells->text);
 }
 
 struct walk {
     struct day_cells *cells;            /* per check: its cells of the current day */
     int *source;                        /* per check: the check whose recomputed rows it sums, or -1 */
+    struct key_map *maps;               /* per check: the key columns of its recomputed rows */
     sqlite3 *db;
     const struct rollup_check *checks;
     size_t count;
@@ -405,12 +449,16 @@ static enum store_status load_stored(struct walk *w, size_t check, const char *s
                                      const char *agents)
 {
     sqlite3_stmt *s = w->stored[check];
+    struct key_map map;
+    struct row row;
     int rc;
 
     day_cells_clear(&w->cells[check]);
+    all_keys(&map, s);
     bind_day(s, survey, day, agents);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!day_cells_add(&w->cells[check], s, false, -1)) {
+        row_read(&row, s);
+        if (!day_cells_add(&w->cells[check], s, &row, false, &map)) {
             rc = SQLITE_NOMEM;
             break;
         }
@@ -425,14 +473,16 @@ static enum store_status load_expected(struct walk *w, size_t check, const char 
                                        const char *agents)
 {
     sqlite3_stmt *s = w->expected[check];
+    struct row row;
     int rc;
 
     bind_day(s, survey, day, agents);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        bool ok = day_cells_add(&w->cells[check], s, true, -1) && add_to_sum(w, check, s);
+        row_read(&row, s);
+        bool ok = day_cells_add(&w->cells[check], s, &row, true, &w->maps[check]) && add_to_sum(w, check, s);
         for (size_t j = 0; ok && j < w->count; j++)
             if (w->source[j] == (int)check)
-                ok = day_cells_add(&w->cells[j], s, true, w->checks[j].skip_column);
+                ok = day_cells_add(&w->cells[j], s, &row, true, &w->maps[j]);
         if (!ok) {
             rc = SQLITE_NOMEM;
             break;
@@ -444,16 +494,17 @@ static enum store_status load_expected(struct walk *w, size_t check, const char 
 
 static void report_cell(struct walk *w, size_t check, const struct day_cell *cell, bool expected_side)
 {
-    char line[1024];
+    char line[1024], text[900];
 
+    key_text(cell, text, sizeof text);
     if (expected_side)
-        snprintf(line, sizeof line, "%s: missing or wrong row%s %lld", w->checks[check].table, cell->text,
+        snprintf(line, sizeof line, "%s: missing or wrong row%s %lld", w->checks[check].table, text,
                  (long long)cell->expected);
     else if (cell->stored_is_count)
-        snprintf(line, sizeof line, "%s: unexpected row%s %lld", w->checks[check].table, cell->text,
+        snprintf(line, sizeof line, "%s: unexpected row%s %lld", w->checks[check].table, text,
                  (long long)cell->stored);
     else
-        snprintf(line, sizeof line, "%s: unexpected row%s %s", w->checks[check].table, cell->text, cell->stored_text);
+        snprintf(line, sizeof line, "%s: unexpected row%s %s", w->checks[check].table, text, cell->stored_text);
     w->report(line, w->arg);
     (*w->differences)++;
 }
@@ -638,6 +689,28 @@ static int index_of(const struct walk *w, const char *table)
     return -1;
 }
 
+/* A day check's key columns over the rows of the day_expected it counts (its own or its source's),
+ * each checked against that statement's columns (a typo in rollup_checks fails verify, not memory). */
+static bool key_map_of(struct walk *w, size_t check)
+{
+    const struct rollup_check *c = &w->checks[check];
+    sqlite3_stmt *s = w->expected[w->source[check] >= 0 ? (size_t)w->source[check] : check];
+    int keys = sqlite3_column_count(s) - 1;
+    struct key_map *map = &w->maps[check];
+
+    if (c->key_columns == NULL) {
+        all_keys(map, s);
+        return keys <= KEY_COLUMNS_MAX;
+    }
+    for (map->count = 0; c->key_columns[map->count] >= 0; map->count++) {
+        if (map->count == KEY_COLUMNS_MAX || c->key_columns[map->count] >= keys ||
+            c->key_columns[map->count] >= KEY_COLUMNS_MAX)
+            return false;
+        map->column[map->count] = c->key_columns[map->count];
+    }
+    return true;
+}
+
 static bool walk_open(struct walk *w)
 {
     size_t n = w->count;
@@ -649,7 +722,8 @@ static bool walk_open(struct walk *w)
     w->sum_target = calloc(n, sizeof *w->sum_target);
     w->source = calloc(n, sizeof *w->source);
     w->cells = calloc(n, sizeof *w->cells);
-    if (!w->expected || !w->stored || !w->seen || !w->sums || !w->sum_target || !w->source || !w->cells)
+    w->maps = calloc(n, sizeof *w->maps);
+    if (!w->expected || !w->stored || !w->seen || !w->sums || !w->sum_target || !w->source || !w->cells || !w->maps)
         return false;
     for (size_t i = 0; i < n; i++)
         w->sum_target[i] = w->source[i] = -1;
@@ -672,6 +746,10 @@ static bool walk_open(struct walk *w)
             w->sum_target[source] = (int)i;
         }
     }
+    /* After every statement is prepared: a derived check may come before its source. */
+    for (size_t i = 0; i < n; i++)
+        if (is_day_check(&w->checks[i]) && !key_map_of(w, i))
+            return false;
     for (int src = 0; src < DAY_SOURCES; src++)
         if (!prepare(w->db, next_day_sql[src], &w->next_day[src]))
             return false;
@@ -700,6 +778,7 @@ static void walk_close(struct walk *w)
     }
     sqlite3_finalize(w->surveys);
     free(w->cells);
+    free(w->maps);
     free(w->source);
     free(w->expected);
     free(w->stored);

@@ -7,8 +7,8 @@
  *    responses, so they are compared one (survey, day) at a time: the day's stored rows into a hash
  *    of cells, the day's recomputed rows (one per answer, unsorted) counted into the same cells.
  *    Memory holds one day's cells, whatever the size of the database; SQLite sorts nothing;
- *    A coarser day table may take its recomputed rows from a finer one's (derived_from), so that
- *    each day's answers are read once;
+ *    A coarser day table may take its recomputed rows from a finer one's (derived_from) with
+ *    its own choice of the key columns (key_columns), so that each day's answers are read once;
  *  - as a per-survey sum of a per-day check's recomputed rows (sum_of set): answered_questions, so
  *    it costs no second pass over the answers' JSON;
  *  - with one `expected EXCEPT stored` and its reverse (neither set): for small tables, such as
@@ -40,11 +40,14 @@ struct rollup_check {
      * rollup_answers row) or of a survey that does not exist; run only when the walk saw fewer
      * stored rows than the table holds. */
     const char *unvisited;
-    /* Day checks of a coarser table: its recomputed rows are those of the day check
-     * `derived_from` without column skip_column (rollup_answers: rollup_answers_agent's without the
-     * agent), so the answers' JSON is read once per day for both. */
+    /* Day checks that take their recomputed rows from another's day_expected (derived_from), so that
+     * each day's answers are read through answer_facts once for every table derived from them. */
     const char *derived_from;
-    int skip_column;
+    /* The key columns of the day_expected rows (the source's, for a derived check) this check's cells
+     * are keyed by, in its own column order, ending with -1: rollup_answers takes
+     * rollup_answers_agent's rows without the agent, rollup_answers_hour takes the hour column instead
+     * of the day. NULL: every column but the last (the count). */
+    const int *key_columns;
     /* Per-survey sums: the day check (with day_expected) whose recomputed rows are summed, grouped
      * by its column sum_column; day_stored then reads one survey's rows (?1). */
     const char *sum_of;

@@ -43,4 +43,9 @@ cJSON *validate_definition_to_json(const struct survey *survey);
 bool validate_response(const struct survey *survey, const cJSON *body, int64_t now_ms, struct response *out,
                        struct validate_errors *errors);
 
+/* Checks a stored response's answers (the parsed `answers` column; NULL when it does not parse) by
+ * the rules of validate_response's "answers", with the same errors, without building the stored
+ * form: for `surveyd verify`. */
+bool validate_stored_answers(const struct survey *survey, const cJSON *answers, struct validate_errors *errors);
+
 #endif

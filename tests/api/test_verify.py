@@ -244,6 +244,32 @@ class TamperTests(TamperBase):
                                       + where, row), 1)
         self.assertConsistent(30)
 
+    def test_stored_answers_that_no_longer_fit_are_reported(self):
+        """The stored-answer check validates each response's parsed answers without serialising
+        them again: an out-of-range value and an unknown question are reported by response, while
+        valid answers in another key order (not the stored text) are not."""
+        ids = [r[0] for r in self.query("SELECT id FROM responses WHERE survey = ? ORDER BY id LIMIT 3",
+                                         (self.sid,))]
+        self.execute("UPDATE responses SET answers = ? WHERE id = ?", ('{"rec":11}', ids[0]))
+        self.execute("UPDATE responses SET answers = ? WHERE id = ?", ('{"ghost":1}', ids[1]))
+        self.execute("UPDATE responses SET answers = ? WHERE id = ?", ('{"note":"x","rec":3}', ids[2]))
+        rc, out = self.verify()
+        self.assertEqual(rc, 1, out[-3000:])
+        lines = [ln for ln in out.splitlines() if ln.startswith("answers: response ")]
+        self.assertEqual(len(lines), 2, out[-3000:])
+        self.assertRegex(lines[0] + lines[1], r"response %s of survey %s: \S+ must be an integer from 0 to 10"
+                         % (ids[0], self.sid))
+        self.assertRegex(lines[0] + lines[1], r"response %s of survey %s: answers\.ghost no such question"
+                         % (ids[1], self.sid))
+        self.assertNotIn(ids[2], out)
+        self.assertIn("verify: 2 responses with answers that do not fit their question's current definition", out)
+        # The answers are checked on a second thread: their lines still follow every rollup line.
+        all_lines = out.splitlines()
+        rollup_rows = [i for i, ln in enumerate(all_lines) if re.match(r"rollup_\w+: ", ln)]
+        answer_rows = [i for i, ln in enumerate(all_lines) if ln.startswith("answers: response ")]
+        self.assertTrue(rollup_rows, out[-3000:])
+        self.assertLess(max(rollup_rows), min(answer_rows), out[-3000:])
+
     def test_rollup_responses_row_missing(self):
         row = self.query("SELECT survey, day, channel FROM rollup_responses LIMIT 1")[0]
         self.assertEqual(self.execute("DELETE FROM rollup_responses WHERE survey = ? AND "
