@@ -696,9 +696,6 @@ static bool request_id_acceptable(const char *id)
     return n > 0;
 }
 
-/* libmicrohttpd's URI callback: the only moment the request target is seen as sent, before the
- * path is percent-decoded in place (where "%00" would end it and "%2F" would become a separator).
- * The request is allocated here and completed by the first access-handler call. */
 /* A request and its internals in one allocation. The parameter buffers (8 KiB of the 8.5) are not
  * zeroed: they are written before they are read (an empty string until a pattern matches), and
  * clearing them was a third of the cost of starting a request. */
@@ -758,6 +755,9 @@ static struct request_block *request_block_new(void)
     return b;
 }
 
+/* libmicrohttpd's URI callback: the only moment the request target is seen as sent, before the
+ * path is percent-decoded in place (where "%00" would end it and "%2F" would become a separator).
+ * The request is allocated here and completed by the first access-handler call. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     struct http_server *server = cls;
