@@ -94,6 +94,26 @@ def require_binary():
     return path
 
 
+def proc_status_kib(pid, field):
+    """A field of /proc/PID/status in KiB (VmRSS, VmHWM)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
+def sqlite_execute(db_path, sql, args=()):
+    """Runs one statement on a stopped daemon's database (tests that tamper with it); its row count."""
+    conn = sqlite3.connect(db_path)
+    try:
+        cur = conn.execute(sql, args)
+        conn.commit()
+        return cur.rowcount
+    finally:
+        conn.close()
+
+
 def run_cli(args, timeout=10.0, env=None):
     """Run `surveyd <args>` to completion; return CompletedProcess (bytes)."""
     e = _base_env()

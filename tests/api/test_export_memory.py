@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, require_binary,
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, proc_status_kib, require_binary,
                      run_threads)
 
 ROWS = 300                      # more than the old 256-row stretch
@@ -63,14 +63,6 @@ def setUpModule():
 
 def tearDownModule():
     shutil.rmtree(_data_dir, ignore_errors=True)
-
-
-def proc_status_kib(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
 
 
 class ExportGateBase(unittest.TestCase):

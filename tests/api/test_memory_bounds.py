@@ -13,19 +13,11 @@ import datetime
 import socket
 import unittest
 
-from harness import INGEST_TOKEN, READ_TOKEN, BaseAPITest, require_binary
+from harness import INGEST_TOKEN, READ_TOKEN, BaseAPITest, proc_status_kib, require_binary
 
 DAYS = 700
 QUERIES = 300
 START = datetime.date(2024, 1, 1)
-
-
-def proc_status_kib(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
 
 
 def asan_build():

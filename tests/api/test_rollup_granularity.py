@@ -14,7 +14,7 @@ import unittest
 
 import test_metrics as tm
 import test_verify as tv
-from harness import ADMIN_TOKEN, INGEST_TOKEN, run_cli
+from harness import ADMIN_TOKEN, INGEST_TOKEN, run_cli, sqlite_execute
 
 START = datetime.datetime(2025, 1, 20, tzinfo=tm.UTC)   # to early May: five months, February included
 DAYS = 105
@@ -126,13 +126,7 @@ class GranularityVerifyTests(GranularityTestBase):
         self.assertConsistent(len(self.ids))
 
     def execute(self, sql, args=()):
-        conn = sqlite3.connect(self.d.db_path)
-        try:
-            cur = conn.execute(sql, args)
-            conn.commit()
-            return cur.rowcount
-        finally:
-            conn.close()
+        return sqlite_execute(self.d.db_path, sql, args)
 
     def assertReported(self, table):
         rc, out = self.verify()

@@ -15,7 +15,7 @@ import time
 import unittest
 
 import test_metrics as tm
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads,
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads, sqlite_execute,
                      uid)
 
 OK_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
@@ -204,13 +204,7 @@ class TamperBase(VerifyTestBase):
         self.assertConsistent(30)
 
     def execute(self, sql, args=()):
-        conn = sqlite3.connect(self.d.db_path)
-        try:
-            cur = conn.execute(sql, args)
-            conn.commit()
-            return cur.rowcount
-        finally:
-            conn.close()
+        return sqlite_execute(self.d.db_path, sql, args)
 
     def query(self, sql, args=()):
         conn = sqlite3.connect(self.d.db_path)
