@@ -2,7 +2,7 @@
 
 1. The document parses (strict YAML: no duplicate keys, JSON-compatible values) and is OpenAPI 3.1.x,
    with info.version equal to meson.build's project version.
-2. Every route of server/routes.c ({"METHOD", "/pattern", handler}, '*' segments = {param}) is a
+2. Every route of server/api/routes.c ({"METHOD", "/pattern", handler}, '*' segments = {param}) is a
    documented path + method, and every documented path + method is a route: drift either way fails.
 3. Every $ref resolves; every schema uses only keywords the validator below understands (so nothing
    is silently ignored); every operation names its role, declares its path parameters, and its error
@@ -68,7 +68,7 @@ from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, REPO_ROOT,  # noqa: 
                      BaseAPITest, fmt_time, raw_request, uid, utc_now)
 
 OPENAPI_PATH = os.path.join(REPO_ROOT, "schema", "openapi.yaml")
-ROUTES_PATH = os.path.join(REPO_ROOT, "server", "routes.c")
+ROUTES_PATH = os.path.join(REPO_ROOT, "server", "api", "routes.c")
 MESON_PATH = os.path.join(REPO_ROOT, "meson.build")
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -135,7 +135,7 @@ ROUTE_RE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"(/[^"]*)"\s*,\s*([A-Za-z_]\w*)\s*
 
 
 def parse_routes():
-    """[(METHOD, '/pattern/*')] from the routing table in server/routes.c."""
+    """[(METHOD, '/pattern/*')] from the routing table in server/api/routes.c."""
     with open(ROUTES_PATH, encoding="utf-8") as f:
         text = strip_c_comments(f.read())
     m = re.search(r"routes_table\s*\[\s*\]\s*=\s*\{(.*?)\n\s*\}\s*;", text, re.S)
@@ -630,8 +630,8 @@ class DocumentTests(unittest.TestCase):
         missing = sorted("%s %s" % (m.upper(), p) for m, p in served - documented.keys())
         extra = sorted("%s %s" % (m.upper(), documented[(m, p)])
                        for m, p in documented.keys() - served)
-        self.assertEqual(missing, [], "routes in server/routes.c missing from schema/openapi.yaml")
-        self.assertEqual(extra, [], "operations in schema/openapi.yaml that server/routes.c lacks")
+        self.assertEqual(missing, [], "routes in server/api/routes.c missing from schema/openapi.yaml")
+        self.assertEqual(extra, [], "operations in schema/openapi.yaml that server/api/routes.c lacks")
         templates = {}
         for path in DOC["paths"]:
             templates.setdefault(template_to_pattern(path), []).append(path)

@@ -34,9 +34,9 @@ CC=${CC:-clang}
 sources_for() {
     case $1 in
         fuzz_json_response | fuzz_definition)
-            echo json_strict.c validate.c survey.c ids.c timefmt.c oom.c ;;
+            echo domain/json_strict.c domain/validate.c domain/survey.c domain/ids.c domain/timefmt.c oom.c ;;
         fuzz_query | fuzz_cursor)
-            echo query.c validate.c survey.c ids.c timefmt.c oom.c ;;
+            echo api/query.c domain/validate.c domain/survey.c domain/ids.c domain/timefmt.c oom.c ;;
         *) return 1 ;;
     esac
 }
@@ -46,7 +46,8 @@ CJSON_LIBS=$(pkg-config --libs libcjson 2>/dev/null || echo "-lcjson")
 # shellcheck disable=SC2054  # the commas in -fsanitize= are meant
 CFLAGS=(-std=c17 -g -O1 -fno-omit-frame-pointer
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-        -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I "$ROOT/server")
+        -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -I "$ROOT/server" -I "$ROOT/server/domain" -I "$ROOT/server/api"
+        -I "$ROOT/server/http" -I "$ROOT/server/store")
 # Sanitizer reports with stack traces; callers may override.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

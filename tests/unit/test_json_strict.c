@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/json_strict.h"
+#include "json_strict.h"
 
 #define DEFAULT_CORPUS_DIR "../shared/testdata/JSONTestSuite/test_parsing"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/scoring.h"
+#include "scoring.h"
 
 #define TOL 1e-9
 

@@ -18,9 +18,9 @@
 #include "oom.h"
 #include "rollup_deltas.h"
 #include "schema.h"
-#include "store_verify.h"
+#include "sqlite_verify.h"
 #include "timefmt.h"
-#include "wal_checkpointer.h"
+#include "sqlite_checkpointer.h"
 
 #define MS_PER_DAY INT64_C(86400000)
 
@@ -518,7 +518,7 @@ static struct store *open_store(const struct store_options *options, bool read_o
     }
     if (!migrate(store->writer->db, err, err_size))
         goto fail;
-    /* From here on the writer's commits never checkpoint: see wal_checkpointer.h. */
+    /* From here on the writer's commits never checkpoint: see sqlite_checkpointer.h. */
     store->checkpointer = wal_checkpointer_start(store->path, store->durability == STORE_DURABILITY_FULL, err, err_size);
     if (store->checkpointer == NULL)
         goto fail;
@@ -1795,7 +1795,7 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
 
 /* ---- consistency ---- */
 
-/* Stored rows of a (survey, day) the walk of store_verify.c never visits: days without responses,
+/* Stored rows of a (survey, day) the walk of sqlite_verify.c never visits: days without responses,
  * rollup_responses or rollup_answers rows, and surveys that do not exist. */
 #define UNVISITED_DAY                                                                                           \
     " (x.survey NOT IN (SELECT id FROM surveys) OR (NOT EXISTS (SELECT 1 FROM responses WHERE survey = x.survey" \
@@ -1809,7 +1809,7 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
 /* A day's month, as the month tables key it (schema/006_rollup_months_hours.sql). */
 #define MONTH_OF_DAY "unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400"
 
-/* Every rollup table and how `surveyd verify` recomputes it from the raw rows (store_verify.h). The
+/* Every rollup table and how `surveyd verify` recomputes it from the raw rows (sqlite_verify.h). The
  * day tables are streamed (day_expected: `expected` for one day, a row per answer) and answered_questions summed from rollup_answers' cells; an entry with only `expected`
  * and `stored` is diffed with EXCEPT, which suits small tables. */
 static const struct rollup_check rollup_checks[] = {

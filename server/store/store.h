@@ -1,4 +1,4 @@
-/* The narrow storage interface. SQLite (store_sqlite.c) is the embedded default; a PostgreSQL backend
+/* The narrow storage interface. SQLite (sqlite.c) is the embedded default; a PostgreSQL backend
  * would implement the same functions. Plain C types only: no HTTP, no JSON trees.
  *
  * Connections: every thread that reads takes its own connection from store_reader(); all writes go

@@ -1,4 +1,4 @@
-#include "wal_checkpointer.h"
+#include "sqlite_checkpointer.h"
 
 #include <pthread.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* The streamed rollup checks of `surveyd verify` (see store_verify.h).
+/* The streamed rollup checks of `surveyd verify` (see sqlite_verify.h).
  *
  * One `expected EXCEPT stored` over a whole day table built an ephemeral B-tree of every recomputed
  * cell (temp_store = MEMORY): 4.7 GB and 25 minutes at 10 M responses. Here the walk goes survey by
@@ -6,7 +6,7 @@
  * into a hash of cells, and each day's answers (through the responses' (survey, submitted_at)
  * index and answer_facts, read once for every table derived from them) are counted into the same
  * cells. Memory is one day's cells; nothing is sorted; time is one pass over the answers. */
-#include "store_verify.h"
+#include "sqlite_verify.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

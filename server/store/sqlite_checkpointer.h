@@ -5,7 +5,7 @@
  * batch waits for it (about a tenth of the writer's time under load). Here the write connection
  * only reports its WAL size after each commit (a WAL hook, which also turns auto-checkpoint off)
  * and this thread, on a connection of its own, checkpoints while the writer goes on committing.
- * Part of store_sqlite.c's backend, not of store.h: nothing above the store knows about a WAL. */
+ * Part of sqlite.c's backend, not of store.h: nothing above the store knows about a WAL. */
 #ifndef SURVEYD_WAL_CHECKPOINTER_H
 #define SURVEYD_WAL_CHECKPOINTER_H
 
@@ -24,7 +24,7 @@ struct wal_checkpointer *wal_checkpointer_start(const char *db_path, bool full_s
 void wal_checkpointer_attach(struct wal_checkpointer *ckpt, sqlite3 *writer_db);
 
 /* On the writer's thread, between batches: completes the checkpoint when ours is nearly done (see
- * wal_checkpointer.c). Cheap when there is nothing to do. NULL is fine. */
+ * sqlite_checkpointer.c). Cheap when there is nothing to do. NULL is fine. */
 void wal_checkpointer_writer_turn(struct wal_checkpointer *ckpt, sqlite3 *writer_db);
 
 /* Checkpoints are serialised: a second one at the same time fails at once with SQLITE_BUSY. Whoever
