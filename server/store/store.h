@@ -29,27 +29,34 @@ enum store_status {
 enum store_durability { STORE_DURABILITY_FULL, STORE_DURABILITY_NORMAL };
 
 struct store_options {
-    const char *data_dir;
-    enum store_durability durability;
+    /* Where the data lives: "postgresql://..." or "postgres://..." (a libpq connection URI), or
+     * "sqlite:" followed by the folder of the embedded store. */
+    const char *database;
+    enum store_durability durability;   /* SQLite only: PostgreSQL commits are always durable */
 };
 
-/* Opens (creating if needed) <data_dir>/surveyd.db and brings its schema up to date. Files are
- * created owner-only (0600), and existing ones readable by others are tightened. On failure
- * returns NULL with a message for the operator in err. */
+/* Which backend a location names ("sqlite", "postgresql"), or NULL when none does. */
+const char *store_backend_name(const char *database);
+
+/* Opens (creating if needed) the store and brings its schema up to date. On failure returns NULL
+ * with a message for the operator in err (never holding a password). */
 struct store *store_open(const struct store_options *options, char *err, size_t err_size);
 
-/* For tools that run beside a serving surveyd (verify): opens the existing database read-only,
- * migrates nothing, and never checkpoints or deletes the WAL when closing, so the daemon's -wal and
- * -shm are never unlinked under it. Needs the schema version this binary was built for. */
+/* For tools that run beside a serving surveyd (verify, backup, migrate's source): opens the existing
+ * store without changing it, migrating nothing, and never disturbing the serving daemon. Needs the
+ * schema version this binary was built for. */
 struct store *store_open_read_only(const struct store_options *options, char *err, size_t err_size);
 
-/* Checkpoints the WAL (unless read-only) and closes every connection. Call after all threads that used it stopped. */
+/* Closes every connection. Call after all threads that used it stopped. */
 void store_close(struct store *store);
+
+/* "sqlite" or "postgresql". */
+const char *store_kind(const struct store *store);
 
 struct store_conn *store_reader(struct store *store);
 struct store_conn *store_writer(struct store *store);
 
-/* The SQLite error of the last failure on conn, for logs. */
+/* The database's message for the last failure on conn, for logs. */
 const char *store_last_error(struct store_conn *conn);
 
 /* ---- transactions (writer only) ---- */
@@ -161,23 +168,22 @@ enum store_status store_erase_customer(struct store_conn *conn, const char *cust
 /* Deletes up to max responses submitted before cutoff_ms. */
 enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
 
-/* Copies the WAL into the database and truncates it. Outside a transaction only. */
-enum store_status store_checkpoint(struct store_conn *conn);
+/* After an erasure has committed: removes what the database itself still keeps of the deleted rows
+ * where the backend can reach it. SQLite truncates the WAL and, if any needle
+ * (store_customer_traces) is still found in the file, rewrites it (VACUUM); PostgreSQL vacuums the
+ * tables that held them (its WAL, replicas and base backups are the operator's: docs/SECURITY.md).
+ * *rewrote says whether a rewrite was needed. Writer only, outside a transaction. */
+enum store_status store_purge(struct store_conn *conn, char *const *needles, int count, bool *rewrote);
 
-/* After an erasure: truncates the WAL, then looks for any of the needles (store_customer_traces) in
- * the database file. secure_delete zeroes deleted cells, but not stale copies that B-tree page
- * rebalancing left in free space earlier; if one is found, VACUUM rewrites every page. *vacuumed
- * says whether it had to. Writer only, outside a transaction. */
-enum store_status store_scrub(struct store_conn *conn, char *const *needles, int count, bool *vacuumed);
-
-/* What identifies a customer's data on disk, for store_scrub: their response ids, their free-text
+/* What identifies a customer's data on disk, for store_purge: their response ids, their free-text
  * answers of 8 bytes or more, and the customer id itself when it is at least 6 bytes (shorter ones
  * would match by chance). A malloc'd array of malloc'd strings. */
 enum store_status store_customer_traces(struct store_conn *conn, const char *customer, char ***traces, int *count);
 
 /* ---- idempotency ---- */
 struct store_idempotency {
-    const char *scope;      /* "POST /v1/surveys/support/responses" */
+    const char *scope;      /* the caller's name for what the key applies to: opaque here */
+    const char *survey;     /* the survey the record belongs to, deleted with it; NULL for none */
     const char *key;
     const void *body;
     size_t body_len;
@@ -240,6 +246,11 @@ struct store_metrics_query {
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                      store_metrics_fn each, void *arg);
 
+/* A number that grows with every committed write, from any instance sharing the database: a
+ * cached reply is labelled with it, so it is never older than a write another instance
+ * acknowledged before the request arrived. SQLite (one process owns the file) always gives 0. */
+enum store_status store_data_version(struct store_conn *conn, int64_t *version);
+
 /* First and last day with responses; STORE_NOT_FOUND when there are none. */
 enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
 
@@ -256,13 +267,14 @@ typedef void (*store_answers_fn)(const char *survey, const char *definition, con
                                  void *arg);
 enum store_status store_each_answers(struct store *store, store_answers_fn each, void *arg);
 
-/* Copies <data_dir>/surveyd.db to dest (written as dest.tmp, checked with integrity_check, then
- * renamed), from one read snapshot: writers are never blocked. */
-enum store_status store_backup(const char *data_dir, const char *dest, char *err, size_t err_size);
+/* Copies the store to the file dest from one read snapshot, writers never blocked (SQLite: written
+ * as dest.tmp, checked with integrity_check, then renamed). A PostgreSQL store is backed up with
+ * PostgreSQL's own tools: STORE_ERROR with err saying so. */
+enum store_status store_backup(struct store *store, const char *dest, char *err, size_t err_size);
 
 /* ---- health ---- */
 
-/* Bytes of the database and its WAL on disk. */
+/* Bytes the store takes on disk (SQLite: the file and its WAL; PostgreSQL: the database). */
 uint64_t store_size_bytes(struct store *store);
 
 /* Commits a tiny real write (the health row): proves the disk takes writes again. Writer only. */

@@ -1,0 +1,94 @@
+/* The PostgreSQL backend's shared internals (postgres*.c only; see backend.h for the contract).
+ *
+ * Schema (schema/postgres/NNN_*.sql, embedded, applied under an advisory lock so that instances
+ * starting together migrate once; the applied version lives in schema_version): the SQLite
+ * schema's tables and columns with the same names, times as bigint milliseconds, JSON kept as the
+ * exact text it was stored with (text, never jsonb: replies must give back the same bytes), the
+ * edit token hash as bytea. A rollup bucket is three columns, because a choice option spelled "1"
+ * or "-1" must never meet the number 1 or the "other" bucket: is_text boolean, value bigint (0 when
+ * is_text), value_text text ('' unless is_text). */
+#ifndef SURVEYD_STORE_POSTGRES_INTERNAL_H
+#define SURVEYD_STORE_POSTGRES_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+struct pg_conn;
+
+struct pg_store {
+    struct store base;
+    char *uri;                  /* the connection URI: never logged (it may hold a password) */
+    bool read_only;
+    struct pg_conn *writer;
+    pthread_key_t reader_key;
+    pthread_mutex_t readers_lock;
+    struct pg_conn *readers;    /* every reader, for closing */
+};
+
+struct pg_conn {
+    struct store_conn base;
+    struct pg_store *store;
+    PGconn *db;                 /* NULL while disconnected: reconnected on the next use */
+    char error[256];            /* the last failure's message, for store_last_error */
+    struct pg_conn *next;       /* in store->readers */
+};
+
+static inline struct pg_conn *pg_conn_of(struct store_conn *conn)
+{
+    return (struct pg_conn *)conn;
+}
+
+/* The connection's PGconn, connecting (again) when it has none or lost it; NULL when the server
+ * cannot be reached (the caller answers STORE_UNAVAILABLE). Never inside a transaction that was
+ * under way when the connection broke: that transaction is gone, and the caller's status says so. */
+PGconn *pg_db(struct pg_conn *conn);
+
+/* A result's status as store.h's: 23505 unique violation → STORE_CONFLICT, 23503 foreign key →
+ * STORE_NOT_FOUND, 40001/40P01 (serialization, deadlock), 53xxx (resources), 57P0x (shutdown) and
+ * 08xxx or a broken connection → STORE_UNAVAILABLE, anything else → STORE_ERROR. Keeps the
+ * message in conn->error. A NULL result is a broken connection. */
+enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result);
+
+/* Runs a statement with text parameters (NULL for SQL NULL) and returns its result (PQclear it),
+ * or NULL with conn->error set and *status filled. Statements are prepared once per connection
+ * under their SQL text's address, so pass string literals or other static SQL. */
+PGresult *pg_query(struct pg_conn *conn, const char *sql, int n, const char *const *values, enum store_status *status);
+
+/* The same for a statement without rows: STORE_OK or the error's status; *affected (may be NULL)
+ * gets the number of rows it changed. */
+enum store_status pg_exec(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                          int64_t *affected);
+
+/* Text of a column, or NULL for SQL NULL (malloc'd; NULL also when out of memory: check
+ * PQgetisnull to tell). */
+char *pg_text(const PGresult *result, int row, int column);
+int64_t pg_int(const PGresult *result, int row, int column);
+
+/* Decimal text of n in buf (at least 24 bytes), for parameters. */
+const char *pg_int_text(char *buf, int64_t n);
+
+/* postgres_read.c: listing, export cursors, metrics and the day span. */
+enum store_status pg_list_responses(struct store_conn *conn, const struct store_list_query *query,
+                                    void (*each)(const struct store_response_row *row, void *arg), void *arg);
+struct store_iter *pg_iter_open(struct store *store, const struct store_list_query *query, char *err,
+                                size_t err_size);
+enum store_status pg_iter_next(struct store_iter *iter, struct store_response_row *row);
+void pg_iter_pause(struct store_iter *iter);
+void pg_iter_close(struct store_iter *iter);
+enum store_status pg_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
+                                  store_metrics_fn each, void *arg);
+enum store_status pg_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
+
+/* postgres_verify.c: `surveyd verify`. */
+enum store_status pg_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
+                            uint64_t *differences, uint64_t *responses);
+enum store_status pg_each_answers(struct store *store, store_answers_fn each, void *arg);
+
+/* A fresh connection of its own (for an export cursor or verify), or NULL with err set. */
+PGconn *pg_connect(struct pg_store *store, char *err, size_t err_size);
+
+#endif
