@@ -1,6 +1,9 @@
 -- surveyd PostgreSQL schema, version 1: the final state of the SQLite schema (schema/001..007) in
 -- one step, with the conventions of server/store/postgres_internal.h:
 --   - the same tables, columns and names; times as bigint milliseconds since the Unix epoch (UTC);
+--   - text columns in the "C" collation: ordered and compared bytewise, as SQLite does, whatever
+--     the database's locale (survey lists, listing cursors and metrics groups come out in the same
+--     order on both backends);
 --   - JSON as text, never jsonb: a reply must give back the very bytes that were stored;
 --   - a rollup bucket as three columns (is_text, value, value_text), because a choice option spelled
 --     "1" or "-1" must never meet the number 1 or the "other" bucket (SQLite does it with an untyped
@@ -10,24 +13,24 @@
 -- Applied in one transaction under an advisory lock (postgres_schema.c).
 
 CREATE TABLE surveys (
-    id          text PRIMARY KEY,
-    definition  text NOT NULL,          -- normalised JSON, defaults filled in
+    id          text COLLATE "C" PRIMARY KEY,
+    definition  text COLLATE "C" NOT NULL,          -- normalised JSON, defaults filled in
     created_at  bigint NOT NULL,
     updated_at  bigint NOT NULL
 );
 
 CREATE TABLE responses (
     seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- internal, insertion order
-    id           text NOT NULL UNIQUE,  -- public, 128 random bits
-    survey       text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    id           text COLLATE "C" NOT NULL UNIQUE,  -- public, 128 random bits
+    survey       text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     submitted_at bigint NOT NULL,
     received_at  bigint NOT NULL,
-    channel      text,
-    customer     text,
-    agent        text,
-    interaction  text,
-    answers      text NOT NULL,         -- JSON object: question id -> stored value
-    properties   text,                  -- JSON object or NULL
+    channel      text COLLATE "C",
+    customer     text COLLATE "C",
+    agent        text COLLATE "C",
+    interaction  text COLLATE "C",
+    answers      text COLLATE "C" NOT NULL,         -- JSON object: question id -> stored value
+    properties   text COLLATE "C",                  -- JSON object or NULL
     edit_token_hash       bytea,        -- SHA-256 of the follow-up edit token, 32 bytes
     edit_token_expires_at bigint
 );
@@ -36,27 +39,25 @@ CREATE TABLE responses (
 CREATE UNIQUE INDEX responses_interaction ON responses (survey, interaction) WHERE interaction IS NOT NULL;
 CREATE INDEX responses_survey_time ON responses (survey, submitted_at, id);
 CREATE INDEX responses_customer ON responses (customer, submitted_at, id) WHERE customer IS NOT NULL;
--- Retention deletes the oldest rows first, across surveys.
-CREATE INDEX responses_submitted ON responses (submitted_at);
 
 -- Which questions of a survey have stored answers, with how many (see schema/001_init.sql).
 CREATE TABLE answered_questions (
-    survey   text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
-    question text NOT NULL,
+    survey   text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    question text COLLATE "C" NOT NULL,
     answers  bigint NOT NULL,
     PRIMARY KEY (survey, question)
 );
 
 -- Idempotency-Key records: the exact request body and the reply it got, so a retry replays it.
 CREATE TABLE idempotency (
-    scope       text NOT NULL,
-    key         text NOT NULL,
+    scope       text COLLATE "C" NOT NULL,
+    key         text COLLATE "C" NOT NULL,
     body        bytea NOT NULL,
     status      integer NOT NULL,
-    reply       text NOT NULL,
-    response_id text,
-    customer    text,                   -- so erasure can remove a customer's records
-    survey      text,                   -- deleted with this survey; NULL for none
+    reply       text COLLATE "C" NOT NULL,
+    response_id text COLLATE "C",
+    customer    text COLLATE "C",                   -- so erasure can remove a customer's records
+    survey      text COLLATE "C",                   -- deleted with this survey; NULL for none
     created_at  bigint NOT NULL,
     PRIMARY KEY (scope, key)
 );
@@ -67,9 +68,9 @@ CREATE INDEX idempotency_survey ON idempotency (survey) WHERE survey IS NOT NULL
 
 -- Each question's type, kept in step with surveys.definition by the store on every PUT.
 CREATE TABLE survey_questions (
-    survey   text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
-    question text NOT NULL,
-    type     text NOT NULL,
+    survey   text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    question text COLLATE "C" NOT NULL,
+    type     text COLLATE "C" NOT NULL,
     PRIMARY KEY (survey, question)
 );
 
@@ -85,7 +86,7 @@ SELECT r.seq AS seq,
        r.submitted_at / 86400000 AS day,
        coalesce(r.channel, '') AS channel,
        coalesce(r.agent, '') AS agent,
-       a.key AS question,
+       a.key COLLATE "C" AS question,
        (t.type = 'choice' AND json_typeof(a.value) = 'string') AS is_text,
        CASE
            WHEN t.type = 'text' THEN 0
@@ -95,52 +96,52 @@ SELECT r.seq AS seq,
            ELSE (a.value #>> '{}')::numeric::bigint
        END AS value,
        CASE WHEN t.type = 'choice' AND json_typeof(a.value) = 'string' THEN a.value #>> '{}' ELSE '' END
-           AS value_text
+           COLLATE "C" AS value_text
 FROM responses AS r
 CROSS JOIN LATERAL json_each(r.answers::json) AS a
 JOIN survey_questions AS t ON t.survey = r.survey AND t.question = a.key;
 
 -- Answers per survey, UTC day, channel ('' for none), question and bucket.
 CREATE TABLE rollup_answers (
-    survey     text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    survey     text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     day        bigint NOT NULL,         -- days since 1970-01-01, UTC
-    channel    text NOT NULL,
-    question   text NOT NULL,
+    channel    text COLLATE "C" NOT NULL,
+    question   text COLLATE "C" NOT NULL,
     is_text    boolean NOT NULL,
     value      bigint NOT NULL,         -- 0 when is_text
-    value_text text NOT NULL,           -- '' unless is_text
+    value_text text COLLATE "C" NOT NULL,           -- '' unless is_text
     count      bigint NOT NULL,
     PRIMARY KEY (survey, day, channel, question, is_text, value, value_text)
 );
 
 -- The same with the agent ('' for none), keyed by agent first: an agent filter is a range scan.
 CREATE TABLE rollup_answers_agent (
-    survey     text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
-    agent      text NOT NULL,
+    survey     text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    agent      text COLLATE "C" NOT NULL,
     day        bigint NOT NULL,
-    channel    text NOT NULL,
-    question   text NOT NULL,
+    channel    text COLLATE "C" NOT NULL,
+    question   text COLLATE "C" NOT NULL,
     is_text    boolean NOT NULL,
     value      bigint NOT NULL,
-    value_text text NOT NULL,
+    value_text text COLLATE "C" NOT NULL,
     count      bigint NOT NULL,
     PRIMARY KEY (survey, agent, day, channel, question, is_text, value, value_text)
 );
 
 -- Responses per survey, day and channel (skipped = responses - answered).
 CREATE TABLE rollup_responses (
-    survey  text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    survey  text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     day     bigint NOT NULL,
-    channel text NOT NULL,
+    channel text COLLATE "C" NOT NULL,
     count   bigint NOT NULL,
     PRIMARY KEY (survey, day, channel)
 );
 
 CREATE TABLE rollup_responses_agent (
-    survey  text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
-    agent   text NOT NULL,
+    survey  text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    agent   text COLLATE "C" NOT NULL,
     day     bigint NOT NULL,
-    channel text NOT NULL,
+    channel text COLLATE "C" NOT NULL,
     count   bigint NOT NULL,
     PRIMARY KEY (survey, agent, day, channel)
 );
@@ -148,41 +149,41 @@ CREATE TABLE rollup_responses_agent (
 -- Months (the first day of the UTC month, in days since 1970-01-01) and hours (since the epoch):
 -- see schema/006_rollup_months_hours.sql.
 CREATE TABLE rollup_answers_month (
-    survey     text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    survey     text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     month      bigint NOT NULL,
-    channel    text NOT NULL,
-    question   text NOT NULL,
+    channel    text COLLATE "C" NOT NULL,
+    question   text COLLATE "C" NOT NULL,
     is_text    boolean NOT NULL,
     value      bigint NOT NULL,
-    value_text text NOT NULL,
+    value_text text COLLATE "C" NOT NULL,
     count      bigint NOT NULL,
     PRIMARY KEY (survey, month, channel, question, is_text, value, value_text)
 );
 
 CREATE TABLE rollup_responses_month (
-    survey  text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    survey  text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     month   bigint NOT NULL,
-    channel text NOT NULL,
+    channel text COLLATE "C" NOT NULL,
     count   bigint NOT NULL,
     PRIMARY KEY (survey, month, channel)
 );
 
 CREATE TABLE rollup_answers_hour (
-    survey     text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    survey     text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     hour       bigint NOT NULL,
-    channel    text NOT NULL,
-    question   text NOT NULL,
+    channel    text COLLATE "C" NOT NULL,
+    question   text COLLATE "C" NOT NULL,
     is_text    boolean NOT NULL,
     value      bigint NOT NULL,
-    value_text text NOT NULL,
+    value_text text COLLATE "C" NOT NULL,
     count      bigint NOT NULL,
     PRIMARY KEY (survey, hour, channel, question, is_text, value, value_text)
 );
 
 CREATE TABLE rollup_responses_hour (
-    survey  text NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
+    survey  text COLLATE "C" NOT NULL REFERENCES surveys(id) ON DELETE CASCADE,
     hour    bigint NOT NULL,
-    channel text NOT NULL,
+    channel text COLLATE "C" NOT NULL,
     count   bigint NOT NULL,
     PRIMARY KEY (survey, hour, channel)
 );
