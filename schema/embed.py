@@ -22,12 +22,12 @@ def c_bytes(text):
 
 def main():
     args = sys.argv[1:]
-    name = 'schema_migrations'
+    array = 'schema_migrations'
     if len(args) >= 2 and args[0] == '--name':
-        name, args = args[1], args[2:]
-    if not re.match(r'^[a-z_][a-z0-9_]*s$', name) or len(args) < 2:
+        array, args = args[1], args[2:]
+    if not re.match(r'^[a-z_][a-z0-9_]*s$', array) or len(args) < 2:
         sys.exit('usage: embed.py [--name ARRAY] OUTPUT.c MIGRATION.sql...')
-    count_name = name[:-1] + '_count'
+    count = array[:-1] + '_count'
     output, sources = args[0], args[1:]
     migrations = []
     for path in sources:
@@ -45,11 +45,11 @@ def main():
         out.write('#include "schema.h"\n\n')
         for version, _, sql in migrations:
             out.write(f'static const char migration_{version:03d}[] = {c_bytes(sql)};\n\n')
-        out.write(f'const struct schema_migration {name}[] = {{\n')
-        for version, file_name, _ in migrations:
-            out.write(f'    {{{version}, "{file_name}", migration_{version:03d}}},\n')
+        out.write(f'const struct schema_migration {array}[] = {{\n')
+        for version, name, _ in migrations:
+            out.write(f'    {{{version}, "{name}", migration_{version:03d}}},\n')
         out.write('};\n')
-        out.write(f'const int {count_name} = {len(migrations)};\n')
+        out.write(f'const int {count} = {len(migrations)};\n')
 
 
 if __name__ == '__main__':
