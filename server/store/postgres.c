@@ -274,6 +274,7 @@ static struct pg_conn *conn_new(struct pg_store *store, bool writer)
     conn->base.backend = &store_backend_postgres;
     conn->store = store;
     if (writer && !store_backend_conn_init_writer(&conn->base, &store_backend_postgres)) {
+        store_backend_conn_free_deltas(&conn->base);
         free(conn);
         return NULL;
     }
