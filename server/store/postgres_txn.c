@@ -5,6 +5,7 @@
  * store.c and the writer roll a job back whenever it returns a status other than STORE_OK, so the
  * functions here only report the status. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "postgres_ops.h"
@@ -169,15 +170,69 @@ static int cell_values(const struct rollup_cell *c, const char *values[9], char 
     }
 }
 
-static bool send_cell(const struct rollup_cell *cell, void *arg)
+static void send_cell(struct pipeline *p, const struct rollup_cell *cell)
 {
-    struct pipeline *p = arg;
     const char *values[9];
     char day[24], value[24], delta[24];
     int n = cell_values(cell, values, day, value, delta);
 
     pipeline_send(p, upserts[cell->table], n, values);
-    return p->status == STORE_OK;
+}
+
+/* ---- the cells in one order for every instance ---- */
+
+struct cell_list {
+    const struct rollup_cell **cells;
+    size_t count, cap;
+};
+
+static bool collect_cell(const struct rollup_cell *cell, void *arg)
+{
+    struct cell_list *list = arg;
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 256;
+        const struct rollup_cell **grown = realloc(list->cells, cap * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        list->cells = grown;
+        list->cap = cap;
+    }
+    list->cells[list->count++] = cell;
+    return true;
+}
+
+static int compare_int(int64_t a, int64_t b)
+{
+    return (a > b) - (a < b);
+}
+
+/* Any total order over the cells' keys will do, as long as every instance uses the same one: the
+ * table, then the primary key's columns, strings bytewise. */
+static int compare_cells(const void *pa, const void *pb)
+{
+    const struct rollup_cell *a = *(const struct rollup_cell *const *)pa, *b = *(const struct rollup_cell *const *)pb;
+    int c;
+    if ((c = compare_int(a->table, b->table)) || (c = strcmp(a->survey, b->survey)) ||
+        (c = strcmp(a->agent, b->agent)) || (c = compare_int(a->day, b->day)) ||
+        (c = strcmp(a->channel, b->channel)) || (c = strcmp(a->question, b->question)) ||
+        (c = compare_int(a->value_is_text, b->value_is_text)))
+        return c;
+    return a->value_is_text ? strcmp(a->value_text, b->value_text) : compare_int(a->value, b->value);
+}
+
+/* The batch's cells sorted (rollup_deltas_each gives them in the order they were first touched,
+ * which differs between instances): two instances upserting the same cells then lock them in the
+ * same order, and wait for each other instead of deadlocking. */
+static bool sorted_cells(const struct rollup_deltas *deltas, struct cell_list *list)
+{
+    *list = (struct cell_list){0};
+    if (deltas != NULL && !rollup_deltas_each(deltas, collect_cell, list)) {
+        free(list->cells);
+        return false;
+    }
+    if (list->count > 1)
+        qsort(list->cells, list->count, sizeof *list->cells, compare_cells);
+    return true;
 }
 
 /* Prepares every statement the flush sends: PQprepare cannot run in pipeline mode. */
@@ -192,20 +247,25 @@ static enum store_status prepare_flush(struct pg_conn *conn)
     return status;
 }
 
-/* Every cell in rollup_deltas_each's order (sorted: two instances lock shared cells in the same
- * order and cannot deadlock on them), then the data version, in one round trip per chunk. */
+/* Every cell in sorted order, then the data version, in one round trip per chunk. */
 static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas *deltas)
 {
+    struct cell_list list;
     enum store_status status = prepare_flush(conn);
     if (status != STORE_OK)
         return status;
+    if (!sorted_cells(deltas, &list)) {
+        snprintf(conn->error, sizeof conn->error, "out of memory");
+        return STORE_ERROR;
+    }
     struct pipeline p = {.conn = conn, .db = pg_db(conn), .status = STORE_OK};
-    if (p.db == NULL)
-        return STORE_UNAVAILABLE;
-    if (!PQenterPipelineMode(p.db))
-        return pg_status_of(conn, NULL);
-    if (deltas != NULL)
-        rollup_deltas_each(deltas, send_cell, &p);
+    if (p.db == NULL || !PQenterPipelineMode(p.db)) {
+        free(list.cells);
+        return p.db ? pg_status_of(conn, NULL) : STORE_UNAVAILABLE;
+    }
+    for (size_t i = 0; i < list.count && p.status == STORE_OK; i++)
+        send_cell(&p, list.cells[i]);
+    free(list.cells);
     if (p.status == STORE_OK)
         pipeline_send(&p, bump_version, 0, NULL);
     if (p.sent > 0 || p.status != STORE_OK)

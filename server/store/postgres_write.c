@@ -464,16 +464,29 @@ static void *bytea_of(const PGresult *result, int row, int column, size_t *len)
     return copy;
 }
 
+/* In the writer's transaction, the key is locked before it is looked up, until the transaction
+ * ends: another instance saving the same key right now has taken that lock first, so this look-up
+ * waits for its commit and then finds its record (the replay), instead of missing the uncommitted
+ * record and losing the race at the insert. A job rolled back releases the lock with its savepoint.
+ * Two keys that hash alike only wait for each other. */
+static enum store_status lock_key(struct pg_conn *conn, const char *const values[2])
+{
+    return pg_exec(conn, "SELECT pg_advisory_xact_lock(1937076854, hashtext($1 || E'\\n' || $2))", 2, values, NULL);
+}
+
 enum store_status pg_get_idempotency(struct store_conn *base, const char *scope, const char *key,
                                      struct store_idempotency_row *row)
 {
+    struct pg_conn *conn = pg_conn_of(base);
     enum store_status status;
     const char *values[] = {scope, key};
-    PGresult *result = pg_query(pg_conn_of(base),
-                                "SELECT body, status, reply, response_id FROM idempotency WHERE scope = $1 AND key = $2",
-                                2, values, &status);
 
     memset(row, 0, sizeof *row);
+    if (conn->in_transaction && (status = lock_key(conn, values)) != STORE_OK)
+        return status;
+    PGresult *result = pg_query(conn,
+                                "SELECT body, status, reply, response_id FROM idempotency WHERE scope = $1 AND key = $2",
+                                2, values, &status);
     if (result == NULL)
         return status;
     status = STORE_NOT_FOUND;
@@ -492,7 +505,8 @@ enum store_status pg_get_idempotency(struct store_conn *base, const char *scope,
     return status;
 }
 
-/* A unique violation means another instance saved the same key first: STORE_CONFLICT. */
+/* A unique violation means another instance saved the same key first: STORE_CONFLICT (with
+ * lock_key, only when the look-up was not made in this transaction). */
 enum store_status pg_save_idempotency(struct store_conn *base, const struct store_idempotency *request, int status,
                                       const char *reply, const char *response_id, const char *customer,
                                       int64_t now_ms)
