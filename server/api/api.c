@@ -128,6 +128,7 @@ void api_reply_store_error(struct http_request *req, enum store_status status)
         http_reply_problem(req, 404, "not_found", "no such resource", NULL);
         break;
     case STORE_UNAVAILABLE:
+    case STORE_RETRY: /* the writer retried already */
         http_add_header(req, "Retry-After", "1");
         http_reply_problem(req, 503, "unavailable", "storage is unavailable right now; nothing was stored; retry",
                            NULL);

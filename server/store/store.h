@@ -22,7 +22,9 @@ enum store_status {
     STORE_CONFLICT,         /* a unique rule would break: (survey, interaction), an answered question */
     STORE_REPLAY,           /* an idempotency record with the same body exists: replay its reply */
     STORE_KEY_REUSED,       /* an idempotency record with another body exists */
-    STORE_UNAVAILABLE,      /* disk full, I/O error, database locked: try again later */
+    STORE_UNAVAILABLE,      /* disk full, I/O error, database locked or unreachable: try again later */
+    STORE_RETRY,            /* another writer's transaction got in the way (PostgreSQL's serialization
+                             * failure or deadlock): the same job may simply be run again */
     STORE_ERROR,            /* anything else: a bug or corruption */
 };
 
