@@ -199,7 +199,9 @@ enum store_status api_load_survey_current(struct survey_cache *cache, struct sto
     struct store_survey_row local;
     struct store_survey_row *r = row ? row : &local;
 
-    if (cache == NULL)
+    /* Another instance's PUT or DELETE never bumps this process's generation: with a shared store
+     * every use reads the stored definition (one primary-key read) and checks the parse against it. */
+    if (cache == NULL || (conn != NULL && store_shared(conn)))
         return api_load_survey_cached(cache, conn, id, survey, row);
     if (survey_cache_get_current(cache, id, survey, &r->definition)) {
         snprintf(r->id, sizeof r->id, "%s", id);

@@ -55,6 +55,11 @@ void store_close(struct store *store);
 /* "sqlite" or "postgresql". */
 const char *store_kind(const struct store *store);
 
+/* Whether other processes (surveyd instances) may write the same data, as on PostgreSQL: what a
+ * process remembers of committed state must then be checked against the store before it is
+ * trusted. */
+bool store_shared(const struct store_conn *conn);
+
 struct store_conn *store_reader(struct store *store);
 struct store_conn *store_writer(struct store *store);
 
