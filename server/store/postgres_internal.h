@@ -42,6 +42,9 @@ struct pg_conn {
     /* BEGIN sent and no COMMIT or ROLLBACK yet: a connection lost now lost the transaction, so
      * pg_db does not reconnect until the rollback says the caller knows. */
     bool in_transaction;
+    /* The writer's savepoint statements not sent yet (postgres_txn.c): they go out in one pipeline
+     * with the next statement instead of a round trip each. */
+    bool release_pending, savepoint_pending;
 };
 
 static inline struct pg_conn *pg_conn_of(struct store_conn *conn)

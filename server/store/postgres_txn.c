@@ -47,6 +47,7 @@ static const char *const upserts[] = {
 
 /* Every write transaction moves the version other instances compare their caches with. */
 static const char bump_version[] = "UPDATE data_version SET version = version + 1";
+static const char release_job[] = "RELEASE SAVEPOINT job";
 
 /* ---- BEGIN, savepoints, ROLLBACK ---- */
 
@@ -61,25 +62,39 @@ enum store_status pg_begin(struct store_conn *base)
 void pg_rollback(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    conn->release_pending = conn->savepoint_pending = false;
     if (conn->in_transaction && conn->db != NULL && PQstatus(conn->db) == CONNECTION_OK)
         pg_exec(conn, "ROLLBACK", 0, NULL, NULL);
     /* From here on a lost connection may be replaced: the caller knows its transaction is gone. */
     conn->in_transaction = false;
 }
 
+/* Savepoints cost no round trip of their own: SAVEPOINT goes out with the job's first statement,
+ * and RELEASE with the next job's (or the commit's flush), in one pipeline (postgres.c). A job that
+ * sent nothing needs neither. If a savepoint statement fails, the statement it went with returns
+ * that failure, and the job is rolled back like any other. */
 enum store_status pg_savepoint(struct store_conn *base)
 {
-    return pg_exec(pg_conn_of(base), "SAVEPOINT job", 0, NULL, NULL);
+    pg_conn_of(base)->savepoint_pending = true;
+    return STORE_OK;
 }
 
 void pg_release(struct store_conn *base)
 {
-    pg_exec(pg_conn_of(base), "RELEASE SAVEPOINT job", 0, NULL, NULL);
+    struct pg_conn *conn = pg_conn_of(base);
+    if (conn->savepoint_pending)
+        conn->savepoint_pending = false;
+    else
+        conn->release_pending = true;
 }
 
 void pg_rollback_to(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    if (conn->savepoint_pending) {
+        conn->savepoint_pending = false; /* the job changed nothing */
+        return;
+    }
     if (!conn->in_transaction)
         return;
     /* Released as well, as sqlite.c does, so that savepoints never pile up in a long batch. */
@@ -244,6 +259,8 @@ static enum store_status prepare_flush(struct pg_conn *conn)
         pg_prepare(conn, upserts[i], name, &status);
     if (status == STORE_OK)
         pg_prepare(conn, bump_version, name, &status);
+    if (status == STORE_OK)
+        pg_prepare(conn, release_job, name, &status);
     return status;
 }
 
@@ -263,6 +280,10 @@ static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas 
         free(list.cells);
         return p.db ? pg_status_of(conn, NULL) : STORE_UNAVAILABLE;
     }
+    /* The last job's RELEASE, if it is still pending, goes first; a job that sent nothing has none. */
+    if (conn->release_pending)
+        pipeline_send(&p, release_job, 0, NULL);
+    conn->release_pending = conn->savepoint_pending = false;
     for (size_t i = 0; i < list.count && p.status == STORE_OK; i++)
         send_cell(&p, list.cells[i]);
     free(list.cells);
