@@ -216,9 +216,9 @@ static PGresult *exec_after_pending(struct pg_conn *conn, PGconn *db, const char
         pending[count++] = "RELEASE SAVEPOINT job";
     if (conn->savepoint_pending)
         pending[count++] = "SAVEPOINT job";
-    conn->release_pending = conn->savepoint_pending = false;
     if (!PQenterPipelineMode(db))
-        return NULL;
+        return NULL; /* still pending: a later ROLLBACK TO must not reach an older savepoint */
+    conn->release_pending = conn->savepoint_pending = false;
     bool sent = true;
     for (int i = 0; i < count && sent; i++)
         sent = PQsendQueryParams(db, pending[i], 0, NULL, NULL, NULL, NULL, 0);
