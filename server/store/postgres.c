@@ -341,6 +341,8 @@ static void conn_free(struct pg_conn *conn)
         return;
     drop_db(conn);
     store_backend_conn_free_deltas(&conn->base);
+    pg_forget_touched(conn);
+    free(conn->touched);
     free(conn->prepared);
     free(conn);
 }
@@ -440,10 +442,18 @@ static const char *pg_last_error(struct store_conn *conn)
 
 /* ---- health, versions, backups ---- */
 
-static enum store_status pg_data_version(struct store_conn *conn, int64_t *version)
+/* See schema/postgres/001_init.sql: a survey's version is the larger of its own and the one of
+ * the last write that may have touched every survey. */
+static enum store_status pg_data_version(struct store_conn *conn, const char *survey, int64_t *version)
 {
     enum store_status status;
-    PGresult *result = pg_query(pg_conn_of(conn), "SELECT version FROM data_version", 0, NULL, &status);
+    const char *values[] = {survey};
+    PGresult *result =
+        survey ? pg_query(pg_conn_of(conn),
+                          "SELECT greatest(d.all_surveys, coalesce((SELECT v.version FROM survey_versions AS v"
+                          " WHERE v.survey = $1), 0)) FROM data_version AS d",
+                          1, values, &status)
+               : pg_query(pg_conn_of(conn), "SELECT version FROM data_version", 0, NULL, &status);
 
     *version = 0;
     if (result == NULL)
@@ -501,6 +511,7 @@ static void pg_between_batches(struct store_conn *conn)
 
 const struct store_backend store_backend_postgres = {
     .name = "postgresql",
+    .shared = true, /* several instances may serve one database */
     .open = pg_open,
     .close = pg_close,
     .reader = pg_reader,

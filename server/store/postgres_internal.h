@@ -45,6 +45,11 @@ struct pg_conn {
     /* The writer's savepoint statements not sent yet (postgres_txn.c): they go out in one pipeline
      * with the next statement instead of a round trip each. */
     bool release_pending, savepoint_pending;
+    /* The surveys the writer's transaction wrote to (malloc'd ids), or all of them: their data
+     * versions move at commit (postgres_txn.c). */
+    char **touched;
+    int touched_count, touched_cap;
+    bool touched_all;
 };
 
 static inline struct pg_conn *pg_conn_of(struct store_conn *conn)

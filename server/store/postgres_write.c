@@ -102,6 +102,7 @@ enum store_status pg_put_survey(struct store_conn *base, const char *id, const c
     if (status != STORE_OK)
         return status;
     *created = inserted == 1;
+    pg_touch(conn, id);
     if (!*created && (status = pg_exec(conn, "UPDATE surveys SET definition = $2, updated_at = $3 WHERE id = $1", 3,
                                        values, NULL)) != STORE_OK)
         return status;
@@ -127,6 +128,7 @@ enum store_status pg_delete_survey(struct store_conn *base, const char *id)
         return status;
     if (deleted == 0)
         return STORE_NOT_FOUND;
+    pg_touch(conn, id);
     return pg_exec(conn, "DELETE FROM idempotency WHERE survey = $1", 1, values, NULL);
 }
 
@@ -232,8 +234,10 @@ enum store_status pg_insert_response(struct store_conn *base, const struct respo
         return status == STORE_CONFLICT ? STORE_NOT_FOUND : status;
     int rows = PQntuples(result);
     PQclear(result);
-    if (rows == 1)
+    if (rows == 1) {
+        pg_touch(conn, r->survey);
         return STORE_OK;
+    }
     return r->interaction ? find_interaction(conn, r->survey, r->interaction, existing_id) : STORE_ERROR;
 }
 
@@ -325,6 +329,7 @@ static enum store_status delete_selected(struct pg_conn *conn, const char *sql, 
     }
     status = delete_seqs(conn, seqs);
     free(seqs);
+    pg_touch(conn, NULL); /* erasure and retention may reach any survey */
     if (status == STORE_OK)
         *deleted = rows;
     return status;
@@ -335,13 +340,15 @@ static enum store_status lock_response(struct pg_conn *conn, const char *id, cha
 {
     enum store_status status;
     const char *values[] = {id};
-    PGresult *result = pg_query(conn, "SELECT seq FROM responses WHERE id = $1 FOR UPDATE", 1, values, &status);
+    PGresult *result = pg_query(conn, "SELECT seq, survey FROM responses WHERE id = $1 FOR UPDATE", 1, values,
+                                &status);
 
     if (result == NULL)
         return status;
     status = STORE_NOT_FOUND;
     if (PQntuples(result) == 1) {
         snprintf(seqs, 32, "{%s}", PQgetvalue(result, 0, 0));
+        pg_touch(conn, PQgetvalue(result, 0, 1));
         status = STORE_OK;
     }
     PQclear(result);
