@@ -144,25 +144,45 @@ class StartWithoutServer(unittest.TestCase):
 
 
 class DataVersion(PostgresCase):
-    def test_every_write_moves_it_and_reads_do_not(self):
+    def test_writes_move_their_surveys_version_and_reads_do_not(self):
         uri = self.fresh_database()
         d = self.daemon(uri)
         d.start()
-        version = lambda: int(psql(uri, "SELECT version FROM data_version"))  # noqa: E731
-        sid = uid("dv")
-        self.assertEqual(d.req("PUT", "/v1/surveys/" + sid, harness.simple_definition(),
-                               token=ADMIN_TOKEN).status, 201)
-        before = version()
-        r = d.req("POST", "/v1/surveys/%s/responses" % sid, {"answers": {"nps": 9}}, token=ADMIN_TOKEN)
+
+        def version(survey=None):
+            if survey is None:
+                return int(psql(uri, "SELECT version FROM data_version"))
+            return int(psql(uri, "SELECT greatest(all_surveys, coalesce((SELECT version FROM survey_versions"
+                                 " WHERE survey = '%s'), 0)) FROM data_version" % survey))
+
+        sid, other = uid("dv"), uid("dv")
+        for s in (sid, other):
+            self.assertEqual(d.req("PUT", "/v1/surveys/" + s, harness.simple_definition(),
+                                   token=ADMIN_TOKEN).status, 201)
+        before, other_before = version(sid), version(other)
+        r = d.req("POST", "/v1/surveys/%s/responses" % sid, {"answers": {"nps": 9}, "customer": "dv-customer"},
+                  token=ADMIN_TOKEN)
         self.assertEqual(r.status, 201, r.body[:300])
-        after_post = version()
+        after_post = version(sid)
         self.assertGreater(after_post, before)
+        self.assertEqual(version(), after_post)
+        self.assertEqual(version(other), other_before, "a write to one survey moved another's version")
+
         self.assertEqual(d.req("GET", "/v1/surveys/" + sid, token=ADMIN_TOKEN).status, 200)
         self.assertEqual(d.req("GET", "/v1/surveys", token=ADMIN_TOKEN).status, 200)
         self.assertEqual(d.req("GET", "/v1/responses/" + r.json["id"], token=ADMIN_TOKEN).status, 200)
-        self.assertEqual(version(), after_post)
-        self.assertEqual(d.req("DELETE", "/v1/responses/" + r.json["id"], token=ADMIN_TOKEN).status, 204)
-        self.assertGreater(version(), after_post)
+        self.assertEqual(version(sid), after_post)
+
+        r2 = d.req("PATCH", "/v1/responses/" + r.json["id"], {"answers": {"comment": "edited"}}, token=ADMIN_TOKEN)
+        self.assertEqual(r2.status, 200, r2.body[:300])
+        after_patch = version(sid)
+        self.assertGreater(after_patch, after_post)
+        self.assertEqual(version(other), other_before)
+
+        # An erasure may reach any survey: every survey's version moves.
+        self.assertEqual(d.req("DELETE", "/v1/customers/dv-customer", token=ADMIN_TOKEN).status, 200)
+        self.assertGreater(version(other), other_before)
+        self.assertGreater(version(sid), after_patch)
 
 
 if __name__ == "__main__":
