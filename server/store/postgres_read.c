@@ -11,10 +11,9 @@
 #include <string.h>
 
 #include "oom.h"
-#include "timefmt.h"
 
-#define MS_PER_DAY INT64_C(86400000)
-#define MS_PER_HOUR INT64_C(3600000)
+#define MS_PER_DAY STORE_MS_PER_DAY
+#define MS_PER_HOUR STORE_MS_PER_HOUR
 
 /* Rows per statement when a listing wants more than that (or all): each stretch is a complete
  * result in memory, handed to the caller only once it is read (the caller may use the same
@@ -454,20 +453,11 @@ static int64_t floor_div(int64_t a, int64_t b)
     return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-/* The first day of the UTC month holding day (days since 1970-01-01): the month tables' key. */
-static int64_t month_of_day(int64_t day)
-{
-    int64_t year;
-    unsigned month, mday;
-    timefmt_civil_from_days(day, &year, &month, &mday);
-    return day - (int64_t)(mday - 1);
-}
-
 /* The first day of the first month starting at or after day. */
 static int64_t month_ceil(int64_t day)
 {
-    int64_t month = month_of_day(day);
-    return month == day ? day : month_of_day(month + 31); /* month + 31 lies in the next month */
+    int64_t month = store_backend_month_of_day(day);
+    return month == day ? day : store_backend_month_of_day(month + 31); /* month + 31 lies in the next month */
 }
 
 static void emit_cells(const PGresult *r, store_metrics_fn each, void *arg)
@@ -531,7 +521,7 @@ static void scan_pair(struct scan_plan *p, const char *answers, const char *resp
 static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
 {
     int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
-    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : month_of_day(end_day);
+    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : store_backend_month_of_day(end_day);
     if (p->q->by_day || !p->coarse || first_month >= end_month) {
         scan_pair(p, p->answers, p->responses, first_day, end_day);
         return;
