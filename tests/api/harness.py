@@ -3,8 +3,15 @@
 Only the Python 3.11 standard library is used.  The daemon binary comes from
 $SURVEYD_BIN (default: build/server/surveyd relative to the repository root)
 and is always bound to 127.0.0.1 with an ephemeral port.
+
+The backend: SQLite in a temporary data directory, or, with
+SURVEYD_TEST_BACKEND=postgresql, a fresh database for each Daemon on the
+PostgreSQL server whose maintenance database SURVEYD_TEST_POSTGRES names (a
+libpq URI; tests/postgres/cluster.sh starts one).  The suite then exits 77
+(meson: skipped) when that is unset.  Databases are made and dropped with psql.
 """
 
+import atexit
 import collections
 import datetime
 import http.client
@@ -24,6 +31,16 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+
+BACKEND = os.environ.get("SURVEYD_TEST_BACKEND") or "sqlite"
+POSTGRES_URI = os.environ.get("SURVEYD_TEST_POSTGRES") or None
+if BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError("SURVEYD_TEST_BACKEND must be sqlite or postgresql, not %r" % BACKEND)
+if BACKEND == "postgresql" and POSTGRES_URI is None:
+    # Exit status 77 is meson's "skipped": a plain `meson test` without a server still passes.
+    print("SKIP: SURVEYD_TEST_POSTGRES is unset (the URI of a PostgreSQL maintenance database; "
+          "deploy/setup.sh test starts one with tests/postgres/cluster.sh)")
+    sys.exit(77)
 
 ADMIN_TOKEN = "admin-secret"
 READ_TOKEN = "read-secret"
@@ -119,7 +136,7 @@ def run_cli(args, timeout=10.0, env=None):
     e = _base_env()
     if env:
         e.update(env)
-    return subprocess.run([require_binary()] + list(args),
+    return subprocess.run([require_binary()] + _translate_store_args(args),
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=e, timeout=timeout)
 
@@ -300,16 +317,145 @@ def chunked(data, size=8192):
 
 
 # --------------------------------------------------------------------------
+# Backends
+# --------------------------------------------------------------------------
+
+def is_postgres():
+    return BACKEND == "postgresql"
+
+
+def skip_unless_sqlite(reason):
+    """Decorator for a test or a class whose point is SQLite's files themselves; the reason says why
+    it does not apply to PostgreSQL."""
+    return unittest.skipUnless(BACKEND == "sqlite", "SQLite only: " + reason)
+
+
+def skip_unless_postgres(reason):
+    return unittest.skipUnless(BACKEND == "postgresql", "PostgreSQL only: " + reason)
+
+
+def postgres_database_uri(name, base=None):
+    """The URI of database NAME on the server that BASE (default SURVEYD_TEST_POSTGRES) names."""
+    base = base or POSTGRES_URI
+    scheme, _, rest = base.partition("://")
+    authority, _, path_query = rest.partition("/")
+    _, sep, query = path_query.partition("?")
+    return "%s://%s/%s%s%s" % (scheme, authority, name, sep, query)
+
+
+def psql(sql, uri=None, timeout=60.0):
+    """Runs SQL through psql on URI (default: the maintenance database); its unaligned output."""
+    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                        "-d", uri or POSTGRES_URI, "-c", sql],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, env=_base_env())
+    if p.returncode != 0:
+        # The URI is left out on purpose: in general one may hold a password.
+        raise AssertionError("psql failed (%d) on %r: %s" % (p.returncode, sql, p.stderr.decode("utf-8", "replace")))
+    return p.stdout.decode("utf-8")
+
+
+_db_lock = threading.Lock()
+_db_counter = [0]
+_databases = {}     # realpath of a Daemon's data directory -> (database name, URI)
+
+
+def create_database(prefix="surveyd_t"):
+    """A new, empty database on the test server; (name, URI). Names are unique across processes and
+    runs (pid, counter, random part), so parallel test files never share one."""
+    with _db_lock:
+        _db_counter[0] += 1
+        n = _db_counter[0]
+    name = "%s_%d_%d_%s" % (prefix, os.getpid(), n, os.urandom(4).hex())
+    psql("CREATE DATABASE %s" % name)
+    return name, postgres_database_uri(name)
+
+
+def drop_database(name):
+    # FORCE: a daemon killed on purpose may leave its connections for the server to notice.
+    psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
+def database_for(data_dir, create=True):
+    """The PostgreSQL database that stands for DATA_DIR in this process (made on first use), as
+    (name, URI); None when there is none and create is false. Two Daemons given the same folder
+    share one database, as they would share the SQLite files."""
+    key = os.path.realpath(data_dir)
+    with _db_lock:
+        found = _databases.get(key)
+    if found is not None or not create:
+        return found
+    made = create_database()
+    with _db_lock:
+        found = _databases.setdefault(key, made)
+    if found is not made:
+        drop_database(made[0])
+    return found
+
+
+def release_database(data_dir):
+    """Drops the database that stands for DATA_DIR, if any."""
+    with _db_lock:
+        found = _databases.pop(os.path.realpath(data_dir), None)
+    if found is not None:
+        drop_database(found[0])
+
+
+@atexit.register
+def _drop_remaining_databases():
+    with _db_lock:
+        names = [name for name, _ in _databases.values()]
+        _databases.clear()
+    for name in names:
+        try:
+            drop_database(name)
+        except Exception as exc:  # noqa: BLE001 - at exit, say it and go on
+            print("harness: could not drop database %s: %s" % (name, exc), file=sys.stderr)
+
+
+def store_args(data_dir):
+    """The daemon's arguments that say where its data lives: --data-dir DIR on SQLite, --database
+    URI (DIR's database) on PostgreSQL."""
+    if is_postgres():
+        return ["--database", database_for(data_dir)[1]]
+    return ["--data-dir", data_dir]
+
+
+def _translate_store_args(args):
+    """On PostgreSQL, `--data-dir DIR` of a folder that has a database becomes `--database URI`, so
+    that tests calling `surveyd verify --data-dir DIR` work on either backend. Folders without one
+    (a restored copy, a missing folder) are left alone."""
+    if not is_postgres():
+        return list(args)
+    out = []
+    args = list(args)
+    i = 0
+    while i < len(args):
+        if args[i] == "--data-dir" and i + 1 < len(args):
+            found = database_for(args[i + 1], create=False)
+            if found is not None:
+                out += ["--database", found[1]]
+                i += 2
+                continue
+        out.append(args[i])
+        i += 1
+    return out
+
+
+# --------------------------------------------------------------------------
 # Daemon
 # --------------------------------------------------------------------------
 
 class Daemon:
     """The real surveyd binary, serving on 127.0.0.1:<ephemeral>."""
 
-    def __init__(self, data_dir=None, env=None, extra_args=()):
+    def __init__(self, data_dir=None, env=None, extra_args=(), database=None):
+        """database: a PostgreSQL URI of the test's own choosing (another server than the suite's);
+        otherwise the backend's usual place for data_dir (see store_args)."""
         self.binary = require_binary()
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="surveyd-api-")
+        self._database = database
         self.env_overrides = dict(env or {})
         self.extra_args = list(extra_args)
         self.proc = None
@@ -350,8 +496,8 @@ class Daemon:
 
     def start(self):
         assert not self.running, "daemon already running"
-        argv = [self.binary, "serve", "--listen", "127.0.0.1:0",
-                "--data-dir", self.data_dir] + self.extra_args
+        where = ["--database", self._database] if self._database else store_args(self.data_dir)
+        argv = [self.binary, "serve", "--listen", "127.0.0.1:0"] + where + self.extra_args
         with self._cond:
             self._run_start = len(self._buf)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
@@ -453,6 +599,7 @@ class Daemon:
             self.client.close_all()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            release_database(self.data_dir)
 
     def __enter__(self):
         if not self.running:
@@ -495,9 +642,19 @@ class Daemon:
     def req(self, *a, **kw):
         return self.client.req(*a, **kw)
 
+    @property
+    def database(self):
+        """The PostgreSQL URI of this daemon's database (made on first use); None on SQLite."""
+        if self._database:
+            return self._database
+        return database_for(self.data_dir)[1] if is_postgres() else None
+
     def count_rows(self, survey):
         """Count rows in responses for a survey, reading a copy of the db
-        files (daemon should be stopped first)."""
+        files (daemon should be stopped first); on PostgreSQL, a query."""
+        if is_postgres():
+            sql = "SELECT COUNT(*) FROM responses WHERE survey = '%s'" % survey.replace("'", "''")
+            return int(psql(sql, uri=self.database).strip())
         tmp = tempfile.mkdtemp(prefix="surveyd-dbcopy-")
         try:
             for suffix in ("", "-wal", "-shm"):
