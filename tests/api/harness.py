@@ -413,6 +413,80 @@ def _drop_remaining_databases():
             print("harness: could not drop database %s: %s" % (name, exc), file=sys.stderr)
 
 
+def _sql_literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        return "'\\x%s'::bytea" % bytes(value).hex()
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def _inline_params(sql, args):
+    """SQL with each ? outside quotes replaced by ARGS' next value as a literal (psql takes no
+    parameters on its command line; the tests' values are their own, not hostile input)."""
+    out, args, quote = [], list(args), None
+    for ch in sql:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            out.append(_sql_literal(args.pop(0)))
+            continue
+        out.append(ch)
+    if args:
+        raise ValueError("more arguments than ? in %r" % sql)
+    return "".join(out)
+
+
+def db_query(daemon, sql, args=()):
+    """Rows (tuples) of a query on a daemon's database, ? for parameters, on either backend. For a
+    stopped daemon on SQLite; on PostgreSQL it may be running (MVCC)."""
+    if is_postgres():
+        wrapped = "SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM (%s) q" % _inline_params(sql, args)
+        rows = json.loads(psql(wrapped, uri=daemon.database), object_pairs_hook=lambda pairs: tuple(v for _, v in pairs))
+        return [tuple(row) for row in rows]
+    conn = sqlite3.connect(daemon.db_path)
+    try:
+        return [tuple(row) for row in conn.execute(sql, args)]
+    finally:
+        conn.close()
+
+
+def db_execute(daemon, sql, args=()):
+    """Runs one statement that changes the database (tests that tamper with it); its row count."""
+    if is_postgres():
+        p = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-d", daemon.database,
+                            "-c", _inline_params(sql, args)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60, env=_base_env())
+        if p.returncode != 0:
+            raise AssertionError("psql failed on %r: %s" % (sql, p.stderr.decode("utf-8", "replace")))
+        tag = p.stdout.decode().strip().splitlines()[-1].split()
+        return int(tag[-1]) if tag and tag[-1].isdigit() else 0
+    return sqlite_execute(daemon.db_path, sql, args)
+
+
+def db_dump(daemon):
+    """Everything the database holds, as text (SQLite's iterdump, pg_dump's data and schema), for
+    tests that check what is not in it."""
+    if is_postgres():
+        p = subprocess.run(["pg_dump", "--no-owner", "-d", daemon.database], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, env=_base_env())
+        if p.returncode != 0:
+            raise AssertionError("pg_dump failed: %s" % p.stderr.decode("utf-8", "replace"))
+        return p.stdout.decode("utf-8", "replace")
+    conn = sqlite3.connect("file:%s?mode=ro" % daemon.db_path, uri=True)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
 def store_args(data_dir):
     """The daemon's arguments that say where its data lives: --data-dir DIR on SQLite, --database
     URI (DIR's database) on PostgreSQL."""
