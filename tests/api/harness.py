@@ -488,17 +488,17 @@ def db_dump(daemon):
 
 
 def store_args(data_dir):
-    """The daemon's arguments that say where its data lives: --data-dir DIR on SQLite, --database
-    URI (DIR's database) on PostgreSQL."""
+    """The daemon's arguments that say where its data lives: --data-dir DIR on SQLite; on
+    PostgreSQL also --database URI (DIR's database), DIR then holding only a generated admin token."""
     if is_postgres():
-        return ["--database", database_for(data_dir)[1]]
+        return ["--data-dir", data_dir, "--database", database_for(data_dir)[1]]
     return ["--data-dir", data_dir]
 
 
 def _translate_store_args(args):
-    """On PostgreSQL, `--data-dir DIR` of a folder that has a database becomes `--database URI`, so
-    that tests calling `surveyd verify --data-dir DIR` work on either backend. Folders without one
-    (a restored copy, a missing folder) are left alone."""
+    """On PostgreSQL, `--data-dir DIR` of a folder that has a database gets `--database URI` beside
+    it, so that tests calling `surveyd verify --data-dir DIR` work on either backend. Folders without
+    one (a restored copy, a missing folder) are left alone."""
     if not is_postgres():
         return list(args)
     out = []
@@ -508,7 +508,7 @@ def _translate_store_args(args):
         if args[i] == "--data-dir" and i + 1 < len(args):
             found = database_for(args[i + 1], create=False)
             if found is not None:
-                out += ["--database", found[1]]
+                out += args[i:i + 2] + ["--database", found[1]]
                 i += 2
                 continue
         out.append(args[i])
