@@ -393,12 +393,25 @@ def database_for(data_dir, create=True):
     return found
 
 
+_drops = []         # threads dropping released databases
+
+
+def _drop_quietly(name):
+    try:
+        drop_database(name)
+    except Exception as exc:  # noqa: BLE001 - cleanup: say it and go on
+        print("harness: could not drop database %s: %s" % (name, exc), file=sys.stderr)
+
+
 def release_database(data_dir):
-    """Drops the database that stands for DATA_DIR, if any."""
+    """Drops the database that stands for DATA_DIR, if any, on a thread of its own: a drop takes
+    seconds on a busy machine (fsync), and nothing waits for it but the end of the process."""
     with _db_lock:
         found = _databases.pop(os.path.realpath(data_dir), None)
     if found is not None:
-        drop_database(found[0])
+        t = threading.Thread(target=_drop_quietly, args=(found[0],), daemon=True)
+        t.start()
+        _drops.append(t)
 
 
 @atexit.register
@@ -407,10 +420,9 @@ def _drop_remaining_databases():
         names = [name for name, _ in _databases.values()]
         _databases.clear()
     for name in names:
-        try:
-            drop_database(name)
-        except Exception as exc:  # noqa: BLE001 - at exit, say it and go on
-            print("harness: could not drop database %s: %s" % (name, exc), file=sys.stderr)
+        _drop_quietly(name)
+    for t in _drops:
+        t.join(120)
 
 
 def _sql_literal(value):

@@ -225,6 +225,18 @@ class BadStartTests(unittest.TestCase):
         self.assertIn("not writable", err)
         self.assertIn(d, err)
 
+    @harness.skip_unless_postgres("a PostgreSQL server that cannot be reached")
+    def test_unreachable_database_says_so_without_the_password(self):
+        # A socket folder that does not exist: libpq fails at once, nothing waits on a timeout.
+        uri = "postgresql://surveyd:s3cret-pw-77@/surveyd?host=/nonexistent-surveyd-socket&connect_timeout=2"
+        for command in (["serve", "--listen", "127.0.0.1:0"], ["verify"]):
+            with self.subTest(command=command[0]):
+                p = run_cli(command + ["--data-dir", tempfile.mkdtemp(), "--database", uri], timeout=30)
+                err = (p.stdout + p.stderr).decode(errors="replace")
+                self.assertNotEqual(p.returncode, 0, err)
+                self.assertIn("PostgreSQL", err)
+                self.assertNotIn("s3cret-pw-77", err, "the password in the URI was printed")
+
     def test_bad_flag_values(self):
         for args in (["--max-body", "12"], ["--durability", "sometimes"], ["--rate-limit", "-1"],
                      ["--listen", "nowhere"], ["--request-timeout", "0"], ["--trust-proxy", "not-an-ip"]):
