@@ -54,8 +54,16 @@ start() {
     >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   # Only the socket in DIR: nothing else on the machine can reach it, and clusters of parallel runs
   # never meet on a port. Each API test class starts its own daemons, some two or three at a time.
-  if ! as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -k $dir -c max_connections=200 -c fsync=on" start >/dev/null; then
+  # In postgresql.conf, not pg_ctl -o: a later `ctl DIR start` (the restart test) must get them too.
+  as_owner tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+
+# tests/postgres/cluster.sh
+listen_addresses = ''
+unix_socket_directories = '$dir'
+max_connections = 200
+fsync = on
+CONF
+  if ! as_owner "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null; then
     tail -n 30 "$dir/server.log" >&2 || true
     die "the server did not start"
   fi
