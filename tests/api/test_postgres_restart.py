@@ -176,8 +176,16 @@ class RestartUnderLoad(unittest.TestCase):
                 self.assertEqual(load.bad, [])
         finally:
             load.stop()
+            print("restart: %d acknowledged, %d refused with 503 and retried, %d of them replays"
+                  % (len(load.acked), load.refused, load.replayed), file=sys.stderr)
         self.assertEqual(load.bad, [])
         self.assertGreater(load.refused, 0, "no request was ever refused: the faults did not hit the load")
+
+        # What the database holds, read directly, then what the API exports: both must be exactly
+        # the acknowledged responses, each once.
+        stored = harness.db_query(self.daemon, "SELECT interaction, id FROM responses WHERE survey = ?", (sid,))
+        self.assertEqual(len(stored), len({i for i, _ in stored}), "an interaction stored twice")
+        self.assertEqual(dict(stored), load.acked, "stored responses differ from the acknowledged ones")
 
         export = self.daemon.req("GET", "/v1/surveys/%s/responses?format=ndjson" % sid, token=READ_TOKEN)
         self.assertEqual(export.status, 200, export.body[:300])
@@ -195,8 +203,6 @@ class RestartUnderLoad(unittest.TestCase):
         out = verify.stdout.decode() + verify.stderr.decode()
         self.assertEqual(verify.returncode, 0, out)
         self.assertIn("consistent with %d responses" % len(load.acked), out)
-        print("restart: %d acknowledged, %d refused with 503 and retried, %d replays"
-              % (len(load.acked), load.refused, load.replayed), file=sys.stderr)
 
 
 if __name__ == "__main__":
