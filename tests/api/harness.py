@@ -483,6 +483,29 @@ def db_execute(daemon, sql, args=()):
     return sqlite_execute(daemon.db_path, sql, args)
 
 
+_ROLLUP_ANSWERS_FROM = re.compile(r"(?<!DELETE )\bFROM (rollup_answers(?:_agent|_month|_hour)?)\b")
+ROLLUP_ANSWER_TABLES = ("rollup_answers", "rollup_answers_agent", "rollup_answers_month", "rollup_answers_hour")
+
+
+def rollup_tamper_sql(sql):
+    """Tamper SQL written for SQLite's rollup buckets (one value column), made to mean the same on
+    PostgreSQL, whose bucket is (is_text, value, value_text): rows are read from the numeric buckets
+    only, where value alone names the bucket. Unchanged on SQLite."""
+    if not is_postgres():
+        return sql
+    return _ROLLUP_ANSWERS_FROM.sub(lambda m: "FROM (SELECT * FROM %s WHERE NOT is_text) AS %s"
+                                    % (m.group(1), m.group(1)), sql)
+
+
+def allow_rollup_tamper(daemon):
+    """On PostgreSQL, lets the tamper tests' INSERTs name only SQLite's columns: is_text and
+    value_text get defaults for a numeric bucket, in this test's own database only."""
+    if is_postgres():
+        for table in ROLLUP_ANSWER_TABLES:
+            psql("ALTER TABLE %s ALTER COLUMN is_text SET DEFAULT false, ALTER COLUMN value_text SET DEFAULT ''"
+                 % table, uri=daemon.database)
+
+
 def db_dump(daemon):
     """Everything the database holds, as text (SQLite's iterdump, pg_dump's data and schema), for
     tests that check what is not in it."""

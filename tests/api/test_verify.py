@@ -23,9 +23,6 @@ PER_THREAD = 40
 CHANNELS = ["chat", "email", "web", "sms", None]
 AGENTS = ["alice", "bob", "carol \u00e9", "d&e", None]
 START = datetime.datetime(2025, 10, 1, tzinfo=tm.UTC)
-# The tamper SQL below names rollup_answers' single value column; PostgreSQL keeps a bucket in three
-# (is_text, value, value_text: postgres_internal.h), so those tests run on SQLite only.
-VALUE_COLUMN = "tampers with rollup rows through SQLite's one value column (PostgreSQL has three)"
 
 
 class VerifyTestBase(tm.MetricsAssertions, unittest.TestCase):
@@ -204,12 +201,13 @@ class TamperBase(VerifyTestBase):
         self.assertConsistent(30)
         self.d.stop()
         self.assertConsistent(30)
+        harness.allow_rollup_tamper(self.d)
 
     def execute(self, sql, args=()):
-        return harness.db_execute(self.d, sql, args)
+        return harness.db_execute(self.d, harness.rollup_tamper_sql(sql), args)
 
     def query(self, sql, args=()):
-        return harness.db_query(self.d, sql, args)
+        return harness.db_query(self.d, harness.rollup_tamper_sql(sql), args)
 
     def assertInconsistent(self, table, others):
         rc, out = self.verify()
@@ -224,7 +222,6 @@ class TamperBase(VerifyTestBase):
 
 class TamperTests(TamperBase):
 
-    @harness.skip_unless_sqlite(VALUE_COLUMN)
     def test_rollup_answers_count_changed(self):
         row = self.query("SELECT survey, day, channel, question, value FROM rollup_answers "
                          "ORDER BY day, channel, question LIMIT 1")[0]
@@ -270,14 +267,12 @@ class TamperTests(TamperBase):
         self.assertInconsistent("rollup_responses", ("rollup_answers", "rollup_answers_agent",
                                                      "rollup_responses_agent"))
 
-    @harness.skip_unless_sqlite(VALUE_COLUMN)
     def test_rollup_answers_agent_extra_row(self):
         self.assertEqual(self.execute(
             "INSERT INTO rollup_answers_agent (survey, agent, day, channel, question, value, "
             "count) VALUES (?, 'ghost', 20000, '', 'rec', 5, 1)", (self.sid,)), 1)
         self.assertInconsistent("rollup_answers_agent", ("rollup_responses",))
 
-    @harness.skip_unless_sqlite(VALUE_COLUMN)
     def test_tampered_rollup_is_what_metrics_serve(self):
         """Metrics answer from the rollups (that is why verify exists): a whole-day window shows
         the tampered count, so the test above tampers with what users see."""
@@ -327,7 +322,6 @@ class TamperEveryDayTests(TamperBase):
         lines = [ln for ln in out.splitlines() if ln.startswith(table + ": ")]
         self.assertTrue(any(fragment in ln for ln in lines), "%r not in:\n%s" % (fragment, out[-3000:]))
 
-    @harness.skip_unless_sqlite(VALUE_COLUMN)
     def test_wrong_missing_and_extra_rows_on_first_middle_and_last_day(self):
         for table, cols in self.TABLES.items():
             for where, day in self.days(table).items():
@@ -357,7 +351,6 @@ class TamperEveryDayTests(TamperBase):
                     self.execute("DELETE FROM %s WHERE %s" % (table, match), extra)
                     self.assertConsistent(30)
 
-    @harness.skip_unless_sqlite(VALUE_COLUMN)
     def test_extra_rows_on_days_and_agents_without_responses(self):
         """Rows the day-by-day walk does not reach: a day before the first response, one between
         two, one after the last, and an agent that never answered (found through the agent rollups)."""
@@ -493,7 +486,7 @@ class DayEdgeVerifyTests(VerifyTestBase):
                                  "submitted_at": t})
         self.assertConsistent(len(times))
         self.d.stop()
-        days = [d for (d,) in harness.db_query(self.d, "SELECT day FROM rollup_answers ORDER BY day")]
+        days = [d for (d,) in harness.db_query(self.d, harness.rollup_tamper_sql("SELECT day FROM rollup_answers ORDER BY day"))]
         harness.db_execute(self.d, "UPDATE rollup_answers_agent SET count = count + 1 WHERE day = ?", (days[0],))
         rc, out = self.verify()
         self.assertEqual(rc, 1, out[-3000:])
