@@ -77,12 +77,12 @@ class Store:
         self.data_dir = os.path.join(B.DATA, "cmp-" + tag)
         subprocess.run(["rm", "-rf", self.data_dir], check=True)
         os.makedirs(self.data_dir)
-        self.uri = None
+        self.uri = self.name = None
         if backend == "postgresql":
-            name = "bench_%d_%s" % (instances, B.label(n).lower())
-            psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
-            psql("CREATE DATABASE %s" % name)
-            self.uri = database_uri(name)
+            self.name = "bench_%d_%s" % (instances, B.label(n).lower())
+            psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.name)
+            psql("CREATE DATABASE %s" % self.name)
+            self.uri = database_uri(self.name)
 
     def args(self):
         where = ["--data-dir", self.data_dir]
@@ -258,8 +258,8 @@ def run_configuration(backend, instances, n):
     rc, line = store.verify()
     r["verify"] = {"exit": rc, "line": line}
     B.log("%s: checks %r, verify %r" % (label, r["checks"], r["verify"]))
-    if store.uri:
-        psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % store.uri.split("/")[-1].split("?")[0])
+    if store.name:
+        psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % store.name)
     subprocess.run(["rm", "-rf", store.data_dir], check=False)
     return r
 
