@@ -194,10 +194,13 @@ CREATE TABLE health (
     checked_at bigint NOT NULL
 );
 
--- Bumped by every write transaction (store_data_version): a cached reply labelled with an older
--- version may predate a write another instance acknowledged.
-CREATE TABLE data_version (
-    id      integer PRIMARY KEY CHECK (id = 1),
+-- Per survey, bumped by every write transaction that touched the survey's data, in that transaction
+-- (store_data_version): a cached reply labelled with an older version may predate a write another
+-- instance acknowledged. The row '' counts writes that may touch every survey (erasure,
+-- retention), and a survey's version is its row plus that one. The '' row starts at a random
+-- number, so versions never repeat across the lifetimes of databases that share a URI (ETags).
+CREATE TABLE data_versions (
+    survey  text PRIMARY KEY,
     version bigint NOT NULL
 );
-INSERT INTO data_version (id, version) VALUES (1, 0);
+INSERT INTO data_versions (survey, version) VALUES ('', floor(random() * 1099511627776)::bigint);

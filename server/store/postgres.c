@@ -287,6 +287,8 @@ static void conn_free(struct pg_conn *conn)
         return;
     drop_db(conn);
     store_backend_conn_free_deltas(&conn->base);
+    pg_touched_clear(conn);
+    free(conn->touched);
     free(conn->prepared);
     free(conn);
 }
@@ -386,10 +388,17 @@ static const char *pg_last_error(struct store_conn *conn)
 
 /* ---- health, versions, backups ---- */
 
-static enum store_status pg_data_version(struct store_conn *conn, int64_t *version)
+/* A survey's version counts its own writes and those that may touch every survey (the '' row). */
+static enum store_status pg_data_version(struct store_conn *conn, const char *survey, int64_t *version)
 {
     enum store_status status;
-    PGresult *result = pg_query(pg_conn_of(conn), "SELECT version FROM data_version", 0, NULL, &status);
+    const char *values[] = {survey};
+    PGresult *result = survey ? pg_query(pg_conn_of(conn),
+                                         "SELECT coalesce(sum(version), 0) FROM data_versions"
+                                         " WHERE survey = $1 OR survey = ''",
+                                         1, values, &status)
+                              : pg_query(pg_conn_of(conn), "SELECT coalesce(sum(version), 0) FROM data_versions", 0,
+                                         NULL, &status);
 
     *version = 0;
     if (result == NULL)
@@ -397,7 +406,7 @@ static enum store_status pg_data_version(struct store_conn *conn, int64_t *versi
     if (PQntuples(result) == 1)
         *version = pg_int(result, 0, 0);
     else
-        status = STORE_ERROR; /* the row is made by the schema and never deleted */
+        status = STORE_ERROR;
     PQclear(result);
     return status;
 }
@@ -447,6 +456,7 @@ static void pg_between_batches(struct store_conn *conn)
 
 const struct store_backend store_backend_postgres = {
     .name = "postgresql",
+    .shared = true, /* several instances may write one database */
     .open = pg_open,
     .close = pg_close,
     .reader = pg_reader,

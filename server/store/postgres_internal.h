@@ -42,7 +42,17 @@ struct pg_conn {
     /* BEGIN sent and no COMMIT or ROLLBACK yet: a connection lost now lost the transaction, so
      * pg_db does not reconnect until the rollback says the caller knows. */
     bool in_transaction;
+    /* The surveys this transaction wrote to beyond its rollup cells (a definition, a deletion),
+     * and whether it may have touched every survey (erasure, retention): their data versions are
+     * bumped at commit (pg_touch). */
+    char **touched;
+    int touched_count, touched_cap;
+    bool touched_all;
 };
+
+/* Notes that the writer's transaction changed survey's data (NULL: maybe every survey's). */
+void pg_touch(struct pg_conn *conn, const char *survey);
+void pg_touched_clear(struct pg_conn *conn);
 
 static inline struct pg_conn *pg_conn_of(struct store_conn *conn)
 {

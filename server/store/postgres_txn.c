@@ -45,8 +45,10 @@ static const char *const upserts[] = {
     [ROLLUP_RESPONSES_HOUR] = UPSERT_RESPONSES("rollup_responses_hour", "hour"),
 };
 
-/* Every write transaction moves the version other instances compare their caches with. */
-static const char bump_version[] = "UPDATE data_version SET version = version + 1";
+/* Every write transaction moves the versions of the surveys it touched, which other instances
+ * compare their caches with. */
+static const char bump_version[] = "INSERT INTO data_versions (survey, version) VALUES ($1, 1)"
+                                   " ON CONFLICT (survey) DO UPDATE SET version = data_versions.version + 1";
 
 /* ---- BEGIN, savepoints, ROLLBACK ---- */
 
@@ -55,12 +57,14 @@ enum store_status pg_begin(struct store_conn *base)
     struct pg_conn *conn = pg_conn_of(base);
     enum store_status status = pg_exec(conn, "BEGIN", 0, NULL, NULL);
     conn->in_transaction = status == STORE_OK;
+    pg_touched_clear(conn);
     return status;
 }
 
 void pg_rollback(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    pg_touched_clear(conn);
     if (conn->in_transaction && conn->db != NULL && PQstatus(conn->db) == CONNECTION_OK)
         pg_exec(conn, "ROLLBACK", 0, NULL, NULL);
     /* From here on a lost connection may be replaced: the caller knows its transaction is gone. */
@@ -247,6 +251,67 @@ static enum store_status prepare_flush(struct pg_conn *conn)
     return status;
 }
 
+void pg_touch(struct pg_conn *conn, const char *survey)
+{
+    if (survey == NULL || conn->touched_all) {
+        conn->touched_all = true;
+        return;
+    }
+    for (int i = 0; i < conn->touched_count; i++) {
+        if (strcmp(conn->touched[i], survey) == 0)
+            return;
+    }
+    if (conn->touched_count == conn->touched_cap) {
+        int cap = conn->touched_cap ? conn->touched_cap * 2 : 8;
+        char **grown = realloc(conn->touched, (size_t)cap * sizeof *grown);
+        if (grown == NULL) {
+            conn->touched_all = true; /* bumping every survey's version is always safe */
+            return;
+        }
+        conn->touched = grown;
+        conn->touched_cap = cap;
+    }
+    if ((conn->touched[conn->touched_count] = strdup(survey)) == NULL)
+        conn->touched_all = true;
+    else
+        conn->touched_count++;
+}
+
+void pg_touched_clear(struct pg_conn *conn)
+{
+    for (int i = 0; i < conn->touched_count; i++)
+        free(conn->touched[i]);
+    conn->touched_count = 0;
+    conn->touched_all = false;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The surveys whose versions this commit bumps, sorted (two instances bump shared rows in one
+ * order): every survey a cell or pg_touch named, or only '' when every survey may have changed. */
+static void bump_versions(struct pipeline *p, struct pg_conn *conn, const struct cell_list *cells)
+{
+    if (conn->touched_all) {
+        const char *values[] = {""};
+        pipeline_send(p, bump_version, 1, values);
+        return;
+    }
+    for (size_t i = 0; i < cells->count; i++)
+        pg_touch(conn, cells->cells[i]->survey);
+    if (conn->touched_all) { /* out of memory while noting them */
+        bump_versions(p, conn, cells);
+        return;
+    }
+    qsort(conn->touched, (size_t)conn->touched_count, sizeof *conn->touched, compare_strings);
+    for (int i = 0; i < conn->touched_count && p->status == STORE_OK; i++) {
+        const char *values[] = {conn->touched[i]};
+        pipeline_send(p, bump_version, 1, values);
+    }
+}
+
 /* Every cell in sorted order, then the data version, in one round trip per chunk. */
 static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas *deltas)
 {
@@ -265,9 +330,9 @@ static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas 
     }
     for (size_t i = 0; i < list.count && p.status == STORE_OK; i++)
         send_cell(&p, list.cells[i]);
-    free(list.cells);
     if (p.status == STORE_OK)
-        pipeline_send(&p, bump_version, 0, NULL);
+        bump_versions(&p, conn, &list);
+    free(list.cells);
     if (p.sent > 0 || p.status != STORE_OK)
         pipeline_sync(&p);
     if (!PQexitPipelineMode(p.db) && p.status == STORE_OK)
@@ -279,6 +344,7 @@ enum store_status pg_commit(struct store_conn *base, const struct rollup_deltas 
 {
     struct pg_conn *conn = pg_conn_of(base);
     enum store_status status = flush(conn, deltas);
+    pg_touched_clear(conn);
     if (status != STORE_OK)
         return status; /* the writer rolls back */
 

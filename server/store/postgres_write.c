@@ -95,6 +95,7 @@ enum store_status pg_put_survey(struct store_conn *base, const char *id, const c
     enum store_status status;
 
     *created = false;
+    pg_touch(conn, id);
     status = pg_exec(conn,
                      "INSERT INTO surveys (id, definition, created_at, updated_at) VALUES ($1, $2, $3, $3)"
                      " ON CONFLICT (id) DO NOTHING",
@@ -127,6 +128,7 @@ enum store_status pg_delete_survey(struct store_conn *base, const char *id)
         return status;
     if (deleted == 0)
         return STORE_NOT_FOUND;
+    pg_touch(conn, id);
     return pg_exec(conn, "DELETE FROM idempotency WHERE survey = $1", 1, values, NULL);
 }
 
@@ -377,6 +379,7 @@ enum store_status pg_erase_customer(struct store_conn *base, const char *custome
 {
     struct pg_conn *conn = pg_conn_of(base);
     const char *values[] = {customer};
+    pg_touch(conn, NULL);
     enum store_status status =
         delete_selected(conn, "SELECT seq FROM responses WHERE customer = $1 FOR UPDATE", 1, values, deleted);
     if (status != STORE_OK)
@@ -389,6 +392,7 @@ enum store_status pg_delete_before(struct store_conn *base, int64_t cutoff_ms, i
 {
     char cutoff[24], limit[24];
     const char *values[] = {pg_int_text(cutoff, cutoff_ms), pg_int_text(limit, max)};
+    pg_touch(pg_conn_of(base), NULL);
     return delete_selected(pg_conn_of(base),
                            "SELECT seq FROM responses WHERE submitted_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED", 2,
                            values, deleted);

@@ -1100,11 +1100,11 @@ START_TEST(test_data_version_and_day_span)
     reset_model();
     put_survey(0, "s1");
     ck_assert_int_eq(store_day_span(store_reader(store), "s1", &first, &last), STORE_NOT_FOUND);
-    ck_assert_int_eq(store_data_version(store_reader(store), &v0), STORE_OK);
+    ck_assert_int_eq(store_data_version(store_reader(store), "s1", &v0), STORE_OK);
     ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
     s.at = now_ms - 2 * DAY_MS - 1;
     ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
-    ck_assert_int_eq(store_data_version(store_reader(store), &v1), STORE_OK);
+    ck_assert_int_eq(store_data_version(store_reader(store), "s1", &v1), STORE_OK);
     if (strcmp(backend, "sqlite") == 0) {
         /* One process owns the file: nothing to compare with. */
         ck_assert_int_eq(v0, 0);
