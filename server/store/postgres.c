@@ -153,19 +153,25 @@ static bool prepared_name(struct pg_conn *conn, PGconn *db, const char *sql, cha
         if (conn->prepared[i] == sql)
             break;
     }
-    snprintf(name, 16, "s%d", i);
-    if (i < conn->prepared_count)
+    if (i < conn->prepared_count) {
+        snprintf(name, 16, "s%d", conn->prepared_ids[i]);
         return true;
+    }
     if (conn->prepared_count == conn->prepared_cap) {
         int cap = conn->prepared_cap ? conn->prepared_cap * 2 : 64;
         const char **grown = realloc(conn->prepared, (size_t)cap * sizeof *grown);
-        if (grown == NULL) {
+        if (grown != NULL)
+            conn->prepared = grown;
+        int *grown_ids = grown ? realloc(conn->prepared_ids, (size_t)cap * sizeof *grown_ids) : NULL;
+        if (grown_ids == NULL) {
             *result = NULL;
             return false;
         }
-        conn->prepared = grown;
+        conn->prepared_ids = grown_ids;
         conn->prepared_cap = cap;
     }
+    int id = conn->prepare_attempts++;
+    snprintf(name, 16, "s%d", id);
     /* No parameter types given: the server infers them from the columns they meet. */
     PGresult *prepared = PQprepare(db, name, sql, 0, NULL);
     if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
@@ -173,6 +179,7 @@ static bool prepared_name(struct pg_conn *conn, PGconn *db, const char *sql, cha
         return false;
     }
     PQclear(prepared);
+    conn->prepared_ids[conn->prepared_count] = id;
     conn->prepared[conn->prepared_count++] = sql;
     return true;
 }
@@ -290,6 +297,7 @@ static void conn_free(struct pg_conn *conn)
     pg_touched_clear(conn);
     free(conn->touched);
     free(conn->prepared);
+    free(conn->prepared_ids);
     free(conn);
 }
 
@@ -427,6 +435,7 @@ static enum store_status pg_probe_write(struct store_conn *conn, int64_t now_ms)
 {
     char now[24];
     const char *values[] = {pg_int_text(now, now_ms)};
+    pg_end_stray_transaction(pg_conn_of(conn)); /* the batch that failed may have left one */
     return pg_exec(pg_conn_of(conn),
                    "INSERT INTO health (id, checked_at) VALUES (1, $1)"
                    " ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at",

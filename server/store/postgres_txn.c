@@ -52,9 +52,24 @@ static const char bump_version[] = "INSERT INTO data_versions (survey, version) 
 
 /* ---- BEGIN, savepoints, ROLLBACK ---- */
 
+/* A transaction the server still holds open although this side took it for over: a COMMIT or
+ * ROLLBACK that never left the client (out of memory in libpq), or a failure between BEGIN and
+ * the flag. Every later statement would fail with "current transaction is aborted". */
+void pg_end_stray_transaction(struct pg_conn *conn)
+{
+    if (conn->db == NULL || PQstatus(conn->db) != CONNECTION_OK)
+        return;
+    PGTransactionStatusType state = PQtransactionStatus(conn->db);
+    if (state == PQTRANS_INTRANS || state == PQTRANS_INERROR) {
+        PGresult *result = PQexec(conn->db, "ROLLBACK");
+        PQclear(result);
+    }
+}
+
 enum store_status pg_begin(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    pg_end_stray_transaction(conn);
     enum store_status status = pg_exec(conn, "BEGIN", 0, NULL, NULL);
     conn->in_transaction = status == STORE_OK;
     pg_touched_clear(conn);
@@ -65,6 +80,7 @@ void pg_rollback(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
     pg_touched_clear(conn);
+    pg_end_stray_transaction(conn);
     if (conn->in_transaction && conn->db != NULL && PQstatus(conn->db) == CONNECTION_OK)
         pg_exec(conn, "ROLLBACK", 0, NULL, NULL);
     /* From here on a lost connection may be replaced: the caller knows its transaction is gone. */
