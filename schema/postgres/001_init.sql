@@ -8,8 +8,8 @@
 --   - a rollup bucket as three columns (is_text, value, value_text), because a choice option spelled
 --     "1" or "-1" must never meet the number 1 or the "other" bucket (SQLite does it with an untyped
 --     column; PostgreSQL has no such thing);
---   - data_version and survey_versions: numbers every write transaction moves, so that instances
---     sharing the database can tell whether a cached reply is still current.
+--   - data_version: one row every write transaction bumps, so that instances sharing the database
+--     can tell whether a cached reply is still current.
 -- Applied in one transaction under an advisory lock (postgres_schema.c).
 
 CREATE TABLE surveys (
@@ -194,20 +194,13 @@ CREATE TABLE health (
     checked_at bigint NOT NULL
 );
 
--- Data versions (store_data_version): every write transaction takes the next number from this one
--- row and writes it into survey_versions for each survey it wrote to, or into all_surveys when it
--- may have written to every survey (erasure, retention). A survey's version is the larger of its
--- own and all_surveys; with no survey, `version`. A cached reply labelled with an older number may
--- predate a write another instance acknowledged. Numbers never repeat: survey_versions has no
--- foreign key, so a survey deleted and created again goes on from where it was.
-CREATE TABLE data_version (
-    id          integer PRIMARY KEY CHECK (id = 1),
-    version     bigint NOT NULL,
-    all_surveys bigint NOT NULL
-);
-INSERT INTO data_version (id, version, all_surveys) VALUES (1, 0, 0);
-
-CREATE TABLE survey_versions (
-    survey  text COLLATE "C" PRIMARY KEY,
+-- Per survey, bumped by every write transaction that touched the survey's data, in that transaction
+-- (store_data_version): a cached reply labelled with an older version may predate a write another
+-- instance acknowledged. The row '' counts writes that may touch every survey (erasure,
+-- retention), and a survey's version is its row plus that one. The '' row starts at a random
+-- number, so versions never repeat across the lifetimes of databases that share a URI (ETags).
+CREATE TABLE data_versions (
+    survey  text PRIMARY KEY,
     version bigint NOT NULL
 );
+INSERT INTO data_versions (survey, version) VALUES ('', floor(random() * 1099511627776)::bigint);

@@ -153,19 +153,25 @@ static bool prepared_name(struct pg_conn *conn, PGconn *db, const char *sql, cha
         if (conn->prepared[i] == sql)
             break;
     }
-    snprintf(name, 16, "s%d", i);
-    if (i < conn->prepared_count)
+    if (i < conn->prepared_count) {
+        snprintf(name, 16, "s%d", conn->prepared_ids[i]);
         return true;
+    }
     if (conn->prepared_count == conn->prepared_cap) {
         int cap = conn->prepared_cap ? conn->prepared_cap * 2 : 64;
         const char **grown = realloc(conn->prepared, (size_t)cap * sizeof *grown);
-        if (grown == NULL) {
+        if (grown != NULL)
+            conn->prepared = grown;
+        int *grown_ids = grown ? realloc(conn->prepared_ids, (size_t)cap * sizeof *grown_ids) : NULL;
+        if (grown_ids == NULL) {
             *result = NULL;
             return false;
         }
-        conn->prepared = grown;
+        conn->prepared_ids = grown_ids;
         conn->prepared_cap = cap;
     }
+    int id = conn->prepare_attempts++;
+    snprintf(name, 16, "s%d", id);
     /* No parameter types given: the server infers them from the columns they meet. */
     PGresult *prepared = PQprepare(db, name, sql, 0, NULL);
     if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
@@ -173,6 +179,7 @@ static bool prepared_name(struct pg_conn *conn, PGconn *db, const char *sql, cha
         return false;
     }
     PQclear(prepared);
+    conn->prepared_ids[conn->prepared_count] = id;
     conn->prepared[conn->prepared_count++] = sql;
     return true;
 }
@@ -341,9 +348,10 @@ static void conn_free(struct pg_conn *conn)
         return;
     drop_db(conn);
     store_backend_conn_free_deltas(&conn->base);
-    pg_forget_touched(conn);
+    pg_touched_clear(conn);
     free(conn->touched);
     free(conn->prepared);
+    free(conn->prepared_ids);
     free(conn);
 }
 
@@ -442,18 +450,17 @@ static const char *pg_last_error(struct store_conn *conn)
 
 /* ---- health, versions, backups ---- */
 
-/* See schema/postgres/001_init.sql: a survey's version is the larger of its own and the one of
- * the last write that may have touched every survey. */
+/* A survey's version counts its own writes and those that may touch every survey (the '' row). */
 static enum store_status pg_data_version(struct store_conn *conn, const char *survey, int64_t *version)
 {
     enum store_status status;
     const char *values[] = {survey};
-    PGresult *result =
-        survey ? pg_query(pg_conn_of(conn),
-                          "SELECT greatest(d.all_surveys, coalesce((SELECT v.version FROM survey_versions AS v"
-                          " WHERE v.survey = $1), 0)) FROM data_version AS d",
-                          1, values, &status)
-               : pg_query(pg_conn_of(conn), "SELECT version FROM data_version", 0, NULL, &status);
+    PGresult *result = survey ? pg_query(pg_conn_of(conn),
+                                         "SELECT coalesce(sum(version), 0) FROM data_versions"
+                                         " WHERE survey = $1 OR survey = ''",
+                                         1, values, &status)
+                              : pg_query(pg_conn_of(conn), "SELECT coalesce(sum(version), 0) FROM data_versions", 0,
+                                         NULL, &status);
 
     *version = 0;
     if (result == NULL)
@@ -461,7 +468,7 @@ static enum store_status pg_data_version(struct store_conn *conn, const char *su
     if (PQntuples(result) == 1)
         *version = pg_int(result, 0, 0);
     else
-        status = STORE_ERROR; /* the row is made by the schema and never deleted */
+        status = STORE_ERROR;
     PQclear(result);
     return status;
 }
@@ -482,6 +489,7 @@ static enum store_status pg_probe_write(struct store_conn *conn, int64_t now_ms)
 {
     char now[24];
     const char *values[] = {pg_int_text(now, now_ms)};
+    pg_end_stray_transaction(pg_conn_of(conn)); /* the batch that failed may have left one */
     return pg_exec(pg_conn_of(conn),
                    "INSERT INTO health (id, checked_at) VALUES (1, $1)"
                    " ON CONFLICT (id) DO UPDATE SET checked_at = EXCLUDED.checked_at",
@@ -511,7 +519,7 @@ static void pg_between_batches(struct store_conn *conn)
 
 const struct store_backend store_backend_postgres = {
     .name = "postgresql",
-    .shared = true, /* several instances may serve one database */
+    .shared = true, /* several instances may write one database */
     .open = pg_open,
     .close = pg_close,
     .reader = pg_reader,

@@ -36,21 +36,33 @@ struct pg_conn {
     char error[256];            /* the last failure's message, for store_last_error */
     struct pg_conn *next;       /* in store->readers */
     /* Added by postgres.c (h-pg-core): the statements prepared on db, by their SQL text's address
-     * (their names are "s<index>"), forgotten when db is dropped. */
+     * (their names are "s<number>"), forgotten when db is dropped. */
     const char **prepared;
+    int *prepared_ids;          /* the number in each one's name */
     int prepared_count, prepared_cap;
+    /* Every PQprepare takes a new name: one whose success was lost (libpq out of memory reading
+     * the answer) left its name taken on the server, and reusing it would fail forever. */
+    int prepare_attempts;
     /* BEGIN sent and no COMMIT or ROLLBACK yet: a connection lost now lost the transaction, so
      * pg_db does not reconnect until the rollback says the caller knows. */
     bool in_transaction;
-    /* The writer's savepoint statements not sent yet (postgres_txn.c): they go out in one pipeline
-     * with the next statement instead of a round trip each. */
-    bool release_pending, savepoint_pending;
-    /* The surveys the writer's transaction wrote to (malloc'd ids), or all of them: their data
-     * versions move at commit (postgres_txn.c). */
+    /* The surveys this transaction wrote to beyond its rollup cells (a definition, a deletion),
+     * and whether it may have touched every survey (erasure, retention): their data versions are
+     * bumped at commit (pg_touch). */
     char **touched;
     int touched_count, touched_cap;
     bool touched_all;
+    /* The writer's savepoint statements not sent yet (postgres_txn.c): they go out in one pipeline
+     * with the next statement instead of a round trip each. */
+    bool release_pending, savepoint_pending;
 };
+
+/* Notes that the writer's transaction changed survey's data (NULL: maybe every survey's). */
+void pg_touch(struct pg_conn *conn, const char *survey);
+void pg_touched_clear(struct pg_conn *conn);
+
+/* Rolls back a transaction the server holds open on conn while this side thinks none is. */
+void pg_end_stray_transaction(struct pg_conn *conn);
 
 static inline struct pg_conn *pg_conn_of(struct store_conn *conn)
 {

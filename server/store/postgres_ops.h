@@ -14,10 +14,7 @@ bool pg_prepare(struct pg_conn *conn, const char *sql, char name[16], enum store
 bool pg_schema_migrate(PGconn *db, char *err, size_t err_size);
 bool pg_schema_check(PGconn *db, char *err, size_t err_size);
 
-/* postgres_txn.c. pg_touch notes that the writer's transaction writes to survey (NULL: maybe to
- * every survey), so that its data version moves at commit; readers ignore it. */
-void pg_touch(struct pg_conn *conn, const char *survey);
-void pg_forget_touched(struct pg_conn *conn);
+/* postgres_txn.c */
 enum store_status pg_begin(struct store_conn *conn);
 enum store_status pg_commit(struct store_conn *conn, const struct rollup_deltas *deltas);
 void pg_rollback(struct store_conn *conn);

@@ -45,99 +45,45 @@ static const char *const upserts[] = {
     [ROLLUP_RESPONSES_HOUR] = UPSERT_RESPONSES("rollup_responses_hour", "hour"),
 };
 
-/* Every write transaction takes the next data version, and gives it to the surveys it wrote to
- * ($1, an array) or to all of them ($2): the numbers other instances compare their caches with.
- * The one row is locked last, after every cell, so instances queue on it without deadlocking. */
-static const char bump_version[] =
-    "WITH next AS (UPDATE data_version SET version = version + 1,"
-    " all_surveys = CASE WHEN $2::boolean THEN version + 1 ELSE all_surveys END RETURNING version)"
-    " INSERT INTO survey_versions (survey, version) SELECT s, next.version FROM next, unnest($1::text[]) AS s"
-    " ON CONFLICT (survey) DO UPDATE SET version = EXCLUDED.version";
+/* Every write transaction moves the versions of the surveys it touched, which other instances
+ * compare their caches with. */
+static const char bump_version[] = "INSERT INTO data_versions (survey, version) VALUES ($1, 1)"
+                                   " ON CONFLICT (survey) DO UPDATE SET version = data_versions.version + 1";
 static const char release_job[] = "RELEASE SAVEPOINT job";
 
-/* ---- the surveys a transaction wrote to ---- */
-
-void pg_forget_touched(struct pg_conn *conn)
-{
-    for (int i = 0; i < conn->touched_count; i++)
-        free(conn->touched[i]);
-    conn->touched_count = 0;
-    conn->touched_all = false;
-}
-
-/* Out of memory, the transaction counts as writing to every survey: a version moved for nothing
- * costs a cached reply, one not moved would serve a stale one. */
-void pg_touch(struct pg_conn *conn, const char *survey)
-{
-    if (!conn->in_transaction || conn->touched_all)
-        return;
-    if (survey == NULL) {
-        conn->touched_all = true;
-        return;
-    }
-    for (int i = 0; i < conn->touched_count; i++) {
-        if (strcmp(conn->touched[i], survey) == 0)
-            return;
-    }
-    if (conn->touched_count == conn->touched_cap) {
-        int cap = conn->touched_cap ? conn->touched_cap * 2 : 16;
-        char **grown = realloc(conn->touched, (size_t)cap * sizeof *grown);
-        if (grown == NULL) {
-            conn->touched_all = true;
-            return;
-        }
-        conn->touched = grown;
-        conn->touched_cap = cap;
-    }
-    if ((conn->touched[conn->touched_count] = strdup(survey)) == NULL)
-        conn->touched_all = true;
-    else
-        conn->touched_count++;
-}
-
-/* The touched surveys as PostgreSQL array text, each element quoted ("{\"a\",\"b\"}"); NULL when
- * out of memory. */
-static char *touched_array(const struct pg_conn *conn)
-{
-    size_t size = 3;
-    for (int i = 0; i < conn->touched_count; i++)
-        size += 2 * strlen(conn->touched[i]) + 3;
-    char *text = malloc(size), *out = text;
-    if (text == NULL)
-        return NULL;
-    *out++ = '{';
-    for (int i = 0; i < conn->touched_count; i++) {
-        if (i)
-            *out++ = ',';
-        *out++ = '"';
-        for (const char *c = conn->touched[i]; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                *out++ = '\\';
-            *out++ = *c;
-        }
-        *out++ = '"';
-    }
-    *out++ = '}';
-    *out = '\0';
-    return text;
-}
-
 /* ---- BEGIN, savepoints, ROLLBACK ---- */
+
+/* A transaction the server still holds open although this side took it for over: a COMMIT or
+ * ROLLBACK that never left the client (out of memory in libpq), or a failure between BEGIN and
+ * the flag. Every later statement would fail with "current transaction is aborted". */
+void pg_end_stray_transaction(struct pg_conn *conn)
+{
+    if (conn->db == NULL || PQstatus(conn->db) != CONNECTION_OK)
+        return;
+    PGTransactionStatusType state = PQtransactionStatus(conn->db);
+    if (state == PQTRANS_INTRANS || state == PQTRANS_INERROR) {
+        PGresult *result = PQexec(conn->db, "ROLLBACK");
+        PQclear(result);
+    }
+}
 
 enum store_status pg_begin(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    pg_end_stray_transaction(conn);
+    conn->release_pending = conn->savepoint_pending = false;
     enum store_status status = pg_exec(conn, "BEGIN", 0, NULL, NULL);
-    pg_forget_touched(conn);
     conn->in_transaction = status == STORE_OK;
+    pg_touched_clear(conn);
     return status;
 }
 
 void pg_rollback(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    pg_touched_clear(conn);
+    pg_end_stray_transaction(conn);
     conn->release_pending = conn->savepoint_pending = false;
-    pg_forget_touched(conn);
     if (conn->in_transaction && conn->db != NULL && PQstatus(conn->db) == CONNECTION_OK)
         pg_exec(conn, "ROLLBACK", 0, NULL, NULL);
     /* From here on a lost connection may be replaced: the caller knows its transaction is gone. */
@@ -339,6 +285,67 @@ static enum store_status prepare_flush(struct pg_conn *conn)
     return status;
 }
 
+void pg_touch(struct pg_conn *conn, const char *survey)
+{
+    if (survey == NULL || conn->touched_all) {
+        conn->touched_all = true;
+        return;
+    }
+    for (int i = 0; i < conn->touched_count; i++) {
+        if (strcmp(conn->touched[i], survey) == 0)
+            return;
+    }
+    if (conn->touched_count == conn->touched_cap) {
+        int cap = conn->touched_cap ? conn->touched_cap * 2 : 8;
+        char **grown = realloc(conn->touched, (size_t)cap * sizeof *grown);
+        if (grown == NULL) {
+            conn->touched_all = true; /* bumping every survey's version is always safe */
+            return;
+        }
+        conn->touched = grown;
+        conn->touched_cap = cap;
+    }
+    if ((conn->touched[conn->touched_count] = strdup(survey)) == NULL)
+        conn->touched_all = true;
+    else
+        conn->touched_count++;
+}
+
+void pg_touched_clear(struct pg_conn *conn)
+{
+    for (int i = 0; i < conn->touched_count; i++)
+        free(conn->touched[i]);
+    conn->touched_count = 0;
+    conn->touched_all = false;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The surveys whose versions this commit bumps, sorted (two instances bump shared rows in one
+ * order): every survey a cell or pg_touch named, or only '' when every survey may have changed. */
+static void bump_versions(struct pipeline *p, struct pg_conn *conn, const struct cell_list *cells)
+{
+    if (conn->touched_all) {
+        const char *values[] = {""};
+        pipeline_send(p, bump_version, 1, values);
+        return;
+    }
+    for (size_t i = 0; i < cells->count; i++)
+        pg_touch(conn, cells->cells[i]->survey);
+    if (conn->touched_all) { /* out of memory while noting them */
+        bump_versions(p, conn, cells);
+        return;
+    }
+    qsort(conn->touched, (size_t)conn->touched_count, sizeof *conn->touched, compare_strings);
+    for (int i = 0; i < conn->touched_count && p->status == STORE_OK; i++) {
+        const char *values[] = {conn->touched[i]};
+        pipeline_send(p, bump_version, 1, values);
+    }
+}
+
 /* Every cell in sorted order, then the data version, in one round trip per chunk. */
 static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas *deltas)
 {
@@ -346,16 +353,13 @@ static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas 
     enum store_status status = prepare_flush(conn);
     if (status != STORE_OK)
         return status;
-    char *surveys = touched_array(conn);
-    if (surveys == NULL || !sorted_cells(deltas, &list)) {
-        free(surveys);
+    if (!sorted_cells(deltas, &list)) {
         snprintf(conn->error, sizeof conn->error, "out of memory");
         return STORE_ERROR;
     }
     struct pipeline p = {.conn = conn, .db = pg_db(conn), .status = STORE_OK};
     if (p.db == NULL || !PQenterPipelineMode(p.db)) {
         free(list.cells);
-        free(surveys);
         return p.db ? pg_status_of(conn, NULL) : STORE_UNAVAILABLE;
     }
     /* The last job's RELEASE, if it is still pending, goes first; a job that sent nothing has none. */
@@ -364,14 +368,11 @@ static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas 
     conn->release_pending = conn->savepoint_pending = false;
     for (size_t i = 0; i < list.count && p.status == STORE_OK; i++)
         send_cell(&p, list.cells[i]);
+    if (p.status == STORE_OK)
+        bump_versions(&p, conn, &list);
     free(list.cells);
-    if (p.status == STORE_OK) {
-        const char *values[] = {surveys, conn->touched_all ? "t" : "f"};
-        pipeline_send(&p, bump_version, 2, values);
-    }
     if (p.sent > 0 || p.status != STORE_OK)
         pipeline_sync(&p);
-    free(surveys);
     if (!PQexitPipelineMode(p.db) && p.status == STORE_OK)
         p.status = pg_status_of(conn, NULL);
     return p.status;
@@ -381,6 +382,7 @@ enum store_status pg_commit(struct store_conn *base, const struct rollup_deltas 
 {
     struct pg_conn *conn = pg_conn_of(base);
     enum store_status status = flush(conn, deltas);
+    pg_touched_clear(conn);
     if (status != STORE_OK)
         return status; /* the writer rolls back */
 
@@ -391,7 +393,6 @@ enum store_status pg_commit(struct store_conn *base, const struct rollup_deltas 
         status = STORE_ERROR;
     }
     PQclear(result);
-    pg_forget_touched(conn);
     /* Answered or not, the transaction is over: committed, refused (rolled back), or lost with the
      * connection (then its fate is unknown here, and clients retry with their idempotency keys). */
     conn->in_transaction = false;

@@ -95,6 +95,7 @@ enum store_status pg_put_survey(struct store_conn *base, const char *id, const c
     enum store_status status;
 
     *created = false;
+    pg_touch(conn, id);
     status = pg_exec(conn,
                      "INSERT INTO surveys (id, definition, created_at, updated_at) VALUES ($1, $2, $3, $3)"
                      " ON CONFLICT (id) DO NOTHING",
@@ -102,7 +103,6 @@ enum store_status pg_put_survey(struct store_conn *base, const char *id, const c
     if (status != STORE_OK)
         return status;
     *created = inserted == 1;
-    pg_touch(conn, id);
     if (!*created && (status = pg_exec(conn, "UPDATE surveys SET definition = $2, updated_at = $3 WHERE id = $1", 3,
                                        values, NULL)) != STORE_OK)
         return status;
@@ -234,10 +234,8 @@ enum store_status pg_insert_response(struct store_conn *base, const struct respo
         return status == STORE_CONFLICT ? STORE_NOT_FOUND : status;
     int rows = PQntuples(result);
     PQclear(result);
-    if (rows == 1) {
-        pg_touch(conn, r->survey);
+    if (rows == 1)
         return STORE_OK;
-    }
     return r->interaction ? find_interaction(conn, r->survey, r->interaction, existing_id) : STORE_ERROR;
 }
 
@@ -329,7 +327,6 @@ static enum store_status delete_selected(struct pg_conn *conn, const char *sql, 
     }
     status = delete_seqs(conn, seqs);
     free(seqs);
-    pg_touch(conn, NULL); /* erasure and retention may reach any survey */
     if (status == STORE_OK)
         *deleted = rows;
     return status;
@@ -340,15 +337,13 @@ static enum store_status lock_response(struct pg_conn *conn, const char *id, cha
 {
     enum store_status status;
     const char *values[] = {id};
-    PGresult *result = pg_query(conn, "SELECT seq, survey FROM responses WHERE id = $1 FOR UPDATE", 1, values,
-                                &status);
+    PGresult *result = pg_query(conn, "SELECT seq FROM responses WHERE id = $1 FOR UPDATE", 1, values, &status);
 
     if (result == NULL)
         return status;
     status = STORE_NOT_FOUND;
     if (PQntuples(result) == 1) {
         snprintf(seqs, 32, "{%s}", PQgetvalue(result, 0, 0));
-        pg_touch(conn, PQgetvalue(result, 0, 1));
         status = STORE_OK;
     }
     PQclear(result);
@@ -384,6 +379,7 @@ enum store_status pg_erase_customer(struct store_conn *base, const char *custome
 {
     struct pg_conn *conn = pg_conn_of(base);
     const char *values[] = {customer};
+    pg_touch(conn, NULL);
     enum store_status status =
         delete_selected(conn, "SELECT seq FROM responses WHERE customer = $1 FOR UPDATE", 1, values, deleted);
     if (status != STORE_OK)
@@ -396,6 +392,7 @@ enum store_status pg_delete_before(struct store_conn *base, int64_t cutoff_ms, i
 {
     char cutoff[24], limit[24];
     const char *values[] = {pg_int_text(cutoff, cutoff_ms), pg_int_text(limit, max)};
+    pg_touch(pg_conn_of(base), NULL);
     return delete_selected(pg_conn_of(base),
                            "SELECT seq FROM responses WHERE submitted_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED", 2,
                            values, deleted);
