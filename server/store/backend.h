@@ -138,6 +138,10 @@ struct store_backend {
     enum store_status (*each_answers)(struct store *store, store_answers_fn each, void *arg);
     enum store_status (*backup)(struct store *store, const char *dest, char *err, size_t err_size);
 
+    /* store_dump (surveyd migrate's source); NULL for a backend that cannot be one. */
+    enum store_status (*dump)(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
+                              size_t err_size);
+
     uint64_t (*size_bytes)(struct store *store);
     enum store_status (*probe_write)(struct store_conn *conn, int64_t now_ms);
     bool (*ping)(struct store_conn *conn);
