@@ -12,6 +12,7 @@
 enum long_only_option {
     OPT_MAX_BODY = 256,
     OPT_DURABILITY,
+    OPT_DATABASE,
     OPT_ADMIN_TOKENS_FILE,
     OPT_READ_TOKENS_FILE,
     OPT_INGEST_TOKENS_FILE,
@@ -35,6 +36,7 @@ static const struct option long_options[] = {
     {"data-dir", required_argument, NULL, 'd'},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"durability", required_argument, NULL, OPT_DURABILITY},
+    {"database", required_argument, NULL, OPT_DATABASE},
     {"admin-tokens-file", required_argument, NULL, OPT_ADMIN_TOKENS_FILE},
     {"read-tokens-file", required_argument, NULL, OPT_READ_TOKENS_FILE},
     {"ingest-tokens-file", required_argument, NULL, OPT_INGEST_TOKENS_FILE},
@@ -59,7 +61,7 @@ static const struct option long_options[] = {
 void config_print_usage(const char *program)
 {
     printf("Usage: %s [serve] [options]\n"
-           "       %s verify [--data-dir DIR]\n"
+           "       %s verify [--data-dir DIR | --database URI]\n"
            "       %s backup DEST [--data-dir DIR]\n"
            "       %s healthcheck [--listen ADDR:PORT]\n"
            "\n"
@@ -76,7 +78,10 @@ void config_print_usage(const char *program)
            "Options (environment variable in brackets):\n"
            "  -l, --listen ADDR:PORT        address to listen on; port 0 picks a free one\n"
            "                                [SURVEYD_LISTEN] (default 127.0.0.1:8080)\n"
-           "  -d, --data-dir DIR            where the database lives [SURVEYD_DATA_DIR] (default ./data)\n"
+           "  -d, --data-dir DIR            where the embedded SQLite database lives, and the generated\n"
+           "                                admin token [SURVEYD_DATA_DIR] (default ./data)\n"
+           "      --database URI            PostgreSQL instead: a libpq URI, postgresql://... (several\n"
+           "                                instances may share one database) [SURVEYD_DATABASE]\n"
            "      --max-body BYTES          largest request body accepted [SURVEYD_MAX_BODY] (default 65536)\n"
            "      --durability full|normal  full: a 201 survives power loss; normal: it survives a crash\n"
            "                                of surveyd but not of the machine [SURVEYD_DURABILITY] (default full)\n"
@@ -249,6 +254,7 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
 
     config->listen = env("SURVEYD_LISTEN") ? env("SURVEYD_LISTEN") : "127.0.0.1:8080";
     config->data_dir = env("SURVEYD_DATA_DIR") ? env("SURVEYD_DATA_DIR") : "./data";
+    config->database = env("SURVEYD_DATABASE") && *env("SURVEYD_DATABASE") ? env("SURVEYD_DATABASE") : NULL;
     config->max_body = DEFAULT_MAX_BODY;
     config->max_queue = 65536;
     config->cors_origins = env("SURVEYD_CORS_ORIGINS");
@@ -324,6 +330,9 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         case OPT_MAX_BODY:
             ok = set_max_body(config, optarg, err, err_size);
             break;
+        case OPT_DATABASE:
+            config->database = optarg;
+            break;
         case OPT_DURABILITY:
             ok = set_durability(config, optarg, err, err_size);
             break;
@@ -393,5 +402,41 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         snprintf(err, err_size, "unexpected argument '%s'", argv[optind]);
         return false;
     }
+    if (config->database && !(strncmp(config->database, "postgresql://", 13) == 0 ||
+                               strncmp(config->database, "postgres://", 11) == 0)) {
+        snprintf(err, err_size, "--database wants a PostgreSQL URI (postgresql://...); leave it out for SQLite");
+        return false;
+    }
     return true;
+}
+
+const char *config_store_location(const struct config *config, char *buf, size_t size)
+{
+    if (config->database)
+        return config->database;
+    snprintf(buf, size, "sqlite:%s", config->data_dir);
+    return buf;
+}
+
+/* A URI's password may sit in its user part (user:secret@host) or in a password= parameter. */
+const char *config_store_description(const struct config *config, char *buf, size_t size)
+{
+    if (config->database == NULL) {
+        snprintf(buf, size, "SQLite in %s", config->data_dir);
+        return buf;
+    }
+    const char *uri = config->database, *rest = strstr(uri, "://");
+    rest = rest ? rest + 3 : uri;
+    const char *at = strchr(rest, '@'), *slash = strchr(rest, '/');
+    if (at && (slash == NULL || at < slash)) {
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        int user_len = (int)((colon ? colon : at) - rest);
+        snprintf(buf, size, "PostgreSQL at %.*s%.*s%s", (int)(rest - uri), uri, user_len, rest, at);
+    } else {
+        snprintf(buf, size, "PostgreSQL at %s", uri);
+    }
+    char *password = strstr(buf, "password=");
+    if (password)
+        snprintf(password, size - (size_t)(password - buf), "password=(hidden)");
+    return buf;
 }

@@ -14,7 +14,8 @@ enum config_command { CONFIG_SERVE, CONFIG_VERIFY, CONFIG_BACKUP, CONFIG_HEALTHC
 struct config {
     enum config_command command;
     const char *listen;             /* "ADDR:PORT" or "[ADDR]:PORT" */
-    const char *data_dir;
+    const char *data_dir;           /* SQLite's folder, and where a generated admin token goes */
+    const char *database;           /* postgresql://... or NULL for SQLite in data_dir */
     size_t max_body;
     enum store_durability durability;
     enum log_format log_format;
@@ -37,5 +38,11 @@ struct config {
 bool config_parse(int argc, char **argv, struct config *config, char *err, size_t err_size);
 
 void config_print_usage(const char *program);
+
+/* The store location for store_options.database: the PostgreSQL URI, or "sqlite:" + data_dir. */
+const char *config_store_location(const struct config *config, char *buf, size_t size);
+
+/* The location without any password, for logs. */
+const char *config_store_description(const struct config *config, char *buf, size_t size);
 
 #endif

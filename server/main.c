@@ -81,7 +81,9 @@ static int serve(const struct config *config)
                          sizeof err);
     if (app.auth == NULL)
         goto fail;
-    struct store_options store_options = {config->data_dir, config->durability};
+    char location[4200], described[4200];
+    struct store_options store_options = {config_store_location(config, location, sizeof location),
+                                          config->durability};
     app.store = store_open(&store_options, err, sizeof err);
     if (app.store == NULL)
         goto fail;
@@ -130,8 +132,9 @@ static int serve(const struct config *config)
     if (server == NULL)
         goto fail;
     retention = retention_start(&app, config->retention_days);
-    log_info("surveyd %s listening on %s (data in %s, durability %s)", SURVEYD_VERSION, bound, config->data_dir,
-             config->durability == STORE_DURABILITY_FULL ? "full" : "normal");
+    log_info("surveyd %s listening on %s (data: %s, durability %s)", SURVEYD_VERSION, bound,
+             config_store_description(config, described, sizeof described),
+             config->database ? "full" : config->durability == STORE_DURABILITY_FULL ? "full" : "normal");
 
     int signal_number = 0;
     sigwait(&signals, &signal_number);

@@ -120,8 +120,9 @@ int ops_verify(const struct config *config)
 {
     char err[512];
     uint64_t differences, responses;
-    struct store_options options = {config->data_dir, config->durability};
-    /* Read-only: verify runs beside a serving surveyd and must never touch its WAL. */
+    char location[4200];
+    struct store_options options = {config_store_location(config, location, sizeof location), config->durability};
+    /* Read-only: verify runs beside a serving surveyd and must never disturb it. */
     struct store *store = store_open_read_only(&options, err, sizeof err);
 
     if (store == NULL) {
@@ -178,7 +179,16 @@ int ops_backup(const struct config *config)
         fprintf(stderr, "surveyd backup: give the destination file: surveyd backup DEST [--data-dir DIR]\n");
         return 2;
     }
-    if (store_backup(config->data_dir, config->backup_dest, err, sizeof err) != STORE_OK) {
+    char location[4200];
+    struct store_options options = {config_store_location(config, location, sizeof location), config->durability};
+    struct store *store = store_open_read_only(&options, err, sizeof err);
+    if (store == NULL) {
+        fprintf(stderr, "surveyd backup: %s\n", err);
+        return 1;
+    }
+    enum store_status status = store_backup(store, config->backup_dest, err, sizeof err);
+    store_close(store);
+    if (status != STORE_OK) {
         fprintf(stderr, "surveyd backup: %s\n", err);
         return 1;
     }

@@ -167,16 +167,16 @@ static enum store_status apply_erase(struct store_conn *conn, struct writer_job 
     return status == STORE_OK ? store_erase_customer(conn, erase->customer, &erase->deleted) : status;
 }
 
-/* Nothing of theirs may stay readable on disk: the WAL still holds the pages as they were, and old
- * copies of moved cells may linger in free space. store_scrub truncates the WAL and, only when a trace
- * of them is still in the file, VACUUMs. */
+/* Nothing of theirs may stay readable on disk where the store can reach it: the steps are the
+ * backend's (store_purge: SQLite truncates its WAL and rewrites the file only when a trace is still
+ * in it; PostgreSQL vacuums the tables that held them). */
 static void scrub_after_erase(struct writer_job *job)
 {
     struct erase_job *erase = (struct erase_job *)job;
-    bool vacuumed;
-    if (store_scrub(store_writer(erase->job.app->store), erase->ids, erase->id_count, &vacuumed) != STORE_OK)
-        log_warn("erasure: the database could not be scrubbed yet; old pages go at the next checkpoint");
-    else if (vacuumed)
+    bool rewrote;
+    if (store_purge(store_writer(erase->job.app->store), erase->ids, erase->id_count, &rewrote) != STORE_OK)
+        log_warn("erasure: the database could not be purged yet; old pages go at the next checkpoint or vacuum");
+    else if (rewrote)
         log_info("erasure: stale copies found in free space; the database was vacuumed");
 }
 

@@ -308,7 +308,8 @@ enum http_next responses_post(struct http_request *req)
             goto done;
         }
         snprintf(post->scope, sizeof post->scope, "POST /v1/surveys/%s/responses", post->survey.id);
-        post->idempotency = (struct store_idempotency){post->scope, post->idempotency_key, req->body, req->body_len};
+        post->idempotency = (struct store_idempotency){post->scope, post->survey.id, post->idempotency_key,
+                                                       req->body, req->body_len};
         if (replayed_early(req, conn, post))
             goto done;
     }
@@ -826,7 +827,8 @@ enum http_next responses_patch(struct http_request *req)
             return HTTP_DONE;
         }
         snprintf(patch->scope, sizeof patch->scope, "PATCH /v1/responses/%s", patch->id);
-        patch->idempotency = (struct store_idempotency){patch->scope, patch->idempotency_key, req->body, req->body_len};
+        patch->idempotency = (struct store_idempotency){patch->scope, patch->survey.id, patch->idempotency_key,
+                                                        req->body, req->body_len};
     }
     validate_errors_init(&patch->errors);
     patch->job.apply = apply_patch;

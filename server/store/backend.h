@@ -52,6 +52,12 @@ struct store_fact {
     const char *value_text;
 };
 
+#define STORE_MS_PER_DAY INT64_C(86400000)
+#define STORE_MS_PER_HOUR INT64_C(3600000)
+
+/* The first day of the UTC month holding day (days since 1970-01-01): the month tables' key. */
+int64_t store_backend_month_of_day(int64_t day);
+
 /* Adds (delta +1) or removes (-1) one fact to the job's rollup cells: day with and without the
  * agent, month and hour, and the answered count. Sets conn->deltas_lost when out of memory. */
 void store_backend_add_fact(struct store_conn *conn, const struct store_fact *fact, int delta);

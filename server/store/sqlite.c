@@ -1,9 +1,9 @@
-/* The SQLite backend of store.h.
+/* The SQLite backend (backend.h): the embedded default, one file in the data folder.
  *
  * One write connection (the writer thread's) and one read connection per reading thread, found
  * through a pthread key. WAL mode lets readers run while the writer commits. Statements are prepared
  * once per connection and reset after each use. */
-#include "store.h"
+#include "backend.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +22,6 @@
 #include "timefmt.h"
 #include "sqlite_checkpointer.h"
 
-#define MS_PER_DAY INT64_C(86400000)
 
 enum stmt_id {
     STMT_BEGIN,
@@ -106,7 +105,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
                            " ON CONFLICT (id) DO NOTHING",
     [STMT_UPDATE_SURVEY] = "UPDATE surveys SET definition = ?2, updated_at = ?3 WHERE id = ?1",
     [STMT_DELETE_SURVEY] = "DELETE FROM surveys WHERE id = ?1",
-    [STMT_DELETE_SURVEY_IDEMPOTENCY] = "DELETE FROM idempotency WHERE scope = 'POST /v1/surveys/' || ?1 || '/responses'",
+    [STMT_DELETE_SURVEY_IDEMPOTENCY] = "DELETE FROM idempotency WHERE survey = ?1",
     [STMT_ANSWER_COUNT] = "SELECT answers FROM answered_questions WHERE survey = ?1 AND question = ?2",
     [STMT_GET_RESPONSE] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction,"
                           " answers, properties FROM responses WHERE id = ?1",
@@ -190,7 +189,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_DAY_SPAN] = "SELECT min(day), max(day) FROM rollup_responses WHERE survey = ?1 AND count > 0",
     [STMT_FIND_IDEMPOTENCY] = "SELECT body, status, reply, response_id FROM idempotency WHERE scope = ?1 AND key = ?2",
     [STMT_SAVE_IDEMPOTENCY] = "INSERT INTO idempotency (scope, key, body, status, reply, response_id, customer,"
-                              " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                              " created_at, survey) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [STMT_GET_EDIT_TOKEN] = "SELECT edit_token_hash, edit_token_expires_at FROM responses"
                             " WHERE id = ?1 AND edit_token_hash IS NOT NULL",
     /* Keyset pagination, newest first: rows strictly before (?2 ms, ?3 id), at or after ?4 ms. The
@@ -219,34 +218,31 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_PING] = "SELECT count(*) FROM sqlite_schema",
 };
 
-struct store_conn {
+struct sqlite_conn {
+    struct store_conn base;         /* the writer's rollup changes live there (backend.h) */
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT];
-    struct store_conn *next;        /* in store.readers, so store_close can find them all */
-    /* The writer's rollup changes (NULL on readers): the current job's, and the batch's kept ones. */
-    struct rollup_deltas *job_deltas, *batch_deltas;
-    bool deltas_lost;               /* out of memory while keeping them: the batch must not commit */
-    bool job_forgot_batch;          /* this job dropped batch deltas (a survey deletion) */
+    struct sqlite_conn *next;       /* in store.readers, so sqlite_close can find them all */
     struct wal_checkpointer *checkpointer; /* the writer's: serialises its own checkpoints with it */
 };
 
-struct store {
+struct sqlite_store {
+    struct store base;
     char *path;
     enum store_durability durability;
     bool read_only;
-    struct store_conn *writer;
+    struct sqlite_conn *writer;
     pthread_key_t reader_key;
     pthread_mutex_t readers_lock;
-    struct store_conn *readers;
+    struct sqlite_conn *readers;
     struct wal_checkpointer *checkpointer; /* NULL when read-only */
 };
 
 /* ---- connections ---- */
 
-static void conn_close(struct store_conn *conn)
+static void conn_close(struct sqlite_conn *conn)
 {
-    rollup_deltas_free(conn->job_deltas);
-    rollup_deltas_free(conn->batch_deltas);
+    store_backend_conn_free_deltas(&conn->base);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(conn->stmts[i]);
     sqlite3_close_v2(conn->db);
@@ -274,9 +270,9 @@ static void leave_wal_alone(sqlite3 *db)
     sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 }
 
-static struct store_conn *conn_open(const struct store *store, bool writer, char *err, size_t err_size)
+static struct sqlite_conn *conn_open(const struct sqlite_store *store, bool writer, char *err, size_t err_size)
 {
-    struct store_conn *conn = calloc(1, sizeof *conn);
+    struct sqlite_conn *conn = calloc(1, sizeof *conn);
     char pragmas[256];
     int flags = (store->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
                 (writer && !store->read_only ? SQLITE_OPEN_CREATE : 0);
@@ -285,6 +281,7 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    conn->base.backend = &store_backend_sqlite;
     if (sqlite3_open_v2(store->path, &conn->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot open %s: %s", store->path, conn->db ? sqlite3_errmsg(conn->db) : "out of memory");
         goto fail;
@@ -309,8 +306,7 @@ static struct store_conn *conn_open(const struct store *store, bool writer, char
      * which cost 9.5 MB more RSS). Readers keep the default: there is one per request thread. */
     if (writer && !store->read_only && !conn_exec(conn->db, "PRAGMA cache_size = -8192", err, err_size))
         goto fail;
-    if (writer && ((conn->job_deltas = rollup_deltas_new()) == NULL ||
-                   (conn->batch_deltas = rollup_deltas_new()) == NULL)) {
+    if (writer && !store_backend_conn_init_writer(&conn->base, &store_backend_sqlite)) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -320,7 +316,7 @@ fail:
     return NULL;
 }
 
-static sqlite3_stmt *stmt(struct store_conn *conn, enum stmt_id id)
+static sqlite3_stmt *stmt(struct sqlite_conn *conn, enum stmt_id id)
 {
     if (conn->stmts[id] == NULL &&
         sqlite3_prepare_v3(conn->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &conn->stmts[id], NULL) != SQLITE_OK) {
@@ -335,13 +331,14 @@ static void reader_release(void *arg)
     (void)arg; /* readers are closed by store_close; a thread's exit only forgets its pointer */
 }
 
-struct store_conn *store_reader(struct store *store)
+static struct store_conn *sqlite_reader(struct store *base_store)
 {
-    struct store_conn *conn = pthread_getspecific(store->reader_key);
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    struct sqlite_conn *conn = pthread_getspecific(store->reader_key);
     char err[256];
 
     if (conn != NULL)
-        return conn;
+        return &conn->base;
     conn = conn_open(store, false, err, sizeof err);
     if (conn == NULL) {
         log_error("store: cannot open a read connection: %s", err);
@@ -352,16 +349,18 @@ struct store_conn *store_reader(struct store *store)
     store->readers = conn;
     pthread_mutex_unlock(&store->readers_lock);
     pthread_setspecific(store->reader_key, conn);
-    return conn;
+    return &conn->base;
 }
 
-struct store_conn *store_writer(struct store *store)
+static struct store_conn *sqlite_writer(struct store *base_store)
 {
-    return store->writer;
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    return &store->writer->base;
 }
 
-const char *store_last_error(struct store_conn *conn)
+static const char *sqlite_last_error(struct store_conn *base_conn)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     return sqlite3_errmsg(conn->db);
 }
 
@@ -478,18 +477,23 @@ static void configure_sqlite(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static struct store *open_store(const struct store_options *options, bool read_only, char *err, size_t err_size)
+static void sqlite_close(struct store *base_store);
+
+/* data_dir: the folder that holds surveyd.db (the location after "sqlite:"). */
+static struct store *sqlite_open(const char *data_dir, const struct store_options *options, bool read_only,
+                                 char *err, size_t err_size)
 {
     pthread_once(&sqlite_configured, configure_sqlite);
 
-    struct store *store = calloc(1, sizeof *store);
-    size_t path_len = strlen(options->data_dir) + sizeof "/surveyd.db";
+    struct sqlite_store *store = calloc(1, sizeof *store);
+    size_t path_len = strlen(data_dir) + sizeof "/surveyd.db";
 
     if (store == NULL || (store->path = malloc(path_len)) == NULL) {
         snprintf(err, err_size, "out of memory");
         goto fail_alloc;
     }
-    snprintf(store->path, path_len, "%s/surveyd.db", options->data_dir);
+    store->base.backend = &store_backend_sqlite;
+    snprintf(store->path, path_len, "%s/surveyd.db", data_dir);
     store->durability = options->durability;
     store->read_only = read_only;
     pthread_mutex_init(&store->readers_lock, NULL);
@@ -501,12 +505,12 @@ static struct store *open_store(const struct store_options *options, bool read_o
         goto fail;
     if (!read_only) {
         make_files_private(store->path, existed);
-        warn_if_shared(options->data_dir);
+        warn_if_shared(data_dir);
     }
     if (store->read_only) {
         if (!schema_current(store->writer->db, err, err_size))
             goto fail;
-        return store;
+        return &store->base;
     }
     /* quick_check reads every page: too slow for big databases at start-up. The header and schema
      * reads below catch a file that is not a database at all; deeper damage surfaces as errors. */
@@ -524,9 +528,9 @@ static struct store *open_store(const struct store_options *options, bool read_o
         goto fail;
     wal_checkpointer_attach(store->checkpointer, store->writer->db);
     store->writer->checkpointer = store->checkpointer;
-    return store;
+    return &store->base;
 fail:
-    store_close(store);
+    sqlite_close(&store->base);
     return NULL;
 fail_alloc:
     if (store)
@@ -534,23 +538,14 @@ fail_alloc:
     return NULL;
 }
 
-struct store *store_open(const struct store_options *options, char *err, size_t err_size)
+static void sqlite_close(struct store *base_store)
 {
-    return open_store(options, false, err, err_size);
-}
-
-struct store *store_open_read_only(const struct store_options *options, char *err, size_t err_size)
-{
-    return open_store(options, true, err, err_size);
-}
-
-void store_close(struct store *store)
-{
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
     if (store == NULL)
         return;
     pthread_mutex_lock(&store->readers_lock);
     while (store->readers) {
-        struct store_conn *next = store->readers->next;
+        struct sqlite_conn *next = store->readers->next;
         conn_close(store->readers);
         store->readers = next;
     }
@@ -625,7 +620,7 @@ static void copy_column(sqlite3_stmt *s, int column, char *out, size_t size)
 }
 
 /* Runs a statement that returns no rows, then resets it. */
-static enum store_status run(struct store_conn *conn, sqlite3_stmt *s)
+static enum store_status run(struct sqlite_conn *conn, sqlite3_stmt *s)
 {
     int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
     if (s) {
@@ -649,8 +644,9 @@ static void done_with(sqlite3_stmt *s)
 
 /* ---- transactions ---- */
 
-enum store_status store_begin(struct store_conn *conn)
+static enum store_status sqlite_begin(struct store_conn *base_conn)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     return run(conn, stmt(conn, STMT_BEGIN));
 }
 
@@ -670,7 +666,7 @@ static void bind_cell(sqlite3_stmt *s, const struct rollup_cell *c)
 }
 
 struct flush {
-    struct store_conn *conn;
+    struct sqlite_conn *conn;
     enum store_status status;
 };
 
@@ -698,58 +694,40 @@ static bool flush_cell(const struct rollup_cell *cell, void *arg)
 
 /* Writes the batch's rollup changes, one statement per distinct cell, then commits: the raw rows and
  * their rollups land in the same transaction, or neither does. */
-enum store_status store_commit(struct store_conn *conn)
+static enum store_status sqlite_commit(struct store_conn *base_conn, const struct rollup_deltas *deltas)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     struct flush flush = {conn, STORE_OK};
-    if (conn->deltas_lost) {
-        flush.status = STORE_ERROR;
-    } else if (conn->batch_deltas) {
-        rollup_deltas_each(conn->batch_deltas, flush_cell, &flush);
-    }
-    if (conn->batch_deltas)
-        rollup_deltas_clear(conn->batch_deltas);
-    conn->deltas_lost = false;
+    rollup_deltas_each(deltas, flush_cell, &flush);
     if (flush.status != STORE_OK)
         return flush.status;
     return run(conn, stmt(conn, STMT_COMMIT));
 }
 
-void store_rollback(struct store_conn *conn)
+static void sqlite_rollback(struct store_conn *base_conn)
 {
-    if (conn->batch_deltas) {
-        rollup_deltas_clear(conn->job_deltas);
-        rollup_deltas_clear(conn->batch_deltas);
-        conn->deltas_lost = false;
-    }
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     /* After some errors (SQLITE_FULL, SQLITE_IOERR) SQLite has already rolled back; ROLLBACK then
      * fails harmlessly with "no transaction is active". */
     if (!sqlite3_get_autocommit(conn->db))
         run(conn, stmt(conn, STMT_ROLLBACK));
 }
 
-enum store_status store_savepoint(struct store_conn *conn)
+static enum store_status sqlite_savepoint(struct store_conn *base_conn)
 {
-    conn->job_forgot_batch = false;
-    if (conn->job_deltas)
-        rollup_deltas_clear(conn->job_deltas);
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     return run(conn, stmt(conn, STMT_SAVEPOINT));
 }
 
-void store_release(struct store_conn *conn)
+static void sqlite_release(struct store_conn *base_conn)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     run(conn, stmt(conn, STMT_RELEASE));
-    if (conn->job_deltas && !rollup_deltas_merge(conn->batch_deltas, conn->job_deltas))
-        conn->deltas_lost = true;
 }
 
-void store_rollback_to(struct store_conn *conn)
+static void sqlite_rollback_to(struct store_conn *base_conn)
 {
-    if (conn->job_deltas)
-        rollup_deltas_clear(conn->job_deltas);
-    /* The deletion it undoes had dropped other jobs' deltas, which cannot be recovered: rather than
-     * commit rollups that disagree with the rows, the whole batch fails (and is retried by clients). */
-    if (conn->job_forgot_batch)
-        conn->deltas_lost = true;
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     if (!sqlite3_get_autocommit(conn->db)) {
         run(conn, stmt(conn, STMT_ROLLBACK_TO));
         run(conn, stmt(conn, STMT_RELEASE));
@@ -757,12 +735,6 @@ void store_rollback_to(struct store_conn *conn)
 }
 
 /* ---- surveys ---- */
-
-void store_survey_row_free(struct store_survey_row *row)
-{
-    free(row->definition);
-    row->definition = NULL;
-}
 
 static void read_survey_row(sqlite3_stmt *s, struct store_survey_row *out)
 {
@@ -773,7 +745,7 @@ static void read_survey_row(sqlite3_stmt *s, struct store_survey_row *out)
 }
 
 /* Runs a statement keyed by one text parameter and reads its single row with read(). */
-static enum store_status get_one(struct store_conn *conn, enum stmt_id id, const char *key,
+static enum store_status get_one(struct sqlite_conn *conn, enum stmt_id id, const char *key,
                                  void (*read)(sqlite3_stmt *s, void *out), void *out)
 {
     sqlite3_stmt *s = stmt(conn, id);
@@ -798,8 +770,9 @@ static void read_survey(sqlite3_stmt *s, void *out)
     read_survey_row(s, out);
 }
 
-enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out)
+static enum store_status sqlite_get_survey(struct store_conn *base_conn, const char *id, struct store_survey_row *out)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     memset(out, 0, sizeof *out);
     enum store_status status = get_one(conn, STMT_GET_SURVEY, id, read_survey, out);
     /* The column is NOT NULL: a NULL here is a copy that ran out of memory, never a definition. */
@@ -808,9 +781,10 @@ enum store_status store_get_survey(struct store_conn *conn, const char *id, stru
     return status;
 }
 
-enum store_status store_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
+static enum store_status sqlite_survey_unchanged(struct store_conn *base_conn, const char *id, const char *definition,
                                          bool *unchanged)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_SURVEY_IS);
     int rc;
 
@@ -826,9 +800,10 @@ enum store_status store_survey_unchanged(struct store_conn *conn, const char *id
     return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
 }
 
-enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
+static enum store_status sqlite_list_surveys(struct store_conn *base_conn, void (*each)(const struct store_survey_row *, void *),
                                      void *arg)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_LIST_SURVEYS);
     struct store_survey_row row;
     int rc;
@@ -848,9 +823,10 @@ enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const
     return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
-enum store_status store_put_survey(struct store_conn *conn, const char *id, const char *definition, int64_t now_ms,
+static enum store_status sqlite_put_survey(struct store_conn *base_conn, const char *id, const char *definition, int64_t now_ms,
                                    bool *created)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_INSERT_SURVEY);
     enum store_status status;
 
@@ -888,8 +864,9 @@ enum store_status store_put_survey(struct store_conn *conn, const char *id, cons
     return run(conn, s);
 }
 
-enum store_status store_delete_survey(struct store_conn *conn, const char *id)
+static enum store_status sqlite_delete_survey(struct store_conn *base_conn, const char *id)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_DELETE_SURVEY);
     enum store_status status;
 
@@ -901,12 +878,6 @@ enum store_status store_delete_survey(struct store_conn *conn, const char *id)
         return status;
     if (sqlite3_changes(conn->db) == 0)
         return STORE_NOT_FOUND;
-    /* Its rollups went with it (foreign keys): so must this batch's unwritten changes to them. */
-    if (conn->batch_deltas) {
-        rollup_deltas_forget_survey(conn->batch_deltas, id);
-        rollup_deltas_forget_survey(conn->job_deltas, id);
-        conn->job_forgot_batch = true;
-    }
     s = stmt(conn, STMT_DELETE_SURVEY_IDEMPOTENCY);
     if (s == NULL)
         return STORE_ERROR;
@@ -914,9 +885,10 @@ enum store_status store_delete_survey(struct store_conn *conn, const char *id)
     return run(conn, s);
 }
 
-enum store_status store_answer_count(struct store_conn *conn, const char *survey, const char *question,
+static enum store_status sqlite_answer_count(struct store_conn *base_conn, const char *survey, const char *question,
                                      int64_t *count)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_ANSWER_COUNT);
     int rc;
 
@@ -929,25 +901,10 @@ enum store_status store_answer_count(struct store_conn *conn, const char *survey
     if (rc == SQLITE_ROW)
         *count = sqlite3_column_int64(s, 0);
     done_with(s);
-    /* In the writer, answers of this batch are not in the table yet. */
-    if (conn->batch_deltas)
-        *count += rollup_deltas_answered(conn->batch_deltas, survey, question) +
-                  rollup_deltas_answered(conn->job_deltas, survey, question);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
 /* ---- responses ---- */
-
-void store_response_row_free(struct store_response_row *row)
-{
-    free(row->channel);
-    free(row->customer);
-    free(row->agent);
-    free(row->interaction);
-    free(row->answers);
-    free(row->properties);
-    memset(row, 0, sizeof *row);
-}
 
 /* Columns in the order of every response query: id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties. */
 static void read_response_row(sqlite3_stmt *s, struct store_response_row *out)
@@ -969,93 +926,27 @@ static void read_response(sqlite3_stmt *s, void *out)
     read_response_row(s, out);
 }
 
-enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out)
+static enum store_status sqlite_get_response(struct store_conn *base_conn, const char *id, struct store_response_row *out)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     memset(out, 0, sizeof *out);
     return get_one(conn, STMT_GET_RESPONSE, id, read_response, out);
-}
-
-static bool add_cell(struct store_conn *conn, struct rollup_cell cell)
-{
-    if (rollup_deltas_add(conn->job_deltas, &cell))
-        return true;
-    conn->deltas_lost = true;
-    return false;
-}
-
-/* One answer as the bucket it counts in, and the response it belongs to. */
-struct fact {
-    const char *survey, *channel, *agent;   /* "" for no channel or agent */
-    int64_t submitted_at;
-    const char *question;                   /* NULL: the response itself (rollup_responses*) */
-    bool value_is_text;
-    int64_t value;
-    const char *value_text;
-};
-
-#define MS_PER_HOUR INT64_C(3600000)
-
-/* The first day of the UTC month holding day (days since 1970-01-01): the month tables' key. */
-static int64_t month_of_day(int64_t day)
-{
-    int64_t year;
-    unsigned month, mday;
-    timefmt_civil_from_days(day, &year, &month, &mday);
-    return day - (int64_t)(mday - 1);
-}
-
-/* Adds one fact to every rollup cell it counts in: day with and without the agent, month and hour
- * without (see schema/006 for why). Times are divided truncating toward zero, as SQLite divides in the view. */
-static void add_fact(struct store_conn *conn, const struct fact *f, int delta)
-{
-    bool answer = f->question != NULL;
-    int64_t day = f->submitted_at / MS_PER_DAY;
-    struct rollup_cell cell = {
-        .survey = f->survey,
-        .channel = f->channel,
-        .question = answer ? f->question : "",
-        .value_is_text = f->value_is_text,
-        .value = f->value,
-        .value_text = f->value_text,
-        .delta = delta,
-    };
-    static const struct {
-        enum rollup_table answers, responses;
-        bool agent;
-        char time;  /* 'd'ay, 'm'onth or 'h'our */
-    } tables[] = {
-        {ROLLUP_ANSWERS, ROLLUP_RESPONSES, false, 'd'},
-        {ROLLUP_ANSWERS_AGENT, ROLLUP_RESPONSES_AGENT, true, 'd'},
-        {ROLLUP_ANSWERS_MONTH, ROLLUP_RESPONSES_MONTH, false, 'm'},
-        {ROLLUP_ANSWERS_HOUR, ROLLUP_RESPONSES_HOUR, false, 'h'},
-    };
-    int64_t month = month_of_day(day), hour = f->submitted_at / MS_PER_HOUR;
-
-    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        cell.table = answer ? tables[i].answers : tables[i].responses;
-        cell.agent = tables[i].agent ? f->agent : "";
-        cell.day = tables[i].time == 'd' ? day : tables[i].time == 'm' ? month : hour;
-        add_cell(conn, cell);
-    }
-    if (answer)
-        add_cell(conn, (struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = f->survey, .channel = "",
-                                            .agent = "", .question = f->question, .delta = delta});
 }
 
 /* Adds (delta +1) or removes (-1) one stored response's contribution to every rollup: read through
  * the view now, while the row is as it is, and accumulated for the commit (see rollup_deltas.h).
  * Updates and deletions take this path (they are rare); inserts compute the same facts in C from
- * the validated answers (add_response_facts), and test_metrics checks the two agree. */
-static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, int delta)
+ * the validated answers (store.c), and test_metrics checks the two agree. */
+static enum store_status adjust_rollups(struct sqlite_conn *conn, int64_t seq, int delta)
 {
-    sqlite3_stmt *s = conn->job_deltas ? stmt(conn, STMT_FACTS_OF) : NULL;
+    sqlite3_stmt *s = conn->base.job_deltas ? stmt(conn, STMT_FACTS_OF) : NULL; /* writer only */
     int rc;
 
     if (s == NULL)
         return STORE_ERROR;
     sqlite3_bind_int64(s, 1, seq);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct fact f = {
+        struct store_fact f = {
             .survey = (const char *)sqlite3_column_text(s, 0),
             .submitted_at = sqlite3_column_int64(s, 1),
             .channel = (const char *)sqlite3_column_text(s, 2),
@@ -1069,7 +960,7 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
             rc = SQLITE_NOMEM; /* a cell without its text: the job fails rather than miscount */
             break;
         }
-        add_fact(conn, &f, delta);
+        store_backend_add_fact(&conn->base, &f, delta);
     }
     done_with(s);
     if (rc != SQLITE_DONE)
@@ -1080,7 +971,7 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
         return STORE_ERROR;
     sqlite3_bind_int64(s, 1, seq);
     if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct fact f = {
+        struct store_fact f = {
             .survey = (const char *)sqlite3_column_text(s, 0),
             .submitted_at = sqlite3_column_int64(s, 1),
             .channel = (const char *)sqlite3_column_text(s, 2),
@@ -1089,44 +980,15 @@ static enum store_status adjust_rollups(struct store_conn *conn, int64_t seq, in
         if (!row_read_whole(s))
             rc = SQLITE_NOMEM;
         else
-            add_fact(conn, &f, delta);
+            store_backend_add_fact(&conn->base, &f, delta);
     }
     done_with(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return status_of(rc);
-    return conn->deltas_lost ? STORE_ERROR : STORE_OK;
+    return conn->base.deltas_lost ? STORE_ERROR : STORE_OK;
 }
 
-/* A new response's rollup facts from its validated answers, without reading anything back: the C
- * twin of the answer_facts view (schema/002_rollups.sql), which stays the definition `surveyd
- * verify` checks against. nps, csat, ces: the answer; yes_no: 1 yes, 0 no; choice: the option's
- * text, or -1 for an "other" write-in; text: 0. */
-static enum store_status add_response_facts(struct store_conn *conn, const struct survey *survey,
-                                            const struct response *r)
-{
-    struct fact f = {
-        .survey = r->survey,
-        .channel = r->channel ? r->channel : "",
-        .agent = r->agent ? r->agent : "",
-        .submitted_at = r->submitted_at,
-    };
-
-    if (conn->job_deltas == NULL)
-        return STORE_ERROR;
-    add_fact(conn, &f, +1);
-    for (int i = 0; i < r->answer_count; i++) {
-        const struct answer *a = &r->answers[i];
-        const struct question *q = &survey->questions[a->question];
-        f.question = q->id;
-        f.value_is_text = q->type == QUESTION_CHOICE && a->number >= 0;
-        f.value_text = f.value_is_text ? q->options[a->number] : NULL;
-        f.value = q->type == QUESTION_TEXT ? 0 : a->number;
-        add_fact(conn, &f, +1);
-    }
-    return conn->deltas_lost ? STORE_ERROR : STORE_OK;
-}
-
-static enum store_status find_interaction(struct store_conn *conn, const char *survey, const char *interaction,
+static enum store_status find_interaction(struct sqlite_conn *conn, const char *survey, const char *interaction,
                                           char existing_id[32])
 {
     sqlite3_stmt *s = stmt(conn, STMT_FIND_INTERACTION);
@@ -1144,9 +1006,10 @@ static enum store_status find_interaction(struct store_conn *conn, const char *s
     return rc == SQLITE_ROW ? STORE_CONFLICT : rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
-enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey, const struct response *r,
+static enum store_status sqlite_insert_response(struct store_conn *base_conn, const struct response *r,
                                         const struct store_edit_token *token, char existing_id[32])
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s;
     enum store_status status;
 
@@ -1179,17 +1042,14 @@ enum store_status store_insert_response(struct store_conn *conn, const struct su
     }
     if (status == STORE_CONFLICT) /* the survey vanished (foreign key) or an id collided */
         return STORE_NOT_FOUND;
-    if (status != STORE_OK)
-        return status;
-
-    return add_response_facts(conn, survey, r);
+    return status;
 }
 
 /* ---- listing and export ---- */
 
 /* Binds copies of the query's strings: an export's statement outlives the request handler that
  * built the query. */
-static sqlite3_stmt *bind_list(struct store_conn *conn, const struct store_list_query *q)
+static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list_query *q)
 {
     sqlite3_stmt *s = stmt(conn, q->survey ? STMT_LIST : STMT_LIST_CUSTOMER);
     const char *texts[] = {q->survey, NULL, q->before_id ? q->before_id : "", NULL,
@@ -1210,9 +1070,10 @@ static sqlite3_stmt *bind_list(struct store_conn *conn, const struct store_list_
     return s;
 }
 
-enum store_status store_list_responses(struct store_conn *conn, const struct store_list_query *q,
+static enum store_status sqlite_list_responses(struct store_conn *base_conn, const struct store_list_query *q,
                                        void (*each)(const struct store_response_row *row, void *arg), void *arg)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = bind_list(conn, q);
     struct store_response_row row;
     int rc;
@@ -1232,8 +1093,9 @@ enum store_status store_list_responses(struct store_conn *conn, const struct sto
  * open, so no read snapshot outlives a stretch. A snapshot held for a whole export would pin the WAL
  * (it could not be checkpointed or reset while ingest goes on) and keep an erased customer's pages
  * in it; each stretch restarts from the last row read, keyset style. */
-struct store_iter {
-    struct store_conn *conn;    /* its own: an export must not disturb a request thread's statements */
+struct sqlite_iter {
+    struct store_iter base;
+    struct sqlite_conn *conn;    /* its own: an export must not disturb a request thread's statements */
     sqlite3_stmt *stmt;         /* non-NULL while a stretch is open */
     struct store_list_query query;
     char *texts[6];             /* the query's strings, owned */
@@ -1243,19 +1105,25 @@ struct store_iter {
     char last_id[32];
 };
 
-static char *own(struct store_iter *it, int slot, const char *text)
+static char *own(struct sqlite_iter *it, int slot, const char *text)
 {
     return text ? (it->texts[slot] = strdup(text)) : NULL;
 }
 
-struct store_iter *store_iter_open(struct store *store, const struct store_list_query *q, char *err, size_t err_size)
+static void sqlite_iter_pause(struct store_iter *base_it);
+static void sqlite_iter_close(struct store_iter *base_it);
+
+static struct store_iter *sqlite_iter_open(struct store *base_store, const struct store_list_query *q, char *err,
+                                           size_t err_size)
 {
-    struct store_iter *it = calloc(1, sizeof *it);
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    struct sqlite_iter *it = calloc(1, sizeof *it);
     if (it == NULL)
         return NULL;
+    it->base.backend = &store_backend_sqlite;
     it->conn = conn_open(store, false, err, err_size);
     if (it->conn == NULL) {
-        store_iter_close(it);
+        sqlite_iter_close(&it->base);
         return NULL;
     }
     it->query = *q;
@@ -1266,11 +1134,12 @@ struct store_iter *store_iter_open(struct store *store, const struct store_list_
     it->query.customer = own(it, 4, q->customer);
     it->query.interaction = own(it, 5, q->interaction);
     it->remaining = q->limit;
-    return it;
+    return &it->base;
 }
 
-enum store_status store_iter_next(struct store_iter *it, struct store_response_row *row)
+static enum store_status sqlite_iter_next(struct store_iter *base_it, struct store_response_row *row)
 {
+    struct sqlite_iter *it = (struct sqlite_iter *)base_it;
     if (it->remaining == 0)
         return STORE_NOT_FOUND;
     if (it->stmt == NULL) {
@@ -1295,12 +1164,13 @@ enum store_status store_iter_next(struct store_iter *it, struct store_response_r
             it->remaining--;
         return STORE_OK;
     }
-    store_iter_pause(it);
+    sqlite_iter_pause(&it->base);
     return rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
 }
 
-void store_iter_pause(struct store_iter *it)
+static void sqlite_iter_pause(struct store_iter *base_it)
 {
+    struct sqlite_iter *it = (struct sqlite_iter *)base_it;
     if (it->stmt) {
         done_with(it->stmt); /* ends the read transaction */
         it->stmt = NULL;
@@ -1311,11 +1181,12 @@ void store_iter_pause(struct store_iter *it)
         sqlite3_db_release_memory(it->conn->db);
 }
 
-void store_iter_close(struct store_iter *it)
+static void sqlite_iter_close(struct store_iter *base_it)
 {
+    struct sqlite_iter *it = (struct sqlite_iter *)base_it;
     if (it == NULL)
         return;
-    store_iter_pause(it);
+    sqlite_iter_pause(&it->base);
     if (it->conn)
         conn_close(it->conn);
     for (int i = 0; i < 6; i++)
@@ -1325,7 +1196,7 @@ void store_iter_close(struct store_iter *it)
 
 /* ---- changing and deleting responses (writer only) ---- */
 
-static enum store_status seq_of(struct store_conn *conn, const char *id, int64_t *seq)
+static enum store_status seq_of(struct sqlite_conn *conn, const char *id, int64_t *seq)
 {
     sqlite3_stmt *s = stmt(conn, STMT_SEQ_OF);
     if (s == NULL)
@@ -1338,7 +1209,7 @@ static enum store_status seq_of(struct store_conn *conn, const char *id, int64_t
     return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : status_of(rc);
 }
 
-static enum store_status run_with_seq(struct store_conn *conn, enum stmt_id id, int64_t seq)
+static enum store_status run_with_seq(struct sqlite_conn *conn, enum stmt_id id, int64_t seq)
 {
     sqlite3_stmt *s = stmt(conn, id);
     if (s == NULL)
@@ -1347,8 +1218,9 @@ static enum store_status run_with_seq(struct store_conn *conn, enum stmt_id id, 
     return run(conn, s);
 }
 
-enum store_status store_update_answers(struct store_conn *conn, const char *id, const char *answers_json)
+static enum store_status sqlite_update_answers(struct store_conn *base_conn, const char *id, const char *answers_json)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     int64_t seq = 0; /* set by seq_of on STORE_OK; initialised for -O3's flow analysis */
     enum store_status status = seq_of(conn, id, &seq);
     if (status != STORE_OK)
@@ -1367,7 +1239,7 @@ enum store_status store_update_answers(struct store_conn *conn, const char *id, 
 }
 
 /* Removes one response, its rollup contributions and the idempotency records naming it. */
-static enum store_status delete_seq(struct store_conn *conn, int64_t seq)
+static enum store_status delete_seq(struct sqlite_conn *conn, int64_t seq)
 {
     enum store_status status = adjust_rollups(conn, seq, -1);
     if (status == STORE_OK)
@@ -1377,8 +1249,9 @@ static enum store_status delete_seq(struct store_conn *conn, int64_t seq)
     return status;
 }
 
-enum store_status store_delete_response(struct store_conn *conn, const char *id)
+static enum store_status sqlite_delete_response(struct store_conn *base_conn, const char *id)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     int64_t seq = 0; /* set by seq_of on STORE_OK; initialised for -O3's flow analysis */
     enum store_status status = seq_of(conn, id, &seq);
     return status == STORE_OK ? delete_seq(conn, seq) : status;
@@ -1386,7 +1259,7 @@ enum store_status store_delete_response(struct store_conn *conn, const char *id)
 
 /* Collects up to max seqs from a query taking one text or integer parameter, then deletes them:
  * deleting while stepping the same table's query would be undefined. */
-static enum store_status delete_selected(struct store_conn *conn, enum stmt_id select, const char *text,
+static enum store_status delete_selected(struct sqlite_conn *conn, enum stmt_id select, const char *text,
                                          int64_t number, int64_t max, int64_t *deleted)
 {
     sqlite3_stmt *s = stmt(conn, select);
@@ -1427,8 +1300,9 @@ static enum store_status delete_selected(struct store_conn *conn, enum stmt_id s
     return status;
 }
 
-enum store_status store_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted)
+static enum store_status sqlite_erase_customer(struct store_conn *base_conn, const char *customer, int64_t *deleted)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     enum store_status status = delete_selected(conn, STMT_CUSTOMER_SEQS, customer, 0, 0, deleted);
     if (status != STORE_OK)
         return status;
@@ -1439,17 +1313,19 @@ enum store_status store_erase_customer(struct store_conn *conn, const char *cust
     return run(conn, s);
 }
 
-enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted)
+static enum store_status sqlite_delete_before(struct store_conn *base_conn, int64_t cutoff_ms, int64_t max, int64_t *deleted)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     return delete_selected(conn, STMT_OLD_SEQS, NULL, cutoff_ms, max, deleted);
 }
 
-void store_between_batches(struct store_conn *conn)
+static void sqlite_between_batches(struct store_conn *base_conn)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     wal_checkpointer_writer_turn(conn->checkpointer, conn->db);
 }
 
-enum store_status store_checkpoint(struct store_conn *conn)
+static enum store_status sqlite_checkpoint(struct sqlite_conn *conn)
 {
     /* Never at the same time as the background checkpointer's: the second would fail at once. */
     wal_checkpointer_lock(conn->checkpointer);
@@ -1498,14 +1374,15 @@ done:
     return found;
 }
 
-enum store_status store_scrub(struct store_conn *conn, char *const *needles, int count, bool *vacuumed)
+static enum store_status sqlite_purge(struct store_conn *base_conn, char *const *needles, int count, bool *vacuumed)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     enum store_status status;
 
     *vacuumed = false;
     /* Readers hold snapshots briefly (exports read in short stretches): a few tries suffice. */
     for (int attempt = 0; attempt < 5; attempt++) {
-        if ((status = store_checkpoint(conn)) == STORE_OK)
+        if ((status = sqlite_checkpoint(conn)) == STORE_OK)
             break;
     }
     if (status != STORE_OK || count == 0 || !file_contains(conn->db, needles, count))
@@ -1515,11 +1392,12 @@ enum store_status store_scrub(struct store_conn *conn, char *const *needles, int
         log_error("store: VACUUM after an erasure failed: %s", sqlite3_errmsg(conn->db));
         return status_of(sqlite3_errcode(conn->db));
     }
-    return store_checkpoint(conn);
+    return sqlite_checkpoint(conn);
 }
 
-enum store_status store_customer_traces(struct store_conn *conn, const char *customer, char ***ids, int *count)
+static enum store_status sqlite_customer_traces(struct store_conn *base_conn, const char *customer, char ***ids, int *count)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = NULL;
     int cap = 0, rc;
 
@@ -1555,37 +1433,29 @@ enum store_status store_customer_traces(struct store_conn *conn, const char *cus
 
 /* ---- idempotency ---- */
 
-void store_replay_free(struct store_replay *replay)
+static enum store_status sqlite_get_idempotency(struct store_conn *base_conn, const char *scope, const char *key,
+                                                struct store_idempotency_row *row)
 {
-    free(replay->reply);
-    free(replay->response_id);
-    memset(replay, 0, sizeof *replay);
-}
-
-enum store_status store_find_idempotency(struct store_conn *conn, const struct store_idempotency *request,
-                                         struct store_replay *replay)
-{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_FIND_IDEMPOTENCY);
     enum store_status status = STORE_NOT_FOUND;
     int rc;
 
-    memset(replay, 0, sizeof *replay);
     if (s == NULL)
         return STORE_ERROR;
-    bind_text(s, 1, request->scope);
-    bind_text(s, 2, request->key);
+    bind_text(s, 1, scope);
+    bind_text(s, 2, key);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        const void *body = sqlite3_column_blob(s, 0);
         size_t body_len = (size_t)sqlite3_column_bytes(s, 0);
-        if (body_len == request->body_len && (body_len == 0 || memcmp(body, request->body, body_len) == 0)) {
-            replay->status = sqlite3_column_int(s, 1);
-            replay->reply = column_text(s, 2);
-            replay->response_id = column_text(s, 3);
-            status = STORE_REPLAY;
-        } else {
-            status = STORE_KEY_REUSED;
-        }
+        row->body = malloc(body_len ? body_len : 1);
+        row->body_len = body_len;
+        if (row->body && body_len)
+            memcpy(row->body, sqlite3_column_blob(s, 0), body_len);
+        row->status = sqlite3_column_int(s, 1);
+        row->reply = column_text(s, 2);
+        row->response_id = column_text(s, 3);
+        status = row->body && row_read_whole(s) ? STORE_OK : STORE_ERROR;
     } else if (rc != SQLITE_DONE) {
         status = status_of(rc);
     }
@@ -1593,10 +1463,11 @@ enum store_status store_find_idempotency(struct store_conn *conn, const struct s
     return status;
 }
 
-enum store_status store_save_idempotency(struct store_conn *conn, const struct store_idempotency *request,
+static enum store_status sqlite_save_idempotency(struct store_conn *base_conn, const struct store_idempotency *request,
                                          int status, const char *reply, const char *response_id,
                                          const char *customer, int64_t now_ms)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_SAVE_IDEMPOTENCY);
 
     if (s == NULL)
@@ -1609,14 +1480,16 @@ enum store_status store_save_idempotency(struct store_conn *conn, const struct s
     bind_text(s, 6, response_id);
     bind_text(s, 7, customer);
     sqlite3_bind_int64(s, 8, now_ms);
+    bind_text(s, 9, request->survey);
     return run(conn, s);
 }
 
 /* ---- edit tokens (follow-up capabilities; only their hashes are stored) ---- */
 
-enum store_status store_get_edit_token(struct store_conn *conn, const char *response_id, unsigned char *hash,
+static enum store_status sqlite_get_edit_token(struct store_conn *base_conn, const char *response_id, unsigned char *hash,
                                        size_t hash_len, int64_t *expires_at)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_GET_EDIT_TOKEN);
     enum store_status status = STORE_NOT_FOUND;
 
@@ -1646,7 +1519,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 /* Runs one scan statement over [lo, hi), passing each row to each(). */
-static enum store_status scan(struct store_conn *conn, enum stmt_id id, const struct store_metrics_query *q,
+static enum store_status scan(struct sqlite_conn *conn, enum stmt_id id, const struct store_metrics_query *q,
                               int64_t lo, int64_t hi, store_metrics_fn each, void *arg)
 {
     sqlite3_stmt *s = stmt(conn, id);
@@ -1682,7 +1555,7 @@ static enum store_status scan(struct store_conn *conn, enum stmt_id id, const st
 
 /* The statements of one query, by time granularity: its filters decide which tables can answer. */
 struct scan_plan {
-    struct store_conn *conn;
+    struct sqlite_conn *conn;
     const struct store_metrics_query *q;
     store_metrics_fn each;
     void *arg;
@@ -1703,8 +1576,8 @@ static void scan_pair(struct scan_plan *p, enum stmt_id answers, enum stmt_id re
 /* The first day of the first month starting at or after day. */
 static int64_t month_ceil(int64_t day)
 {
-    int64_t month = month_of_day(day);
-    return month == day ? day : month_of_day(month + 31); /* month + 31 lies in the next month */
+    int64_t month = store_backend_month_of_day(day);
+    return month == day ? day : store_backend_month_of_day(month + 31); /* month + 31 lies in the next month */
 }
 
 /* Whole days [first_day, end_day) (either open: INT64_MIN / INT64_MAX): the months they cover
@@ -1714,7 +1587,7 @@ static int64_t month_ceil(int64_t day)
 static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
 {
     int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
-    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : month_of_day(end_day);
+    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : store_backend_month_of_day(end_day);
     if (p->q->by_day || !p->coarse || first_month >= end_month) {
         scan_pair(p, p->answers, p->responses, first_day, end_day);
         return;
@@ -1728,19 +1601,21 @@ static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
  * (at most two partial hours) from raw rows. */
 static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
 {
-    int64_t first_hour = floor_div(lo_ms + MS_PER_HOUR - 1, MS_PER_HOUR), end_hour = floor_div(hi_ms, MS_PER_HOUR);
+    int64_t first_hour = floor_div(lo_ms + STORE_MS_PER_HOUR - 1, STORE_MS_PER_HOUR);
+    int64_t end_hour = floor_div(hi_ms, STORE_MS_PER_HOUR);
     if (!p->coarse || first_hour >= end_hour) {
         scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, hi_ms);
         return;
     }
-    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, first_hour * MS_PER_HOUR);
+    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, first_hour * STORE_MS_PER_HOUR);
     scan_pair(p, STMT_SCAN_ANSWERS_HOUR, STMT_SCAN_RESPONSES_HOUR, first_hour, end_hour);
-    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, end_hour * MS_PER_HOUR, hi_ms);
+    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, end_hour * STORE_MS_PER_HOUR, hi_ms);
 }
 
-enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *q,
+static enum store_status sqlite_metrics_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
                                      store_metrics_fn each, void *arg)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     struct scan_plan p = {
         .conn = conn, .q = q, .each = each, .arg = arg,
         .answers = STMT_SCAN_ANSWERS,
@@ -1757,8 +1632,8 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
     }
     /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
      * costs at most two days' hours and two partial hours' responses, whatever the window. */
-    int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + MS_PER_DAY - 1, MS_PER_DAY);
-    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, MS_PER_DAY);
+    int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + STORE_MS_PER_DAY - 1, STORE_MS_PER_DAY);
+    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, STORE_MS_PER_DAY);
     if (first_day >= end_day) { /* no whole day inside: both bounds are given */
         scan_edge(&p, q->from_ms, q->to_ms);
         return p.status;
@@ -1767,14 +1642,15 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
     /* The edges exist only for a given bound; their day products are formed only then (the open
      * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
     if (q->from_ms != INT64_MIN)
-        scan_edge(&p, q->from_ms, first_day * MS_PER_DAY);
+        scan_edge(&p, q->from_ms, first_day * STORE_MS_PER_DAY);
     if (q->to_ms != INT64_MAX)
-        scan_edge(&p, end_day * MS_PER_DAY, q->to_ms);
+        scan_edge(&p, end_day * STORE_MS_PER_DAY, q->to_ms);
     return p.status;
 }
 
-enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day)
+static enum store_status sqlite_day_span(struct store_conn *base_conn, const char *survey, int64_t *first_day, int64_t *last_day)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_DAY_SPAN);
     enum store_status status = STORE_NOT_FOUND;
 
@@ -1909,17 +1785,18 @@ static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return STORE_ERROR;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        store_verify_report_row(s, check->table, expected_side, report, arg);
+        sqlite_verify_report_row(s, check->table, expected_side, report, arg);
         (*differences)++;
     }
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
-enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
+static enum store_status sqlite_verify(struct store *base_store, void (*report)(const char *line, void *arg), void *arg,
                                uint64_t *differences, uint64_t *responses)
 {
-    struct store_conn *conn = store_reader(store);
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    struct sqlite_conn *conn = (struct sqlite_conn *)sqlite_reader(&store->base);
     enum store_status status = STORE_OK;
     sqlite3_stmt *s = NULL;
 
@@ -1933,7 +1810,7 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
         sqlite3_step(s) == SQLITE_ROW)
         *responses = (uint64_t)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
-    status = store_verify_streamed(conn->db, rollup_checks, ROLLUP_CHECKS, report, arg, differences);
+    status = sqlite_verify_streamed(conn->db, rollup_checks, ROLLUP_CHECKS, report, arg, differences);
     for (size_t i = 0; status == STORE_OK && i < ROLLUP_CHECKS; i++) {
         if (rollup_checks[i].day_expected != NULL || rollup_checks[i].derived_from != NULL ||
             rollup_checks[i].sum_of != NULL)
@@ -1946,9 +1823,10 @@ enum store_status store_verify(struct store *store, void (*report)(const char *l
     return status;
 }
 
-enum store_status store_each_answers(struct store *store, store_answers_fn each, void *arg)
+static enum store_status sqlite_each_answers(struct store *base_store, store_answers_fn each, void *arg)
 {
-    struct store_conn *conn = store_reader(store);
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    struct sqlite_conn *conn = (struct sqlite_conn *)sqlite_reader(&store->base);
     sqlite3_stmt *s = NULL;
     int rc;
 
@@ -1967,6 +1845,14 @@ enum store_status store_each_answers(struct store *store, store_answers_fn each,
     return rc == SQLITE_DONE ? STORE_OK : status_of(rc);
 }
 
+/* One process owns a SQLite store, so its own in-memory versions (versions.c) are always current. */
+static enum store_status sqlite_data_version(struct store_conn *conn, int64_t *version)
+{
+    (void)conn;
+    *version = 0;
+    return STORE_OK;
+}
+
 /* ---- backup ---- */
 
 static bool integrity_ok(sqlite3 *db, char *err, size_t err_size)
@@ -1981,13 +1867,15 @@ static bool integrity_ok(sqlite3 *db, char *err, size_t err_size)
     return ok;
 }
 
-enum store_status store_backup(const char *data_dir, const char *dest, char *err, size_t err_size)
+/* Copies through a connection of its own (read-only, leaving the serving daemon's WAL alone). */
+static enum store_status sqlite_backup(struct store *base_store, const char *dest, char *err, size_t err_size)
 {
-    char source_path[4096], tmp_path[4096];
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    const char *source_path = store->path;
+    char tmp_path[4096];
     sqlite3 *source = NULL, *copy = NULL;
     enum store_status status = STORE_ERROR;
 
-    snprintf(source_path, sizeof source_path, "%s/surveyd.db", data_dir);
     snprintf(tmp_path, sizeof tmp_path, "%s.tmp", dest);
     unlink(tmp_path);
     if (sqlite3_open_v2(source_path, &source, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -2038,8 +1926,9 @@ done:
 
 /* ---- health ---- */
 
-uint64_t store_size_bytes(struct store *store)
+static uint64_t sqlite_size_bytes(struct store *base_store)
 {
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
     char wal[4200];
     struct stat st;
     uint64_t total = 0;
@@ -2051,8 +1940,9 @@ uint64_t store_size_bytes(struct store *store)
     return total;
 }
 
-enum store_status store_probe_write(struct store_conn *conn, int64_t now_ms)
+static enum store_status sqlite_probe_write(struct store_conn *base_conn, int64_t now_ms)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = stmt(conn, STMT_PROBE_WRITE);
     if (s == NULL)
         return STORE_ERROR;
@@ -2060,8 +1950,9 @@ enum store_status store_probe_write(struct store_conn *conn, int64_t now_ms)
     return run(conn, s); /* autocommit: one fsynced transaction */
 }
 
-bool store_ping(struct store_conn *conn)
+static bool sqlite_ping(struct store_conn *base_conn)
 {
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     sqlite3_stmt *s = conn ? stmt(conn, STMT_PING) : NULL;
     if (s == NULL)
         return false;
@@ -2069,3 +1960,50 @@ bool store_ping(struct store_conn *conn)
     done_with(s);
     return rc == SQLITE_ROW;
 }
+
+const struct store_backend store_backend_sqlite = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .reader = sqlite_reader,
+    .writer = sqlite_writer,
+    .last_error = sqlite_last_error,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .savepoint = sqlite_savepoint,
+    .release = sqlite_release,
+    .rollback_to = sqlite_rollback_to,
+    .between_batches = sqlite_between_batches,
+    .get_survey = sqlite_get_survey,
+    .survey_unchanged = sqlite_survey_unchanged,
+    .list_surveys = sqlite_list_surveys,
+    .put_survey = sqlite_put_survey,
+    .delete_survey = sqlite_delete_survey,
+    .answer_count = sqlite_answer_count,
+    .get_response = sqlite_get_response,
+    .insert_response = sqlite_insert_response,
+    .list_responses = sqlite_list_responses,
+    .iter_open = sqlite_iter_open,
+    .iter_next = sqlite_iter_next,
+    .iter_pause = sqlite_iter_pause,
+    .iter_close = sqlite_iter_close,
+    .update_answers = sqlite_update_answers,
+    .delete_response = sqlite_delete_response,
+    .erase_customer = sqlite_erase_customer,
+    .delete_before = sqlite_delete_before,
+    .purge = sqlite_purge,
+    .customer_traces = sqlite_customer_traces,
+    .get_idempotency = sqlite_get_idempotency,
+    .save_idempotency = sqlite_save_idempotency,
+    .get_edit_token = sqlite_get_edit_token,
+    .metrics_scan = sqlite_metrics_scan,
+    .day_span = sqlite_day_span,
+    .data_version = sqlite_data_version,
+    .verify = sqlite_verify,
+    .each_answers = sqlite_each_answers,
+    .backup = sqlite_backup,
+    .size_bytes = sqlite_size_bytes,
+    .probe_write = sqlite_probe_write,
+    .ping = sqlite_ping,
+};

@@ -52,7 +52,7 @@ struct sum {
     size_t count, size;
 };
 
-void store_verify_report_row(sqlite3_stmt *s, const char *table, bool expected_side, store_verify_report_fn report,
+void sqlite_verify_report_row(sqlite3_stmt *s, const char *table, bool expected_side, store_verify_report_fn report,
                              void *arg)
 {
     char line[1024];
@@ -327,7 +327,7 @@ struct walk {
 
 static void difference(struct walk *w, size_t check, sqlite3_stmt *s, bool expected_side)
 {
-    store_verify_report_row(s, w->checks[check].table, expected_side, w->report, w->arg);
+    sqlite_verify_report_row(s, w->checks[check].table, expected_side, w->report, w->arg);
     (*w->differences)++;
 }
 
@@ -787,7 +787,7 @@ static void walk_close(struct walk *w)
     free(w->sum_target);
 }
 
-enum store_status store_verify_streamed(sqlite3 *db, const struct rollup_check *checks, size_t count,
+enum store_status sqlite_verify_streamed(sqlite3 *db, const struct rollup_check *checks, size_t count,
                                         store_verify_report_fn report, void *arg, uint64_t *differences)
 {
     struct walk w = {.db = db, .checks = checks, .count = count, .report = report, .arg = arg,

@@ -57,11 +57,11 @@ struct rollup_check {
 typedef void (*store_verify_report_fn)(const char *line, void *arg);
 
 /* Runs the streamed checks among checks[0..count) inside the caller's read transaction. */
-enum store_status store_verify_streamed(sqlite3 *db, const struct rollup_check *checks, size_t count,
+enum store_status sqlite_verify_streamed(sqlite3 *db, const struct rollup_check *checks, size_t count,
                                         store_verify_report_fn report, void *arg, uint64_t *differences);
 
 /* Reports the current row of s as one difference line of table. */
-void store_verify_report_row(sqlite3_stmt *s, const char *table, bool expected_side, store_verify_report_fn report,
+void sqlite_verify_report_row(sqlite3_stmt *s, const char *table, bool expected_side, store_verify_report_fn report,
                              void *arg);
 
 #endif

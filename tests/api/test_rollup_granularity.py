@@ -181,6 +181,9 @@ class GranularityVerifyTests(GranularityTestBase):
         try:
             for table in NEW_TABLES:
                 conn.execute("DROP TABLE %s" % table)
+            # What migration 007 added after it, so the file is a version 5 database again.
+            conn.execute("DROP INDEX idempotency_survey")
+            conn.execute("ALTER TABLE idempotency DROP COLUMN survey")
             conn.execute("PRAGMA user_version = 5")
             conn.commit()
         finally:

@@ -1,0 +1,504 @@
+/* store.h, once for every backend (backend.h): picks the backend from the location, and holds what
+ * is the same whatever the database. A writer batch's rollup changes are kept here across the
+ * jobs' savepoints and handed to the backend at commit; a new response's rollup cells are
+ * computed here from its validated answers; idempotency records are compared here. Backends only
+ * speak their database. */
+#include "backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+
+static const char sqlite_prefix[] = "sqlite:";
+
+static const struct store_backend *backend_of(const char *database, const char **location)
+{
+    if (database == NULL)
+        return NULL;
+    if (strncmp(database, sqlite_prefix, sizeof sqlite_prefix - 1) == 0) {
+        *location = database + sizeof sqlite_prefix - 1;
+        return &store_backend_sqlite;
+    }
+    if (strncmp(database, "postgresql://", 13) == 0 || strncmp(database, "postgres://", 11) == 0) {
+        *location = database;
+#ifdef SURVEYD_HAVE_POSTGRES /* until the backend lands */
+        return &store_backend_postgres;
+#endif
+    }
+    return NULL;
+}
+
+const char *store_backend_name(const char *database)
+{
+    const char *location;
+    const struct store_backend *backend = backend_of(database, &location);
+    return backend ? backend->name : NULL;
+}
+
+static struct store *open_store(const struct store_options *options, bool read_only, char *err, size_t err_size)
+{
+    const char *location = NULL;
+    const struct store_backend *backend = backend_of(options->database, &location);
+    if (backend == NULL) {
+        snprintf(err, err_size, "unknown database location (want postgresql://... or a data directory)");
+        return NULL;
+    }
+    return backend->open(location, options, read_only, err, err_size);
+}
+
+struct store *store_open(const struct store_options *options, char *err, size_t err_size)
+{
+    return open_store(options, false, err, err_size);
+}
+
+struct store *store_open_read_only(const struct store_options *options, char *err, size_t err_size)
+{
+    return open_store(options, true, err, err_size);
+}
+
+void store_close(struct store *store)
+{
+    if (store)
+        store->backend->close(store);
+}
+
+const char *store_kind(const struct store *store)
+{
+    return store->backend->name;
+}
+
+struct store_conn *store_reader(struct store *store)
+{
+    return store->backend->reader(store);
+}
+
+struct store_conn *store_writer(struct store *store)
+{
+    return store->backend->writer(store);
+}
+
+const char *store_last_error(struct store_conn *conn)
+{
+    return conn->backend->last_error(conn);
+}
+
+/* ---- the writer's rollup changes, kept across savepoints ---- */
+
+bool store_backend_conn_init_writer(struct store_conn *conn, const struct store_backend *backend)
+{
+    conn->backend = backend;
+    conn->job_deltas = rollup_deltas_new();
+    conn->batch_deltas = rollup_deltas_new();
+    return conn->job_deltas && conn->batch_deltas;
+}
+
+void store_backend_conn_free_deltas(struct store_conn *conn)
+{
+    rollup_deltas_free(conn->job_deltas);
+    rollup_deltas_free(conn->batch_deltas);
+    conn->job_deltas = conn->batch_deltas = NULL;
+}
+
+static void forget_deltas(struct store_conn *conn)
+{
+    if (conn->batch_deltas) {
+        rollup_deltas_clear(conn->job_deltas);
+        rollup_deltas_clear(conn->batch_deltas);
+    }
+    conn->deltas_lost = false;
+    conn->job_forgot_batch = false;
+}
+
+enum store_status store_begin(struct store_conn *conn)
+{
+    forget_deltas(conn);
+    return conn->backend->begin(conn);
+}
+
+/* The raw rows and their rollups land in the same transaction, or neither does. */
+enum store_status store_commit(struct store_conn *conn)
+{
+    enum store_status status;
+    if (conn->deltas_lost || conn->batch_deltas == NULL) {
+        conn->backend->rollback(conn);
+        status = STORE_ERROR;
+    } else {
+        status = conn->backend->commit(conn, conn->batch_deltas);
+    }
+    forget_deltas(conn);
+    return status;
+}
+
+void store_rollback(struct store_conn *conn)
+{
+    forget_deltas(conn);
+    conn->backend->rollback(conn);
+}
+
+enum store_status store_savepoint(struct store_conn *conn)
+{
+    conn->job_forgot_batch = false;
+    if (conn->job_deltas)
+        rollup_deltas_clear(conn->job_deltas);
+    return conn->backend->savepoint(conn);
+}
+
+void store_release(struct store_conn *conn)
+{
+    conn->backend->release(conn);
+    if (conn->job_deltas && !rollup_deltas_merge(conn->batch_deltas, conn->job_deltas))
+        conn->deltas_lost = true;
+}
+
+void store_rollback_to(struct store_conn *conn)
+{
+    if (conn->job_deltas)
+        rollup_deltas_clear(conn->job_deltas);
+    /* The deletion it undoes had dropped other jobs' deltas, which cannot be recovered: rather than
+     * commit rollups that disagree with the rows, the whole batch fails (and is retried by clients). */
+    if (conn->job_forgot_batch)
+        conn->deltas_lost = true;
+    conn->backend->rollback_to(conn);
+}
+
+void store_between_batches(struct store_conn *conn)
+{
+    conn->backend->between_batches(conn);
+}
+
+/* ---- rollup cells ---- */
+
+/* The first day of the UTC month holding day (days since 1970-01-01): the month tables' key. */
+int64_t store_backend_month_of_day(int64_t day)
+{
+    int64_t year;
+    unsigned month, mday;
+    timefmt_civil_from_days(day, &year, &month, &mday);
+    return day - (int64_t)(mday - 1);
+}
+
+static void add_cell(struct store_conn *conn, const struct rollup_cell *cell)
+{
+    if (!rollup_deltas_add(conn->job_deltas, cell))
+        conn->deltas_lost = true;
+}
+
+/* Adds one fact to every rollup cell it counts in: day with and without the agent, month and hour
+ * without (see schema/006 for why). Times are divided truncating toward zero, as SQLite divides in
+ * the answer_facts view. */
+void store_backend_add_fact(struct store_conn *conn, const struct store_fact *f, int delta)
+{
+    bool answer = f->question != NULL;
+    int64_t day = f->submitted_at / STORE_MS_PER_DAY;
+    struct rollup_cell cell = {
+        .survey = f->survey,
+        .channel = f->channel,
+        .question = answer ? f->question : "",
+        .value_is_text = f->value_is_text,
+        .value = f->value,
+        .value_text = f->value_text,
+        .delta = delta,
+    };
+    static const struct {
+        enum rollup_table answers, responses;
+        bool agent;
+        char time;  /* 'd'ay, 'm'onth or 'h'our */
+    } tables[] = {
+        {ROLLUP_ANSWERS, ROLLUP_RESPONSES, false, 'd'},
+        {ROLLUP_ANSWERS_AGENT, ROLLUP_RESPONSES_AGENT, true, 'd'},
+        {ROLLUP_ANSWERS_MONTH, ROLLUP_RESPONSES_MONTH, false, 'm'},
+        {ROLLUP_ANSWERS_HOUR, ROLLUP_RESPONSES_HOUR, false, 'h'},
+    };
+    int64_t month = store_backend_month_of_day(day), hour = f->submitted_at / STORE_MS_PER_HOUR;
+
+    if (conn->job_deltas == NULL) {
+        conn->deltas_lost = true; /* not the writer: nothing may change */
+        return;
+    }
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        cell.table = answer ? tables[i].answers : tables[i].responses;
+        cell.agent = tables[i].agent ? f->agent : "";
+        cell.day = tables[i].time == 'd' ? day : tables[i].time == 'm' ? month : hour;
+        add_cell(conn, &cell);
+    }
+    if (answer)
+        add_cell(conn, &(struct rollup_cell){.table = ROLLUP_ANSWERED, .survey = f->survey, .channel = "",
+                                             .agent = "", .question = f->question, .delta = delta});
+}
+
+/* A new response's rollup facts from its validated answers, without reading anything back: the C
+ * twin of the answer_facts view (schema/002_rollups.sql), which stays the definition `surveyd
+ * verify` checks against. nps, csat, ces: the answer; yes_no: 1 yes, 0 no; choice: the option's
+ * text, or -1 for an "other" write-in; text: 0. */
+static enum store_status add_response_facts(struct store_conn *conn, const struct survey *survey,
+                                            const struct response *r)
+{
+    struct store_fact f = {
+        .survey = r->survey,
+        .channel = r->channel ? r->channel : "",
+        .agent = r->agent ? r->agent : "",
+        .submitted_at = r->submitted_at,
+    };
+
+    store_backend_add_fact(conn, &f, +1);
+    for (int i = 0; i < r->answer_count; i++) {
+        const struct answer *a = &r->answers[i];
+        const struct question *q = &survey->questions[a->question];
+        f.question = q->id;
+        f.value_is_text = q->type == QUESTION_CHOICE && a->number >= 0;
+        f.value_text = f.value_is_text ? q->options[a->number] : NULL;
+        f.value = q->type == QUESTION_TEXT ? 0 : a->number;
+        store_backend_add_fact(conn, &f, +1);
+    }
+    return conn->deltas_lost ? STORE_ERROR : STORE_OK;
+}
+
+/* ---- surveys ---- */
+
+void store_survey_row_free(struct store_survey_row *row)
+{
+    free(row->definition);
+    row->definition = NULL;
+}
+
+enum store_status store_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out)
+{
+    return conn->backend->get_survey(conn, id, out);
+}
+
+enum store_status store_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
+                                         bool *unchanged)
+{
+    return conn->backend->survey_unchanged(conn, id, definition, unchanged);
+}
+
+enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
+                                     void *arg)
+{
+    return conn->backend->list_surveys(conn, each, arg);
+}
+
+enum store_status store_put_survey(struct store_conn *conn, const char *id, const char *definition, int64_t now_ms,
+                                   bool *created)
+{
+    return conn->backend->put_survey(conn, id, definition, now_ms, created);
+}
+
+enum store_status store_delete_survey(struct store_conn *conn, const char *id)
+{
+    enum store_status status = conn->backend->delete_survey(conn, id);
+    /* Its rollups went with it: so must this batch's unwritten changes to them. */
+    if (status == STORE_OK && conn->batch_deltas) {
+        rollup_deltas_forget_survey(conn->batch_deltas, id);
+        rollup_deltas_forget_survey(conn->job_deltas, id);
+        conn->job_forgot_batch = true;
+    }
+    return status;
+}
+
+enum store_status store_answer_count(struct store_conn *conn, const char *survey, const char *question,
+                                     int64_t *count)
+{
+    enum store_status status = conn->backend->answer_count(conn, survey, question, count);
+    /* In the writer, answers of this batch are not in the table yet. */
+    if (status == STORE_OK && conn->batch_deltas)
+        *count += rollup_deltas_answered(conn->batch_deltas, survey, question) +
+                  rollup_deltas_answered(conn->job_deltas, survey, question);
+    return status;
+}
+
+/* ---- responses ---- */
+
+void store_response_row_free(struct store_response_row *row)
+{
+    free(row->channel);
+    free(row->customer);
+    free(row->agent);
+    free(row->interaction);
+    free(row->answers);
+    free(row->properties);
+    memset(row, 0, sizeof *row);
+}
+
+enum store_status store_get_response(struct store_conn *conn, const char *id, struct store_response_row *out)
+{
+    memset(out, 0, sizeof *out);
+    return conn->backend->get_response(conn, id, out);
+}
+
+enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
+                                        const struct response *response, const struct store_edit_token *token,
+                                        char existing_id[32])
+{
+    existing_id[0] = '\0';
+    if (conn->job_deltas == NULL)
+        return STORE_ERROR;
+    enum store_status status = conn->backend->insert_response(conn, response, token, existing_id);
+    return status == STORE_OK ? add_response_facts(conn, survey, response) : status;
+}
+
+enum store_status store_list_responses(struct store_conn *conn, const struct store_list_query *query,
+                                       void (*each)(const struct store_response_row *row, void *arg), void *arg)
+{
+    return conn->backend->list_responses(conn, query, each, arg);
+}
+
+struct store_iter *store_iter_open(struct store *store, const struct store_list_query *query, char *err,
+                                   size_t err_size)
+{
+    return store->backend->iter_open(store, query, err, err_size);
+}
+
+enum store_status store_iter_next(struct store_iter *iter, struct store_response_row *row)
+{
+    memset(row, 0, sizeof *row);
+    return iter->backend->iter_next(iter, row);
+}
+
+void store_iter_pause(struct store_iter *iter)
+{
+    iter->backend->iter_pause(iter);
+}
+
+void store_iter_close(struct store_iter *iter)
+{
+    if (iter)
+        iter->backend->iter_close(iter);
+}
+
+enum store_status store_update_answers(struct store_conn *conn, const char *id, const char *answers_json)
+{
+    return conn->backend->update_answers(conn, id, answers_json);
+}
+
+enum store_status store_delete_response(struct store_conn *conn, const char *id)
+{
+    return conn->backend->delete_response(conn, id);
+}
+
+enum store_status store_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted)
+{
+    return conn->backend->erase_customer(conn, customer, deleted);
+}
+
+enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted)
+{
+    return conn->backend->delete_before(conn, cutoff_ms, max, deleted);
+}
+
+enum store_status store_purge(struct store_conn *conn, char *const *needles, int count, bool *rewrote)
+{
+    *rewrote = false;
+    return conn->backend->purge(conn, needles, count, rewrote);
+}
+
+enum store_status store_customer_traces(struct store_conn *conn, const char *customer, char ***traces, int *count)
+{
+    *traces = NULL;
+    *count = 0;
+    return conn->backend->customer_traces(conn, customer, traces, count);
+}
+
+/* ---- idempotency ---- */
+
+void store_replay_free(struct store_replay *replay)
+{
+    free(replay->reply);
+    free(replay->response_id);
+    memset(replay, 0, sizeof *replay);
+}
+
+/* The same key with the same body replays the first reply; with another body it is a misuse. */
+enum store_status store_find_idempotency(struct store_conn *conn, const struct store_idempotency *request,
+                                         struct store_replay *replay)
+{
+    struct store_idempotency_row row = {0};
+    enum store_status status;
+
+    memset(replay, 0, sizeof *replay);
+    status = conn->backend->get_idempotency(conn, request->scope, request->key, &row);
+    if (status == STORE_OK) {
+        if (row.body_len == request->body_len &&
+            (row.body_len == 0 || memcmp(row.body, request->body, row.body_len) == 0)) {
+            replay->status = row.status;
+            replay->reply = row.reply;
+            replay->response_id = row.response_id;
+            row.reply = row.response_id = NULL;
+            status = STORE_REPLAY;
+        } else {
+            status = STORE_KEY_REUSED;
+        }
+    }
+    free(row.body);
+    free(row.reply);
+    free(row.response_id);
+    return status;
+}
+
+enum store_status store_save_idempotency(struct store_conn *conn, const struct store_idempotency *request,
+                                         int status, const char *reply, const char *response_id,
+                                         const char *customer, int64_t now_ms)
+{
+    return conn->backend->save_idempotency(conn, request, status, reply, response_id, customer, now_ms);
+}
+
+enum store_status store_get_edit_token(struct store_conn *conn, const char *response_id, unsigned char *hash,
+                                       size_t hash_len, int64_t *expires_at)
+{
+    return conn->backend->get_edit_token(conn, response_id, hash, hash_len, expires_at);
+}
+
+/* ---- metrics ---- */
+
+enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
+                                     store_metrics_fn each, void *arg)
+{
+    return conn->backend->metrics_scan(conn, query, each, arg);
+}
+
+enum store_status store_data_version(struct store_conn *conn, int64_t *version)
+{
+    *version = 0;
+    return conn->backend->data_version(conn, version);
+}
+
+enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day)
+{
+    return conn->backend->day_span(conn, survey, first_day, last_day);
+}
+
+/* ---- consistency, backup, health ---- */
+
+enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
+                               uint64_t *differences, uint64_t *responses)
+{
+    return store->backend->verify(store, report, arg, differences, responses);
+}
+
+enum store_status store_each_answers(struct store *store, store_answers_fn each, void *arg)
+{
+    return store->backend->each_answers(store, each, arg);
+}
+
+enum store_status store_backup(struct store *store, const char *dest, char *err, size_t err_size)
+{
+    return store->backend->backup(store, dest, err, err_size);
+}
+
+uint64_t store_size_bytes(struct store *store)
+{
+    return store->backend->size_bytes(store);
+}
+
+enum store_status store_probe_write(struct store_conn *conn, int64_t now_ms)
+{
+    return conn->backend->probe_write(conn, now_ms);
+}
+
+bool store_ping(struct store_conn *conn)
+{
+    return conn != NULL && conn->backend->ping(conn);
+}
