@@ -18,10 +18,6 @@
 #include "store.h"
 #include "validate.h"
 
-/* Rows per target transaction: big enough that commits (each a durable flush) are not what the
- * copy waits on, small enough that a transaction's rollup cells and locks stay modest. */
-#define MIGRATE_BATCH 2000
-
 /* The definitions of the copied surveys, parsed: a response's rollup cells depend on its
  * question types. The dump gives surveys in id order, so the array is sorted for bsearch. */
 struct migrate {
@@ -29,7 +25,7 @@ struct migrate {
     struct survey *surveys;
     size_t survey_count, survey_capacity;
     struct store_dump_counts expected, copied;
-    int64_t in_batch;
+    int64_t in_batch, batch_rows;
     bool in_transaction;
     bool refused;               /* the target was not empty */
     char problem[512];          /* what went wrong on the target side, for the operator */
@@ -150,7 +146,7 @@ static enum store_status row_done(struct migrate *m, enum store_status status, c
         abandon_batch(m);
         return status;
     }
-    if (++m->in_batch < MIGRATE_BATCH)
+    if (++m->in_batch < m->batch_rows)
         return STORE_OK;
     status = finish_batch(m);
     if (status != STORE_OK)
@@ -274,6 +270,10 @@ int migrate_run(const struct config *config)
         goto done;
     }
     m.target = store_writer(target);
+    /* Rows per target transaction (--batch, default 2000): enough that the commits (each a durable
+     * flush) are not what the copy waits on, few enough that one transaction's rollup cells, locks
+     * and WAL stay modest on a database that may already serve. */
+    m.batch_rows = config->migrate_batch;
     enum store_status status = store_dump(source, &copy_sink, &m, err, sizeof err);
     if (status == STORE_OK && m.in_batch > 0)
         status = finish_batch(&m);

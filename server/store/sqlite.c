@@ -18,6 +18,7 @@
 #include "oom.h"
 #include "rollup_deltas.h"
 #include "schema.h"
+#include "sqlite_migrate.h"
 #include "sqlite_verify.h"
 #include "timefmt.h"
 #include "sqlite_checkpointer.h"
@@ -225,6 +226,11 @@ struct sqlite_conn {
     struct sqlite_conn *next;       /* in store.readers, so sqlite_close can find them all */
     struct wal_checkpointer *checkpointer; /* the writer's: serialises its own checkpoints with it */
 };
+
+sqlite3 *sqlite_conn_db(struct store_conn *conn)
+{
+    return ((struct sqlite_conn *)conn)->db;
+}
 
 struct sqlite_store {
     struct store base;
@@ -2003,6 +2009,7 @@ const struct store_backend store_backend_sqlite = {
     .verify = sqlite_verify,
     .each_answers = sqlite_each_answers,
     .backup = sqlite_backup,
+    .dump = sqlite_dump,
     .size_bytes = sqlite_size_bytes,
     .probe_write = sqlite_probe_write,
     .ping = sqlite_ping,

@@ -9,8 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend.h"
-#include "sqlite_internal.h"
+#include "sqlite_migrate.h"
 
 struct dump {
     sqlite3 *db;
@@ -147,10 +146,12 @@ static enum store_status each_row(struct dump *dump, const char *sql, dump_row_f
     enum store_status status = STORE_OK;
     int rc = sqlite3_prepare_v2(dump->db, sql, -1, &s, NULL);
 
-    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        status = read_row(dump, s);
-        if (status != STORE_OK)
-            break;
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            status = read_row(dump, s);
+            if (status != STORE_OK)
+                break;
+        }
     }
     if (status == STORE_OK && rc != SQLITE_DONE) {
         status = status_of_rc(rc);
@@ -176,7 +177,7 @@ enum store_status sqlite_dump(struct store *store, const struct store_dump_sink 
 {
     static const dump_row_fn readers[] = {read_counts, read_survey, read_response, read_record};
     struct store_conn *conn = store_reader(store);
-    struct dump dump = {.db = conn ? sqlite_db_of(conn) : NULL, .sink = sink, .arg = arg};
+    struct dump dump = {.db = conn ? sqlite_conn_db(conn) : NULL, .sink = sink, .arg = arg};
     enum store_status status = STORE_OK;
 
     err[0] = '\0';
