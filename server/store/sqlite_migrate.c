@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sqlite_migrate.h"
+#include "sqlite_internal.h"
 
 struct dump {
     sqlite3 *db;
@@ -18,21 +18,6 @@ struct dump {
 };
 
 typedef enum store_status (*dump_row_fn)(struct dump *dump, sqlite3_stmt *s);
-
-static enum store_status status_of_rc(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_NOMEM:
-    case SQLITE_CANTOPEN:
-        return STORE_UNAVAILABLE;
-    default:
-        return STORE_ERROR;
-    }
-}
 
 /* A text column, NULL for SQL NULL; false when SQLite could not give it (out of memory): a row
  * with a hole must stop the copy, never be copied without its text. */
@@ -154,7 +139,7 @@ static enum store_status each_row(struct dump *dump, const char *sql, dump_row_f
         }
     }
     if (status == STORE_OK && rc != SQLITE_DONE) {
-        status = status_of_rc(rc);
+        status = sqlite_status_of(rc);
         snprintf(err, err_size, "reading the SQLite store: %s", sqlite3_errmsg(dump->db));
     }
     sqlite3_finalize(s);
@@ -177,7 +162,7 @@ enum store_status sqlite_dump(struct store *store, const struct store_dump_sink 
 {
     static const dump_row_fn readers[] = {read_counts, read_survey, read_response, read_record};
     struct store_conn *conn = store_reader(store);
-    struct dump dump = {.db = conn ? sqlite_conn_db(conn) : NULL, .sink = sink, .arg = arg};
+    struct dump dump = {.db = conn ? ((struct sqlite_conn *)conn)->db : NULL, .sink = sink, .arg = arg};
     enum store_status status = STORE_OK;
 
     err[0] = '\0';
