@@ -62,8 +62,9 @@ CUSTOMERS = ["cust-alpha", "cust-beta", None, "cust-gamma"]
 def database_uri(base, name):
     """The maintenance URI with its database replaced by name (host, user, options kept)."""
     parts = urllib.parse.urlsplit(base)
-    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True) if k != "dbname"]
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, urllib.parse.urlencode(query), ""))
+    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("dbname="))
+    # Built by hand: urlunsplit drops the "//" of an empty host (postgresql:///db?host=/socket/dir).
+    return "%s://%s/%s%s" % (parts.scheme, parts.netloc, name, "?" + query if query else "")
 
 
 def with_secret(uri):
