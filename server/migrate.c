@@ -94,15 +94,24 @@ static enum store_status start_batch(struct migrate *m)
 
 static void abandon_batch(struct migrate *m)
 {
-    if (m->in_transaction)
+    if (m->in_transaction) {
+        store_import_end(m->target, false);
         store_rollback(m->target);
+    }
     m->in_transaction = false;
 }
 
 static enum store_status finish_batch(struct migrate *m)
 {
+    enum store_status status = store_import_end(m->target, true);
+    if (status != STORE_OK) {
+        snprintf(m->problem, sizeof m->problem, "storing responses: %s", store_last_error(m->target));
+        store_rollback(m->target);
+        m->in_transaction = false;
+        return status;
+    }
     store_release(m->target);
-    enum store_status status = store_commit(m->target);
+    status = store_commit(m->target);
     if (status != STORE_OK) {
         snprintf(m->problem, sizeof m->problem, "commit failed: %s", store_last_error(m->target));
         store_rollback(m->target);

@@ -333,4 +333,8 @@ enum store_status store_import_response(struct store_conn *conn, const struct su
                                         const struct store_stored_response *row);
 enum store_status store_import_idempotency(struct store_conn *conn, const struct store_idempotency_record *record);
 
+/* Responses may be streamed (PostgreSQL: COPY) and only checked here: call it before store_commit
+ * (keep true: its status says whether every row went in) and before store_rollback (keep false). */
+enum store_status store_import_end(struct store_conn *conn, bool keep);
+
 #endif

@@ -25,13 +25,20 @@ enum store_status store_dump(struct store *store, const struct store_dump_sink *
     return store->backend->dump(store, sink, arg, err, err_size);
 }
 
+enum store_status store_import_end(struct store_conn *conn, bool keep)
+{
+    return conn->backend->import_end ? conn->backend->import_end(conn, keep) : STORE_OK;
+}
+
 enum store_status store_import_survey(struct store_conn *conn, const struct store_survey_row *row)
 {
     bool created = false;
     /* Stored at its creation time, then replaced by itself at its update time: put_survey sets
      * created_at on insert and only updated_at on replace, so both come out as they were. */
-    enum store_status status = store_put_survey(conn, row->id, row->definition, row->created_at, &created);
+    enum store_status status = store_import_end(conn, true);
 
+    if (status == STORE_OK)
+        status = store_put_survey(conn, row->id, row->definition, row->created_at, &created);
     if (status != STORE_OK)
         return status;
     if (!created) /* the target already had it: the caller promised an empty target */
@@ -148,7 +155,11 @@ enum store_status store_import_response(struct store_conn *conn, const struct su
     memcpy(response.id, row->id, sizeof response.id);
     memcpy(response.survey, row->survey, sizeof response.survey);
     /* The backend's insert stores the row alone (its rollups are ours): answers[] is not read. */
-    status = conn->backend->insert_response(conn, &response, stored->token.hash ? &stored->token : NULL, existing_id);
+    if (conn->backend->import_response)
+        status = conn->backend->import_response(conn, stored);
+    else
+        status = conn->backend->insert_response(conn, &response, stored->token.hash ? &stored->token : NULL,
+                                                existing_id);
     if (status != STORE_OK)
         return status;
     return add_stored_facts(conn, survey, row);
@@ -156,6 +167,10 @@ enum store_status store_import_response(struct store_conn *conn, const struct su
 
 enum store_status store_import_idempotency(struct store_conn *conn, const struct store_idempotency_record *record)
 {
+    enum store_status status = store_import_end(conn, true);
+
+    if (status != STORE_OK)
+        return status;
     return store_save_idempotency(conn, &record->request, record->status, record->reply, record->response_id,
                                   record->customer, record->created_at);
 }
