@@ -16,12 +16,15 @@ test may CREATE DATABASE its own (dropped at the end). Without it the test exits
 
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import unittest
 import urllib.parse
 
-from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, uid
+from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, sqlite_execute, uid
 
 PG = os.environ.get("SURVEYD_TEST_POSTGRES")
 SUMMARY_RE = re.compile(r"^migrate: copied (\d+) surveys, (\d+) responses, (\d+) idempotency records$", re.M)
@@ -332,6 +335,33 @@ class MigrateTest(unittest.TestCase):
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertNotIn(b"migrate: copied", p.stdout)
                 self.assertNotIn(SECRET.encode(), p.stdout + p.stderr)
+
+    def test_12_failed_copy_exits_1(self):
+        # A copy of the source (SQLite's backup API: one snapshot of the live store) with one
+        # response whose answers are not JSON: the copy stops there, says which row and that the
+        # target holds a partial copy, and exits 1.
+        copy_dir = tempfile.mkdtemp(prefix="surveyd-migrate-bad-")
+        self.addCleanup(shutil.rmtree, copy_dir, True)
+        source = sqlite3.connect(self.src.db_path)
+        dest = sqlite3.connect(os.path.join(copy_dir, "surveyd.db"))
+        try:
+            source.backup(dest)
+        finally:
+            source.close()
+            dest.close()
+        broken = self.ids[20]
+        self.assertEqual(sqlite_execute(os.path.join(copy_dir, "surveyd.db"),
+                                        "UPDATE responses SET answers = 'not json' WHERE id = ?", (broken,)), 1)
+        name = self.dbname + "_bad"
+        psql('DROP DATABASE IF EXISTS "%s"' % name)
+        psql('CREATE DATABASE "%s"' % name)
+        self.addCleanup(psql, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        p = run_cli(["migrate", "--from", copy_dir, "--to", database_uri(PG, name), "--batch", BATCH], timeout=120)
+        err = p.stderr.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn(broken, err)
+        self.assertIn("partial copy", err)
+        self.assertNotIn("migrate: copied", p.stdout.decode("utf-8", "replace"))
 
 
 if __name__ == "__main__":
