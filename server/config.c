@@ -312,7 +312,6 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
 
     memset(config, 0, sizeof *config);
     config->command = CONFIG_SERVE;
-    config->migrate_batch = 2000;
     if (!apply_environment(config, err, err_size))
         return false;
     /* "serve" is the default subcommand and may be named. */
@@ -424,8 +423,8 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         snprintf(err, err_size, "unexpected argument '%s'", argv[optind]);
         return false;
     }
-    if (config->command != CONFIG_MIGRATE && (config->migrate_from || config->migrate_to)) {
-        snprintf(err, err_size, "--from and --to are options of surveyd migrate");
+    if (config->command != CONFIG_MIGRATE && (config->migrate_from || config->migrate_to || config->migrate_batch)) {
+        snprintf(err, err_size, "--from, --to and --batch are options of surveyd migrate");
         return false;
     }
     if (config->database && !(strncmp(config->database, "postgresql://", 13) == 0 ||

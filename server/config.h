@@ -34,7 +34,7 @@ struct config {
     const char *backup_dest;        /* surveyd backup DEST */
     const char *migrate_from;       /* surveyd migrate --from DATA_DIR (or a sqlite: location) */
     const char *migrate_to;         /* surveyd migrate --to postgresql://... */
-    unsigned migrate_batch;         /* rows per transaction of the copy */
+    unsigned migrate_batch;         /* rows per transaction of the copy; 0: the default */
     double rate_limit, rate_burst;  /* anonymous submissions per client address; rate 0 = off */
     const char *trust_proxy;        /* addresses whose X-Forwarded-For is believed */
     const char *metrics_token;      /* bearer token required by /metrics; NULL: open */

@@ -282,7 +282,7 @@ int migrate_run(const struct config *config)
     /* Rows per target transaction (--batch, default 2000): enough that the commits (each a durable
      * flush) are not what the copy waits on, few enough that one transaction's rollup cells, locks
      * and WAL stay modest on a database that may already serve. */
-    m.batch_rows = config->migrate_batch;
+    m.batch_rows = config->migrate_batch ? config->migrate_batch : 2000;
     enum store_status status = store_dump(source, &copy_sink, &m, err, sizeof err);
     if (status == STORE_OK && m.in_batch > 0)
         status = finish_batch(&m);
