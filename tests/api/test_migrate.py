@@ -329,7 +329,9 @@ class MigrateTest(unittest.TestCase):
         for args in (["migrate", "--to", self.uri], ["migrate", "--from", self.src.data_dir],
                      ["migrate", "--from", self.src.data_dir, "--to", "/not/a/uri"],
                      ["migrate", "--from", self.src.data_dir + "-missing", "--to", self.uri],
-                     ["migrate", "--from", self.src.data_dir, "--to", unreachable]):
+                     ["migrate", "--from", self.src.data_dir, "--to", unreachable],
+                     ["migrate", "--from", self.src.data_dir, "--to", self.uri, "--batch", "0"],
+                     ["verify", "--from", self.src.data_dir]):
             with self.subTest(args=args):
                 p = run_cli(args, timeout=60)
                 self.assertEqual(p.returncode, 2, p.stderr)
