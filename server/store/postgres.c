@@ -514,6 +514,8 @@ const struct store_backend store_backend_postgres = {
     .verify = pg_verify,
     .each_answers = pg_each_answers,
     .backup = pg_backup,
+    .import_response = pg_import_response,
+    .import_end = pg_import_end,
 
     .size_bytes = pg_size_bytes,
     .probe_write = pg_probe_write,

@@ -116,6 +116,11 @@ enum store_status pg_verify(struct store *store, void (*report)(const char *line
                             uint64_t *differences, uint64_t *responses);
 enum store_status pg_each_answers(struct store *store, store_answers_fn each, void *arg);
 
+/* postgres_migrate.c: migrate's responses streamed with COPY (backend.h's import_response and
+ * import_end). */
+enum store_status pg_import_response(struct store_conn *conn, const struct store_stored_response *row);
+enum store_status pg_import_end(struct store_conn *conn, bool keep);
+
 /* A fresh connection of its own (for an export cursor or verify), or NULL with err set. */
 PGconn *pg_connect(struct pg_store *store, char *err, size_t err_size);
 
