@@ -72,8 +72,9 @@ static inline struct pg_conn *pg_conn_of(struct store_conn *conn)
 PGconn *pg_db(struct pg_conn *conn);
 
 /* A result's status as store.h's: 23505 unique violation → STORE_CONFLICT, 23503 foreign key →
- * STORE_NOT_FOUND, 40001/40P01 (serialization, deadlock), 53xxx (resources), 57P0x (shutdown) and
- * 08xxx or a broken connection → STORE_UNAVAILABLE, anything else → STORE_ERROR. Keeps the
+ * STORE_NOT_FOUND, 40001/40P01 (serialization, deadlock) → STORE_RETRY, 53xxx (resources), 57P0x
+ * (shutdown), 25006 (read-only standby) and 08xxx or a broken connection → STORE_UNAVAILABLE,
+ * anything else → STORE_ERROR. Keeps the
  * message in conn->error. A NULL result is a broken connection. */
 enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result);
 
