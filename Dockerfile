@@ -8,6 +8,7 @@
 # Without SURVEYD_ADMIN_TOKENS an admin token is generated into /data/admin-token on first start:
 #   docker exec surveyd cat /data/admin-token
 # Consistent backup of the live database:  docker exec surveyd surveyd backup /data/backup.db
+# On PostgreSQL instead of /data: -e SURVEYD_DATABASE='postgresql://...' (docs/postgresql.md).
 # tests/deploy/container.sh builds this file with podman (no Docker engine) and runs the image.
 
 ############################################################################ build stage
@@ -17,7 +18,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential meson ninja-build pkg-config python3 \
-      libmicrohttpd-dev libcjson-dev libsqlite3-dev libssl-dev zlib1g-dev \
+      libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -34,7 +35,7 @@ FROM debian:bookworm-slim
 
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd12 libcjson1 libsqlite3-0 libssl3 zlib1g \
+ && apt-get install -y --no-install-recommends libmicrohttpd12 libcjson1 libsqlite3-0 libpq5 libssl3 zlib1g \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb
 
 RUN groupadd --gid 10001 surveyd \

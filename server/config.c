@@ -13,6 +13,9 @@ enum long_only_option {
     OPT_MAX_BODY = 256,
     OPT_DURABILITY,
     OPT_DATABASE,
+    OPT_FROM,
+    OPT_TO,
+    OPT_BATCH,
     OPT_ADMIN_TOKENS_FILE,
     OPT_READ_TOKENS_FILE,
     OPT_INGEST_TOKENS_FILE,
@@ -37,6 +40,9 @@ static const struct option long_options[] = {
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"durability", required_argument, NULL, OPT_DURABILITY},
     {"database", required_argument, NULL, OPT_DATABASE},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"batch", required_argument, NULL, OPT_BATCH},
     {"admin-tokens-file", required_argument, NULL, OPT_ADMIN_TOKENS_FILE},
     {"read-tokens-file", required_argument, NULL, OPT_READ_TOKENS_FILE},
     {"ingest-tokens-file", required_argument, NULL, OPT_INGEST_TOKENS_FILE},
@@ -64,6 +70,7 @@ void config_print_usage(const char *program)
            "       %s verify [--data-dir DIR | --database URI]\n"
            "       %s backup DEST [--data-dir DIR]\n"
            "       %s healthcheck [--listen ADDR:PORT]\n"
+           "       %s migrate --from DATA_DIR --to URI [--batch N]\n"
            "\n"
            "Collects customer survey responses (NPS, CSAT, CES) and serves their scores.\n"
            "\n"
@@ -74,8 +81,14 @@ void config_print_usage(const char *program)
            "  backup   copy the live database consistently to DEST (SQLite online backup; ingest goes\n"
            "           on), then check the copy's integrity\n"
            "  healthcheck  exit 0 when GET /readyz at the listen address answers 200 (for containers)\n"
-           "\n"
-           "Options (environment variable in brackets):\n"
+           "  migrate  copy the SQLite store in DATA_DIR (read-only, from one snapshot; it may be serving)\n"
+           "           into an empty PostgreSQL database (URI: postgresql://...), N rows per transaction\n"
+           "           (default 2000); exit 0 when everything was copied, 1 when the copy failed part-way,\n"
+           "           2 when it could not start or the target is not empty\n"
+           "\n",
+           program, program, program, program, program);
+    /* Two strings: one would pass the 4095 characters C17 promises a string literal may hold. */
+    printf("Options (environment variable in brackets):\n"
            "  -l, --listen ADDR:PORT        address to listen on; port 0 picks a free one\n"
            "                                [SURVEYD_LISTEN] (default 127.0.0.1:8080)\n"
            "  -d, --data-dir DIR            where the embedded SQLite database lives, and the generated\n"
@@ -113,8 +126,7 @@ void config_print_usage(const char *program)
            "  -h, --help                    this text\n"
            "  -V, --version                 the version\n"
            "\n"
-           "With no admin token configured, one is generated into DATA_DIR/admin-token.\n",
-           program, program, program, program);
+           "With no admin token configured, one is generated into DATA_DIR/admin-token.\n");
 }
 
 /* strtonum-style: the whole string a decimal integer within [min, max]. */
@@ -307,7 +319,7 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         const char *name;
         enum config_command command;
     } subcommands[] = {{"serve", CONFIG_SERVE}, {"verify", CONFIG_VERIFY}, {"backup", CONFIG_BACKUP},
-                       {"healthcheck", CONFIG_HEALTHCHECK}};
+                       {"healthcheck", CONFIG_HEALTHCHECK}, {"migrate", CONFIG_MIGRATE}};
     for (size_t i = 0; argc > 1 && i < sizeof subcommands / sizeof subcommands[0]; i++) {
         if (strcmp(argv[1], subcommands[i].name) == 0) {
             config->command = subcommands[i].command;
@@ -332,6 +344,15 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_DATABASE:
             config->database = optarg;
+            break;
+        case OPT_FROM:
+            config->migrate_from = optarg;
+            break;
+        case OPT_TO:
+            config->migrate_to = optarg;
+            break;
+        case OPT_BATCH:
+            ok = set_count(&config->migrate_batch, "batch", optarg, 1, 100000, err, err_size);
             break;
         case OPT_DURABILITY:
             ok = set_durability(config, optarg, err, err_size);
@@ -400,6 +421,10 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         config->backup_dest = argv[optind++];
     if (optind < argc) {
         snprintf(err, err_size, "unexpected argument '%s'", argv[optind]);
+        return false;
+    }
+    if (config->command != CONFIG_MIGRATE && (config->migrate_from || config->migrate_to || config->migrate_batch)) {
+        snprintf(err, err_size, "--from, --to and --batch are options of surveyd migrate");
         return false;
     }
     if (config->database && !(strncmp(config->database, "postgresql://", 13) == 0 ||

@@ -9,7 +9,15 @@
 #include "log.h"
 #include "store.h"
 
-enum config_command { CONFIG_SERVE, CONFIG_VERIFY, CONFIG_BACKUP, CONFIG_HEALTHCHECK, CONFIG_HELP, CONFIG_VERSION };
+enum config_command {
+    CONFIG_SERVE,
+    CONFIG_VERIFY,
+    CONFIG_BACKUP,
+    CONFIG_HEALTHCHECK,
+    CONFIG_MIGRATE,
+    CONFIG_HELP,
+    CONFIG_VERSION,
+};
 
 struct config {
     enum config_command command;
@@ -24,6 +32,9 @@ struct config {
     unsigned retention_days;        /* 0: keep responses forever */
     const char *cors_origins;       /* comma-separated origins, or "*" */
     const char *backup_dest;        /* surveyd backup DEST */
+    const char *migrate_from;       /* surveyd migrate --from DATA_DIR (or a sqlite: location) */
+    const char *migrate_to;         /* surveyd migrate --to postgresql://... */
+    unsigned migrate_batch;         /* rows per transaction of the copy; 0: the default */
     double rate_limit, rate_burst;  /* anonymous submissions per client address; rate 0 = off */
     const char *trust_proxy;        /* addresses whose X-Forwarded-For is believed */
     const char *metrics_token;      /* bearer token required by /metrics; NULL: open */

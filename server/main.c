@@ -15,6 +15,7 @@
 #include "export.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
 #include "oom.h"
 #include "ops.h"
 #include "retention.h"
@@ -196,6 +197,8 @@ int main(int argc, char **argv)
         return ops_backup(&config);
     case CONFIG_HEALTHCHECK:
         return ops_healthcheck(&config);
+    case CONFIG_MIGRATE:
+        return migrate_run(&config);
     case CONFIG_SERVE:
         break;
     }

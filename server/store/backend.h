@@ -145,6 +145,17 @@ struct store_backend {
     enum store_status (*each_answers)(struct store *store, store_answers_fn each, void *arg);
     enum store_status (*backup)(struct store *store, const char *dest, char *err, size_t err_size);
 
+    /* store_dump (surveyd migrate's source); NULL for a backend that cannot be one. */
+    enum store_status (*dump)(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
+                              size_t err_size);
+    /* A bulk path for migrate's responses, optional (NULL: store_import_response inserts each row
+     * through insert_response, one statement and round trip a row). import_response sends one
+     * stored row as it is (store.c adds its rollup facts); import_end finishes what was sent (keep
+     * false: throws it away, the transaction is rolled back next) and comes before any other
+     * statement on the connection, the commit included. */
+    enum store_status (*import_response)(struct store_conn *conn, const struct store_stored_response *row);
+    enum store_status (*import_end)(struct store_conn *conn, bool keep);
+
     uint64_t (*size_bytes)(struct store *store);
     enum store_status (*probe_write)(struct store_conn *conn, int64_t now_ms);
     bool (*ping)(struct store_conn *conn);

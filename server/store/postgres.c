@@ -137,8 +137,12 @@ enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result)
         return STORE_CONFLICT;
     if (strcmp(state, "23503") == 0)
         return STORE_NOT_FOUND;
+    /* Another instance's transaction in the way: the writer runs the job again (its savepoint went
+     * back, its rollup changes with it, so nothing counts twice). */
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return STORE_RETRY;
     /* 25006: a write reached a server that became a read-only standby (a failover under way). */
-    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || sqlstate_is(state, "53") ||
+    if (sqlstate_is(state, "53") ||
         sqlstate_is(state, "57P0") || sqlstate_is(state, "08") || strcmp(state, "25006") == 0)
         return STORE_UNAVAILABLE;
     return STORE_ERROR;
@@ -568,6 +572,8 @@ const struct store_backend store_backend_postgres = {
     .verify = pg_verify,
     .each_answers = pg_each_answers,
     .backup = pg_backup,
+    .import_response = pg_import_response,
+    .import_end = pg_import_end,
 
     .size_bytes = pg_size_bytes,
     .probe_write = pg_probe_write,

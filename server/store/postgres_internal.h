@@ -75,8 +75,9 @@ static inline struct pg_conn *pg_conn_of(struct store_conn *conn)
 PGconn *pg_db(struct pg_conn *conn);
 
 /* A result's status as store.h's: 23505 unique violation → STORE_CONFLICT, 23503 foreign key →
- * STORE_NOT_FOUND, 40001/40P01 (serialization, deadlock), 53xxx (resources), 57P0x (shutdown) and
- * 08xxx or a broken connection → STORE_UNAVAILABLE, anything else → STORE_ERROR. Keeps the
+ * STORE_NOT_FOUND, 40001/40P01 (serialization, deadlock) → STORE_RETRY, 53xxx (resources), 57P0x
+ * (shutdown), 25006 (read-only standby) and 08xxx or a broken connection → STORE_UNAVAILABLE,
+ * anything else → STORE_ERROR. Keeps the
  * message in conn->error. A NULL result is a broken connection. */
 enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result);
 
@@ -118,6 +119,11 @@ enum store_status pg_day_span(struct store_conn *conn, const char *survey, int64
 enum store_status pg_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                             uint64_t *differences, uint64_t *responses);
 enum store_status pg_each_answers(struct store *store, store_answers_fn each, void *arg);
+
+/* postgres_migrate.c: migrate's responses streamed with COPY (backend.h's import_response and
+ * import_end). */
+enum store_status pg_import_response(struct store_conn *conn, const struct store_stored_response *row);
+enum store_status pg_import_end(struct store_conn *conn, bool keep);
 
 /* A fresh connection of its own (for an export cursor or verify), or NULL with err set. */
 PGconn *pg_connect(struct pg_store *store, char *err, size_t err_size);

@@ -694,6 +694,7 @@ const struct store_backend store_backend_sqlite = {
     .verify = sqlite_verify,
     .each_answers = sqlite_each_answers,
     .backup = sqlite_backup,
+    .dump = sqlite_dump,
     .size_bytes = sqlite_size_bytes,
     .probe_write = sqlite_probe_write,
     .ping = sqlite_ping,

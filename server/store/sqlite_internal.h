@@ -181,5 +181,8 @@ bool sqlite_ping(struct store_conn *base_conn);
 enum store_status sqlite_verify(struct store *base_store, void (*report)(const char *line, void *arg),
                                 void *arg, uint64_t *differences, uint64_t *responses);
 enum store_status sqlite_each_answers(struct store *base_store, store_answers_fn each, void *arg);
+/* sqlite_migrate.c: store_dump, surveyd migrate's source. */
+enum store_status sqlite_dump(struct store *base_store, const struct store_dump_sink *sink, void *arg, char *err,
+                              size_t err_size);
 
 #endif

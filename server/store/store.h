@@ -293,4 +293,58 @@ enum store_status store_probe_write(struct store_conn *conn, int64_t now_ms);
 /* A cheap read that proves the database answers. */
 bool store_ping(struct store_conn *conn);
 
+/* ---- copying a store into another (surveyd migrate) ---- */
+
+/* A response with everything the store keeps of it: the row, and its edit token's hash and expiry
+ * (token.hash NULL: none). */
+struct store_stored_response {
+    struct store_response_row row;
+    struct store_edit_token token;
+};
+
+/* An idempotency record as stored: the request it answered (scope, survey, key, body) and the reply. */
+struct store_idempotency_record {
+    struct store_idempotency request;
+    int status;
+    const char *reply;
+    const char *response_id, *customer;     /* NULL when absent */
+    int64_t created_at;
+};
+
+/* How many rows a dump holds, for progress and the final check. */
+struct store_dump_counts {
+    int64_t surveys, responses, records;
+};
+
+/* What store_dump hands the rows to. Each returns STORE_OK to go on; anything else ends the dump
+ * with that status. Rows (and their strings) are valid during the call only. */
+struct store_dump_sink {
+    enum store_status (*begin)(const struct store_dump_counts *counts, void *arg);
+    enum store_status (*survey)(const struct store_survey_row *row, void *arg);
+    enum store_status (*response)(const struct store_stored_response *row, void *arg);
+    enum store_status (*record)(const struct store_idempotency_record *record, void *arg);
+};
+
+/* Reads the whole store from one read snapshot, in constant memory: the counts, every survey (by
+ * id), every response (in the order they were stored), every idempotency record. Made for a store
+ * opened with store_open_read_only, beside a serving surveyd, whose writes it never blocks. A
+ * backend that cannot be a source answers STORE_ERROR with err saying so; err also holds the
+ * reason of a read that failed. */
+enum store_status store_dump(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
+                             size_t err_size);
+
+/* Writer only, in the caller's transaction: rows as another store's dump gave them, stored as they
+ * are (times, ids, texts, token hashes). A survey keeps its created_at and updated_at. A response
+ * is added to the rollups as it counts under survey (its survey's stored definition, parsed), by
+ * the rules of the answer_facts view, so that `surveyd verify` finds them consistent; the rollup
+ * cells are written when the transaction commits. */
+enum store_status store_import_survey(struct store_conn *conn, const struct store_survey_row *row);
+enum store_status store_import_response(struct store_conn *conn, const struct survey *survey,
+                                        const struct store_stored_response *row);
+enum store_status store_import_idempotency(struct store_conn *conn, const struct store_idempotency_record *record);
+
+/* Responses may be streamed (PostgreSQL: COPY) and only checked here: call it before store_commit
+ * (keep true: its status says whether every row went in) and before store_rollback (keep false). */
+enum store_status store_import_end(struct store_conn *conn, bool keep);
+
 #endif

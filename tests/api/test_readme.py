@@ -32,6 +32,7 @@ SKIPPED = {
     "docker ": "needs a container engine; tests/deploy/container.sh builds and runs the image",
     "systemctl": "needs root and systemd; tests/deploy checks the unit",
     "tests/bench/run.sh": "takes about 20 minutes; not part of CI",
+    "postgresql://": "needs a PostgreSQL server: the PostgreSQL suite runs migrate and verify (test_migrate.py)",
 }
 
 STATUS_MARK = "@@readme-status "

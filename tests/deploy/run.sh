@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the deployment checks: kubernetes.sh, nginx.sh, systemd.sh, container.sh (or those named:
+# Runs the deployment checks: kubernetes.sh, kubernetes_postgres.sh, nginx.sh, systemd.sh, container.sh (or those named:
 # run.sh nginx systemd). Each prints its own "NAME: N passed, N failed"; this script adds them up
 # (a script that exits non-zero without reporting a failure counts as one failure) and ends with
 #   deploy: N passed, N failed
@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(kubernetes nginx systemd container)
+[ ${#suites[@]} -gt 0 ] || suites=(kubernetes kubernetes_postgres nginx systemd container)
 
 total_passed=0 total_failed=0 status=0
 log=$(mktemp)
