@@ -205,6 +205,58 @@ bool pg_prepare(struct pg_conn *conn, const char *sql, char name[16], enum store
     return false;
 }
 
+/* One result of a pipeline, skipping the NULL that ends the previous statement's results; NULL when
+ * nothing more will come (a broken connection). */
+static PGresult *next_result(PGconn *db)
+{
+    PGresult *result = PQgetResult(db);
+    return result ? result : PQgetResult(db);
+}
+
+/* Runs the pending savepoint statements and then the prepared statement name in one pipeline: one
+ * round trip where there were up to three. The first failure's result is returned (the statements
+ * after it were skipped by the server), or else the statement's own. */
+static PGresult *exec_after_pending(struct pg_conn *conn, PGconn *db, const char *name, int n,
+                                    const char *const *values, const int *lengths, const int *formats)
+{
+    const char *pending[2];
+    int count = 0;
+    PGresult *failed = NULL, *own = NULL;
+
+    if (conn->release_pending)
+        pending[count++] = "RELEASE SAVEPOINT job";
+    if (conn->savepoint_pending)
+        pending[count++] = "SAVEPOINT job";
+    if (!PQenterPipelineMode(db))
+        return NULL; /* still pending: a later ROLLBACK TO must not reach an older savepoint */
+    conn->release_pending = conn->savepoint_pending = false;
+    bool sent = true;
+    for (int i = 0; i < count && sent; i++)
+        sent = PQsendQueryParams(db, pending[i], 0, NULL, NULL, NULL, NULL, 0);
+    if (sent && PQsendQueryPrepared(db, name, n, values, lengths, formats, 0) && PQpipelineSync(db)) {
+        for (int i = 0; i <= count; i++) {
+            PGresult *result = next_result(db);
+            ExecStatusType rc = PQresultStatus(result);
+            if (result == NULL)
+                break;
+            if (i == count)
+                own = result;
+            else if (failed == NULL && rc != PGRES_COMMAND_OK)
+                failed = result;
+            else
+                PQclear(result);
+        }
+        PGresult *sync = next_result(db);
+        PQclear(sync);
+    }
+    PQexitPipelineMode(db);
+    if (failed != NULL) {
+        PQclear(own);
+        return failed;
+    }
+    return own;
+}
+
 PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
                           const int *lengths, const int *formats, enum store_status *status)
 {
@@ -218,7 +270,9 @@ PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const ch
             return NULL;
         }
         if (prepared_name(conn, db, sql, name, &result))
-            result = PQexecPrepared(db, name, n, values, lengths, formats, 0);
+            result = conn->release_pending || conn->savepoint_pending
+                         ? exec_after_pending(conn, db, name, n, values, lengths, formats)
+                         : PQexecPrepared(db, name, n, values, lengths, formats, 0);
         ExecStatusType rc = PQresultStatus(result);
         if (result != NULL && (rc == PGRES_TUPLES_OK || rc == PGRES_COMMAND_OK)) {
             *status = STORE_OK;

@@ -52,6 +52,9 @@ struct pg_conn {
     char **touched;
     int touched_count, touched_cap;
     bool touched_all;
+    /* The writer's savepoint statements not sent yet (postgres_txn.c): they go out in one pipeline
+     * with the next statement instead of a round trip each. */
+    bool release_pending, savepoint_pending;
 };
 
 /* Notes that the writer's transaction changed survey's data (NULL: maybe every survey's). */

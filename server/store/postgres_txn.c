@@ -49,6 +49,7 @@ static const char *const upserts[] = {
  * compare their caches with. */
 static const char bump_version[] = "INSERT INTO data_versions (survey, version) VALUES ($1, 1)"
                                    " ON CONFLICT (survey) DO UPDATE SET version = data_versions.version + 1";
+static const char release_job[] = "RELEASE SAVEPOINT job";
 
 /* ---- BEGIN, savepoints, ROLLBACK ---- */
 
@@ -70,6 +71,7 @@ enum store_status pg_begin(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
     pg_end_stray_transaction(conn);
+    conn->release_pending = conn->savepoint_pending = false;
     enum store_status status = pg_exec(conn, "BEGIN", 0, NULL, NULL);
     conn->in_transaction = status == STORE_OK;
     pg_touched_clear(conn);
@@ -81,25 +83,39 @@ void pg_rollback(struct store_conn *base)
     struct pg_conn *conn = pg_conn_of(base);
     pg_touched_clear(conn);
     pg_end_stray_transaction(conn);
+    conn->release_pending = conn->savepoint_pending = false;
     if (conn->in_transaction && conn->db != NULL && PQstatus(conn->db) == CONNECTION_OK)
         pg_exec(conn, "ROLLBACK", 0, NULL, NULL);
     /* From here on a lost connection may be replaced: the caller knows its transaction is gone. */
     conn->in_transaction = false;
 }
 
+/* Savepoints cost no round trip of their own: SAVEPOINT goes out with the job's first statement,
+ * and RELEASE with the next job's (or the commit's flush), in one pipeline (postgres.c). A job that
+ * sent nothing needs neither. If a savepoint statement fails, the statement it went with returns
+ * that failure, and the job is rolled back like any other. */
 enum store_status pg_savepoint(struct store_conn *base)
 {
-    return pg_exec(pg_conn_of(base), "SAVEPOINT job", 0, NULL, NULL);
+    pg_conn_of(base)->savepoint_pending = true;
+    return STORE_OK;
 }
 
 void pg_release(struct store_conn *base)
 {
-    pg_exec(pg_conn_of(base), "RELEASE SAVEPOINT job", 0, NULL, NULL);
+    struct pg_conn *conn = pg_conn_of(base);
+    if (conn->savepoint_pending)
+        conn->savepoint_pending = false;
+    else
+        conn->release_pending = true;
 }
 
 void pg_rollback_to(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    if (conn->savepoint_pending) {
+        conn->savepoint_pending = false; /* the job changed nothing */
+        return;
+    }
     if (!conn->in_transaction)
         return;
     /* Released as well, as sqlite.c does, so that savepoints never pile up in a long batch. */
@@ -264,6 +280,8 @@ static enum store_status prepare_flush(struct pg_conn *conn)
         pg_prepare(conn, upserts[i], name, &status);
     if (status == STORE_OK)
         pg_prepare(conn, bump_version, name, &status);
+    if (status == STORE_OK)
+        pg_prepare(conn, release_job, name, &status);
     return status;
 }
 
@@ -344,6 +362,10 @@ static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas 
         free(list.cells);
         return p.db ? pg_status_of(conn, NULL) : STORE_UNAVAILABLE;
     }
+    /* The last job's RELEASE, if it is still pending, goes first; a job that sent nothing has none. */
+    if (conn->release_pending)
+        pipeline_send(&p, release_job, 0, NULL);
+    conn->release_pending = conn->savepoint_pending = false;
     for (size_t i = 0; i < list.count && p.status == STORE_OK; i++)
         send_cell(&p, list.cells[i]);
     if (p.status == STORE_OK)

@@ -165,6 +165,31 @@ class DataVersion(PostgresCase):
         self.assertEqual(d.req("DELETE", "/v1/responses/" + r.json["id"], token=ADMIN_TOKEN).status, 204)
         self.assertGreater(version(), after_post)
 
+    def test_a_write_moves_its_surveys_version_only_and_an_erasure_every_one(self):
+        uri = self.fresh_database()
+        d = self.daemon(uri)
+        d.start()
+        version = lambda s: int(psql(uri, "SELECT coalesce(sum(version), 0) FROM data_versions"  # noqa: E731
+                                          " WHERE survey IN ('', '%s')" % s))
+        sid, other = uid("dv"), uid("dv")
+        for s in (sid, other):
+            self.assertEqual(d.req("PUT", "/v1/surveys/" + s, harness.simple_definition(),
+                                   token=ADMIN_TOKEN).status, 201)
+        other_before = version(other)
+        r = d.req("POST", "/v1/surveys/%s/responses" % sid, {"answers": {"nps": 9}, "customer": "dv-customer"},
+                  token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 201, r.body[:300])
+        after_post = version(sid)
+        r = d.req("PATCH", "/v1/responses/" + r.json["id"], {"answers": {"comment": "edited"}}, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertGreater(version(sid), after_post)
+        self.assertEqual(version(other), other_before, "a write to one survey moved another's version")
+        # An erasure may reach any survey: every survey's version moves.
+        after_patch = version(sid)
+        self.assertEqual(d.req("DELETE", "/v1/customers/dv-customer", token=ADMIN_TOKEN).status, 200)
+        self.assertGreater(version(other), other_before)
+        self.assertGreater(version(sid), after_patch)
+
 
 if __name__ == "__main__":
     if not SERVER:
