@@ -177,7 +177,7 @@ static void scrub_after_erase(struct writer_job *job)
     if (store_purge(store_writer(erase->job.app->store), erase->ids, erase->id_count, &rewrote) != STORE_OK)
         log_warn("erasure: the database could not be purged yet; old pages go at the next checkpoint or vacuum");
     else if (rewrote)
-        log_info("erasure: stale copies found in free space; the database was vacuumed");
+        log_info("erasure: the store vacuumed what held the customer's data (SQLite: only when stale copies were found)");
 }
 
 enum http_next customers_erase(struct http_request *req)
