@@ -15,10 +15,11 @@
 #define MS_PER_DAY STORE_MS_PER_DAY
 #define MS_PER_HOUR STORE_MS_PER_HOUR
 
-/* Rows per statement when a listing wants more than that (or all): each stretch is a complete
+/* Rows per statement when a listing wants more than that (or all): each chunk is a complete
  * result in memory, handed to the caller only once it is read (the caller may use the same
- * connection from its callback, as a customer's summary does to load a survey). */
-#define LIST_CHUNK 500
+ * connection from its callback, as a customer's summary does to load a survey). A page of the API
+ * (at most 1000 rows, plus one to learn whether there is another) is one statement. */
+#define LIST_CHUNK 1024
 
 /* Rows per export stretch: the export layer pauses after 256 rows (ROWS_PER_STRETCH in export.c),
  * so a stretch is usually read to its end before the pause. */

@@ -786,7 +786,7 @@ START_TEST(test_list_and_iter)
     reset_model();
     put_survey(0, "s1");
     put_survey(1, "s2");
-    /* More rows than a PostgreSQL listing chunk (500) or export stretch (256). */
+    /* More rows than a PostgreSQL listing chunk (1024) or export stretch (256). */
     insert_random(0, 1100);
     insert_random(1, 60);
     /* Ties on submitted_at are ordered by id, newest first; a customer across both surveys. */
