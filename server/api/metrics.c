@@ -690,8 +690,38 @@ static bool etag_matches(const char *if_none_match, const char *etag)
 }
 
 /* Answers from the ETag or the cache when it can; otherwise computes, caches and replies. */
+static void reply_cached_at(struct http_request *req, const char *key, uint64_t version,
+                            enum store_status (*produce)(struct http_request *req, void *arg, char **body),
+                            void *arg);
+
+/* version counts this process's writes (versions.c). Other instances on the same database write
+ * too: the store's data version, read before the data, goes into the key (and so into the ETag),
+ * so neither a cached reply nor a client's ETag outlives a write another instance acknowledged
+ * before this request arrived. SQLite's is always 0. */
 static void reply_cached(struct http_request *req, const char *key, uint64_t version,
                          enum store_status (*produce)(struct http_request *req, void *arg, char **body), void *arg)
+{
+    struct store_conn *conn = store_reader(api_app(req)->store);
+    int64_t shared = 0;
+    enum store_status status = conn ? store_data_version(conn, &shared) : STORE_UNAVAILABLE;
+    if (status != STORE_OK) {
+        api_reply_store_error(req, status);
+        return;
+    }
+    size_t size = strlen(key) + 32;
+    char *full = malloc(size);
+    if (full == NULL) {
+        api_reply_store_error(req, STORE_ERROR);
+        return;
+    }
+    snprintf(full, size, "%s\x1f%lld", key, (long long)shared);
+    reply_cached_at(req, full, version, produce, arg);
+    free(full);
+}
+
+static void reply_cached_at(struct http_request *req, const char *key, uint64_t version,
+                            enum store_status (*produce)(struct http_request *req, void *arg, char **body),
+                            void *arg)
 {
     struct app *app = api_app(req);
     char etag[96];

@@ -68,6 +68,7 @@ void store_backend_conn_free_deltas(struct store_conn *conn);
 
 struct store_backend {
     const char *name;           /* "sqlite", "postgresql": for logs and `surveyd version` */
+    bool shared;                /* other processes may write the same data (store_shared) */
 
     /* location: what follows the scheme ("sqlite:" → the folder; PostgreSQL: the whole URI). */
     struct store *(*open)(const char *location, const struct store_options *options, bool read_only, char *err,

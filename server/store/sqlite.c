@@ -653,6 +653,7 @@ void sqlite_rollback_to(struct store_conn *base_conn)
 
 const struct store_backend store_backend_sqlite = {
     .name = "sqlite",
+    .shared = false, /* one process owns the file */
     .open = sqlite_open,
     .close = sqlite_close,
     .reader = sqlite_reader,

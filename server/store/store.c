@@ -70,6 +70,11 @@ const char *store_kind(const struct store *store)
     return store->backend->name;
 }
 
+bool store_shared(const struct store_conn *conn)
+{
+    return conn->backend->shared;
+}
+
 struct store_conn *store_reader(struct store *store)
 {
     return store->backend->reader(store);

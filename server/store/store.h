@@ -22,7 +22,9 @@ enum store_status {
     STORE_CONFLICT,         /* a unique rule would break: (survey, interaction), an answered question */
     STORE_REPLAY,           /* an idempotency record with the same body exists: replay its reply */
     STORE_KEY_REUSED,       /* an idempotency record with another body exists */
-    STORE_UNAVAILABLE,      /* disk full, I/O error, database locked: try again later */
+    STORE_UNAVAILABLE,      /* disk full, I/O error, database locked or unreachable: try again later */
+    STORE_RETRY,            /* another writer's transaction got in the way (PostgreSQL's serialization
+                             * failure or deadlock): the same job may simply be run again */
     STORE_ERROR,            /* anything else: a bug or corruption */
 };
 
@@ -52,6 +54,11 @@ void store_close(struct store *store);
 
 /* "sqlite" or "postgresql". */
 const char *store_kind(const struct store *store);
+
+/* Whether other processes (surveyd instances) may write the same data, as on PostgreSQL: what a
+ * process remembers of committed state must then be checked against the store before it is
+ * trusted. */
+bool store_shared(const struct store_conn *conn);
 
 struct store_conn *store_reader(struct store *store);
 struct store_conn *store_writer(struct store *store);
