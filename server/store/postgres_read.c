@@ -84,6 +84,12 @@ static enum store_status read_end(struct pg_conn *conn, bool began, enum store_s
 {
     if (!began)
         return status;
+    /* pg_query reconnects by itself when a connection broke while it looked idle: a statement that
+     * ran on a new connection ran outside the snapshot, and what the call read may disagree. */
+    if (status == STORE_OK && (conn->db == NULL || PQtransactionStatus(conn->db) != PQTRANS_INTRANS)) {
+        snprintf(conn->error, sizeof conn->error, "the connection to PostgreSQL was lost during a read");
+        status = STORE_UNAVAILABLE;
+    }
     enum store_status ended = pg_exec(conn, status == STORE_OK ? "COMMIT" : "ROLLBACK", 0, NULL, NULL);
     return status == STORE_OK ? ended : status;
 }
