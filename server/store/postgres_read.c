@@ -224,8 +224,11 @@ static char *own(struct pg_iter *it, int slot, const char *text)
     return it->texts[slot];
 }
 
+/* Copies of the query's strings: an export outlives the request handler that built the query. */
 static bool own_query(struct pg_iter *it, const struct store_list_query *q)
 {
+    const char *given[6] = {q->survey, q->before_id, q->channel, q->agent, q->customer, q->interaction};
+
     it->query = *q;
     it->query.survey = own(it, 0, q->survey);
     it->query.before_id = own(it, 1, q->before_id);
@@ -234,7 +237,6 @@ static bool own_query(struct pg_iter *it, const struct store_list_query *q)
     it->query.customer = own(it, 4, q->customer);
     it->query.interaction = own(it, 5, q->interaction);
     for (int i = 0; i < 6; i++) {
-        const char *given[] = {q->survey, q->before_id, q->channel, q->agent, q->customer, q->interaction};
         if (given[i] != NULL && it->texts[i] == NULL)
             return false;
     }
