@@ -1119,6 +1119,33 @@ START_TEST(test_data_version_and_day_span)
 }
 END_TEST
 
+/* `surveyd verify` opens the store read-only beside the serving daemon: the same answers. */
+START_TEST(test_read_only_beside)
+{
+    char err[512];
+    uint64_t differences, responses;
+    int lines = 0;
+
+    reset_model();
+    put_survey(0, "s1");
+    insert_random(0, 80);
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *ro = store_open_read_only(&options, err, sizeof err);
+    ck_assert_msg(ro != NULL, "store_open_read_only: %s", err);
+    ck_assert_int_eq(store_verify(ro, count_line, &lines, &differences, &responses), STORE_OK);
+    ck_assert_int_eq(differences, 0);
+    ck_assert_int_eq(responses, 80);
+    struct store *kept = store;
+    store = ro; /* the checks below read through `store` */
+    struct store_list_query q = all_of("s1");
+    check_list(&q);
+    check_iter(&q, 7);
+    check_all_metrics("s1");
+    store = kept;
+    store_close(ro);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create(backend);
@@ -1135,6 +1162,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_idempotency);
     tcase_add_test(tc, test_edit_tokens);
     tcase_add_test(tc, test_data_version_and_day_span);
+    tcase_add_test(tc, test_read_only_beside);
     suite_add_tcase(s, tc);
     return s;
 }
