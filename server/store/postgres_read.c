@@ -12,9 +12,6 @@
 
 #include "oom.h"
 
-#define MS_PER_DAY STORE_MS_PER_DAY
-#define MS_PER_HOUR STORE_MS_PER_HOUR
-
 /* Rows per statement when a listing wants more than that (or all): each chunk is a complete
  * result in memory, handed to the caller only once it is read (the caller may use the same
  * connection from its callback, as a customer's summary does to load a survey). A page of the API
@@ -102,13 +99,15 @@ static enum store_status read_end(struct pg_conn *conn, bool began, enum store_s
 #define LIST_COLUMNS "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction," \
     " answers, properties FROM responses"
 static const char list_sql[] =
-    LIST_COLUMNS " WHERE survey = $1::text AND (submitted_at, id) < ($2::bigint, $3::text) AND submitted_at >= $4::bigint"
+    LIST_COLUMNS " WHERE survey = $1::text AND (submitted_at, id) < ($2::bigint, $3::text)"
+    " AND submitted_at >= $4::bigint"
     " AND ($5::text IS NULL OR channel = $5) AND ($6::text IS NULL OR agent = $6)"
     " AND ($7::text IS NULL OR customer = $7) AND ($8::text IS NULL OR interaction = $8)"
     " ORDER BY submitted_at DESC, id DESC LIMIT $9::bigint";
 /* Across surveys: a customer's history through the (customer, submitted_at, id) index. */
 static const char list_customer_sql[] =
-    LIST_COLUMNS " WHERE customer = $7::text AND (submitted_at, id) < ($2::bigint, $3::text) AND submitted_at >= $4::bigint"
+    LIST_COLUMNS " WHERE customer = $7::text AND (submitted_at, id) < ($2::bigint, $3::text)"
+    " AND submitted_at >= $4::bigint"
     " AND ($1::text IS NULL OR survey = $1) AND ($5::text IS NULL OR channel = $5)"
     " AND ($6::text IS NULL OR agent = $6) AND ($8::text IS NULL OR interaction = $8)"
     " ORDER BY submitted_at DESC, id DESC LIMIT $9::bigint";
@@ -544,14 +543,15 @@ static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
  * (at most two partial hours) from raw rows. */
 static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
 {
-    int64_t first_hour = floor_div(lo_ms + MS_PER_HOUR - 1, MS_PER_HOUR), end_hour = floor_div(hi_ms, MS_PER_HOUR);
+    int64_t first_hour = floor_div(lo_ms + STORE_MS_PER_HOUR - 1, STORE_MS_PER_HOUR);
+    int64_t end_hour = floor_div(hi_ms, STORE_MS_PER_HOUR);
     if (!p->coarse || first_hour >= end_hour) {
         scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, hi_ms);
         return;
     }
-    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, first_hour * MS_PER_HOUR);
+    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, first_hour * STORE_MS_PER_HOUR);
     scan_pair(p, scan_answers_hour_sql, scan_responses_hour_sql, first_hour, end_hour);
-    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, end_hour * MS_PER_HOUR, hi_ms);
+    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, end_hour * STORE_MS_PER_HOUR, hi_ms);
 }
 
 static void scan_window(struct scan_plan *p)
@@ -559,8 +559,9 @@ static void scan_window(struct scan_plan *p)
     const struct store_metrics_query *q = p->q;
     /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
      * costs at most two days' hours and two partial hours' responses, whatever the window. */
-    int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + MS_PER_DAY - 1, MS_PER_DAY);
-    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, MS_PER_DAY);
+    int64_t first_day =
+        q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + STORE_MS_PER_DAY - 1, STORE_MS_PER_DAY);
+    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, STORE_MS_PER_DAY);
     if (first_day >= end_day) { /* no whole day inside: both bounds are given */
         scan_edge(p, q->from_ms, q->to_ms);
         return;
@@ -569,9 +570,9 @@ static void scan_window(struct scan_plan *p)
     /* The edges exist only for a given bound; their day products are formed only then (the open
      * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
     if (q->from_ms != INT64_MIN)
-        scan_edge(p, q->from_ms, first_day * MS_PER_DAY);
+        scan_edge(p, q->from_ms, first_day * STORE_MS_PER_DAY);
     if (q->to_ms != INT64_MAX)
-        scan_edge(p, end_day * MS_PER_DAY, q->to_ms);
+        scan_edge(p, end_day * STORE_MS_PER_DAY, q->to_ms);
 }
 
 enum store_status pg_metrics_scan(struct store_conn *store_conn, const struct store_metrics_query *q,
@@ -601,14 +602,16 @@ enum store_status pg_metrics_scan(struct store_conn *store_conn, const struct st
     return read_end(p.conn, began, p.status);
 }
 
+static const char day_span_sql[] =
+    "SELECT min(day), max(day) FROM rollup_responses WHERE survey = $1::text AND count > 0";
+
 enum store_status pg_day_span(struct store_conn *store_conn, const char *survey, int64_t *first_day,
                               int64_t *last_day)
 {
     struct pg_conn *conn = pg_conn_of(store_conn);
     const char *values[1] = {survey};
     enum store_status status;
-    PGresult *r = pg_query(conn, "SELECT min(day), max(day) FROM rollup_responses WHERE survey = $1::text AND count > 0",
-                           1, values, &status);
+    PGresult *r = pg_query(conn, day_span_sql, 1, values, &status);
 
     if (r == NULL)
         return status;
