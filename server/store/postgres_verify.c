@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 /* The first day of a day's UTC month, in days since 1970-01-01 (the month tables' key). The date
  * is cast to a timestamp without time zone, so the session's TimeZone plays no part. */
 #define MONTH_OF(day) "(date_trunc('month', (DATE '1970-01-01' + (" day ")::int)::timestamp)::date" \
@@ -127,17 +129,23 @@ static enum store_status open_snapshot(struct pg_store *store, struct pg_conn *c
     memset(conn, 0, sizeof *conn);
     conn->base.backend = store->base.backend;
     conn->store = store;
-    if ((conn->db = pg_connect(store, err, sizeof err)) == NULL)
+    if ((conn->db = pg_connect(store, err, sizeof err)) == NULL) {
+        snprintf(conn->error, sizeof conn->error, "%s", err);
         return STORE_UNAVAILABLE;
+    }
     return run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 }
 
-static void close_snapshot(struct pg_conn *conn)
+/* Ends the snapshot; a failure is logged with the server's reason (the caller only sees a status). */
+static enum store_status close_snapshot(struct pg_conn *conn, enum store_status status)
 {
+    if (status != STORE_OK)
+        log_error("store: %s", conn->error[0] ? conn->error : "out of memory");
     if (conn->db != NULL && PQtransactionStatus(conn->db) != PQTRANS_IDLE)
         run(conn, "ROLLBACK");
     PQfinish(conn->db);
     conn->db = NULL;
+    return status;
 }
 
 /* ---- the rollup checks ---- */
@@ -201,6 +209,8 @@ static enum store_status run_checks(struct pg_conn *conn, struct report_state *s
     strcat(sql, " ORDER BY 1, 3");
     status = stream(conn, sql, report_difference, st);
 done:
+    if (status == STORE_ERROR && conn->error[0] == '\0')
+        snprintf(conn->error, sizeof conn->error, "verify's statement is longer than %d bytes", CHECKS_SQL_MAX);
     free(sql);
     return status;
 }
@@ -228,8 +238,7 @@ enum store_status pg_verify(struct store *store, void (*report)(const char *line
                             " WHERE name = 'work_mem' AND setting::bigint < 32768");
     if (status == STORE_OK)
         status = run_checks(&conn, &st);
-    close_snapshot(&conn);
-    return status;
+    return close_snapshot(&conn, status);
 }
 
 /* ---- stored answers with their definitions ---- */
@@ -257,6 +266,5 @@ enum store_status pg_each_answers(struct store *store, store_answers_fn each, vo
                         "SELECT r.survey, s.definition, r.id, r.answers FROM responses AS r"
                         " JOIN surveys AS s ON s.id = r.survey ORDER BY r.survey",
                         pass_answers, &st);
-    close_snapshot(&conn);
-    return status;
+    return close_snapshot(&conn, status);
 }
