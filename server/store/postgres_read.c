@@ -359,19 +359,37 @@ static enum store_status iter_read(struct pg_iter *it, struct store_response_row
     return status;
 }
 
+/* Whether a stretch that failed before its first row may be sent again on a new connection: the
+ * old one broke while the export waited (the server restarted, or closed an idle connection), and
+ * nothing of the stretch reached the caller, so nothing can come twice. Once per stretch. */
+static bool iter_may_retry(struct pg_iter *it, enum store_status status, bool *retried)
+{
+    if (status != STORE_UNAVAILABLE || it->stretch_rows > 0 || *retried)
+        return false;
+    if (it->conn.db != NULL && PQstatus(it->conn.db) == CONNECTION_OK)
+        return false;
+    *retried = true;
+    return true;
+}
+
 enum store_status pg_iter_next(struct store_iter *iter, struct store_response_row *row)
 {
     struct pg_iter *it = iter_of(iter);
+    bool retried = false;
 
     for (;;) {
         if (it->remaining == 0 || it->exhausted)
             return STORE_NOT_FOUND;
         if (!it->running) {
             enum store_status status = iter_start(it);
+            if (status != STORE_OK && iter_may_retry(it, status, &retried))
+                continue;
             if (status != STORE_OK)
                 return status;
         }
         enum store_status status = iter_read(it, row);
+        if (iter_may_retry(it, status, &retried))
+            continue;
         if (status != STORE_NOT_FOUND)
             return status;
         /* A stretch read to its end at its limit: the next one continues after its last row. */

@@ -1119,6 +1119,53 @@ START_TEST(test_data_version_and_day_span)
 }
 END_TEST
 
+/* Every connection the store has to its database closed by the server (as a restart or an idle
+ * timeout would) while an export waits between stretches: the next reads connect again by
+ * themselves, and the export goes on after its last row, none twice, none missed. PostgreSQL only:
+ * an SQLite store has no server. */
+START_TEST(test_reads_survive_lost_connections)
+{
+    struct store_response_row row;
+    static struct list_arg got, want;
+    char err[256], sql[256];
+
+    reset_model();
+    if (strcmp(backend, "sqlite") == 0)
+        return;
+    put_survey(0, "s1");
+    insert_random(0, 700);
+    struct store_list_query q = all_of("s1");
+    model_list(&q, &want);
+    struct store_iter *it = store_iter_open(store, &q, err, sizeof err);
+    ck_assert_ptr_nonnull(it);
+    got.count = 0;
+    for (int i = 0; i < 300; i++) { /* into the second stretch */
+        ck_assert_int_eq(store_iter_next(it, &row), STORE_OK);
+        list_row(&row, &got);
+        store_response_row_free(&row);
+    }
+    store_iter_pause(it);
+    check_list(&q);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
+             case_name);
+    PGconn *admin = admin_connect();
+    PGresult *r = PQexec(admin, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_ge(PQntuples(r), 3); /* the writer, this thread's reader and the export's */
+    PQclear(r);
+    PQfinish(admin);
+
+    while (store_iter_next(it, &row) == STORE_OK) {
+        list_row(&row, &got);
+        store_response_row_free(&row);
+    }
+    store_iter_close(it);
+    assert_same_list(&got, &want, "iter across a lost connection");
+    check_list(&q);
+    check_all_metrics("s1");
+}
+END_TEST
+
 /* `surveyd verify` opens the store read-only beside the serving daemon: the same answers. */
 START_TEST(test_read_only_beside)
 {
@@ -1163,6 +1210,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_edit_tokens);
     tcase_add_test(tc, test_data_version_and_day_span);
     tcase_add_test(tc, test_read_only_beside);
+    tcase_add_test(tc, test_reads_survive_lost_connections);
     suite_add_tcase(s, tc);
     return s;
 }
