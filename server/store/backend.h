@@ -138,7 +138,7 @@ struct store_backend {
                                       store_metrics_fn each, void *arg);
     enum store_status (*day_span)(struct store_conn *conn, const char *survey, int64_t *first_day,
                                   int64_t *last_day);
-    enum store_status (*data_version)(struct store_conn *conn, int64_t *version);
+    enum store_status (*data_version)(struct store_conn *conn, const char *survey, int64_t *version);
 
     enum store_status (*verify)(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                 uint64_t *differences, uint64_t *responses);

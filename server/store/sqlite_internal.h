@@ -173,7 +173,7 @@ void sqlite_between_batches(struct store_conn *base_conn);
 /* Copies the WAL into the database and truncates it. Outside a transaction only. */
 enum store_status sqlite_checkpoint(struct sqlite_conn *conn);
 enum store_status sqlite_purge(struct store_conn *base_conn, char *const *needles, int count, bool *vacuumed);
-enum store_status sqlite_data_version(struct store_conn *conn, int64_t *version);
+enum store_status sqlite_data_version(struct store_conn *conn, const char *survey, int64_t *version);
 enum store_status sqlite_backup(struct store *base_store, const char *dest, char *err, size_t err_size);
 uint64_t sqlite_size_bytes(struct store *base_store);
 enum store_status sqlite_probe_write(struct store_conn *base_conn, int64_t now_ms);

@@ -93,9 +93,10 @@ enum store_status sqlite_purge(struct store_conn *base_conn, char *const *needle
 }
 
 /* One process owns a SQLite store, so its own in-memory versions (versions.c) are always current. */
-enum store_status sqlite_data_version(struct store_conn *conn, int64_t *version)
+enum store_status sqlite_data_version(struct store_conn *conn, const char *survey, int64_t *version)
 {
     (void)conn;
+    (void)survey;
     *version = 0;
     return STORE_OK;
 }
