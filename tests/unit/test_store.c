@@ -1093,29 +1093,38 @@ END_TEST
 
 START_TEST(test_data_version_and_day_span)
 {
-    int64_t v0, v1, first, last;
+    int64_t v0, v1, all0, all1, other0, other1, first, last;
     char id[32], existing[32];
     struct spec s = {0, now_ms - 20 * DAY_MS + 5, NULL, NULL, NULL, NULL, 10, NULL, -1, NULL};
+    struct store_conn *r;
 
     reset_model();
     put_survey(0, "s1");
-    ck_assert_int_eq(store_day_span(store_reader(store), "s1", &first, &last), STORE_NOT_FOUND);
-    ck_assert_int_eq(store_data_version(store_reader(store), &v0), STORE_OK);
+    put_survey(1, "s2");
+    r = store_reader(store);
+    ck_assert_int_eq(store_day_span(r, "s1", &first, &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_data_version(r, "s1", &v0), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, NULL, &all0), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, "s2", &other0), STORE_OK);
     ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
     s.at = now_ms - 2 * DAY_MS - 1;
     ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
-    ck_assert_int_eq(store_data_version(store_reader(store), &v1), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, "s1", &v1), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, NULL, &all1), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, "s2", &other1), STORE_OK);
     if (strcmp(backend, "sqlite") == 0) {
         /* One process owns the file: nothing to compare with. */
-        ck_assert_int_eq(v0, 0);
-        ck_assert_int_eq(v1, 0);
+        ck_assert(v0 == 0 && v1 == 0 && all0 == 0 && all1 == 0 && other0 == 0 && other1 == 0);
     } else {
         ck_assert_int_gt(v1, v0);
+        ck_assert_int_gt(all1, all0);
+        ck_assert_int_ge(other1, other0);
     }
-    ck_assert_int_eq(store_day_span(store_reader(store), "s1", &first, &last), STORE_OK);
+    ck_assert_int_eq(store_day_span(r, "s1", &first, &last), STORE_OK);
     ck_assert_int_eq(first, now_ms / DAY_MS - 20);
     ck_assert_int_eq(last, now_ms / DAY_MS - 3);
-    ck_assert_int_eq(store_day_span(store_reader(store), "s2", &first, &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_day_span(r, "s2", &first, &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_day_span(r, "none", &first, &last), STORE_NOT_FOUND);
 }
 END_TEST
 
