@@ -91,7 +91,8 @@ static void setup(void)
 
     now_ms = timefmt_days_from_civil(2026, 11, 1) * DAY_MS;
     if (strcmp(backend, "sqlite") == 0) {
-        snprintf(case_name, sizeof case_name, "/tmp/test_store.XXXXXX");
+        const char *tmp = getenv("TMPDIR");
+        snprintf(case_name, sizeof case_name, "%s/test_store.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
         ck_assert_ptr_nonnull(mkdtemp(case_name));
         snprintf(location, sizeof location, "sqlite:%s", case_name);
     } else {
