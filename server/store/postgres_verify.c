@@ -88,14 +88,15 @@ static const struct rollup_check checks[] = {
 
 typedef void (*row_fn)(const PGresult *row, void *arg);
 
-/* Runs sql (no parameters) and calls each() for every row as it arrives (single-row mode): memory
- * holds one row, however many the statement returns. */
-static enum store_status stream(struct pg_conn *conn, const char *sql, row_fn each, void *arg)
+/* Runs sql with n text parameters and calls each() for every row as it arrives (single-row mode):
+ * memory holds one row, however many the statement returns. */
+static enum store_status stream_params(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                                       row_fn each, void *arg)
 {
     enum store_status status = STORE_OK;
     PGresult *r;
 
-    if (!PQsendQueryParams(conn->db, sql, 0, NULL, NULL, NULL, NULL, 0) || !PQsetSingleRowMode(conn->db)) {
+    if (!PQsendQueryParams(conn->db, sql, n, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(conn->db)) {
         snprintf(conn->error, sizeof conn->error, "%s", PQerrorMessage(conn->db));
         status = STORE_UNAVAILABLE;
     }
@@ -108,6 +109,11 @@ static enum store_status stream(struct pg_conn *conn, const char *sql, row_fn ea
         PQclear(r);
     }
     return status;
+}
+
+static enum store_status stream(struct pg_conn *conn, const char *sql, row_fn each, void *arg)
+{
+    return stream_params(conn, sql, 0, NULL, each, arg);
 }
 
 static enum store_status run(struct pg_conn *conn, const char *sql)
@@ -246,25 +252,37 @@ enum store_status pg_verify(struct store *store, void (*report)(const char *line
 struct answers_state {
     store_answers_fn each;
     void *arg;
+    const char *survey, *definition;    /* the survey whose responses are being read */
 };
 
 static void pass_answers(const PGresult *r, void *arg)
 {
     struct answers_state *st = arg;
-    st->each(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PQgetvalue(r, 0, 3), st->arg);
+    st->each(st->survey, st->definition, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), st->arg);
 }
 
+/* Survey by survey, inside one snapshot: the definitions first (a small table, read whole), then
+ * each survey's responses streamed through the (survey, ...) index. Joining every response with
+ * its definition would send the definition's text once per response, and ordering a join by
+ * survey would sort the whole table. */
 enum store_status pg_each_answers(struct store *store, store_answers_fn each, void *arg)
 {
     struct pg_conn conn;
-    struct answers_state st = {each, arg};
+    struct answers_state st = {each, arg, NULL, NULL};
+    PGresult *surveys = NULL;
 
-    /* One statement reads one snapshot: a definition and the answers stored under it agree. */
     enum store_status status = open_snapshot((struct pg_store *)store, &conn);
-    if (status == STORE_OK)
-        status = stream(&conn,
-                        "SELECT r.survey, s.definition, r.id, r.answers FROM responses AS r"
-                        " JOIN surveys AS s ON s.id = r.survey ORDER BY r.survey",
-                        pass_answers, &st);
+    if (status == STORE_OK) {
+        surveys = PQexec(conn.db, "SELECT id, definition FROM surveys ORDER BY id");
+        if (PQresultStatus(surveys) != PGRES_TUPLES_OK)
+            status = surveys ? pg_status_of(&conn, surveys) : STORE_UNAVAILABLE;
+    }
+    for (int i = 0; status == STORE_OK && i < PQntuples(surveys); i++) {
+        st.survey = PQgetvalue(surveys, i, 0);
+        st.definition = PQgetvalue(surveys, i, 1);
+        status = stream_params(&conn, "SELECT id, answers FROM responses WHERE survey = $1", 1, &st.survey,
+                               pass_answers, &st);
+    }
+    PQclear(surveys);
     return close_snapshot(&conn, status);
 }
