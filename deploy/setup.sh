@@ -3,15 +3,17 @@
 #   deploy/setup.sh serve   install what is missing, build, start surveyd on 127.0.0.1:8080 (data in ./data)
 #   deploy/setup.sh test    install what is missing, build, run the whole test suite: once with warnings
 #                           as errors, once more under AddressSanitizer and UndefinedBehaviorSanitizer
+#                           (the API tests run on SQLite and again on a throwaway PostgreSQL cluster)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjson-dev libsqlite3-dev libssl-dev zlib1g-dev
-          check python3 curl sqlite3)
+packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev libssl-dev
+          zlib1g-dev check python3 curl sqlite3)
 # Only the test command needs these: a browser for the widget and dashboard tests, clang's libFuzzer
 # for the fuzz harnesses, promtool for the /metrics format, setpriv/mount for the hardening tests.
-# faketime runs the browser suite with the clock just before and after midnight UTC.
-test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux faketime)
+# faketime runs the browser suite with the clock just before and after midnight UTC. postgresql
+# (Debian 12: 15, with psql) for the API suite's second run, on a throwaway cluster of its own.
+test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux faketime postgresql)
 
 # Another apt or dpkg (unattended-upgrades, a provisioning script) may hold the locks when we start.
 # apt waits for the dpkg lock itself given DPkg::Lock::Timeout; apt-get update's lists lock has no
@@ -110,6 +112,25 @@ run_suite() { # run_suite LABEL DIR
   return $status
 }
 
+# The API suite's second run (meson suite api-postgres) needs a PostgreSQL server: a throwaway
+# cluster in a temp dir (tests/postgres/cluster.sh: initdb, run by nobody when we are root, a Unix
+# socket in that dir only), whose maintenance database the tests get as SURVEYD_TEST_POSTGRES and
+# create their own databases on. Stopped and removed at exit, however the run ends. Without it those
+# tests would skip, so a cluster that does not start is a failed suite, not a quiet skip.
+pg_dir=
+start_postgres() {
+  pg_dir=$(mktemp -d /tmp/surveyd-pg.XXXXXX)
+  trap stop_postgres EXIT
+  SURVEYD_TEST_POSTGRES=$(bash tests/postgres/cluster.sh start "$pg_dir") || return 1
+  export SURVEYD_TEST_POSTGRES
+  echo "setup: PostgreSQL test cluster in $pg_dir"
+}
+stop_postgres() {
+  [ -n "$pg_dir" ] || return 0
+  bash tests/postgres/cluster.sh stop "$pg_dir" || echo "setup: could not stop the PostgreSQL test cluster in $pg_dir" >&2
+  pg_dir=
+}
+
 run_sanitized() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suite "tests (address,undefined sanitizers)" build-asan
@@ -137,7 +158,8 @@ case "$command" in
       echo "=== $1"
       if "${@:2}"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "=== $1 FAILED"; fi
     }
-    suite "unit and API tests" run_suite "tests" build
+    suite "PostgreSQL test cluster" start_postgres
+    suite "unit and API tests (API twice: SQLite, then PostgreSQL)" run_suite "tests" build
     suite "unit and API tests under ASan+UBSan" run_sanitized
     suite "browser tests" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/run.sh
     suite "browser tests across midnight UTC (faketime)" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/clock.sh
@@ -145,6 +167,7 @@ case "$command" in
     suite "contract lint: Redocly CLI and Spectral on schema/openapi.yaml" bash tests/contract/run.sh
     suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
     suite "deployment: container image, systemd unit, nginx, kubernetes" bash tests/deploy/run.sh
+    stop_postgres
     echo "suites: $passed passed, $failed failed"
     [ "$failed" -eq 0 ]
     ;;

@@ -3,8 +3,15 @@
 Only the Python 3.11 standard library is used.  The daemon binary comes from
 $SURVEYD_BIN (default: build/server/surveyd relative to the repository root)
 and is always bound to 127.0.0.1 with an ephemeral port.
+
+The backend: SQLite in a temporary data directory, or, with
+SURVEYD_TEST_BACKEND=postgresql, a fresh database for each Daemon on the
+PostgreSQL server whose maintenance database SURVEYD_TEST_POSTGRES names (a
+libpq URI; tests/postgres/cluster.sh starts one).  The suite then exits 77
+(meson: skipped) when that is unset.  Databases are made and dropped with psql.
 """
 
+import atexit
 import collections
 import datetime
 import http.client
@@ -24,6 +31,16 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(HERE))
+
+BACKEND = os.environ.get("SURVEYD_TEST_BACKEND") or "sqlite"
+POSTGRES_URI = os.environ.get("SURVEYD_TEST_POSTGRES") or None
+if BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError("SURVEYD_TEST_BACKEND must be sqlite or postgresql, not %r" % BACKEND)
+if BACKEND == "postgresql" and POSTGRES_URI is None:
+    # Exit status 77 is meson's "skipped": a plain `meson test` without a server still passes.
+    print("SKIP: SURVEYD_TEST_POSTGRES is unset (the URI of a PostgreSQL maintenance database; "
+          "deploy/setup.sh test starts one with tests/postgres/cluster.sh)")
+    sys.exit(77)
 
 ADMIN_TOKEN = "admin-secret"
 READ_TOKEN = "read-secret"
@@ -119,7 +136,7 @@ def run_cli(args, timeout=10.0, env=None):
     e = _base_env()
     if env:
         e.update(env)
-    return subprocess.run([require_binary()] + list(args),
+    return subprocess.run([require_binary()] + _translate_store_args(args),
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=e, timeout=timeout)
 
@@ -300,16 +317,254 @@ def chunked(data, size=8192):
 
 
 # --------------------------------------------------------------------------
+# Backends
+# --------------------------------------------------------------------------
+
+def is_postgres():
+    return BACKEND == "postgresql"
+
+
+def skip_unless_sqlite(reason):
+    """Decorator for a test or a class whose point is SQLite's files themselves; the reason says why
+    it does not apply to PostgreSQL."""
+    return unittest.skipUnless(BACKEND == "sqlite", "SQLite only: " + reason)
+
+
+def skip_unless_postgres(reason):
+    return unittest.skipUnless(BACKEND == "postgresql", "PostgreSQL only: " + reason)
+
+
+def postgres_database_uri(name, base=None):
+    """The URI of database NAME on the server that BASE (default SURVEYD_TEST_POSTGRES) names."""
+    base = base or POSTGRES_URI
+    scheme, _, rest = base.partition("://")
+    authority, _, path_query = rest.partition("/")
+    _, sep, query = path_query.partition("?")
+    return "%s://%s/%s%s%s" % (scheme, authority, name, sep, query)
+
+
+def psql(sql, uri=None, timeout=60.0):
+    """Runs SQL through psql on URI (default: the maintenance database); its unaligned output."""
+    p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                        "-d", uri or POSTGRES_URI, "-c", sql],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, env=_base_env())
+    if p.returncode != 0:
+        # The URI is left out on purpose: in general one may hold a password.
+        raise AssertionError("psql failed (%d) on %r: %s" % (p.returncode, sql, p.stderr.decode("utf-8", "replace")))
+    return p.stdout.decode("utf-8")
+
+
+_db_lock = threading.Lock()
+_db_counter = [0]
+_databases = {}     # realpath of a Daemon's data directory -> (database name, URI)
+
+
+def create_database(prefix="surveyd_t"):
+    """A new, empty database on the test server; (name, URI). Names are unique across processes and
+    runs (pid, counter, random part), so parallel test files never share one."""
+    with _db_lock:
+        _db_counter[0] += 1
+        n = _db_counter[0]
+    name = "%s_%d_%d_%s" % (prefix, os.getpid(), n, os.urandom(4).hex())
+    psql("CREATE DATABASE %s" % name)
+    return name, postgres_database_uri(name)
+
+
+def drop_database(name):
+    # FORCE: a daemon killed on purpose may leave its connections for the server to notice.
+    psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
+def database_for(data_dir, create=True):
+    """The PostgreSQL database that stands for DATA_DIR in this process (made on first use), as
+    (name, URI); None when there is none and create is false. Two Daemons given the same folder
+    share one database, as they would share the SQLite files."""
+    key = os.path.realpath(data_dir)
+    with _db_lock:
+        found = _databases.get(key)
+    if found is not None or not create:
+        return found
+    made = create_database()
+    with _db_lock:
+        found = _databases.setdefault(key, made)
+    if found is not made:
+        drop_database(made[0])
+    return found
+
+
+_drops = []         # threads dropping released databases
+
+
+def _drop_quietly(name):
+    try:
+        drop_database(name)
+    except Exception as exc:  # noqa: BLE001 - cleanup: say it and go on
+        print("harness: could not drop database %s: %s" % (name, exc), file=sys.stderr)
+
+
+def release_database(data_dir):
+    """Drops the database that stands for DATA_DIR, if any, on a thread of its own: a drop takes
+    seconds on a busy machine (fsync), and nothing waits for it but the end of the process."""
+    with _db_lock:
+        found = _databases.pop(os.path.realpath(data_dir), None)
+    if found is not None:
+        t = threading.Thread(target=_drop_quietly, args=(found[0],), daemon=True)
+        t.start()
+        _drops.append(t)
+
+
+@atexit.register
+def _drop_remaining_databases():
+    with _db_lock:
+        names = [name for name, _ in _databases.values()]
+        _databases.clear()
+    for name in names:
+        _drop_quietly(name)
+    for t in _drops:
+        t.join(120)
+
+
+def _sql_literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        return "'\\x%s'::bytea" % bytes(value).hex()
+    return "'%s'" % str(value).replace("'", "''")
+
+
+def _inline_params(sql, args):
+    """SQL with each ? outside quotes replaced by ARGS' next value as a literal (psql takes no
+    parameters on its command line; the tests' values are their own, not hostile input)."""
+    out, args, quote = [], list(args), None
+    for ch in sql:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            out.append(_sql_literal(args.pop(0)))
+            continue
+        out.append(ch)
+    if args:
+        raise ValueError("more arguments than ? in %r" % sql)
+    return "".join(out)
+
+
+def db_query(daemon, sql, args=()):
+    """Rows (tuples) of a query on a daemon's database, ? for parameters, on either backend. For a
+    stopped daemon on SQLite; on PostgreSQL it may be running (MVCC)."""
+    if is_postgres():
+        wrapped = "SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM (%s) q" % _inline_params(sql, args)
+        rows = json.loads(psql(wrapped, uri=daemon.database), object_pairs_hook=lambda pairs: tuple(v for _, v in pairs))
+        return [tuple(row) for row in rows]
+    conn = sqlite3.connect(daemon.db_path)
+    try:
+        return [tuple(row) for row in conn.execute(sql, args)]
+    finally:
+        conn.close()
+
+
+def db_execute(daemon, sql, args=()):
+    """Runs one statement that changes the database (tests that tamper with it); its row count."""
+    if is_postgres():
+        p = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-d", daemon.database,
+                            "-c", _inline_params(sql, args)],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60, env=_base_env())
+        if p.returncode != 0:
+            raise AssertionError("psql failed on %r: %s" % (sql, p.stderr.decode("utf-8", "replace")))
+        tag = p.stdout.decode().strip().splitlines()[-1].split()
+        return int(tag[-1]) if tag and tag[-1].isdigit() else 0
+    return sqlite_execute(daemon.db_path, sql, args)
+
+
+_ROLLUP_ANSWERS_FROM = re.compile(r"(?<!DELETE )\bFROM (rollup_answers(?:_agent|_month|_hour)?)\b")
+ROLLUP_ANSWER_TABLES = ("rollup_answers", "rollup_answers_agent", "rollup_answers_month", "rollup_answers_hour")
+
+
+def rollup_tamper_sql(sql):
+    """Tamper SQL written for SQLite's rollup buckets (one value column), made to mean the same on
+    PostgreSQL, whose bucket is (is_text, value, value_text): rows are read from the numeric buckets
+    only, where value alone names the bucket. Unchanged on SQLite."""
+    if not is_postgres():
+        return sql
+    return _ROLLUP_ANSWERS_FROM.sub(lambda m: "FROM (SELECT * FROM %s WHERE NOT is_text) AS %s"
+                                    % (m.group(1), m.group(1)), sql)
+
+
+def allow_rollup_tamper(daemon):
+    """On PostgreSQL, lets the tamper tests' INSERTs name only SQLite's columns: is_text and
+    value_text get defaults for a numeric bucket, in this test's own database only."""
+    if is_postgres():
+        for table in ROLLUP_ANSWER_TABLES:
+            psql("ALTER TABLE %s ALTER COLUMN is_text SET DEFAULT false, ALTER COLUMN value_text SET DEFAULT ''"
+                 % table, uri=daemon.database)
+
+
+def db_dump(daemon):
+    """Everything the database holds, as text (SQLite's iterdump, pg_dump's data and schema), for
+    tests that check what is not in it."""
+    if is_postgres():
+        p = subprocess.run(["pg_dump", "--no-owner", "-d", daemon.database], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, env=_base_env())
+        if p.returncode != 0:
+            raise AssertionError("pg_dump failed: %s" % p.stderr.decode("utf-8", "replace"))
+        return p.stdout.decode("utf-8", "replace")
+    conn = sqlite3.connect("file:%s?mode=ro" % daemon.db_path, uri=True)
+    try:
+        return "\n".join(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def store_args(data_dir):
+    """The daemon's arguments that say where its data lives: --data-dir DIR on SQLite; on
+    PostgreSQL also --database URI (DIR's database), DIR then holding only a generated admin token."""
+    if is_postgres():
+        return ["--data-dir", data_dir, "--database", database_for(data_dir)[1]]
+    return ["--data-dir", data_dir]
+
+
+def _translate_store_args(args):
+    """On PostgreSQL, `--data-dir DIR` of a folder that has a database gets `--database URI` beside
+    it, so that tests calling `surveyd verify --data-dir DIR` work on either backend. Folders without
+    one (a restored copy, a missing folder) are left alone."""
+    if not is_postgres():
+        return list(args)
+    out = []
+    args = list(args)
+    i = 0
+    while i < len(args):
+        if args[i] == "--data-dir" and i + 1 < len(args):
+            found = database_for(args[i + 1], create=False)
+            if found is not None:
+                out += args[i:i + 2] + ["--database", found[1]]
+                i += 2
+                continue
+        out.append(args[i])
+        i += 1
+    return out
+
+
+# --------------------------------------------------------------------------
 # Daemon
 # --------------------------------------------------------------------------
 
 class Daemon:
     """The real surveyd binary, serving on 127.0.0.1:<ephemeral>."""
 
-    def __init__(self, data_dir=None, env=None, extra_args=()):
+    def __init__(self, data_dir=None, env=None, extra_args=(), database=None):
+        """database: a PostgreSQL URI of the test's own choosing (another server than the suite's);
+        otherwise the backend's usual place for data_dir (see store_args)."""
         self.binary = require_binary()
         self._own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="surveyd-api-")
+        self._database = database
         self.env_overrides = dict(env or {})
         self.extra_args = list(extra_args)
         self.proc = None
@@ -350,8 +605,8 @@ class Daemon:
 
     def start(self):
         assert not self.running, "daemon already running"
-        argv = [self.binary, "serve", "--listen", "127.0.0.1:0",
-                "--data-dir", self.data_dir] + self.extra_args
+        where = ["--database", self._database] if self._database else store_args(self.data_dir)
+        argv = [self.binary, "serve", "--listen", "127.0.0.1:0"] + where + self.extra_args
         with self._cond:
             self._run_start = len(self._buf)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
@@ -453,6 +708,7 @@ class Daemon:
             self.client.close_all()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            release_database(self.data_dir)
 
     def __enter__(self):
         if not self.running:
@@ -495,9 +751,19 @@ class Daemon:
     def req(self, *a, **kw):
         return self.client.req(*a, **kw)
 
+    @property
+    def database(self):
+        """The PostgreSQL URI of this daemon's database (made on first use); None on SQLite."""
+        if self._database:
+            return self._database
+        return database_for(self.data_dir)[1] if is_postgres() else None
+
     def count_rows(self, survey):
         """Count rows in responses for a survey, reading a copy of the db
-        files (daemon should be stopped first)."""
+        files (daemon should be stopped first); on PostgreSQL, a query."""
+        if is_postgres():
+            sql = "SELECT COUNT(*) FROM responses WHERE survey = '%s'" % survey.replace("'", "''")
+            return int(psql(sql, uri=self.database).strip())
         tmp = tempfile.mkdtemp(prefix="surveyd-dbcopy-")
         try:
             for suffix in ("", "-wal", "-shm"):

@@ -5,12 +5,11 @@ is retried after the restart with the same Idempotency-Key and must then either 
 response or store it now — never twice. Finally `surveyd verify` must find the rollups consistent."""
 
 import random
-import sqlite3
 import threading
 import time
 import unittest
 
-from harness import INGEST_TOKEN, Client, Daemon, run_cli, simple_definition, uid
+from harness import INGEST_TOKEN, Client, Daemon, db_query, run_cli, simple_definition, uid
 
 ROUNDS = 20
 WRITERS = 8
@@ -86,10 +85,7 @@ class CrashSafetyTest(unittest.TestCase):
         client.close_all()
         daemon.stop()
 
-        db = sqlite3.connect("file:%s?mode=ro" % daemon.db_path, uri=True)
-        rows = db.execute("SELECT interaction, count(*) FROM responses WHERE survey = ? GROUP BY 1",
-                          (sid,)).fetchall()
-        db.close()
+        rows = db_query(daemon, "SELECT interaction, count(*) FROM responses WHERE survey = ? GROUP BY 1", (sid,))
         per_interaction = dict(rows)
         self.assertEqual(set(per_interaction), set(acked), "stored responses differ from acknowledged ones")
         self.assertTrue(all(c == 1 for c in per_interaction.values()), "a response was stored twice")

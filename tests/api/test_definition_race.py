@@ -10,7 +10,7 @@ came first (200, and every POST is 422) or a POST did (the PUT is 409, the POSTs
 
 import json
 import socket
-import sqlite3
+import harness
 import unittest
 
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, uid)
@@ -175,13 +175,15 @@ class VerifyChecksStoredAnswers(unittest.TestCase):
                         token=INGEST_TOKEN).json["id"]
             d.stop()
             # What the race used to leave behind: the definition says yes_no, a 9 is stored.
-            db = sqlite3.connect(d.db_path)
-            db.execute("UPDATE surveys SET definition = json_set(definition, '$.questions[0].type',"
-                       " 'yes_no') WHERE id = ?", (sid,))
-            db.execute("UPDATE survey_questions SET type = 'yes_no' WHERE survey = ? AND question = 'q'",
-                       (sid,))
-            db.commit()
-            db.close()
+            if harness.is_postgres():
+                retype = ("UPDATE surveys SET definition = jsonb_set(definition::jsonb, '{questions,0,type}',"
+                          " '\"yes_no\"')::text WHERE id = ?")
+            else:
+                retype = ("UPDATE surveys SET definition = json_set(definition, '$.questions[0].type',"
+                          " 'yes_no') WHERE id = ?")
+            self.assertEqual(harness.db_execute(d, retype, (sid,)), 1)
+            self.assertEqual(harness.db_execute(
+                d, "UPDATE survey_questions SET type = 'yes_no' WHERE survey = ? AND question = 'q'", (sid,)), 1)
             result = run_cli(["verify", "--data-dir", d.data_dir], timeout=60)
             out = (result.stdout + result.stderr).decode()
             self.assertEqual(result.returncode, 1, out)

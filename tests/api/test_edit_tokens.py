@@ -13,9 +13,9 @@ follow it up.
 
 import hashlib
 import re
-import sqlite3
 import unittest
 
+import harness
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, simple_definition, uid)
 
 EDIT_TOKEN_RE = re.compile(r"^[a-z2-7]{32}$")
@@ -48,13 +48,12 @@ class EditTokenTests(BaseAPITest):
         return g.json["answers"]
 
     def stored_hash(self, rid):
-        db = sqlite3.connect("file:%s?mode=ro" % self.daemon.db_path, uri=True)
-        try:
-            row = db.execute("SELECT edit_token_hash FROM responses WHERE id = ?", (rid,)).fetchone()
-            dump = "\n".join(db.iterdump())
-        finally:
-            db.close()
-        return (bytes(row[0]) if row else None), dump
+        rows = harness.db_query(self.daemon, "SELECT edit_token_hash FROM responses WHERE id = ?", (rid,))
+        value = rows[0][0] if rows else None
+        if isinstance(value, str):      # PostgreSQL's bytea, as JSON gives it: \x and hex
+            value = bytes.fromhex(value[2:])
+        dump = harness.db_dump(self.daemon)
+        return (bytes(value) if value is not None else None), dump
 
     def test_201_carries_an_edit_token_stored_only_hashed(self):
         first = self.submit(token=None)

@@ -8,6 +8,7 @@ import tempfile
 import shutil
 import unittest
 
+import harness
 from harness import ADMIN_TOKEN, INGEST_TOKEN, Daemon, run_cli, simple_definition, uid
 
 DATA_FILES = ("surveyd.db", "surveyd.db-wal", "surveyd.db-shm")
@@ -17,6 +18,7 @@ def mode_of(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@harness.skip_unless_sqlite("modes of SQLite's files in the data directory")
 class FileModes(unittest.TestCase):
 
     def setUp(self):

@@ -5,12 +5,11 @@ concurrent follow-ups, and metrics/verify consistency afterwards. The
 edit-token rules themselves are tested in test_edit_tokens.py."""
 
 import datetime
-import sqlite3
 import threading
 import unittest
 
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, INGEST_TOKEN_2, READ_TOKEN,
-                     BaseAPITest, Daemon, fmt_time, run_cli, run_threads,
+                     BaseAPITest, Daemon, db_execute, fmt_time, run_cli, run_threads,
                      simple_definition, uid, utc_now)
 
 PRIVATE_DEF = {
@@ -283,22 +282,16 @@ class AnonymousWindowExpiryTests(unittest.TestCase):
                 edits[r.json["id"]] = r.json["edit_token"]
             old, recent = ids
             d.stop()
-            db = sqlite3.connect(d.db_path)
-            try:
-                hour = 3600 * 1000
-                n = m = 0
-                for rid, back in ((old, 25 * hour), (recent, 23 * hour)):
-                    k = db.execute("UPDATE responses SET received_at = received_at - ? WHERE id = ?",
-                                   (back, rid)).rowcount
-                    k += db.execute("UPDATE responses SET edit_token_expires_at = edit_token_expires_at - ?"
-                                    " WHERE id = ?", (back, rid)).rowcount
-                    if rid == old:
-                        n = k
-                    else:
-                        m = k
-                db.commit()
-            finally:
-                db.close()
+            hour = 3600 * 1000
+            n = m = 0
+            for rid, back in ((old, 25 * hour), (recent, 23 * hour)):
+                k = db_execute(d, "UPDATE responses SET received_at = received_at - ? WHERE id = ?", (back, rid))
+                k += db_execute(d, "UPDATE responses SET edit_token_expires_at = edit_token_expires_at - ?"
+                                " WHERE id = ?", (back, rid))
+                if rid == old:
+                    n = k
+                else:
+                    m = k
             self.assertEqual((n, m), (2, 2))
             d.start()
             r = d.req("PATCH", "/v1/responses/" + old, {"answers": {"nps": 9}}, token=edits[old])

@@ -8,6 +8,7 @@ import tempfile
 import time
 import unittest
 
+import harness
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, BaseAPITest, Daemon, run_cli, simple_definition,
                      surveyd_bin, uid)
 
@@ -180,6 +181,9 @@ class ErrorTextTests(BaseAPITest):
         r.body.decode("utf-8")
 
 
+SQLITE_START = "starts surveyd on an SQLite file it made itself; nothing of PostgreSQL in it"
+
+
 class BadStartTests(unittest.TestCase):
     """A start that cannot work says why and exits non-zero, instead of serving half-working."""
 
@@ -193,6 +197,7 @@ class BadStartTests(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0, "surveyd started on a data dir it cannot use")
         return p.stderr.decode(errors="replace")
 
+    @harness.skip_unless_sqlite(SQLITE_START)
     def test_corrupt_database(self):
         d = tempfile.mkdtemp(prefix="surveyd-bad-")
         with open(os.path.join(d, "surveyd.db"), "wb") as f:
@@ -200,6 +205,7 @@ class BadStartTests(unittest.TestCase):
         err = self.start_and_fail(d)
         self.assertIn("not a database", err)
 
+    @harness.skip_unless_sqlite(SQLITE_START)
     def test_database_from_a_newer_schema(self):
         d = tempfile.mkdtemp(prefix="surveyd-new-")
         db = sqlite3.connect(os.path.join(d, "surveyd.db"))
@@ -209,6 +215,7 @@ class BadStartTests(unittest.TestCase):
         self.assertIn("newer", err)
         self.assertIn("999", err)
 
+    @harness.skip_unless_sqlite(SQLITE_START)
     def test_read_only_data_directory(self):
         d = tempfile.mkdtemp(prefix="surveyd-ro-")
         os.chmod(d, 0o555)
@@ -217,6 +224,18 @@ class BadStartTests(unittest.TestCase):
         err = self.start_and_fail(d, user=user)
         self.assertIn("not writable", err)
         self.assertIn(d, err)
+
+    @harness.skip_unless_postgres("a PostgreSQL server that cannot be reached")
+    def test_unreachable_database_says_so_without_the_password(self):
+        # A socket folder that does not exist: libpq fails at once, nothing waits on a timeout.
+        uri = "postgresql://surveyd:s3cret-pw-77@/surveyd?host=/nonexistent-surveyd-socket&connect_timeout=2"
+        for command in (["serve", "--listen", "127.0.0.1:0"], ["verify"]):
+            with self.subTest(command=command[0]):
+                p = run_cli(command + ["--data-dir", tempfile.mkdtemp(), "--database", uri], timeout=30)
+                err = (p.stdout + p.stderr).decode(errors="replace")
+                self.assertNotEqual(p.returncode, 0, err)
+                self.assertIn("PostgreSQL", err)
+                self.assertNotIn("s3cret-pw-77", err, "the password in the URI was printed")
 
     def test_bad_flag_values(self):
         for args in (["--max-body", "12"], ["--durability", "sometimes"], ["--rate-limit", "-1"],

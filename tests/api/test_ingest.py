@@ -6,6 +6,7 @@ import re
 import time
 import unittest
 
+import harness
 from harness import BaseAPITest, READ_TOKEN
 
 ID_RE = re.compile(r"^[a-z2-7]{26}$")
@@ -38,6 +39,7 @@ class ResponseIdOrderTest(BaseAPITest):
         self.assertEqual(r.status, 404, r.body[:300])
 
 
+@harness.skip_unless_sqlite("about SQLite's WAL file and its checkpoints")
 class BackgroundCheckpointTest(BaseAPITest):
     """WAL checkpoints run on a thread of their own, not inside the writer's COMMIT; once ingest
     pauses, that thread folds the WAL back into the database and truncates it."""

@@ -33,13 +33,13 @@ import io
 import json
 import os
 import socket
-import sqlite3
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon,  # noqa: E402
                      run_cli)
 
@@ -280,7 +280,7 @@ class OomTest(unittest.TestCase):
             p = run_cli(["verify", "--data-dir", data_dir], timeout=120)
             out = (p.stdout + p.stderr).decode("utf-8", "replace")
             self.assertEqual(p.returncode, 0, "N=%d: verify:\n%s" % (every, out[-3000:]))
-            self.check_stored(every, data_dir, model)
+            self.check_stored(every, d, model)
             return {"failures": failures, "leaked": live_at_exit - live_at_arm,
                     "acked": len(model["acked"]), "unacked": len(model["unacked"])}
         finally:
@@ -288,6 +288,7 @@ class OomTest(unittest.TestCase):
             d.data_dir = data_dir
             import shutil
             shutil.rmtree(data_dir, ignore_errors=True)
+            harness.release_database(data_dir)
 
     def recovered(self, d, every, model):
         """Allocations succeed again (the shim stopped at this first accept): everything works."""
@@ -309,13 +310,9 @@ class OomTest(unittest.TestCase):
         self.assertEqual(r[0], 200, r)
         self.assertEqual(json.loads(r[2])["answers"], {"rec": ROUNDS % 11}, r)
 
-    def check_stored(self, every, data_dir, model):
-        db = sqlite3.connect(os.path.join(data_dir, "surveyd.db"))
-        try:
-            rows = db.execute("SELECT id, interaction, customer, answers FROM responses WHERE survey = ?",
-                              (SURVEY,)).fetchall()
-        finally:
-            db.close()
+    def check_stored(self, every, daemon, model):
+        rows = harness.db_query(daemon, "SELECT id, interaction, customer, answers FROM responses WHERE survey = ?",
+                                (SURVEY,))
         by_id = {}
         interactions = {}
         for rid, interaction, customer, answers in rows:

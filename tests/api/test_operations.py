@@ -10,6 +10,7 @@ import tempfile
 import threading
 import unittest
 
+import harness
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Client, Daemon, run_cli,
                      simple_definition, uid)
 
@@ -100,6 +101,7 @@ class MetricsTokenTests(BaseAPITest):
 
 
 class BackupTests(unittest.TestCase):
+    @harness.skip_unless_sqlite("surveyd backup is SQLite's online backup (PostgreSQL: pg_dump)")
     def test_backup_during_ingest_is_complete_and_consistent(self):
         daemon = Daemon()
         self.addCleanup(daemon.cleanup)

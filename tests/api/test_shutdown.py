@@ -16,11 +16,10 @@ import resource
 import selectors
 import signal
 import socket
-import sqlite3
 import time
 import unittest
 
-from harness import ADMIN_TOKEN, INGEST_TOKEN, Daemon, simple_definition, uid
+from harness import ADMIN_TOKEN, INGEST_TOKEN, Daemon, db_query, simple_definition, uid
 
 ROUNDS = int(os.environ.get("SURVEYD_SHUTDOWN_ROUNDS", "20"))
 CONNECTIONS = 1500
@@ -97,12 +96,8 @@ def parse_reply(raw):
         return status, None
 
 
-def stored_ids(db_path, sid):
-    conn = sqlite3.connect(db_path)
-    try:
-        return {row[0] for row in conn.execute("SELECT id FROM responses WHERE survey = ?", (sid,))}
-    finally:
-        conn.close()
+def stored_ids(daemon, sid):
+    return {row[0] for row in db_query(daemon, "SELECT id FROM responses WHERE survey = ?", (sid,))}
 
 
 def raise_fd_limit(needed):
@@ -160,7 +155,7 @@ class ShutdownTest(unittest.TestCase):
                     acked.add(body["id"])
                 elif status == 503:
                     self.assertEqual(body["code"], "unavailable", raw[:300])
-            missing = acked - stored_ids(daemon.db_path, sid)
+            missing = acked - stored_ids(daemon, sid)
             self.assertFalse(missing, "round %d: %d acknowledged responses not stored" % (round_number, len(missing)))
         # Requests whose headers arrived before the signal are finished, not dropped.
         self.assertGreater(totals[201], 0, totals)

@@ -9,14 +9,13 @@ import collections
 import datetime
 import random
 import re
-import sqlite3
 import threading
 import time
 import unittest
 
+import harness
 import test_metrics as tm
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads, sqlite_execute,
-                     uid)
+from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads, uid
 
 OK_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
 THREADS = 16
@@ -202,16 +201,13 @@ class TamperBase(VerifyTestBase):
         self.assertConsistent(30)
         self.d.stop()
         self.assertConsistent(30)
+        harness.allow_rollup_tamper(self.d)
 
     def execute(self, sql, args=()):
-        return sqlite_execute(self.d.db_path, sql, args)
+        return harness.db_execute(self.d, harness.rollup_tamper_sql(sql), args)
 
     def query(self, sql, args=()):
-        conn = sqlite3.connect(self.d.db_path)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+        return harness.db_query(self.d, harness.rollup_tamper_sql(sql), args)
 
     def assertInconsistent(self, table, others):
         rc, out = self.verify()
@@ -490,13 +486,8 @@ class DayEdgeVerifyTests(VerifyTestBase):
                                  "submitted_at": t})
         self.assertConsistent(len(times))
         self.d.stop()
-        conn = sqlite3.connect(self.d.db_path)
-        try:
-            days = [d for (d,) in conn.execute("SELECT day FROM rollup_answers ORDER BY day")]
-            conn.execute("UPDATE rollup_answers_agent SET count = count + 1 WHERE day = ?", (days[0],))
-            conn.commit()
-        finally:
-            conn.close()
+        days = [d for (d,) in harness.db_query(self.d, harness.rollup_tamper_sql("SELECT day FROM rollup_answers ORDER BY day"))]
+        harness.db_execute(self.d, "UPDATE rollup_answers_agent SET count = count + 1 WHERE day = ?", (days[0],))
         rc, out = self.verify()
         self.assertEqual(rc, 1, out[-3000:])
         self.assertIn("rollup_answers_agent: unexpected row %s a %d " % (sid, days[0]), out)

@@ -22,7 +22,8 @@
 # About 25-35 minutes on 2 cores, a third of it generating 10 M responses. Knobs (see bench.py):
 # BENCH_SIZES=10000,1000000 for a quick run, BENCH_SKIP_1M=1 to leave out the 1 M size,
 # BENCH_REUSE=1 to keep generated data between runs, BENCH_DURATION, BENCH_VERIFY=all|small|none,
-# BENCH_VERIFY_TIMEOUT, BENCH_BREAKDOWN=0, BENCH_CONNS, BENCH_CONNS_EVERY, BENCH_DAYS, BENCH_AGENTS.
+# BENCH_VERIFY_TIMEOUT, BENCH_BREAKDOWN=0, BENCH_CONNS, BENCH_CONNS_EVERY, BENCH_DAYS, BENCH_AGENTS;
+# BENCH_BACKEND=postgresql [BENCH_INSTANCES=2] for the backends side by side (see the end).
 # Tokens are random per run and reach surveyd through SURVEYD_ADMIN_TOKENS / SURVEYD_READ_TOKENS /
 # SURVEYD_INGEST_TOKENS.
 set -euo pipefail
@@ -58,4 +59,17 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
     echo "run.sh: only $(ulimit -n) file descriptors allowed; the 1024-connection run may fail" >&2
 fi
 
+# BENCH_BACKEND=postgresql: SQLite and PostgreSQL side by side instead (tests/bench/backends.py: the same
+# loads from an empty store per size, filled through the API), on a throwaway cluster started here
+# (tests/postgres/cluster.sh, a database per size and configuration); BENCH_INSTANCES=2 adds two
+# surveyd processes on one database with the load split across both. BENCH_SIZES=10000,100000 suits it.
+if [ "${BENCH_BACKEND:-sqlite}" = postgresql ]; then
+    command -v psql >/dev/null || { echo "run.sh: psql is missing (Debian: postgresql)" >&2; exit 1; }
+    pg_dir=$(mktemp -d /tmp/surveyd-bench-pg.XXXXXX)
+    trap 'bash tests/postgres/cluster.sh stop "$pg_dir"' EXIT
+    BENCH_POSTGRES=$(bash tests/postgres/cluster.sh start "$pg_dir")
+    export BENCH_POSTGRES
+    python3 tests/bench/backends.py
+    exit
+fi
 exec python3 tests/bench/bench.py
