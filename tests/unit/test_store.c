@@ -84,6 +84,12 @@ static void pg_location(const char *dbname)
     PQconninfoFree(options);
 }
 
+static const char *tmp_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    return tmp && tmp[0] ? tmp : "/tmp";
+}
+
 static void setup(void)
 {
     static int cases;
@@ -91,8 +97,9 @@ static void setup(void)
 
     now_ms = timefmt_days_from_civil(2026, 11, 1) * DAY_MS;
     if (strcmp(backend, "sqlite") == 0) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(case_name, sizeof case_name, "%s/test_store.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+        /* Named by the run too: a case that fails ends before its teardown, and the run removes
+         * what it left. */
+        snprintf(case_name, sizeof case_name, "%s/test_store.%ld.XXXXXX", tmp_dir(), (long)getppid());
         ck_assert_ptr_nonnull(mkdtemp(case_name));
         snprintf(location, sizeof location, "sqlite:%s", case_name);
     } else {
@@ -1225,6 +1232,15 @@ static Suite *store_suite(void)
     return s;
 }
 
+/* Folders a case could not remove (it crashed or failed before its teardown). */
+static void remove_leftover_folders(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/test_store.%ld.*", tmp_dir(), (long)getpid());
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove the cases' folders: %s\n", cmd);
+}
+
 /* Databases a case could not drop (it crashed or failed before its teardown). */
 static void drop_leftovers(void)
 {
@@ -1264,6 +1280,8 @@ int main(int argc, char **argv)
     srunner_free(sr);
     if (pg_admin)
         drop_leftovers();
+    else
+        remove_leftover_folders();
     edit_token_cleanup();
     return failed == 0 ? 0 : 1;
 }
