@@ -12,13 +12,11 @@
 
 #include "oom.h"
 
-#define MS_PER_DAY STORE_MS_PER_DAY
-#define MS_PER_HOUR STORE_MS_PER_HOUR
-
-/* Rows per statement when a listing wants more than that (or all): each stretch is a complete
+/* Rows per statement when a listing wants more than that (or all): each chunk is a complete
  * result in memory, handed to the caller only once it is read (the caller may use the same
- * connection from its callback, as a customer's summary does to load a survey). */
-#define LIST_CHUNK 500
+ * connection from its callback, as a customer's summary does to load a survey). A page of the API
+ * (at most 1000 rows, plus one to learn whether there is another) is one statement. */
+#define LIST_CHUNK 1024
 
 /* Rows per export stretch: the export layer pauses after 256 rows (ROWS_PER_STRETCH in export.c),
  * so a stretch is usually read to its end before the pause. */
@@ -83,6 +81,12 @@ static enum store_status read_end(struct pg_conn *conn, bool began, enum store_s
 {
     if (!began)
         return status;
+    /* pg_query reconnects by itself when a connection broke while it looked idle: a statement that
+     * ran on a new connection ran outside the snapshot, and what the call read may disagree. */
+    if (status == STORE_OK && (conn->db == NULL || PQtransactionStatus(conn->db) != PQTRANS_INTRANS)) {
+        snprintf(conn->error, sizeof conn->error, "the connection to PostgreSQL was lost during a read");
+        status = STORE_UNAVAILABLE;
+    }
     enum store_status ended = pg_exec(conn, status == STORE_OK ? "COMMIT" : "ROLLBACK", 0, NULL, NULL);
     return status == STORE_OK ? ended : status;
 }
@@ -95,13 +99,15 @@ static enum store_status read_end(struct pg_conn *conn, bool began, enum store_s
 #define LIST_COLUMNS "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction," \
     " answers, properties FROM responses"
 static const char list_sql[] =
-    LIST_COLUMNS " WHERE survey = $1::text AND (submitted_at, id) < ($2::bigint, $3::text) AND submitted_at >= $4::bigint"
+    LIST_COLUMNS " WHERE survey = $1::text AND (submitted_at, id) < ($2::bigint, $3::text)"
+    " AND submitted_at >= $4::bigint"
     " AND ($5::text IS NULL OR channel = $5) AND ($6::text IS NULL OR agent = $6)"
     " AND ($7::text IS NULL OR customer = $7) AND ($8::text IS NULL OR interaction = $8)"
     " ORDER BY submitted_at DESC, id DESC LIMIT $9::bigint";
 /* Across surveys: a customer's history through the (customer, submitted_at, id) index. */
 static const char list_customer_sql[] =
-    LIST_COLUMNS " WHERE customer = $7::text AND (submitted_at, id) < ($2::bigint, $3::text) AND submitted_at >= $4::bigint"
+    LIST_COLUMNS " WHERE customer = $7::text AND (submitted_at, id) < ($2::bigint, $3::text)"
+    " AND submitted_at >= $4::bigint"
     " AND ($1::text IS NULL OR survey = $1) AND ($5::text IS NULL OR channel = $5)"
     " AND ($6::text IS NULL OR agent = $6) AND ($8::text IS NULL OR interaction = $8)"
     " ORDER BY submitted_at DESC, id DESC LIMIT $9::bigint";
@@ -217,8 +223,11 @@ static char *own(struct pg_iter *it, int slot, const char *text)
     return it->texts[slot];
 }
 
+/* Copies of the query's strings: an export outlives the request handler that built the query. */
 static bool own_query(struct pg_iter *it, const struct store_list_query *q)
 {
+    const char *given[6] = {q->survey, q->before_id, q->channel, q->agent, q->customer, q->interaction};
+
     it->query = *q;
     it->query.survey = own(it, 0, q->survey);
     it->query.before_id = own(it, 1, q->before_id);
@@ -227,7 +236,6 @@ static bool own_query(struct pg_iter *it, const struct store_list_query *q)
     it->query.customer = own(it, 4, q->customer);
     it->query.interaction = own(it, 5, q->interaction);
     for (int i = 0; i < 6; i++) {
-        const char *given[] = {q->survey, q->before_id, q->channel, q->agent, q->customer, q->interaction};
         if (given[i] != NULL && it->texts[i] == NULL)
             return false;
     }
@@ -351,19 +359,37 @@ static enum store_status iter_read(struct pg_iter *it, struct store_response_row
     return status;
 }
 
+/* Whether a stretch that failed before its first row may be sent again on a new connection: the
+ * old one broke while the export waited (the server restarted, or closed an idle connection), and
+ * nothing of the stretch reached the caller, so nothing can come twice. Once per stretch. */
+static bool iter_may_retry(struct pg_iter *it, enum store_status status, bool *retried)
+{
+    if (status != STORE_UNAVAILABLE || it->stretch_rows > 0 || *retried)
+        return false;
+    if (it->conn.db != NULL && PQstatus(it->conn.db) == CONNECTION_OK)
+        return false;
+    *retried = true;
+    return true;
+}
+
 enum store_status pg_iter_next(struct store_iter *iter, struct store_response_row *row)
 {
     struct pg_iter *it = iter_of(iter);
+    bool retried = false;
 
     for (;;) {
         if (it->remaining == 0 || it->exhausted)
             return STORE_NOT_FOUND;
         if (!it->running) {
             enum store_status status = iter_start(it);
+            if (status != STORE_OK && iter_may_retry(it, status, &retried))
+                continue;
             if (status != STORE_OK)
                 return status;
         }
         enum store_status status = iter_read(it, row);
+        if (iter_may_retry(it, status, &retried))
+            continue;
         if (status != STORE_NOT_FOUND)
             return status;
         /* A stretch read to its end at its limit: the next one continues after its last row. */
@@ -535,14 +561,15 @@ static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
  * (at most two partial hours) from raw rows. */
 static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
 {
-    int64_t first_hour = floor_div(lo_ms + MS_PER_HOUR - 1, MS_PER_HOUR), end_hour = floor_div(hi_ms, MS_PER_HOUR);
+    int64_t first_hour = floor_div(lo_ms + STORE_MS_PER_HOUR - 1, STORE_MS_PER_HOUR);
+    int64_t end_hour = floor_div(hi_ms, STORE_MS_PER_HOUR);
     if (!p->coarse || first_hour >= end_hour) {
         scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, hi_ms);
         return;
     }
-    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, first_hour * MS_PER_HOUR);
+    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, first_hour * STORE_MS_PER_HOUR);
     scan_pair(p, scan_answers_hour_sql, scan_responses_hour_sql, first_hour, end_hour);
-    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, end_hour * MS_PER_HOUR, hi_ms);
+    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, end_hour * STORE_MS_PER_HOUR, hi_ms);
 }
 
 static void scan_window(struct scan_plan *p)
@@ -550,8 +577,9 @@ static void scan_window(struct scan_plan *p)
     const struct store_metrics_query *q = p->q;
     /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
      * costs at most two days' hours and two partial hours' responses, whatever the window. */
-    int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + MS_PER_DAY - 1, MS_PER_DAY);
-    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, MS_PER_DAY);
+    int64_t first_day =
+        q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + STORE_MS_PER_DAY - 1, STORE_MS_PER_DAY);
+    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, STORE_MS_PER_DAY);
     if (first_day >= end_day) { /* no whole day inside: both bounds are given */
         scan_edge(p, q->from_ms, q->to_ms);
         return;
@@ -560,9 +588,9 @@ static void scan_window(struct scan_plan *p)
     /* The edges exist only for a given bound; their day products are formed only then (the open
      * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
     if (q->from_ms != INT64_MIN)
-        scan_edge(p, q->from_ms, first_day * MS_PER_DAY);
+        scan_edge(p, q->from_ms, first_day * STORE_MS_PER_DAY);
     if (q->to_ms != INT64_MAX)
-        scan_edge(p, end_day * MS_PER_DAY, q->to_ms);
+        scan_edge(p, end_day * STORE_MS_PER_DAY, q->to_ms);
 }
 
 enum store_status pg_metrics_scan(struct store_conn *store_conn, const struct store_metrics_query *q,
@@ -592,14 +620,16 @@ enum store_status pg_metrics_scan(struct store_conn *store_conn, const struct st
     return read_end(p.conn, began, p.status);
 }
 
+static const char day_span_sql[] =
+    "SELECT min(day), max(day) FROM rollup_responses WHERE survey = $1::text AND count > 0";
+
 enum store_status pg_day_span(struct store_conn *store_conn, const char *survey, int64_t *first_day,
                               int64_t *last_day)
 {
     struct pg_conn *conn = pg_conn_of(store_conn);
     const char *values[1] = {survey};
     enum store_status status;
-    PGresult *r = pg_query(conn, "SELECT min(day), max(day) FROM rollup_responses WHERE survey = $1::text AND count > 0",
-                           1, values, &status);
+    PGresult *r = pg_query(conn, day_span_sql, 1, values, &status);
 
     if (r == NULL)
         return status;

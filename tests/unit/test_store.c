@@ -84,6 +84,12 @@ static void pg_location(const char *dbname)
     PQconninfoFree(options);
 }
 
+static const char *tmp_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    return tmp && tmp[0] ? tmp : "/tmp";
+}
+
 static void setup(void)
 {
     static int cases;
@@ -91,7 +97,9 @@ static void setup(void)
 
     now_ms = timefmt_days_from_civil(2026, 11, 1) * DAY_MS;
     if (strcmp(backend, "sqlite") == 0) {
-        snprintf(case_name, sizeof case_name, "/tmp/test_store.XXXXXX");
+        /* Named by the run too: a case that fails ends before its teardown, and the run removes
+         * what it left. */
+        snprintf(case_name, sizeof case_name, "%s/test_store.%ld.XXXXXX", tmp_dir(), (long)getppid());
         ck_assert_ptr_nonnull(mkdtemp(case_name));
         snprintf(location, sizeof location, "sqlite:%s", case_name);
     } else {
@@ -786,7 +794,7 @@ START_TEST(test_list_and_iter)
     reset_model();
     put_survey(0, "s1");
     put_survey(1, "s2");
-    /* More rows than a PostgreSQL listing chunk (500) or export stretch (256). */
+    /* More rows than a PostgreSQL listing chunk (1024) or export stretch (256). */
     insert_random(0, 1100);
     insert_random(1, 60);
     /* Ties on submitted_at are ordered by id, newest first; a customer across both surveys. */
@@ -1093,29 +1101,112 @@ END_TEST
 
 START_TEST(test_data_version_and_day_span)
 {
-    int64_t v0, v1, first, last;
+    int64_t v0, v1, all0, all1, other0, other1, first, last;
     char id[32], existing[32];
     struct spec s = {0, now_ms - 20 * DAY_MS + 5, NULL, NULL, NULL, NULL, 10, NULL, -1, NULL};
+    struct store_conn *r;
 
     reset_model();
     put_survey(0, "s1");
-    ck_assert_int_eq(store_day_span(store_reader(store), "s1", &first, &last), STORE_NOT_FOUND);
-    ck_assert_int_eq(store_data_version(store_reader(store), "s1", &v0), STORE_OK);
+    put_survey(1, "s2");
+    r = store_reader(store);
+    ck_assert_int_eq(store_day_span(r, "s1", &first, &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_data_version(r, "s1", &v0), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, NULL, &all0), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, "s2", &other0), STORE_OK);
     ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
     s.at = now_ms - 2 * DAY_MS - 1;
     ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
-    ck_assert_int_eq(store_data_version(store_reader(store), "s1", &v1), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, "s1", &v1), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, NULL, &all1), STORE_OK);
+    ck_assert_int_eq(store_data_version(r, "s2", &other1), STORE_OK);
     if (strcmp(backend, "sqlite") == 0) {
         /* One process owns the file: nothing to compare with. */
-        ck_assert_int_eq(v0, 0);
-        ck_assert_int_eq(v1, 0);
+        ck_assert(v0 == 0 && v1 == 0 && all0 == 0 && all1 == 0 && other0 == 0 && other1 == 0);
     } else {
         ck_assert_int_gt(v1, v0);
+        ck_assert_int_gt(all1, all0);
+        ck_assert_int_ge(other1, other0);
     }
-    ck_assert_int_eq(store_day_span(store_reader(store), "s1", &first, &last), STORE_OK);
+    ck_assert_int_eq(store_day_span(r, "s1", &first, &last), STORE_OK);
     ck_assert_int_eq(first, now_ms / DAY_MS - 20);
     ck_assert_int_eq(last, now_ms / DAY_MS - 3);
-    ck_assert_int_eq(store_day_span(store_reader(store), "s2", &first, &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_day_span(r, "s2", &first, &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_day_span(r, "none", &first, &last), STORE_NOT_FOUND);
+}
+END_TEST
+
+/* Every connection the store has to its database closed by the server (as a restart or an idle
+ * timeout would) while an export waits between stretches: the next reads connect again by
+ * themselves, and the export goes on after its last row, none twice, none missed. PostgreSQL only:
+ * an SQLite store has no server. */
+START_TEST(test_reads_survive_lost_connections)
+{
+    struct store_response_row row;
+    static struct list_arg got, want;
+    char err[256], sql[256];
+
+    reset_model();
+    if (strcmp(backend, "sqlite") == 0)
+        return;
+    put_survey(0, "s1");
+    insert_random(0, 700);
+    struct store_list_query q = all_of("s1");
+    model_list(&q, &want);
+    struct store_iter *it = store_iter_open(store, &q, err, sizeof err);
+    ck_assert_ptr_nonnull(it);
+    got.count = 0;
+    for (int i = 0; i < 300; i++) { /* into the second stretch */
+        ck_assert_int_eq(store_iter_next(it, &row), STORE_OK);
+        list_row(&row, &got);
+        store_response_row_free(&row);
+    }
+    store_iter_pause(it);
+    check_list(&q);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
+             case_name);
+    PGconn *admin = admin_connect();
+    PGresult *r = PQexec(admin, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_int_ge(PQntuples(r), 3); /* the writer, this thread's reader and the export's */
+    PQclear(r);
+    PQfinish(admin);
+
+    while (store_iter_next(it, &row) == STORE_OK) {
+        list_row(&row, &got);
+        store_response_row_free(&row);
+    }
+    store_iter_close(it);
+    assert_same_list(&got, &want, "iter across a lost connection");
+    check_list(&q);
+    check_all_metrics("s1");
+}
+END_TEST
+
+/* `surveyd verify` opens the store read-only beside the serving daemon: the same answers. */
+START_TEST(test_read_only_beside)
+{
+    char err[512];
+    uint64_t differences, responses;
+    int lines = 0;
+
+    reset_model();
+    put_survey(0, "s1");
+    insert_random(0, 80);
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *ro = store_open_read_only(&options, err, sizeof err);
+    ck_assert_msg(ro != NULL, "store_open_read_only: %s", err);
+    ck_assert_int_eq(store_verify(ro, count_line, &lines, &differences, &responses), STORE_OK);
+    ck_assert_int_eq(differences, 0);
+    ck_assert_int_eq(responses, 80);
+    struct store *kept = store;
+    store = ro; /* the checks below read through `store` */
+    struct store_list_query q = all_of("s1");
+    check_list(&q);
+    check_iter(&q, 7);
+    check_all_metrics("s1");
+    store = kept;
+    store_close(ro);
 }
 END_TEST
 
@@ -1135,8 +1226,19 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_idempotency);
     tcase_add_test(tc, test_edit_tokens);
     tcase_add_test(tc, test_data_version_and_day_span);
+    tcase_add_test(tc, test_read_only_beside);
+    tcase_add_test(tc, test_reads_survive_lost_connections);
     suite_add_tcase(s, tc);
     return s;
+}
+
+/* Folders a case could not remove (it crashed or failed before its teardown). */
+static void remove_leftover_folders(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/test_store.%ld.*", tmp_dir(), (long)getpid());
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove the cases' folders: %s\n", cmd);
 }
 
 /* Databases a case could not drop (it crashed or failed before its teardown). */
@@ -1178,6 +1280,8 @@ int main(int argc, char **argv)
     srunner_free(sr);
     if (pg_admin)
         drop_leftovers();
+    else
+        remove_leftover_folders();
     edit_token_cleanup();
     return failed == 0 ? 0 : 1;
 }
