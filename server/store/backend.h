@@ -79,13 +79,15 @@ struct store_backend {
     const char *(*last_error)(struct store_conn *conn);
 
     enum store_status (*begin)(struct store_conn *conn);
-    /* Writes every cell of deltas (each with a non-zero delta, in rollup_deltas_each's order: sorted,
-     * so that concurrent writers take row locks in one order), then commits. */
+    /* Writes every cell of deltas with a non-zero delta, then commits. rollup_deltas_each gives
+     * them in the order they were first touched: a backend shared by several writers sorts them
+     * first, so that all take the cells' row locks in one order and never deadlock. */
     enum store_status (*commit)(struct store_conn *conn, const struct rollup_deltas *deltas);
     void (*rollback)(struct store_conn *conn);
     enum store_status (*savepoint)(struct store_conn *conn);
     void (*release)(struct store_conn *conn);
     void (*rollback_to)(struct store_conn *conn);
+    /* SQLite: finishes a WAL checkpoint the background checkpointer started. */
     void (*between_batches)(struct store_conn *conn);
 
     enum store_status (*get_survey)(struct store_conn *conn, const char *id, struct store_survey_row *out);
@@ -121,6 +123,9 @@ struct store_backend {
     enum store_status (*delete_response)(struct store_conn *conn, const char *id);
     enum store_status (*erase_customer)(struct store_conn *conn, const char *customer, int64_t *deleted);
     enum store_status (*delete_before)(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+    /* SQLite truncates its WAL and, only if a needle is still found in the file (stale copies in
+     * free space), VACUUMs; PostgreSQL VACUUMs the tables that held the data every time (its WAL,
+     * replicas and base backups are the operator's). */
     enum store_status (*purge)(struct store_conn *conn, char *const *needles, int count, bool *rewrote);
     enum store_status (*customer_traces)(struct store_conn *conn, const char *customer, char ***traces,
                                          int *count);
@@ -156,6 +161,7 @@ struct store_backend {
     enum store_status (*import_response)(struct store_conn *conn, const struct store_stored_response *row);
     enum store_status (*import_end)(struct store_conn *conn, bool keep);
 
+    /* SQLite: the file and its WAL; PostgreSQL: pg_database_size. */
     uint64_t (*size_bytes)(struct store *store);
     enum store_status (*probe_write)(struct store_conn *conn, int64_t now_ms);
     bool (*ping)(struct store_conn *conn);

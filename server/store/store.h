@@ -74,7 +74,7 @@ enum store_status store_savepoint(struct store_conn *conn);
 void store_release(struct store_conn *conn);
 void store_rollback_to(struct store_conn *conn);
 /* Housekeeping the backend does on the writer's connection between batches, once their replies went
- * out, so that it never delays a reply (SQLite: finishing a WAL checkpoint). */
+ * out, so that it never delays a reply (what, if anything: backend.h). */
 void store_between_batches(struct store_conn *conn);
 
 /* ---- surveys ---- */
@@ -176,9 +176,9 @@ enum store_status store_erase_customer(struct store_conn *conn, const char *cust
 enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
 
 /* After an erasure has committed: removes what the database itself still keeps of the deleted rows
- * where the backend can reach it. SQLite truncates the WAL and, if any needle
- * (store_customer_traces) is still found in the file, rewrites it (VACUUM); PostgreSQL vacuums the
- * tables that held them (its WAL, replicas and base backups are the operator's: docs/SECURITY.md).
+ * where the backend can reach it, using the needles (store_customer_traces) where it can search
+ * for them; *rewrote says whether it rewrote storage to do so. How each backend does it, and what
+ * stays the operator's to handle: backend.h, docs/SECURITY.md.
  * *rewrote says whether a rewrite was needed. Writer only, outside a transaction. */
 enum store_status store_purge(struct store_conn *conn, char *const *needles, int count, bool *rewrote);
 
@@ -284,7 +284,7 @@ enum store_status store_backup(struct store *store, const char *dest, char *err,
 
 /* ---- health ---- */
 
-/* Bytes the store takes on disk (SQLite: the file and its WAL; PostgreSQL: the database). */
+/* Bytes the store takes on disk. */
 uint64_t store_size_bytes(struct store *store);
 
 /* Commits a tiny real write (the health row): proves the disk takes writes again. Writer only. */
