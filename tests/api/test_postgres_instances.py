@@ -105,8 +105,6 @@ class TwoInstances(unittest.TestCase):
             if not query:
                 self.assertEqual(ra.json["responses"], 2 * PER_INSTANCE)
                 self.assertEqual(sum(ra.json["questions"]["rec"]["distribution"]), 2 * PER_INSTANCE)
-            # Both derive the ETag from what the database holds, so they agree on it too.
-            self.assertEqual(ra.headers.get("ETag"), rb.headers.get("ETag"), query)
 
         ov_a = self.a.req("GET", "/v1/metrics", token=READ_TOKEN).json
         ov_b = self.b.req("GET", "/v1/metrics", token=READ_TOKEN).json
