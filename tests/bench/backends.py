@@ -289,18 +289,20 @@ def main():
     info = B.machine()
     B.log("machine: %r" % info)
     rows = []
+    base = os.path.join(B.OUT, B.RUN_TAG + "-backends")
     for n in B.SIZES:
         for backend, instances in configurations():
             rows.append(run_configuration(backend, instances, n))
-    text = ("Backends side by side (tests/bench/backends.py), %s, %d cores, commit %s; load average after: %s\n\n%s\n"
-            % (info.get("cpu"), info.get("nproc"), info.get("commit"), B.loadavg(), report(rows)))
-    if B.results["problems"]:
-        text += "\nProblems seen: " + "; ".join(B.results["problems"]) + "\n"
-    base = os.path.join(B.OUT, B.RUN_TAG + "-backends")
-    with open(base + ".json", "w") as f:
-        json.dump({"machine": info, "rows": rows, "runs": B.results["runs"]}, f, indent=1, default=str)
-    with open(base + ".md", "w") as f:
-        f.write(text)
+            # Written after every configuration: a long run stopped early keeps what it measured.
+            text = ("Backends side by side (tests/bench/backends.py), %s, %d cores, commit %s; load average "
+                    "after: %s\n\n%s\n" % (info.get("cpu"), info.get("nproc"), info.get("commit"), B.loadavg(),
+                                             report(rows)))
+            if B.results["problems"]:
+                text += "\nProblems seen: " + "; ".join(B.results["problems"]) + "\n"
+            with open(base + ".json", "w") as f:
+                json.dump({"machine": info, "rows": rows, "runs": B.results["runs"]}, f, indent=1, default=str)
+            with open(base + ".md", "w") as f:
+                f.write(text)
     print(text)
     B.log("results in %s.md / .json" % base)
 
