@@ -128,6 +128,7 @@ void api_reply_store_error(struct http_request *req, enum store_status status)
         http_reply_problem(req, 404, "not_found", "no such resource", NULL);
         break;
     case STORE_UNAVAILABLE:
+    case STORE_RETRY: /* the writer retried already */
         http_add_header(req, "Retry-After", "1");
         http_reply_problem(req, 503, "unavailable", "storage is unavailable right now; nothing was stored; retry",
                            NULL);
@@ -198,7 +199,9 @@ enum store_status api_load_survey_current(struct survey_cache *cache, struct sto
     struct store_survey_row local;
     struct store_survey_row *r = row ? row : &local;
 
-    if (cache == NULL)
+    /* Another instance's PUT or DELETE never bumps this process's generation: with a shared store
+     * every use reads the stored definition (one primary-key read) and checks the parse against it. */
+    if (cache == NULL || (conn != NULL && store_shared(conn)))
         return api_load_survey_cached(cache, conn, id, survey, row);
     if (survey_cache_get_current(cache, id, survey, &r->definition)) {
         snprintf(r->id, sizeof r->id, "%s", id);

@@ -657,13 +657,15 @@ done:
 
 /* ---- conditional requests ---- */
 
-static void make_etag(const struct app *app, uint64_t version, const char *key, char *out, size_t size)
+/* epoch: 0 on a shared store, whose versions already differ across the database's lifetimes, so
+ * that every instance gives the same reply the same tag. */
+static void make_etag(int64_t epoch, uint64_t version, const char *key, char *out, size_t size)
 {
     uint64_t h = 1469598103934665603u;
     for (const char *p = key; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211u;
-    snprintf(out, size, "W/\"%llx-%llx-%016llx\"", (unsigned long long)versions_epoch(app->versions),
-             (unsigned long long)version, (unsigned long long)h);
+    snprintf(out, size, "W/\"%llx-%llx-%016llx\"", (unsigned long long)epoch, (unsigned long long)version,
+             (unsigned long long)h);
 }
 
 /* Weak comparison against each entity tag of If-None-Match (or "*"). */
@@ -690,14 +692,47 @@ static bool etag_matches(const char *if_none_match, const char *etag)
 }
 
 /* Answers from the ETag or the cache when it can; otherwise computes, caches and replies. */
-static void reply_cached(struct http_request *req, const char *key, uint64_t version,
+/* The label of a reply: its version, and the epoch that goes into its ETag. */
+struct reply_label {
+    int64_t epoch;
+    uint64_t version;
+};
+
+/* local is this process's version of what the reply reads (versions.c), read before the data.
+ * On a shared store (several instances on one database) other instances write too, and only the
+ * store's own data version, read here before the data, sees their writes: it alone labels the
+ * reply, so neither a cached reply nor a client's ETag outlives a write another instance
+ * acknowledged before this request arrived, and every instance tags a reply alike. */
+static bool label_reply(struct http_request *req, const char *survey, uint64_t local, struct reply_label *label)
+{
+    struct app *app = api_app(req);
+    struct store_conn *conn = store_reader(app->store);
+    int64_t shared = 0;
+
+    *label = (struct reply_label){versions_epoch(app->versions), local};
+    if (conn == NULL || !store_shared(conn))
+        return true;
+    enum store_status status = store_data_version(conn, survey, &shared);
+    if (status != STORE_OK) {
+        api_reply_store_error(req, status);
+        return false;
+    }
+    *label = (struct reply_label){0, (uint64_t)shared};
+    return true;
+}
+
+static void reply_cached(struct http_request *req, const char *key, const char *survey, uint64_t local,
                          enum store_status (*produce)(struct http_request *req, void *arg, char **body), void *arg)
 {
     struct app *app = api_app(req);
+    struct reply_label label;
     char etag[96];
     const char *if_none_match = http_header(req, "If-None-Match");
 
-    make_etag(app, version, key, etag, sizeof etag);
+    if (!label_reply(req, survey, local, &label))
+        return;
+    uint64_t version = label.version;
+    make_etag(label.epoch, version, key, etag, sizeof etag);
     if (if_none_match && etag_matches(if_none_match, etag)) {
         http_add_header(req, "ETag", etag);
         http_add_header(req, "Cache-Control", "no-cache");
@@ -786,7 +821,7 @@ enum http_next metrics_survey(struct http_request *req)
     if (key == NULL)
         api_reply_store_error(req, STORE_UNAVAILABLE);
     else
-        reply_cached(req, key, version, produce_survey, &m);
+        reply_cached(req, key, m.survey.id, version, produce_survey, &m);
     free(key);
     survey_free(&m.survey);
     return HTTP_DONE;
@@ -886,6 +921,6 @@ enum http_next metrics_overview(struct http_request *req)
         api_reply_invalid(req, &errors);
         return HTTP_DONE;
     }
-    reply_cached(req, "\x02overview", versions_global(api_app(req)->versions), produce_overview, NULL);
+    reply_cached(req, "\x02overview", NULL, versions_global(api_app(req)->versions), produce_overview, NULL);
     return HTTP_DONE;
 }

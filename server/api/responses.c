@@ -137,6 +137,17 @@ static void reply_replay(struct http_request *req, struct store_replay *replay)
     replay->reply = NULL;
 }
 
+static bool replayed_early(struct http_request *req, struct store_conn *conn, struct post_job *post);
+
+/* Several instances on one database: another one may have stored the same Idempotency-Key (or its
+ * interaction) after this one looked, and its commit then made ours conflict. The retry is then
+ * answered as any retry is: with that first reply, now committed and readable. */
+static bool replayed_after_race(struct http_request *req, struct post_job *post)
+{
+    struct store_conn *conn = store_reader(api_app(req)->store);
+    return conn && replayed_early(req, conn, post);
+}
+
 static enum http_next finish_post(struct http_request *req, struct post_job *post)
 {
     if (post->errors.count > 0) {
@@ -155,6 +166,8 @@ static enum http_next finish_post(struct http_request *req, struct post_job *pos
         reply_key_reused(req);
         break;
     case STORE_CONFLICT: {
+        if (post->idempotency_key && replayed_after_race(req, post))
+            break;
         /* Only a trusted backend learns the existing id: to anyone else it would be the key to
          * someone else's response (ticket numbers are often sequential). */
         cJSON *extra = NULL;

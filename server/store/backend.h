@@ -68,6 +68,7 @@ void store_backend_conn_free_deltas(struct store_conn *conn);
 
 struct store_backend {
     const char *name;           /* "sqlite", "postgresql": for logs and `surveyd version` */
+    bool shared;                /* other processes may write the same data (store_shared) */
 
     /* location: what follows the scheme ("sqlite:" → the folder; PostgreSQL: the whole URI). */
     struct store *(*open)(const char *location, const struct store_options *options, bool read_only, char *err,
@@ -137,7 +138,7 @@ struct store_backend {
                                       store_metrics_fn each, void *arg);
     enum store_status (*day_span)(struct store_conn *conn, const char *survey, int64_t *first_day,
                                   int64_t *last_day);
-    enum store_status (*data_version)(struct store_conn *conn, int64_t *version);
+    enum store_status (*data_version)(struct store_conn *conn, const char *survey, int64_t *version);
 
     enum store_status (*verify)(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                 uint64_t *differences, uint64_t *responses);

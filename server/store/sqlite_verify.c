@@ -7,6 +7,7 @@
  * index and answer_facts, read once for every table derived from them) are counted into the same
  * cells. Memory is one day's cells; nothing is sorted; time is one pass over the answers. */
 #include "sqlite_verify.h"
+#include "sqlite_internal.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -811,4 +812,180 @@ enum store_status sqlite_verify_streamed(sqlite3 *db, const struct rollup_check 
 done:
     walk_close(&w);
     return status;
+}
+
+/* ---- consistency ---- */
+
+/* Stored rows of a (survey, day) the walk of sqlite_verify.c never visits: days without responses,
+ * rollup_responses or rollup_answers rows, and surveys that do not exist. */
+#define UNVISITED_DAY                                                                                           \
+    " (x.survey NOT IN (SELECT id FROM surveys) OR (NOT EXISTS (SELECT 1 FROM responses WHERE survey = x.survey" \
+    " AND submitted_at BETWEEN (x.day - 1) * 86400000 AND (x.day + 1) * 86400000"                                \
+    " AND submitted_at / 86400000 = x.day)"                                                                      \
+    " AND NOT EXISTS (SELECT 1 FROM rollup_responses WHERE survey = x.survey AND day = x.day)"                   \
+    " AND NOT EXISTS (SELECT 1 FROM rollup_answers WHERE survey = x.survey AND day = x.day)))"
+/* One day's responses of one survey, through the (survey, submitted_at) index (see bind_day). */
+#define DAY_RESPONSES " survey = ?1 AND submitted_at BETWEEN ?3 AND ?4 AND submitted_at / 86400000 = ?2"
+
+/* A day's month, as the month tables key it (schema/006_rollup_months_hours.sql). */
+#define MONTH_OF_DAY "unixepoch(day * 86400, 'unixepoch', 'start of month') / 86400"
+
+/* Every rollup table and how `surveyd verify` recomputes it from the raw rows (sqlite_verify.h). The
+ * day tables are streamed (day_expected: `expected` for one day, a row per answer) and answered_questions summed from rollup_answers' cells; an entry with only `expected`
+ * and `stored` is diffed with EXCEPT, which suits small tables. */
+static const struct rollup_check rollup_checks[] = {
+    {.table = "rollup_answers",
+     .expected = "SELECT survey, day, channel, question, value, count(*) FROM answer_facts GROUP BY 1, 2, 3, 4, 5",
+     .stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers WHERE count != 0",
+     .derived_from = "rollup_answers_agent",
+     .key_columns = (const int[]){0, 2, 3, 4, 5, -1}, /* without the agent */
+     .day_stored = "SELECT survey, day, channel, question, value, count FROM rollup_answers"
+                   " WHERE survey = ?1 AND day = ?2 AND count != 0",
+     .unvisited = "SELECT survey, day, channel, question, value, count FROM rollup_answers AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_answers_agent",
+     .expected = "SELECT survey, agent, day, channel, question, value, count(*) FROM answer_facts"
+                 " GROUP BY 1, 2, 3, 4, 5, 6",
+     .stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent WHERE count != 0",
+     /* The hour (column 6) is there for rollup_answers_hour, which counts these rows too. */
+     .day_expected = "SELECT survey, agent, day, channel, question, value, submitted_at / 3600000, 1 FROM answer_facts"
+                     " WHERE" DAY_RESPONSES,
+     .key_columns = (const int[]){0, 1, 2, 3, 4, 5, -1},
+     /* The agents come from the stored agent rollups themselves (?5): one seek per agent and day. */
+     .day_stored = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent"
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
+     .unvisited = "SELECT survey, agent, day, channel, question, value, count FROM rollup_answers_agent AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_responses",
+     .expected = "SELECT survey, submitted_at / 86400000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
+     .stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE count != 0",
+     .derived_from = "rollup_responses_agent",
+     .key_columns = (const int[]){0, 2, 3, -1}, /* without the agent */
+     .day_stored = "SELECT survey, day, channel, count FROM rollup_responses WHERE survey = ?1 AND day = ?2"
+                   " AND count != 0",
+     .unvisited = "SELECT survey, day, channel, count FROM rollup_responses AS x WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_responses_agent",
+     .expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''), count(*)"
+                 " FROM responses GROUP BY 1, 2, 3, 4",
+     .stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent WHERE count != 0",
+     /* The hour (column 4) is there for rollup_responses_hour, which counts these rows too. */
+     .day_expected = "SELECT survey, coalesce(agent, ''), submitted_at / 86400000, coalesce(channel, ''),"
+                     " submitted_at / 3600000, 1 FROM responses WHERE" DAY_RESPONSES,
+     .key_columns = (const int[]){0, 1, 2, 3, -1},
+     .day_stored = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent"
+                   " WHERE survey = ?1 AND agent IN (SELECT value FROM json_each(?5)) AND day = ?2 AND count != 0",
+     .unvisited = "SELECT survey, agent, day, channel, count FROM rollup_responses_agent AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "answered_questions",
+     .expected = "SELECT survey, question, count(*) FROM answer_facts GROUP BY 1, 2",
+     .stored = "SELECT survey, question, answers FROM answered_questions WHERE answers != 0",
+     .sum_of = "rollup_answers_agent",
+     .sum_column = 4, /* question */
+     .day_stored = "SELECT survey, question, answers FROM answered_questions WHERE survey = ?1 AND answers != 0",
+     .unvisited = "SELECT survey, question, answers FROM answered_questions"
+                  " WHERE answers != 0 AND survey NOT IN (SELECT id FROM surveys)"},
+    /* Months from the day tables (checked against the raw rows above): small, diffed with EXCEPT. */
+    {.table = "rollup_answers_month",
+     .expected = "SELECT survey, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_answers"
+     " GROUP BY 1, 2, 3, 4, 5 HAVING sum(count) != 0",
+     .stored = "SELECT survey, month, channel, question, value, count FROM rollup_answers_month WHERE count != 0"},
+    {.table = "rollup_responses_month",
+     .expected = "SELECT survey, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_responses GROUP BY 1, 2, 3 HAVING sum(count) != 0",
+     .stored = "SELECT survey, month, channel, count FROM rollup_responses_month WHERE count != 0"},
+    /* Hours are streamed with the day walk (a day's hours: ?2 * 24 - 23 .. ?2 * 24 + 23, truncated like
+     * submitted_at / 86400000), counted from the agent day checks' rows (their hour column instead of
+     * agent and day): the day's answers are read through answer_facts once for all four tables. */
+    {.table = "rollup_answers_hour",
+     .expected = "SELECT survey, submitted_at / 3600000, channel, question, value, count(*) FROM answer_facts"
+                 " GROUP BY 1, 2, 3, 4, 5",
+     .stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour WHERE count != 0",
+     .derived_from = "rollup_answers_agent",
+     .key_columns = (const int[]){0, 6, 3, 4, 5, -1},
+     .day_stored = "SELECT survey, hour, channel, question, value, count FROM rollup_answers_hour"
+                   " WHERE survey = ?1 AND hour BETWEEN ?2 * 24 - 23 AND ?2 * 24 + 23 AND hour / 24 = ?2 AND count != 0",
+     .unvisited = "SELECT survey, hour, channel, question, value, count"
+                  " FROM (SELECT *, hour / 24 AS day FROM rollup_answers_hour) AS x WHERE count != 0 AND" UNVISITED_DAY},
+    {.table = "rollup_responses_hour",
+     .expected = "SELECT survey, submitted_at / 3600000, coalesce(channel, ''), count(*) FROM responses GROUP BY 1, 2, 3",
+     .stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count != 0",
+     .derived_from = "rollup_responses_agent",
+     .key_columns = (const int[]){0, 4, 3, -1},
+     .day_stored = "SELECT survey, hour, channel, count FROM rollup_responses_hour"
+                   " WHERE survey = ?1 AND hour BETWEEN ?2 * 24 - 23 AND ?2 * 24 + 23 AND hour / 24 = ?2 AND count != 0",
+     .unvisited = "SELECT survey, hour, channel, count FROM (SELECT *, hour / 24 AS day FROM rollup_responses_hour) AS x"
+                  " WHERE count != 0 AND" UNVISITED_DAY},
+};
+#define ROLLUP_CHECKS (sizeof rollup_checks / sizeof rollup_checks[0])
+
+/* Reports the rows of one side missing from the other (the checks that are not streamed). */
+static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check, bool expected_side,
+                                   void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
+{
+    char sql[2048];
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    snprintf(sql, sizeof sql, "%s EXCEPT %s", expected_side ? check->expected : check->stored,
+             expected_side ? check->stored : check->expected);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        sqlite_verify_report_row(s, check->table, expected_side, report, arg);
+        (*differences)++;
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+enum store_status sqlite_verify(struct store *base_store, void (*report)(const char *line, void *arg), void *arg,
+                               uint64_t *differences, uint64_t *responses)
+{
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    struct sqlite_conn *conn = (struct sqlite_conn *)sqlite_reader(&store->base);
+    enum store_status status = STORE_OK;
+    sqlite3_stmt *s = NULL;
+
+    *differences = *responses = 0;
+    if (conn == NULL)
+        return STORE_UNAVAILABLE;
+    /* One read transaction: a consistent snapshot even while surveyd keeps writing. */
+    if (sqlite3_exec(conn->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_UNAVAILABLE;
+    if (sqlite3_prepare_v2(conn->db, "SELECT count(*) FROM responses", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        *responses = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    status = sqlite_verify_streamed(conn->db, rollup_checks, ROLLUP_CHECKS, report, arg, differences);
+    for (size_t i = 0; status == STORE_OK && i < ROLLUP_CHECKS; i++) {
+        if (rollup_checks[i].day_expected != NULL || rollup_checks[i].derived_from != NULL ||
+            rollup_checks[i].sum_of != NULL)
+            continue; /* streamed */
+        status = diff_rows(conn->db, &rollup_checks[i], true, report, arg, differences);
+        if (status == STORE_OK)
+            status = diff_rows(conn->db, &rollup_checks[i], false, report, arg, differences);
+    }
+    sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
+    return status;
+}
+
+enum store_status sqlite_each_answers(struct store *base_store, store_answers_fn each, void *arg)
+{
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    struct sqlite_conn *conn = (struct sqlite_conn *)sqlite_reader(&store->base);
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (conn == NULL)
+        return STORE_UNAVAILABLE;
+    /* One statement reads one snapshot: a definition and the answers stored under it agree. */
+    if (sqlite3_prepare_v2(conn->db,
+                           "SELECT r.survey, s.definition, r.id, r.answers FROM responses AS r"
+                           " JOIN surveys AS s ON s.id = r.survey ORDER BY r.survey",
+                           -1, &s, NULL) != SQLITE_OK)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        each((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+             (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3), arg);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
 }

@@ -70,6 +70,11 @@ const char *store_kind(const struct store *store)
     return store->backend->name;
 }
 
+bool store_shared(const struct store_conn *conn)
+{
+    return conn->backend->shared;
+}
+
 struct store_conn *store_reader(struct store *store)
 {
     return store->backend->reader(store);
@@ -459,10 +464,10 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
     return conn->backend->metrics_scan(conn, query, each, arg);
 }
 
-enum store_status store_data_version(struct store_conn *conn, int64_t *version)
+enum store_status store_data_version(struct store_conn *conn, const char *survey, int64_t *version)
 {
     *version = 0;
-    return conn->backend->data_version(conn, version);
+    return conn->backend->data_version(conn, survey, version);
 }
 
 enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day)

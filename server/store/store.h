@@ -22,7 +22,9 @@ enum store_status {
     STORE_CONFLICT,         /* a unique rule would break: (survey, interaction), an answered question */
     STORE_REPLAY,           /* an idempotency record with the same body exists: replay its reply */
     STORE_KEY_REUSED,       /* an idempotency record with another body exists */
-    STORE_UNAVAILABLE,      /* disk full, I/O error, database locked: try again later */
+    STORE_UNAVAILABLE,      /* disk full, I/O error, database locked or unreachable: try again later */
+    STORE_RETRY,            /* another writer's transaction got in the way (PostgreSQL's serialization
+                             * failure or deadlock): the same job may simply be run again */
     STORE_ERROR,            /* anything else: a bug or corruption */
 };
 
@@ -52,6 +54,11 @@ void store_close(struct store *store);
 
 /* "sqlite" or "postgresql". */
 const char *store_kind(const struct store *store);
+
+/* Whether other processes (surveyd instances) may write the same data, as on PostgreSQL: what a
+ * process remembers of committed state must then be checked against the store before it is
+ * trusted. */
+bool store_shared(const struct store_conn *conn);
 
 struct store_conn *store_reader(struct store *store);
 struct store_conn *store_writer(struct store *store);
@@ -246,10 +253,13 @@ struct store_metrics_query {
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                      store_metrics_fn each, void *arg);
 
-/* A number that grows with every committed write, from any instance sharing the database: a
- * cached reply is labelled with it, so it is never older than a write another instance
- * acknowledged before the request arrived. SQLite (one process owns the file) always gives 0. */
-enum store_status store_data_version(struct store_conn *conn, int64_t *version);
+/* A number that grows with every committed write to the survey's data (survey NULL: to any
+ * survey's), from any instance sharing the database, and never repeats across the database's
+ * lifetime: a cached reply and its ETag are labelled with it, so neither is ever older than a
+ * write another instance acknowledged before the request arrived. Writes that may touch every
+ * survey (erasure, retention) count for each. SQLite (one process owns the file: versions.c
+ * suffices) always gives 0. */
+enum store_status store_data_version(struct store_conn *conn, const char *survey, int64_t *version);
 
 /* First and last day with responses; STORE_NOT_FOUND when there are none. */
 enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);

@@ -24,18 +24,30 @@ struct writer {
     struct writer_stats stats;          /* guarded by lock */
 };
 
-/* Applies every job of a batch under its own savepoint. A job that fails rolls back alone. */
+/* How often a job that another instance's transaction got in the way of (STORE_RETRY: a deadlock
+ * or serialization failure on PostgreSQL) is run again before it fails. */
+#define WRITER_JOB_TRIES 3
+
+/* Applies every job of a batch under its own savepoint. A job that fails rolls back alone; one that
+ * must be retried rolls back to its savepoint (its rollup changes with it, so nothing is counted
+ * twice) and runs again. */
 static void apply_batch(struct store_conn *conn, struct writer_job *batch)
 {
     for (struct writer_job *job = batch; job; job = job->next) {
-        job->status = store_savepoint(conn);
-        if (job->status != STORE_OK)
-            continue;
-        job->status = job->apply(conn, job);
-        if (job->status == STORE_OK)
-            store_release(conn);
-        else
+        for (int attempt = 0; attempt < WRITER_JOB_TRIES; attempt++) {
+            job->status = store_savepoint(conn);
+            if (job->status != STORE_OK)
+                break;
+            job->status = job->apply(conn, job);
+            if (job->status == STORE_OK) {
+                store_release(conn);
+                break;
+            }
             store_rollback_to(conn);
+            if (job->status != STORE_RETRY)
+                break;
+            log_warn("writer: a job met another writer's transaction; trying it again");
+        }
     }
 }
 

@@ -4,7 +4,7 @@ envelope fields, content types, idempotency and interaction uniqueness."""
 import datetime
 import unittest
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, INGEST_TOKEN_2, READ_TOKEN,
+from harness import (ADMIN_TOKEN, sqlite_execute, INGEST_TOKEN, INGEST_TOKEN_2, READ_TOKEN,
                      RESPONSE_ID_RE, BaseAPITest, fmt_time, parse_time,
                      simple_definition, uid, utc_now)
 
@@ -402,6 +402,41 @@ class IdempotencyTests(ResponseTestBase):
         r = self.post_response(self.sid, {"answers": {"nps": 1}},
                                headers={"Idempotency-Key": "k" * 256})
         self.assertProblem(r, 422, "validation_failed")
+
+
+    def test_deleting_a_survey_forgets_its_keys(self):
+        """A survey deleted and created again starts afresh: a key used before is new to it."""
+        sid = uid("idem-gone")
+        self.assertEqual(self.daemon.req("PUT", "/v1/surveys/" + sid, ALL_TYPES, token=ADMIN_TOKEN).status, 201)
+        h = {"Idempotency-Key": uid("idem-key")}
+        first = self.post_ok(sid, {"answers": {"nps": 5}}, headers=h).json["id"]
+        self.assertEqual(self.daemon.req("DELETE", "/v1/surveys/" + sid, token=ADMIN_TOKEN).status, 204)
+        self.assertEqual(self.daemon.req("PUT", "/v1/surveys/" + sid, ALL_TYPES, token=ADMIN_TOKEN).status, 201)
+        again = self.post_response(sid, {"answers": {"nps": 5}}, headers=h)
+        self.assertEqual(again.status, 201, again.body)
+        self.assertIsNone(again.headers.get("Idempotent-Replayed"))
+        self.assertNotEqual(again.json["id"], first)
+
+
+class IdempotencyMigrationTests(ResponseTestBase):
+    """Migration 007 on a database that already holds idempotency records (as left by version 6)."""
+
+    def test_records_of_version_6_are_deleted_with_their_survey(self):
+        sid = uid("idem-v6")
+        self.put_survey(sid, ALL_TYPES)
+        h = {"Idempotency-Key": uid("idem-key")}
+        first = self.post_ok(sid, {"answers": {"nps": 6}}, headers=h).json["id"]
+        self.daemon.stop()
+        for sql in ("DROP INDEX idempotency_survey", "ALTER TABLE idempotency DROP COLUMN survey",
+                    "PRAGMA user_version = 6"):
+            sqlite_execute(self.daemon.db_path, sql)
+        self.daemon.start()
+        self.assertEqual(self.req("DELETE", "/v1/surveys/" + sid, token=ADMIN_TOKEN).status, 204)
+        self.put_survey(sid, ALL_TYPES)
+        again = self.post_response(sid, {"answers": {"nps": 6}}, headers=h)
+        self.assertEqual(again.status, 201, again.body)
+        self.assertIsNone(again.headers.get("Idempotent-Replayed"))
+        self.assertNotEqual(again.json["id"], first)
 
 
 class InteractionConflictTests(ResponseTestBase):

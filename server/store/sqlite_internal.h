@@ -1,0 +1,185 @@
+/* The SQLite backend's shared internals (sqlite*.c only; see backend.h for the contract).
+ *
+ * sqlite.c: connections, schema migrations, statement helpers, transactions, the backend table;
+ * sqlite_responses.c: surveys, responses, listing and export; sqlite_changes.c: updates and
+ * deletions with their rollups, idempotency records, edit tokens; sqlite_metrics.c: the metrics
+ * scan; sqlite_verify.c: `surveyd verify`; sqlite_maintenance.c: WAL checkpoints, erasure purge,
+ * backup, health; sqlite_checkpointer.c: the background checkpointer thread. */
+#ifndef SURVEYD_STORE_SQLITE_INTERNAL_H
+#define SURVEYD_STORE_SQLITE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+enum stmt_id {
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
+    STMT_GET_SURVEY,
+    STMT_SURVEY_IS,
+    STMT_LIST_SURVEYS,
+    STMT_INSERT_SURVEY,
+    STMT_UPDATE_SURVEY,
+    STMT_DELETE_SURVEY,
+    STMT_DELETE_SURVEY_IDEMPOTENCY,
+    STMT_ANSWER_COUNT,
+    STMT_GET_RESPONSE,
+    STMT_INSERT_RESPONSE,
+    STMT_FIND_INTERACTION,
+    STMT_FACTS_OF,
+    STMT_RESPONSE_CELL_OF,
+    STMT_UPSERT_ANSWERS,
+    STMT_UPSERT_ANSWERS_AGENT,
+    STMT_UPSERT_RESPONSES,
+    STMT_UPSERT_RESPONSES_AGENT,
+    STMT_UPSERT_ANSWERED,
+    STMT_UPSERT_ANSWERS_MONTH,
+    STMT_UPSERT_RESPONSES_MONTH,
+    STMT_UPSERT_ANSWERS_HOUR,
+    STMT_UPSERT_RESPONSES_HOUR,
+    STMT_CLEAR_QUESTIONS,
+    STMT_SET_QUESTIONS,
+    STMT_SCAN_ANSWERS,
+    STMT_SCAN_ANSWERS_AGENT,
+    STMT_SCAN_ANSWERS_ALL_AGENTS,
+    STMT_SCAN_RESPONSES,
+    STMT_SCAN_RESPONSES_AGENT,
+    STMT_SCAN_RESPONSES_ALL_AGENTS,
+    STMT_SCAN_ANSWERS_MONTH,
+    STMT_SCAN_RESPONSES_MONTH,
+    STMT_SCAN_ANSWERS_HOUR,
+    STMT_SCAN_RESPONSES_HOUR,
+    STMT_SCAN_RAW_ANSWERS,
+    STMT_SCAN_RAW_RESPONSES,
+    STMT_DAY_SPAN,
+    STMT_FIND_IDEMPOTENCY,
+    STMT_SAVE_IDEMPOTENCY,
+    STMT_GET_EDIT_TOKEN,
+    STMT_LIST,
+    STMT_LIST_CUSTOMER,
+    STMT_SEQ_OF,
+    STMT_UPDATE_ANSWERS,
+    STMT_DELETE_RESPONSE,
+    STMT_DELETE_RESPONSE_IDEMPOTENCY,
+    STMT_CUSTOMER_SEQS,
+    STMT_DELETE_CUSTOMER_IDEMPOTENCY,
+    STMT_OLD_SEQS,
+    STMT_PROBE_WRITE,
+    STMT_PING,
+    STMT_COUNT
+};
+
+/* Each statement's SQL, indexed by enum stmt_id (sqlite.c). */
+extern const char *const sqlite_stmt_sql[STMT_COUNT];
+
+struct sqlite_conn {
+    struct store_conn base;         /* the writer's rollup changes live there (backend.h) */
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT];
+    struct sqlite_conn *next;       /* in store.readers, so sqlite_close can find them all */
+    struct wal_checkpointer *checkpointer; /* the writer's: serialises its own checkpoints with it */
+};
+
+struct sqlite_store {
+    struct store base;
+    char *path;
+    enum store_durability durability;
+    bool read_only;
+    struct sqlite_conn *writer;
+    pthread_key_t reader_key;
+    pthread_mutex_t readers_lock;
+    struct sqlite_conn *readers;
+    struct wal_checkpointer *checkpointer; /* NULL when read-only */
+};
+
+/* ---- sqlite.c: connections and helpers ---- */
+
+/* A connection of the store, prepared for a reader or (writer) the writer: pragmas, deltas. */
+struct sqlite_conn *sqlite_conn_open(const struct sqlite_store *store, bool writer, char *err, size_t err_size);
+void sqlite_conn_close(struct sqlite_conn *conn);
+bool sqlite_conn_exec(sqlite3 *db, const char *sql, char *err, size_t err_size);
+void sqlite_leave_wal_alone(sqlite3 *db);
+
+/* The connection's prepared statement id (prepared on first use), or NULL after logging why. */
+sqlite3_stmt *sqlite_stmt(struct sqlite_conn *conn, enum stmt_id id);
+/* Steps a statement without rows to its end and resets it: STORE_OK or the error's status. */
+enum store_status sqlite_run(struct sqlite_conn *conn, sqlite3_stmt *s);
+enum store_status sqlite_status_of(int rc);
+int sqlite_bind_text(sqlite3_stmt *s, int index, const char *text);
+bool sqlite_row_read_whole(sqlite3_stmt *s);
+char *sqlite_column_text(sqlite3_stmt *s, int column);
+void sqlite_copy_column(sqlite3_stmt *s, int column, char *out, size_t size);
+void sqlite_done_with(sqlite3_stmt *s);
+
+/* ---- the backend's entries (store_backend_sqlite in sqlite.c) ---- */
+
+struct store_conn *sqlite_reader(struct store *base_store);
+struct store_conn *sqlite_writer(struct store *base_store);
+const char *sqlite_last_error(struct store_conn *base_conn);
+struct store *sqlite_open(const char *data_dir, const struct store_options *options, bool read_only,
+                          char *err, size_t err_size);
+void sqlite_close(struct store *base_store);
+enum store_status sqlite_begin(struct store_conn *base_conn);
+enum store_status sqlite_commit(struct store_conn *base_conn, const struct rollup_deltas *deltas);
+void sqlite_rollback(struct store_conn *base_conn);
+enum store_status sqlite_savepoint(struct store_conn *base_conn);
+void sqlite_release(struct store_conn *base_conn);
+void sqlite_rollback_to(struct store_conn *base_conn);
+enum store_status sqlite_get_survey(struct store_conn *base_conn, const char *id, struct store_survey_row *out);
+enum store_status sqlite_survey_unchanged(struct store_conn *base_conn, const char *id,
+                                          const char *definition, bool *unchanged);
+enum store_status sqlite_list_surveys(struct store_conn *base_conn,
+                                      void (*each)(const struct store_survey_row *, void *), void *arg);
+enum store_status sqlite_put_survey(struct store_conn *base_conn, const char *id, const char *definition,
+                                    int64_t now_ms, bool *created);
+enum store_status sqlite_delete_survey(struct store_conn *base_conn, const char *id);
+enum store_status sqlite_answer_count(struct store_conn *base_conn, const char *survey, const char *question,
+                                      int64_t *count);
+enum store_status sqlite_get_response(struct store_conn *base_conn, const char *id, struct store_response_row *out);
+enum store_status sqlite_insert_response(struct store_conn *base_conn, const struct response *r,
+                                         const struct store_edit_token *token, char existing_id[32]);
+enum store_status sqlite_list_responses(struct store_conn *base_conn, const struct store_list_query *q,
+                                        void (*each)(const struct store_response_row *row, void *arg), void *arg);
+struct store_iter *sqlite_iter_open(struct store *base_store, const struct store_list_query *q, char *err,
+                                    size_t err_size);
+enum store_status sqlite_iter_next(struct store_iter *base_it, struct store_response_row *row);
+void sqlite_iter_pause(struct store_iter *base_it);
+void sqlite_iter_close(struct store_iter *base_it);
+enum store_status sqlite_update_answers(struct store_conn *base_conn, const char *id, const char *answers_json);
+enum store_status sqlite_delete_response(struct store_conn *base_conn, const char *id);
+enum store_status sqlite_erase_customer(struct store_conn *base_conn, const char *customer, int64_t *deleted);
+enum store_status sqlite_delete_before(struct store_conn *base_conn, int64_t cutoff_ms, int64_t max,
+                                       int64_t *deleted);
+enum store_status sqlite_customer_traces(struct store_conn *base_conn, const char *customer, char ***ids, int *count);
+enum store_status sqlite_get_idempotency(struct store_conn *base_conn, const char *scope, const char *key,
+                                         struct store_idempotency_row *row);
+enum store_status sqlite_save_idempotency(struct store_conn *base_conn,
+                                          const struct store_idempotency *request, int status, const char *reply, const char *response_id, const char *customer, int64_t now_ms);
+enum store_status sqlite_get_edit_token(struct store_conn *base_conn, const char *response_id,
+                                        unsigned char *hash, size_t hash_len, int64_t *expires_at);
+enum store_status sqlite_metrics_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
+                                      store_metrics_fn each, void *arg);
+enum store_status sqlite_day_span(struct store_conn *base_conn, const char *survey, int64_t *first_day,
+                                  int64_t *last_day);
+void sqlite_between_batches(struct store_conn *base_conn);
+/* Copies the WAL into the database and truncates it. Outside a transaction only. */
+enum store_status sqlite_checkpoint(struct sqlite_conn *conn);
+enum store_status sqlite_purge(struct store_conn *base_conn, char *const *needles, int count, bool *vacuumed);
+enum store_status sqlite_data_version(struct store_conn *conn, const char *survey, int64_t *version);
+enum store_status sqlite_backup(struct store *base_store, const char *dest, char *err, size_t err_size);
+uint64_t sqlite_size_bytes(struct store *base_store);
+enum store_status sqlite_probe_write(struct store_conn *base_conn, int64_t now_ms);
+bool sqlite_ping(struct store_conn *base_conn);
+enum store_status sqlite_verify(struct store *base_store, void (*report)(const char *line, void *arg),
+                                void *arg, uint64_t *differences, uint64_t *responses);
+enum store_status sqlite_each_answers(struct store *base_store, store_answers_fn each, void *arg);
+
+#endif

@@ -1,0 +1,409 @@
+/* The SQLite backend: surveys, responses, listing and export (see sqlite_internal.h). */
+#include "sqlite_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- surveys ---- */
+
+static void read_survey_row(sqlite3_stmt *s, struct store_survey_row *out)
+{
+    sqlite_copy_column(s, 0, out->id, sizeof out->id);
+    out->definition = sqlite_column_text(s, 1);
+    out->created_at = sqlite3_column_int64(s, 2);
+    out->updated_at = sqlite3_column_int64(s, 3);
+}
+
+/* Runs a statement keyed by one text parameter and reads its single row with read(). */
+static enum store_status get_one(struct sqlite_conn *conn, enum stmt_id id, const char *key,
+                                 void (*read)(sqlite3_stmt *s, void *out), void *out)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, id);
+    enum store_status status = STORE_NOT_FOUND;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read(s, out);
+        status = STORE_OK;
+    } else if (rc != SQLITE_DONE) {
+        status = sqlite_status_of(rc);
+    }
+    sqlite_done_with(s);
+    return status;
+}
+
+static void read_survey(sqlite3_stmt *s, void *out)
+{
+    read_survey_row(s, out);
+}
+
+enum store_status sqlite_get_survey(struct store_conn *base_conn, const char *id, struct store_survey_row *out)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    memset(out, 0, sizeof *out);
+    enum store_status status = get_one(conn, STMT_GET_SURVEY, id, read_survey, out);
+    /* The column is NOT NULL: a NULL here is a copy that ran out of memory, never a definition. */
+    if (status == STORE_OK && out->definition == NULL)
+        status = STORE_UNAVAILABLE;
+    return status;
+}
+
+enum store_status sqlite_survey_unchanged(struct store_conn *base_conn, const char *id, const char *definition,
+                                         bool *unchanged)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_SURVEY_IS);
+    int rc;
+
+    *unchanged = false;
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, id);
+    sqlite_bind_text(s, 2, definition);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *unchanged = sqlite3_column_int(s, 0) == 1;
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_status_of(rc);
+}
+
+enum store_status sqlite_list_surveys(struct store_conn *base_conn, void (*each)(const struct store_survey_row *, void *),
+                                     void *arg)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_LIST_SURVEYS);
+    struct store_survey_row row;
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_survey_row(s, &row);
+        if (row.definition == NULL) { /* out of memory, as in store_get_survey */
+            sqlite_done_with(s);
+            return STORE_UNAVAILABLE;
+        }
+        each(&row, arg);
+        store_survey_row_free(&row);
+    }
+    sqlite_done_with(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+enum store_status sqlite_put_survey(struct store_conn *base_conn, const char *id, const char *definition, int64_t now_ms,
+                                   bool *created)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_INSERT_SURVEY);
+    enum store_status status;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, id);
+    sqlite_bind_text(s, 2, definition);
+    sqlite3_bind_int64(s, 3, now_ms);
+    status = sqlite_run(conn, s);
+    if (status != STORE_OK)
+        return status;
+    *created = sqlite3_changes(conn->db) == 1;
+    if (!*created) {
+        s = sqlite_stmt(conn, STMT_UPDATE_SURVEY);
+        if (s == NULL)
+            return STORE_ERROR;
+        sqlite_bind_text(s, 1, id);
+        sqlite_bind_text(s, 2, definition);
+        sqlite3_bind_int64(s, 3, now_ms);
+        if ((status = sqlite_run(conn, s)) != STORE_OK)
+            return status;
+    }
+    /* survey_questions mirrors the definition's question types for the answer_facts view. */
+    s = sqlite_stmt(conn, STMT_CLEAR_QUESTIONS);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, id);
+    if ((status = sqlite_run(conn, s)) != STORE_OK)
+        return status;
+    s = sqlite_stmt(conn, STMT_SET_QUESTIONS);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, id);
+    sqlite_bind_text(s, 2, definition);
+    return sqlite_run(conn, s);
+}
+
+enum store_status sqlite_delete_survey(struct store_conn *base_conn, const char *id)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_DELETE_SURVEY);
+    enum store_status status;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, id);
+    status = sqlite_run(conn, s);
+    if (status != STORE_OK)
+        return status;
+    if (sqlite3_changes(conn->db) == 0)
+        return STORE_NOT_FOUND;
+    s = sqlite_stmt(conn, STMT_DELETE_SURVEY_IDEMPOTENCY);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, id);
+    return sqlite_run(conn, s);
+}
+
+enum store_status sqlite_answer_count(struct store_conn *base_conn, const char *survey, const char *question,
+                                     int64_t *count)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_ANSWER_COUNT);
+    int rc;
+
+    *count = 0;
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, survey);
+    sqlite_bind_text(s, 2, question);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *count = sqlite3_column_int64(s, 0);
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+/* ---- responses ---- */
+
+/* Columns in the order of every response query: id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties. */
+static void read_response_row(sqlite3_stmt *s, struct store_response_row *out)
+{
+    sqlite_copy_column(s, 0, out->id, sizeof out->id);
+    sqlite_copy_column(s, 1, out->survey, sizeof out->survey);
+    out->submitted_at = sqlite3_column_int64(s, 2);
+    out->received_at = sqlite3_column_int64(s, 3);
+    out->channel = sqlite_column_text(s, 4);
+    out->customer = sqlite_column_text(s, 5);
+    out->agent = sqlite_column_text(s, 6);
+    out->interaction = sqlite_column_text(s, 7);
+    out->answers = sqlite_column_text(s, 8);
+    out->properties = sqlite_column_text(s, 9);
+}
+
+static void read_response(sqlite3_stmt *s, void *out)
+{
+    read_response_row(s, out);
+}
+
+enum store_status sqlite_get_response(struct store_conn *base_conn, const char *id, struct store_response_row *out)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    memset(out, 0, sizeof *out);
+    return get_one(conn, STMT_GET_RESPONSE, id, read_response, out);
+}
+
+
+static enum store_status find_interaction(struct sqlite_conn *conn, const char *survey, const char *interaction,
+                                          char existing_id[32])
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_FIND_INTERACTION);
+    int rc;
+
+    existing_id[0] = '\0';
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, survey);
+    sqlite_bind_text(s, 2, interaction);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        sqlite_copy_column(s, 0, existing_id, 32);
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW ? STORE_CONFLICT : rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+enum store_status sqlite_insert_response(struct store_conn *base_conn, const struct response *r,
+                                        const struct store_edit_token *token, char existing_id[32])
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s;
+    enum store_status status;
+
+    existing_id[0] = '\0';
+    s = sqlite_stmt(conn, STMT_INSERT_RESPONSE);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, r->id);
+    sqlite_bind_text(s, 2, r->survey);
+    sqlite3_bind_int64(s, 3, r->submitted_at);
+    sqlite3_bind_int64(s, 4, r->received_at);
+    sqlite_bind_text(s, 5, r->channel);
+    sqlite_bind_text(s, 6, r->customer);
+    sqlite_bind_text(s, 7, r->agent);
+    sqlite_bind_text(s, 8, r->interaction);
+    sqlite_bind_text(s, 9, r->answers_json);
+    sqlite_bind_text(s, 10, r->properties_json);
+    if (token) {
+        sqlite3_bind_blob(s, 11, token->hash, (int)token->hash_len, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 12, token->expires_at);
+    }
+    /* Inserted first, looked up only on a conflict: the UNIQUE (survey, interaction) index does the
+     * check anyway, and a search of it before every insert cost a B-tree descent per response. */
+    status = sqlite_run(conn, s);
+    if (status == STORE_CONFLICT && r->interaction) {
+        status = find_interaction(conn, r->survey, r->interaction, existing_id);
+        if (status != STORE_OK) /* CONFLICT: that interaction's response, in existing_id */
+            return status;
+        status = STORE_CONFLICT;
+    }
+    if (status == STORE_CONFLICT) /* the survey vanished (foreign key) or an id collided */
+        return STORE_NOT_FOUND;
+    return status;
+}
+
+/* ---- listing and export ---- */
+
+/* Binds copies of the query's strings: an export's statement outlives the request handler that
+ * built the query. */
+static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list_query *q)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, q->survey ? STMT_LIST : STMT_LIST_CUSTOMER);
+    const char *texts[] = {q->survey, NULL, q->before_id ? q->before_id : "", NULL,
+                           q->channel, q->agent, q->customer, q->interaction};
+    if (s == NULL)
+        return NULL;
+    for (int i = 0; i < 8; i++) {
+        if (i == 1 || i == 3)
+            continue;
+        if (texts[i])
+            sqlite3_bind_text(s, i + 1, texts[i], -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(s, i + 1);
+    }
+    sqlite3_bind_int64(s, 2, q->before_ms);
+    sqlite3_bind_int64(s, 4, q->from_ms);
+    sqlite3_bind_int64(s, 9, q->limit);
+    return s;
+}
+
+enum store_status sqlite_list_responses(struct store_conn *base_conn, const struct store_list_query *q,
+                                       void (*each)(const struct store_response_row *row, void *arg), void *arg)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = bind_list(conn, q);
+    struct store_response_row row;
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_response_row(s, &row);
+        each(&row, arg);
+        store_response_row_free(&row);
+    }
+    sqlite_done_with(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+/* An export reads in short stretches: between store_iter_pause() and the next row, no statement is
+ * open, so no read snapshot outlives a stretch. A snapshot held for a whole export would pin the WAL
+ * (it could not be checkpointed or reset while ingest goes on) and keep an erased customer's pages
+ * in it; each stretch restarts from the last row read, keyset style. */
+struct sqlite_iter {
+    struct store_iter base;
+    struct sqlite_conn *conn;    /* its own: an export must not disturb a request thread's statements */
+    sqlite3_stmt *stmt;         /* non-NULL while a stretch is open */
+    struct store_list_query query;
+    char *texts[6];             /* the query's strings, owned */
+    int64_t remaining;          /* rows still wanted; -1 for all */
+    bool started;
+    int64_t last_ms;            /* the last row returned */
+    char last_id[32];
+};
+
+static char *own(struct sqlite_iter *it, int slot, const char *text)
+{
+    return text ? (it->texts[slot] = strdup(text)) : NULL;
+}
+
+
+struct store_iter *sqlite_iter_open(struct store *base_store, const struct store_list_query *q, char *err,
+                                           size_t err_size)
+{
+    struct sqlite_store *store = (struct sqlite_store *)base_store;
+    struct sqlite_iter *it = calloc(1, sizeof *it);
+    if (it == NULL)
+        return NULL;
+    it->base.backend = &store_backend_sqlite;
+    it->conn = sqlite_conn_open(store, false, err, err_size);
+    if (it->conn == NULL) {
+        sqlite_iter_close(&it->base);
+        return NULL;
+    }
+    it->query = *q;
+    it->query.survey = own(it, 0, q->survey);
+    it->query.before_id = own(it, 1, q->before_id);
+    it->query.channel = own(it, 2, q->channel);
+    it->query.agent = own(it, 3, q->agent);
+    it->query.customer = own(it, 4, q->customer);
+    it->query.interaction = own(it, 5, q->interaction);
+    it->remaining = q->limit;
+    return &it->base;
+}
+
+enum store_status sqlite_iter_next(struct store_iter *base_it, struct store_response_row *row)
+{
+    struct sqlite_iter *it = (struct sqlite_iter *)base_it;
+    if (it->remaining == 0)
+        return STORE_NOT_FOUND;
+    if (it->stmt == NULL) {
+        struct store_list_query q = it->query;
+        if (it->started) {
+            q.before_ms = it->last_ms;
+            q.before_id = it->last_id;
+        }
+        q.limit = it->remaining;
+        if ((it->stmt = bind_list(it->conn, &q)) == NULL)
+            return STORE_ERROR;
+    }
+    int rc = sqlite3_step(it->stmt);
+    if (rc == SQLITE_ROW) {
+        read_response_row(it->stmt, row);
+        it->started = true;
+        it->last_ms = row->submitted_at;
+        size_t id_len = strnlen(row->id, sizeof it->last_id - 1); /* ids are 26 characters */
+        memcpy(it->last_id, row->id, id_len);
+        it->last_id[id_len] = '\0';
+        if (it->remaining > 0)
+            it->remaining--;
+        return STORE_OK;
+    }
+    sqlite_iter_pause(&it->base);
+    return rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_status_of(rc);
+}
+
+void sqlite_iter_pause(struct store_iter *base_it)
+{
+    struct sqlite_iter *it = (struct sqlite_iter *)base_it;
+    if (it->stmt) {
+        sqlite_done_with(it->stmt); /* ends the read transaction */
+        it->stmt = NULL;
+    }
+    /* Between stretches the export waits on its client, maybe for long: its page cache (up to 2 MB
+     * per connection, and exports run side by side) is worth nothing meanwhile. */
+    if (it->conn)
+        sqlite3_db_release_memory(it->conn->db);
+}
+
+void sqlite_iter_close(struct store_iter *base_it)
+{
+    struct sqlite_iter *it = (struct sqlite_iter *)base_it;
+    if (it == NULL)
+        return;
+    sqlite_iter_pause(&it->base);
+    if (it->conn)
+        sqlite_conn_close(it->conn);
+    for (int i = 0; i < 6; i++)
+        free(it->texts[i]);
+    free(it);
+}
