@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Embed numbered SQL migrations (NNN_name.sql) into a C source file.
 
-Usage: embed.py OUTPUT.c MIGRATION.sql...
+Usage: embed.py [--name ARRAY] OUTPUT.c MIGRATION.sql...
+ARRAY names the C array (default schema_migrations; its count is ARRAY minus the plural s, plus
+_count: schema_migration_count), so that each backend's migrations get arrays of their own.
 The migrations are emitted in version order; a gap or duplicate version fails the build,
 so a missing file can never be skipped silently at start-up.
 """
@@ -19,7 +21,14 @@ def c_bytes(text):
 
 
 def main():
-    output, sources = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    array = 'schema_migrations'
+    if len(args) >= 2 and args[0] == '--name':
+        array, args = args[1], args[2:]
+    if not re.match(r'^[a-z_][a-z0-9_]*s$', array) or len(args) < 2:
+        sys.exit('usage: embed.py [--name ARRAY] OUTPUT.c MIGRATION.sql...')
+    count = array[:-1] + '_count'
+    output, sources = args[0], args[1:]
     migrations = []
     for path in sources:
         m = re.match(r'^(\d{3})_[a-z0-9_]+\.sql$', os.path.basename(path))
@@ -36,11 +45,11 @@ def main():
         out.write('#include "schema.h"\n\n')
         for version, _, sql in migrations:
             out.write(f'static const char migration_{version:03d}[] = {c_bytes(sql)};\n\n')
-        out.write('const struct schema_migration schema_migrations[] = {\n')
+        out.write(f'const struct schema_migration {array}[] = {{\n')
         for version, name, _ in migrations:
             out.write(f'    {{{version}, "{name}", migration_{version:03d}}},\n')
         out.write('};\n')
-        out.write(f'const int schema_migration_count = {len(migrations)};\n')
+        out.write(f'const int {count} = {len(migrations)};\n')
 
 
 if __name__ == '__main__':

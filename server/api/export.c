@@ -11,6 +11,7 @@
 #endif
 
 #include "api.h"
+#include "oom.h"
 #include "timefmt.h"
 
 void export_buf_free(struct export_buf *buf)
@@ -37,8 +38,10 @@ static bool reserve(struct export_buf *buf, size_t len)
 
 static void append(struct export_buf *buf, const char *text, size_t len)
 {
-    if (!reserve(buf, len))
-        return; /* the row is cut short; the caller's stream continues with what fit */
+    if (!reserve(buf, len)) {
+        buf->failed = true; /* never a row with a field left out: the caller ends the stream */
+        return;
+    }
     memcpy(buf->data + buf->len, text, len);
     buf->len += len;
     buf->data[buf->len] = '\0';
@@ -327,7 +330,7 @@ static void produce_row(struct export_stream *ex, struct store_response_row *row
 static void produce(struct export_stream *ex)
 {
     struct store_response_row row;
-    for (int i = 0; i < ROWS_PER_STRETCH && ex->pending.len < EXPORT_STRETCH_BYTES; i++) {
+    for (int i = 0; i < ROWS_PER_STRETCH && ex->pending.len < EXPORT_STRETCH_BYTES && !ex->failed; i++) {
         enum store_status status = store_iter_next(ex->iter, &row);
         if (status == STORE_NOT_FOUND) {
             ex->finished = true;
@@ -342,8 +345,11 @@ static void produce(struct export_stream *ex)
     store_iter_pause(ex->iter);
 }
 
+/* Out of memory while formatting a row (a field cJSON quietly left out, a buffer that could not
+ * grow) ends the stream with an error: the client sees a cut-off body, never a wrong row. */
 static void produce_row(struct export_stream *ex, struct store_response_row *row)
 {
+    oom_clear();
     if (ex->format == FORMAT_CSV) {
         export_csv_row(&ex->pending, &ex->survey, row);
     } else {
@@ -353,9 +359,13 @@ static void produce_row(struct export_stream *ex, struct store_response_row *row
         if (text) {
             append_str(&ex->pending, text);
             append(&ex->pending, "\n", 1);
+        } else {
+            ex->pending.failed = true;
         }
         free(text);
     }
+    if (oom_failed() || ex->pending.failed)
+        ex->failed = true;
     store_response_row_free(row);
 }
 
@@ -372,6 +382,8 @@ static long fill(void *arg, char *out, size_t max)
         if (ex->finished)
             return 0;
         produce(ex);
+        if (ex->failed)
+            return -1; /* what this stretch formatted may miss a field: none of it goes out */
     }
     size_t n = ex->pending.len - ex->sent;
     if (n > max)
@@ -429,6 +441,11 @@ void export_reply(struct http_request *req, struct store *store, struct survey *
     }
     if (format == FORMAT_CSV) {
         export_csv_header(&ex->pending, &ex->survey);
+        if (ex->pending.failed) {
+            release(ex);
+            api_reply_store_error(req, STORE_ERROR);
+            return;
+        }
         http_add_header(req, "Content-Disposition", "attachment; filename=\"responses.csv\"");
     }
     if (gate)

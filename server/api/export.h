@@ -29,6 +29,7 @@ void export_reply(struct http_request *req, struct store *store, struct survey *
 struct export_buf {
     char *data;
     size_t len, cap;
+    bool failed;                /* memory ran out: something was left out, so none of it may go out */
 };
 
 void export_buf_free(struct export_buf *buf);

@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "export.h"
+#include "oom.h"
 
 #ifndef SURVEYD_VERSION
 #define SURVEYD_VERSION "unknown"
@@ -31,8 +32,10 @@ static void emit(struct text *t, const char *fmt, ...)
             while (cap < t->buf.len + len + 1)
                 cap *= 2;
             char *grown = realloc(t->buf.data, cap);
-            if (grown == NULL)
+            if (grown == NULL) {
+                oom_note(); /* a scrape missing a line is wrong: http.c answers 500 instead */
                 return;
+            }
             t->buf.data = grown;
             t->buf.cap = cap;
         }

@@ -35,7 +35,31 @@ struct pg_conn {
     PGconn *db;                 /* NULL while disconnected: reconnected on the next use */
     char error[256];            /* the last failure's message, for store_last_error */
     struct pg_conn *next;       /* in store->readers */
+    /* Added by postgres.c (h-pg-core): the statements prepared on db, by their SQL text's address
+     * (their names are "s<number>"), forgotten when db is dropped. */
+    const char **prepared;
+    int *prepared_ids;          /* the number in each one's name */
+    int prepared_count, prepared_cap;
+    /* Every PQprepare takes a new name: one whose success was lost (libpq out of memory reading
+     * the answer) left its name taken on the server, and reusing it would fail forever. */
+    int prepare_attempts;
+    /* BEGIN sent and no COMMIT or ROLLBACK yet: a connection lost now lost the transaction, so
+     * pg_db does not reconnect until the rollback says the caller knows. */
+    bool in_transaction;
+    /* The surveys this transaction wrote to beyond its rollup cells (a definition, a deletion),
+     * and whether it may have touched every survey (erasure, retention): their data versions are
+     * bumped at commit (pg_touch). */
+    char **touched;
+    int touched_count, touched_cap;
+    bool touched_all;
 };
+
+/* Notes that the writer's transaction changed survey's data (NULL: maybe every survey's). */
+void pg_touch(struct pg_conn *conn, const char *survey);
+void pg_touched_clear(struct pg_conn *conn);
+
+/* Rolls back a transaction the server holds open on conn while this side thinks none is. */
+void pg_end_stray_transaction(struct pg_conn *conn);
 
 static inline struct pg_conn *pg_conn_of(struct store_conn *conn)
 {
@@ -57,6 +81,10 @@ enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result);
  * or NULL with conn->error set and *status filled. Statements are prepared once per connection
  * under their SQL text's address, so pass string literals or other static SQL. */
 PGresult *pg_query(struct pg_conn *conn, const char *sql, int n, const char *const *values, enum store_status *status);
+
+/* pg_query with lengths and formats per parameter (1: binary, for bytea; NULL: all text). */
+PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                          const int *lengths, const int *formats, enum store_status *status);
 
 /* The same for a statement without rows: STORE_OK or the error's status; *affected (may be NULL)
  * gets the number of rows it changed. */

@@ -24,9 +24,7 @@ static const struct store_backend *backend_of(const char *database, const char *
     }
     if (strncmp(database, "postgresql://", 13) == 0 || strncmp(database, "postgres://", 11) == 0) {
         *location = database;
-#ifdef SURVEYD_HAVE_POSTGRES /* until the backend lands */
         return &store_backend_postgres;
-#endif
     }
     return NULL;
 }

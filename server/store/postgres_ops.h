@@ -1,0 +1,52 @@
+/* What the PostgreSQL backend's own files give each other (postgres.c builds the backend table from
+ * them). Each does what the backend.h entry of the same name says. */
+#ifndef SURVEYD_STORE_POSTGRES_OPS_H
+#define SURVEYD_STORE_POSTGRES_OPS_H
+
+#include "postgres_internal.h"
+
+/* postgres.c: the name of sql's statement prepared on conn (preparing it now if needed); false with
+ * *status when that failed. */
+bool pg_prepare(struct pg_conn *conn, const char *sql, char name[16], enum store_status *status);
+
+/* postgres_schema.c: brings the schema up to date (under the migration lock), or checks that it
+ * is this binary's without changing anything (read-only stores). False with err set. */
+bool pg_schema_migrate(PGconn *db, char *err, size_t err_size);
+bool pg_schema_check(PGconn *db, char *err, size_t err_size);
+
+/* postgres_txn.c */
+enum store_status pg_begin(struct store_conn *conn);
+enum store_status pg_commit(struct store_conn *conn, const struct rollup_deltas *deltas);
+void pg_rollback(struct store_conn *conn);
+enum store_status pg_savepoint(struct store_conn *conn);
+void pg_release(struct store_conn *conn);
+void pg_rollback_to(struct store_conn *conn);
+
+/* postgres_write.c: surveys, responses, deletions, idempotency records, edit tokens. */
+enum store_status pg_get_survey(struct store_conn *conn, const char *id, struct store_survey_row *out);
+enum store_status pg_survey_unchanged(struct store_conn *conn, const char *id, const char *definition,
+                                      bool *unchanged);
+enum store_status pg_list_surveys(struct store_conn *conn, void (*each)(const struct store_survey_row *, void *),
+                                  void *arg);
+enum store_status pg_put_survey(struct store_conn *conn, const char *id, const char *definition, int64_t now_ms,
+                                bool *created);
+enum store_status pg_delete_survey(struct store_conn *conn, const char *id);
+enum store_status pg_answer_count(struct store_conn *conn, const char *survey, const char *question, int64_t *count);
+enum store_status pg_get_response(struct store_conn *conn, const char *id, struct store_response_row *out);
+enum store_status pg_insert_response(struct store_conn *conn, const struct response *response,
+                                     const struct store_edit_token *token, char existing_id[32]);
+enum store_status pg_update_answers(struct store_conn *conn, const char *id, const char *answers_json);
+enum store_status pg_delete_response(struct store_conn *conn, const char *id);
+enum store_status pg_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted);
+enum store_status pg_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+enum store_status pg_purge(struct store_conn *conn, char *const *needles, int count, bool *rewrote);
+enum store_status pg_customer_traces(struct store_conn *conn, const char *customer, char ***traces, int *count);
+enum store_status pg_get_idempotency(struct store_conn *conn, const char *scope, const char *key,
+                                     struct store_idempotency_row *row);
+enum store_status pg_save_idempotency(struct store_conn *conn, const struct store_idempotency *request, int status,
+                                      const char *reply, const char *response_id, const char *customer,
+                                      int64_t now_ms);
+enum store_status pg_get_edit_token(struct store_conn *conn, const char *response_id, unsigned char *hash,
+                                    size_t hash_len, int64_t *expires_at);
+
+#endif
