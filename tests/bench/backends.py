@@ -6,7 +6,7 @@ BENCH_INSTANCES=2 also two surveyd processes on one PostgreSQL database, load sp
 starts from an empty store (a data directory, or a database of its own on the cluster run.sh started,
 BENCH_POSTGRES), then measures with the same tools as bench.py:
 
-  fill      the size's responses POSTed through the API (8 client threads, keep-alive, submitted_at
+  fill      the size's responses POSTed through the API (64 client threads, keep-alive, submitted_at
             spread over BENCH_DAYS days, agents and channels as post.lua's), spread over the instances
   metrics   cached (one query repeated, wrk -t2 -c64 per instance) and distinct uncached queries
             (metrics.lua's plain mode, wrk -t1 -c2)
@@ -38,7 +38,7 @@ import generate  # noqa: E402
 BACKEND = os.environ.get("BENCH_BACKEND", "sqlite")
 INSTANCES = int(os.environ.get("BENCH_INSTANCES", "1"))
 PG = os.environ.get("BENCH_POSTGRES")
-FILL_THREADS = 8
+FILL_THREADS = 64
 CHANNELS = ["chat"] * 35 + ["email"] * 25 + ["phone"] * 15 + ["web"] * 12 + ["sms"] * 8 + ["social"] * 5
 
 
@@ -289,18 +289,20 @@ def main():
     info = B.machine()
     B.log("machine: %r" % info)
     rows = []
+    base = os.path.join(B.OUT, B.RUN_TAG + "-backends")
     for n in B.SIZES:
         for backend, instances in configurations():
             rows.append(run_configuration(backend, instances, n))
-    text = ("Backends side by side (tests/bench/backends.py), %s, %d cores, commit %s; load average after: %s\n\n%s\n"
-            % (info.get("cpu"), info.get("nproc"), info.get("commit"), B.loadavg(), report(rows)))
-    if B.results["problems"]:
-        text += "\nProblems seen: " + "; ".join(B.results["problems"]) + "\n"
-    base = os.path.join(B.OUT, B.RUN_TAG + "-backends")
-    with open(base + ".json", "w") as f:
-        json.dump({"machine": info, "rows": rows, "runs": B.results["runs"]}, f, indent=1, default=str)
-    with open(base + ".md", "w") as f:
-        f.write(text)
+            # Written after every configuration: a long run stopped early keeps what it measured.
+            text = ("Backends side by side (tests/bench/backends.py), %s, %d cores, commit %s; load average "
+                    "after: %s\n\n%s\n" % (info.get("cpu"), info.get("nproc"), info.get("commit"), B.loadavg(),
+                                             report(rows)))
+            if B.results["problems"]:
+                text += "\nProblems seen: " + "; ".join(B.results["problems"]) + "\n"
+            with open(base + ".json", "w") as f:
+                json.dump({"machine": info, "rows": rows, "runs": B.results["runs"]}, f, indent=1, default=str)
+            with open(base + ".md", "w") as f:
+                f.write(text)
     print(text)
     B.log("results in %s.md / .json" % base)
 
