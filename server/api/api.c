@@ -127,6 +127,13 @@ void api_reply_store_error(struct http_request *req, enum store_status status)
     case STORE_NOT_FOUND:
         http_reply_problem(req, 404, "not_found", "no such resource", NULL);
         break;
+    case STORE_UNKNOWN:
+        http_add_header(req, "Retry-After", "1");
+        http_reply_problem(req, 503, "unavailable",
+                           "the connection to the database broke while storing this, and whether it was stored is"
+                           " unknown; retry with the same Idempotency-Key to store it exactly once",
+                           NULL);
+        break;
     case STORE_UNAVAILABLE:
     case STORE_RETRY: /* the writer retried already */
         http_add_header(req, "Retry-After", "1");

@@ -331,6 +331,7 @@ static void produce(struct export_stream *ex)
 {
     struct store_response_row row;
     for (int i = 0; i < ROWS_PER_STRETCH && ex->pending.len < EXPORT_STRETCH_BYTES && !ex->failed; i++) {
+        oom_clear(); /* a row read or formatted short notes it (oom.h): see produce_row */
         enum store_status status = store_iter_next(ex->iter, &row);
         if (status == STORE_NOT_FOUND) {
             ex->finished = true;
@@ -349,7 +350,6 @@ static void produce(struct export_stream *ex)
  * grow) ends the stream with an error: the client sees a cut-off body, never a wrong row. */
 static void produce_row(struct export_stream *ex, struct store_response_row *row)
 {
-    oom_clear();
     if (ex->format == FORMAT_CSV) {
         export_csv_row(&ex->pending, &ex->survey, row);
     } else {

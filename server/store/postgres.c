@@ -233,8 +233,10 @@ static PGresult *exec_after_pending(struct pg_conn *conn, PGconn *db, const char
     bool sent = true;
     for (int i = 0; i < count && sent; i++)
         sent = PQsendQueryParams(db, pending[i], 0, NULL, NULL, NULL, NULL, 0);
+    bool whole = false;
     if (sent && PQsendQueryPrepared(db, name, n, values, lengths, formats, 0) && PQpipelineSync(db)) {
-        for (int i = 0; i <= count; i++) {
+        int i = 0;
+        for (; i <= count; i++) {
             PGresult *result = next_result(db);
             ExecStatusType rc = PQresultStatus(result);
             if (result == NULL)
@@ -247,9 +249,17 @@ static PGresult *exec_after_pending(struct pg_conn *conn, PGconn *db, const char
                 PQclear(result);
         }
         PGresult *sync = next_result(db);
+        whole = i > count && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
         PQclear(sync);
     }
-    PQexitPipelineMode(db);
+    /* A result missing (out of memory) leaves the rest unread: the next statement would be handed
+     * this one's leftovers. The connection, and the transaction with it, are given up instead. */
+    if (!PQexitPipelineMode(db) || !whole) {
+        PQclear(own);
+        PQclear(failed);
+        drop_db(conn);
+        return NULL;
+    }
     if (failed != NULL) {
         PQclear(own);
         return failed;

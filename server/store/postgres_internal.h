@@ -46,6 +46,7 @@ struct pg_conn {
     /* BEGIN sent and no COMMIT or ROLLBACK yet: a connection lost now lost the transaction, so
      * pg_db does not reconnect until the rollback says the caller knows. */
     bool in_transaction;
+    int64_t xid;                /* the writer's transaction's id (txid_current), 0 outside one */
     /* The surveys this transaction wrote to beyond its rollup cells (a definition, a deletion),
      * and whether it may have touched every survey (erasure, retention): their data versions are
      * bumped at commit (pg_touch). */

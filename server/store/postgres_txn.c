@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "log.h"
 #include "postgres_ops.h"
 
 /* Pipelined statements between two syncs. The server answers each upsert with a few dozen bytes,
@@ -60,6 +62,15 @@ void pg_end_stray_transaction(struct pg_conn *conn)
 {
     if (conn->db == NULL || PQstatus(conn->db) != CONNECTION_OK)
         return;
+    /* Left in pipeline mode with results unread (out of memory while reading them): no ordinary
+     * statement can run on it again, so it is given up, and its transaction with it. */
+    if (PQpipelineStatus(conn->db) != PQ_PIPELINE_OFF && !PQexitPipelineMode(conn->db)) {
+        PQfinish(conn->db);
+        conn->db = NULL;
+        conn->prepared_count = 0;
+        conn->in_transaction = false;
+        return;
+    }
     PGTransactionStatusType state = PQtransactionStatus(conn->db);
     if (state == PQTRANS_INTRANS || state == PQTRANS_INERROR) {
         PGresult *result = PQexec(conn->db, "ROLLBACK");
@@ -67,14 +78,36 @@ void pg_end_stray_transaction(struct pg_conn *conn)
     }
 }
 
+/* BEGIN and the transaction's id in one round trip: should the connection break during COMMIT,
+ * the id tells afterwards whether the commit happened (txid_status), so that a reply never says
+ * "nothing was stored" of a batch that was. An idle connection the server dropped meanwhile (a
+ * restart) is noticed here: connect again and try once more, nothing is lost yet. */
 enum store_status pg_begin(struct store_conn *base)
 {
     struct pg_conn *conn = pg_conn_of(base);
+    enum store_status status = STORE_UNAVAILABLE;
+
     pg_end_stray_transaction(conn);
     conn->release_pending = conn->savepoint_pending = false;
-    enum store_status status = pg_exec(conn, "BEGIN", 0, NULL, NULL);
-    conn->in_transaction = status == STORE_OK;
+    conn->in_transaction = false;
+    conn->xid = 0;
     pg_touched_clear(conn);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *db = pg_db(conn);
+        if (db == NULL)
+            return STORE_UNAVAILABLE;
+        PGresult *result = PQexec(db, "BEGIN; SELECT txid_current()");
+        status = pg_status_of(conn, result);
+        if (status == STORE_OK && PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1) {
+            conn->xid = pg_int(result, 0, 0);
+            conn->in_transaction = true;
+        } else if (status == STORE_OK) {
+            status = STORE_ERROR;
+        }
+        PQclear(result);
+        if (status == STORE_OK || PQstatus(db) == CONNECTION_OK)
+            break;
+    }
     return status;
 }
 
@@ -339,7 +372,8 @@ static void bump_versions(struct pipeline *p, struct pg_conn *conn, const struct
         bump_versions(p, conn, cells);
         return;
     }
-    qsort(conn->touched, (size_t)conn->touched_count, sizeof *conn->touched, compare_strings);
+    if (conn->touched_count > 1) /* qsort wants a non-NULL base even for nothing */
+        qsort(conn->touched, (size_t)conn->touched_count, sizeof *conn->touched, compare_strings);
     for (int i = 0; i < conn->touched_count && p->status == STORE_OK; i++) {
         const char *values[] = {conn->touched[i]};
         pipeline_send(p, bump_version, 1, values);
@@ -378,6 +412,38 @@ static enum store_status flush(struct pg_conn *conn, const struct rollup_deltas 
     return p.status;
 }
 
+/* The connection broke while COMMIT was under way: whether it committed is the server's to say,
+ * once it can be reached again. A server restarting takes a moment; meanwhile the writer waits
+ * (every other request is refused anyway while the database is away). */
+static enum store_status commit_outcome(struct pg_conn *conn, enum store_status status, bool lost)
+{
+    char xid[24];
+    const char *values[] = {pg_int_text(xid, conn->xid)};
+
+    /* With the connection still there (COMMIT's answer lost to out of memory), one question. */
+    for (int attempt = 0; attempt < (lost ? 50 : 1); attempt++) {
+        if (pg_db(conn) != NULL) {
+            enum store_status asked;
+            PGresult *result = pg_query(conn, "SELECT txid_status($1::bigint)", 1, values, &asked);
+            if (result != NULL && PQntuples(result) == 1) {
+                const char *outcome = PQgetisnull(result, 0, 0) ? "" : PQgetvalue(result, 0, 0);
+                bool committed = strcmp(outcome, "committed") == 0;
+                bool aborted = strcmp(outcome, "aborted") == 0;
+                PQclear(result);
+                if (committed)
+                    log_warn("store: the connection broke during COMMIT; the transaction had committed");
+                return committed ? STORE_OK : aborted ? status : STORE_UNKNOWN;
+            }
+            PQclear(result);
+        }
+        if (lost) {
+            struct timespec pause = {0, 100 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return STORE_UNKNOWN;
+}
+
 enum store_status pg_commit(struct store_conn *base, const struct rollup_deltas *deltas)
 {
     struct pg_conn *conn = pg_conn_of(base);
@@ -392,9 +458,14 @@ enum store_status pg_commit(struct store_conn *base, const struct rollup_deltas 
         snprintf(conn->error, sizeof conn->error, "the transaction had failed and was rolled back");
         status = STORE_ERROR;
     }
+    bool lost = conn->db == NULL || PQstatus(conn->db) != CONNECTION_OK;
+    bool answered = result != NULL || (!lost && conn->error[0] != '\0' && strstr(conn->error, "ERROR") != NULL);
     PQclear(result);
     /* Answered or not, the transaction is over: committed, refused (rolled back), or lost with the
-     * connection (then its fate is unknown here, and clients retry with their idempotency keys). */
+     * connection, when the server is asked how it ended. */
     conn->in_transaction = false;
+    if (status != STORE_OK && !answered && conn->xid != 0)
+        status = commit_outcome(conn, status, lost);
+    conn->xid = 0;
     return status;
 }

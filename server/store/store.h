@@ -23,6 +23,8 @@ enum store_status {
     STORE_REPLAY,           /* an idempotency record with the same body exists: replay its reply */
     STORE_KEY_REUSED,       /* an idempotency record with another body exists */
     STORE_UNAVAILABLE,      /* disk full, I/O error, database locked or unreachable: try again later */
+    STORE_UNKNOWN,          /* the connection broke during COMMIT and its outcome could not be
+                             * learned: it may have been stored (retry with the same key) */
     STORE_RETRY,            /* another writer's transaction got in the way (PostgreSQL's serialization
                              * failure or deadlock): the same job may simply be run again */
     STORE_ERROR,            /* anything else: a bug or corruption */

@@ -124,7 +124,7 @@ static void *writer_main(void *arg)
          * write of the batch could be stored. */
         bool healthy = committed;
         for (struct writer_job *job = batch; job; job = job->next)
-            healthy &= job->status != STORE_UNAVAILABLE;
+            healthy &= job->status != STORE_UNAVAILABLE && job->status != STORE_UNKNOWN;
         atomic_store(&writer->healthy, healthy);
 
         pthread_mutex_lock(&writer->lock);
