@@ -742,8 +742,13 @@ static void reply_cached(struct http_request *req, const char *key, const char *
     char *body = cache_get(app->cache, key, version);
     if (body == NULL) {
         enum store_status status = produce(req, arg, &body);
-        if (status == STORE_OK && body == NULL) /* the reply could not be printed: out of memory */
+        /* A figure cJSON quietly left out (out of memory) must not be cached for the next caller:
+         * http.c turns this reply into a 500, but a cached copy would be served as it is. */
+        if (status == STORE_OK && (body == NULL || oom_failed())) {
+            free(body);
+            body = NULL;
             status = STORE_ERROR;
+        }
         if (status == STORE_CONFLICT) {
             api_reply_invalid_field(req, "group_by", "too many time buckets (at most 3700); narrow from and to");
             return;

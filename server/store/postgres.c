@@ -95,6 +95,10 @@ static bool conn_setup(struct pg_conn *conn)
 
 PGconn *pg_db(struct pg_conn *conn)
 {
+    if (conn->suspect && !conn->in_transaction) {
+        drop_db(conn);
+        conn->suspect = false;
+    }
     if (conn->db != NULL && PQstatus(conn->db) == CONNECTION_OK)
         return conn->db;
     if (conn->in_transaction) {
@@ -131,8 +135,12 @@ enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result)
 
     const char *state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
     /* No SQLSTATE: libpq's own failure (a broken connection, no memory), never the server's verdict. */
-    if (state == NULL || conn->db == NULL || PQstatus(conn->db) != CONNECTION_OK)
+    if (state == NULL || conn->db == NULL || PQstatus(conn->db) != CONNECTION_OK) {
+        /* Not the server's verdict: libpq's own failure, after which its state is not to be trusted. */
+        if (rc != PGRES_PIPELINE_ABORTED && conn->db != NULL)
+            conn->suspect = true;
         return rc == PGRES_PIPELINE_ABORTED ? STORE_ERROR : STORE_UNAVAILABLE;
+    }
     if (strcmp(state, "23505") == 0)
         return STORE_CONFLICT;
     if (strcmp(state, "23503") == 0)
@@ -205,68 +213,6 @@ bool pg_prepare(struct pg_conn *conn, const char *sql, char name[16], enum store
     return false;
 }
 
-/* One result of a pipeline, skipping the NULL that ends the previous statement's results; NULL when
- * nothing more will come (a broken connection). */
-static PGresult *next_result(PGconn *db)
-{
-    PGresult *result = PQgetResult(db);
-    return result ? result : PQgetResult(db);
-}
-
-/* Runs the pending savepoint statements and then the prepared statement name in one pipeline: one
- * round trip where there were up to three. The first failure's result is returned (the statements
- * after it were skipped by the server), or else the statement's own. */
-static PGresult *exec_after_pending(struct pg_conn *conn, PGconn *db, const char *name, int n,
-                                    const char *const *values, const int *lengths, const int *formats)
-{
-    const char *pending[2];
-    int count = 0;
-    PGresult *failed = NULL, *own = NULL;
-
-    if (conn->release_pending)
-        pending[count++] = "RELEASE SAVEPOINT job";
-    if (conn->savepoint_pending)
-        pending[count++] = "SAVEPOINT job";
-    if (!PQenterPipelineMode(db))
-        return NULL; /* still pending: a later ROLLBACK TO must not reach an older savepoint */
-    conn->release_pending = conn->savepoint_pending = false;
-    bool sent = true;
-    for (int i = 0; i < count && sent; i++)
-        sent = PQsendQueryParams(db, pending[i], 0, NULL, NULL, NULL, NULL, 0);
-    bool whole = false;
-    if (sent && PQsendQueryPrepared(db, name, n, values, lengths, formats, 0) && PQpipelineSync(db)) {
-        int i = 0;
-        for (; i <= count; i++) {
-            PGresult *result = next_result(db);
-            ExecStatusType rc = PQresultStatus(result);
-            if (result == NULL)
-                break;
-            if (i == count)
-                own = result;
-            else if (failed == NULL && rc != PGRES_COMMAND_OK)
-                failed = result;
-            else
-                PQclear(result);
-        }
-        PGresult *sync = next_result(db);
-        whole = i > count && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-        PQclear(sync);
-    }
-    /* A result missing (out of memory) leaves the rest unread: the next statement would be handed
-     * this one's leftovers. The connection, and the transaction with it, are given up instead. */
-    if (!PQexitPipelineMode(db) || !whole) {
-        PQclear(own);
-        PQclear(failed);
-        drop_db(conn);
-        return NULL;
-    }
-    if (failed != NULL) {
-        PQclear(own);
-        return failed;
-    }
-    return own;
-}
-
 PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
                           const int *lengths, const int *formats, enum store_status *status)
 {
@@ -280,9 +226,7 @@ PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const ch
             return NULL;
         }
         if (prepared_name(conn, db, sql, name, &result))
-            result = conn->release_pending || conn->savepoint_pending
-                         ? exec_after_pending(conn, db, name, n, values, lengths, formats)
-                         : PQexecPrepared(db, name, n, values, lengths, formats, 0);
+            result = PQexecPrepared(db, name, n, values, lengths, formats, 0);
         ExecStatusType rc = PQresultStatus(result);
         if (result != NULL && (rc == PGRES_TUPLES_OK || rc == PGRES_COMMAND_OK)) {
             *status = STORE_OK;

@@ -47,15 +47,16 @@ struct pg_conn {
      * pg_db does not reconnect until the rollback says the caller knows. */
     bool in_transaction;
     int64_t xid;                /* the writer's transaction's id (txid_current), 0 outside one */
+    /* A failure on this side (out of memory in libpq, a pipeline that stopped answering) may have
+     * left the protocol's state unknown: results unread, a transaction open. The connection is
+     * replaced at the next chance instead of being trusted again (pg_db). */
+    bool suspect;
     /* The surveys this transaction wrote to beyond its rollup cells (a definition, a deletion),
      * and whether it may have touched every survey (erasure, retention): their data versions are
      * bumped at commit (pg_touch). */
     char **touched;
     int touched_count, touched_cap;
     bool touched_all;
-    /* The writer's savepoint statements not sent yet (postgres_txn.c): they go out in one pipeline
-     * with the next statement instead of a round trip each. */
-    bool release_pending, savepoint_pending;
 };
 
 /* Notes that the writer's transaction changed survey's data (NULL: maybe every survey's). */
