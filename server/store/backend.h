@@ -31,6 +31,14 @@ struct store_iter {
     const struct store_backend *backend;
 };
 
+/* Where a part of a metrics window is read from, and the unit of its [lo, hi) range. */
+enum store_scan_source {
+    STORE_SCAN_DAYS,        /* day tables (the agent ones when the query filters or groups by agent); days */
+    STORE_SCAN_MONTHS,      /* month tables (no agent); days, each a month's first */
+    STORE_SCAN_HOURS,       /* hour tables (no agent); hours since the epoch */
+    STORE_SCAN_RAW,         /* the responses themselves, through answer_facts; milliseconds */
+};
+
 /* A stored idempotency record, as the backend read it (strings and body malloc'd). */
 struct store_idempotency_row {
     void *body;
@@ -139,8 +147,18 @@ struct store_backend {
     enum store_status (*get_edit_token)(struct store_conn *conn, const char *response_id, unsigned char *hash,
                                         size_t hash_len, int64_t *expires_at);
 
-    enum store_status (*metrics_scan)(struct store_conn *conn, const struct store_metrics_query *query,
-                                      store_metrics_fn each, void *arg);
+    /* A metrics window is read from several kinds of rollup; store.c plans which kind covers which
+     * part of it (whole months, whole days, whole hours, raw rows at the edges). These open and
+     * close what that plan's reads share (PostgreSQL: one snapshot, so that a batch another
+     * instance commits meanwhile counts everywhere or nowhere); *began says whether there was
+     * anything to open, and metrics_end returns status or the failure of closing it. */
+    enum store_status (*metrics_begin)(struct store_conn *conn, bool *began);
+    enum store_status (*metrics_end)(struct store_conn *conn, bool began, enum store_status status);
+    /* Calls each() for every answer cell and response cell of source in [lo, hi), with the query's
+     * channel and agent filters. */
+    enum store_status (*metrics_range)(struct store_conn *conn, const struct store_metrics_query *query,
+                                       enum store_scan_source source, int64_t lo, int64_t hi,
+                                       store_metrics_fn each, void *arg);
     enum store_status (*day_span)(struct store_conn *conn, const char *survey, int64_t *first_day,
                                   int64_t *last_day);
     enum store_status (*data_version)(struct store_conn *conn, const char *survey, int64_t *version);

@@ -519,7 +519,9 @@ const struct store_backend store_backend_postgres = {
     .save_idempotency = pg_save_idempotency,
     .get_edit_token = pg_get_edit_token,
 
-    .metrics_scan = pg_metrics_scan,
+    .metrics_begin = pg_metrics_begin,
+    .metrics_end = pg_metrics_end,
+    .metrics_range = pg_metrics_range,
     .day_span = pg_day_span,
     .data_version = pg_data_version,
 

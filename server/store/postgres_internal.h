@@ -113,8 +113,11 @@ struct store_iter *pg_iter_open(struct store *store, const struct store_list_que
 enum store_status pg_iter_next(struct store_iter *iter, struct store_response_row *row);
 void pg_iter_pause(struct store_iter *iter);
 void pg_iter_close(struct store_iter *iter);
-enum store_status pg_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
-                                  store_metrics_fn each, void *arg);
+enum store_status pg_metrics_begin(struct store_conn *conn, bool *began);
+enum store_status pg_metrics_end(struct store_conn *conn, bool began, enum store_status status);
+enum store_status pg_metrics_range(struct store_conn *conn, const struct store_metrics_query *query,
+                                   enum store_scan_source source, int64_t lo, int64_t hi, store_metrics_fn each,
+                                   void *arg);
 enum store_status pg_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
 
 /* postgres_verify.c: `surveyd verify`. */

@@ -474,18 +474,6 @@ static const char scan_raw_responses_sql[] = "SELECT submitted_at / 86400000, co
     " WHERE survey = $1::text AND submitted_at >= $2::bigint AND submitted_at < $3::bigint"
     SCAN_FILTERS " GROUP BY 1, 2, 3";
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-/* The first day of the first month starting at or after day. */
-static int64_t month_ceil(int64_t day)
-{
-    int64_t month = store_backend_month_of_day(day);
-    return month == day ? day : store_backend_month_of_day(month + 31); /* month + 31 lies in the next month */
-}
-
 static void emit_cells(const PGresult *r, store_metrics_fn each, void *arg)
 {
     struct store_metrics_cell cell;
@@ -520,104 +508,54 @@ static enum store_status scan(struct pg_conn *conn, const char *sql, const struc
     return STORE_OK;
 }
 
-/* The statements of one query, by time granularity: its filters decide which tables can answer. */
-struct scan_plan {
-    struct pg_conn *conn;
-    const struct store_metrics_query *q;
-    store_metrics_fn each;
-    void *arg;
-    const char *answers, *responses;        /* whole days */
-    bool coarse;                            /* no agent in play: month and hour tables can answer */
-    enum store_status status;
-};
-
-static void scan_pair(struct scan_plan *p, const char *answers, const char *responses, int64_t lo, int64_t hi)
+/* The statements that read one kind of source: answers, then responses. Day cells come from the
+ * agent-keyed tables when an agent is in play (filtered: its own range; grouped: every agent's). */
+static void statements_for(const struct store_metrics_query *q, enum store_scan_source source, const char *sql[2])
 {
-    if (p->status != STORE_OK || lo >= hi)
-        return;
-    p->status = scan(p->conn, answers, p->q, lo, hi, p->each, p->arg);
-    if (p->status == STORE_OK)
-        p->status = scan(p->conn, responses, p->q, lo, hi, p->each, p->arg);
+    switch (source) {
+    case STORE_SCAN_DAYS:
+        sql[0] = q->agent ? scan_answers_agent_sql : q->by_agent ? scan_answers_all_agents_sql : scan_answers_sql;
+        sql[1] = q->agent      ? scan_responses_agent_sql
+                 : q->by_agent ? scan_responses_all_agents_sql
+                               : scan_responses_sql;
+        break;
+    case STORE_SCAN_MONTHS:
+        sql[0] = scan_answers_month_sql;
+        sql[1] = scan_responses_month_sql;
+        break;
+    case STORE_SCAN_HOURS:
+        sql[0] = scan_answers_hour_sql;
+        sql[1] = scan_responses_hour_sql;
+        break;
+    case STORE_SCAN_RAW:
+        sql[0] = scan_raw_answers_sql;
+        sql[1] = scan_raw_responses_sql;
+        break;
+    }
 }
 
-/* Whole days [first_day, end_day) (either open: INT64_MIN / INT64_MAX): the months they cover
- * entirely from the month tables, the days before and after from the day tables. Groupings by
- * day or week need every cell's own day, and agent queries have no month tables: day cells
- * throughout. */
-static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
+/* The cells come from several tables: one snapshot, so that a batch another instance commits
+ * meanwhile counts in all of them or in none (its raw rows and rollups commit together). */
+enum store_status pg_metrics_begin(struct store_conn *store_conn, bool *began)
 {
-    int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
-    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : store_backend_month_of_day(end_day);
-    if (p->q->by_day || !p->coarse || first_month >= end_month) {
-        scan_pair(p, p->answers, p->responses, first_day, end_day);
-        return;
-    }
-    scan_pair(p, p->answers, p->responses, first_day, first_month);
-    scan_pair(p, scan_answers_month_sql, scan_responses_month_sql, first_month, end_month);
-    scan_pair(p, p->answers, p->responses, end_month, end_day);
+    return read_begin(pg_conn_of(store_conn), began);
 }
 
-/* A partial day [lo_ms, hi_ms): whole hours from the hour tables when they can answer, the rest
- * (at most two partial hours) from raw rows. */
-static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
+enum store_status pg_metrics_end(struct store_conn *store_conn, bool began, enum store_status status)
 {
-    int64_t first_hour = floor_div(lo_ms + STORE_MS_PER_HOUR - 1, STORE_MS_PER_HOUR);
-    int64_t end_hour = floor_div(hi_ms, STORE_MS_PER_HOUR);
-    if (!p->coarse || first_hour >= end_hour) {
-        scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, hi_ms);
-        return;
-    }
-    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, lo_ms, first_hour * STORE_MS_PER_HOUR);
-    scan_pair(p, scan_answers_hour_sql, scan_responses_hour_sql, first_hour, end_hour);
-    scan_pair(p, scan_raw_answers_sql, scan_raw_responses_sql, end_hour * STORE_MS_PER_HOUR, hi_ms);
+    return read_end(pg_conn_of(store_conn), began, status);
 }
 
-static void scan_window(struct scan_plan *p)
+/* One kind of source over one range (store.c plans which: store_metrics_scan). */
+enum store_status pg_metrics_range(struct store_conn *store_conn, const struct store_metrics_query *q,
+                                   enum store_scan_source source, int64_t lo, int64_t hi, store_metrics_fn each,
+                                   void *arg)
 {
-    const struct store_metrics_query *q = p->q;
-    /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
-     * costs at most two days' hours and two partial hours' responses, whatever the window. */
-    int64_t first_day =
-        q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + STORE_MS_PER_DAY - 1, STORE_MS_PER_DAY);
-    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, STORE_MS_PER_DAY);
-    if (first_day >= end_day) { /* no whole day inside: both bounds are given */
-        scan_edge(p, q->from_ms, q->to_ms);
-        return;
-    }
-    scan_days(p, first_day, end_day);
-    /* The edges exist only for a given bound; their day products are formed only then (the open
-     * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
-    if (q->from_ms != INT64_MIN)
-        scan_edge(p, q->from_ms, first_day * STORE_MS_PER_DAY);
-    if (q->to_ms != INT64_MAX)
-        scan_edge(p, end_day * STORE_MS_PER_DAY, q->to_ms);
-}
-
-enum store_status pg_metrics_scan(struct store_conn *store_conn, const struct store_metrics_query *q,
-                                  store_metrics_fn each, void *arg)
-{
-    struct scan_plan p = {
-        .conn = pg_conn_of(store_conn), .q = q, .each = each, .arg = arg,
-        .answers = scan_answers_sql,
-        .responses = scan_responses_sql,
-        .coarse = !q->agent && !q->by_agent,
-        .status = STORE_OK,
-    };
-    bool began;
-
-    if (q->agent) {
-        p.answers = scan_answers_agent_sql;
-        p.responses = scan_responses_agent_sql;
-    } else if (q->by_agent) {
-        p.answers = scan_answers_all_agents_sql;
-        p.responses = scan_responses_all_agents_sql;
-    }
-    /* The cells come from several tables: one snapshot, so that a batch another instance commits
-     * meanwhile counts in all of them or in none (its raw rows and rollups commit together). */
-    p.status = read_begin(p.conn, &began);
-    if (p.status == STORE_OK)
-        scan_window(&p);
-    return read_end(p.conn, began, p.status);
+    struct pg_conn *conn = pg_conn_of(store_conn);
+    const char *sql[2] = {scan_raw_answers_sql, scan_raw_responses_sql};
+    statements_for(q, source, sql);
+    enum store_status status = scan(conn, sql[0], q, lo, hi, each, arg);
+    return status == STORE_OK ? scan(conn, sql[1], q, lo, hi, each, arg) : status;
 }
 
 static const char day_span_sql[] =

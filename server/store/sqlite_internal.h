@@ -165,8 +165,11 @@ enum store_status sqlite_save_idempotency(struct store_conn *base_conn,
                                           const struct store_idempotency *request, int status, const char *reply, const char *response_id, const char *customer, int64_t now_ms);
 enum store_status sqlite_get_edit_token(struct store_conn *base_conn, const char *response_id,
                                         unsigned char *hash, size_t hash_len, int64_t *expires_at);
-enum store_status sqlite_metrics_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
-                                      store_metrics_fn each, void *arg);
+enum store_status sqlite_metrics_begin(struct store_conn *base_conn, bool *began);
+enum store_status sqlite_metrics_end(struct store_conn *base_conn, bool began, enum store_status status);
+enum store_status sqlite_metrics_range(struct store_conn *base_conn, const struct store_metrics_query *q,
+                                       enum store_scan_source source, int64_t lo, int64_t hi, store_metrics_fn each,
+                                       void *arg);
 enum store_status sqlite_day_span(struct store_conn *base_conn, const char *survey, int64_t *first_day,
                                   int64_t *last_day);
 void sqlite_between_batches(struct store_conn *base_conn);

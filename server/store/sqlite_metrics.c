@@ -5,11 +5,6 @@
 
 /* ---- metrics ---- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* Runs one scan statement over [lo, hi), passing each row to each(). */
 static enum store_status scan(struct sqlite_conn *conn, enum stmt_id id, const struct store_metrics_query *q,
                               int64_t lo, int64_t hi, store_metrics_fn each, void *arg)
@@ -45,99 +40,66 @@ static enum store_status scan(struct sqlite_conn *conn, enum stmt_id id, const s
     return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
 }
 
-/* The statements of one query, by time granularity: its filters decide which tables can answer. */
-struct scan_plan {
-    struct sqlite_conn *conn;
-    const struct store_metrics_query *q;
-    store_metrics_fn each;
-    void *arg;
-    enum stmt_id answers, responses;        /* whole days */
-    bool coarse;                            /* no agent in play: month and hour tables can answer */
-    enum store_status status;
-};
-
-static void scan_pair(struct scan_plan *p, enum stmt_id answers, enum stmt_id responses, int64_t lo, int64_t hi)
+/* The statements that read one kind of source: answers, then responses. Day cells come from the
+ * agent-keyed tables when an agent is in play (filtered: its own range; grouped: every agent's). */
+static void statements_for(const struct store_metrics_query *q, enum store_scan_source source, enum stmt_id ids[2])
 {
-    if (p->status != STORE_OK || lo >= hi)
-        return;
-    p->status = scan(p->conn, answers, p->q, lo, hi, p->each, p->arg);
-    if (p->status == STORE_OK)
-        p->status = scan(p->conn, responses, p->q, lo, hi, p->each, p->arg);
-}
-
-/* The first day of the first month starting at or after day. */
-static int64_t month_ceil(int64_t day)
-{
-    int64_t month = store_backend_month_of_day(day);
-    return month == day ? day : store_backend_month_of_day(month + 31); /* month + 31 lies in the next month */
-}
-
-/* Whole days [first_day, end_day) (either open: INT64_MIN / INT64_MAX): the months they cover
- * entirely from the month tables, the days before and after from the day tables. Groupings by
- * day or week need every cell's own day, and agent queries have no month tables: day cells
- * throughout. */
-static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
-{
-    int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
-    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : store_backend_month_of_day(end_day);
-    if (p->q->by_day || !p->coarse || first_month >= end_month) {
-        scan_pair(p, p->answers, p->responses, first_day, end_day);
-        return;
+    switch (source) {
+    case STORE_SCAN_DAYS:
+        ids[0] = q->agent ? STMT_SCAN_ANSWERS_AGENT : q->by_agent ? STMT_SCAN_ANSWERS_ALL_AGENTS : STMT_SCAN_ANSWERS;
+        ids[1] = q->agent      ? STMT_SCAN_RESPONSES_AGENT
+                 : q->by_agent ? STMT_SCAN_RESPONSES_ALL_AGENTS
+                               : STMT_SCAN_RESPONSES;
+        break;
+    case STORE_SCAN_MONTHS:
+        ids[0] = STMT_SCAN_ANSWERS_MONTH;
+        ids[1] = STMT_SCAN_RESPONSES_MONTH;
+        break;
+    case STORE_SCAN_HOURS:
+        ids[0] = STMT_SCAN_ANSWERS_HOUR;
+        ids[1] = STMT_SCAN_RESPONSES_HOUR;
+        break;
+    case STORE_SCAN_RAW:
+        ids[0] = STMT_SCAN_RAW_ANSWERS;
+        ids[1] = STMT_SCAN_RAW_RESPONSES;
+        break;
     }
-    scan_pair(p, p->answers, p->responses, first_day, first_month);
-    scan_pair(p, STMT_SCAN_ANSWERS_MONTH, STMT_SCAN_RESPONSES_MONTH, first_month, end_month);
-    scan_pair(p, p->answers, p->responses, end_month, end_day);
 }
 
-/* A partial day [lo_ms, hi_ms): whole hours from the hour tables when they can answer, the rest
- * (at most two partial hours) from raw rows. */
-static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
-{
-    int64_t first_hour = floor_div(lo_ms + STORE_MS_PER_HOUR - 1, STORE_MS_PER_HOUR);
-    int64_t end_hour = floor_div(hi_ms, STORE_MS_PER_HOUR);
-    if (!p->coarse || first_hour >= end_hour) {
-        scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, hi_ms);
-        return;
-    }
-    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, lo_ms, first_hour * STORE_MS_PER_HOUR);
-    scan_pair(p, STMT_SCAN_ANSWERS_HOUR, STMT_SCAN_RESPONSES_HOUR, first_hour, end_hour);
-    scan_pair(p, STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES, end_hour * STORE_MS_PER_HOUR, hi_ms);
-}
-
-enum store_status sqlite_metrics_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
-                                     store_metrics_fn each, void *arg)
+/* The plan's statements read one snapshot: a batch the writer commits meanwhile counts in all of
+ * them or in none (its raw rows and rollups commit together). */
+enum store_status sqlite_metrics_begin(struct store_conn *base_conn, bool *began)
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
-    struct scan_plan p = {
-        .conn = conn, .q = q, .each = each, .arg = arg,
-        .answers = STMT_SCAN_ANSWERS,
-        .responses = STMT_SCAN_RESPONSES,
-        .coarse = !q->agent && !q->by_agent,
-        .status = STORE_OK,
-    };
-    if (q->agent) {
-        p.answers = STMT_SCAN_ANSWERS_AGENT;
-        p.responses = STMT_SCAN_RESPONSES_AGENT;
-    } else if (q->by_agent) {
-        p.answers = STMT_SCAN_ANSWERS_ALL_AGENTS;
-        p.responses = STMT_SCAN_RESPONSES_ALL_AGENTS;
+    *began = false;
+    if (!sqlite3_get_autocommit(conn->db))
+        return STORE_OK; /* already inside one */
+    int rc = sqlite3_exec(conn->db, "BEGIN", NULL, NULL, NULL);
+    *began = rc == SQLITE_OK;
+    return sqlite_status_of(rc);
+}
+
+enum store_status sqlite_metrics_end(struct store_conn *base_conn, bool began, enum store_status status)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    if (began && !sqlite3_get_autocommit(conn->db)) {
+        int rc = sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
+        if (status == STORE_OK)
+            status = sqlite_status_of(rc);
     }
-    /* Whole days from the rollups; the partial days at either edge from hours and raw rows, which
-     * costs at most two days' hours and two partial hours' responses, whatever the window. */
-    int64_t first_day = q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + STORE_MS_PER_DAY - 1, STORE_MS_PER_DAY);
-    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, STORE_MS_PER_DAY);
-    if (first_day >= end_day) { /* no whole day inside: both bounds are given */
-        scan_edge(&p, q->from_ms, q->to_ms);
-        return p.status;
-    }
-    scan_days(&p, first_day, end_day);
-    /* The edges exist only for a given bound; their day products are formed only then (the open
-     * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
-    if (q->from_ms != INT64_MIN)
-        scan_edge(&p, q->from_ms, first_day * STORE_MS_PER_DAY);
-    if (q->to_ms != INT64_MAX)
-        scan_edge(&p, end_day * STORE_MS_PER_DAY, q->to_ms);
-    return p.status;
+    return status;
+}
+
+/* One kind of source over one range (store.c plans which: store_metrics_scan). */
+enum store_status sqlite_metrics_range(struct store_conn *base_conn, const struct store_metrics_query *q,
+                                       enum store_scan_source source, int64_t lo, int64_t hi, store_metrics_fn each,
+                                       void *arg)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    enum stmt_id ids[2] = {STMT_SCAN_RAW_ANSWERS, STMT_SCAN_RAW_RESPONSES};
+    statements_for(q, source, ids);
+    enum store_status status = scan(conn, ids[0], q, lo, hi, each, arg);
+    return status == STORE_OK ? scan(conn, ids[1], q, lo, hi, each, arg) : status;
 }
 
 enum store_status sqlite_day_span(struct store_conn *base_conn, const char *survey, int64_t *first_day, int64_t *last_day)

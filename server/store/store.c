@@ -456,10 +456,98 @@ enum store_status store_get_edit_token(struct store_conn *conn, const char *resp
 
 /* ---- metrics ---- */
 
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* The first day of the first month starting at or after day. */
+static int64_t month_ceil(int64_t day)
+{
+    int64_t month = store_backend_month_of_day(day);
+    return month == day ? day : store_backend_month_of_day(month + 31); /* month + 31 lies in the next month */
+}
+
+/* One metrics window's reads, in the order planned. */
+struct scan_plan {
+    struct store_conn *conn;
+    const struct store_metrics_query *q;
+    store_metrics_fn each;
+    void *arg;
+    bool coarse;                /* no agent in play: month and hour tables can answer */
+    enum store_status status;
+};
+
+static void scan_range(struct scan_plan *p, enum store_scan_source source, int64_t lo, int64_t hi)
+{
+    if (p->status == STORE_OK && lo < hi)
+        p->status = p->conn->backend->metrics_range(p->conn, p->q, source, lo, hi, p->each, p->arg);
+}
+
+/* Whole days [first_day, end_day) (either open: INT64_MIN / INT64_MAX): the months they cover
+ * entirely from the month tables, the days before and after from the day tables. Groupings by
+ * day or week need every cell's own day, and agent queries have no month tables: day cells
+ * throughout. */
+static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
+{
+    int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
+    int64_t end_month = end_day == INT64_MAX ? INT64_MAX : store_backend_month_of_day(end_day);
+    if (p->q->by_day || !p->coarse || first_month >= end_month) {
+        scan_range(p, STORE_SCAN_DAYS, first_day, end_day);
+        return;
+    }
+    scan_range(p, STORE_SCAN_DAYS, first_day, first_month);
+    scan_range(p, STORE_SCAN_MONTHS, first_month, end_month);
+    scan_range(p, STORE_SCAN_DAYS, end_month, end_day);
+}
+
+/* A partial day [lo_ms, hi_ms): whole hours from the hour tables when they can answer, the rest
+ * (at most two partial hours) from raw rows. */
+static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
+{
+    int64_t first_hour = floor_div(lo_ms + STORE_MS_PER_HOUR - 1, STORE_MS_PER_HOUR);
+    int64_t end_hour = floor_div(hi_ms, STORE_MS_PER_HOUR);
+    if (!p->coarse || first_hour >= end_hour) {
+        scan_range(p, STORE_SCAN_RAW, lo_ms, hi_ms);
+        return;
+    }
+    scan_range(p, STORE_SCAN_RAW, lo_ms, first_hour * STORE_MS_PER_HOUR);
+    scan_range(p, STORE_SCAN_HOURS, first_hour, end_hour);
+    scan_range(p, STORE_SCAN_RAW, end_hour * STORE_MS_PER_HOUR, hi_ms);
+}
+
+/* Whole days from the rollups; the partial days at either edge from hours and raw rows, which costs
+ * at most two days' hours and two partial hours' responses, whatever the window. */
+static void scan_window(struct scan_plan *p)
+{
+    const struct store_metrics_query *q = p->q;
+    int64_t first_day =
+        q->from_ms == INT64_MIN ? INT64_MIN : floor_div(q->from_ms + STORE_MS_PER_DAY - 1, STORE_MS_PER_DAY);
+    int64_t end_day = q->to_ms == INT64_MAX ? INT64_MAX : floor_div(q->to_ms, STORE_MS_PER_DAY);
+    if (first_day >= end_day) { /* no whole day inside: both bounds are given */
+        scan_edge(p, q->from_ms, q->to_ms);
+        return;
+    }
+    scan_days(p, first_day, end_day);
+    /* The edges exist only for a given bound; their day products are formed only then (the open
+     * bounds are INT64_MIN / INT64_MAX days, whose products would overflow). */
+    if (q->from_ms != INT64_MIN)
+        scan_edge(p, q->from_ms, first_day * STORE_MS_PER_DAY);
+    if (q->to_ms != INT64_MAX)
+        scan_edge(p, end_day * STORE_MS_PER_DAY, q->to_ms);
+}
+
+/* The plan is the same for every backend; each only reads one kind of source over one range. */
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                      store_metrics_fn each, void *arg)
 {
-    return conn->backend->metrics_scan(conn, query, each, arg);
+    struct scan_plan p = {conn, query, each, arg, !query->agent && !query->by_agent, STORE_OK};
+    bool began = false;
+
+    p.status = conn->backend->metrics_begin ? conn->backend->metrics_begin(conn, &began) : STORE_OK;
+    if (p.status == STORE_OK)
+        scan_window(&p);
+    return conn->backend->metrics_end ? conn->backend->metrics_end(conn, began, p.status) : p.status;
 }
 
 enum store_status store_data_version(struct store_conn *conn, const char *survey, int64_t *version)
