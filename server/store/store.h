@@ -103,7 +103,7 @@ enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const
 enum store_status store_put_survey(struct store_conn *conn, const char *id, const char *definition, int64_t now_ms,
                                    bool *created);
 
-/* Removes the survey, its responses and their idempotency records. */
+/* Removes the survey, its responses, their idempotency records and its invitations. */
 enum store_status store_delete_survey(struct store_conn *conn, const char *id);
 
 /* Number of stored answers of one question (0 when none). */
@@ -171,10 +171,12 @@ void store_iter_close(struct store_iter *iter);
 enum store_status store_update_answers(struct store_conn *conn, const char *id, const char *answers_json);
 enum store_status store_delete_response(struct store_conn *conn, const char *id);
 
-/* Deletes every response of a customer and every idempotency record that names them. */
+/* Deletes every response of a customer, every idempotency record that names them, and their
+ * invitations. */
 enum store_status store_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted);
 
-/* Deletes up to max responses submitted before cutoff_ms. */
+/* Deletes up to max responses submitted before cutoff_ms, and up to max invitations created before
+ * it (*deleted counts both). */
 enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
 
 /* After an erasure has committed: removes what the database itself still keeps of the deleted rows
@@ -184,8 +186,8 @@ enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms
  * *rewrote says whether a rewrite was needed. Writer only, outside a transaction. */
 enum store_status store_purge(struct store_conn *conn, char *const *needles, int count, bool *rewrote);
 
-/* What identifies a customer's data on disk, for store_purge: their response ids, their free-text
- * answers of 8 bytes or more, and the customer id itself when it is at least 6 bytes (shorter ones
+/* What identifies a customer's data on disk, for store_purge: their response and invitation ids,
+ * their free-text answers of 8 bytes or more, and the customer id itself when it is at least 6 bytes (shorter ones
  * would match by chance). A malloc'd array of malloc'd strings. */
 enum store_status store_customer_traces(struct store_conn *conn, const char *customer, char ***traces, int *count);
 
@@ -265,6 +267,77 @@ enum store_status store_data_version(struct store_conn *conn, const char *survey
 
 /* First and last day with responses; STORE_NOT_FOUND when there are none. */
 enum store_status store_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
+
+/* ---- invitations (email/SMS links to the hosted survey page) ---- */
+
+#define STORE_INVITATION_HASH_LEN 32    /* SHA-256 of the link's token: the token itself is never stored */
+
+enum store_invitation_outcome {
+    STORE_INVITATION_SENT,          /* a link was made */
+    STORE_INVITATION_THROTTLED,     /* suppressed: the customer was contacted too recently */
+    STORE_INVITATION_SAMPLED_OUT,   /* suppressed: the customer is outside the survey's sample */
+};
+
+/* One invitation as stored. A suppressed one is kept too (it is counted) but has no token, no
+ * expiry and no page. Times are ms since the epoch; 0 means "not yet" / "none". */
+struct store_invitation_row {
+    char id[32];
+    char survey[SURVEY_ID_MAX + 1];
+    char *customer;                         /* always set */
+    char *channel, *agent, *interaction;    /* NULL when absent */
+    char *properties;                       /* JSON object text, or NULL */
+    enum store_invitation_outcome outcome;
+    bool has_token;
+    unsigned char token_hash[STORE_INVITATION_HASH_LEN];
+    char form_key[33];                      /* the hosted page's anti-forgery field value ("" if none) */
+    int64_t created_at, expires_at;
+    /* What happened since; changed with store_update_invitation. */
+    int64_t opened_at;                      /* first visit that did not look automated */
+    int64_t responded_at;                   /* first answer recorded through the page */
+    char response_id[32];                   /* "" until then */
+    int64_t automated_visits;               /* visits that looked like a scanner's */
+    int64_t last_visit_at;                  /* for telling bursts of different values apart */
+    char *last_visit_value;                 /* the ?a= value of that visit, or NULL */
+    char *captured;                         /* JSON object: question id -> "submit" | "interaction", or NULL */
+};
+
+void store_invitation_row_free(struct store_invitation_row *row);
+
+/* Writer only, in the caller's transaction. id, survey, customer and created_at must be set. */
+enum store_status store_insert_invitation(struct store_conn *conn, const struct store_invitation_row *row);
+
+enum store_status store_get_invitation(struct store_conn *conn, const char *id, struct store_invitation_row *out);
+
+/* The invitation whose token hashes to hash; STORE_NOT_FOUND when none (never a suppressed one). */
+enum store_status store_find_invitation_by_token(struct store_conn *conn,
+                                                 const unsigned char hash[STORE_INVITATION_HASH_LEN],
+                                                 struct store_invitation_row *out);
+
+/* Writer only: stores row's "what happened since" fields (opened_at .. captured) for row->id. */
+enum store_status store_update_invitation(struct store_conn *conn, const struct store_invitation_row *row);
+
+/* Writer only, in the caller's transaction: when the customer was last contacted about the survey,
+ * the later of their last invitation that was sent (not suppressed) and their last response's
+ * submitted_at; STORE_NOT_FOUND when never. Also takes a lock on (survey, customer) held until the
+ * transaction ends, so that instances sharing the database decide one invitation at a time. */
+enum store_status store_last_contact(struct store_conn *conn, const char *survey, const char *customer,
+                                     int64_t *last_ms);
+
+/* One group of invitations created on `day` (channel and agent "" when none; agent "" unless the
+ * query groups or filters by agent), by what became of them. responded counts those whose page
+ * recorded an answer (whenever it did); opened those opened by a visit that did not look automated,
+ * responded ones included. */
+struct store_invitation_cell {
+    int64_t day;
+    const char *channel, *agent;
+    int64_t sent, suppressed, opened, responded;
+};
+
+/* Calls each() for every cell of the survey's invitations created in [from_ms, to_ms), with the
+ * query's channel/agent filters; cells of one key may come more than once (callers add them up). */
+enum store_status store_invitation_scan(struct store_conn *conn, const struct store_metrics_query *query,
+                                        void (*each)(const struct store_invitation_cell *cell, void *arg),
+                                        void *arg);
 
 /* ---- consistency ---- */
 
