@@ -360,6 +360,30 @@ class InvitationFiguresTests(InvitationMetricsBase):
         r = self.metrics(self.sid, params)
         self.assertBlock(r.json["invitations"], self.model.reply(params)["invitations"], "$.invitations")
 
+    def test_bounded_time_grouping_drops_older_invitations(self):
+        # Without `from`, a day grouping spans at most 3700 days back from its last one; the reply's
+        # `from` then says where it starts, and every total covers that window: an invitation from
+        # 2012 is outside it, as an answer from then would be. By month, 2012 is in reach.
+        sid = uid("im-old")
+        self.assertEqual(self.req("PUT", "/v1/surveys/" + sid, DEFINITION, token=ADMIN_TOKEN).status, 201)
+        insert_invitation(self.daemon, sid, dt("2012-01-10T10:00:00Z"), "email", None, "sent",
+                          responded_at=dt("2012-01-11T10:00:00Z"))
+        insert_invitation(self.daemon, sid, dt("2025-11-01T10:00:00Z"), "email", None, "sent")
+        last = datetime.date(2025, 11, 1)
+        first = last - datetime.timedelta(days=3699)
+        r = self.metrics(sid, {"group_by": "day"})
+        self.assertEqual(r.json["from"], first.isoformat() + "T00:00:00.000Z")
+        self.assertEqual(len(r.json["groups"]), 3700)
+        self.assertEqual((r.json["groups"][0]["key"], r.json["groups"][-1]["key"]),
+                         (first.isoformat(), last.isoformat()))
+        self.assertEqual((r.json["invitations"]["sent"], r.json["invitations"]["responded"]), (1, 0))
+        self.assertEqual(sum(g["invitations"]["sent"] for g in r.json["groups"]), 1)
+        r = self.metrics(sid, {"group_by": "month"})
+        self.assertIsNone(r.json["from"])
+        self.assertEqual(r.json["groups"][0]["key"], "2012-01")
+        self.assertEqual((r.json["invitations"]["sent"], r.json["invitations"]["responded"]), (2, 1))
+        self.assertEqual(r.json["groups"][0]["invitations"]["response_rate"], 100)
+
     def test_other_survey(self):
         r = self.metrics(self.other)
         self.assertEqual((r.json["invitations"]["sent"], r.json["invitations"]["responded"]), (5, 5))
