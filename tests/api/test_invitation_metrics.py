@@ -149,7 +149,7 @@ def metrics_path(survey, params):
 
 
 def insert_invitation(daemon, survey, t, channel, agent, outcome, opened_at=None, responded_at=None,
-                      customer=None, properties=None):
+                      customer=None, properties=None, interaction=None):
     """One invitation row as the store keeps it (store.h, schema/008_invitations.sql). A sent one
     gets a token hash of its own (never a page this file visits); a suppressed one none."""
     iid = uid("inv")
@@ -158,8 +158,8 @@ def insert_invitation(daemon, survey, t, channel, agent, outcome, opened_at=None
     db_execute(daemon,
                "INSERT INTO invitations (id, survey, customer, channel, agent, interaction, properties,"
                " outcome, token_hash, form_key, created_at, expires_at, opened_at, responded_at)"
-               " VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
-               [iid, survey, customer or uid("cust"), channel, agent, properties, code, token_hash,
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               [iid, survey, customer or uid("cust"), channel, agent, interaction, properties, code, token_hash,
                 "f" * 32 if token_hash else None, ms(t), ms(t + 7 * DAY) if token_hash else 0,
                 ms(opened_at) if opened_at else 0, ms(responded_at) if responded_at else 0])
     return iid
