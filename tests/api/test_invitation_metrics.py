@@ -148,21 +148,30 @@ def metrics_path(survey, params):
     return path
 
 
-def insert_invitation(daemon, survey, t, channel, agent, outcome, opened_at=None, responded_at=None,
-                      customer=None, properties=None, interaction=None):
-    """One invitation row as the store keeps it (store.h, schema/008_invitations.sql). A sent one
-    gets a token hash of its own (never a page this file visits); a suppressed one none."""
+def invitation_row(survey, t, channel, agent, outcome, opened_at=None, responded_at=None, customer=None,
+                   properties=None, interaction=None):
+    """One invitation's columns as the store keeps them (store.h, schema/008_invitations.sql). A
+    sent one gets a token hash of its own (never a page this file visits); a suppressed one none."""
     iid = uid("inv")
     code = {"sent": 0, "throttled": 1, "sampled_out": 2}[outcome]
     token_hash = hashlib.sha256(iid.encode()).digest() if outcome == "sent" else None
+    return [iid, survey, customer or uid("cust"), channel, agent, interaction, properties, code, token_hash,
+            "f" * 32 if token_hash else None, ms(t), ms(t + 7 * DAY) if token_hash else 0,
+            ms(opened_at) if opened_at else 0, ms(responded_at) if responded_at else 0]
+
+
+def insert_invitations(daemon, rows):
+    """Writes invitation_row()s in one statement (one psql run on PostgreSQL); their ids."""
     db_execute(daemon,
                "INSERT INTO invitations (id, survey, customer, channel, agent, interaction, properties,"
-               " outcome, token_hash, form_key, created_at, expires_at, opened_at, responded_at)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               [iid, survey, customer or uid("cust"), channel, agent, interaction, properties, code, token_hash,
-                "f" * 32 if token_hash else None, ms(t), ms(t + 7 * DAY) if token_hash else 0,
-                ms(opened_at) if opened_at else 0, ms(responded_at) if responded_at else 0])
-    return iid
+               " outcome, token_hash, form_key, created_at, expires_at, opened_at, responded_at) VALUES "
+               + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
+               [value for row in rows for value in row])
+    return [row[0] for row in rows]
+
+
+def insert_invitation(daemon, survey, t, channel, agent, outcome, **columns):
+    return insert_invitations(daemon, [invitation_row(survey, t, channel, agent, outcome, **columns)])[0]
 
 
 class InvitationMetricsBase(BaseAPITest):
@@ -224,6 +233,7 @@ class InvitationFiguresTests(InvitationMetricsBase):
             r = cls.daemon.req("PUT", "/v1/surveys/" + sid, DEFINITION, token=ADMIN_TOKEN)
             assert r.status == 201, r
         cls.model = Model(cls.sid)
+        cls.rows = []
         rng = random.Random(16)
         for n in range(150):
             t = FIRST_DAY + rng.randrange(DAYS) * DAY + datetime.timedelta(
@@ -237,8 +247,9 @@ class InvitationFiguresTests(InvitationMetricsBase):
         cls.add(dt("2025-11-05T09:00:00Z"), "sms", "bob", rng, outcome="sent", opened=False, responded=True)
         # Another survey's invitations are not counted here.
         for k in range(5):
-            insert_invitation(cls.daemon, cls.other, dt("2025-11-04T12:00:00Z"), "email", "alice", "sent",
-                              responded_at=dt("2025-11-04T13:00:00Z"))
+            cls.rows.append(invitation_row(cls.other, dt("2025-11-04T12:00:00Z"), "email", "alice", "sent",
+                                           responded_at=dt("2025-11-04T13:00:00Z")))
+        insert_invitations(cls.daemon, cls.rows)
         # Responses on some of the days (posted, so their rollups are the real ones), and one on a
         # day after the last invitation: the time buckets span both.
         for k in range(40):
@@ -255,9 +266,9 @@ class InvitationFiguresTests(InvitationMetricsBase):
             responded = sent and rng.random() < 0.4
         if opened is None:
             opened = sent and (responded or rng.random() < 0.3)
-        insert_invitation(cls.daemon, cls.sid, t, channel, agent, outcome,
-                          opened_at=t + datetime.timedelta(hours=1) if opened else None,
-                          responded_at=t + datetime.timedelta(days=2) if responded else None)
+        cls.rows.append(invitation_row(cls.sid, t, channel, agent, outcome,
+                                       opened_at=t + datetime.timedelta(hours=1) if opened else None,
+                                       responded_at=t + datetime.timedelta(days=2) if responded else None))
         cls.model.invitations.append({"t": t, "channel": channel, "agent": agent, "outcome": outcome,
                                       "opened": opened, "responded": responded})
 
@@ -399,6 +410,8 @@ class InvitationFiguresTests(InvitationMetricsBase):
 
 class InvitationWriteTests(InvitationMetricsBase):
     """An invitation written through the daemon changes the survey's ETag and its cached reply."""
+
+    daemon_env = {"SURVEYD_PUBLIC_URL": "http://127.0.0.1:9"}   # links are made, never followed here
 
     def setUp(self):
         self.sid = uid("imw")
