@@ -15,6 +15,7 @@ import datetime
 import hashlib
 import math
 import random
+import re
 import unittest
 import urllib.parse
 
@@ -451,6 +452,36 @@ class InvitationWriteTests(InvitationMetricsBase):
         self.assertEqual(after.status, 200)
         self.assertEqual(after.json["invitations"]["suppressed"], 1)
         self.assertEqual(after.json["groups"][0]["invitations"]["suppressed"], 1)
+
+    def test_visit_and_answer_through_the_page_change_etag(self):
+        # The whole way of one invitation: made, opened by a person's visit, answered on its page.
+        # Each step is a write the survey's cached reply and ETag must not outlive.
+        made = self.invite(uid("cust"))
+        self.assertEqual(made.status, 201, made.body[:300])
+        token = made.json["url"].rsplit("/s/", 1)[1]
+        before = self.metrics(self.sid)
+        self.assertEqual((before.json["invitations"]["sent"], before.json["invitations"]["opened"]), (1, 0))
+        browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                                 "Chrome/131.0.0.0 Safari/537.36"}
+        page = self.req("GET", "/s/" + token, headers=browser)
+        if page.status == 404 and not page.body.lstrip().lower().startswith(b"<!doctype html>"):
+            self.skipTest("the hosted page /s/{token} is not on this branch yet")
+        self.assertEqual(page.status, 200, page.body[:300])
+        opened = self.metrics(self.sid, headers={"If-None-Match": before.headers.get("ETag")})
+        self.assertEqual(opened.status, 200, "still 304 after the page was opened")
+        self.assertEqual((opened.json["invitations"]["opened"], opened.json["invitations"]["responded"]), (1, 0))
+        form_key = re.search(r'name="form_key" value="([0-9a-f]+)"', page.body.decode()).group(1)
+        answer = self.req("POST", "/s/" + token, body=urllib.parse.urlencode({"form_key": form_key, "rec": "9"}),
+                          headers=dict(browser, **{"Content-Type": "application/x-www-form-urlencoded",
+                                                   "Origin": "http://127.0.0.1:%d" % self.daemon.port,
+                                                   "Sec-Fetch-Site": "same-origin"}))
+        self.assertEqual(answer.status, 200, answer.body[:300])
+        answered = self.metrics(self.sid, headers={"If-None-Match": opened.headers.get("ETag")})
+        self.assertEqual(answered.status, 200, "still 304 after the page recorded an answer")
+        self.assertEqual(answered.json["responses"], 1)
+        self.assertEqual(answered.json["invitations"],
+                         {"sent": 1, "suppressed": 0, "opened": 1, "responded": 1, "response_rate": 100,
+                          "ci95": [20.65, 100]})
 
 
 if __name__ == "__main__":
