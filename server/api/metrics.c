@@ -672,9 +672,10 @@ static cJSON *render_groups(struct tally *tally)
 
 /* ---- computing a reply ---- */
 
-/* The time buckets of the reply: from `from` (or the first day with data: responses, or the
- * invitations of `kept`) to the day before `to` (or the last day with data), empty ones included. Without `from`, the window starts no earlier
- * than MAX_TIME_BUCKETS buckets before its end: a query that names no start must not fail because
+/* The time buckets of the reply: from `from` (or the first day with data: the survey's responses,
+ * or the invitations of `kept`, those the query counts) to the day before `to` (or the last day
+ * with data), empty ones included. Without `from`, the window starts no earlier than
+ * MAX_TIME_BUCKETS buckets before its end: a query that names no start must not fail because
  * old data exists (an import, or a clock gone wrong). Then q->from_ms is set to that start, so the
  * totals cover the same window and the reply says which one it was. Too many buckets between an
  * explicit `from` and the end stays STORE_CONFLICT (a 422). */
