@@ -12,6 +12,7 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1699,6 +1700,94 @@ START_TEST(test_invitations_go_with_their_data)
 }
 END_TEST
 
+/* ---- PostgreSQL: instances decide one invitation at a time ---- */
+
+/* Advisory locks in this case's database, granted or waiting. */
+static int advisory_locks(bool granted)
+{
+    char sql[512];
+    PGconn *db = admin_connect();
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_locks AS l JOIN pg_database AS d ON d.oid = l.database"
+             " WHERE l.locktype = 'advisory' AND d.datname = '%s' AND l.granted = %s",
+             case_name, granted ? "true" : "false");
+    PGresult *r = PQexec(db, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int count = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(db);
+    return count;
+}
+
+struct contact_call {
+    struct store *store;
+    const char *survey, *customer;
+    enum store_status status;
+    int64_t last;
+};
+
+/* Another instance's writer: the same decision in a transaction of its own. */
+static void *other_instance_contact(void *arg)
+{
+    struct contact_call *call = arg;
+    struct store_conn *w = store_writer(call->store);
+    call->status = STORE_ERROR;
+    if (w == NULL || store_begin(w) != STORE_OK)
+        return NULL;
+    call->status = store_last_contact(w, call->survey, call->customer, &call->last);
+    if (store_commit(w) != STORE_OK)
+        call->status = STORE_ERROR;
+    return NULL;
+}
+
+START_TEST(test_last_contact_lock)
+{
+    char err[512];
+
+    if (strcmp(backend, "postgresql") != 0)
+        return; /* SQLite: one writer in one process already serialises every decision */
+    reset_model();
+    put_survey(0, "s1");
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *other = store_open(&options, err, sizeof err);
+    ck_assert_msg(other != NULL, "store_open: %s", err);
+
+    /* The lock is held until the transaction ends. */
+    int64_t last;
+    struct store_conn *w = writer_begin();
+    ck_assert_int_eq(store_last_contact(w, "s1", "dora", &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(advisory_locks(true), 1);
+
+    /* Another instance deciding for the same pair waits, then sees this one's invitation. */
+    struct contact_call call = {other, "s1", "dora", STORE_ERROR, 0};
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, other_instance_contact, &call), 0);
+    for (int tries = 0; advisory_locks(false) == 0; tries++) {
+        ck_assert_msg(tries < 2000, "the other instance never waited for the lock");
+        usleep(5000); /* polling for the waiter to show up in pg_locks */
+    }
+    struct store_invitation_row row = invitation(1, "s1", "dora", now_ms - HOUR_MS, STORE_INVITATION_SENT);
+    ck_assert_int_eq(store_insert_invitation(w, &row), STORE_OK);
+    writer_commit(w);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_eq(call.status, STORE_OK);
+    ck_assert_int_eq(call.last, now_ms - HOUR_MS);
+    ck_assert_int_eq(advisory_locks(true), 0);
+
+    /* Other pairs do not wait: both instances hold one at once. */
+    w = writer_begin();
+    ck_assert_int_eq(store_last_contact(w, "s1", "ed", &last), STORE_NOT_FOUND);
+    call = (struct contact_call){other, "s1", "fay", STORE_ERROR, 0};
+    struct store_conn *w2 = store_writer(other);
+    ck_assert_int_eq(store_begin(w2), STORE_OK);
+    ck_assert_int_eq(store_last_contact(w2, "s1", "fay", &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(advisory_locks(true), 2);
+    ck_assert_int_eq(store_commit(w2), STORE_OK);
+    writer_commit(w);
+    store_close(other);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create(backend);
@@ -1721,6 +1810,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_last_contact);
     tcase_add_test(tc, test_invitation_scan);
     tcase_add_test(tc, test_invitations_go_with_their_data);
+    tcase_add_test(tc, test_last_contact_lock);
     suite_add_tcase(s, tc);
     return s;
 }
