@@ -206,6 +206,8 @@ enum store_status sqlite_last_contact(struct store_conn *base_conn, const char *
 enum store_status sqlite_invitation_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
                                          void (*each)(const struct store_invitation_cell *cell, void *arg),
                                          void *arg);
+/* One row of SQLITE_INVITATION_COLUMNS into out (malloc'd strings: store_invitation_row_free). */
+enum store_status sqlite_read_invitation(sqlite3_stmt *s, struct store_invitation_row *out);
 /* The columns every invitation query reads, in the order sqlite_read_invitation expects. */
 #define SQLITE_INVITATION_COLUMNS \
     "id, survey, customer, channel, agent, interaction, properties, outcome, token_hash, form_key, created_at," \

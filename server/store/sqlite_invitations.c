@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns as SQLITE_INVITATION_COLUMNS lists them. A text that could not be read (out of memory)
+/* Columns as SQLITE_INVITATION_COLUMNS lists them (also migrate's dump). A text that could not be read (out of memory)
  * makes the whole row fail rather than come back with a hole. */
-static enum store_status read_invitation(sqlite3_stmt *s, struct store_invitation_row *out)
+enum store_status sqlite_read_invitation(sqlite3_stmt *s, struct store_invitation_row *out)
 {
     sqlite_copy_column(s, 0, out->id, sizeof out->id);
     sqlite_copy_column(s, 1, out->survey, sizeof out->survey);
@@ -45,7 +45,7 @@ static enum store_status read_invitation(sqlite3_stmt *s, struct store_invitatio
 static enum store_status read_one(sqlite3_stmt *s, struct store_invitation_row *out)
 {
     int rc = sqlite3_step(s);
-    enum store_status status = rc == SQLITE_ROW    ? read_invitation(s, out)
+    enum store_status status = rc == SQLITE_ROW    ? sqlite_read_invitation(s, out)
                                : rc == SQLITE_DONE ? STORE_NOT_FOUND
                                                    : sqlite_status_of(rc);
     sqlite_done_with(s);
