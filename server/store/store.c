@@ -647,11 +647,3 @@ bool store_ping(struct store_conn *conn)
 {
     return conn != NULL && conn->backend->ping(conn);
 }
-/* TEMP-STUB (not to be committed) */
-enum store_status store_invitation_scan(struct store_conn *conn, const struct store_metrics_query *query,
-                                        void (*each)(const struct store_invitation_cell *cell, void *arg),
-                                        void *arg)
-{
-    (void)conn; (void)query; (void)each; (void)arg;
-    return STORE_OK;
-}
