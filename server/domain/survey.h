@@ -8,6 +8,8 @@
 #define SURVEY_ID_MAX 64
 #define SURVEY_MAX_QUESTIONS 50
 #define SURVEY_MAX_OPTIONS 50
+#define SURVEY_THROTTLE_DEFAULT (-1)   /* throttle_days absent: the daemon's default applies */
+#define SURVEY_THROTTLE_MAX 365
 
 enum question_type {
     QUESTION_NPS,
@@ -38,6 +40,11 @@ struct survey {
     int origin_count;
     struct question *questions;
     int question_count;
+    /* Invitations: a customer invited or answering within throttle_days is not invited again
+     * (SURVEY_THROTTLE_DEFAULT: the daemon's --throttle-days); only customers whose stable hash
+     * falls below sample_rate (0..1) are invited at all. */
+    int throttle_days;
+    double sample_rate;
     int64_t created_at;     /* ms since epoch; 0 until stored */
     int64_t updated_at;
 };

@@ -432,12 +432,38 @@ static void parse_questions(const cJSON *questions, struct survey *out, struct v
     }
 }
 
+/* throttle_days: absent or null leaves the daemon's --throttle-days in force, so that changing the
+ * default reaches every survey that never chose; sample_rate: any number in [0, 1], 1 by default. */
+static void parse_invitation_policy(const cJSON *body, struct survey *out, struct validate_errors *errors)
+{
+    const cJSON *throttle = cJSON_GetObjectItemCaseSensitive(body, "throttle_days");
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(body, "sample_rate");
+    int64_t days;
+
+    out->throttle_days = SURVEY_THROTTLE_DEFAULT;
+    if (throttle != NULL && !cJSON_IsNull(throttle)) {
+        if (json_integer(throttle, 0, SURVEY_THROTTLE_MAX, &days))
+            out->throttle_days = (int)days;
+        else
+            validate_error(errors, "throttle_days",
+                           "must be an integer from 0 to %d (days), or null for the server's default",
+                           SURVEY_THROTTLE_MAX);
+    }
+    out->sample_rate = 1.0;
+    if (rate != NULL) {
+        if (cJSON_IsNumber(rate) && isfinite(rate->valuedouble) && rate->valuedouble >= 0 && rate->valuedouble <= 1)
+            out->sample_rate = rate->valuedouble == 0 ? 0.0 : rate->valuedouble; /* -0 is 0 */
+        else
+            validate_error(errors, "sample_rate", "must be a number from 0 to 1 (the share of customers invited)");
+    }
+}
+
 bool validate_definition(const char *id, const cJSON *body, struct survey *out, struct validate_errors *errors)
 {
     /* id, created_at and updated_at are what GET adds: accepting them lets a client PUT back what it
      * read. The timestamps are ignored; the id must match the URL. */
-    static const char *const keys[] = {"title", "public", "allowed_origins", "questions", "id",
-                                       "created_at", "updated_at", NULL};
+    static const char *const keys[] = {"title", "public", "allowed_origins", "questions", "throttle_days",
+                                       "sample_rate", "id", "created_at", "updated_at", NULL};
     int errors_before = errors->count;
 
     memset(out, 0, sizeof *out);
@@ -462,6 +488,7 @@ bool validate_definition(const char *id, const cJSON *body, struct survey *out, 
     if (origins != NULL && !cJSON_IsNull(origins))
         parse_origins(origins, out, errors);
     parse_questions(cJSON_GetObjectItemCaseSensitive(body, "questions"), out, errors);
+    parse_invitation_policy(body, out, errors);
 
     if (errors->count > errors_before) {
         survey_free(out);
@@ -507,6 +534,10 @@ cJSON *validate_definition_to_json(const struct survey *survey)
     cJSON *questions = cJSON_AddArrayToObject(json, "questions");
     for (int i = 0; i < survey->question_count; i++)
         oom_append_item(questions, question_to_json(&survey->questions[i]));
+    /* throttle_days only when chosen: absent is what says "the server's default". */
+    if (survey->throttle_days != SURVEY_THROTTLE_DEFAULT)
+        cJSON_AddNumberToObject(json, "throttle_days", survey->throttle_days);
+    cJSON_AddNumberToObject(json, "sample_rate", survey->sample_rate);
     return json;
 }
 
