@@ -68,6 +68,22 @@ struct response {
     char *properties_json;  /* canonical JSON object, or NULL */
 };
 
+/* A validated POST /v1/surveys/{survey}/invitations body. */
+#define INVITATION_EXPIRES_DEFAULT_S (7 * 86400)
+#define INVITATION_EXPIRES_MIN_S 60
+#define INVITATION_EXPIRES_MAX_S (90 * 86400)
+#define INVITATION_EMAIL_MAX 254
+
+struct invitation_request {
+    char *customer;                             /* required */
+    char *channel, *agent, *interaction;        /* NULL when absent */
+    char *properties_json;                      /* canonical JSON object, or NULL */
+    int64_t expires_in_s;
+    char *email;                                /* send.email, or NULL: nothing to send */
+};
+
+void survey_invitation_request_free(struct invitation_request *request);
+
 const char *survey_question_type_name(enum question_type type);
 const struct question *survey_find_question(const struct survey *survey, const char *id, int *index_out);
 

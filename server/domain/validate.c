@@ -849,3 +849,88 @@ bool validate_stored_answers(const struct survey *survey, const cJSON *answers, 
     survey_response_free(&parsed);
     return errors->count == errors_before;
 }
+
+/* ---- invitations ---- */
+
+bool validate_email_address(const char *address)
+{
+    const char *at = strchr(address, '@');
+    size_t len = strlen(address);
+    if (at == NULL || at == address || at[1] == '\0' || strchr(at + 1, '@') || len > INVITATION_EMAIL_MAX)
+        return false;
+    if (at[1] == '.' || address[len - 1] == '.')
+        return false;
+    for (const char *p = address; *p; p++) {
+        if (*p <= ' ' || *p > '~' || strchr("\"<>(),;:[]\\", *p))
+            return false;
+    }
+    return true;
+}
+
+static void parse_send(const cJSON *item, struct invitation_request *out, struct validate_errors *errors)
+{
+    static const char *const keys[] = {"email", NULL};
+
+    if (item == NULL || cJSON_IsNull(item))
+        return;
+    if (!cJSON_IsObject(item)) {
+        validate_error(errors, "send", "must be an object such as {\"email\": \"ada@example.com\"}");
+        return;
+    }
+    check_keys(item, keys, "send.", errors);
+    const cJSON *email = cJSON_GetObjectItemCaseSensitive(item, "email");
+    if (email == NULL)
+        validate_error(errors, "send.email", "is required");
+    else if (!cJSON_IsString(email) || !validate_email_address(email->valuestring))
+        validate_error(errors, "send.email",
+                       "must be a plain email address such as ada@example.com (ASCII, at most %d characters)",
+                       INVITATION_EMAIL_MAX);
+    else
+        out->email = noted_strdup(email->valuestring, errors);
+}
+
+static void parse_expires_in(const cJSON *item, struct invitation_request *out, struct validate_errors *errors)
+{
+    out->expires_in_s = INVITATION_EXPIRES_DEFAULT_S;
+    if (item == NULL || cJSON_IsNull(item))
+        return;
+    if (!json_integer(item, INVITATION_EXPIRES_MIN_S, INVITATION_EXPIRES_MAX_S, &out->expires_in_s))
+        validate_error(errors, "expires_in", "must be an integer number of seconds from %d to %d (90 days)",
+                       INVITATION_EXPIRES_MIN_S, INVITATION_EXPIRES_MAX_S);
+}
+
+bool validate_invitation(const cJSON *body, struct invitation_request *out, struct validate_errors *errors)
+{
+    static const char *const keys[] = {"customer", "channel", "agent", "interaction", "properties",
+                                       "expires_in", "send", NULL};
+    struct response scratch; /* the fields a response shares, parsed by the same rules */
+    int errors_before = errors->count;
+
+    memset(out, 0, sizeof *out);
+    memset(&scratch, 0, sizeof scratch);
+    if (!cJSON_IsObject(body)) {
+        validate_error(errors, "", "the invitation must be a JSON object");
+        return false;
+    }
+    check_keys(body, keys, "", errors);
+    const cJSON *customer = cJSON_GetObjectItemCaseSensitive(body, "customer");
+    if (customer == NULL || cJSON_IsNull(customer))
+        validate_error(errors, "customer", "is required");
+    else
+        out->customer = parse_opaque(customer, "customer", errors);
+    parse_channel(cJSON_GetObjectItemCaseSensitive(body, "channel"), &scratch, errors);
+    out->agent = parse_opaque(cJSON_GetObjectItemCaseSensitive(body, "agent"), "agent", errors);
+    out->interaction = parse_opaque(cJSON_GetObjectItemCaseSensitive(body, "interaction"), "interaction", errors);
+    parse_properties(cJSON_GetObjectItemCaseSensitive(body, "properties"), &scratch, errors);
+    out->channel = scratch.channel;
+    out->properties_json = scratch.properties_json;
+    scratch.channel = scratch.properties_json = NULL;
+    parse_expires_in(cJSON_GetObjectItemCaseSensitive(body, "expires_in"), out, errors);
+    parse_send(cJSON_GetObjectItemCaseSensitive(body, "send"), out, errors);
+
+    if (errors->count > errors_before) {
+        survey_invitation_request_free(out);
+        return false;
+    }
+    return true;
+}
