@@ -67,7 +67,7 @@ static void put_base64_lines(struct buf *b, const char *text)
     }
 }
 
-/* RFC 2047: the subject as UTF-8 "B" encoded words of at most 45 bytes each (75 characters once
+/* RFC 2047: the subject as UTF-8 "B" encoded words of at most 42 bytes each (69 characters once
  * encoded), never splitting a character, on folded lines. */
 static void put_subject(struct buf *b, const char *subject)
 {
@@ -76,7 +76,7 @@ static void put_subject(struct buf *b, const char *subject)
     if (n == 0)
         put(b, " ");
     while (i < n) {
-        size_t take = n - i < 45 ? n - i : 45;
+        size_t take = n - i < 42 ? n - i : 42;
         while (i + take < n && ((unsigned char)subject[i + take] & 0xC0) == 0x80)
             take--; /* the next byte continues a character: end this word before it */
         put(b, i ? "\r\n =?UTF-8?B?" : " =?UTF-8?B?");
