@@ -344,6 +344,7 @@ static bool public_url_configured(struct http_request *req)
 {
     if (api_app(req)->public_url)
         return true;
+    http_add_header(req, "Retry-After", "60");
     http_reply_problem(req, 503, "public_url_not_configured",
                        "invitation links need the address customers reach this server at: start surveyd with "
                        "--public-url (or SURVEYD_PUBLIC_URL), e.g. https://surveys.example.com",
