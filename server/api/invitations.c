@@ -288,6 +288,14 @@ static enum http_next send_email(struct http_request *req, struct invitation_job
     return HTTP_SUSPENDED;
 }
 
+static bool replayed_early(struct http_request *req, struct store_conn *conn, struct invitation_job *inv);
+
+static bool replayed_after_race(struct http_request *req, struct invitation_job *inv)
+{
+    struct store_conn *conn = store_reader(api_app(req)->store);
+    return conn && replayed_early(req, conn, inv);
+}
+
 static enum http_next finish_post(struct http_request *req, struct invitation_job *inv)
 {
     if (inv->phase == PHASE_SENDING) {
@@ -309,6 +317,13 @@ static enum http_next finish_post(struct http_request *req, struct invitation_jo
         break;
     case STORE_NOT_FOUND:
         api_reply_survey_error(req, inv->survey.id, STORE_NOT_FOUND); /* deleted meanwhile */
+        break;
+    case STORE_CONFLICT:
+        /* Another instance stored the same Idempotency-Key after this one looked: the retry gets
+         * that first reply, now committed. */
+        if (inv->idempotency_key && replayed_after_race(req, inv))
+            break;
+        http_reply_problem(req, 409, "conflict", "this invitation conflicts with one stored meanwhile; retry", NULL);
         break;
     default:
         api_reply_store_error(req, inv->job.job.status);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "timefmt.h"
 
 struct smtp {
     char *url, *from;
@@ -74,7 +75,13 @@ static void *sender_main(void *arg)
             smtp->tail = NULL;
         smtp->queued--;
         pthread_mutex_unlock(&smtp->lock);
-        deliver(smtp, job);
+        if (timefmt_monotonic_ns() - job->queued_ns > SMTP_QUEUE_WAIT_MS * 1000000LL) {
+            job->sent = false;
+            snprintf(job->error, sizeof job->error, "waited too long for the mail server; not sent");
+            log_warn("invitation email not sent: %s", job->error);
+        } else {
+            deliver(smtp, job);
+        }
         job->done(job);
         pthread_mutex_lock(&smtp->lock);
     }
@@ -140,6 +147,7 @@ bool smtp_submit(struct smtp *smtp, struct smtp_job *job)
 {
     bool queued = false;
     job->next = NULL;
+    job->queued_ns = timefmt_monotonic_ns();
     pthread_mutex_lock(&smtp->lock);
     if (!smtp->stopping && smtp->queued < SMTP_QUEUE_MAX) {
         if (smtp->tail)

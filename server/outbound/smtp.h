@@ -10,10 +10,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SMTP_TIMEOUT_MS 8000        /* whole transaction: within the 10 s a stopping server waits */
 #define SMTP_CONNECT_TIMEOUT_MS 4000
 #define SMTP_QUEUE_MAX 256
+/* A job that waited this long for the sender is failed unsent: with a slow or unreachable mail
+ * server a queue would otherwise hold its requests (and a stopping server, which waits for them)
+ * for SMTP_QUEUE_MAX times the timeout. So a request waits at most about twice SMTP_TIMEOUT_MS. */
+#define SMTP_QUEUE_WAIT_MS SMTP_TIMEOUT_MS
 
 struct smtp_job {
     const char *to;             /* a plain address */
@@ -25,6 +30,7 @@ struct smtp_job {
     void *context;
     struct smtp_job *next;      /* owned by the sender */
     size_t offset;              /* owned by the sender */
+    int64_t queued_ns;          /* owned by the sender */
 };
 
 struct smtp;

@@ -3,6 +3,7 @@ python3-aiosmtpd) that the test starts on a loopback port: the headers, both MIM
 in them, what the reply says when the mail server refuses or cannot be reached (the invitation
 stands either way), and the /metrics counters. Runs on both backends."""
 
+import asyncio
 import email
 import email.policy
 import email.utils
@@ -14,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, parse_time, uid, utc_now
+from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_threads, uid, utc_now
 
 try:
     import aiosmtpd.controller
@@ -148,6 +149,54 @@ class EmailTests(unittest.TestCase):
         self.assertEqual((r.status, r.json["reason"]), (200, "throttled"))
         self.assertNotIn("email", r.json)
         self.assertEqual(len(self.receiver.messages), count)
+
+
+class SlowReceiver(Receiver):
+    """A mail server that takes 6 s to accept each message."""
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(6)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class SlowServerTests(unittest.TestCase):
+    """One HTTP worker thread: were a handler to talk SMTP itself, /healthz would wait for it. The
+    sender delivers one message at a time (6 s each here); a message that waited longer than the
+    8 s timeout for its turn is failed unsent, so no request waits on a queue without bound."""
+
+    def test_other_requests_served_and_queue_wait_bounded(self):
+        receiver = SlowReceiver()
+        port = free_port()
+        smtp = aiosmtpd.controller.Controller(receiver, hostname="127.0.0.1", port=port)
+        smtp.start()
+        self.addCleanup(smtp.stop)
+        with Daemon(extra_args=("--threads", "1", "--public-url", PUBLIC_URL, "--smtp-url",
+                                "smtp://127.0.0.1:%d" % port, "--smtp-from", FROM)) as d:
+            sid = uid("mail-slow")
+            self.assertEqual(d.req("PUT", "/v1/surveys/" + sid, DEFINITION, token=ADMIN_TOKEN).status, 201)
+            started = threading.Event()
+
+            def post(i):
+                if i == 3:  # while three emails are on their way
+                    started.wait(10)
+                    time.sleep(0.5)
+                    t0 = time.monotonic()
+                    r = d.req("GET", "/healthz")
+                    return ("healthz", r.status, time.monotonic() - t0)
+                started.set()
+                r = d.req("POST", "/v1/surveys/%s/invitations" % sid,
+                          {"customer": "slow-%d" % i, "send": {"email": "c%d@example.org" % i}}, token=INGEST_TOKEN)
+                self.assertEqual(r.status, 201, r.body)
+                return ("invite", r.json["email"].get("sent"), r.json["email"].get("error", ""))
+
+            results = run_threads(4, post)
+            healthz = [r for r in results if r[0] == "healthz"][0]
+            self.assertEqual(healthz[1], 200)
+            self.assertLess(healthz[2], 2.0, "a slow mail server held up another request")
+            invites = sorted(r[1:] for r in results if r[0] == "invite")
+            self.assertEqual([sent for sent, _ in invites], [False, True, True], invites)
+            self.assertIn("waited too long", invites[0][1])
+            self.assertEqual(len(receiver.messages), 2)
 
 
 class UnreachableTests(unittest.TestCase):
