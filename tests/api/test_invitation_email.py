@@ -14,8 +14,9 @@ import sys
 import threading
 import time
 import unittest
+import urllib.parse
 
-from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_threads, uid, utc_now
+from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, REPO_ROOT, Daemon, run_threads, uid, utc_now
 
 try:
     import aiosmtpd.controller
@@ -34,6 +35,11 @@ DEFINITION = {
     "throttle_days": 0,
     "questions": [{"id": "rec", "type": "nps", "text": "How likely are you to recommend us?"}],
 }
+
+
+# Whether this tree serves the hosted page (GET /s/{token}): then the mailed links must open it.
+with open(os.path.join(REPO_ROOT, "server", "api", "routes.c"), encoding="utf-8") as _routes:
+    HOSTED_PAGE = '"/s/*"' in _routes.read()
 
 
 def free_port():
@@ -122,6 +128,16 @@ class EmailTests(unittest.TestCase):
         self.assertIn("Caf\u00e9 support \u2014 how did we do? &lt;b&gt;&amp;&lt;/b&gt;", html)
         self.assertNotIn("<script", html.lower())
         self.assertTrue(j["url"].startswith(PUBLIC_URL + "s/"), j["url"])
+        if HOSTED_PAGE:
+            # The links in the message open the page (PUBLIC_URL stands for this daemon).
+            links = re.findall(r'href="([^"]+)"', html)
+            self.assertIn(j["url"], links)
+            for link in (j["url"], j["url"] + "?a=9", j["url"] + "?a=0"):
+                self.assertIn(link, links + [j["url"]])
+                parts = urllib.parse.urlsplit(link)
+                page = self.daemon.req("GET", parts.path + ("?" + parts.query if parts.query else ""))
+                self.assertEqual(page.status, 200, (link, page.body[:300]))
+                self.assertEqual(page.headers.get("Content-Type", "").split(";")[0], "text/html")
         after = self.emails_total()
         self.assertEqual((after["sent"] - before["sent"], after["failed"] - before["failed"]), (1, 0))
 
