@@ -13,6 +13,8 @@
 #include "writer.h"
 
 struct export_gate;
+struct invitation_stats;
+struct smtp;
 
 struct app {
     struct store *store;
@@ -26,6 +28,13 @@ struct app {
     struct proxies *proxies;    /* reverse proxies whose X-Forwarded-For is believed */
     const char *metrics_token;  /* bearer token for /metrics; NULL: open */
     struct export_gate *exports; /* concurrent exports and stalled export clients; NULL: ungated */
+    /* Invitations: the links' base (NULL: none are made), the throttle for surveys that set none,
+     * the email sender (NULL: no --smtp-url), and counters. */
+    const char *public_url;
+    unsigned throttle_days;
+    const char *smtp_from;
+    struct smtp *smtp;
+    struct invitation_stats *invitation_stats;
 };
 
 #endif
