@@ -352,6 +352,7 @@ OKAPI_COMMENT = "OKAPI-COMMENT-3390"
 # What their invitations hold besides the customer id: a property and an interaction id.
 ZEBRA_INVITE_PROPERTY = "zebra-invite-8812@example.com"
 ZEBRA_INVITE_TICKET = "zebra-invite-ticket-6604"
+ZEBRA_INVITE_PHONE = "+44-7700-900-zebra-5150"     # a property of the invitation made through the API
 
 
 class EraseCustomerAuthTests(PrivacyBase):
@@ -446,7 +447,7 @@ class EraseCustomerTests(unittest.TestCase):
         return r.json
 
     def test_erasure(self):
-        self.d = d = Daemon()
+        self.d = d = Daemon(env={"SURVEYD_PUBLIC_URL": "http://127.0.0.1:9"})
         self.addCleanup(d.cleanup)
         d.start()
         s1, s2 = uid("erase-1"), uid("erase-2")
@@ -527,6 +528,18 @@ class EraseCustomerTests(unittest.TestCase):
             self.assertTrue(found_in(files, needle), "%s not on disk before erasure" % needle)
         self.assertEqual((self.metrics(s1)["invitations"]["sent"], self.metrics(s1)["invitations"]["suppressed"],
                           self.metrics(s2)["invitations"]["sent"]), (2, 1, 1))
+        # One more through the API, with an Idempotency-Key: its stored reply holds its id (and,
+        # when sent, its link). They answered s2 just now, so it is throttled, and kept all the same.
+        made = self.req("POST", "/v1/surveys/%s/invitations" % s2,
+                        {"customer": ZEBRA, "channel": "email", "properties": {"phone": ZEBRA_INVITE_PHONE}},
+                        headers={"Idempotency-Key": uid("zebra-invite-key")}, token=INGEST_TOKEN)
+        self.assertIn(made.status, (200, 201), made.body[:300])
+        zebra_invitations.append(made.json["id"])
+        if "url" in made.json:
+            zebra_invitations.append(made.json["url"].rsplit("/", 1)[1])
+        files = db_files(d)
+        for needle in (ZEBRA_INVITE_PHONE, made.json["id"]):
+            self.assertTrue(found_in(files, needle), "%s not on disk before erasure" % needle)
         h = self.req("GET", customer_path(ZEBRA) + "/responses", token=READ_TOKEN).json
         self.assertEqual(len(h["responses"]), len(zebra))
         self.assertEqual(self.metrics(s1)["responses"],
@@ -550,16 +563,17 @@ class EraseCustomerTests(unittest.TestCase):
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment still on disk (live): "
                          + where(files, ZEBRA_COMMENT))
         self.assertEqual(found_in(files, "zebra@example.com"), [], "property still on disk")
-        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET] + zebra_invitations:
+        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations:
             self.assertEqual(found_in(files, needle), [], "invitation's %s still on disk (live): %s"
                              % (needle, where(files, needle)))
+        self.assertEqual(self.req("GET", "/v1/invitations/" + made.json["id"], token=READ_TOKEN).status, 404)
         self.assertTrue(found_in(files, OKAPI_COMMENT), "the search itself is broken")
         self.assertTrue(found_in(files, okapi_invitation), "okapi's invitation is gone")
         # The metrics count okapi's invitation alone.
         self.assertEqual(self.metrics(s1)["invitations"],
                          {"sent": 1, "suppressed": 0, "opened": 0, "responded": 0, "response_rate": 0,
                           "ci95": [0, 79.35]})
-        self.assertEqual(self.metrics(s2)["invitations"]["sent"], 0)
+        self.assertEqual((self.metrics(s2)["invitations"]["sent"], self.metrics(s2)["invitations"]["suppressed"]), (0, 0))
 
         for rid, _ in zebra:
             self.assertEqual(self.req("GET", "/v1/responses/" + rid, token=READ_TOKEN).status, 404)
@@ -605,7 +619,7 @@ class EraseCustomerTests(unittest.TestCase):
                          + where(files, ZEBRA))
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment on disk after stop: "
                          + where(files, ZEBRA_COMMENT))
-        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET] + zebra_invitations:
+        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations:
             self.assertEqual(found_in(files, needle), [], "invitation's %s on disk after stop: %s"
                              % (needle, where(files, needle)))
         self.assertTrue(found_in(files, OKAPI_COMMENT))
