@@ -10,6 +10,7 @@
 #include "survey_cache.h"
 #include "store.h"
 #include "versions.h"
+#include "visit.h"
 #include "writer.h"
 
 struct export_gate;
@@ -26,6 +27,7 @@ struct app {
     struct proxies *proxies;    /* reverse proxies whose X-Forwarded-For is believed */
     const char *metrics_token;  /* bearer token for /metrics; NULL: open */
     struct export_gate *exports; /* concurrent exports and stalled export clients; NULL: ungated */
+    struct visit_stats *visits; /* hosted pages' automated visits by reason, for /metrics */
 };
 
 #endif
