@@ -186,6 +186,8 @@ static void place_errors(struct page_form *pf, const struct validate_errors *err
         int index = -1;
         if (field && strncmp(field, "answers.", 8) == 0)
             survey_find_question(pf->survey, field + 8, &index);
+        if (message && strcmp(message, "is required") == 0)
+            message = "Please answer this question."; /* as the widget says it */
         if (index >= 0 && pf->questions[index].error == NULL)
             pf->questions[index].error = message;
         else if (index < 0 && pf->error == NULL)

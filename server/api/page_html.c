@@ -329,7 +329,7 @@ char *page_html_form(const struct page_form *form, size_t *len)
     put_escaped(&d, title);
     put(&d, "</h1>\n");
     if (form->notice) {
-        put(&d, "<p class=\"sd-notice\" role=\"status\">");
+        put(&d, "<p class=\"sd-notice\" id=\"sd-notice\" role=\"status\" tabindex=\"-1\">");
         put_escaped(&d, form->notice);
         put(&d, "</p>\n");
     }

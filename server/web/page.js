@@ -7,6 +7,9 @@
 (function () {
   'use strict';
   var d = document, form = d.querySelector('form[data-capture]');
+  /* A refused submission: the list of what to fix is read first. */
+  var summary = d.getElementById('sd-summary');
+  if (summary) summary.focus();
   if (!form || !window.fetch || !window.DOMParser) return;
   var question = form.getAttribute('data-capture'), sent = false;
   var events = ['pointerdown', 'keydown', 'touchstart', 'scroll'];
@@ -37,12 +40,16 @@
       if (!el) return;
       if (el.type === 'radio' || el.type === 'checkbox') el.checked = true; else el.value = kept[id];
     });
-    var again = focused && d.getElementById(focused);
+    /* Where the person was, or else the notice saying their answer was saved. */
+    var again = (focused && d.getElementById(focused)) || d.getElementById('sd-notice');
     if (again) again.focus();
   }
 
-  function interacted() {
+  function interacted(e) {
     if (sent) return;
+    /* Sending the form records the value itself (capture=submit): no second request racing it. */
+    var t = e && e.target;
+    if ((t && t.closest && t.closest('button[type=submit]')) || (e && e.type === 'keydown' && e.key === 'Enter')) return;
     sent = true;
     stop();
     /* After this event's own effect (a click on another score changes the choice first). */
@@ -56,8 +63,10 @@
       fetch(form.action, { method: 'POST', body: body, credentials: 'same-origin', cache: 'no-store' })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) { if (html) show(html); })
-        .catch(function () { sent = false; });
+        .catch(function () { sent = false; listen(); }); /* offline: the next interaction tries again */
     }, 0);
   }
-  events.forEach(function (e) { addEventListener(e, interacted, { capture: true, passive: true }); });
+  function listen() { events.forEach(function (e) { addEventListener(e, interacted, { capture: true, passive: true }); }); }
+  listen();
+  form.addEventListener('submit', function () { sent = true; stop(); });
 })();

@@ -232,7 +232,9 @@ class PageSubmitTests(HostedPageBase):
                          {"nps": "submit", "solved": "submit", "topic": "submit", "comment": "submit"})
         m = self.req("GET", "/v1/surveys/%s/metrics" % self.survey, token=READ_TOKEN)
         self.assertEqual(m.status, 200)
-        self.assertEqual(m.json["questions"]["nps"]["n"], 1, m.json["questions"]["nps"])
+        self.assertEqual(m.json["responses"], 1, m.json)
+        self.assertEqual(m.json["questions"]["nps"]["answered"], 1, m.json["questions"]["nps"])
+        self.assertEqual(m.json["questions"]["comment"]["answered"], 1, m.json["questions"]["comment"])
         # Opening the link again within the day: nothing left to ask.
         self.assertHtml(self.page("GET", token), 200, ["Thank you!"])
 
@@ -282,9 +284,10 @@ class PageSubmitTests(HostedPageBase):
                                         "must be at most 40 characters", 'aria-invalid="true"'])
         self.assertIn("x" * 41 + "</textarea>", text)          # what was typed is kept
         r = self.post_form(token, {"form_key": key, "comment": ""})
-        self.assertHtml(r, 422, ["Please answer"])
+        self.assertHtml(r, 422, ["Please answer this question."])
         r = self.post_form(token, {"form_key": key, "comment": "no score"})
-        self.assertHtml(r, 422, ["is required"])
+        text = self.assertHtml(r, 422, ['<p class="sd-qerr" id="q-nps-err">Please answer this question.</p>'])
+        self.assertIn("no score</textarea>", text)
         self.assertEqual(self.responses(), [])
         self.assertEqual(self.row(inv)["responded_at"], 0)
 
