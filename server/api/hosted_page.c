@@ -28,7 +28,9 @@
 #include "visit.h"
 
 /* The page runs only page.js and page.css from this server, posts only to itself, and is never
- * framed (clickjacking a score). No referrer: the page's URL holds the invitation's token. */
+ * framed (clickjacking a score). Referrers only to itself: the page's URL holds the invitation's
+ * token, which no other site may learn. (Not "no-referrer": under it Chromium sends "Origin: null"
+ * with the page's own form, which could then not be told from a sandboxed frame's post.) */
 #define PAGE_CSP                                                                                               \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "      \
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -86,7 +88,7 @@ static void reply_html(struct http_request *req, unsigned status, char *html, si
         return;
     }
     http_add_header(req, "Content-Security-Policy", PAGE_CSP);
-    http_add_header(req, "Referrer-Policy", "no-referrer");
+    http_add_header(req, "Referrer-Policy", "same-origin");
     http_add_header(req, "X-Content-Type-Options", "nosniff");
     http_add_header(req, "X-Frame-Options", "DENY");
     http_add_header(req, "X-Robots-Tag", "noindex, nofollow");

@@ -88,7 +88,7 @@ class HostedPageBase(BaseAPITest):
         self.assertEqual(r.headers.get("Content-Type"), "text/html; charset=utf-8")
         self.assertTrue(text.startswith("<!doctype html>"), text[:200])
         self.assertIn("default-src 'none'", r.headers.get("Content-Security-Policy") or "")
-        self.assertEqual(r.headers.get("Referrer-Policy"), "no-referrer")
+        self.assertEqual(r.headers.get("Referrer-Policy"), "same-origin")
         for piece in contains:
             self.assertIn(piece, text)
         return text
