@@ -4,7 +4,7 @@
  *
  * The source is opened read-only and read from one snapshot (a serving surveyd may go on using it;
  * what it writes after the snapshot is not copied). The target must hold no survey (and so no
- * response: every response belongs to a survey): copying into a store in use would mix two
+ * response or invitation: each belongs to a survey): copying into a store in use would mix two
  * histories. Rows go in in transactions of MIGRATE_BATCH rows, each with its rollup cells, so
  * neither side holds one enormous transaction; a copy that fails half-way leaves a partial target,
  * which the next run refuses, and the message says to recreate it. */
@@ -140,8 +140,9 @@ static enum store_status begin_copy(const struct store_dump_counts *counts, void
         abandon_batch(m);
         return STORE_CONFLICT;
     }
-    printf("migrate: copying %lld surveys, %lld responses, %lld idempotency records\n", (long long)counts->surveys,
-           (long long)counts->responses, (long long)counts->records);
+    printf("migrate: copying %lld surveys, %lld responses, %lld idempotency records, %lld invitations\n",
+           (long long)counts->surveys, (long long)counts->responses, (long long)counts->records,
+           (long long)counts->invitations);
     fflush(stdout);
     return STORE_OK;
 }
@@ -160,8 +161,9 @@ static enum store_status row_done(struct migrate *m, enum store_status status, c
     status = finish_batch(m);
     if (status != STORE_OK)
         return status;
-    printf("migrate: %lld of %lld responses, %lld of %lld idempotency records\n", (long long)m->copied.responses,
-           (long long)m->expected.responses, (long long)m->copied.records, (long long)m->expected.records);
+    printf("migrate: %lld of %lld responses, %lld of %lld idempotency records, %lld of %lld invitations\n",
+           (long long)m->copied.responses, (long long)m->expected.responses, (long long)m->copied.records,
+           (long long)m->expected.records, (long long)m->copied.invitations, (long long)m->expected.invitations);
     fflush(stdout);
     return start_batch(m);
 }
@@ -206,11 +208,25 @@ static enum store_status copy_record(const struct store_idempotency_record *reco
     return row_done(m, status, "storing an idempotency record");
 }
 
+/* An invitation keeps its id, times and token hash: the links already sent open the copy's page. */
+static enum store_status copy_invitation(const struct store_invitation_row *row, void *arg)
+{
+    struct migrate *m = arg;
+    enum store_status status = store_import_invitation(m->target, row);
+
+    if (status == STORE_OK)
+        m->copied.invitations++;
+    else if (m->problem[0] == '\0')
+        snprintf(m->problem, sizeof m->problem, "invitation %s: %s", row->id, store_last_error(m->target));
+    return row_done(m, status, "");
+}
+
 static const struct store_dump_sink copy_sink = {
     .begin = begin_copy,
     .survey = copy_survey,
     .response = copy_response,
     .record = copy_record,
+    .invitation = copy_invitation,
 };
 
 /* "DIR" means the SQLite store in DIR; a location with a scheme is taken as it is. */
@@ -227,7 +243,8 @@ static char *source_location(const char *from)
 
 static bool same_counts(const struct store_dump_counts *a, const struct store_dump_counts *b)
 {
-    return a->surveys == b->surveys && a->responses == b->responses && a->records == b->records;
+    return a->surveys == b->surveys && a->responses == b->responses && a->records == b->records &&
+           a->invitations == b->invitations;
 }
 
 static int report(const struct migrate *m, enum store_status status, const char *err)
@@ -238,15 +255,18 @@ static int report(const struct migrate *m, enum store_status status, const char 
         return 2;
     }
     if (status == STORE_OK && same_counts(&m->copied, &m->expected)) {
-        printf("migrate: copied %lld surveys, %lld responses, %lld idempotency records\n",
-               (long long)m->copied.surveys, (long long)m->copied.responses, (long long)m->copied.records);
+        printf("migrate: copied %lld surveys, %lld responses, %lld idempotency records, %lld invitations\n",
+               (long long)m->copied.surveys, (long long)m->copied.responses, (long long)m->copied.records,
+               (long long)m->copied.invitations);
         return 0;
     }
     fprintf(stderr, "surveyd migrate: %s\n", m->problem[0] ? m->problem : err[0] ? err : "the copy failed");
     fprintf(stderr, "surveyd migrate: copied %lld of %lld surveys, %lld of %lld responses, %lld of %lld idempotency "
-                    "records; the target holds a partial copy: drop and recreate it before migrating again\n",
+                    "records, %lld of %lld invitations; the target holds a partial copy: drop and recreate it before "
+                    "migrating again\n",
             (long long)m->copied.surveys, (long long)m->expected.surveys, (long long)m->copied.responses,
-            (long long)m->expected.responses, (long long)m->copied.records, (long long)m->expected.records);
+            (long long)m->expected.responses, (long long)m->copied.records, (long long)m->expected.records,
+            (long long)m->copied.invitations, (long long)m->expected.invitations);
     return 1;
 }
 

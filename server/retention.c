@@ -65,13 +65,15 @@ static void sweep(struct retention *r)
     r->cutoff_ms = timefmt_now_ms() - (int64_t)r->days * MS_PER_DAY;
     while (!r->stopping && run_batch(r)) {
         total += r->deleted;
+        /* deleted counts up to BATCH responses plus up to BATCH invitations: fewer than BATCH in
+         * all means neither had more old rows. */
         if (r->deleted < BATCH)
             break;
     }
     if (r->job.status != STORE_OK)
         log_warn("retention: a batch failed; the next sweep retries");
     if (total > 0)
-        log_info("retention: deleted %lld responses older than %u days", (long long)total, r->days);
+        log_info("retention: deleted %lld responses and invitations older than %u days", (long long)total, r->days);
 }
 
 static void *retention_main(void *arg)

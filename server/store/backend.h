@@ -163,6 +163,22 @@ struct store_backend {
                                   int64_t *last_day);
     enum store_status (*data_version)(struct store_conn *conn, const char *survey, int64_t *version);
 
+    /* Invitations: each does what the store.h function of the same name says (store.c clears the
+     * row an entry fills first). Their writes change no rollup: a shared backend bumps the
+     * invitation's survey's data version itself. Erasure, retention and survey deletion above
+     * delete invitations too. */
+    enum store_status (*insert_invitation)(struct store_conn *conn, const struct store_invitation_row *row);
+    enum store_status (*get_invitation)(struct store_conn *conn, const char *id, struct store_invitation_row *out);
+    enum store_status (*find_invitation_by_token)(struct store_conn *conn,
+                                                  const unsigned char hash[STORE_INVITATION_HASH_LEN],
+                                                  struct store_invitation_row *out);
+    enum store_status (*update_invitation)(struct store_conn *conn, const struct store_invitation_row *row);
+    enum store_status (*last_contact)(struct store_conn *conn, const char *survey, const char *customer,
+                                      int64_t *last_ms);
+    enum store_status (*invitation_scan)(struct store_conn *conn, const struct store_metrics_query *query,
+                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
+                                         void *arg);
+
     enum store_status (*verify)(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                 uint64_t *differences, uint64_t *responses);
     enum store_status (*each_answers)(struct store *store, store_answers_fn each, void *arg);

@@ -524,6 +524,12 @@ const struct store_backend store_backend_postgres = {
     .metrics_range = pg_metrics_range,
     .day_span = pg_day_span,
     .data_version = pg_data_version,
+    .insert_invitation = pg_insert_invitation,
+    .get_invitation = pg_get_invitation,
+    .find_invitation_by_token = pg_find_invitation_by_token,
+    .update_invitation = pg_update_invitation,
+    .last_contact = pg_last_contact,
+    .invitation_scan = pg_invitation_scan,
 
     .verify = pg_verify,
     .each_answers = pg_each_answers,

@@ -49,4 +49,16 @@ enum store_status pg_save_idempotency(struct store_conn *conn, const struct stor
 enum store_status pg_get_edit_token(struct store_conn *conn, const char *response_id, unsigned char *hash,
                                     size_t hash_len, int64_t *expires_at);
 
+/* postgres_invitations.c */
+enum store_status pg_insert_invitation(struct store_conn *conn, const struct store_invitation_row *row);
+enum store_status pg_get_invitation(struct store_conn *conn, const char *id, struct store_invitation_row *out);
+enum store_status pg_find_invitation_by_token(struct store_conn *conn,
+                                              const unsigned char hash[STORE_INVITATION_HASH_LEN],
+                                              struct store_invitation_row *out);
+enum store_status pg_update_invitation(struct store_conn *conn, const struct store_invitation_row *row);
+enum store_status pg_last_contact(struct store_conn *conn, const char *survey, const char *customer,
+                                  int64_t *last_ms);
+enum store_status pg_invitation_scan(struct store_conn *conn, const struct store_metrics_query *query,
+                                     void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg);
+
 #endif

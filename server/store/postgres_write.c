@@ -384,7 +384,10 @@ enum store_status pg_erase_customer(struct store_conn *base, const char *custome
         delete_selected(conn, "SELECT seq FROM responses WHERE customer = $1 FOR UPDATE", 1, values, deleted);
     if (status != STORE_OK)
         return status;
-    return pg_exec(conn, "DELETE FROM idempotency WHERE customer = $1", 1, values, NULL);
+    if ((status = pg_exec(conn, "DELETE FROM idempotency WHERE customer = $1", 1, values, NULL)) != STORE_OK)
+        return status;
+    /* Their invitations too; *deleted keeps counting responses only, as on SQLite. */
+    return pg_exec(conn, "DELETE FROM invitations WHERE customer = $1", 1, values, NULL);
 }
 
 /* SKIP LOCKED: two instances sweeping at once take different rows instead of waiting on each other. */
@@ -392,10 +395,21 @@ enum store_status pg_delete_before(struct store_conn *base, int64_t cutoff_ms, i
 {
     char cutoff[24], limit[24];
     const char *values[] = {pg_int_text(cutoff, cutoff_ms), pg_int_text(limit, max)};
+    int64_t invitations = 0;
     pg_touch(pg_conn_of(base), NULL);
-    return delete_selected(pg_conn_of(base),
-                           "SELECT seq FROM responses WHERE submitted_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED", 2,
-                           values, deleted);
+    enum store_status status =
+        delete_selected(pg_conn_of(base),
+                        "SELECT seq FROM responses WHERE submitted_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED", 2, values,
+                        deleted);
+    /* And up to max invitations: *deleted counts both, as on SQLite. */
+    if (status == STORE_OK)
+        status = pg_exec(pg_conn_of(base),
+                         "DELETE FROM invitations WHERE seq IN"
+                         " (SELECT seq FROM invitations WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                         2, values, &invitations);
+    if (status == STORE_OK)
+        *deleted += invitations;
+    return status;
 }
 
 /* ---- erasure's traces ---- */
@@ -415,7 +429,7 @@ enum store_status pg_purge(struct store_conn *base, char *const *needles, int co
     *rewrote = false;
     if (db == NULL)
         return status;
-    PGresult *result = PQexec(db, "VACUUM responses, idempotency");
+    PGresult *result = PQexec(db, "VACUUM responses, idempotency, invitations");
     status = pg_status_of(conn, result);
     PQclear(result);
     if (status != STORE_OK)
@@ -428,13 +442,14 @@ enum store_status pg_customer_traces(struct store_conn *base, const char *custom
 {
     enum store_status status;
     const char *values[] = {customer};
-    /* As sqlite.c: the ids, every string answer of 8 bytes or more, the customer id from 6 bytes. */
+    /* As sqlite_changes.c: the response and invitation ids, every string answer of 8 bytes or more, the customer id from 6 bytes. */
     PGresult *result = pg_query(pg_conn_of(base),
                                 "SELECT id FROM responses WHERE customer = $1::text"
                                 " UNION SELECT (a.value #>> '{}') COLLATE \"C\" FROM responses AS r"
                                 "  CROSS JOIN LATERAL json_each(r.answers::json) AS a"
                                 "  WHERE r.customer = $1::text AND json_typeof(a.value) = 'string'"
                                 "  AND octet_length(a.value #>> '{}') >= 8"
+                                " UNION SELECT id FROM invitations WHERE customer = $1::text"
                                 " UNION SELECT $1::text COLLATE \"C\" WHERE octet_length($1::text) >= 6",
                                 1, values, &status);
 

@@ -153,6 +153,34 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_PROBE_WRITE] = "INSERT INTO health (id, checked_at) VALUES (1, ?1)"
                          " ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
     [STMT_PING] = "SELECT count(*) FROM sqlite_schema",
+    /* Invitations (sqlite_invitations.c, schema/008). */
+    [STMT_INSERT_INVITATION] = "INSERT INTO invitations (" SQLITE_INVITATION_COLUMNS ")"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+                               " ?17, ?18, ?19)",
+    [STMT_GET_INVITATION] = "SELECT " SQLITE_INVITATION_COLUMNS " FROM invitations WHERE id = ?1",
+    [STMT_FIND_INVITATION_TOKEN] = "SELECT " SQLITE_INVITATION_COLUMNS " FROM invitations"
+                                   " WHERE token_hash = ?1 AND outcome = 0",
+    [STMT_UPDATE_INVITATION] = "UPDATE invitations SET opened_at = ?2, responded_at = ?3, response_id = ?4,"
+                               " automated_visits = ?5, last_visit_at = ?6, last_visit_value = ?7, captured = ?8"
+                               " WHERE id = ?1",
+    /* Each side one index seek (invitations_contact; the customer's responses); the later of the
+     * two is taken in C, since SQLite's max(a, b) is NULL when either is. */
+    [STMT_LAST_CONTACT] = "SELECT (SELECT max(created_at) FROM invitations"
+                          "         WHERE survey = ?1 AND customer = ?2 AND outcome = 0),"
+                          " (SELECT max(submitted_at) FROM responses WHERE customer = ?2 AND survey = ?1)",
+    /* Days as the responses' (submitted_at / 86400000, truncated like answer_facts), so that an
+     * invitation's day is the day a response at the same instant counts in. ?6: keep the agent. */
+    [STMT_SCAN_INVITATIONS] = "SELECT created_at / 86400000, coalesce(channel, ''),"
+                              " CASE WHEN ?6 THEN coalesce(agent, '') ELSE '' END,"
+                              " sum(outcome = 0), sum(outcome <> 0),"
+                              " sum(outcome = 0 AND (opened_at > 0 OR responded_at > 0)),"
+                              " sum(outcome = 0 AND responded_at > 0) FROM invitations"
+                              " WHERE survey = ?1 AND created_at >= ?2 AND created_at < ?3"
+                              " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
+                              " GROUP BY 1, 2, 3",
+    [STMT_DELETE_CUSTOMER_INVITATIONS] = "DELETE FROM invitations WHERE customer = ?1",
+    [STMT_DELETE_OLD_INVITATIONS] = "DELETE FROM invitations WHERE seq IN"
+                                    " (SELECT seq FROM invitations WHERE created_at < ?1 LIMIT ?2)",
 };
 
 
@@ -693,6 +721,12 @@ const struct store_backend store_backend_sqlite = {
     .metrics_range = sqlite_metrics_range,
     .day_span = sqlite_day_span,
     .data_version = sqlite_data_version,
+    .insert_invitation = sqlite_insert_invitation,
+    .get_invitation = sqlite_get_invitation,
+    .find_invitation_by_token = sqlite_find_invitation_by_token,
+    .update_invitation = sqlite_update_invitation,
+    .last_contact = sqlite_last_contact,
+    .invitation_scan = sqlite_invitation_scan,
     .verify = sqlite_verify,
     .each_answers = sqlite_each_answers,
     .backup = sqlite_backup,

@@ -176,13 +176,33 @@ enum store_status sqlite_erase_customer(struct store_conn *base_conn, const char
     if (s == NULL)
         return STORE_ERROR;
     sqlite_bind_text(s, 1, customer);
+    if ((status = sqlite_run(conn, s)) != STORE_OK)
+        return status;
+    /* Their invitations too; *deleted keeps counting responses only (the erasure's reply says how
+     * many responses went). */
+    s = sqlite_stmt(conn, STMT_DELETE_CUSTOMER_INVITATIONS);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, customer);
     return sqlite_run(conn, s);
 }
 
+/* Up to max responses and up to max invitations: *deleted counts both, so a sweep that loops
+ * while a batch deleted max goes on until neither has old rows left. */
 enum store_status sqlite_delete_before(struct store_conn *base_conn, int64_t cutoff_ms, int64_t max, int64_t *deleted)
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
-    return delete_selected(conn, STMT_OLD_SEQS, NULL, cutoff_ms, max, deleted);
+    enum store_status status = delete_selected(conn, STMT_OLD_SEQS, NULL, cutoff_ms, max, deleted);
+    if (status != STORE_OK)
+        return status;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_DELETE_OLD_INVITATIONS);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, cutoff_ms);
+    sqlite3_bind_int64(s, 2, max);
+    if ((status = sqlite_run(conn, s)) == STORE_OK)
+        *deleted += sqlite3_changes64(conn->db);
+    return status;
 }
 
 
@@ -201,6 +221,7 @@ enum store_status sqlite_customer_traces(struct store_conn *base_conn, const cha
         "SELECT id FROM responses WHERE customer = ?1"
         " UNION SELECT a.value FROM responses AS r, json_each(r.answers) AS a"
         "  WHERE r.customer = ?1 AND a.type = 'text' AND length(CAST(a.value AS BLOB)) >= 8"
+        " UNION SELECT id FROM invitations WHERE customer = ?1"
         " UNION SELECT ?1 WHERE length(CAST(?1 AS BLOB)) >= 6";
     if (sqlite3_prepare_v2(conn->db, sql, -1, &s, NULL) != SQLITE_OK)
         return STORE_ERROR;

@@ -2,7 +2,8 @@
  *
  * sqlite.c: connections, schema migrations, statement helpers, transactions, the backend table;
  * sqlite_responses.c: surveys, responses, listing and export; sqlite_changes.c: updates and
- * deletions with their rollups, idempotency records, edit tokens; sqlite_metrics.c: the metrics
+ * deletions with their rollups, idempotency records, edit tokens; sqlite_invitations.c: invitations
+ * (their erasure and retention are in sqlite_changes.c); sqlite_metrics.c: the metrics
  * scan; sqlite_verify.c: `surveyd verify`; sqlite_maintenance.c: WAL checkpoints, erasure purge,
  * backup, health; sqlite_checkpointer.c: the background checkpointer thread. */
 #ifndef SURVEYD_STORE_SQLITE_INTERNAL_H
@@ -74,6 +75,14 @@ enum stmt_id {
     STMT_OLD_SEQS,
     STMT_PROBE_WRITE,
     STMT_PING,
+    STMT_INSERT_INVITATION,
+    STMT_GET_INVITATION,
+    STMT_FIND_INVITATION_TOKEN,
+    STMT_UPDATE_INVITATION,
+    STMT_LAST_CONTACT,
+    STMT_SCAN_INVITATIONS,
+    STMT_DELETE_CUSTOMER_INVITATIONS,
+    STMT_DELETE_OLD_INVITATIONS,
     STMT_COUNT
 };
 
@@ -184,6 +193,26 @@ bool sqlite_ping(struct store_conn *base_conn);
 enum store_status sqlite_verify(struct store *base_store, void (*report)(const char *line, void *arg),
                                 void *arg, uint64_t *differences, uint64_t *responses);
 enum store_status sqlite_each_answers(struct store *base_store, store_answers_fn each, void *arg);
+/* sqlite_invitations.c */
+enum store_status sqlite_insert_invitation(struct store_conn *base_conn, const struct store_invitation_row *row);
+enum store_status sqlite_get_invitation(struct store_conn *base_conn, const char *id,
+                                        struct store_invitation_row *out);
+enum store_status sqlite_find_invitation_by_token(struct store_conn *base_conn,
+                                                  const unsigned char hash[STORE_INVITATION_HASH_LEN],
+                                                  struct store_invitation_row *out);
+enum store_status sqlite_update_invitation(struct store_conn *base_conn, const struct store_invitation_row *row);
+enum store_status sqlite_last_contact(struct store_conn *base_conn, const char *survey, const char *customer,
+                                      int64_t *last_ms);
+enum store_status sqlite_invitation_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
+                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
+                                         void *arg);
+/* One row of SQLITE_INVITATION_COLUMNS into out (malloc'd strings: store_invitation_row_free). */
+enum store_status sqlite_read_invitation(sqlite3_stmt *s, struct store_invitation_row *out);
+/* The columns every invitation query reads, in the order sqlite_read_invitation expects. */
+#define SQLITE_INVITATION_COLUMNS \
+    "id, survey, customer, channel, agent, interaction, properties, outcome, token_hash, form_key, created_at," \
+    " expires_at, opened_at, responded_at, response_id, automated_visits, last_visit_at, last_visit_value, captured"
+
 /* sqlite_migrate.c: store_dump, surveyd migrate's source. */
 enum store_status sqlite_dump(struct store *base_store, const struct store_dump_sink *sink, void *arg, char *err,
                               size_t err_size);

@@ -1,10 +1,11 @@
 /* The SQLite backend as surveyd migrate's source: store_dump.
  *
  * Everything is read in one read transaction on the store's reader connection: one snapshot, so the
- * counts, surveys, responses and idempotency records agree with each other however busy a serving
- * surveyd is. In WAL mode a reader never blocks the writer; it only keeps the WAL from being
+ * counts, surveys, responses, invitations and idempotency records agree with each other however
+ * busy a serving surveyd is. In WAL mode a reader never blocks the writer; it only keeps the WAL from being
  * checkpointed past its snapshot until the copy ends (docs/postgresql.md says so). Rows are stepped
- * one at a time and handed over without copies: memory stays constant whatever the store's size. */
+ * one at a time and handed over without copies (an invitation's strings are copied and freed row
+ * by row): memory stays constant whatever the store's size. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static enum store_status read_counts(struct dump *dump, sqlite3_stmt *s)
         .surveys = sqlite3_column_int64(s, 0),
         .responses = sqlite3_column_int64(s, 1),
         .records = sqlite3_column_int64(s, 2),
+        .invitations = sqlite3_column_int64(s, 3),
     };
     return dump->sink->begin(&counts, dump->arg);
 }
@@ -90,6 +92,19 @@ static enum store_status read_response(struct dump *dump, sqlite3_stmt *s)
             return STORE_UNAVAILABLE;
     }
     return dump->sink->response(&stored, dump->arg);
+}
+
+/* Columns: SQLITE_INVITATION_COLUMNS. Its strings are copies, freed once the sink has it. */
+static enum store_status read_invitation(struct dump *dump, sqlite3_stmt *s)
+{
+    struct store_invitation_row row = {0};
+    enum store_status status = sqlite_read_invitation(s, &row);
+
+    if (status != STORE_OK)
+        return status;
+    status = dump->sink->invitation ? dump->sink->invitation(&row, dump->arg) : STORE_OK;
+    store_invitation_row_free(&row);
+    return status;
 }
 
 /* Columns: scope, survey, key, body, status, reply, response_id, customer, created_at. */
@@ -146,13 +161,15 @@ static enum store_status each_row(struct dump *dump, const char *sql, dump_row_f
     return status;
 }
 
-/* Insertion order (seq) for responses, so the copy's own order of insertion is the same; the
- * idempotency records last, after the responses they name. */
+/* Insertion order (seq) for responses and invitations, so the copy's own order of insertion is the
+ * same; the idempotency records last, after the responses they name. */
 static const char *const dump_sql[] = {
-    "SELECT (SELECT count(*) FROM surveys), (SELECT count(*) FROM responses), (SELECT count(*) FROM idempotency)",
+    "SELECT (SELECT count(*) FROM surveys), (SELECT count(*) FROM responses), (SELECT count(*) FROM idempotency),"
+    " (SELECT count(*) FROM invitations)",
     "SELECT id, definition, created_at, updated_at FROM surveys ORDER BY id",
     "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties,"
     " edit_token_hash, edit_token_expires_at FROM responses ORDER BY seq",
+    "SELECT " SQLITE_INVITATION_COLUMNS " FROM invitations ORDER BY seq",
     "SELECT scope, survey, key, body, status, reply, response_id, customer, created_at FROM idempotency"
     " ORDER BY created_at, scope, key",
 };
@@ -160,7 +177,7 @@ static const char *const dump_sql[] = {
 enum store_status sqlite_dump(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
                               size_t err_size)
 {
-    static const dump_row_fn readers[] = {read_counts, read_survey, read_response, read_record};
+    static const dump_row_fn readers[] = {read_counts, read_survey, read_response, read_invitation, read_record};
     struct store_conn *conn = store_reader(store);
     struct dump dump = {.db = conn ? ((struct sqlite_conn *)conn)->db : NULL, .sink = sink, .arg = arg};
     enum store_status status = STORE_OK;

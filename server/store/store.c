@@ -561,6 +561,60 @@ enum store_status store_day_span(struct store_conn *conn, const char *survey, in
     return conn->backend->day_span(conn, survey, first_day, last_day);
 }
 
+/* ---- invitations ---- */
+
+void store_invitation_row_free(struct store_invitation_row *row)
+{
+    free(row->customer);
+    free(row->channel);
+    free(row->agent);
+    free(row->interaction);
+    free(row->properties);
+    free(row->last_visit_value);
+    free(row->captured);
+    memset(row, 0, sizeof *row);
+}
+
+enum store_status store_insert_invitation(struct store_conn *conn, const struct store_invitation_row *row)
+{
+    if (row->customer == NULL || row->id[0] == '\0' || row->survey[0] == '\0')
+        return STORE_ERROR;
+    return conn->backend->insert_invitation(conn, row);
+}
+
+enum store_status store_get_invitation(struct store_conn *conn, const char *id, struct store_invitation_row *out)
+{
+    memset(out, 0, sizeof *out);
+    return conn->backend->get_invitation(conn, id, out);
+}
+
+enum store_status store_find_invitation_by_token(struct store_conn *conn,
+                                                 const unsigned char hash[STORE_INVITATION_HASH_LEN],
+                                                 struct store_invitation_row *out)
+{
+    memset(out, 0, sizeof *out);
+    return conn->backend->find_invitation_by_token(conn, hash, out);
+}
+
+enum store_status store_update_invitation(struct store_conn *conn, const struct store_invitation_row *row)
+{
+    return conn->backend->update_invitation(conn, row);
+}
+
+enum store_status store_last_contact(struct store_conn *conn, const char *survey, const char *customer,
+                                     int64_t *last_ms)
+{
+    *last_ms = 0;
+    return conn->backend->last_contact(conn, survey, customer, last_ms);
+}
+
+enum store_status store_invitation_scan(struct store_conn *conn, const struct store_metrics_query *query,
+                                        void (*each)(const struct store_invitation_cell *cell, void *arg),
+                                        void *arg)
+{
+    return conn->backend->invitation_scan(conn, query, each, arg);
+}
+
 /* ---- consistency, backup, health ---- */
 
 enum store_status store_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,

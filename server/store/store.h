@@ -389,6 +389,7 @@ struct store_idempotency_record {
 /* How many rows a dump holds, for progress and the final check. */
 struct store_dump_counts {
     int64_t surveys, responses, records;
+    int64_t invitations;
 };
 
 /* What store_dump hands the rows to. Each returns STORE_OK to go on; anything else ends the dump
@@ -398,10 +399,13 @@ struct store_dump_sink {
     enum store_status (*survey)(const struct store_survey_row *row, void *arg);
     enum store_status (*response)(const struct store_stored_response *row, void *arg);
     enum store_status (*record)(const struct store_idempotency_record *record, void *arg);
+    /* NULL: the dump skips invitations. */
+    enum store_status (*invitation)(const struct store_invitation_row *row, void *arg);
 };
 
 /* Reads the whole store from one read snapshot, in constant memory: the counts, every survey (by
- * id), every response (in the order they were stored), every idempotency record. Made for a store
+ * id), every response (in the order they were stored), every invitation (likewise), every
+ * idempotency record. Made for a store
  * opened with store_open_read_only, beside a serving surveyd, whose writes it never blocks. A
  * backend that cannot be a source answers STORE_ERROR with err saying so; err also holds the
  * reason of a read that failed. */
@@ -417,6 +421,8 @@ enum store_status store_import_survey(struct store_conn *conn, const struct stor
 enum store_status store_import_response(struct store_conn *conn, const struct survey *survey,
                                         const struct store_stored_response *row);
 enum store_status store_import_idempotency(struct store_conn *conn, const struct store_idempotency_record *record);
+/* An invitation as another store's dump gave it, every field as it is (tokens stay valid). */
+enum store_status store_import_invitation(struct store_conn *conn, const struct store_invitation_row *row);
 
 /* Responses may be streamed (PostgreSQL: COPY) and only checked here: call it before store_commit
  * (keep true: its status says whether every row went in) and before store_rollback (keep false). */

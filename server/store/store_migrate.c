@@ -3,7 +3,8 @@
  * The source side is one backend entry (dump: every row from one snapshot). The target side needs
  * no entry of its own: a survey goes in through put_survey, a response through the backend's
  * insert_response (which stores the row alone), and an idempotency record through
- * save_idempotency, all of which already store what they are given as given. What only this file
+ * save_idempotency, an invitation through insert_invitation, all of which already store what they
+ * are given as given. What only this file
  * knows is how a response read back from a store counts in the rollups: from its stored answers'
  * JSON, not from a validated request, by the rules of the answer_facts view. */
 #include "store.h"
@@ -173,4 +174,10 @@ enum store_status store_import_idempotency(struct store_conn *conn, const struct
         return status;
     return store_save_idempotency(conn, &record->request, record->status, record->reply, record->response_id,
                                   record->customer, record->created_at);
+}
+
+enum store_status store_import_invitation(struct store_conn *conn, const struct store_invitation_row *row)
+{
+    enum store_status status = store_import_end(conn, true);
+    return status == STORE_OK ? store_insert_invitation(conn, row) : status;
 }

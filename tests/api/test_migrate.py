@@ -27,11 +27,16 @@ import urllib.parse
 from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, sqlite_execute, uid
 
 PG = os.environ.get("SURVEYD_TEST_POSTGRES")
-SUMMARY_RE = re.compile(r"^migrate: copied (\d+) surveys, (\d+) responses, (\d+) idempotency records$", re.M)
+SUMMARY_RE = re.compile(r"^migrate: copied (\d+) surveys, (\d+) responses, (\d+) idempotency records, "
+                        r"(\d+) invitations$", re.M)
 VERIFY_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
 # Rows per target transaction in the copy: small, so that batch boundaries fall inside the surveys,
-# the responses and the idempotency records alike.
+# the responses, the invitations and the idempotency records alike.
 BATCH = "7"
+INVITATIONS = 17
+INVITATION_COLUMNS = ("id, survey, customer, channel, agent, interaction, properties, outcome, token_hash, form_key,"
+                      " created_at, expires_at, opened_at, responded_at, response_id, automated_visits,"
+                      " last_visit_at, last_visit_value, captured")
 SECRET = "pw-never-printed-6f1c"
 
 ALL_TYPES = {
@@ -186,6 +191,35 @@ class MigrateTest(unittest.TestCase):
         cls.req(d, "DELETE", "/v1/responses/" + cls.ids[3], expect=204)
         cls.req(d, "DELETE", "/v1/customers/cust-beta", expect=200)
         cls.req(d, "DELETE", "/v1/surveys/" + cls.gone, expect=204)
+        cls.invite()
+
+    @classmethod
+    def invite(cls):
+        """Invitations of every kind, written into the serving source's file directly (making them
+        is the invitations API's business; copying them is migrate's): sent ones with binary token
+        hashes, suppressed ones without, opened, answered, visited, with and without every optional
+        text."""
+        db = sqlite3.connect(cls.src.db_path, timeout=30)
+        try:
+            for i in range(INVITATIONS):
+                sent = i % 4 != 3
+                created = 1791072000000 + i * 3600007  # from 2026-10-04, hours apart
+                answered = sent and i % 3 == 0
+                db.execute("INSERT INTO invitations (" + INVITATION_COLUMNS + ") VALUES"
+                           " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                               "mig-inv-%02d" % i, cls.full if i % 3 else cls.simple, CUSTOMERS[i % 4] or "cust-x",
+                               CHANNELS[i % 4], AGENTS[i % 4], "ticket-inv-%d" % i if i % 2 else None,
+                               '{"plan":"pro","n":%d}' % i if i % 5 == 0 else None,
+                               0 if sent else 1 + i % 2,
+                               bytes((i * 37 + k * 11) % 256 for k in range(32)) if sent else None,
+                               "fk-%d" % i if sent else None, created, created + 30 * 86400000 if sent else 0,
+                               created + 60000 if sent and i % 2 else 0, created + 120000 if answered else 0,
+                               cls.ids[i] if answered else None, i % 3 if sent else 0,
+                               created + 90000 if sent and i % 2 else 0, "9 \u00e9" if sent and i % 2 else None,
+                               '{"rec":"submit","comment":"interaction"}' if answered else None))
+            db.commit()
+        finally:
+            db.close()
 
     # -- helpers -----------------------------------------------------------
     def both(self, path, token=READ_TOKEN, headers=None):
@@ -220,8 +254,8 @@ class MigrateTest(unittest.TestCase):
         # 2 surveys; 48 + 1 + 1 responses less the deleted one and cust-beta's 12; 2 records.
         self.assertEqual(len(listed), 2)
         self.assertEqual(responses, 48 + 2 - 1 - 12)
-        self.assertEqual((int(m.group(1)), int(m.group(2)), int(m.group(3))), (2, responses, 2), out)
-        self.assertGreaterEqual(out.count(" idempotency records\n"), 2, out)  # progress, then the summary
+        self.assertEqual(tuple(int(g) for g in m.groups()), (2, responses, 2, INVITATIONS), out)
+        self.assertGreaterEqual(out.count(" invitations\n"), 2, out)  # progress, then the summary
         self.assertNotIn(SECRET, out + self.migrate.stderr.decode("utf-8", "replace"))
 
     def test_02_surveys(self):
@@ -364,6 +398,25 @@ class MigrateTest(unittest.TestCase):
         self.assertIn(broken, err)
         self.assertIn("partial copy", err)
         self.assertNotIn("migrate: copied", p.stdout.decode("utf-8", "replace"))
+
+    def test_13_invitations(self):
+        # Every column of every invitation as stored: the hash as hex, NULL apart from ''.
+        def columns(hex_of):
+            return ", ".join(hex_of if c == "token_hash" else "coalesce(%s || '', '<null>')" % c
+                             for c in INVITATION_COLUMNS.split(", "))
+        sql = "SELECT %s FROM invitations ORDER BY id"
+        db = sqlite3.connect("file:%s?mode=ro" % self.src.db_path, uri=True, timeout=30)
+        try:
+            want = [tuple(str(v) for v in row) for row in db.execute(sql % columns(
+                "CASE WHEN token_hash IS NULL THEN '<null>' ELSE lower(hex(token_hash)) END"))]
+        finally:
+            db.close()
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", self.uri, "-c",
+                            sql % columns("coalesce(encode(token_hash, 'hex'), '<null>')")],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=True, timeout=60)
+        got = [tuple(line.split("\t")) for line in p.stdout.decode("utf-8").splitlines() if line]
+        self.assertEqual(len(want), INVITATIONS)
+        self.assertEqual(got, want)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include <check.h>
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1210,6 +1211,583 @@ START_TEST(test_read_only_beside)
 }
 END_TEST
 
+/* ---- invitations ---- */
+
+/* An invitation of survey id to customer at `at`: sent ones get a token hash made from n (binary,
+ * with a zero byte), suppressed ones none. */
+static struct store_invitation_row invitation(int n, const char *survey, const char *customer, int64_t at,
+                                              enum store_invitation_outcome outcome)
+{
+    struct store_invitation_row row = {.customer = (char *)customer, .outcome = outcome, .created_at = at};
+    snprintf(row.id, sizeof row.id, "i%025d", n);
+    snprintf(row.survey, sizeof row.survey, "%s", survey);
+    if (outcome == STORE_INVITATION_SENT) {
+        row.has_token = true;
+        for (int i = 0; i < STORE_INVITATION_HASH_LEN; i++)
+            row.token_hash[i] = (unsigned char)(n * 31 + i * 57);
+        row.token_hash[3] = 0;
+        row.expires_at = at + 30 * DAY_MS;
+        snprintf(row.form_key, sizeof row.form_key, "fk%d", n);
+    }
+    return row;
+}
+
+static enum store_status insert_invitation(const struct store_invitation_row *row)
+{
+    struct store_conn *w = writer_begin();
+    enum store_status status = store_insert_invitation(w, row);
+    if (status == STORE_OK) {
+        writer_commit(w);
+    } else {
+        store_rollback_to(w);
+        store_rollback(w);
+    }
+    return status;
+}
+
+static void assert_text_eq(const char *got, const char *want)
+{
+    if (want == NULL || want[0] == '\0')
+        ck_assert_msg(got == NULL || got[0] == '\0', "want none, got \"%s\"", got);
+    else
+        ck_assert_str_eq(got, want);
+}
+
+static void assert_same_invitation(const struct store_invitation_row *got, const struct store_invitation_row *want)
+{
+    ck_assert_str_eq(got->id, want->id);
+    ck_assert_str_eq(got->survey, want->survey);
+    ck_assert_str_eq(got->customer, want->customer);
+    assert_text_eq(got->channel, want->channel);
+    assert_text_eq(got->agent, want->agent);
+    assert_text_eq(got->interaction, want->interaction);
+    assert_text_eq(got->properties, want->properties);
+    ck_assert_int_eq(got->outcome, want->outcome);
+    ck_assert_int_eq(got->has_token, want->has_token);
+    if (want->has_token)
+        ck_assert_mem_eq(got->token_hash, want->token_hash, STORE_INVITATION_HASH_LEN);
+    ck_assert_str_eq(got->form_key, want->form_key);
+    ck_assert_int_eq(got->created_at, want->created_at);
+    ck_assert_int_eq(got->expires_at, want->expires_at);
+    ck_assert_int_eq(got->opened_at, want->opened_at);
+    ck_assert_int_eq(got->responded_at, want->responded_at);
+    ck_assert_str_eq(got->response_id, want->response_id);
+    ck_assert_int_eq(got->automated_visits, want->automated_visits);
+    ck_assert_int_eq(got->last_visit_at, want->last_visit_at);
+    assert_text_eq(got->last_visit_value, want->last_visit_value);
+    assert_text_eq(got->captured, want->captured);
+}
+
+static int64_t data_version_of(const char *survey)
+{
+    int64_t version;
+    ck_assert_int_eq(store_data_version(store_reader(store), survey, &version), STORE_OK);
+    return version;
+}
+
+START_TEST(test_invitation_rows)
+{
+    struct store_invitation_row got;
+    struct store_invitation_row sent = invitation(1, "s1", "dora", now_ms - DAY_MS, STORE_INVITATION_SENT);
+    struct store_invitation_row throttled = invitation(2, "s1", "dora", now_ms - DAY_MS + 5, STORE_INVITATION_THROTTLED);
+    bool shared = strcmp(backend, "postgresql") == 0;
+
+    reset_model();
+    put_survey(0, "s1");
+    sent.channel = "email";
+    sent.agent = "ann";
+    sent.interaction = "ticket-7";
+    sent.properties = "{\"plan\":\"gold\",\"n\":1}";
+    int64_t v0 = data_version_of("s1");
+    ck_assert_int_eq(insert_invitation(&sent), STORE_OK);
+    ck_assert_int_eq(insert_invitation(&throttled), STORE_OK);
+    int64_t v1 = data_version_of("s1");
+    if (shared)
+        ck_assert_int_gt(v1, v0); /* cached metrics of every instance learn of it */
+
+    ck_assert_int_eq(store_get_invitation(store_reader(store), sent.id, &got), STORE_OK);
+    assert_same_invitation(&got, &sent);
+    store_invitation_row_free(&got);
+    ck_assert_int_eq(store_get_invitation(store_reader(store), throttled.id, &got), STORE_OK);
+    assert_same_invitation(&got, &throttled);
+    ck_assert(!got.has_token);
+    store_invitation_row_free(&got);
+    ck_assert_int_eq(store_get_invitation(store_reader(store), "i-none", &got), STORE_NOT_FOUND);
+
+    /* The page finds a sent one by its token's hash, nothing else. */
+    ck_assert_int_eq(store_find_invitation_by_token(store_reader(store), sent.token_hash, &got), STORE_OK);
+    assert_same_invitation(&got, &sent);
+    store_invitation_row_free(&got);
+    unsigned char other[STORE_INVITATION_HASH_LEN];
+    memcpy(other, sent.token_hash, sizeof other);
+    other[STORE_INVITATION_HASH_LEN - 1] ^= 1;
+    ck_assert_int_eq(store_find_invitation_by_token(store_reader(store), other, &got), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_find_invitation_by_token(store_reader(store), throttled.token_hash, &got),
+                     STORE_NOT_FOUND);
+
+    /* What happened since: every field of it is stored, and only for that id. */
+    sent.opened_at = now_ms - DAY_MS + HOUR_MS;
+    sent.responded_at = now_ms - DAY_MS + 2 * HOUR_MS;
+    snprintf(sent.response_id, sizeof sent.response_id, "r-from-page");
+    sent.automated_visits = 3;
+    sent.last_visit_at = now_ms - DAY_MS + 2 * HOUR_MS - 7;
+    sent.last_visit_value = "9";
+    sent.captured = "{\"rec\":\"submit\",\"ch\":\"interaction\"}";
+    struct store_conn *w = writer_begin();
+    ck_assert_int_eq(store_update_invitation(w, &sent), STORE_OK);
+    writer_commit(w);
+    if (shared)
+        ck_assert_int_gt(data_version_of("s1"), v1);
+    ck_assert_int_eq(store_get_invitation(store_reader(store), sent.id, &got), STORE_OK);
+    assert_same_invitation(&got, &sent);
+    store_invitation_row_free(&got);
+    ck_assert_int_eq(store_get_invitation(store_reader(store), throttled.id, &got), STORE_OK);
+    assert_same_invitation(&got, &throttled);
+    store_invitation_row_free(&got);
+    struct store_invitation_row unknown = invitation(9, "s1", "dora", now_ms, STORE_INVITATION_SENT);
+    w = writer_begin();
+    ck_assert_int_eq(store_update_invitation(w, &unknown), STORE_NOT_FOUND);
+    store_rollback_to(w);
+    store_rollback(w);
+
+    /* A taken id or token hash is a conflict; a survey that is not there, not found. */
+    struct store_invitation_row again = invitation(1, "s1", "ed", now_ms, STORE_INVITATION_THROTTLED);
+    ck_assert_int_eq(insert_invitation(&again), STORE_CONFLICT);
+    again = invitation(1, "s1", "ed", now_ms, STORE_INVITATION_SENT);
+    snprintf(again.id, sizeof again.id, "i-same-token");
+    ck_assert_int_eq(insert_invitation(&again), STORE_CONFLICT);
+    again = invitation(3, "nosuch", "ed", now_ms, STORE_INVITATION_SENT);
+    ck_assert_int_eq(insert_invitation(&again), STORE_NOT_FOUND);
+    /* Suppressed ones have no token: many of them never collide. */
+    for (int i = 10; i < 13; i++) {
+        again = invitation(i, "s1", "ed", now_ms, STORE_INVITATION_SAMPLED_OUT);
+        ck_assert_int_eq(insert_invitation(&again), STORE_OK);
+    }
+}
+END_TEST
+
+static void last_contact_is(const char *survey, const char *customer, enum store_status want_status, int64_t want)
+{
+    int64_t last = -1;
+    struct store_conn *w = writer_begin();
+    ck_assert_int_eq(store_last_contact(w, survey, customer, &last), want_status);
+    if (want_status == STORE_OK)
+        ck_assert_int_eq(last, want);
+    writer_commit(w);
+}
+
+START_TEST(test_last_contact)
+{
+    char id[32], existing[32];
+    int64_t t0 = now_ms - 40 * DAY_MS;
+
+    reset_model();
+    put_survey(0, "s1");
+    put_survey(1, "s2");
+    last_contact_is("s1", "dora", STORE_NOT_FOUND, 0);
+    /* Suppressed invitations are no contact. */
+    struct store_invitation_row row = invitation(1, "s1", "dora", t0, STORE_INVITATION_THROTTLED);
+    ck_assert_int_eq(insert_invitation(&row), STORE_OK);
+    row = invitation(2, "s1", "dora", t0 + 1, STORE_INVITATION_SAMPLED_OUT);
+    ck_assert_int_eq(insert_invitation(&row), STORE_OK);
+    last_contact_is("s1", "dora", STORE_NOT_FOUND, 0);
+    row = invitation(3, "s1", "dora", t0 + DAY_MS, STORE_INVITATION_SENT);
+    ck_assert_int_eq(insert_invitation(&row), STORE_OK);
+    last_contact_is("s1", "dora", STORE_OK, t0 + DAY_MS);
+    /* A later response counts; one of another customer or survey does not, nor a later
+     * suppressed invitation, nor another survey's invitation. */
+    struct spec s = {0, t0 + 3 * DAY_MS, NULL, NULL, "dora", NULL, 5, NULL, -1, NULL};
+    ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
+    s.at = t0 + 9 * DAY_MS;
+    s.customer = "ed";
+    ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
+    s.survey = 1;
+    s.customer = "dora";
+    ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
+    row = invitation(4, "s1", "dora", t0 + 8 * DAY_MS, STORE_INVITATION_THROTTLED);
+    ck_assert_int_eq(insert_invitation(&row), STORE_OK);
+    row = invitation(5, "s2", "dora", t0 + 10 * DAY_MS, STORE_INVITATION_SENT);
+    ck_assert_int_eq(insert_invitation(&row), STORE_OK);
+    last_contact_is("s1", "dora", STORE_OK, t0 + 3 * DAY_MS);
+    last_contact_is("s2", "dora", STORE_OK, t0 + 10 * DAY_MS);
+    last_contact_is("s1", "ed", STORE_OK, t0 + 9 * DAY_MS);
+    last_contact_is("s1", "fay", STORE_NOT_FOUND, 0);
+    /* A sent invitation after the response: the later one again. */
+    row = invitation(6, "s1", "dora", t0 + 5 * DAY_MS, STORE_INVITATION_SENT);
+    ck_assert_int_eq(insert_invitation(&row), STORE_OK);
+    last_contact_is("s1", "dora", STORE_OK, t0 + 5 * DAY_MS);
+}
+END_TEST
+
+/* ---- the scan, against a model ---- */
+
+#define MAX_INVITATIONS 400
+static struct store_invitation_row invited[MAX_INVITATIONS];
+static bool invited_live[MAX_INVITATIONS];
+static int invited_count;
+
+static const char *const customers[] = {"dora", "ed", "fay", "gus"};
+
+/* Invitations spread over 30 days before now (some at exact midnights), of every outcome, some
+ * opened, some answered, some answered without a recorded opening (the page's first visit
+ * looked automated). */
+static void insert_random_invitations(const char *survey, int n)
+{
+    struct store_conn *w = writer_begin();
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_lt(invited_count, MAX_INVITATIONS);
+        int64_t at = now_ms - 30 * DAY_MS + (int64_t)rng(30) * DAY_MS + (rng(4) ? (int64_t)rng(24 * 3600) * 1000 : 0);
+        unsigned kind = rng(10);
+        struct store_invitation_row row =
+            invitation(invited_count, survey, customers[rng(4)], at,
+                       kind < 7 ? STORE_INVITATION_SENT : kind < 9 ? STORE_INVITATION_THROTTLED
+                                                                    : STORE_INVITATION_SAMPLED_OUT);
+        row.channel = (char *)channels[rng(3)];
+        row.agent = (char *)agents[rng(4)];
+        if (row.outcome == STORE_INVITATION_SENT) {
+            unsigned fate = rng(4); /* nothing, opened, opened and answered, answered only */
+            row.opened_at = fate == 1 || fate == 2 ? at + HOUR_MS : 0;
+            row.responded_at = fate >= 2 ? at + 2 * HOUR_MS : 0;
+        }
+        ck_assert_int_eq(store_insert_invitation(w, &row), STORE_OK);
+        invited[invited_count] = row;
+        invited_live[invited_count++] = true;
+    }
+    writer_commit(w);
+}
+
+#define MAX_CELLS 1024
+struct inv_cells {
+    int count;
+    struct {
+        int64_t day;
+        char channel[16], agent[16];
+        int64_t sent, suppressed, opened, responded;
+    } cell[MAX_CELLS];
+};
+
+static void add_inv_cell(struct inv_cells *cells, const struct store_invitation_cell *c)
+{
+    int i;
+    for (i = 0; i < cells->count; i++) {
+        if (cells->cell[i].day == c->day && strcmp(cells->cell[i].channel, c->channel) == 0 &&
+            strcmp(cells->cell[i].agent, c->agent) == 0)
+            break;
+    }
+    if (i == cells->count) {
+        ck_assert_int_lt(cells->count, MAX_CELLS);
+        memset(&cells->cell[i], 0, sizeof cells->cell[i]);
+        cells->cell[i].day = c->day;
+        snprintf(cells->cell[i].channel, sizeof cells->cell[i].channel, "%s", c->channel);
+        snprintf(cells->cell[i].agent, sizeof cells->cell[i].agent, "%s", c->agent);
+        cells->count++;
+    }
+    cells->cell[i].sent += c->sent;
+    cells->cell[i].suppressed += c->suppressed;
+    cells->cell[i].opened += c->opened;
+    cells->cell[i].responded += c->responded;
+}
+
+static void collect_inv_cell(const struct store_invitation_cell *c, void *arg)
+{
+    add_inv_cell(arg, c);
+}
+
+static void model_inv_cells(const struct store_metrics_query *q, struct inv_cells *cells)
+{
+    bool agent = q->by_agent || q->agent;
+    cells->count = 0;
+    for (int i = 0; i < invited_count; i++) {
+        const struct store_invitation_row *r = &invited[i];
+        const char *channel = r->channel ? r->channel : "", *ag = r->agent ? r->agent : "";
+        if (!invited_live[i] || strcmp(r->survey, q->survey) != 0 || r->created_at < q->from_ms ||
+            r->created_at >= q->to_ms || (q->channel && strcmp(channel, q->channel) != 0) ||
+            (q->agent && strcmp(ag, q->agent) != 0))
+            continue;
+        bool sent = r->outcome == STORE_INVITATION_SENT;
+        struct store_invitation_cell c = {
+            .day = r->created_at / DAY_MS,
+            .channel = channel,
+            .agent = agent ? ag : "",
+            .sent = sent,
+            .suppressed = !sent,
+            .opened = sent && (r->opened_at > 0 || r->responded_at > 0),
+            .responded = sent && r->responded_at > 0,
+        };
+        add_inv_cell(cells, &c);
+    }
+}
+
+static void check_inv_scan(const struct store_metrics_query *q)
+{
+    static struct inv_cells got, want;
+    got.count = 0;
+    ck_assert_int_eq(store_invitation_scan(store_reader(store), q, collect_inv_cell, &got), STORE_OK);
+    model_inv_cells(q, &want);
+    ck_assert_int_eq(got.count, want.count);
+    for (int i = 0; i < want.count; i++) {
+        int j;
+        for (j = 0; j < got.count; j++) {
+            if (got.cell[j].day == want.cell[i].day && strcmp(got.cell[j].channel, want.cell[i].channel) == 0 &&
+                strcmp(got.cell[j].agent, want.cell[i].agent) == 0)
+                break;
+        }
+        ck_assert_msg(j < got.count, "cell day %lld channel '%s' agent '%s' missing", (long long)want.cell[i].day,
+                      want.cell[i].channel, want.cell[i].agent);
+        ck_assert_int_eq(got.cell[j].sent, want.cell[i].sent);
+        ck_assert_int_eq(got.cell[j].suppressed, want.cell[i].suppressed);
+        ck_assert_int_eq(got.cell[j].opened, want.cell[i].opened);
+        ck_assert_int_eq(got.cell[j].responded, want.cell[i].responded);
+    }
+}
+
+/* Every filter and grouping over a few windows, the edges of each exact to the millisecond. */
+static void check_all_inv_scans(const char *survey)
+{
+    const int64_t edges[][2] = {
+        {INT64_MIN, INT64_MAX},
+        {now_ms - 20 * DAY_MS, now_ms - 10 * DAY_MS},
+        {now_ms - 20 * DAY_MS + 1, now_ms - 10 * DAY_MS + 1},
+        {invited[5].created_at, invited[9].created_at},
+        {invited[9].created_at, invited[5].created_at + 1},
+        {now_ms - 15 * DAY_MS + 5 * HOUR_MS, INT64_MAX},
+    };
+    for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++) {
+        for (int f = 0; f < 6; f++) {
+            struct store_metrics_query q = {
+                .survey = survey,
+                .from_ms = edges[e][0],
+                .to_ms = edges[e][1],
+                .channel = f == 1 ? "web" : f == 5 ? "email" : NULL,
+                .agent = f == 2 || f == 5 ? "ann" : NULL,
+                .by_agent = f == 3 || f == 5,
+                .by_day = f == 4,
+            };
+            check_inv_scan(&q);
+        }
+    }
+}
+
+START_TEST(test_invitation_scan)
+{
+    reset_model();
+    invited_count = 0;
+    put_survey(0, "s1");
+    put_survey(1, "s2");
+    insert_random_invitations("s1", 200);
+    insert_random_invitations("s2", 30);
+    /* One at the epoch's edge: days count from 1970-01-01 as the responses' do. */
+    struct store_invitation_row early = invitation(invited_count, "s1", "hal", DAY_MS - 1, STORE_INVITATION_SENT);
+    ck_assert_int_eq(insert_invitation(&early), STORE_OK);
+    invited[invited_count] = early;
+    invited_live[invited_count++] = true;
+    check_all_inv_scans("s1");
+    check_all_inv_scans("s2");
+    struct store_metrics_query none = {.survey = "nosuch", .from_ms = INT64_MIN, .to_ms = INT64_MAX};
+    check_inv_scan(&none);
+
+    /* Opened and answered later: the scan counts what became of them. */
+    struct store_conn *w = writer_begin();
+    for (int i = 0; i < 40; i++) {
+        struct store_invitation_row *r = &invited[i];
+        if (r->outcome != STORE_INVITATION_SENT || r->responded_at > 0)
+            continue;
+        r->responded_at = r->created_at + 3 * DAY_MS;
+        ck_assert_int_eq(store_update_invitation(w, r), STORE_OK);
+    }
+    writer_commit(w);
+    check_all_inv_scans("s1");
+}
+END_TEST
+
+static bool has_trace(char **traces, int count, const char *text)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(traces[i], text) == 0)
+            return true;
+    return false;
+}
+
+static void check_invitations_stored(void)
+{
+    struct store_invitation_row got;
+    for (int i = 0; i < invited_count; i++) {
+        enum store_status status = store_get_invitation(store_reader(store), invited[i].id, &got);
+        ck_assert_msg(status == (invited_live[i] ? STORE_OK : STORE_NOT_FOUND), "invitation %d: status %d", i,
+                      (int)status);
+        if (status == STORE_OK)
+            store_invitation_row_free(&got);
+    }
+}
+
+START_TEST(test_invitations_go_with_their_data)
+{
+    char id[32], existing[32];
+    int64_t deleted;
+
+    reset_model();
+    invited_count = 0;
+    put_survey(0, "s1");
+    put_survey(1, "s2");
+    insert_random_invitations("s1", 150);
+    insert_random_invitations("s2", 60);
+    struct spec s = {0, now_ms - 5 * DAY_MS, NULL, NULL, "dora", NULL, 5, NULL, -1, NULL};
+    ck_assert_int_eq(insert(&s, id, existing), STORE_OK);
+
+    /* Erasure: the customer's invitations are among the traces, and go; *deleted counts their
+     * responses only. */
+    char **traces;
+    int trace_count;
+    ck_assert_int_eq(store_customer_traces(store_reader(store), "dora", &traces, &trace_count), STORE_OK);
+    int dora = 0;
+    for (int i = 0; i < invited_count; i++) {
+        if (strcmp(invited[i].customer, "dora") == 0) {
+            ck_assert_msg(has_trace(traces, trace_count, invited[i].id), "no trace of %s", invited[i].id);
+            dora++;
+        }
+    }
+    ck_assert_int_gt(dora, 0);
+    ck_assert(has_trace(traces, trace_count, id));
+    for (int i = 0; i < trace_count; i++)
+        free(traces[i]);
+    free(traces);
+    struct store_conn *w = writer_begin();
+    ck_assert_int_eq(store_erase_customer(w, "dora", &deleted), STORE_OK);
+    writer_commit(w);
+    ck_assert_int_eq(deleted, 1);
+    stored[0].live = false;
+    for (int i = 0; i < invited_count; i++)
+        if (strcmp(invited[i].customer, "dora") == 0)
+            invited_live[i] = false;
+    check_invitations_stored();
+    check_all_inv_scans("s1");
+    last_contact_is("s1", "dora", STORE_NOT_FOUND, 0);
+
+    /* Retention: invitations created before the cutoff, at most max of them a batch besides the
+     * responses; *deleted counts both. */
+    int64_t cutoff = now_ms - 12 * DAY_MS + 7, total = 0;
+    int expected = 0;
+    for (int i = 0; i < invited_count; i++) {
+        if (invited_live[i] && invited[i].created_at < cutoff) {
+            invited_live[i] = false;
+            expected++;
+        }
+    }
+    ck_assert_int_gt(expected, 20);
+    do {
+        w = writer_begin();
+        ck_assert_int_eq(store_delete_before(w, cutoff, 20, &deleted), STORE_OK);
+        ck_assert_int_le(deleted, 40);
+        writer_commit(w);
+        total += deleted;
+    } while (deleted > 0);
+    ck_assert_int_eq(total, expected);
+    check_invitations_stored();
+    check_all_inv_scans("s1");
+    check_all_inv_scans("s2");
+
+    /* Survey deletion: all of its invitations, none of another's. */
+    w = writer_begin();
+    ck_assert_int_eq(store_delete_survey(w, "s2"), STORE_OK);
+    writer_commit(w);
+    for (int i = 0; i < invited_count; i++)
+        if (strcmp(invited[i].survey, "s2") == 0)
+            invited_live[i] = false;
+    check_invitations_stored();
+    check_all_inv_scans("s1");
+    check_all_inv_scans("s2");
+    check_verify();
+}
+END_TEST
+
+/* ---- PostgreSQL: instances decide one invitation at a time ---- */
+
+/* Advisory locks in this case's database, granted or waiting. */
+static int advisory_locks(bool granted)
+{
+    char sql[512];
+    PGconn *db = admin_connect();
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_locks AS l JOIN pg_database AS d ON d.oid = l.database"
+             " WHERE l.locktype = 'advisory' AND d.datname = '%s' AND l.granted = %s",
+             case_name, granted ? "true" : "false");
+    PGresult *r = PQexec(db, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int count = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(db);
+    return count;
+}
+
+struct contact_call {
+    struct store *store;
+    const char *survey, *customer;
+    enum store_status status;
+    int64_t last;
+};
+
+/* Another instance's writer: the same decision in a transaction of its own. */
+static void *other_instance_contact(void *arg)
+{
+    struct contact_call *call = arg;
+    struct store_conn *w = store_writer(call->store);
+    call->status = STORE_ERROR;
+    if (w == NULL || store_begin(w) != STORE_OK)
+        return NULL;
+    call->status = store_last_contact(w, call->survey, call->customer, &call->last);
+    if (store_commit(w) != STORE_OK)
+        call->status = STORE_ERROR;
+    return NULL;
+}
+
+START_TEST(test_last_contact_lock)
+{
+    char err[512];
+
+    if (strcmp(backend, "postgresql") != 0)
+        return; /* SQLite: one writer in one process already serialises every decision */
+    reset_model();
+    put_survey(0, "s1");
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *other = store_open(&options, err, sizeof err);
+    ck_assert_msg(other != NULL, "store_open: %s", err);
+
+    /* The lock is held until the transaction ends. */
+    int64_t last;
+    struct store_conn *w = writer_begin();
+    ck_assert_int_eq(store_last_contact(w, "s1", "dora", &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(advisory_locks(true), 1);
+
+    /* Another instance deciding for the same pair waits, then sees this one's invitation. */
+    struct contact_call call = {other, "s1", "dora", STORE_ERROR, 0};
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, other_instance_contact, &call), 0);
+    for (int tries = 0; advisory_locks(false) == 0; tries++) {
+        ck_assert_msg(tries < 2000, "the other instance never waited for the lock");
+        usleep(5000); /* polling for the waiter to show up in pg_locks */
+    }
+    struct store_invitation_row row = invitation(1, "s1", "dora", now_ms - HOUR_MS, STORE_INVITATION_SENT);
+    ck_assert_int_eq(store_insert_invitation(w, &row), STORE_OK);
+    writer_commit(w);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_eq(call.status, STORE_OK);
+    ck_assert_int_eq(call.last, now_ms - HOUR_MS);
+    ck_assert_int_eq(advisory_locks(true), 0);
+
+    /* Other pairs do not wait: both instances hold one at once. */
+    w = writer_begin();
+    ck_assert_int_eq(store_last_contact(w, "s1", "ed", &last), STORE_NOT_FOUND);
+    call = (struct contact_call){other, "s1", "fay", STORE_ERROR, 0};
+    struct store_conn *w2 = store_writer(other);
+    ck_assert_int_eq(store_begin(w2), STORE_OK);
+    ck_assert_int_eq(store_last_contact(w2, "s1", "fay", &last), STORE_NOT_FOUND);
+    ck_assert_int_eq(advisory_locks(true), 2);
+    ck_assert_int_eq(store_commit(w2), STORE_OK);
+    writer_commit(w);
+    store_close(other);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create(backend);
@@ -1228,6 +1806,11 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_data_version_and_day_span);
     tcase_add_test(tc, test_read_only_beside);
     tcase_add_test(tc, test_reads_survive_lost_connections);
+    tcase_add_test(tc, test_invitation_rows);
+    tcase_add_test(tc, test_last_contact);
+    tcase_add_test(tc, test_invitation_scan);
+    tcase_add_test(tc, test_invitations_go_with_their_data);
+    tcase_add_test(tc, test_last_contact_lock);
     suite_add_tcase(s, tc);
     return s;
 }
