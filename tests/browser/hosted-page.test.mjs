@@ -31,7 +31,9 @@ let daemon, browser;
 let n = 0;
 
 before(async () => {
-  daemon = await startDaemon({ SURVEYD_RATE_LIMIT: '0' });
+  // Links are made only with a public base; the daemon's port is known only once it listens, so
+  // the email's links are pointed at it afterwards (the base is the page's, not part of the test).
+  daemon = await startDaemon({ SURVEYD_RATE_LIMIT: '0', SURVEYD_PUBLIC_URL: 'https://surveys.example.com' });
   const r = await api(daemon.base, 'PUT', '/v1/surveys/support', { body: SURVEY });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   browser = await launchBrowser();
