@@ -125,15 +125,18 @@ test('(2) a person clicks 9 in the email, sends it, then adds a comment: one res
   }
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const origin = new URL(created.body.url).origin;
-  const emailHtml = created.body.email_html.replaceAll(origin, daemon.base);
+  const inbox = (html) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Inbox</title></head>
+<body style="margin:0;background:#eef0f3;padding:24px">${html}</body></html>`;
   const mail = await startHost({
-    '/mail': `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Inbox</title></head>
-<body style="margin:0;background:#eef0f3;padding:24px">${emailHtml}</body></html>`,
+    '/as-sent': inbox(created.body.email_html),                                 // for the screenshot
+    '/mail': inbox(created.body.email_html.replaceAll(origin, daemon.base)),   // links to this daemon
   });
   try {
-    const { page, context, errors } = await open(`${mail.origin}/mail`, { viewport: { width: 720, height: 800 } });
-    await page.screenshot({ path: join(ARTIFACTS, 'invitation-email.png'), fullPage: true });
+    const shot = await open(`${mail.origin}/as-sent`, { viewport: { width: 720, height: 260 } });
+    await shot.page.screenshot({ path: join(ARTIFACTS, 'invitation-email.png'), fullPage: true });
     toDocs('invitation-email.png');
+    await shot.context.close();
+    const { page, context, errors } = await open(`${mail.origin}/mail`, { viewport: { width: 720, height: 800 } });
     await Promise.all([page.waitForURL(/\/s\/[^?]+\?a=9$/), page.getByRole('link', { name: '9', exact: true }).click()]);
     await page.locator('form').waitFor();
     assert.equal(await checkedValue(page, 'nps'), '9');
