@@ -241,13 +241,28 @@ static void render_form(struct http_request *req, unsigned status, struct page_j
     reply_html(req, status, html, len);
 }
 
+/* The invitation as it is now, read after taking the (survey, customer) lock that
+ * store_last_contact holds until the transaction ends: instances sharing a PostgreSQL database
+ * then change one invitation one job at a time (READ COMMITTED reads what the lock's previous
+ * holder committed), so two first submits never make two responses. On SQLite the one writer
+ * already serialises them. */
+static enum store_status read_invitation_locked(struct store_conn *conn, const struct store_invitation_row *row,
+                                                struct store_invitation_row *fresh)
+{
+    int64_t last_contact;
+    enum store_status status = store_last_contact(conn, row->survey, row->customer, &last_contact);
+    if (status != STORE_OK && status != STORE_NOT_FOUND)
+        return status;
+    return store_get_invitation(conn, row->id, fresh);
+}
+
 /* ---- GET and HEAD: show the page, record the visit ---- */
 
 static enum store_status apply_visit(struct store_conn *conn, struct writer_job *job)
 {
     struct page_job *page = (struct page_job *)job;
     struct store_invitation_row fresh;
-    enum store_status status = store_get_invitation(conn, page->row.id, &fresh);
+    enum store_status status = read_invitation_locked(conn, &page->row, &fresh);
     if (status != STORE_OK)
         return status;
     /* Decided again here against the row as it is in this transaction: two visits racing each
@@ -575,7 +590,7 @@ static enum store_status apply_answers(struct store_conn *conn, struct writer_jo
     struct store_invitation_row inv;
     struct survey survey;
 
-    enum store_status status = store_get_invitation(conn, page->row.id, &inv);
+    enum store_status status = read_invitation_locked(conn, &page->row, &inv);
     if (status != STORE_OK)
         return status;
     if (window_over(&inv, page->now)) {

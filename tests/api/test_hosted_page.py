@@ -15,8 +15,8 @@ import secrets
 import unittest
 import urllib.parse
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, db_execute, db_query,
-                     is_postgres, uid)
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute, db_query,
+                     is_postgres, run_threads, skip_unless_postgres, uid)
 
 CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
           "Chrome/131.0.0.0 Safari/537.36")
@@ -333,6 +333,41 @@ class PageRateLimitTests(HostedPageBase):
         self.assertHtml(r, 429, ["Please wait"])
         self.assertTrue(r.headers.get("Retry-After"))
         self.assertEqual(self.responses(), [])
+
+
+
+@skip_unless_postgres("two instances share a database only on PostgreSQL")
+class PageTwoInstancesTests(HostedPageBase):
+    """Two surveyd processes on one database, first submits racing on both: still one response
+    per invitation (the page's jobs take the (survey, customer) lock before reading it)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other = Daemon(data_dir=cls.daemon.data_dir)
+        cls.addClassCleanup(cls.other.cleanup)
+        cls.other.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.other.stop()
+        super().tearDownClass()
+
+    def test_racing_first_submits_make_one_response(self):
+        for round_ in range(3):
+            inv, token, key = self.invite(customer="race-%d" % round_)
+            body = urllib.parse.urlencode({"form_key": key, "nps": "9"})
+
+            def submit(i):
+                d = self.daemon if i % 2 else self.other
+                return d.client.req("POST", "/s/" + token, body=body + "&comment=c%d" % i,
+                                    headers={"User-Agent": CHROME,
+                                             "Content-Type": "application/x-www-form-urlencoded"}).status
+            self.assertEqual(set(run_threads(12, submit)), {200})
+            mine = [r for r in self.responses() if r["customer"] == "race-%d" % round_]
+            self.assertEqual(len(mine), 1, mine)
+            self.assertEqual(self.row(inv)["response_id"], mine[0]["id"])
+            self.assertEqual(mine[0]["answers"]["nps"], 9)
 
 
 if __name__ == "__main__":
