@@ -35,6 +35,8 @@
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "      \
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+#define VISIT_VALUE_MAX 800     /* bytes of an ?a= value kept: a choice option's 200 characters */
+
 struct page_job {
     struct api_job job;                 /* first: the writer hands this pointer back */
     bool is_post;
@@ -46,6 +48,7 @@ struct page_job {
     struct visit_request visit;         /* the request's headers: alive as long as the request */
     enum visit_kind kind;               /* as decided in the writer, against the row as it was then */
     bool burst_first;                   /* the burst's first visit, first taken for a person's, too */
+    char value[VISIT_VALUE_MAX + 1];    /* the ?a= value as kept (visit_value) */
     /* a submission */
     struct http_form form;
     cJSON *answers;                     /* the form's answers as JSON values */
@@ -354,6 +357,19 @@ static struct page_job *page_job_new(struct http_request *req)
     return page;
 }
 
+/* The ?a= value as kept in the invitation (last_visit_value) and compared for bursts: at most
+ * VISIT_VALUE_MAX bytes cut on a character boundary; a value that is not UTF-8 (a database text
+ * column refuses it) is kept as "?", still unlike every real value. NULL when absent or empty. */
+static const char *visit_value(const char *value, char *buf, size_t size)
+{
+    if (value == NULL || *value == '\0')
+        return NULL;
+    if (!http_form_utf8_valid(value, strlen(value)))
+        return "?";
+    snprintf(buf, size, "%.*s", validate_utf8_cut(value, VISIT_VALUE_MAX), value);
+    return buf;
+}
+
 enum http_next hosted_page_get(struct http_request *req)
 {
     struct page_job *page = req->state;
@@ -361,7 +377,7 @@ enum http_next hosted_page_get(struct http_request *req)
         return finish_get(req, page);
     if ((page = page_job_new(req)) == NULL || !load_invitation(req, page))
         return HTTP_DONE;
-    const char *value = http_query(req, "a");
+    const char *value = visit_value(http_query(req, "a"), page->value, sizeof page->value);
     page->visit = (struct visit_request){
         .method = req->method,
         .user_agent = http_header(req, "User-Agent"),
@@ -369,7 +385,7 @@ enum http_next hosted_page_get(struct http_request *req)
         .sec_purpose = http_header(req, "Sec-Purpose"),
         .x_purpose = http_header(req, "X-Purpose"),
         .x_moz = http_header(req, "X-Moz"),
-        .value = value && *value ? value : NULL,
+        .value = value,
         .now_ms = page->now,
         .last_visit_at = page->row.last_visit_at,
         .last_visit_value = page->row.last_visit_value,

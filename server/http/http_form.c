@@ -90,6 +90,11 @@ enum http_form_status http_form_parse(const char *body, size_t len, struct http_
     return HTTP_FORM_OK;
 }
 
+bool http_form_utf8_valid(const char *s, size_t len)
+{
+    return utf8_valid((const unsigned char *)s, len);
+}
+
 void http_form_free(struct http_form *form)
 {
     for (int i = 0; i < form->count; i++) {

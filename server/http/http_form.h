@@ -31,6 +31,9 @@ enum http_form_status http_form_parse(const char *body, size_t len, struct http_
 
 void http_form_free(struct http_form *form);
 
+/* Whether s[0..len) is UTF-8 without NUL, overlongs or surrogates (what every decoded field is). */
+bool http_form_utf8_valid(const char *s, size_t len);
+
 /* The first value of name, or NULL. */
 const char *http_form_get(const struct http_form *form, const char *name);
 

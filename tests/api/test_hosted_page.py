@@ -183,6 +183,15 @@ class PageVisitTests(HostedPageBase):
         self.assertEqual(row["automated_visits"], 3)
         self.assertGreater(row["opened_at"], 0)
 
+    def test_odd_link_values_are_kept_bounded_and_valid(self):
+        inv, token, _ = self.invite()
+        self.assertEqual(self.page("GET", token, "?a=%FF%FE").status, 200)       # not UTF-8
+        self.assertEqual(self.row(inv)["last_visit_value"], "?")
+        db_execute(self.daemon, "UPDATE invitations SET last_visit_at = last_visit_at - 60000 WHERE id = ?", (inv,))
+        self.assertEqual(self.page("GET", token, "?a=" + "%C3%A9" * 500).status, 200)
+        self.assertEqual(self.row(inv)["last_visit_value"], "\u00e9" * 400)       # 800 bytes, whole characters
+        self.assertEqual(self.responses(), [])
+
     def test_unknown_and_expired_links_get_html_pages(self):
         r = self.page("GET", "nosuchtoken234")
         self.assertHtml(r, 404, ["Survey not found"])
