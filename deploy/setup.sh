@@ -8,12 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential pkg-config meson ninja-build libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev libssl-dev
-          zlib1g-dev check python3 curl sqlite3)
+          zlib1g-dev libcurl4-openssl-dev check python3 curl sqlite3)
 # Only the test command needs these: a browser for the widget and dashboard tests, clang's libFuzzer
 # for the fuzz harnesses, promtool for the /metrics format, setpriv/mount for the hardening tests.
+# python3-aiosmtpd is the real SMTP server the invitation email test receives mail with.
 # faketime runs the browser suite with the clock just before and after midnight UTC. postgresql
 # (Debian 12: 15, with psql) for the API suite's second run, on a throwaway cluster of its own.
-test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux faketime postgresql)
+test_packages=(chromium clang libclang-rt-14-dev prometheus python3-yaml util-linux faketime postgresql python3-aiosmtpd)
 
 # Another apt or dpkg (unattended-upgrades, a provisioning script) may hold the locks when we start.
 # apt waits for the dpkg lock itself given DPkg::Lock::Timeout; apt-get update's lists lock has no

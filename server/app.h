@@ -14,6 +14,8 @@
 #include "writer.h"
 
 struct export_gate;
+struct invitation_stats;
+struct smtp;
 
 struct app {
     struct store *store;
@@ -28,6 +30,13 @@ struct app {
     const char *metrics_token;  /* bearer token for /metrics; NULL: open */
     struct export_gate *exports; /* concurrent exports and stalled export clients; NULL: ungated */
     struct visit_stats *visits; /* hosted pages' automated visits by reason, for /metrics */
+    /* Invitations: the links' base (NULL: none are made), the throttle for surveys that set none,
+     * the email sender (NULL: no --smtp-url), and counters. */
+    const char *public_url;
+    unsigned throttle_days;
+    const char *smtp_from;
+    struct smtp *smtp;
+    struct invitation_stats *invitation_stats;
 };
 
 #endif

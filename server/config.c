@@ -32,6 +32,10 @@ enum long_only_option {
     OPT_REQUEST_TIMEOUT,
     OPT_MAX_EXPORTS,
     OPT_EXPORT_STALL_TIMEOUT,
+    OPT_PUBLIC_URL,
+    OPT_THROTTLE_DAYS,
+    OPT_SMTP_URL,
+    OPT_SMTP_FROM,
 };
 
 static const struct option long_options[] = {
@@ -59,6 +63,10 @@ static const struct option long_options[] = {
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
     {"max-exports", required_argument, NULL, OPT_MAX_EXPORTS},
     {"export-stall-timeout", required_argument, NULL, OPT_EXPORT_STALL_TIMEOUT},
+    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
+    {"throttle-days", required_argument, NULL, OPT_THROTTLE_DAYS},
+    {"smtp-url", required_argument, NULL, OPT_SMTP_URL},
+    {"smtp-from", required_argument, NULL, OPT_SMTP_FROM},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -127,6 +135,16 @@ void config_print_usage(const char *program)
            "  -V, --version                 the version\n"
            "\n"
            "With no admin token configured, one is generated into DATA_DIR/admin-token.\n");
+    printf("\nInvitations (POST /v1/surveys/{survey}/invitations):\n"
+           "      --public-url URL          base of invitation links, http(s)://host[:port][/path], as\n"
+           "                                customers reach this server; without it no invitation is made\n"
+           "                                (503 public_url_not_configured) [SURVEYD_PUBLIC_URL]\n"
+           "      --throttle-days N         a customer invited or answering within N days is not invited\n"
+           "                                again, unless the survey sets throttle_days; 0 = off\n"
+           "                                [SURVEYD_THROTTLE_DAYS] (default 7)\n"
+           "      --smtp-url URL            send invitation emails through this server: smtp://host:port or\n"
+           "                                smtps://host:port (user:password@ for AUTH) [SURVEYD_SMTP_URL]\n"
+           "      --smtp-from ADDRESS       their From address; required with --smtp-url [SURVEYD_SMTP_FROM]\n");
 }
 
 /* strtonum-style: the whole string a decimal integer within [min, max]. */
@@ -227,6 +245,92 @@ static bool set_count(unsigned *out, const char *name, const char *text, unsigne
     return true;
 }
 
+/* ---- invitations: the links' base, the throttle's default, the mail server ---- */
+
+#define DEFAULT_THROTTLE_DAYS 7
+
+/* Printable ASCII without spaces: a URL or address that goes into links and mail headers verbatim
+ * must not smuggle in a line break or an HTML quote. */
+static bool plain_token(const char *s, const char *refused)
+{
+    for (; *s; s++) {
+        if (*s <= ' ' || *s > '~' || strchr(refused, *s))
+            return false;
+    }
+    return true;
+}
+
+/* An absolute http(s) URL with a host and no query or fragment: links are made by appending
+ * "/s/TOKEN" to it. */
+static bool public_url_valid(const char *url)
+{
+    const char *host = strncmp(url, "https://", 8) == 0 ? url + 8 : strncmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+    return host && *host && *host != '/' && *host != ':' && strlen(url) <= 512 && plain_token(url, "?#\"<>'\\@");
+}
+
+static bool smtp_url_valid(const char *url)
+{
+    const char *host = strncmp(url, "smtps://", 8) == 0 ? url + 8 : strncmp(url, "smtp://", 7) == 0 ? url + 7 : NULL;
+    return host && *host && *host != '/' && strlen(url) <= 1024 && plain_token(url, "?#\"<>'\\");
+}
+
+/* local@domain, nothing that could end or extend a header line. */
+static bool mail_address_valid(const char *address)
+{
+    const char *at = strchr(address, '@');
+    return at && at != address && at[1] && !strchr(at + 1, '@') && strlen(address) <= 254 &&
+           plain_token(address, "\"<>(),;:[]\\");
+}
+
+static bool set_invitation_option(struct config *config, int option, const char *text, char *err, size_t err_size)
+{
+    switch (option) {
+    case OPT_THROTTLE_DAYS:
+        return set_count(&config->throttle_days, "throttle-days", text, 0, 365, err, err_size);
+    case OPT_PUBLIC_URL:
+        if (!public_url_valid(text)) {
+            snprintf(err, err_size, "--public-url must be an absolute http:// or https:// URL without query, "
+                                    "fragment or user (e.g. https://surveys.example.com)");
+            return false;
+        }
+        config->public_url = text;
+        return true;
+    case OPT_SMTP_URL:
+        if (!smtp_url_valid(text)) {
+            snprintf(err, err_size, "--smtp-url must be smtp://host[:port] or smtps://host[:port]");
+            return false;
+        }
+        config->smtp_url = text;
+        return true;
+    default:
+        if (!mail_address_valid(text)) {
+            snprintf(err, err_size, "--smtp-from must be a plain email address such as surveys@example.com");
+            return false;
+        }
+        config->smtp_from = text;
+        return true;
+    }
+}
+
+static const char *env(const char *name);
+
+static bool invitation_environment(struct config *config, char *err, size_t err_size)
+{
+    static const struct {
+        const char *name;
+        int option;
+    } vars[] = {{"SURVEYD_PUBLIC_URL", OPT_PUBLIC_URL}, {"SURVEYD_THROTTLE_DAYS", OPT_THROTTLE_DAYS},
+                {"SURVEYD_SMTP_URL", OPT_SMTP_URL}, {"SURVEYD_SMTP_FROM", OPT_SMTP_FROM}};
+    const char *value;
+
+    config->throttle_days = DEFAULT_THROTTLE_DAYS;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        if ((value = env(vars[i].name)) && !set_invitation_option(config, vars[i].option, value, err, err_size))
+            return false;
+    }
+    return true;
+}
+
 static const char *env(const char *name)
 {
     const char *value = getenv(name);
@@ -303,7 +407,7 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
         return false;
     if ((value = env("SURVEYD_RETENTION_DAYS")) && !set_retention(config, value, err, err_size))
         return false;
-    return export_environment(config, err, err_size);
+    return export_environment(config, err, err_size) && invitation_environment(config, err, err_size);
 }
 
 bool config_parse(int argc, char **argv, struct config *config, char *err, size_t err_size)
@@ -395,6 +499,12 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         case OPT_METRICS_TOKEN:
             config->metrics_token = optarg;
             break;
+        case OPT_PUBLIC_URL:
+        case OPT_THROTTLE_DAYS:
+        case OPT_SMTP_URL:
+        case OPT_SMTP_FROM:
+            ok = set_invitation_option(config, c, optarg, err, err_size);
+            break;
         case OPT_TRUST_PROXY:
             config->trust_proxy = optarg;
             break;
@@ -425,6 +535,10 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
     }
     if (config->command != CONFIG_MIGRATE && (config->migrate_from || config->migrate_to || config->migrate_batch)) {
         snprintf(err, err_size, "--from, --to and --batch are options of surveyd migrate");
+        return false;
+    }
+    if ((config->smtp_url == NULL) != (config->smtp_from == NULL)) {
+        snprintf(err, err_size, "--smtp-url and --smtp-from go together: give both to send email, or neither");
         return false;
     }
     if (config->database && !(strncmp(config->database, "postgresql://", 13) == 0 ||

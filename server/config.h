@@ -42,6 +42,11 @@ struct config {
     unsigned max_exports;           /* exports streaming at once; more are 503 */
     unsigned export_stall_timeout_s; /* an export whose client reads nothing for this long is ended */
     struct auth_source admin_tokens, read_tokens, ingest_tokens;
+    /* Invitations (README, "Invitations"). */
+    const char *public_url;         /* base of invitation links, http(s)://host[:port][/path]; NULL: none made */
+    unsigned throttle_days;         /* a survey's throttle_days when it sets none */
+    const char *smtp_url;           /* smtp://host:port or smtps://...; NULL: no email sent */
+    const char *smtp_from;          /* the From address, required with smtp_url */
 };
 
 /* Fills *config from argv and the environment. On a bad flag or value returns false with a message

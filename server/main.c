@@ -14,12 +14,14 @@
 #include "edit_token.h"
 #include "export.h"
 #include "http.h"
+#include "invitations.h"
 #include "log.h"
 #include "migrate.h"
 #include "oom.h"
 #include "ops.h"
 #include "retention.h"
 #include "routes.h"
+#include "smtp.h"
 #include "store.h"
 #include "writer.h"
 
@@ -69,6 +71,7 @@ static void block_signals(sigset_t *set)
 static int serve(const struct config *config)
 {
     struct app app = {0};
+    struct invitation_stats invitation_stats = {0};
     struct http_server *server = NULL;
     struct retention *retention = NULL;
     char err[512], bound[128];
@@ -110,6 +113,13 @@ static int serve(const struct config *config)
         snprintf(err, sizeof err, "cannot initialise libcrypto");
         goto fail;
     }
+    app.public_url = config->public_url;
+    app.throttle_days = config->throttle_days;
+    app.invitation_stats = &invitation_stats;
+    app.smtp_from = config->smtp_from;
+    /* Before the HTTP threads: it initialises libcurl, which is not thread-safe to start. */
+    if (config->smtp_url && (app.smtp = smtp_start(config->smtp_url, config->smtp_from, err, sizeof err)) == NULL)
+        goto fail;
     app.writer = writer_start(app.store, config->max_queue);
     if (app.writer == NULL) {
         snprintf(err, sizeof err, "cannot start the writer thread");
@@ -159,6 +169,7 @@ cleanup:
     retention_stop(retention);
     http_server_stop(server);
     writer_stop(app.writer);
+    smtp_stop(app.smtp); /* after HTTP: no request may queue an email any more */
     store_close(app.store);
     cache_free(app.cache);
     survey_cache_free(app.surveys);

@@ -8,6 +8,12 @@ bool admission_admin(struct http_request *req)
     return api_require(req, auth_may_admin);
 }
 
+/* Invitations: made by backends alone (invitations.c). */
+bool admission_ingest(struct http_request *req)
+{
+    return api_require(req, auth_may_ingest);
+}
+
 /* Mirrors the handler's authorisation (responses.c): a missing survey looks private to those
  * without the right, so ids don't leak here either. A store error admits: the handler will say. */
 bool admission_submit(struct http_request *req)

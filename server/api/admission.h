@@ -11,6 +11,9 @@
 /* Admin token required (PUT /v1/surveys/{survey}). */
 bool admission_admin(struct http_request *req);
 
+/* An ingest or admin token (POST /v1/surveys/{survey}/invitations). */
+bool admission_ingest(struct http_request *req);
+
 /* A submission: an ingest or admin token, or anyone when the survey is public. */
 bool admission_submit(struct http_request *req);
 

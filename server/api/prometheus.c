@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "export.h"
+#include "invitations.h"
 #include "oom.h"
 
 #ifndef SURVEYD_VERSION
@@ -149,6 +150,25 @@ static void emit_automated_visits(struct text *t, struct app *app)
              app->visits ? (unsigned long long)atomic_load(&app->visits->automated[kind]) : 0ULL);
 }
 
+/* Totals only, never by survey: an open /metrics must not name private surveys. */
+static void emit_invitations(struct text *t, struct invitation_stats *s)
+{
+    static struct invitation_stats none;
+    if (s == NULL)
+        s = &none;
+    emit(t, "# HELP surveyd_invitations_total Invitations created since start, by outcome.\n");
+    emit(t, "# TYPE surveyd_invitations_total counter\n");
+    emit(t, "surveyd_invitations_total{outcome=\"sent\"} %llu\n", (unsigned long long)atomic_load(&s->sent));
+    emit(t, "surveyd_invitations_total{outcome=\"throttled\"} %llu\n", (unsigned long long)atomic_load(&s->throttled));
+    emit(t, "surveyd_invitations_total{outcome=\"sampled_out\"} %llu\n",
+         (unsigned long long)atomic_load(&s->sampled_out));
+    emit(t, "# HELP surveyd_invitation_emails_total Invitation emails since start: accepted by the mail server, or not.\n");
+    emit(t, "# TYPE surveyd_invitation_emails_total counter\n");
+    emit(t, "surveyd_invitation_emails_total{result=\"sent\"} %llu\n", (unsigned long long)atomic_load(&s->emails_sent));
+    emit(t, "surveyd_invitation_emails_total{result=\"failed\"} %llu\n",
+         (unsigned long long)atomic_load(&s->emails_failed));
+}
+
 enum scrape_view { SCRAPE_DENIED, SCRAPE_OPEN, SCRAPE_FULL };
 
 /* Open by default, like most exporters; --metrics-token makes it need that bearer token (or an
@@ -207,6 +227,7 @@ enum http_next prometheus_metrics(struct http_request *req)
     emit(&t, "# HELP surveyd_exports_refused_total Exports refused with 503 because --max-exports were streaming.\n");
     emit(&t, "# TYPE surveyd_exports_refused_total counter\nsurveyd_exports_refused_total %llu\n",
          export_gate_refused(app->exports));
+    emit_invitations(&t, app->invitation_stats);
     http_reply_body(req, 200, t.buf.data ? t.buf.data : strdup(""), t.buf.len, "text/plain; version=0.0.4; charset=utf-8");
     return HTTP_DONE;
 }

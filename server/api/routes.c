@@ -5,6 +5,7 @@
 #include "customers.h"
 #include "health.h"
 #include "hosted_page.h"
+#include "invitations.h"
 #include "metrics.h"
 #include "prometheus.h"
 #include "responses.h"
@@ -30,6 +31,8 @@ const struct http_route routes_table[] = {
     {"DELETE", "/v1/surveys/*", surveys_delete, NULL},
     {"POST", "/v1/surveys/*/responses", responses_post, admission_submit},
     {"GET", "/v1/surveys/*/responses", responses_list, NULL},
+    {"POST", "/v1/surveys/*/invitations", invitations_post, admission_ingest},
+    {"GET", "/v1/invitations/*", invitations_get, NULL},
     {"GET", "/v1/responses/*", responses_get, NULL},
     {"PATCH", "/v1/responses/*", responses_patch, NULL},
     {"DELETE", "/v1/responses/*", responses_delete, NULL},

@@ -30,11 +30,16 @@ bool edit_token_new(char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
     return ids_random_base32(token, EDIT_TOKEN_LEN) && edit_token_hash(token, hash); /* 160 bits */
 }
 
+bool edit_token_sha256(const void *data, size_t len, unsigned char hash[EDIT_TOKEN_HASH_LEN])
+{
+    unsigned int out_len = 0;
+    const EVP_MD *md = sha256 ? sha256 : EVP_sha256();
+    return EVP_Digest(data, len, hash, &out_len, md, NULL) == 1 && out_len == EDIT_TOKEN_HASH_LEN;
+}
+
 bool edit_token_hash(const char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN])
 {
-    unsigned int len = 0;
-    const EVP_MD *md = sha256 ? sha256 : EVP_sha256();
-    return EVP_Digest(token, strlen(token), hash, &len, md, NULL) == 1 && len == EDIT_TOKEN_HASH_LEN;
+    return edit_token_sha256(token, strlen(token), hash);
 }
 
 bool edit_token_matches(const char *presented, const unsigned char stored[EDIT_TOKEN_HASH_LEN])

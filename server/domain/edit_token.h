@@ -5,6 +5,7 @@
 #define SURVEYD_EDIT_TOKEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define EDIT_TOKEN_LEN 32                               /* base32 characters (a-z, 2-7) */
@@ -19,6 +20,9 @@ void edit_token_cleanup(void);
 /* A fresh token into token (EDIT_TOKEN_LEN + 1 bytes) and its hash. False when the kernel's
  * random source or libcrypto fails. */
 bool edit_token_new(char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN]);
+
+/* SHA-256 of len bytes, with the digest fetched at start-up (for invitation sampling too). */
+bool edit_token_sha256(const void *data, size_t len, unsigned char hash[EDIT_TOKEN_HASH_LEN]);
 
 /* SHA-256 of the token's text. */
 bool edit_token_hash(const char *token, unsigned char hash[EDIT_TOKEN_HASH_LEN]);

@@ -102,3 +102,16 @@ void survey_response_free(struct response *response)
     free(response->properties_json);
     memset(response, 0, sizeof *response);
 }
+
+void survey_invitation_request_free(struct invitation_request *request)
+{
+    if (request == NULL)
+        return;
+    free(request->customer);
+    free(request->channel);
+    free(request->agent);
+    free(request->interaction);
+    free(request->properties_json);
+    free(request->email);
+    memset(request, 0, sizeof *request);
+}

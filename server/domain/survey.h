@@ -8,6 +8,8 @@
 #define SURVEY_ID_MAX 64
 #define SURVEY_MAX_QUESTIONS 50
 #define SURVEY_MAX_OPTIONS 50
+#define SURVEY_THROTTLE_DEFAULT (-1)   /* throttle_days absent: the daemon's default applies */
+#define SURVEY_THROTTLE_MAX 365
 
 enum question_type {
     QUESTION_NPS,
@@ -38,6 +40,11 @@ struct survey {
     int origin_count;
     struct question *questions;
     int question_count;
+    /* Invitations: a customer invited or answering within throttle_days is not invited again
+     * (SURVEY_THROTTLE_DEFAULT: the daemon's --throttle-days); only customers whose stable hash
+     * falls below sample_rate (0..1) are invited at all. */
+    int throttle_days;
+    double sample_rate;
     int64_t created_at;     /* ms since epoch; 0 until stored */
     int64_t updated_at;
 };
@@ -60,6 +67,22 @@ struct response {
     char *answers_json;     /* canonical JSON object of the answers, as stored */
     char *properties_json;  /* canonical JSON object, or NULL */
 };
+
+/* A validated POST /v1/surveys/{survey}/invitations body. */
+#define INVITATION_EXPIRES_DEFAULT_S (7 * 86400)
+#define INVITATION_EXPIRES_MIN_S 60
+#define INVITATION_EXPIRES_MAX_S (90 * 86400)
+#define INVITATION_EMAIL_MAX 254
+
+struct invitation_request {
+    char *customer;                             /* required */
+    char *channel, *agent, *interaction;        /* NULL when absent */
+    char *properties_json;                      /* canonical JSON object, or NULL */
+    int64_t expires_in_s;
+    char *email;                                /* send.email, or NULL: nothing to send */
+};
+
+void survey_invitation_request_free(struct invitation_request *request);
 
 const char *survey_question_type_name(enum question_type type);
 const struct question *survey_find_question(const struct survey *survey, const char *id, int *index_out);

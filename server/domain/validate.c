@@ -432,12 +432,38 @@ static void parse_questions(const cJSON *questions, struct survey *out, struct v
     }
 }
 
+/* throttle_days: absent or null leaves the daemon's --throttle-days in force, so that changing the
+ * default reaches every survey that never chose; sample_rate: any number in [0, 1], 1 by default. */
+static void parse_invitation_policy(const cJSON *body, struct survey *out, struct validate_errors *errors)
+{
+    const cJSON *throttle = cJSON_GetObjectItemCaseSensitive(body, "throttle_days");
+    const cJSON *rate = cJSON_GetObjectItemCaseSensitive(body, "sample_rate");
+    int64_t days;
+
+    out->throttle_days = SURVEY_THROTTLE_DEFAULT;
+    if (throttle != NULL && !cJSON_IsNull(throttle)) {
+        if (json_integer(throttle, 0, SURVEY_THROTTLE_MAX, &days))
+            out->throttle_days = (int)days;
+        else
+            validate_error(errors, "throttle_days",
+                           "must be an integer from 0 to %d (days), or null for the server's default",
+                           SURVEY_THROTTLE_MAX);
+    }
+    out->sample_rate = 1.0;
+    if (rate != NULL) {
+        if (cJSON_IsNumber(rate) && isfinite(rate->valuedouble) && rate->valuedouble >= 0 && rate->valuedouble <= 1)
+            out->sample_rate = rate->valuedouble == 0 ? 0.0 : rate->valuedouble; /* -0 is 0 */
+        else
+            validate_error(errors, "sample_rate", "must be a number from 0 to 1 (the share of customers invited)");
+    }
+}
+
 bool validate_definition(const char *id, const cJSON *body, struct survey *out, struct validate_errors *errors)
 {
     /* id, created_at and updated_at are what GET adds: accepting them lets a client PUT back what it
      * read. The timestamps are ignored; the id must match the URL. */
-    static const char *const keys[] = {"title", "public", "allowed_origins", "questions", "id",
-                                       "created_at", "updated_at", NULL};
+    static const char *const keys[] = {"title", "public", "allowed_origins", "questions", "throttle_days",
+                                       "sample_rate", "id", "created_at", "updated_at", NULL};
     int errors_before = errors->count;
 
     memset(out, 0, sizeof *out);
@@ -462,6 +488,7 @@ bool validate_definition(const char *id, const cJSON *body, struct survey *out, 
     if (origins != NULL && !cJSON_IsNull(origins))
         parse_origins(origins, out, errors);
     parse_questions(cJSON_GetObjectItemCaseSensitive(body, "questions"), out, errors);
+    parse_invitation_policy(body, out, errors);
 
     if (errors->count > errors_before) {
         survey_free(out);
@@ -507,6 +534,10 @@ cJSON *validate_definition_to_json(const struct survey *survey)
     cJSON *questions = cJSON_AddArrayToObject(json, "questions");
     for (int i = 0; i < survey->question_count; i++)
         oom_append_item(questions, question_to_json(&survey->questions[i]));
+    /* throttle_days only when chosen: absent is what says "the server's default". */
+    if (survey->throttle_days != SURVEY_THROTTLE_DEFAULT)
+        cJSON_AddNumberToObject(json, "throttle_days", survey->throttle_days);
+    cJSON_AddNumberToObject(json, "sample_rate", survey->sample_rate);
     return json;
 }
 
@@ -817,4 +848,89 @@ bool validate_stored_answers(const struct survey *survey, const cJSON *answers, 
     parse_answers(survey, answers, &parsed, errors, false);
     survey_response_free(&parsed);
     return errors->count == errors_before;
+}
+
+/* ---- invitations ---- */
+
+bool validate_email_address(const char *address)
+{
+    const char *at = strchr(address, '@');
+    size_t len = strlen(address);
+    if (at == NULL || at == address || at[1] == '\0' || strchr(at + 1, '@') || len > INVITATION_EMAIL_MAX)
+        return false;
+    if (at[1] == '.' || address[len - 1] == '.')
+        return false;
+    for (const char *p = address; *p; p++) {
+        if (*p <= ' ' || *p > '~' || strchr("\"<>(),;:[]\\", *p))
+            return false;
+    }
+    return true;
+}
+
+static void parse_send(const cJSON *item, struct invitation_request *out, struct validate_errors *errors)
+{
+    static const char *const keys[] = {"email", NULL};
+
+    if (item == NULL || cJSON_IsNull(item))
+        return;
+    if (!cJSON_IsObject(item)) {
+        validate_error(errors, "send", "must be an object such as {\"email\": \"ada@example.com\"}");
+        return;
+    }
+    check_keys(item, keys, "send.", errors);
+    const cJSON *email = cJSON_GetObjectItemCaseSensitive(item, "email");
+    if (email == NULL)
+        validate_error(errors, "send.email", "is required");
+    else if (!cJSON_IsString(email) || !validate_email_address(email->valuestring))
+        validate_error(errors, "send.email",
+                       "must be a plain email address such as ada@example.com (ASCII, at most %d characters)",
+                       INVITATION_EMAIL_MAX);
+    else
+        out->email = noted_strdup(email->valuestring, errors);
+}
+
+static void parse_expires_in(const cJSON *item, struct invitation_request *out, struct validate_errors *errors)
+{
+    out->expires_in_s = INVITATION_EXPIRES_DEFAULT_S;
+    if (item == NULL || cJSON_IsNull(item))
+        return;
+    if (!json_integer(item, INVITATION_EXPIRES_MIN_S, INVITATION_EXPIRES_MAX_S, &out->expires_in_s))
+        validate_error(errors, "expires_in", "must be an integer number of seconds from %d to %d (90 days)",
+                       INVITATION_EXPIRES_MIN_S, INVITATION_EXPIRES_MAX_S);
+}
+
+bool validate_invitation(const cJSON *body, struct invitation_request *out, struct validate_errors *errors)
+{
+    static const char *const keys[] = {"customer", "channel", "agent", "interaction", "properties",
+                                       "expires_in", "send", NULL};
+    struct response scratch; /* the fields a response shares, parsed by the same rules */
+    int errors_before = errors->count;
+
+    memset(out, 0, sizeof *out);
+    memset(&scratch, 0, sizeof scratch);
+    if (!cJSON_IsObject(body)) {
+        validate_error(errors, "", "the invitation must be a JSON object");
+        return false;
+    }
+    check_keys(body, keys, "", errors);
+    const cJSON *customer = cJSON_GetObjectItemCaseSensitive(body, "customer");
+    if (customer == NULL || cJSON_IsNull(customer))
+        validate_error(errors, "customer", "is required");
+    else
+        out->customer = parse_opaque(customer, "customer", errors);
+    parse_channel(cJSON_GetObjectItemCaseSensitive(body, "channel"), &scratch, errors);
+    out->agent = parse_opaque(cJSON_GetObjectItemCaseSensitive(body, "agent"), "agent", errors);
+    out->interaction = parse_opaque(cJSON_GetObjectItemCaseSensitive(body, "interaction"), "interaction", errors);
+    parse_properties(cJSON_GetObjectItemCaseSensitive(body, "properties"), &scratch, errors);
+    out->channel = scratch.channel;
+    out->properties_json = scratch.properties_json;
+    scratch.channel = scratch.properties_json = NULL;
+    parse_expires_in(cJSON_GetObjectItemCaseSensitive(body, "expires_in"), out, errors);
+    parse_send(cJSON_GetObjectItemCaseSensitive(body, "send"), out, errors);
+
+    if (errors->count > errors_before) {
+        survey_invitation_request_free(out);
+        return false;
+    }
+    return true;
 }

@@ -43,6 +43,14 @@ cJSON *validate_definition_to_json(const struct survey *survey);
 bool validate_response(const struct survey *survey, const cJSON *body, int64_t now_ms, struct response *out,
                        struct validate_errors *errors);
 
+/* Validates an invitation body (customer, channel, agent, interaction and properties by the rules
+ * of a response's; expires_in in seconds; send.email a plain address). */
+bool validate_invitation(const cJSON *body, struct invitation_request *out, struct validate_errors *errors);
+
+/* A plain email address: local@domain in printable ASCII, no spaces, quotes, angle brackets or
+ * other characters that would need quoting in a header, at most 254 bytes. */
+bool validate_email_address(const char *address);
+
 /* Checks a stored response's answers (the parsed `answers` column; NULL when it does not parse) by
  * the rules of validate_response's "answers", with the same errors, without building the stored
  * form: for `surveyd verify`. */

@@ -75,6 +75,7 @@ PROBLEM_CODES = frozenset({
     "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
     "survey_not_found",
     "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
+    "public_url_not_configured", "email_not_configured",
 })
 
 

@@ -65,7 +65,7 @@ import urllib.parse  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, REPO_ROOT,  # noqa: E402
-                     BaseAPITest, fmt_time, raw_request, uid, utc_now)
+                     BaseAPITest, Daemon, fmt_time, raw_request, uid, utc_now)
 
 OPENAPI_PATH = os.path.join(REPO_ROOT, "schema", "openapi.yaml")
 ROUTES_PATH = os.path.join(REPO_ROOT, "server", "api", "routes.c")
@@ -1465,6 +1465,54 @@ class LiveAPITests(BaseAPITest):
             if schema_ok != server_ok:
                 mismatches.append("POST %s: server %s, schema %s" % (_short(body, 200), server_ok, schema_ok))
         self.assertEqual(mismatches, [])
+
+
+class InvitationDocumentTests(BaseAPITest):
+    """Invitations' replies against the document: created, suppressed, replayed, refused, read; and
+    the 503 of a daemon without --public-url (LiveAPITests' daemon has none)."""
+
+    daemon_args = ("--public-url", "https://surveys.example.com")
+    conform = LiveAPITests.conform
+    assertRequestValid = LiveAPITests.assertRequestValid
+
+    def test_invitation_replies(self):
+        path, get_path = "/v1/surveys/{survey}/invitations", "/v1/invitations/{id}"
+        sid = uid("inv-doc")
+        r = self.req("PUT", "/v1/surveys/" + sid, dict(readme_definition(), sample_rate=0.5), token=ADMIN_TOKEN)
+        self.conform(r, "put", "/v1/surveys/{survey}", 201)
+        body = {"customer": "doc-1", "channel": "email", "agent": "a", "interaction": "t-1",
+                "properties": {"plan": "pro"}, "expires_in": 3600}
+        self.assertRequestValid(body, "post", path)
+        key = {"Idempotency-Key": uid("doc-key")}
+        outcomes = set()
+        for i in range(40):  # some customers are in the sample, some out
+            b = dict(body, customer="doc-%d" % i)
+            r = self.req("POST", "/v1/surveys/%s/invitations" % sid, b, token=INGEST_TOKEN,
+                         headers=key if i == 0 else None)
+            j = self.conform(r, "post", path)
+            outcomes.add((r.status, j.get("reason")))
+            g = self.req("GET", "/v1/invitations/" + j["id"], token=READ_TOKEN)
+            self.conform(g, "get", get_path, 200)
+            if i == 0:
+                again = self.req("POST", "/v1/surveys/%s/invitations" % sid, b, token=INGEST_TOKEN, headers=key)
+                self.conform(again, "post", path, r.status)
+                self.conform(self.req("POST", "/v1/surveys/%s/invitations" % sid, body, token=INGEST_TOKEN,
+                                      headers=key), "post", path, 422)
+            if r.status == 201:
+                throttled = self.req("POST", "/v1/surveys/%s/invitations" % sid, b, token=INGEST_TOKEN)
+                self.assertEqual(self.conform(throttled, "post", path, 200)["reason"], "throttled")
+        self.assertEqual({s for s, _ in outcomes}, {200, 201})
+        self.conform(self.req("POST", "/v1/surveys/%s/invitations" % sid, {"customer": ""}, token=INGEST_TOKEN),
+                     "post", path, 422)
+        self.conform(self.req("POST", "/v1/surveys/%s/invitations" % sid,
+                              {"customer": "c", "send": {"email": "a@example.com"}}, token=INGEST_TOKEN),
+                     "post", path, 409)
+        self.conform(self.req("POST", "/v1/surveys/nope/invitations", body, token=INGEST_TOKEN), "post", path, 404)
+        self.conform(self.req("GET", "/v1/invitations/" + "a" * 26, token=READ_TOKEN), "get", get_path, 404)
+        with Daemon() as d:
+            self.assertEqual(d.req("PUT", "/v1/surveys/" + sid, readme_definition(), token=ADMIN_TOKEN).status, 201)
+            r = d.req("POST", "/v1/surveys/%s/invitations" % sid, body, token=INGEST_TOKEN)
+            self.assertEqual(self.conform(r, "post", path, 503)["code"], "public_url_not_configured")
 
 
 class LimitedDaemonTests(BaseAPITest):

@@ -40,7 +40,9 @@ BLOCK_MARK = "@@readme-block "
 
 # A new user's daemon: the defaults, no tokens configured (so one is generated), rate limits on.
 NEW_USER_ENV = {"SURVEYD_ADMIN_TOKENS": None, "SURVEYD_READ_TOKENS": None,
-                "SURVEYD_INGEST_TOKENS": None, "SURVEYD_RATE_LIMIT": None}
+                "SURVEYD_INGEST_TOKENS": None, "SURVEYD_RATE_LIMIT": None,
+                # The Invitations section tells its reader to set this first.
+                "SURVEYD_PUBLIC_URL": "https://surveys.example.com"}
 
 
 class Block:

@@ -231,6 +231,69 @@ END_TEST
 
 /* ---- responses ---- */
 
+/* throttle_days (0..365 days, or absent/null: the server's --throttle-days) and sample_rate (0..1,
+ * 1 by default), at their boundaries, and how they are served back. */
+static char *normalised_text(const char *text)
+{
+    struct survey s;
+    struct validate_errors errors;
+    ck_assert_msg(definition(text, &s, &errors), "refused: %s", text);
+    cJSON *normal = validate_definition_to_json(&s);
+    char *out = cJSON_PrintUnformatted(normal);
+    cJSON_Delete(normal);
+    survey_free(&s);
+    validate_errors_free(&errors);
+    return out;
+}
+
+#define POLICY(fields) "{\"title\":\"T\"," fields "\"questions\":[{\"id\":\"a\",\"type\":\"nps\"}]}"
+
+START_TEST(test_definition_invitation_policy)
+{
+    struct survey s;
+    struct validate_errors errors;
+
+    ck_assert(definition(POLICY(""), &s, &errors));
+    ck_assert_int_eq(s.throttle_days, SURVEY_THROTTLE_DEFAULT);
+    ck_assert(s.sample_rate == 1.0);
+    survey_free(&s);
+    validate_errors_free(&errors);
+    ck_assert(definition(POLICY("\"throttle_days\":365,\"sample_rate\":0.25,"), &s, &errors));
+    ck_assert_int_eq(s.throttle_days, 365);
+    ck_assert(s.sample_rate == 0.25);
+    survey_free(&s);
+    validate_errors_free(&errors);
+
+    expect_definition_ok(POLICY("\"throttle_days\":0,"));
+    expect_definition_ok(POLICY("\"throttle_days\":7.0,"));
+    expect_definition_ok(POLICY("\"throttle_days\":null,"));
+    expect_definition_ok(POLICY("\"sample_rate\":0,"));
+    expect_definition_ok(POLICY("\"sample_rate\":1,"));
+    expect_definition_error(POLICY("\"throttle_days\":366,"), "throttle_days");
+    expect_definition_error(POLICY("\"throttle_days\":-1,"), "throttle_days");
+    expect_definition_error(POLICY("\"throttle_days\":1.5,"), "throttle_days");
+    expect_definition_error(POLICY("\"throttle_days\":\"7\","), "throttle_days");
+    expect_definition_error(POLICY("\"sample_rate\":1.0001,"), "sample_rate");
+    expect_definition_error(POLICY("\"sample_rate\":-0.1,"), "sample_rate");
+    expect_definition_error(POLICY("\"sample_rate\":null,"), "sample_rate");
+    expect_definition_error(POLICY("\"sample_rate\":\"0.5\","), "sample_rate");
+    expect_definition_error(POLICY("\"sample_rate\":1e400,"), "sample_rate");
+
+    /* Served back: sample_rate always (its default filled in), throttle_days only when chosen, so
+     * that a definition without it keeps following the server's default. */
+    char *text = normalised_text(POLICY(""));
+    ck_assert_ptr_nonnull(strstr(text, "\"sample_rate\":1"));
+    ck_assert_ptr_null(strstr(text, "throttle_days"));
+    free(text);
+    text = normalised_text(POLICY("\"throttle_days\":0,\"sample_rate\":0.5,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"throttle_days\":0,\"sample_rate\":0.5"));
+    free(text);
+    text = normalised_text(POLICY("\"sample_rate\":-0,"));
+    ck_assert_ptr_nonnull(strstr(text, "\"sample_rate\":0}"));
+    free(text);
+}
+END_TEST
+
 START_TEST(test_response_values_normalised)
 {
     expect_answers("{\"answers\":{\"rec\":9}}", "{\"rec\":9}");
@@ -396,6 +459,7 @@ int main(void)
     tcase_add_test(defs, test_definition_scales_and_types);
     tcase_add_test(defs, test_definition_choice);
     tcase_add_test(defs, test_definition_body_rules);
+    tcase_add_test(defs, test_definition_invitation_policy);
     tcase_add_test(responses, test_response_values_normalised);
     tcase_add_test(responses, test_response_ranges);
     tcase_add_test(responses, test_response_structure);

@@ -414,7 +414,7 @@ START_TEST(test_def_minimal_defaults)
 
     NORMALISED(Q1("{'id':'q','type':'nps'}"),
                "{'title':'T','public':false,'allowed_origins':[],"
-               "'questions':[{'id':'q','type':'nps','required':false}]}");
+               "'questions':[{'id':'q','type':'nps','required':false}],'sample_rate':1}");
 }
 END_TEST
 
@@ -448,7 +448,7 @@ START_TEST(test_def_type_defaults)
                      "{'id':'b','type':'ces','required':false,'scale':7},"
                      "{'id':'c','type':'text','required':false,'max_length':2000},"
                      "{'id':'d','type':'choice','required':false,'options':['x'],'allow_other':false},"
-                     "{'id':'e','type':'yes_no','required':false}]}");
+                     "{'id':'e','type':'yes_no','required':false}],'sample_rate':1}");
 }
 END_TEST
 
@@ -1068,7 +1068,7 @@ START_TEST(test_def_normalised_round_trip)
                      "{'id':'why','type':'choice','required':false,'options':['price','speed'],'allow_other':true},"
                      "{'id':'pick','type':'choice','required':false,'options':['a'],'allow_other':false},"
                      "{'id':'note','type':'text','text':'Anything else?','required':false,'max_length':3},"
-                     "{'id':'essay','type':'text','required':false,'max_length':2000}]}");
+                     "{'id':'essay','type':'text','required':false,'max_length':2000}],'sample_rate':1}");
     assert_round_trip(rich, __LINE__);
     assert_round_trip(Q1("{'id':'q','type':'nps'}"), __LINE__);
     assert_round_trip(main_survey, __LINE__);
