@@ -661,6 +661,17 @@ static bool same_origin(struct http_request *req, const char *origin)
     return host && rest && strcasecmp(rest + 3, host) == 0;
 }
 
+/* Origin is the origin of the configured public base (--public-url), whose links open this page:
+ * behind a reverse proxy that does not pass the Host through, that is the page's own origin. */
+static bool public_origin(const char *public_url, const char *origin)
+{
+    const char *host = public_url ? strstr(public_url, "://") : NULL;
+    if (host == NULL)
+        return false;
+    size_t len = (size_t)(host + 3 - public_url) + strcspn(host + 3, "/");
+    return strlen(origin) == len && strncasecmp(origin, public_url, len) == 0;
+}
+
 /* A submission must come from this page, in a browser that says so: another site's page may not
  * answer in its visitor's name. The form_key proves the poster read the page (it is in no link);
  * Origin and Sec-Fetch-Site, which a page cannot forge, refuse cross-site posts outright. */
@@ -673,7 +684,7 @@ static bool forged(struct http_request *req, const struct page_job *page)
 
     if (fetch_site && strcasecmp(fetch_site, "cross-site") == 0)
         return true;
-    if (origin && !same_origin(req, origin))
+    if (origin && !same_origin(req, origin) && !public_origin(api_app(req)->public_url, origin))
         return true;
     return stored == 0 || key == NULL || strlen(key) != stored || http_form_count(&page->form, "form_key") != 1 ||
            CRYPTO_memcmp(key, page->row.form_key, stored) != 0;

@@ -345,6 +345,22 @@ class PageRateLimitTests(HostedPageBase):
 
 
 
+class PagePublicUrlTests(HostedPageBase):
+    """Behind a reverse proxy that does not pass the Host through, the page's origin is the public
+    base's (--public-url), and posts from it are the page's own."""
+    daemon_env = {"SURVEYD_PUBLIC_URL": "https://surveys.example.com/feedback"}
+
+    def test_the_public_bases_origin_is_the_pages_own(self):
+        inv, token, key = self.invite()
+        for origin in ("https://evil.example.com", "https://surveys.example.com.evil.com",
+                       "http://surveys.example.com:8443", "https://surveys.example.co"):
+            r = self.post_form(token, {"form_key": key, "nps": "9"}, headers={"Origin": origin})
+            self.assertHtml(r, 403, ["could not be verified"])
+        r = self.post_form(token, {"form_key": key, "nps": "9"}, headers={"Origin": "https://surveys.example.com"})
+        self.assertHtml(r, 200, ["Thank you"])
+        self.assertEqual(len(self.responses()), 1)
+
+
 @skip_unless_postgres("two instances share a database only on PostgreSQL")
 class PageTwoInstancesTests(HostedPageBase):
     """Two surveyd processes on one database, first submits racing on both: still one response
