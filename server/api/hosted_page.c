@@ -265,6 +265,7 @@ static enum store_status apply_visit(struct store_conn *conn, struct writer_job 
 {
     struct page_job *page = (struct page_job *)job;
     struct store_invitation_row fresh;
+    page->burst_first = false; /* the writer may run a job again (STORE_RETRY): nothing carried over */
     enum store_status status = read_invitation_locked(conn, &page->row, &fresh);
     if (status != STORE_OK)
         return status;
@@ -606,6 +607,11 @@ static enum store_status apply_answers(struct store_conn *conn, struct writer_jo
     struct store_invitation_row inv;
     struct survey survey;
 
+    /* The writer may run a job again (STORE_RETRY): what a try found is forgotten first. */
+    page->window_over = page->answered_elsewhere = page->inserted = false;
+    free(page->stored_answers);
+    page->stored_answers = NULL;
+    validate_errors_free(&page->errors); /* and empty again */
     enum store_status status = read_invitation_locked(conn, &page->row, &inv);
     if (status != STORE_OK)
         return status;
