@@ -233,7 +233,7 @@ static void put_radios(struct doc *d, const struct question *q, const struct pag
     }
     put(d, "</div>");
     if (has_ends(q))
-        putf(d, "<div class=\"sd-ends\" id=\"q-%s-ends\" aria-hidden=\"true\"><span>%s</span><span>%s</span></div>",
+        putf(d, "<div class=\"sd-ends\" id=\"q-%s-ends\"><span>%s</span><span>%s</span></div>",
              q->id, scale_ends[q->type][0], scale_ends[q->type][1]);
     put(d, "</div>");
     if (q->type == QUESTION_CHOICE && q->allow_other) {
@@ -256,8 +256,17 @@ static void put_question(struct doc *d, const struct question *q, const struct p
     }
     if (st->error)
         put(d, " aria-invalid=\"true\"");
-    if (st->error && !text)
-        putf(d, " aria-describedby=\"q-%s-err\"", q->id);
+    /* As the widget: a scale is described by its end labels ("Not likely", "Very likely"), and
+     * by its error when there is one. */
+    char described[2 * SURVEY_ID_MAX + 32] = "";
+    if (!text && has_ends(q))
+        snprintf(described, sizeof described, "q-%s-ends", q->id);
+    if (!text && st->error) {
+        size_t used = strlen(described);
+        snprintf(described + used, sizeof described - used, "%sq-%s-err", used ? " " : "", q->id);
+    }
+    if (described[0])
+        putf(d, " aria-describedby=\"%s\"", described);
     putf(d, ">\n<legend id=\"q-%s-legend\">", q->id);
     put_prompt(d, q);
     if (q->required)

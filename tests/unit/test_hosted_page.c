@@ -82,6 +82,9 @@ START_TEST(test_form_is_accessible_markup)
     ck_assert_ptr_nonnull(strstr(html, "name=\"topic.other\""));
     ck_assert_ptr_nonnull(strstr(html, "Anything &amp; everything?"));
     ck_assert_ptr_nonnull(strstr(html, "<input type=\"hidden\" name=\"form_key\" value=\"k3y\">"));
+    /* A scale is described by its end labels, as in the widget. */
+    ck_assert_ptr_nonnull(strstr(html, "aria-describedby=\"q-nps-ends\">"));
+    ck_assert_ptr_nonnull(strstr(html, "<div class=\"sd-ends\" id=\"q-nps-ends\"><span>Not likely</span>"));
     ck_assert_ptr_nonnull(strstr(html, "<form method=\"post\" action=\"tok\""));
     ck_assert_ptr_nonnull(strstr(html, "href=\"page.css?v=c1\""));
     ck_assert_ptr_nonnull(strstr(html, "src=\"page.js?v=j1\""));
