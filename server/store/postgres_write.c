@@ -401,12 +401,20 @@ enum store_status pg_delete_before(struct store_conn *base, int64_t cutoff_ms, i
         delete_selected(pg_conn_of(base),
                         "SELECT seq FROM responses WHERE submitted_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED", 2, values,
                         deleted);
-    /* And up to max invitations: *deleted counts both, as on SQLite. */
-    if (status == STORE_OK)
-        status = pg_exec(pg_conn_of(base),
-                         "DELETE FROM invitations WHERE seq IN"
-                         " (SELECT seq FROM invitations WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-                         2, values, &invitations);
+    /* And up to max invitations, with the idempotency records whose stored reply holds their link:
+     * *deleted counts both kinds of row, as on SQLite. */
+    if (status == STORE_OK) {
+        PGresult *result = pg_query(pg_conn_of(base),
+                                    "WITH gone AS (DELETE FROM invitations WHERE seq IN"
+                                    "  (SELECT seq FROM invitations WHERE created_at < $1 LIMIT $2"
+                                    "   FOR UPDATE SKIP LOCKED) RETURNING id),"
+                                    " replies AS (DELETE FROM idempotency WHERE response_id IN (SELECT id FROM gone))"
+                                    " SELECT count(*) FROM gone",
+                                    2, values, &status);
+        if (status == STORE_OK)
+            invitations = pg_int(result, 0, 0);
+        PQclear(result);
+    }
     if (status == STORE_OK)
         *deleted += invitations;
     return status;

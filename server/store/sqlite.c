@@ -179,10 +179,13 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                               " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
                               " GROUP BY 1, 2, 3",
     [STMT_DELETE_CUSTOMER_INVITATIONS] = "DELETE FROM invitations WHERE customer = ?1",
+    /* The same rows twice, in one transaction: first the idempotency records whose stored reply
+     * holds their link, then the invitations. */
+    [STMT_DELETE_OLD_INVITATION_REPLIES] = "DELETE FROM idempotency WHERE response_id IN"
+                                           " (SELECT id FROM invitations WHERE created_at < ?1 ORDER BY seq LIMIT ?2)",
     [STMT_DELETE_OLD_INVITATIONS] = "DELETE FROM invitations WHERE seq IN"
-                                    " (SELECT seq FROM invitations WHERE created_at < ?1 LIMIT ?2)",
+                                    " (SELECT seq FROM invitations WHERE created_at < ?1 ORDER BY seq LIMIT ?2)",
 };
-
 
 /* ---- connections ---- */
 

@@ -195,6 +195,13 @@ enum store_status sqlite_delete_before(struct store_conn *base_conn, int64_t cut
     enum store_status status = delete_selected(conn, STMT_OLD_SEQS, NULL, cutoff_ms, max, deleted);
     if (status != STORE_OK)
         return status;
+    sqlite3_stmt *replies = sqlite_stmt(conn, STMT_DELETE_OLD_INVITATION_REPLIES);
+    if (replies == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(replies, 1, cutoff_ms);
+    sqlite3_bind_int64(replies, 2, max);
+    if ((status = sqlite_run(conn, replies)) != STORE_OK)
+        return status;
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_DELETE_OLD_INVITATIONS);
     if (s == NULL)
         return STORE_ERROR;
@@ -204,9 +211,6 @@ enum store_status sqlite_delete_before(struct store_conn *base_conn, int64_t cut
         *deleted += sqlite3_changes64(conn->db);
     return status;
 }
-
-
-
 
 
 enum store_status sqlite_customer_traces(struct store_conn *base_conn, const char *customer, char ***ids, int *count)

@@ -9,6 +9,7 @@ throttle_days and sample_rate, --public-url and /metrics counters. Runs on both 
 import datetime
 import hashlib
 import re
+import time
 import unittest
 
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute,
@@ -380,6 +381,49 @@ class IdempotencyTests(InvitationBase):
         self.assertEqual((s2.status, s2.json), (200, s1.json))
         # Without a key, a retry is a second invitation, which the throttle suppresses.
         self.invite_suppressed(sid, body, "throttled")
+
+
+class RetentionTests(unittest.TestCase):
+    """Retention deletes an old invitation and the idempotency record whose stored reply holds its
+    link: a retry with the old key then makes a new invitation instead of replaying a dead link."""
+
+    def test_retention_takes_the_link_from_idempotency_records(self):
+        d = Daemon(extra_args=["--public-url", PUBLIC_URL])
+        self.addCleanup(d.cleanup)
+        d.start()
+        sid = uid("inv-ret")
+        self.assertEqual(d.req("PUT", "/v1/surveys/" + sid, definition(), token=ADMIN_TOKEN).status, 201)
+        old_key, new_key = {"Idempotency-Key": "old-" + uid("k")}, {"Idempotency-Key": "new-" + uid("k")}
+        old = d.req("POST", "/v1/surveys/%s/invitations" % sid, {"customer": "ret-a"}, token=INGEST_TOKEN,
+                    headers=old_key)
+        new = d.req("POST", "/v1/surveys/%s/invitations" % sid, {"customer": "ret-b"}, token=INGEST_TOKEN,
+                    headers=new_key)
+        self.assertEqual((old.status, new.status), (201, 201), (old.body, new.body))
+        d.stop()
+        aged = int((utc_now() - 40 * DAY).timestamp() * 1000)
+        self.assertEqual(db_execute(d, "UPDATE invitations SET created_at = ? WHERE id = ?", (aged, old.json["id"])), 1)
+        self.assertEqual(db_execute(d, "UPDATE idempotency SET created_at = ? WHERE response_id = ?",
+                                    (aged, old.json["id"])), 1)
+
+        d.extra_args = ["--public-url", PUBLIC_URL, "--retention-days", "30"]
+        d.start()
+        deadline = time.monotonic() + 10
+        while d.req("GET", "/v1/invitations/" + old.json["id"], token=READ_TOKEN).status != 404:
+            self.assertLess(time.monotonic(), deadline, "retention never deleted the old invitation")
+            time.sleep(0.05)
+        self.assertEqual(d.req("GET", "/v1/invitations/" + new.json["id"], token=READ_TOKEN).status, 200)
+        d.stop()
+        self.assertEqual(db_query(d, "SELECT COUNT(*) FROM idempotency WHERE response_id = ?", (old.json["id"],)),
+                         [(0,)])
+        self.assertEqual(db_query(d, "SELECT COUNT(*) FROM idempotency WHERE response_id = ?", (new.json["id"],)),
+                         [(1,)])
+        d.start()
+        again = d.req("POST", "/v1/surveys/%s/invitations" % sid, {"customer": "ret-a"}, token=INGEST_TOKEN,
+                      headers=old_key)
+        self.assertEqual(again.status, 201, again.body)
+        self.assertIsNone(again.headers.get("Idempotent-Replayed"))
+        self.assertNotEqual(again.json["url"], old.json["url"])
+        self.assertNotIn(old.json["url"].rsplit("/", 1)[1], again.body.decode() if isinstance(again.body, bytes) else again.body)
 
 
 class PrometheusTests(InvitationBase):
