@@ -10,6 +10,7 @@
 #include "survey_cache.h"
 #include "store.h"
 #include "versions.h"
+#include "visit.h"
 #include "writer.h"
 
 struct export_gate;
@@ -28,6 +29,7 @@ struct app {
     struct proxies *proxies;    /* reverse proxies whose X-Forwarded-For is believed */
     const char *metrics_token;  /* bearer token for /metrics; NULL: open */
     struct export_gate *exports; /* concurrent exports and stalled export clients; NULL: ungated */
+    struct visit_stats *visits; /* hosted pages' automated visits by reason, for /metrics */
     /* Invitations: the links' base (NULL: none are made), the throttle for surveys that set none,
      * the email sender (NULL: no --smtp-url), and counters. */
     const char *public_url;

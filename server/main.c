@@ -104,7 +104,8 @@ static int serve(const struct config *config)
     /* 4 MiB of replies: within the daemon's 64 MB peak with 1024 connections (docs/benchmarks.md). */
     app.cache = cache_new(1024, 4u << 20);
     app.surveys = survey_cache_new();
-    if (app.versions == NULL || app.cache == NULL || app.surveys == NULL || app.exports == NULL) {
+    app.visits = calloc(1, sizeof *app.visits);
+    if (app.versions == NULL || app.cache == NULL || app.surveys == NULL || app.exports == NULL || app.visits == NULL) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
@@ -177,6 +178,7 @@ cleanup:
     client_proxies_free(app.proxies);
     versions_free(app.versions);
     export_gate_free(app.exports);
+    free(app.visits);
     auth_free(app.auth);
     edit_token_cleanup();
     if (exit_code == 0)

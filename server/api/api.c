@@ -14,16 +14,23 @@ struct auth_result api_auth(struct http_request *req)
     return auth_check(api_app(req)->auth, http_header(req, "Authorization"));
 }
 
-bool api_rate_limit(struct http_request *req)
+bool api_rate_limit_take(struct http_request *req, unsigned *retry_after)
 {
     struct app *app = api_app(req);
-    char address[64], retry[16];
-    unsigned retry_after = 1;
+    char address[64];
 
     if (app->ratelimit == NULL)
         return true;
     client_address(req, app->proxies, address, sizeof address);
-    if (ratelimit_take(app->ratelimit, address, &retry_after))
+    return ratelimit_take(app->ratelimit, address, retry_after);
+}
+
+bool api_rate_limit(struct http_request *req)
+{
+    char retry[16];
+    unsigned retry_after = 1;
+
+    if (api_rate_limit_take(req, &retry_after))
         return true;
     snprintf(retry, sizeof retry, "%u", retry_after);
     http_add_header(req, "Retry-After", retry);

@@ -24,6 +24,10 @@ struct auth_result api_auth(struct http_request *req);
  * with Retry-After and returns false. */
 bool api_rate_limit(struct http_request *req);
 
+/* The same without a reply: true when a token was taken (or there is no limit), else false with
+ * *retry_after in seconds, for callers whose refusal is not JSON (the hosted page). */
+bool api_rate_limit_take(struct http_request *req, unsigned *retry_after);
+
 /* Replies 401 (no or unknown token) or 403 (a known token without the right). */
 void api_reply_denied(struct http_request *req, struct auth_result auth);
 

@@ -138,6 +138,18 @@ static void emit_ingested(struct text *t, struct app *app, bool full)
     emit(t, "surveyd_responses_ingested_total %llu\n", total);
 }
 
+/* Visits to hosted survey pages that looked automated (visit.h), never recorded as answers. Every
+ * reason is always listed, 0 included, so a rate() over it never starts from a missing series. */
+static void emit_automated_visits(struct text *t, struct app *app)
+{
+    emit(t, "# HELP surveyd_invitation_automated_visits_total Visits to invitation links that looked "
+            "automated (HEAD, prefetch, scanner user agent, burst of values), by reason.\n");
+    emit(t, "# TYPE surveyd_invitation_automated_visits_total counter\n");
+    for (int kind = VISIT_HEAD; kind < VISIT_KINDS; kind++)
+        emit(t, "surveyd_invitation_automated_visits_total{reason=\"%s\"} %llu\n", visit_kind_name(kind),
+             app->visits ? (unsigned long long)atomic_load(&app->visits->automated[kind]) : 0ULL);
+}
+
 /* Totals only, never by survey: an open /metrics must not name private surveys. */
 static void emit_invitations(struct text *t, struct invitation_stats *s)
 {
@@ -209,6 +221,7 @@ enum http_next prometheus_metrics(struct http_request *req)
     emit(&t, "# HELP surveyd_rate_limited_total Anonymous submissions refused with 429.\n");
     emit(&t, "# TYPE surveyd_rate_limited_total counter\nsurveyd_rate_limited_total %llu\n",
          (unsigned long long)(app->ratelimit ? ratelimit_refused(app->ratelimit) : 0));
+    emit_automated_visits(&t, app);
     emit(&t, "# HELP surveyd_exports_active CSV/NDJSON exports streaming now.\n");
     emit(&t, "# TYPE surveyd_exports_active gauge\nsurveyd_exports_active %u\n", export_gate_active(app->exports));
     emit(&t, "# HELP surveyd_exports_refused_total Exports refused with 503 because --max-exports were streaming.\n");

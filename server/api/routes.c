@@ -4,6 +4,7 @@
 #include "assets.h"
 #include "customers.h"
 #include "health.h"
+#include "hosted_page.h"
 #include "invitations.h"
 #include "metrics.h"
 #include "prometheus.h"
@@ -16,6 +17,12 @@ const struct http_route routes_table[] = {
     {"GET", "/widget.js", assets_serve, NULL},
     {"GET", "/dashboard", assets_serve, NULL},
     {"GET", "/favicon.ico", assets_serve, NULL},
+    /* The hosted survey page of invitation links; its style and script are served beside it, so
+     * that the page's relative URLs work behind any path prefix (literal paths win over '*'). */
+    {"GET", "/s/page.css", assets_serve, NULL},
+    {"GET", "/s/page.js", assets_serve, NULL},
+    {"GET", "/s/*", hosted_page_get, NULL},
+    {"POST", "/s/*", hosted_page_post, NULL},
     {"GET", "/readyz", health_ready, NULL},
     {"GET", "/metrics", prometheus_metrics, NULL},
     {"GET", "/v1/surveys", surveys_list, NULL},

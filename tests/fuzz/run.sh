@@ -16,7 +16,7 @@ set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FUZZ_DIR="$ROOT/tests/fuzz"
-ALL_HARNESSES=(fuzz_json_response fuzz_definition fuzz_query fuzz_cursor)
+ALL_HARNESSES=(fuzz_json_response fuzz_definition fuzz_query fuzz_cursor fuzz_form)
 
 SECONDS_EACH=${1:-60}
 case $SECONDS_EACH in
@@ -37,6 +37,8 @@ sources_for() {
             echo domain/json_strict.c domain/validate.c domain/survey.c domain/ids.c domain/timefmt.c oom.c ;;
         fuzz_query | fuzz_cursor)
             echo api/query.c domain/validate.c domain/survey.c domain/ids.c domain/timefmt.c oom.c ;;
+        fuzz_form)
+            echo http/http_form.c domain/visit.c ;;
         *) return 1 ;;
     esac
 }
