@@ -463,9 +463,14 @@ class InvitationWriteTests(InvitationMetricsBase):
         self.assertEqual((before.json["invitations"]["sent"], before.json["invitations"]["opened"]), (1, 0))
         browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
                                  "Chrome/131.0.0.0 Safari/537.36"}
+        # A link scanner's visits open nothing (the page counts them as automated).
+        self.req("HEAD", "/s/" + token, headers=browser)
+        self.req("GET", "/s/%s?a=9" % token, headers={"User-Agent": "Mozilla/5.0 (compatible; Barracuda Sentinel)"})
+        scanned = self.metrics(self.sid)
+        self.assertEqual((scanned.json["invitations"]["opened"], scanned.json["invitations"]["responded"]), (0, 0))
         page = self.req("GET", "/s/" + token, headers=browser)
         self.assertEqual(page.status, 200, page.body[:300])
-        opened = self.metrics(self.sid, headers={"If-None-Match": before.headers.get("ETag")})
+        opened = self.metrics(self.sid, headers={"If-None-Match": scanned.headers.get("ETag")})
         self.assertEqual(opened.status, 200, "still 304 after the page was opened")
         self.assertEqual((opened.json["invitations"]["opened"], opened.json["invitations"]["responded"]), (1, 0))
         form_key = re.search(r'name="form_key" value="([0-9a-f]+)"', page.body.decode()).group(1)
