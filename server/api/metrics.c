@@ -1,7 +1,9 @@
 /* Metrics: fold histogram cells from the store into per-group histograms, then score them.
  *
  * request → query (parse) → store_metrics_scan (cells) → tally (histograms) → scoring →
- * JSON. Replies carry a weak ETag from the survey's data version and are cached until it changes. */
+ * JSON. Invitations take the same way beside them: store_invitation_scan's cells are added up per
+ * group and their response rate scored (scoring_share). Replies carry a weak ETag from the
+ * survey's data version and are cached until it changes. */
 #include "metrics.h"
 
 #include <limits.h>
@@ -29,11 +31,17 @@ struct layout {
     int size;                   /* answered counts (one per question) + every bucket */
 };
 
+/* What became of a group's invitations: store_invitation_scan's cells added up. */
+struct invitation_counts {
+    uint64_t sent, suppressed, opened, responded;
+};
+
 struct group {
     char *key;                  /* channel or agent; NULL for time buckets and totals */
     int64_t ordinal;            /* time buckets: day, week or month ordinal */
     uint64_t responses;
     uint64_t *counts;           /* [question] answered, then [question_count + offset + bucket] */
+    struct invitation_counts invitations;
 };
 
 struct tally {
@@ -274,16 +282,18 @@ static struct group *keyed_group(struct tally *tally, const char *key)
     return group;
 }
 
-static struct group *group_of(struct tally *tally, const struct store_metrics_cell *cell)
+/* The group of a cell (a response cell's or an invitation cell's day, channel and agent); NULL for
+ * a day outside the time buckets, or when a keyed group could not be added (out of memory). */
+static struct group *group_of(struct tally *tally, int64_t day, const char *channel, const char *agent)
 {
     if (is_time_group(tally->group_by)) {
-        int64_t index = ordinal_of_day(tally->group_by, cell->day) - tally->first_ordinal;
+        int64_t index = ordinal_of_day(tally->group_by, day) - tally->first_ordinal;
         return index >= 0 && (size_t)index < tally->group_count ? &tally->groups[index] : NULL;
     }
     if (tally->group_by == GROUP_CHANNEL)
-        return keyed_group(tally, cell->channel);
+        return keyed_group(tally, channel);
     if (tally->group_by == GROUP_AGENT)
-        return keyed_group(tally, cell->agent);
+        return keyed_group(tally, agent);
     return NULL;
 }
 
@@ -324,11 +334,114 @@ static void fold_cell(const struct store_metrics_cell *cell, void *arg)
     }
     add_cell(&tally->total, tally->layout, question, bucket, cell->count);
     if (tally->group_by != GROUP_NONE) {
-        struct group *group = group_of(tally, cell);
+        struct group *group = group_of(tally, cell->day, cell->channel, cell->agent);
         if (group)
             add_cell(group, tally->layout, question, bucket, cell->count);
         else if (!is_time_group(tally->group_by))
             tally->out_of_memory = true;
+    }
+}
+
+/* ---- invitations ---- */
+
+static uint64_t count_of(int64_t n)
+{
+    return n > 0 ? (uint64_t)n : 0;
+}
+
+static void add_invitations(struct invitation_counts *to, const struct invitation_counts *from)
+{
+    to->sent += from->sent;
+    to->suppressed += from->suppressed;
+    to->opened += from->opened;
+    to->responded += from->responded;
+}
+
+static struct invitation_counts counts_of_cell(const struct store_invitation_cell *cell)
+{
+    return (struct invitation_counts){count_of(cell->sent), count_of(cell->suppressed), count_of(cell->opened),
+                                      count_of(cell->responded)};
+}
+
+/* Adds one day's invitations to the totals and to their group. */
+static void fold_invitations(struct tally *tally, int64_t day, const char *channel, const char *agent,
+                             const struct invitation_counts *counts)
+{
+    add_invitations(&tally->total.invitations, counts);
+    if (tally->group_by == GROUP_NONE)
+        return;
+    struct group *group = group_of(tally, day, channel, agent);
+    if (group)
+        add_invitations(&group->invitations, counts);
+    else if (!is_time_group(tally->group_by))
+        tally->out_of_memory = true;
+}
+
+static void fold_invitation_cell(const struct store_invitation_cell *cell, void *arg)
+{
+    struct invitation_counts counts = counts_of_cell(cell);
+    fold_invitations(arg, cell->day, cell->channel ? cell->channel : "", cell->agent ? cell->agent : "", &counts);
+}
+
+/* A time grouping's invitations, kept by day until the buckets are known: they are known only once
+ * the days with invitations are (a survey's invitations usually start before its responses, and
+ * without `from` or `to` the buckets span both). One entry per day and channel at most, so a
+ * window of years stays small. */
+struct invitation_days {
+    struct invitation_day {
+        int64_t day;
+        struct invitation_counts counts;
+    } *days;
+    size_t count, cap;
+    bool out_of_memory;
+};
+
+static void keep_invitation_cell(const struct store_invitation_cell *cell, void *arg)
+{
+    struct invitation_days *kept = arg;
+    if (kept->out_of_memory)
+        return;
+    if (kept->count > 0 && kept->days[kept->count - 1].day == cell->day) {
+        struct invitation_counts counts = counts_of_cell(cell);
+        add_invitations(&kept->days[kept->count - 1].counts, &counts);
+        return;
+    }
+    if (kept->count == kept->cap) {
+        size_t cap = kept->cap ? kept->cap * 2 : 64;
+        struct invitation_day *grown = realloc(kept->days, cap * sizeof *grown);
+        if (grown == NULL) {
+            oom_note();
+            kept->out_of_memory = true;
+            return;
+        }
+        kept->days = grown;
+        kept->cap = cap;
+    }
+    kept->days[kept->count++] = (struct invitation_day){cell->day, counts_of_cell(cell)};
+}
+
+/* First and last day of the kept invitations; false when there are none. */
+static bool invitation_day_span(const struct invitation_days *kept, int64_t *first, int64_t *last)
+{
+    if (kept->count == 0)
+        return false;
+    *first = *last = kept->days[0].day;
+    for (size_t i = 1; i < kept->count; i++) {
+        if (kept->days[i].day < *first)
+            *first = kept->days[i].day;
+        if (kept->days[i].day > *last)
+            *last = kept->days[i].day;
+    }
+    return true;
+}
+
+/* Folds the kept days from from_day on (a start that time_buckets moved drops the older ones, as
+ * it does for responses). */
+static void fold_invitation_days(struct tally *tally, const struct invitation_days *kept, int64_t from_day)
+{
+    for (size_t i = 0; i < kept->count; i++) {
+        if (kept->days[i].day >= from_day)
+            fold_invitations(tally, kept->days[i].day, "", "", &kept->days[i].counts);
     }
 }
 
@@ -378,6 +491,23 @@ static void add_interval(cJSON *object, const char *name, struct scoring_interva
 static void add_count(cJSON *object, const char *name, uint64_t count)
 {
     cJSON_AddNumberToObject(object, name, (double)count);
+}
+
+/* The invitations block: counts, and the response rate (responded of sent, in percent) with its
+ * Wilson interval; both null when none was sent. */
+static void add_invitation_block(cJSON *object, const struct invitation_counts *counts)
+{
+    struct scoring_share rate;
+    cJSON *block = cJSON_CreateObject();
+
+    scoring_share(counts->responded, counts->sent, &rate);
+    add_count(block, "sent", counts->sent);
+    add_count(block, "suppressed", counts->suppressed);
+    add_count(block, "opened", counts->opened);
+    add_count(block, "responded", counts->responded);
+    add_value(block, "response_rate", rate.pct);
+    add_interval(block, "ci95", rate.ci95);
+    oom_add_item(object, "invitations", block);
 }
 
 static void add_distribution(cJSON *object, const uint64_t *buckets, int width)
@@ -534,6 +664,7 @@ static cJSON *render_groups(struct tally *tally)
         }
         add_count(item, "responses", group->responses);
         oom_add_item(item, "questions", render_questions(tally->layout, group, NULL));
+        add_invitation_block(item, &group->invitations);
         oom_append_item(groups, item);
     }
     return groups;
@@ -541,25 +672,35 @@ static cJSON *render_groups(struct tally *tally)
 
 /* ---- computing a reply ---- */
 
-/* The time buckets of the reply: from `from` (or the first day with data) to the day before `to`
- * (or the last day with data), empty ones included. Without `from`, the window starts no earlier
- * than MAX_TIME_BUCKETS buckets before its end: a query that names no start must not fail because
+/* The time buckets of the reply: from `from` (or the first day with data: the survey's responses,
+ * or the invitations of `kept`, those the query counts) to the day before `to` (or the last day
+ * with data), empty ones included. Without `from`, the window starts no earlier than
+ * MAX_TIME_BUCKETS buckets before its end: a query that names no start must not fail because
  * old data exists (an import, or a clock gone wrong). Then q->from_ms is set to that start, so the
  * totals cover the same window and the reply says which one it was. Too many buckets between an
  * explicit `from` and the end stays STORE_CONFLICT (a 422). */
-static enum store_status time_buckets(struct store_conn *conn, const char *survey, struct query *q,
-                                      int64_t *first_ordinal, size_t *count)
+static enum store_status time_buckets(struct store_conn *conn, const char *survey,
+                                      const struct invitation_days *kept, struct query *q, int64_t *first_ordinal,
+                                      size_t *count)
 {
-    int64_t first_day = 0, last_day = 0;
+    int64_t first_day = 0, last_day = 0, first_invited = 0, last_invited = 0;
     enum store_status status = STORE_OK;
 
     *count = 0;
     if (!q->has_from || !q->has_to) {
+        bool invited = invitation_day_span(kept, &first_invited, &last_invited);
         status = store_day_span(conn, survey, &first_day, &last_day);
-        if (status == STORE_NOT_FOUND)
+        if (status == STORE_NOT_FOUND && !invited)
             return STORE_OK;
-        if (status != STORE_OK)
+        if (status != STORE_OK && status != STORE_NOT_FOUND)
             return status;
+        if (status == STORE_NOT_FOUND) {
+            first_day = first_invited;
+            last_day = last_invited;
+        } else if (invited) {
+            first_day = first_invited < first_day ? first_invited : first_day;
+            last_day = last_invited > last_day ? last_invited : last_day;
+        }
     }
     if (q->has_from)
         first_day = floor_div(q->from_ms, MS_PER_DAY);
@@ -597,6 +738,26 @@ static enum store_status scan_window(struct store_conn *conn, const struct surve
     return status == STORE_OK && tally->out_of_memory ? STORE_ERROR : status;
 }
 
+/* The window's invitations, by when they were created, with the query's filters: folded into tally,
+ * or (fold NULL) kept by day for a time grouping. */
+static enum store_status scan_invitations(struct store_conn *conn, const struct survey *survey,
+                                          const struct query *q, struct tally *fold, struct invitation_days *keep)
+{
+    struct store_metrics_query sq = {
+        .survey = survey->id,
+        .from_ms = q->from_ms,
+        .to_ms = q->to_ms,
+        .channel = q->channel,
+        .agent = q->agent,
+        .by_agent = q->group_by == GROUP_AGENT,
+        .by_day = true,
+    };
+    enum store_status status = fold ? store_invitation_scan(conn, &sq, fold_invitation_cell, fold)
+                                    : store_invitation_scan(conn, &sq, keep_invitation_cell, keep);
+    bool out_of_memory = fold ? fold->out_of_memory : keep->out_of_memory;
+    return status == STORE_OK && out_of_memory ? STORE_ERROR : status;
+}
+
 static void add_time_or_null(cJSON *object, const char *name, bool present, int64_t ms)
 {
     if (present)
@@ -613,19 +774,32 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
     struct layout layout;
     struct tally current, previous;
     struct headline headlines[SURVEY_MAX_QUESTIONS];
+    struct invitation_days invited = {0};
     int64_t first_ordinal = 0;
     size_t buckets = 0;
     enum store_status status = STORE_OK;
+    bool by_time = is_time_group(q->group_by);
 
     layout_init(&layout, survey);
-    if (is_time_group(q->group_by) && (status = time_buckets(conn, survey->id, &window, &first_ordinal, &buckets)) != STORE_OK)
-        return status;
+    if (by_time) {
+        status = scan_invitations(conn, survey, q, NULL, &invited);
+        if (status == STORE_OK)
+            status = time_buckets(conn, survey->id, &invited, &window, &first_ordinal, &buckets);
+        if (status != STORE_OK) {
+            free(invited.days);
+            return status;
+        }
+    }
     bool ok = tally_init(&current, &layout, q->group_by, first_ordinal, buckets);
     bool ok_previous = tally_init(&previous, &layout, GROUP_NONE, 0, 0);
     if (!ok || !ok_previous)
         status = STORE_ERROR;
     if (status == STORE_OK)
         status = scan_window(conn, survey, q, q->from_ms, q->to_ms, &current);
+    if (status == STORE_OK && by_time)
+        fold_invitation_days(&current, &invited, q->has_from ? floor_div(q->from_ms, MS_PER_DAY) : INT64_MIN);
+    else if (status == STORE_OK)
+        status = scan_invitations(conn, survey, q, &current, NULL);
     if (status == STORE_OK && q->compare_previous)
         status = scan_window(conn, survey, q, q->from_ms - (q->to_ms - q->from_ms), q->from_ms, &previous);
     if (status != STORE_OK)
@@ -645,6 +819,7 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
     if (q->compare_previous)
         add_comparison(questions, &layout, headlines, &previous.total);
     oom_add_item(reply, "questions", questions);
+    add_invitation_block(reply, &current.total.invitations);
     if (q->group_by != GROUP_NONE)
         oom_add_item(reply, "groups", render_groups(&current));
     *body = cJSON_PrintUnformatted(reply);
@@ -652,6 +827,7 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
 done:
     tally_free(&current);
     tally_free(&previous);
+    free(invited.days);
     return status;
 }
 

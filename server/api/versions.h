@@ -15,6 +15,16 @@ struct versions *versions_new(void);
 void versions_free(struct versions *versions);
 
 void versions_bump(struct versions *versions, const char *survey);
+/* An invitation of the survey was written: created (sent or suppressed), opened by a visit, or
+ * answered through its page. The survey's metrics count its invitations (sent, opened, responded,
+ * the response rate), so their cached replies and ETags must go, exactly as after a response:
+ * call it inside the writer's transaction and again after the commit (see above). A job handed to
+ * api_submit() with its survey set gets both calls already; this is for invitation writes made any
+ * other way (a writer job of its own, a counter updated beside another write). On a shared store
+ * (PostgreSQL) the store bumps data_versions itself, and this still retires this process's
+ * cached copy at once. */
+void versions_bump_invitation(struct versions *versions, const char *survey);
+
 /* For writes that may touch any survey (erasing a customer, retention). */
 void versions_bump_all(struct versions *versions);
 

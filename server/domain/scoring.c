@@ -288,6 +288,21 @@ void scoring_yes_no(uint64_t yes, uint64_t no, struct scoring_yes_no *out)
     proportion_stats(k, out->answered, &out->ci95, &out->std_error);
 }
 
+/* --- shares (response rates) -------------------------------------------- */
+
+void scoring_share(uint64_t k, uint64_t n, struct scoring_share *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    out->n = n;
+    out->k = k < n ? k : n;
+    if (n == 0)
+        return;
+    out->pct = pct(out->k, n);
+    proportion_stats(out->k, n, &out->ci95, &out->std_error);
+}
+
 /* --- comparison --------------------------------------------------------- */
 
 struct scoring_change scoring_compare(struct scoring_value cur,

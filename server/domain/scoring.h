@@ -125,6 +125,18 @@ struct scoring_yes_no {
 
 void scoring_yes_no(uint64_t yes, uint64_t no, struct scoring_yes_no *out);
 
+/* A share of a count: k of n (a response rate: responded of sent).  pct =
+ * 100 * k / n with a Wilson ci95 (x100), as yes_pct has; both absent when
+ * n == 0.  k above n (only a store that counted wrongly could give it) is
+ * clamped to n so the share stays a share.  A NULL out is ignored. */
+struct scoring_share {
+    uint64_t k, n;
+    struct scoring_value pct, std_error;
+    struct scoring_interval ci95;
+};
+
+void scoring_share(uint64_t k, uint64_t n, struct scoring_share *out);
+
 /* Change between two windows of the same question. */
 struct scoring_change {
     bool present;     /* false when either window has no headline figure */

@@ -22,7 +22,7 @@ Z = 1.959964
 TOL = 0.006          # rounding to 2 decimals may differ in the last digit's float noise
 CSAT_TOP = {2: {2}, 3: {3}, 4: {3, 4}, 5: {4, 5}, 6: {5, 6}, 7: {6, 7}, 10: {8, 9, 10}}
 CES_EASY = {5: 4, 7: 5}
-METRICS_TOP_KEYS = {"survey", "from", "to", "filters", "responses", "questions"}
+METRICS_TOP_KEYS = {"survey", "from", "to", "filters", "responses", "questions", "invitations"}
 
 # A definition with every question type and every csat/ces scale.
 FULL_DEFINITION = {
@@ -240,6 +240,12 @@ def bucket_key(day, group_by):
     raise AssertionError(group_by)
 
 
+# These surveys have no invitations: every reply and group carries the empty block
+# (test_invitation_metrics.py checks its figures).
+NO_INVITATIONS = {"sent": 0, "suppressed": 0, "opened": 0, "responded": 0, "response_rate": None,
+                  "ci95": None}
+
+
 class Ref:
     """What the server stored for one survey, as this test posted it."""
 
@@ -288,7 +294,8 @@ class Ref:
                "to": fmt_ms(to) if to else None,
                "filters": filters,
                "responses": len(rows),
-               "questions": self.questions_for(rows)}
+               "questions": self.questions_for(rows),
+               "invitations": NO_INVITATIONS}
         if params.get("compare") == "previous":
             prev_rows = self.select(frm - (to - frm), frm, channel, agent)
             for q in self.questions:
@@ -317,13 +324,14 @@ class Ref:
             for row in rows:
                 by_key[bucket_key(day_of(row["t"]), gb)].append(row)
             out["groups"] = [{"key": k, "responses": len(by_key[k]),
-                              "questions": self.questions_for(by_key[k])} for k in keys]
+                              "questions": self.questions_for(by_key[k]),
+                              "invitations": NO_INVITATIONS} for k in keys]
         elif gb in ("channel", "agent"):
             by_key = {}
             for row in rows:
                 by_key.setdefault(row[gb], []).append(row)
-            out["groups"] = [{"key": k, "responses": len(v), "questions": self.questions_for(v)}
-                             for k, v in by_key.items()]
+            out["groups"] = [{"key": k, "responses": len(v), "questions": self.questions_for(v),
+                              "invitations": NO_INVITATIONS} for k, v in by_key.items()]
         return out
 
     def overview(self):

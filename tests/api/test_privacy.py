@@ -15,6 +15,7 @@ import urllib.parse
 import harness
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon,
                      run_cli, run_threads, simple_definition, uid, utc_now)
+from test_invitation_metrics import insert_invitation
 
 UTC = datetime.timezone.utc
 HISTORY_KEYS = {"customer", "responses", "next_cursor", "summary"}
@@ -348,6 +349,10 @@ ZEBRA = "zebra-cust-4417"
 ZEBRA_COMMENT = "ZEBRA-COMMENT-7781"
 OKAPI = "okapi-cust-5521"
 OKAPI_COMMENT = "OKAPI-COMMENT-3390"
+# What their invitations hold besides the customer id: a property and an interaction id.
+ZEBRA_INVITE_PROPERTY = "zebra-invite-8812@example.com"
+ZEBRA_INVITE_TICKET = "zebra-invite-ticket-6604"
+ZEBRA_INVITE_PHONE = "+44-7700-900-zebra-5150"     # a property of the invitation made through the API
 
 
 class EraseCustomerAuthTests(PrivacyBase):
@@ -442,7 +447,7 @@ class EraseCustomerTests(unittest.TestCase):
         return r.json
 
     def test_erasure(self):
-        self.d = d = Daemon()
+        self.d = d = Daemon(env={"SURVEYD_PUBLIC_URL": "http://127.0.0.1:9"})
         self.addCleanup(d.cleanup)
         d.start()
         s1, s2 = uid("erase-1"), uid("erase-2")
@@ -501,10 +506,40 @@ class EraseCustomerTests(unittest.TestCase):
             model[rid] = (sid, answers)
         survivors = {rid: self.req("GET", "/v1/responses/" + rid, token=READ_TOKEN).json
                      for rid in model}
+        # Their invitations (a sent one that was answered, a throttled one, one on each survey),
+        # and okapi's, which must survive. Written as the store keeps them.
+        invited = datetime.datetime(2025, 3, 2, 9, tzinfo=UTC)
+        zebra_invitations = [
+            insert_invitation(d, s1, invited, "email", "agent-z", "sent", customer=ZEBRA,
+                              opened_at=invited, responded_at=invited,
+                              properties='{"email": "%s"}' % ZEBRA_INVITE_PROPERTY,
+                              interaction=ZEBRA_INVITE_TICKET),
+            insert_invitation(d, s1, invited, "email", "agent-z", "throttled", customer=ZEBRA),
+            insert_invitation(d, s2, invited, "sms", None, "sent", customer=ZEBRA,
+                              properties='{"email": "%s"}' % ZEBRA_INVITE_PROPERTY),
+        ]
+        okapi_invitation = insert_invitation(d, s1, invited, "email", None, "sent", customer=OKAPI,
+                                             properties='{"note": "%s"}' % OKAPI_COMMENT)
 
         files = db_files(d)
         self.assertTrue(found_in(files, ZEBRA), "customer id not on disk before erasure")
         self.assertTrue(found_in(files, ZEBRA_COMMENT), "comment not on disk before erasure")
+        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET] + zebra_invitations:
+            self.assertTrue(found_in(files, needle), "%s not on disk before erasure" % needle)
+        self.assertEqual((self.metrics(s1)["invitations"]["sent"], self.metrics(s1)["invitations"]["suppressed"],
+                          self.metrics(s2)["invitations"]["sent"]), (2, 1, 1))
+        # One more through the API, with an Idempotency-Key: its stored reply holds its id (and,
+        # when sent, its link). They answered s2 just now, so it is throttled, and kept all the same.
+        made = self.req("POST", "/v1/surveys/%s/invitations" % s2,
+                        {"customer": ZEBRA, "channel": "email", "properties": {"phone": ZEBRA_INVITE_PHONE}},
+                        headers={"Idempotency-Key": uid("zebra-invite-key")}, token=INGEST_TOKEN)
+        self.assertIn(made.status, (200, 201), made.body[:300])
+        zebra_invitations.append(made.json["id"])
+        if "url" in made.json:
+            zebra_invitations.append(made.json["url"].rsplit("/", 1)[1])
+        files = db_files(d)
+        for needle in (ZEBRA_INVITE_PHONE, made.json["id"]):
+            self.assertTrue(found_in(files, needle), "%s not on disk before erasure" % needle)
         h = self.req("GET", customer_path(ZEBRA) + "/responses", token=READ_TOKEN).json
         self.assertEqual(len(h["responses"]), len(zebra))
         self.assertEqual(self.metrics(s1)["responses"],
@@ -528,7 +563,17 @@ class EraseCustomerTests(unittest.TestCase):
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment still on disk (live): "
                          + where(files, ZEBRA_COMMENT))
         self.assertEqual(found_in(files, "zebra@example.com"), [], "property still on disk")
+        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations:
+            self.assertEqual(found_in(files, needle), [], "invitation's %s still on disk (live): %s"
+                             % (needle, where(files, needle)))
+        self.assertEqual(self.req("GET", "/v1/invitations/" + made.json["id"], token=READ_TOKEN).status, 404)
         self.assertTrue(found_in(files, OKAPI_COMMENT), "the search itself is broken")
+        self.assertTrue(found_in(files, okapi_invitation), "okapi's invitation is gone")
+        # The metrics count okapi's invitation alone.
+        self.assertEqual(self.metrics(s1)["invitations"],
+                         {"sent": 1, "suppressed": 0, "opened": 0, "responded": 0, "response_rate": 0,
+                          "ci95": [0, 79.35]})
+        self.assertEqual((self.metrics(s2)["invitations"]["sent"], self.metrics(s2)["invitations"]["suppressed"]), (0, 0))
 
         for rid, _ in zebra:
             self.assertEqual(self.req("GET", "/v1/responses/" + rid, token=READ_TOKEN).status, 404)
@@ -574,7 +619,11 @@ class EraseCustomerTests(unittest.TestCase):
                          + where(files, ZEBRA))
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment on disk after stop: "
                          + where(files, ZEBRA_COMMENT))
+        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations:
+            self.assertEqual(found_in(files, needle), [], "invitation's %s on disk after stop: %s"
+                             % (needle, where(files, needle)))
         self.assertTrue(found_in(files, OKAPI_COMMENT))
+        self.assertTrue(found_in(files, okapi_invitation))
         rc, out = verify(d.data_dir)
         self.assertEqual(rc, 0, out)
 
@@ -703,8 +752,16 @@ class RetentionTests(unittest.TestCase):
                       token=INGEST_TOKEN)
             self.assertEqual(r.status, 201, r.body)
             ids[name] = r.json["id"]
+        # Invitations go by their created_at, suppressed ones too; 31 days old is past the cutoff.
+        invitations = {}
+        for name, s, days, outcome in (("i400", sid, 400, "sent"), ("i31", sid, 31, "throttled"),
+                                       ("i1", sid, 1, "sent"), ("j31", other, 31, "sent"),
+                                       ("j29", other, 29, "sampled_out")):
+            invitations[name] = insert_invitation(d, s, now - datetime.timedelta(days=days), "email", None,
+                                                  outcome, customer="ret-cust")
         m = d.req("GET", "/v1/surveys/%s/metrics" % sid, token=READ_TOKEN).json
         self.assertEqual(m["responses"], 3)
+        self.assertEqual((m["invitations"]["sent"], m["invitations"]["suppressed"]), (2, 1))
         keep = {n: d.req("GET", "/v1/responses/" + ids[n], token=READ_TOKEN).json
                 for n in ("d1", "o29")}
         d.stop()
@@ -728,8 +785,10 @@ class RetentionTests(unittest.TestCase):
         nps = m["questions"]["nps"]
         self.assertEqual((nps["answered"], nps["promoters"], nps["detractors"]), (1, 1, 0))
         self.assertEqual(nps["distribution"][0] + nps["distribution"][5], 0)
-        self.assertEqual(d.req("GET", "/v1/surveys/%s/metrics" % other,
-                               token=READ_TOKEN).json["responses"], 1)
+        self.assertEqual((m["invitations"]["sent"], m["invitations"]["suppressed"]), (1, 0))
+        m = d.req("GET", "/v1/surveys/%s/metrics" % other, token=READ_TOKEN).json
+        self.assertEqual(m["responses"], 1)
+        self.assertEqual((m["invitations"]["sent"], m["invitations"]["suppressed"]), (0, 1))
         listed = d.req("GET", "/v1/surveys/%s/responses" % sid, token=READ_TOKEN).json
         self.assertEqual([x["id"] for x in listed["responses"]], [ids["d1"]])
         h = d.req("GET", "/v1/customers/ret-cust/responses", token=READ_TOKEN).json
@@ -740,6 +799,8 @@ class RetentionTests(unittest.TestCase):
         d.stop()
         rc, out = verify(d.data_dir)
         self.assertEqual(rc, 0, out)
+        left = harness.db_query(d, "SELECT id FROM invitations WHERE customer = ?", ["ret-cust"])
+        self.assertEqual(sorted(row[0] for row in left), sorted([invitations["i1"], invitations["j29"]]))
 
 
 if __name__ == "__main__":

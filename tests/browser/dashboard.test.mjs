@@ -1,9 +1,12 @@
 // The dashboard served by the daemon, in a real Chromium: seeded figures, polling with ETags, the token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARTIFACTS, READ, REPO, api, ces, change, csat, eventually, launchBrowser, nps, startDaemon } from './lib.mjs';
+import {
+  ARTIFACTS, READ, REPO, api, assertNoAxeViolations, ces, change, csat, eventually, launchBrowser, nps, responseRate, startDaemon,
+} from './lib.mjs';
 import { SUPPORT, addDays, makeResponses, postAll } from './seed.mjs';
 
 let daemon, browser, context, page;
@@ -168,6 +171,51 @@ test('a channel filter narrows the figures', async () => {
   await page.locator('#channel').fill('');
   await page.locator('#channel').press('Enter');
   await eventually(async () => Number(await attr('nps-n')) === values(current, 'rec').length, { what: 'all channels again' });
+});
+
+// Invitations as the store keeps them (schema/008_invitations.sql), written into the daemon's
+// database with Debian's sqlite3 before any metrics request for the survey (so no cached reply
+// predates them), on fixed dates like the responses. outcome 0 = sent, 1 = throttled.
+function insertInvitations(survey, rows) {
+  const values = rows.map((r, i) => `('inv-${survey}-${i}', '${survey}', 'cust-${i}', 'email', ${r.outcome},` +
+    ` ${Date.parse(r.at)}, ${r.opened ? Date.parse(r.at) + 60000 : 0}, ${r.responded ? Date.parse(r.at) + 120000 : 0})`);
+  execFileSync('sqlite3', [join(daemon.dataDir, 'surveyd.db'), '.timeout 5000',
+    'INSERT INTO invitations (id, survey, customer, channel, outcome, created_at, opened_at, responded_at) VALUES ' +
+    values.join(', ') + ';']);
+}
+
+test('the response rate shows for a survey with invitations in the window, and only then', async () => {
+  // support sent none: no rate.
+  assert.equal(await page.getByTestId('response-rate').isHidden(), true);
+  const r = await api(daemon.base, 'PUT', '/v1/surveys/invited', {
+    body: { title: 'Invited', questions: [{ id: 'rec', type: 'nps' }] },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const rows = [];
+  for (let i = 0; i < 23; i++) rows.push({ outcome: 0, at: `${addDays(from, i)}T10:00:00.000Z`, opened: i % 2 === 0, responded: i % 5 < 2 });
+  for (let i = 0; i < 4; i++) rows.push({ outcome: 1, at: `${addDays(from, i)}T11:00:00.000Z` });
+  // Before the window: answered, but not counted.
+  for (let i = 0; i < 10; i++) rows.push({ outcome: 0, at: `${addDays(from, -3)}T10:00:00.000Z`, responded: true });
+  insertInvitations('invited', rows);
+  const sent = 23, responded = rows.slice(0, 23).filter((x) => x.responded).length;
+  const e = responseRate(responded, sent);
+
+  await page.goto(`${daemon.base}/dashboard?poll=1000&survey=invited&from=${from}&to=${last}`);
+  const rate = page.getByTestId('response-rate');
+  await rate.waitFor();
+  assert.equal(Number(await rate.getAttribute('data-value')), e.rate);
+  assert.equal(Number(await rate.getAttribute('data-sent')), sent);
+  assert.equal(Number(await rate.getAttribute('data-responded')), responded);
+  assert.match(await rate.textContent(), new RegExp(`${e.rate.toFixed(2).replace('.', '\\.')}% response rate`));
+  const detail = page.getByTestId('response-rate-detail');
+  assert.deepEqual([Number(await detail.getAttribute('data-low')), Number(await detail.getAttribute('data-high'))], e.ci);
+  assert.equal(await detail.textContent(), `${responded} of ${sent} invited · 95% CI ${e.ci[0].toFixed(2)} – ${e.ci[1].toFixed(2)}`);
+  await assertNoAxeViolations(page, 'response rate shown');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-response-rate.png') });
+
+  // Back to a survey without invitations: the rate goes.
+  await page.locator('#survey').selectOption('support');
+  await eventually(async () => rate.isHidden(), { what: 'the rate to go for a survey without invitations' });
 });
 
 test('every request carries the token, and "Forget token" drops it', async () => {

@@ -173,6 +173,14 @@ export function ces(values) {
   const h = (Z * s) / Math.sqrt(n);
   return { n, score: round2(mean), raw: mean, ci: [round2(mean - h), round2(mean + h)], se: s / Math.sqrt(n) };
 }
+// A response rate: responded of sent, in percent, with the Wilson interval (README, formulas).
+export function responseRate(responded, sent) {
+  const q = responded / sent;
+  const z2 = Z * Z;
+  const centre = (q + z2 / (2 * sent)) / (1 + z2 / sent);
+  const half = (Z / (1 + z2 / sent)) * Math.sqrt((q * (1 - q)) / sent + z2 / (4 * sent * sent));
+  return { rate: round2(100 * q), ci: [round2(100 * (centre - half)), round2(100 * (centre + half))] };
+}
 // Δ and its significance between two windows' figures (from the functions above).
 // As the server does: the difference of the unrounded figures, rounded once.
 export function change(cur, prev) {

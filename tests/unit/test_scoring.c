@@ -687,6 +687,57 @@ START_TEST(test_yes_no_one_sided)
 END_TEST
 
 /* ======================================================================= */
+/* shares (response rates)                                                 */
+/* ======================================================================= */
+
+START_TEST(test_share_none_sent)
+{
+    struct scoring_share r;
+
+    memset(&r, 0xff, sizeof(r));
+    scoring_share(0, 0, &r);
+    ck_assert_uint_eq(r.n, 0);
+    ck_assert_uint_eq(r.k, 0);
+    assert_absent(r.pct);
+    assert_absent(r.std_error);
+    assert_interval_absent(r.ci95);
+    scoring_share(1, 1, NULL); /* must not crash */
+}
+END_TEST
+
+START_TEST(test_share_rate)
+{
+    /* 3 responded of 8 sent: 37.5%, Wilson [13.68442847391229,
+     * 69.42576073462290] (computed apart, in Python, from the formula). */
+    struct scoring_share r;
+
+    scoring_share(3, 8, &r);
+    assert_value(r.pct, 37.5);
+    assert_interval(r.ci95, 13.68442847391229, 69.42576073462290);
+    /* the same as a yes/no question with 3 yes and 5 no */
+    struct scoring_yes_no yn;
+    scoring_yes_no(3, 5, &yn);
+    assert_interval(r.ci95, yn.ci95.low, yn.ci95.high);
+
+    scoring_share(0, 5, &r);
+    assert_value(r.pct, 0.0);
+    assert_interval(r.ci95, 0.0, 43.44824686593928);
+}
+END_TEST
+
+START_TEST(test_share_clamped)
+{
+    /* more responded than sent (a store that miscounted): a share of 100%, never more */
+    struct scoring_share r;
+
+    scoring_share(9, 4, &r);
+    ck_assert_uint_eq(r.k, 4);
+    assert_value(r.pct, 100.0);
+    ck_assert(r.ci95.high <= 100.0);
+}
+END_TEST
+
+/* ======================================================================= */
 /* comparison                                                              */
 /* ======================================================================= */
 
@@ -1080,6 +1131,9 @@ static Suite *scoring_suite(void)
     tcase_add_test(yn, test_yes_no_empty);
     tcase_add_test(yn, test_yes_no_mixed);
     tcase_add_test(yn, test_yes_no_one_sided);
+    tcase_add_test(yn, test_share_none_sent);
+    tcase_add_test(yn, test_share_rate);
+    tcase_add_test(yn, test_share_clamped);
     suite_add_tcase(s, yn);
 
     tcase_add_test(cmp, test_compare_threshold);
