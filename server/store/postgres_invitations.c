@@ -202,13 +202,16 @@ enum store_status pg_last_contact(struct store_conn *base, const char *survey, c
     return status;
 }
 
-/* Days as the responses' (submitted_at / 86400000: bigint division truncates, as SQLite's does). */
-enum store_status pg_invitation_scan(struct store_conn *base, const struct store_metrics_query *q,
-                                     void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg)
+/* Days as the responses' (submitted_at / 86400000: bigint division truncates, as SQLite's does).
+ * PostgreSQL has no invitation rollup yet: whole days [lo, hi) are read from the raw rows too. */
+enum store_status pg_invitation_range(struct store_conn *base, const struct store_metrics_query *q, bool from_rollup,
+                                      int64_t lo, int64_t hi,
+                                      void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg)
 {
     char from[24], to[24];
     const char *values[] = {
-        q->survey, pg_int_text(from, q->from_ms), pg_int_text(to, q->to_ms), q->channel, q->agent,
+        q->survey, pg_int_text(from, from_rollup ? lo * STORE_MS_PER_DAY : lo),
+        pg_int_text(to, from_rollup ? hi * STORE_MS_PER_DAY : hi), q->channel, q->agent,
         q->by_agent || q->agent ? "true" : "false",
     };
     enum store_status status;

@@ -1551,6 +1551,16 @@ static void check_all_inv_scans(const char *survey)
         {invited[5].created_at, invited[9].created_at},
         {invited[9].created_at, invited[5].created_at + 1},
         {now_ms - 15 * DAY_MS + 5 * HOUR_MS, INT64_MAX},
+        /* Whole days from the rollup, partial ones at either edge from the raw rows. */
+        {now_ms - 25 * DAY_MS + 3 * HOUR_MS, now_ms - 5 * DAY_MS},
+        {now_ms - 25 * DAY_MS, now_ms - 5 * DAY_MS - 1},
+        {now_ms - 25 * DAY_MS - 1, now_ms - 5 * DAY_MS + 1},
+        {now_ms - 20 * DAY_MS + 5 * HOUR_MS, now_ms - 20 * DAY_MS + 9 * HOUR_MS}, /* inside one day */
+        {now_ms - 20 * DAY_MS + 5 * HOUR_MS, now_ms - 19 * DAY_MS + 9 * HOUR_MS}, /* no whole day */
+        {now_ms - 20 * DAY_MS, now_ms - 19 * DAY_MS},                             /* exactly one */
+        {INT64_MIN, now_ms - 12 * DAY_MS + 1},
+        {0, DAY_MS},
+        {1, INT64_MAX},
     };
     for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++) {
         for (int f = 0; f < 6; f++) {
@@ -1597,6 +1607,28 @@ START_TEST(test_invitation_scan)
     }
     writer_commit(w);
     check_all_inv_scans("s1");
+    check_verify();
+
+    /* A burst of automated visits clears opened_at: opened goes down again, unless the invitation
+     * was answered (opened counts those too); others are opened only now. The rollup follows each
+     * transition, both ways. */
+    w = writer_begin();
+    for (int i = 40; i < invited_count; i++) {
+        struct store_invitation_row *r = &invited[i];
+        if (r->outcome != STORE_INVITATION_SENT)
+            continue;
+        if (r->opened_at > 0)
+            r->opened_at = 0;
+        else if (i % 3 == 0)
+            r->opened_at = r->created_at + 5 * HOUR_MS;
+        else
+            continue;
+        ck_assert_int_eq(store_update_invitation(w, r), STORE_OK);
+    }
+    writer_commit(w);
+    check_all_inv_scans("s1");
+    check_all_inv_scans("s2");
+    check_verify();
 }
 END_TEST
 
