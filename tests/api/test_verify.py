@@ -565,18 +565,26 @@ class InvitationRollupVerifyTests(VerifyTestBase):
         self.assertConsistent(0)
         self.assertGreater(harness.db_query(self.d, "SELECT count(*) FROM invitation_days")[0][0], 0)
 
-    @harness.skip_unless_sqlite("SQLite's migration 009 on a version 8 file (PostgreSQL's 003 back-fills alike)")
-    def test_migration_backfills_a_version_8_database(self):
+    def test_migration_backfills_an_older_database(self):
+        """SQLite's migration 009 on a version 8 file, PostgreSQL's 003 on a version 2 database."""
         before = harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4")
         self.assertTrue(before)
-        for sql in ("DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
-                    "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days", "PRAGMA user_version = 8"):
-            harness.sqlite_execute(self.d.db_path, sql)
+        if harness.is_postgres():
+            downgrade = ("DROP TABLE invitation_days", "DROP TRIGGER invitation_days_insert ON invitations",
+                         "DROP TRIGGER invitation_days_update ON invitations",
+                         "DROP TRIGGER invitation_days_delete ON invitations",
+                         "DROP FUNCTION invitation_days_trigger()", "DROP FUNCTION invitation_days_add(invitations, integer)",
+                         "UPDATE schema_version SET version = 2")
+        else:
+            downgrade = ("DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
+                         "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days", "PRAGMA user_version = 8")
+        for sql in downgrade:
+            harness.db_execute(self.d, sql)
+        self.assertEqual(harness.db_query(self.d, "SELECT count(*) FROM invitations WHERE outcome = 0")[0][0] > 0, True)
         self.d.start()
         self.d.stop()
         self.assertEqual(harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4"), before)
         self.assertConsistent(0)
-
 
 if __name__ == "__main__":
     unittest.main()
