@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "edit_token.h"
+#include "idempotency.h"
 #include "ids.h"
 #include "invitation_message.h"
 #include "invitation_policy.h"
@@ -21,7 +22,6 @@
 #include "smtp.h"
 #include "timefmt.h"
 
-#define IDEMPOTENCY_KEY_MAX 255
 #define URL_MAX 640     /* --public-url is at most 512 bytes, then "/s/" and the token */
 
 enum post_phase { PHASE_WRITING, PHASE_SENDING };
@@ -41,9 +41,7 @@ struct invitation_job {
     char *email_html, *text;            /* rendered before the writer: they need only the link */
     /* Decided by the writer. */
     struct invitation_decision decision;
-    char scope[96];
-    const char *idempotency_key;        /* the request's header, alive as long as the request */
-    struct store_idempotency idempotency;
+    struct idempotency idem;
     struct store_replay replay;
     int reply_status;
     char *reply;
@@ -158,8 +156,8 @@ static enum store_status apply_invitation(struct store_conn *conn, struct writer
     enum store_status status;
 
     /* Checked again in the transaction: two retries racing each other both missed the record. */
-    if (inv->idempotency_key) {
-        status = store_find_idempotency(conn, &inv->idempotency, &inv->replay);
+    if (inv->idem.key) {
+        status = store_find_idempotency(conn, &inv->idem.record, &inv->replay);
         if (status != STORE_NOT_FOUND)
             return status;
     }
@@ -181,9 +179,9 @@ static enum store_status apply_invitation(struct store_conn *conn, struct writer
     inv->reply_status = inv->decision.verdict == INVITATION_SEND ? 201 : 200;
     if (inv->reply == NULL)
         return STORE_ERROR;
-    if (!inv->idempotency_key)
+    if (!inv->idem.key)
         return STORE_OK;
-    return store_save_idempotency(conn, &inv->idempotency, inv->reply_status, inv->reply, inv->id,
+    return store_save_idempotency(conn, &inv->idem.record, inv->reply_status, inv->reply, inv->id,
                                   inv->request.customer, inv->now_ms);
 }
 
@@ -211,19 +209,6 @@ static void reply_invitation(struct http_request *req, int status, char *body, c
         http_add_header(req, "Location", location);
     }
     http_reply_json_text(req, (unsigned)status, body);
-}
-
-static void reply_replay(struct http_request *req, struct store_replay *replay)
-{
-    http_add_header(req, "Idempotent-Replayed", "true");
-    reply_invitation(req, replay->status, replay->reply, replay->response_id ? replay->response_id : "");
-    replay->reply = NULL;
-}
-
-static void reply_key_reused(struct http_request *req)
-{
-    http_reply_problem(req, 422, "idempotency_key_reused",
-                       "this Idempotency-Key was already used with a different body", NULL);
 }
 
 /* The 201 with what became of the email: {"sent": true}, or {"sent": false, "error": "..."}. The
@@ -288,12 +273,9 @@ static enum http_next send_email(struct http_request *req, struct invitation_job
     return HTTP_SUSPENDED;
 }
 
-static bool replayed_early(struct http_request *req, struct store_conn *conn, struct invitation_job *inv);
-
 static bool replayed_after_race(struct http_request *req, struct invitation_job *inv)
 {
-    struct store_conn *conn = store_reader(api_app(req)->store);
-    return conn && replayed_early(req, conn, inv);
+    return idempotency_replied(req, store_reader(api_app(req)->store), &inv->idem, reply_invitation);
 }
 
 static enum http_next finish_post(struct http_request *req, struct invitation_job *inv)
@@ -310,10 +292,10 @@ static enum http_next finish_post(struct http_request *req, struct invitation_jo
         inv->reply = NULL;
         break;
     case STORE_REPLAY:
-        reply_replay(req, &inv->replay);
+        idempotency_reply_replay(req, &inv->replay, reply_invitation);
         break;
     case STORE_KEY_REUSED:
-        reply_key_reused(req);
+        idempotency_reply_key_reused(req);
         break;
     case STORE_NOT_FOUND:
         api_reply_survey_error(req, inv->survey.id, STORE_NOT_FOUND); /* deleted meanwhile */
@@ -321,7 +303,7 @@ static enum http_next finish_post(struct http_request *req, struct invitation_jo
     case STORE_CONFLICT:
         /* Another instance stored the same Idempotency-Key after this one looked: the retry gets
          * that first reply, now committed. */
-        if (inv->idempotency_key && replayed_after_race(req, inv))
+        if (inv->idem.key && replayed_after_race(req, inv))
             break;
         http_reply_problem(req, 409, "conflict", "this invitation conflicts with one stored meanwhile; retry", NULL);
         break;
@@ -378,52 +360,13 @@ static bool email_possible(struct http_request *req, const struct invitation_req
     return false;
 }
 
-#define IDEMPOTENCY_KEY_RULE "must be 1 to 255 printable ASCII characters (space included)"
-
-static bool idempotency_key_valid(const char *key)
-{
-    size_t n = 0;
-    for (; key[n]; n++) {
-        if (n >= IDEMPOTENCY_KEY_MAX || key[n] < 0x20 || key[n] > 0x7e)
-            return false;
-    }
-    return n > 0;
-}
-
-/* A retry answered from a read connection before anything else is done. True when replied. */
-static bool replayed_early(struct http_request *req, struct store_conn *conn, struct invitation_job *inv)
-{
-    struct store_replay replay;
-    enum store_status status = store_find_idempotency(conn, &inv->idempotency, &replay);
-
-    if (status == STORE_REPLAY) {
-        reply_replay(req, &replay);
-        store_replay_free(&replay);
-        return true;
-    }
-    if (status == STORE_KEY_REUSED) {
-        reply_key_reused(req);
-        return true;
-    }
-    return false;
-}
-
 /* "Idempotency-Key": a helpdesk trigger that retries gets the first reply again (link included)
  * instead of a second invitation, which the throttle would suppress. Replies and returns false when
  * refused or already answered. */
 static bool idempotency_checked(struct http_request *req, struct store_conn *conn, struct invitation_job *inv)
 {
-    inv->idempotency_key = http_header(req, "Idempotency-Key");
-    if (inv->idempotency_key == NULL)
-        return true;
-    if (!idempotency_key_valid(inv->idempotency_key)) {
-        api_reply_invalid_field(req, "Idempotency-Key", IDEMPOTENCY_KEY_RULE);
-        return false;
-    }
-    snprintf(inv->scope, sizeof inv->scope, "POST /v1/surveys/%s/invitations", inv->survey.id);
-    inv->idempotency = (struct store_idempotency){inv->scope, inv->survey.id, inv->idempotency_key, req->body,
-                                                  req->body_len};
-    return !replayed_early(req, conn, inv);
+    return idempotency_read(req, &inv->idem, inv->survey.id, "POST /v1/surveys/%s/invitations", inv->survey.id) &&
+           !idempotency_replied(req, conn, &inv->idem, reply_invitation);
 }
 
 /* The link and what it says, made before the writer decides: they need nothing it knows. */

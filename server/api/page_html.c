@@ -1,107 +1,33 @@
 #include "page_html.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A growing document; once an allocation failed everything after it is dropped and the result is
- * NULL, so a half page is never sent. */
-struct doc {
-    char *data;
-    size_t len, cap;
-    bool failed;
-};
-
-static void put_n(struct doc *d, const char *s, size_t n)
-{
-    if (d->failed)
-        return;
-    if (d->len + n + 1 > d->cap) {
-        size_t cap = d->cap ? d->cap : 4096;
-        while (cap < d->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(d->data, cap);
-        if (grown == NULL) {
-            d->failed = true;
-            return;
-        }
-        d->data = grown;
-        d->cap = cap;
-    }
-    memcpy(d->data + d->len, s, n);
-    d->len += n;
-    d->data[d->len] = '\0';
-}
-
-static void put(struct doc *d, const char *s)
-{
-    put_n(d, s, strlen(s));
-}
-
-/* Text and attribute values alike: every character that could end one is escaped. */
-static void put_escaped(struct doc *d, const char *s)
-{
-    for (const char *p = s; *p;) {
-        size_t run = strcspn(p, "&<>\"'");
-        put_n(d, p, run);
-        p += run;
-        switch (*p) {
-        case '&': put(d, "&amp;"); break;
-        case '<': put(d, "&lt;"); break;
-        case '>': put(d, "&gt;"); break;
-        case '"': put(d, "&quot;"); break;
-        case '\'': put(d, "&#39;"); break;
-        default: return;
-        }
-        p++;
-    }
-}
-
-static void putf(struct doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct doc *d, const char *fmt, ...)
-{
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        put_n(d, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
-}
-
-static char *finish(struct doc *d, size_t *len)
-{
-    if (d->failed || d->data == NULL) {
-        free(d->data);
-        return NULL;
-    }
-    *len = d->len;
-    return d->data;
-}
+#include "text_buffer.h"
 
 /* ---- the frame every page shares ---- */
 
-static void head(struct doc *d, const char *title, const char *css_version, const char *js_version)
+static void head(struct text_buffer *d, const char *title, const char *css_version, const char *js_version)
 {
-    put(d, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    text_buffer_put(d, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
            "<meta name=\"robots\" content=\"noindex, nofollow\">\n<title>");
-    put_escaped(d, title);
-    put(d, "</title>\n<link rel=\"stylesheet\" href=\"page.css?v=");
-    put_escaped(d, css_version);
-    put(d, "\">\n");
+    text_buffer_put_html(d, title);
+    text_buffer_put(d, "</title>\n<link rel=\"stylesheet\" href=\"page.css?v=");
+    text_buffer_put_html(d, css_version);
+    text_buffer_put(d, "\">\n");
     if (js_version) {
-        put(d, "<script src=\"page.js?v=");
-        put_escaped(d, js_version);
-        put(d, "\" defer></script>\n");
+        text_buffer_put(d, "<script src=\"page.js?v=");
+        text_buffer_put_html(d, js_version);
+        text_buffer_put(d, "\" defer></script>\n");
     }
-    put(d, "</head>\n<body>\n<main class=\"surveyd-widget sd-page\">\n");
+    text_buffer_put(d, "</head>\n<body>\n<main class=\"surveyd-widget sd-page\">\n");
 }
 
-static void foot(struct doc *d)
+static void foot(struct text_buffer *d)
 {
-    put(d, "</main>\n</body>\n</html>\n");
+    text_buffer_put(d, "</main>\n</body>\n</html>\n");
 }
 
 /* ---- questions ---- */
@@ -117,11 +43,11 @@ static const char *default_prompt(const struct question *q)
     }
 }
 
-static void put_prompt(struct doc *d, const struct question *q)
+static void put_prompt(struct text_buffer *d, const struct question *q)
 {
     const char *prompt = q->text ? q->text : default_prompt(q);
     if (prompt) {
-        put_escaped(d, prompt);
+        text_buffer_put_html(d, prompt);
         return;
     }
     /* As the widget does: "would_return" reads "Would return". */
@@ -133,7 +59,7 @@ static void put_prompt(struct doc *d, const struct question *q)
     }
     if (id[0] >= 'a' && id[0] <= 'z')
         id[0] = (char)(id[0] - 'a' + 'A');
-    put_escaped(d, id);
+    text_buffer_put_html(d, id);
 }
 
 /* One choice of a radio group: value as submitted, label as shown (emoji: shown, label read). */
@@ -174,32 +100,32 @@ static bool has_ends(const struct question *q)
            !(q->type == QUESTION_CSAT && q->scale == 2);
 }
 
-static void put_radio(struct doc *d, const struct question *q, int k, const struct choice *c, const char *chosen)
+static void put_radio(struct text_buffer *d, const struct question *q, int k, const struct choice *c, const char *chosen)
 {
     const char *value = c->value_text ? c->value_text : c->value;
-    putf(d, "<label class=\"sd-opt\" for=\"q-%s-%d\"><input type=\"radio\" name=\"", q->id, k);
-    put_escaped(d, q->id);
-    putf(d, "\" id=\"q-%s-%d\" value=\"", q->id, k);
-    put_escaped(d, value);
-    put(d, "\"");
+    text_buffer_printf(d, "<label class=\"sd-opt\" for=\"q-%s-%d\"><input type=\"radio\" name=\"", q->id, k);
+    text_buffer_put_html(d, q->id);
+    text_buffer_printf(d, "\" id=\"q-%s-%d\" value=\"", q->id, k);
+    text_buffer_put_html(d, value);
+    text_buffer_put(d, "\"");
     if (chosen && strcmp(chosen, value) == 0)
-        put(d, " checked");
-    put(d, ">");
+        text_buffer_put(d, " checked");
+    text_buffer_put(d, ">");
     if (c->emoji) {
-        put(d, "<span><span aria-hidden=\"true\">");
-        put(d, c->emoji);
-        put(d, "</span><span class=\"sd-sr\">");
-        put_escaped(d, c->label);
-        put(d, "</span></span>");
+        text_buffer_put(d, "<span><span aria-hidden=\"true\">");
+        text_buffer_put(d, c->emoji);
+        text_buffer_put(d, "</span><span class=\"sd-sr\">");
+        text_buffer_put_html(d, c->label);
+        text_buffer_put(d, "</span></span>");
     } else {
-        put(d, "<span>");
-        put_escaped(d, c->label);
-        put(d, "</span>");
+        text_buffer_put(d, "<span>");
+        text_buffer_put_html(d, c->label);
+        text_buffer_put(d, "</span>");
     }
-    put(d, "</label>");
+    text_buffer_put(d, "</label>");
 }
 
-static void put_radios(struct doc *d, const struct question *q, const struct page_question_state *st)
+static void put_radios(struct text_buffer *d, const struct question *q, const struct page_question_state *st)
 {
     struct choice scale[11];
     char labels[11][8];
@@ -217,9 +143,9 @@ static void put_radios(struct doc *d, const struct question *q, const struct pag
                                                     : "sd-opts sd-grid";
     }
     if (q->type != QUESTION_CHOICE && q->type != QUESTION_YES_NO && strcmp(cls, "sd-opts sd-grid") == 0)
-        putf(d, "<div class=\"sd-wrap sd-cols-%d\"><div class=\"%s\">", n, cls);
+        text_buffer_printf(d, "<div class=\"sd-wrap sd-cols-%d\"><div class=\"%s\">", n, cls);
     else
-        putf(d, "<div class=\"sd-wrap\"><div class=\"%s\">", cls);
+        text_buffer_printf(d, "<div class=\"sd-wrap\"><div class=\"%s\">", cls);
     for (int k = 0; k < n; k++)
         put_radio(d, q, k, &scale[k], st->value);
     for (int k = 0; q->type == QUESTION_CHOICE && k < q->option_count; k++) {
@@ -231,31 +157,31 @@ static void put_radios(struct doc *d, const struct question *q, const struct pag
         struct choice c = {"", NULL, "Other", NULL};
         put_radio(d, q, q->option_count, &c, st->other && st->other[0] ? "" : NULL);
     }
-    put(d, "</div>");
+    text_buffer_put(d, "</div>");
     if (has_ends(q))
-        putf(d, "<div class=\"sd-ends\" id=\"q-%s-ends\"><span>%s</span><span>%s</span></div>",
+        text_buffer_printf(d, "<div class=\"sd-ends\" id=\"q-%s-ends\"><span>%s</span><span>%s</span></div>",
              q->id, scale_ends[q->type][0], scale_ends[q->type][1]);
-    put(d, "</div>");
+    text_buffer_put(d, "</div>");
     if (q->type == QUESTION_CHOICE && q->allow_other) {
-        putf(d, "<input type=\"text\" name=\"%s.other\" id=\"q-%s-other\" maxlength=\"2000\" "
+        text_buffer_printf(d, "<input type=\"text\" name=\"%s.other\" id=\"q-%s-other\" maxlength=\"2000\" "
                 "aria-label=\"Other, please specify\" value=\"", q->id, q->id);
-        put_escaped(d, st->other ? st->other : "");
-        put(d, "\">");
+        text_buffer_put_html(d, st->other ? st->other : "");
+        text_buffer_put(d, "\">");
     }
 }
 
-static void put_question(struct doc *d, const struct question *q, const struct page_question_state *st)
+static void put_question(struct text_buffer *d, const struct question *q, const struct page_question_state *st)
 {
     bool text = q->type == QUESTION_TEXT;
 
-    putf(d, "<fieldset id=\"q-%s\" data-question=\"%s\"", q->id, q->id);
+    text_buffer_printf(d, "<fieldset id=\"q-%s\" data-question=\"%s\"", q->id, q->id);
     if (!text) {
-        putf(d, " role=\"radiogroup\" aria-labelledby=\"q-%s-legend\"", q->id);
+        text_buffer_printf(d, " role=\"radiogroup\" aria-labelledby=\"q-%s-legend\"", q->id);
         if (q->required)
-            put(d, " aria-required=\"true\"");
+            text_buffer_put(d, " aria-required=\"true\"");
     }
     if (st->error)
-        put(d, " aria-invalid=\"true\"");
+        text_buffer_put(d, " aria-invalid=\"true\"");
     /* As the widget: a scale is described by its end labels ("Not likely", "Very likely"), and
      * by its error when there is one. */
     char described[2 * SURVEY_ID_MAX + 32] = "";
@@ -266,93 +192,93 @@ static void put_question(struct doc *d, const struct question *q, const struct p
         snprintf(described + used, sizeof described - used, "%sq-%s-err", used ? " " : "", q->id);
     }
     if (described[0])
-        putf(d, " aria-describedby=\"%s\"", described);
-    putf(d, ">\n<legend id=\"q-%s-legend\">", q->id);
+        text_buffer_printf(d, " aria-describedby=\"%s\"", described);
+    text_buffer_printf(d, ">\n<legend id=\"q-%s-legend\">", q->id);
     put_prompt(d, q);
     if (q->required)
-        put(d, "<span class=\"sd-req\" aria-hidden=\"true\">*</span>");
-    put(d, "</legend>\n");
+        text_buffer_put(d, "<span class=\"sd-req\" aria-hidden=\"true\">*</span>");
+    text_buffer_put(d, "</legend>\n");
     if (text) {
-        putf(d, "<textarea name=\"%s\" id=\"q-%s-text\" rows=\"3\" maxlength=\"%d\" aria-labelledby=\"q-%s-legend\"",
+        text_buffer_printf(d, "<textarea name=\"%s\" id=\"q-%s-text\" rows=\"3\" maxlength=\"%d\" aria-labelledby=\"q-%s-legend\"",
              q->id, q->id, q->max_length, q->id);
         if (q->required)
-            put(d, " aria-required=\"true\"");
+            text_buffer_put(d, " aria-required=\"true\"");
         if (st->error)
-            putf(d, " aria-invalid=\"true\" aria-describedby=\"q-%s-err\"", q->id);
-        put(d, ">");
-        put_escaped(d, st->value ? st->value : "");
-        put(d, "</textarea>");
+            text_buffer_printf(d, " aria-invalid=\"true\" aria-describedby=\"q-%s-err\"", q->id);
+        text_buffer_put(d, ">");
+        text_buffer_put_html(d, st->value ? st->value : "");
+        text_buffer_put(d, "</textarea>");
     } else {
         put_radios(d, q, st);
     }
     if (st->error) {
-        putf(d, "\n<p class=\"sd-qerr\" id=\"q-%s-err\">", q->id);
-        put_escaped(d, st->error);
-        put(d, "</p>");
+        text_buffer_printf(d, "\n<p class=\"sd-qerr\" id=\"q-%s-err\">", q->id);
+        text_buffer_put_html(d, st->error);
+        text_buffer_put(d, "</p>");
     }
-    put(d, "\n</fieldset>\n");
+    text_buffer_put(d, "\n</fieldset>\n");
 }
 
-static void put_error_summary(struct doc *d, const struct page_form *form)
+static void put_error_summary(struct text_buffer *d, const struct page_form *form)
 {
     bool any = form->error != NULL;
     for (int i = 0; i < form->survey->question_count; i++)
         any |= form->questions[i].error != NULL;
     if (!any)
         return;
-    put(d, "<div class=\"sd-summary\" id=\"sd-summary\" role=\"alert\" tabindex=\"-1\">\n"
+    text_buffer_put(d, "<div class=\"sd-summary\" id=\"sd-summary\" role=\"alert\" tabindex=\"-1\">\n"
            "<p class=\"sd-err\">Please check your answers:</p>\n<ul>\n");
     if (form->error) {
-        put(d, "<li>");
-        put_escaped(d, form->error);
-        put(d, "</li>\n");
+        text_buffer_put(d, "<li>");
+        text_buffer_put_html(d, form->error);
+        text_buffer_put(d, "</li>\n");
     }
     for (int i = 0; i < form->survey->question_count; i++) {
         const struct question *q = &form->survey->questions[i];
         if (form->questions[i].error == NULL)
             continue;
-        putf(d, "<li><a href=\"#q-%s\">", q->id);
+        text_buffer_printf(d, "<li><a href=\"#q-%s\">", q->id);
         put_prompt(d, q);
-        put(d, "</a>: ");
-        put_escaped(d, form->questions[i].error);
-        put(d, "</li>\n");
+        text_buffer_put(d, "</a>: ");
+        text_buffer_put_html(d, form->questions[i].error);
+        text_buffer_put(d, "</li>\n");
     }
-    put(d, "</ul>\n</div>\n");
+    text_buffer_put(d, "</ul>\n</div>\n");
 }
 
 char *page_html_form(const struct page_form *form, size_t *len)
 {
-    struct doc d = {0};
+    struct text_buffer d = {0};
     const char *title = form->survey->title ? form->survey->title : "Your feedback";
 
     head(&d, title, form->css_version, form->js_version);
-    put(&d, "<form method=\"post\" action=\"");
-    put_escaped(&d, form->action);
-    put(&d, "\" accept-charset=\"utf-8\" aria-labelledby=\"sd-title\" novalidate");
+    text_buffer_put(&d, "<form method=\"post\" action=\"");
+    text_buffer_put_html(&d, form->action);
+    text_buffer_put(&d, "\" accept-charset=\"utf-8\" aria-labelledby=\"sd-title\" novalidate");
     if (form->capture_question) {
-        put(&d, " data-capture=\"");
-        put_escaped(&d, form->capture_question);
-        put(&d, "\"");
+        text_buffer_put(&d, " data-capture=\"");
+        text_buffer_put_html(&d, form->capture_question);
+        text_buffer_put(&d, "\"");
     }
-    put(&d, ">\n<h1 id=\"sd-title\">");
-    put_escaped(&d, title);
-    put(&d, "</h1>\n");
+    text_buffer_put(&d, ">\n<h1 id=\"sd-title\">");
+    text_buffer_put_html(&d, title);
+    text_buffer_put(&d, "</h1>\n");
     if (form->notice) {
-        put(&d, "<p class=\"sd-notice\" id=\"sd-notice\" role=\"status\" tabindex=\"-1\">");
-        put_escaped(&d, form->notice);
-        put(&d, "</p>\n");
+        text_buffer_put(&d, "<p class=\"sd-notice\" id=\"sd-notice\" role=\"status\" tabindex=\"-1\">");
+        text_buffer_put_html(&d, form->notice);
+        text_buffer_put(&d, "</p>\n");
     }
     put_error_summary(&d, form);
-    put(&d, "<input type=\"hidden\" name=\"form_key\" value=\"");
-    put_escaped(&d, form->form_key);
-    put(&d, "\">\n");
+    text_buffer_put(&d, "<input type=\"hidden\" name=\"form_key\" value=\"");
+    text_buffer_put_html(&d, form->form_key);
+    text_buffer_put(&d, "\">\n");
     for (int i = 0; i < form->survey->question_count; i++) {
         if (!form->questions[i].hidden)
             put_question(&d, &form->survey->questions[i], &form->questions[i]);
     }
-    put(&d, "<button type=\"submit\">Send</button>\n</form>\n");
+    text_buffer_put(&d, "<button type=\"submit\">Send</button>\n</form>\n");
     foot(&d);
-    return finish(&d, len);
+    return text_buffer_finish(&d, len);
 }
 
 /* ---- the short pages ---- */
@@ -398,17 +324,17 @@ static struct message_text message_text(enum page_message which)
 
 char *page_html_message(enum page_message which, const char *title, const char *css_version, size_t *len)
 {
-    struct doc d = {0};
+    struct text_buffer d = {0};
     struct message_text text = message_text(which);
 
     head(&d, title ? title : text.heading, css_version, NULL);
-    put(&d, "<h1 id=\"sd-title\">");
-    put_escaped(&d, text.heading);
-    put(&d, "</h1>\n<p class=\"sd-done\">");
-    put_escaped(&d, text.body);
-    put(&d, "</p>\n");
+    text_buffer_put(&d, "<h1 id=\"sd-title\">");
+    text_buffer_put_html(&d, text.heading);
+    text_buffer_put(&d, "</h1>\n<p class=\"sd-done\">");
+    text_buffer_put_html(&d, text.body);
+    text_buffer_put(&d, "</p>\n");
     foot(&d);
-    return finish(&d, len);
+    return text_buffer_finish(&d, len);
 }
 
 const char *page_html_choice_value(const struct question *q, const char *value, char *buf, size_t size)

@@ -10,13 +10,13 @@
 
 #include "api.h"
 #include "edit_token.h"
+#include "idempotency.h"
 #include "export.h"
 #include "ids.h"
 #include "oom.h"
 #include "query.h"
 #include "timefmt.h"
 
-#define IDEMPOTENCY_KEY_MAX 255
 /* How far from now an anonymous submitted_at may be: imports of old responses need a token. */
 #define ANONYMOUS_CLOCK_SKEW_MS (5 * 60 * 1000LL)
 
@@ -28,9 +28,7 @@ struct post_job {
     struct validate_errors errors;      /* the definition changed and the response no longer fits */
     const char *body;                   /* the request's, alive as long as the request */
     size_t body_len;
-    char scope[96];
-    const char *idempotency_key;        /* the request's header, alive as long as the request */
-    struct store_idempotency idempotency;
+    struct idempotency idem;
     char *reply;                        /* the 201 body, also kept for replays */
     char existing_id[32];               /* on conflict */
     struct store_replay replay;         /* when the writer found the key already used */
@@ -92,8 +90,8 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
 
     /* Checked again here, in the transaction: two retries racing each other both missed the record
      * before validation, and only the first may insert. */
-    if (post->idempotency_key) {
-        status = store_find_idempotency(conn, &post->idempotency, &post->replay);
+    if (post->idem.key) {
+        status = store_find_idempotency(conn, &post->idem.record, &post->replay);
         if (status != STORE_NOT_FOUND)
             return status;
     }
@@ -104,9 +102,9 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
     status = store_insert_response(conn, &post->survey, &post->response, &token, post->existing_id);
     /* The idempotency record keeps the 201 as sent, edit token included: a retry must get the same
      * token back, and nothing else could give it (only its hash is kept). See docs/SECURITY.md. */
-    if (status != STORE_OK || !post->idempotency_key)
+    if (status != STORE_OK || !post->idem.key)
         return status;
-    return store_save_idempotency(conn, &post->idempotency, 201, post->reply, post->response.id,
+    return store_save_idempotency(conn, &post->idem.record, 201, post->reply, post->response.id,
                                   post->response.customer, post->response.received_at);
 }
 
@@ -124,28 +122,12 @@ static void reply_created(struct http_request *req, int status, char *body, cons
     http_reply_json_text(req, (unsigned)status, body);
 }
 
-static void reply_key_reused(struct http_request *req)
-{
-    http_reply_problem(req, 422, "idempotency_key_reused",
-                       "this Idempotency-Key was already used with a different body", NULL);
-}
-
-static void reply_replay(struct http_request *req, struct store_replay *replay)
-{
-    http_add_header(req, "Idempotent-Replayed", "true");
-    reply_created(req, replay->status, replay->reply, replay->response_id ? replay->response_id : "");
-    replay->reply = NULL;
-}
-
-static bool replayed_early(struct http_request *req, struct store_conn *conn, struct post_job *post);
-
 /* Several instances on one database: another one may have stored the same Idempotency-Key (or its
  * interaction) after this one looked, and its commit then made ours conflict. The retry is then
  * answered as any retry is: with that first reply, now committed and readable. */
 static bool replayed_after_race(struct http_request *req, struct post_job *post)
 {
-    struct store_conn *conn = store_reader(api_app(req)->store);
-    return conn && replayed_early(req, conn, post);
+    return idempotency_replied(req, store_reader(api_app(req)->store), &post->idem, reply_created);
 }
 
 static enum http_next finish_post(struct http_request *req, struct post_job *post)
@@ -160,13 +142,13 @@ static enum http_next finish_post(struct http_request *req, struct post_job *pos
         post->reply = NULL;
         break;
     case STORE_REPLAY:
-        reply_replay(req, &post->replay);
+        idempotency_reply_replay(req, &post->replay, reply_created);
         break;
     case STORE_KEY_REUSED:
-        reply_key_reused(req);
+        idempotency_reply_key_reused(req);
         break;
     case STORE_CONFLICT: {
-        if (post->idempotency_key && replayed_after_race(req, post))
+        if (post->idem.key && replayed_after_race(req, post))
             break;
         /* Only a trusted backend learns the existing id: to anyone else it would be the key to
          * someone else's response (ticket numbers are often sequential). */
@@ -233,40 +215,6 @@ static bool public_write_refused(struct http_request *req, const struct survey *
     return origin_refused(req, survey);
 }
 
-/* 1-255 printable ASCII characters, 0x20-0x7e: space is allowed (keys like "retry 2" exist in the
- * wild and harm nothing). The rule is stated in these words in the 422, README.md and the OpenAPI
- * document; tests/api/test_openapi.py checks that the three agree. */
-#define IDEMPOTENCY_KEY_RULE "must be 1 to 255 printable ASCII characters (space included)"
-
-static bool idempotency_key_valid(const char *key)
-{
-    size_t n = 0;
-    for (; key[n]; n++) {
-        if (n >= IDEMPOTENCY_KEY_MAX || key[n] < 0x20 || key[n] > 0x7e)
-            return false;
-    }
-    return n > 0;
-}
-
-/* A first look for the key on a read connection: a retry is answered without validating again (the
- * definition may have changed since, and the original answer must still be replayed). */
-static bool replayed_early(struct http_request *req, struct store_conn *conn, struct post_job *post)
-{
-    struct store_replay replay;
-    enum store_status status = store_find_idempotency(conn, &post->idempotency, &replay);
-
-    if (status == STORE_REPLAY) {
-        reply_replay(req, &replay);
-        store_replay_free(&replay);
-        return true;
-    }
-    if (status == STORE_KEY_REUSED) {
-        reply_key_reused(req);
-        return true;
-    }
-    return false;
-}
-
 static char *created_body(const struct response *response, const char *edit_token)
 {
     cJSON *body = cJSON_CreateObject();
@@ -314,18 +262,9 @@ enum http_next responses_post(struct http_request *req)
     if ((body = api_parse_body(req, true)) == NULL)
         return HTTP_DONE;
 
-    post->idempotency_key = http_header(req, "Idempotency-Key");
-    if (post->idempotency_key) {
-        if (!idempotency_key_valid(post->idempotency_key)) {
-            api_reply_invalid_field(req, "Idempotency-Key", IDEMPOTENCY_KEY_RULE);
-            goto done;
-        }
-        snprintf(post->scope, sizeof post->scope, "POST /v1/surveys/%s/responses", post->survey.id);
-        post->idempotency = (struct store_idempotency){post->scope, post->survey.id, post->idempotency_key,
-                                                       req->body, req->body_len};
-        if (replayed_early(req, conn, post))
-            goto done;
-    }
+    if (!idempotency_read(req, &post->idem, post->survey.id, "POST /v1/surveys/%s/responses", post->survey.id) ||
+        idempotency_replied(req, conn, &post->idem, reply_created))
+        goto done;
 
     int64_t now_ms = timefmt_now_ms();
     validate_errors_init(&errors);
@@ -523,9 +462,7 @@ struct patch_job {
     struct survey survey;
     char id[32];
     cJSON *patch;                       /* the "answers" object sent */
-    char scope[64];
-    const char *idempotency_key;
-    struct store_idempotency idempotency;
+    struct idempotency idem;
     struct store_replay replay;
     struct validate_errors errors;      /* the merged answers broke a rule */
     char *reply;
@@ -566,8 +503,8 @@ static enum store_status apply_patch(struct store_conn *conn, struct writer_job 
     struct response merged;
     enum store_status status;
 
-    if (patch->idempotency_key) {
-        status = store_find_idempotency(conn, &patch->idempotency, &patch->replay);
+    if (patch->idem.key) {
+        status = store_find_idempotency(conn, &patch->idem.record, &patch->replay);
         if (status != STORE_NOT_FOUND)
             return status;
     }
@@ -599,8 +536,8 @@ static enum store_status apply_patch(struct store_conn *conn, struct writer_job 
     cJSON *rendered = api_render_response(&row);
     patch->reply = cJSON_PrintUnformatted(rendered);
     cJSON_Delete(rendered);
-    if (patch->idempotency_key)
-        status = store_save_idempotency(conn, &patch->idempotency, 200, patch->reply, patch->id, row.customer,
+    if (patch->idem.key)
+        status = store_save_idempotency(conn, &patch->idem.record, 200, patch->reply, patch->id, row.customer,
                                         timefmt_now_ms());
     store_response_row_free(&row);
     return status;
@@ -651,7 +588,7 @@ static enum http_next finish_patch(struct http_request *req, struct patch_job *p
             api_reply_store_error(req, STORE_ERROR);
         break;
     case STORE_KEY_REUSED:
-        reply_key_reused(req);
+        idempotency_reply_key_reused(req);
         break;
     case STORE_CONFLICT:
         api_reply_invalid(req, &patch->errors);
@@ -833,16 +770,8 @@ enum http_next responses_patch(struct http_request *req)
         return HTTP_DONE;
 
     snprintf(patch->id, sizeof patch->id, "%.31s", req->params[0]);
-    patch->idempotency_key = http_header(req, "Idempotency-Key");
-    if (patch->idempotency_key) {
-        if (!idempotency_key_valid(patch->idempotency_key)) {
-            api_reply_invalid_field(req, "Idempotency-Key", IDEMPOTENCY_KEY_RULE);
-            return HTTP_DONE;
-        }
-        snprintf(patch->scope, sizeof patch->scope, "PATCH /v1/responses/%s", patch->id);
-        patch->idempotency = (struct store_idempotency){patch->scope, patch->survey.id, patch->idempotency_key,
-                                                        req->body, req->body_len};
-    }
+    if (!idempotency_read(req, &patch->idem, patch->survey.id, "PATCH /v1/responses/%s", patch->id))
+        return HTTP_DONE;
     validate_errors_init(&patch->errors);
     patch->job.apply = apply_patch;
     snprintf(patch->job.survey, sizeof patch->job.survey, "%s", patch->survey.id);

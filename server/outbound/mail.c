@@ -7,43 +7,12 @@
 #include <time.h>
 
 #include "ids.h"
-
-struct buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-};
-
-static void append(struct buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void put(struct buf *b, const char *s)
-{
-    append(b, s, strlen(s));
-}
+#include "text_buffer.h"
 
 static const char base64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Base64 of n bytes (n a multiple of 3 except at the end) onto b, no line breaks. */
-static void put_base64(struct buf *b, const unsigned char *s, size_t n)
+static void put_base64(struct text_buffer *b, const unsigned char *s, size_t n)
 {
     char quad[4];
     for (size_t i = 0; i < n; i += 3) {
@@ -52,42 +21,42 @@ static void put_base64(struct buf *b, const unsigned char *s, size_t n)
         quad[1] = base64_alphabet[v >> 12 & 63];
         quad[2] = i + 1 < n ? base64_alphabet[v >> 6 & 63] : '=';
         quad[3] = i + 2 < n ? base64_alphabet[v & 63] : '=';
-        append(b, quad, 4);
+        text_buffer_append(b, quad, 4);
     }
 }
 
 /* A MIME part's body: base64 in lines of 76 characters (57 bytes each), so any UTF-8 and any line
  * length in the text travel unchanged. */
-static void put_base64_lines(struct buf *b, const char *text)
+static void put_base64_lines(struct text_buffer *b, const char *text)
 {
     size_t n = strlen(text);
     for (size_t i = 0; i < n; i += 57) {
         put_base64(b, (const unsigned char *)text + i, n - i < 57 ? n - i : 57);
-        put(b, "\r\n");
+        text_buffer_put(b, "\r\n");
     }
 }
 
 /* RFC 2047: the subject as UTF-8 "B" encoded words of at most 42 bytes each (69 characters once
  * encoded), never splitting a character, on folded lines. */
-static void put_subject(struct buf *b, const char *subject)
+static void put_subject(struct text_buffer *b, const char *subject)
 {
     size_t n = strlen(subject), i = 0;
-    put(b, "Subject:");
+    text_buffer_put(b, "Subject:");
     if (n == 0)
-        put(b, " ");
+        text_buffer_put(b, " ");
     while (i < n) {
         size_t take = n - i < 42 ? n - i : 42;
         while (i + take < n && ((unsigned char)subject[i + take] & 0xC0) == 0x80)
             take--; /* the next byte continues a character: end this word before it */
-        put(b, i ? "\r\n =?UTF-8?B?" : " =?UTF-8?B?");
+        text_buffer_put(b, i ? "\r\n =?UTF-8?B?" : " =?UTF-8?B?");
         put_base64(b, (const unsigned char *)subject + i, take);
-        put(b, "?=");
+        text_buffer_put(b, "?=");
         i += take;
     }
-    put(b, "\r\n");
+    text_buffer_put(b, "\r\n");
 }
 
-static void put_date(struct buf *b, int64_t ms)
+static void put_date(struct text_buffer *b, int64_t ms)
 {
     char line[64];
     time_t seconds = (time_t)(ms / 1000);
@@ -99,24 +68,24 @@ static void put_date(struct buf *b, int64_t ms)
     /* Written by hand: strftime's %a and %b follow the locale. */
     snprintf(line, sizeof line, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", days[tm.tm_wday], tm.tm_mday,
              months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    put(b, line);
+    text_buffer_put(b, line);
 }
 
-static void put_header(struct buf *b, const char *name, const char *value)
+static void put_header(struct text_buffer *b, const char *name, const char *value)
 {
-    put(b, name);
-    put(b, ": ");
-    put(b, value);
-    put(b, "\r\n");
+    text_buffer_put(b, name);
+    text_buffer_put(b, ": ");
+    text_buffer_put(b, value);
+    text_buffer_put(b, "\r\n");
 }
 
-static void put_part(struct buf *b, const char *boundary, const char *type, const char *content)
+static void put_part(struct text_buffer *b, const char *boundary, const char *type, const char *content)
 {
-    put(b, "--");
-    put(b, boundary);
-    put(b, "\r\nContent-Type: ");
-    put(b, type);
-    put(b, "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    text_buffer_put(b, "--");
+    text_buffer_put(b, boundary);
+    text_buffer_put(b, "\r\nContent-Type: ");
+    text_buffer_put(b, type);
+    text_buffer_put(b, "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
     put_base64_lines(b, content);
 }
 
@@ -139,7 +108,7 @@ static char *html_document(const char *fragment)
 
 char *mail_compose(const struct mail *mail, size_t *len)
 {
-    struct buf b = {0};
+    struct text_buffer b = {0};
     char boundary[48], random[17], id[256];
     const char *domain = strchr(mail->from, '@');
     char *html = html_document(mail->html);
@@ -156,19 +125,14 @@ char *mail_compose(const struct mail *mail, size_t *len)
     put_subject(&b, mail->subject);
     put_header(&b, "Message-ID", id);
     put_header(&b, "MIME-Version", "1.0");
-    put(&b, "Content-Type: multipart/alternative; boundary=\"");
-    put(&b, boundary);
-    put(&b, "\"\r\n\r\n");
+    text_buffer_put(&b, "Content-Type: multipart/alternative; boundary=\"");
+    text_buffer_put(&b, boundary);
+    text_buffer_put(&b, "\"\r\n\r\n");
     put_part(&b, boundary, "text/plain", mail->text);
     put_part(&b, boundary, "text/html", html);
-    put(&b, "--");
-    put(&b, boundary);
-    put(&b, "--\r\n");
+    text_buffer_put(&b, "--");
+    text_buffer_put(&b, boundary);
+    text_buffer_put(&b, "--\r\n");
     free(html);
-    if (b.failed) {
-        free(b.data);
-        return NULL;
-    }
-    *len = b.len;
-    return b.data;
+    return text_buffer_finish(&b, len);
 }
