@@ -66,6 +66,14 @@ struct store_fact {
 /* The first day of the UTC month holding day (days since 1970-01-01): the month tables' key. */
 int64_t store_backend_month_of_day(int64_t day);
 
+/* store_invitation_scan's plan of [from_ms, to_ms): raw rows in [from_ms, head_end), the rollup's
+ * whole days [first_day, end_day), raw rows in [tail_start, to_ms). No whole day: first_day ==
+ * end_day and head_end == tail_start == to_ms. */
+struct store_invitation_plan {
+    int64_t head_end, first_day, end_day, tail_start;
+};
+void store_invitation_plan(int64_t from_ms, int64_t to_ms, struct store_invitation_plan *plan);
+
 /* Adds (delta +1) or removes (-1) one fact to the job's rollup cells: day with and without the
  * agent, month and hour, and the answered count. Sets conn->deltas_lost when out of memory. */
 void store_backend_add_fact(struct store_conn *conn, const struct store_fact *fact, int delta);
@@ -164,8 +172,9 @@ struct store_backend {
     enum store_status (*data_version)(struct store_conn *conn, const char *survey, int64_t *version);
 
     /* Invitations: each does what the store.h function of the same name says (store.c clears the
-     * row an entry fills first). Their writes change no rollup: a shared backend bumps the
-     * invitation's survey's data version itself. Erasure, retention and survey deletion above
+     * row an entry fills first). Their writes keep the invitation_days rollup (the schema's
+     * triggers, in the same statement); a shared backend bumps the invitation's survey's data
+     * version itself. Erasure, retention and survey deletion above
      * delete invitations too. */
     enum store_status (*insert_invitation)(struct store_conn *conn, const struct store_invitation_row *row);
     enum store_status (*get_invitation)(struct store_conn *conn, const char *id, struct store_invitation_row *out);
@@ -175,9 +184,13 @@ struct store_backend {
     enum store_status (*update_invitation)(struct store_conn *conn, const struct store_invitation_row *row);
     enum store_status (*last_contact)(struct store_conn *conn, const char *survey, const char *customer,
                                       int64_t *last_ms);
-    enum store_status (*invitation_scan)(struct store_conn *conn, const struct store_metrics_query *query,
-                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
-                                         void *arg);
+    /* store_invitation_scan's parts, as store.c plans them (inside metrics_begin/metrics_end): the
+     * query's cells from the invitation_days rollup over whole days [lo, hi) (from_rollup), or from
+     * the raw invitations created in [lo, hi) ms (the partial days at a window's edges). */
+    enum store_status (*invitation_range)(struct store_conn *conn, const struct store_metrics_query *query,
+                                          bool from_rollup, int64_t lo, int64_t hi,
+                                          void (*each)(const struct store_invitation_cell *cell, void *arg),
+                                          void *arg);
 
     enum store_status (*verify)(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                 uint64_t *differences, uint64_t *responses);

@@ -529,7 +529,7 @@ const struct store_backend store_backend_postgres = {
     .find_invitation_by_token = pg_find_invitation_by_token,
     .update_invitation = pg_update_invitation,
     .last_contact = pg_last_contact,
-    .invitation_scan = pg_invitation_scan,
+    .invitation_range = pg_invitation_range,
 
     .verify = pg_verify,
     .each_answers = pg_each_answers,

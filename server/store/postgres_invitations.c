@@ -202,26 +202,36 @@ enum store_status pg_last_contact(struct store_conn *base, const char *survey, c
     return status;
 }
 
-/* Days as the responses' (submitted_at / 86400000: bigint division truncates, as SQLite's does). */
-enum store_status pg_invitation_scan(struct store_conn *base, const struct store_metrics_query *q,
-                                     void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg)
+/* Days as the responses' (submitted_at / 86400000: bigint division truncates, as SQLite's does).
+ * Both statements take the same parameters ($2, $3: days or milliseconds) and return the same
+ * columns; the rollup (schema/postgres/003_invitation_days.sql) holds no all-zero row. */
+static const char scan_raw_sql[] =
+    "SELECT created_at / 86400000, coalesce(channel, ''),"
+    " CASE WHEN $6::boolean THEN coalesce(agent, '') ELSE '' END,"
+    " count(*) FILTER (WHERE outcome = 0), count(*) FILTER (WHERE outcome <> 0),"
+    " count(*) FILTER (WHERE outcome = 0 AND (opened_at > 0 OR responded_at > 0)),"
+    " count(*) FILTER (WHERE outcome = 0 AND responded_at > 0) FROM invitations"
+    " WHERE survey = $1 AND created_at >= $2 AND created_at < $3"
+    " AND ($4::text IS NULL OR channel = $4) AND ($5::text IS NULL OR agent = $5)"
+    " GROUP BY 1, 2, 3";
+static const char scan_days_sql[] =
+    "SELECT day, channel, CASE WHEN $6::boolean THEN agent ELSE '' END,"
+    " sum(sent), sum(suppressed), sum(opened), sum(responded) FROM invitation_days"
+    " WHERE survey = $1 AND day >= $2 AND day < $3"
+    " AND ($4::text IS NULL OR channel = $4) AND ($5::text IS NULL OR agent = $5)"
+    " GROUP BY 1, 2, 3";
+
+enum store_status pg_invitation_range(struct store_conn *base, const struct store_metrics_query *q, bool from_rollup,
+                                      int64_t lo, int64_t hi,
+                                      void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg)
 {
     char from[24], to[24];
     const char *values[] = {
-        q->survey, pg_int_text(from, q->from_ms), pg_int_text(to, q->to_ms), q->channel, q->agent,
+        q->survey, pg_int_text(from, lo), pg_int_text(to, hi), q->channel, q->agent,
         q->by_agent || q->agent ? "true" : "false",
     };
     enum store_status status;
-    PGresult *result = pg_query(pg_conn_of(base),
-                                "SELECT created_at / 86400000, coalesce(channel, ''),"
-                                " CASE WHEN $6::boolean THEN coalesce(agent, '') ELSE '' END,"
-                                " count(*) FILTER (WHERE outcome = 0), count(*) FILTER (WHERE outcome <> 0),"
-                                " count(*) FILTER (WHERE outcome = 0 AND (opened_at > 0 OR responded_at > 0)),"
-                                " count(*) FILTER (WHERE outcome = 0 AND responded_at > 0) FROM invitations"
-                                " WHERE survey = $1 AND created_at >= $2 AND created_at < $3"
-                                " AND ($4::text IS NULL OR channel = $4) AND ($5::text IS NULL OR agent = $5)"
-                                " GROUP BY 1, 2, 3",
-                                6, values, &status);
+    PGresult *result = pg_query(pg_conn_of(base), from_rollup ? scan_days_sql : scan_raw_sql, 6, values, &status);
 
     if (result == NULL)
         return status;

@@ -58,7 +58,8 @@ enum store_status pg_find_invitation_by_token(struct store_conn *conn,
 enum store_status pg_update_invitation(struct store_conn *conn, const struct store_invitation_row *row);
 enum store_status pg_last_contact(struct store_conn *conn, const char *survey, const char *customer,
                                   int64_t *last_ms);
-enum store_status pg_invitation_scan(struct store_conn *conn, const struct store_metrics_query *query,
-                                     void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg);
+enum store_status pg_invitation_range(struct store_conn *conn, const struct store_metrics_query *query, bool from_rollup,
+                                      int64_t lo, int64_t hi,
+                                      void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg);
 
 #endif

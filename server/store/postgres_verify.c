@@ -33,7 +33,12 @@
     " GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9)," \
     " resp AS MATERIALIZED (SELECT survey, coalesce(agent, '') AS agent, submitted_at / 86400000 AS day," \
     " submitted_at / 3600000 AS hour, coalesce(channel, '') AS channel, count(*) AS n FROM responses" \
-    " GROUP BY 1, 2, 3, 4, 5) "
+    " GROUP BY 1, 2, 3, 4, 5)," \
+    " inv AS MATERIALIZED (SELECT survey, created_at / 86400000 AS day, coalesce(channel, '') AS channel," \
+    " coalesce(agent, '') AS agent, count(*) FILTER (WHERE outcome = 0) AS sent," \
+    " count(*) FILTER (WHERE outcome <> 0) AS suppressed," \
+    " count(*) FILTER (WHERE outcome = 0 AND (opened_at > 0 OR responded_at > 0)) AS opened," \
+    " count(*) FILTER (WHERE outcome = 0 AND responded_at > 0) AS responded FROM invitations GROUP BY 1, 2, 3, 4) "
 
 /* A bucket as a difference line prints it: one column, as SQLite stores it. */
 #define BUCKET_TEXT "CASE WHEN is_text THEN value_text ELSE value::text END"
@@ -46,6 +51,12 @@ struct rollup_check {
     const char *expected;   /* the table recomputed from facts or resp: keys, then the count */
     const char *stored;     /* its stored cells (a zero count is no cell): keys, then the count */
 };
+
+#define INVITATION_CHECK(count) \
+    {"invitation_days", "survey, day, channel, agent", \
+     "' ' || survey || ' ' || day || ' ' || channel || ' ' || agent || ' " count "'", \
+     "SELECT survey, day, channel, agent, " count " FROM inv WHERE " count " <> 0", \
+     "SELECT survey, day, channel, agent, " count " FROM invitation_days WHERE " count " <> 0"}
 
 static const struct rollup_check checks[] = {
     {"rollup_answers", "survey, day, channel, question, " BUCKET_KEYS,
@@ -81,6 +92,12 @@ static const struct rollup_check checks[] = {
     {"rollup_responses_hour", "survey, hour, channel", "' ' || survey || ' ' || hour || ' ' || channel",
      "SELECT survey, hour, channel, sum(n) FROM resp GROUP BY 1, 2, 3",
      "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count <> 0"},
+    /* The invitations' rollup (schema/postgres/003): one check per count, the count's name the key's
+     * last word ("invitation_days: unexpected row s1 20000 email ana opened 3"). */
+    INVITATION_CHECK("sent"),
+    INVITATION_CHECK("suppressed"),
+    INVITATION_CHECK("opened"),
+    INVITATION_CHECK("responded"),
 };
 #define CHECKS (sizeof checks / sizeof checks[0])
 

@@ -178,6 +178,12 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                               " WHERE survey = ?1 AND created_at >= ?2 AND created_at < ?3"
                               " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
                               " GROUP BY 1, 2, 3",
+    /* The same cells for whole days [?2, ?3), from the rollup (schema/009_invitation_days.sql). */
+    [STMT_SCAN_INVITATION_DAYS] = "SELECT day, channel, CASE WHEN ?6 THEN agent ELSE '' END,"
+                                  " sum(sent), sum(suppressed), sum(opened), sum(responded) FROM invitation_days"
+                                  " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
+                                  " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
+                                  " GROUP BY 1, 2, 3",
     [STMT_DELETE_CUSTOMER_INVITATIONS] = "DELETE FROM invitations WHERE customer = ?1",
     /* The same rows twice, in one transaction: first the idempotency records whose stored reply
      * holds their link, then the invitations. */
@@ -729,7 +735,7 @@ const struct store_backend store_backend_sqlite = {
     .find_invitation_by_token = sqlite_find_invitation_by_token,
     .update_invitation = sqlite_update_invitation,
     .last_contact = sqlite_last_contact,
-    .invitation_scan = sqlite_invitation_scan,
+    .invitation_range = sqlite_invitation_range,
     .verify = sqlite_verify,
     .each_answers = sqlite_each_answers,
     .backup = sqlite_backup,

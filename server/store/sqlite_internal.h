@@ -81,6 +81,7 @@ enum stmt_id {
     STMT_UPDATE_INVITATION,
     STMT_LAST_CONTACT,
     STMT_SCAN_INVITATIONS,
+    STMT_SCAN_INVITATION_DAYS,
     STMT_DELETE_CUSTOMER_INVITATIONS,
     STMT_DELETE_OLD_INVITATION_REPLIES,
     STMT_DELETE_OLD_INVITATIONS,
@@ -204,8 +205,9 @@ enum store_status sqlite_find_invitation_by_token(struct store_conn *base_conn,
 enum store_status sqlite_update_invitation(struct store_conn *base_conn, const struct store_invitation_row *row);
 enum store_status sqlite_last_contact(struct store_conn *base_conn, const char *survey, const char *customer,
                                       int64_t *last_ms);
-enum store_status sqlite_invitation_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
-                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
+enum store_status sqlite_invitation_range(struct store_conn *base_conn, const struct store_metrics_query *q,
+                                          bool from_rollup, int64_t lo, int64_t hi,
+                                          void (*each)(const struct store_invitation_cell *cell, void *arg),
                                          void *arg);
 /* One row of SQLITE_INVITATION_COLUMNS into out (malloc'd strings: store_invitation_row_free). */
 enum store_status sqlite_read_invitation(sqlite3_stmt *s, struct store_invitation_row *out);

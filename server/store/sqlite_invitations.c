@@ -1,5 +1,6 @@
 /* The SQLite backend: invitations (store.h, "invitations"; schema/008_invitations.sql). Their
- * erasure and retention are in sqlite_changes.c; a survey's go with it by the foreign key.
+ * erasure and retention are in sqlite_changes.c; a survey's go with it by the foreign key. Their
+ * rollup, invitation_days, is kept by the schema's triggers (schema/009_invitation_days.sql).
  *
  * SQLite has one writer, the writer thread's connection: store_last_contact needs no lock of its
  * own, its reads and the insert that follows them are already serialised. */
@@ -169,19 +170,22 @@ enum store_status sqlite_last_contact(struct store_conn *base_conn, const char *
     return status;
 }
 
-enum store_status sqlite_invitation_scan(struct store_conn *base_conn, const struct store_metrics_query *q,
-                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
-                                         void *arg)
+/* Both statements take the same parameters (?2, ?3: days or milliseconds) and return the same
+ * columns; the rollup has only the cells of days with invitations (no all-zero row). */
+enum store_status sqlite_invitation_range(struct store_conn *base_conn, const struct store_metrics_query *q,
+                                          bool from_rollup, int64_t lo, int64_t hi,
+                                          void (*each)(const struct store_invitation_cell *cell, void *arg),
+                                          void *arg)
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
-    sqlite3_stmt *s = sqlite_stmt(conn, STMT_SCAN_INVITATIONS);
+    sqlite3_stmt *s = sqlite_stmt(conn, from_rollup ? STMT_SCAN_INVITATION_DAYS : STMT_SCAN_INVITATIONS);
     int rc;
 
     if (s == NULL)
         return STORE_ERROR;
     sqlite_bind_text(s, 1, q->survey);
-    sqlite3_bind_int64(s, 2, q->from_ms);
-    sqlite3_bind_int64(s, 3, q->to_ms);
+    sqlite3_bind_int64(s, 2, lo);
+    sqlite3_bind_int64(s, 3, hi);
     sqlite_bind_text(s, 4, q->channel);
     sqlite_bind_text(s, 5, q->agent);
     sqlite3_bind_int(s, 6, q->by_agent || q->agent != NULL);

@@ -914,6 +914,14 @@ static const struct rollup_check rollup_checks[] = {
                    " WHERE survey = ?1 AND hour BETWEEN ?2 * 24 - 23 AND ?2 * 24 + 23 AND hour / 24 = ?2 AND count != 0",
      .unvisited = "SELECT survey, hour, channel, count FROM (SELECT *, hour / 24 AS day FROM rollup_responses_hour) AS x"
                   " WHERE count != 0 AND" UNVISITED_DAY},
+    /* The invitations' rollup (schema/009): a row per day, channel and agent, small beside the
+     * responses' tables: diffed with EXCEPT, each count of the four a column of the row. */
+    {.table = "invitation_days",
+     .expected = "SELECT survey, created_at / 86400000, coalesce(channel, ''), coalesce(agent, ''),"
+                 " sum(outcome = 0), sum(outcome <> 0), sum(outcome = 0 AND (opened_at > 0 OR responded_at > 0)),"
+                 " sum(outcome = 0 AND responded_at > 0) FROM invitations GROUP BY 1, 2, 3, 4",
+     .stored = "SELECT survey, day, channel, agent, sent, suppressed, opened, responded FROM invitation_days"
+               " WHERE sent != 0 OR suppressed != 0 OR opened != 0 OR responded != 0"},
 };
 #define ROLLUP_CHECKS (sizeof rollup_checks / sizeof rollup_checks[0])
 

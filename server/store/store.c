@@ -608,11 +608,43 @@ enum store_status store_last_contact(struct store_conn *conn, const char *survey
     return conn->backend->last_contact(conn, survey, customer, last_ms);
 }
 
+/* The whole days inside [from_ms, to_ms) come from the invitation_days rollup, the partial days at
+ * its edges from the raw rows. Days before 1970 are left to the raw rows: created_at / 86400000
+ * truncates toward zero, so day 0 would also hold the last day before the epoch. */
+void store_invitation_plan(int64_t from_ms, int64_t to_ms, struct store_invitation_plan *plan)
+{
+    int64_t first = from_ms <= 0 ? 0 : from_ms / STORE_MS_PER_DAY + (from_ms % STORE_MS_PER_DAY != 0);
+    int64_t end = to_ms <= 0 ? 0 : to_ms / STORE_MS_PER_DAY;
+
+    if (end <= first) { /* no whole day: all raw */
+        *plan = (struct store_invitation_plan){.first_day = 0, .end_day = 0, .head_end = to_ms, .tail_start = to_ms};
+        return;
+    }
+    plan->first_day = first;
+    plan->end_day = end;
+    plan->head_end = first * STORE_MS_PER_DAY;
+    plan->tail_start = end * STORE_MS_PER_DAY;
+}
+
 enum store_status store_invitation_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
                                         void *arg)
 {
-    return conn->backend->invitation_scan(conn, query, each, arg);
+    const struct store_backend *b = conn->backend;
+    struct store_invitation_plan plan;
+    bool began = false;
+    enum store_status status;
+
+    store_invitation_plan(query->from_ms, query->to_ms, &plan);
+    /* One snapshot for the three reads, as for the responses' plan. */
+    status = b->metrics_begin ? b->metrics_begin(conn, &began) : STORE_OK;
+    if (status == STORE_OK && query->from_ms < plan.head_end)
+        status = b->invitation_range(conn, query, false, query->from_ms, plan.head_end, each, arg);
+    if (status == STORE_OK && plan.first_day < plan.end_day)
+        status = b->invitation_range(conn, query, true, plan.first_day, plan.end_day, each, arg);
+    if (status == STORE_OK && plan.tail_start < query->to_ms)
+        status = b->invitation_range(conn, query, false, plan.tail_start, query->to_ms, each, arg);
+    return b->metrics_end ? b->metrics_end(conn, began, status) : status;
 }
 
 /* ---- consistency, backup, health ---- */

@@ -184,7 +184,8 @@ class GranularityVerifyTests(GranularityTestBase):
         try:
             for table in NEW_TABLES:
                 conn.execute("DROP TABLE %s" % table)
-            # What migrations 007 and 008 added after it, so the file is a version 5 database again.
+            # What migrations 007, 008 and 009 added after it, so the file is a version 5 database again.
+            conn.execute("DROP TABLE invitation_days")
             conn.execute("DROP TABLE invitations")
             conn.execute("DROP INDEX idempotency_survey")
             conn.execute("ALTER TABLE idempotency DROP COLUMN survey")

@@ -493,5 +493,98 @@ class DayEdgeVerifyTests(VerifyTestBase):
         self.assertIn("rollup_answers_agent: unexpected row %s a %d " % (sid, days[0]), out)
 
 
+class InvitationRollupVerifyTests(VerifyTestBase):
+    """The invitations' rollup, invitation_days: verify recomputes it from the invitations and names
+    it when a stored row is wrong, missing or extra."""
+
+    def setUp(self):
+        super().setUp()
+        import test_invitation_metrics as im
+        self.sid, self.ref = self.make_survey(tm.EDGE_DEFINITION, "inv")
+        rng = random.Random(11)
+        rows = []
+        for i in range(40):
+            t = START + datetime.timedelta(days=rng.randrange(10), seconds=rng.randrange(86400))
+            outcome = rng.choice(["sent", "sent", "sent", "throttled", "sampled_out"])
+            fate = rng.randrange(4) if outcome == "sent" else 0
+            rows.append(im.invitation_row(self.sid, t, rng.choice(CHANNELS), rng.choice(AGENTS), outcome,
+                                          opened_at=t + datetime.timedelta(hours=1) if fate in (1, 2) else None,
+                                          responded_at=t + datetime.timedelta(hours=2) if fate >= 2 else None))
+        im.insert_invitations(self.d, rows)
+        self.d.stop()
+        self.assertConsistent(0)
+
+    def execute(self, sql, args=()):
+        return harness.db_execute(self.d, sql, args)
+
+    def assertInvitationsInconsistent(self):
+        rc, out = self.verify()
+        self.assertEqual(rc, 1, out[-3000:])
+        self.assertIsNone(OK_RE.search(out), out[-3000:])
+        self.assertRegex(out, r"\binvitation_days: ", out[-3000:])
+        for other in ("rollup_answers", "rollup_responses"):
+            self.assertNotRegex(out, r"\b%s\b" % other, "untouched table reported")
+
+    def first_row(self):
+        return harness.db_query(self.d, "SELECT survey, day, channel, agent FROM invitation_days"
+                                " WHERE sent > 0 ORDER BY day, channel, agent LIMIT 1")[0]
+
+    def test_count_changed_then_undone(self):
+        key = self.first_row()
+        where = " WHERE survey = ? AND day = ? AND channel = ? AND agent = ?"
+        for column in ("sent", "suppressed", "opened", "responded"):
+            with self.subTest(column=column):
+                self.assertEqual(self.execute("UPDATE invitation_days SET %s = %s + 1" % (column, column)
+                                              + where, key), 1)
+                self.assertInvitationsInconsistent()
+                self.assertEqual(self.execute("UPDATE invitation_days SET %s = %s - 1" % (column, column)
+                                              + where, key), 1)
+                self.assertConsistent(0)
+
+    def test_row_missing(self):
+        key = self.first_row()
+        self.assertEqual(self.execute("DELETE FROM invitation_days WHERE survey = ? AND day = ? AND channel = ?"
+                                      " AND agent = ?", key), 1)
+        self.assertInvitationsInconsistent()
+
+    def test_extra_row(self):
+        self.assertEqual(self.execute("INSERT INTO invitation_days (survey, day, channel, agent, sent, suppressed,"
+                                      " opened, responded) VALUES (?, 20000, 'ghost', '', 1, 0, 0, 0)",
+                                      (self.sid,)), 1)
+        self.assertInvitationsInconsistent()
+
+    def test_updates_and_deletes_keep_it_consistent(self):
+        """Opened, answered, a burst that clears opened_at, erasure's and retention's deletes."""
+        self.execute("UPDATE invitations SET opened_at = created_at + 1000 WHERE opened_at = 0 AND outcome = 0"
+                     " AND created_at % 3 = 0")
+        self.execute("UPDATE invitations SET opened_at = 0 WHERE responded_at = 0")
+        self.execute("UPDATE invitations SET responded_at = created_at + 5000 WHERE outcome = 0"
+                     " AND channel = 'email'")
+        self.assertConsistent(0)
+        self.execute("DELETE FROM invitations WHERE agent = 'bob'")
+        self.assertConsistent(0)
+        self.assertGreater(harness.db_query(self.d, "SELECT count(*) FROM invitation_days")[0][0], 0)
+
+    def test_migration_backfills_an_older_database(self):
+        """SQLite's migration 009 on a version 8 file, PostgreSQL's 003 on a version 2 database."""
+        before = harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4")
+        self.assertTrue(before)
+        if harness.is_postgres():
+            downgrade = ("DROP TABLE invitation_days", "DROP TRIGGER invitation_days_insert ON invitations",
+                         "DROP TRIGGER invitation_days_update ON invitations",
+                         "DROP TRIGGER invitation_days_delete ON invitations",
+                         "DROP FUNCTION invitation_days_trigger()", "DROP FUNCTION invitation_days_add(invitations, integer)",
+                         "UPDATE schema_version SET version = 2")
+        else:
+            downgrade = ("DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
+                         "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days", "PRAGMA user_version = 8")
+        for sql in downgrade:
+            harness.db_execute(self.d, sql)
+        self.assertEqual(harness.db_query(self.d, "SELECT count(*) FROM invitations WHERE outcome = 0")[0][0] > 0, True)
+        self.d.start()
+        self.d.stop()
+        self.assertEqual(harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4"), before)
+        self.assertConsistent(0)
+
 if __name__ == "__main__":
     unittest.main()

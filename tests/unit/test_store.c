@@ -1551,6 +1551,16 @@ static void check_all_inv_scans(const char *survey)
         {invited[5].created_at, invited[9].created_at},
         {invited[9].created_at, invited[5].created_at + 1},
         {now_ms - 15 * DAY_MS + 5 * HOUR_MS, INT64_MAX},
+        /* Whole days from the rollup, partial ones at either edge from the raw rows. */
+        {now_ms - 25 * DAY_MS + 3 * HOUR_MS, now_ms - 5 * DAY_MS},
+        {now_ms - 25 * DAY_MS, now_ms - 5 * DAY_MS - 1},
+        {now_ms - 25 * DAY_MS - 1, now_ms - 5 * DAY_MS + 1},
+        {now_ms - 20 * DAY_MS + 5 * HOUR_MS, now_ms - 20 * DAY_MS + 9 * HOUR_MS}, /* inside one day */
+        {now_ms - 20 * DAY_MS + 5 * HOUR_MS, now_ms - 19 * DAY_MS + 9 * HOUR_MS}, /* no whole day */
+        {now_ms - 20 * DAY_MS, now_ms - 19 * DAY_MS},                             /* exactly one */
+        {INT64_MIN, now_ms - 12 * DAY_MS + 1},
+        {0, DAY_MS},
+        {1, INT64_MAX},
     };
     for (size_t e = 0; e < sizeof edges / sizeof edges[0]; e++) {
         for (int f = 0; f < 6; f++) {
@@ -1597,6 +1607,28 @@ START_TEST(test_invitation_scan)
     }
     writer_commit(w);
     check_all_inv_scans("s1");
+    check_verify();
+
+    /* A burst of automated visits clears opened_at: opened goes down again, unless the invitation
+     * was answered (opened counts those too); others are opened only now. The rollup follows each
+     * transition, both ways. */
+    w = writer_begin();
+    for (int i = 40; i < invited_count; i++) {
+        struct store_invitation_row *r = &invited[i];
+        if (r->outcome != STORE_INVITATION_SENT)
+            continue;
+        if (r->opened_at > 0)
+            r->opened_at = 0;
+        else if (i % 3 == 0)
+            r->opened_at = r->created_at + 5 * HOUR_MS;
+        else
+            continue;
+        ck_assert_int_eq(store_update_invitation(w, r), STORE_OK);
+    }
+    writer_commit(w);
+    check_all_inv_scans("s1");
+    check_all_inv_scans("s2");
+    check_verify();
 }
 END_TEST
 
@@ -1788,6 +1820,91 @@ START_TEST(test_last_contact_lock)
 }
 END_TEST
 
+/* ---- PostgreSQL: instances adding to one invitation_days row ---- */
+
+/* Locks in this case's database that someone waits for. */
+static int waiting_locks(void)
+{
+    char sql[512];
+    PGconn *db = admin_connect();
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_locks AS l JOIN pg_database AS d ON d.oid = l.database"
+             " WHERE d.datname = '%s' AND NOT l.granted UNION ALL"
+             " SELECT count(*) FROM pg_locks AS l WHERE l.locktype = 'transactionid' AND NOT l.granted",
+             case_name);
+    PGresult *r = PQexec(db, sql);
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    int count = atoi(PQgetvalue(r, 0, 0)) + atoi(PQgetvalue(r, 1, 0));
+    PQclear(r);
+    PQfinish(db);
+    return count;
+}
+
+struct insert_call {
+    struct store *store;
+    const struct store_invitation_row *row;
+    enum store_status status;
+};
+
+static void *other_instance_insert(void *arg)
+{
+    struct insert_call *call = arg;
+    struct store_conn *w = store_writer(call->store);
+    call->status = STORE_ERROR;
+    if (w == NULL || store_begin(w) != STORE_OK)
+        return NULL;
+    call->status = store_insert_invitation(w, call->row);
+    if (store_commit(w) != STORE_OK)
+        call->status = STORE_ERROR;
+    return NULL;
+}
+
+/* Two instances invite on the same day, channel and agent at once: the second's trigger finds the
+ * first's new rollup row uncommitted, waits for it (ON CONFLICT), then adds to it; neither fails
+ * and both count. A plain INSERT would fail the second with a unique violation. */
+START_TEST(test_invitation_days_two_instances)
+{
+    char err[512];
+
+    if (strcmp(backend, "postgresql") != 0)
+        return; /* SQLite: one writer */
+    reset_model();
+    invited_count = 0;
+    put_survey(0, "s1");
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *other = store_open(&options, err, sizeof err);
+    ck_assert_msg(other != NULL, "store_open: %s", err);
+
+    for (int round = 0; round < 2; round++) { /* a new row, then an existing one */
+        struct store_invitation_row mine = invitation(invited_count, "s1", "dora", now_ms - 3 * DAY_MS + round,
+                                                      STORE_INVITATION_SENT);
+        struct store_invitation_row theirs = invitation(invited_count + 1, "s1", "ed", now_ms - 3 * DAY_MS + 7,
+                                                        round ? STORE_INVITATION_THROTTLED : STORE_INVITATION_SENT);
+        mine.channel = theirs.channel = (char *)"web";
+        mine.agent = theirs.agent = (char *)"ann";
+        struct store_conn *w = writer_begin();
+        ck_assert_int_eq(store_insert_invitation(w, &mine), STORE_OK);
+        struct insert_call call = {other, &theirs, STORE_ERROR};
+        pthread_t thread;
+        ck_assert_int_eq(pthread_create(&thread, NULL, other_instance_insert, &call), 0);
+        for (int tries = 0; waiting_locks() == 0; tries++) {
+            ck_assert_msg(tries < 2000, "the other instance never waited for the rollup row");
+            usleep(5000); /* polling for the waiter to show up in pg_locks */
+        }
+        writer_commit(w);
+        ck_assert_int_eq(pthread_join(thread, NULL), 0);
+        ck_assert_int_eq(call.status, STORE_OK);
+        invited[invited_count] = mine;
+        invited_live[invited_count++] = true;
+        invited[invited_count] = theirs;
+        invited_live[invited_count++] = true;
+    }
+    check_all_inv_scans("s1");
+    check_verify();
+    store_close(other);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create(backend);
@@ -1811,6 +1928,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_invitation_scan);
     tcase_add_test(tc, test_invitations_go_with_their_data);
     tcase_add_test(tc, test_last_contact_lock);
+    tcase_add_test(tc, test_invitation_days_two_instances);
     suite_add_tcase(s, tc);
     return s;
 }
