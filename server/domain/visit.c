@@ -7,7 +7,7 @@
 /* Substrings of the User-Agent headers mail security gateways, link checkers and previewers send
  * (lower case). Most scanners that render pages pretend to be a desktop browser and are only caught
  * by HEAD, prefetch headers or bursts; these are the ones that say who they are. The list is
- * documented in docs/invitations.md: keep the two in step. */
+ * documented in docs/hosted-page.md: keep the two in step. */
 static const char *const scanner_agents[] = {
     "safelinks",            /* Microsoft Defender for Office 365 Safe Links */
     "microsoft office",     /* Office apps' link preflight ("Microsoft Office Existence Discovery") */

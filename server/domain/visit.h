@@ -1,7 +1,7 @@
 /* Telling a person's visit to a hosted survey page from a machine's: mail security scanners, link
  * previews and browser prefetches open every link of a message, and where opening a link counted
  * as an answer they filed fake ratings. Pure: the caller gathers the request's headers and the
- * invitation's last visit, and this decides. See docs/invitations.md, "Automated visits". */
+ * invitation's last visit, and this decides. See docs/hosted-page.md, "Automated visits". */
 #ifndef SURVEYD_VISIT_H
 #define SURVEYD_VISIT_H
 
