@@ -344,6 +344,25 @@ class PageRateLimitTests(HostedPageBase):
         self.assertEqual(self.responses(), [])
 
 
+class PageCorsTests(HostedPageBase):
+    """CORS applies to /s/ as to the JSON API: a foreign origin may neither read the page nor
+    preflight a post to it; an origin the operator allowed may."""
+    daemon_env = {"SURVEYD_CORS_ORIGINS": "https://helpdesk.example.com"}
+
+    def test_foreign_origins_get_no_cors_grant(self):
+        inv, token, key = self.invite()
+        r = self.page("GET", token, headers={"Origin": "https://evil.example.com"})
+        self.assertHtml(r, 200)
+        self.assertIsNone(r.headers.get("Access-Control-Allow-Origin"))
+        pre = self.req("OPTIONS", "/s/" + token, headers={"Origin": "https://evil.example.com",
+                                                          "Access-Control-Request-Method": "POST"})
+        self.assertEqual(pre.status, 403)
+        self.assertIsNone(pre.headers.get("Access-Control-Allow-Origin"))
+        ok = self.page("GET", token, headers={"Origin": "https://helpdesk.example.com"})
+        self.assertHtml(ok, 200)
+        self.assertEqual(ok.headers.get("Access-Control-Allow-Origin"), "https://helpdesk.example.com")
+        self.assertEqual(self.responses(), [])
+
 
 class PagePublicUrlTests(HostedPageBase):
     """Behind a reverse proxy that does not pass the Host through, the page's origin is the public
