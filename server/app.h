@@ -16,6 +16,7 @@
 struct export_gate;
 struct invitation_stats;
 struct smtp;
+struct webhook_sender;
 
 struct app {
     struct store *store;
@@ -37,6 +38,10 @@ struct app {
     const char *smtp_from;
     struct smtp *smtp;
     struct invitation_stats *invitation_stats;
+    /* Webhooks: the outbox's sender (NULL only in tools that serve nothing), and whether
+     * subscriptions may target loopback and private addresses. */
+    struct webhook_sender *webhooks;
+    bool webhook_allow_private;
 };
 
 #endif

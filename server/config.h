@@ -47,6 +47,13 @@ struct config {
     unsigned throttle_days;         /* a survey's throttle_days when it sets none */
     const char *smtp_url;           /* smtp://host:port or smtps://...; NULL: no email sent */
     const char *smtp_from;          /* the From address, required with smtp_url */
+    /* Webhooks (README "Webhooks"): outbound/webhook_sender.h's options. */
+    bool webhook_allow_private;     /* --webhook-allow-private: loopback/private targets allowed */
+    unsigned webhook_retry_hours;   /* a delivery is retried this long, then dead; default 72 */
+    unsigned webhook_retry_base_ms; /* the first retry's delay (doubling, with jitter); default 10000 */
+    unsigned webhook_concurrency;   /* attempts in flight per subscription; default 4 */
+    unsigned webhook_queue_max;     /* pending deliveries per subscription; default 100000 */
+    unsigned webhook_keep_days;     /* delivered and dead deliveries kept for replay; default 30 */
 };
 
 /* Fills *config from argv and the environment. On a bad flag or value returns false with a message

@@ -103,7 +103,8 @@ enum store_status store_list_surveys(struct store_conn *conn, void (*each)(const
 enum store_status store_put_survey(struct store_conn *conn, const char *id, const char *definition, int64_t now_ms,
                                    bool *created);
 
-/* Removes the survey, its responses, their idempotency records and its invitations. */
+/* Removes the survey, its responses, their idempotency records and its invitations. Webhook
+ * deliveries about it stay (a receiver is still owed them). */
 enum store_status store_delete_survey(struct store_conn *conn, const char *id);
 
 /* Number of stored answers of one question (0 when none). */
@@ -171,8 +172,9 @@ void store_iter_close(struct store_iter *iter);
 enum store_status store_update_answers(struct store_conn *conn, const char *id, const char *answers_json);
 enum store_status store_delete_response(struct store_conn *conn, const char *id);
 
-/* Deletes every response of a customer, every idempotency record that names them, and their
- * invitations. */
+/* Deletes every response of a customer, every idempotency record that names them, their
+ * invitations, and every webhook delivery whose payload holds their data (customer = theirs), in
+ * any state: an erased customer's data is neither sent nor kept in the outbox. */
 enum store_status store_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted);
 
 /* Deletes up to max responses submitted before cutoff_ms, and up to max invitations created before
@@ -186,7 +188,8 @@ enum store_status store_delete_before(struct store_conn *conn, int64_t cutoff_ms
  * *rewrote says whether a rewrite was needed. Writer only, outside a transaction. */
 enum store_status store_purge(struct store_conn *conn, char *const *needles, int count, bool *rewrote);
 
-/* What identifies a customer's data on disk, for store_purge: their response and invitation ids,
+/* What identifies a customer's data on disk, for store_purge: their response, invitation and
+ * webhook delivery ids,
  * their free-text answers of 8 bytes or more, and the customer id itself when it is at least 6 bytes (shorter ones
  * would match by chance). A malloc'd array of malloc'd strings. */
 enum store_status store_customer_traces(struct store_conn *conn, const char *customer, char ***traces, int *count);
@@ -339,6 +342,149 @@ enum store_status store_invitation_scan(struct store_conn *conn, const struct st
                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
                                         void *arg);
 
+/* ---- webhooks: subscriptions and their outbox of deliveries ----
+ *
+ * An event (a response created, updated or deleted, a survey updated, a customer erased) becomes one
+ * delivery per matching subscription, inserted in the same transaction as the change that caused
+ * it, so it is never lost and never sent for a change that rolled back. Sender threads
+ * (outbound/webhook_sender.c) claim due deliveries, post them, and record the outcome, all through
+ * the writer. Times are ms since the epoch; 0 means "none" / "not yet". */
+
+#define STORE_WEBHOOK_ID_MAX 64     /* ids are slugs, as survey ids are */
+
+struct store_webhook_row {
+    char id[STORE_WEBHOOK_ID_MAX + 1];
+    char *url;                      /* http(s) URL the deliveries are posted to */
+    char *events;                   /* JSON array text of event types */
+    char *surveys;                  /* JSON array text of survey ids; NULL: every survey */
+    char *filter;                   /* JSON object text (domain/webhook_spec.h); NULL: none */
+    char *format;                   /* "standard" | "slack" */
+    char *secret;                   /* "whsec_..." signing secret: kept in clear, it signs */
+    char *old_secret;               /* the secret before the last rotation, or NULL */
+    int64_t old_secret_until;       /* deliveries are signed with old_secret too until then */
+    int64_t disabled_at;            /* 0: enabled; set when a receiver answered 410 Gone */
+    char *disabled_reason;          /* NULL when enabled */
+    int64_t created_at, updated_at;
+};
+
+void store_webhook_row_free(struct store_webhook_row *row);
+
+/* Writer only. Inserts or replaces every field of row (created_at too: the caller keeps it);
+ * *created says which. */
+enum store_status store_put_webhook(struct store_conn *conn, const struct store_webhook_row *row, bool *created);
+
+enum store_status store_get_webhook(struct store_conn *conn, const char *id, struct store_webhook_row *out);
+
+/* Calls each(row, arg) for every subscription in id order; rows are freed after each call. */
+enum store_status store_list_webhooks(struct store_conn *conn,
+                                      void (*each)(const struct store_webhook_row *row, void *arg), void *arg);
+
+/* Writer only: removes the subscription and every delivery of it. STORE_NOT_FOUND when none. */
+enum store_status store_delete_webhook(struct store_conn *conn, const char *id);
+
+/* Writer only: marks the subscription disabled (a 410 Gone) unless it already is; its deliveries
+ * stay as they are and none is claimed until a PUT enables it again (disabled_at 0). */
+enum store_status store_disable_webhook(struct store_conn *conn, const char *id, int64_t now_ms, const char *reason);
+
+enum store_delivery_state {
+    STORE_DELIVERY_PENDING,         /* waiting for next_attempt_at */
+    STORE_DELIVERY_SENDING,         /* claimed by a sender until lease_until */
+    STORE_DELIVERY_DELIVERED,       /* a receiver answered 2xx */
+    STORE_DELIVERY_DEAD,            /* retried for the whole retry window in vain: no more attempts */
+};
+
+/* One event for one subscription. The event id ("msg_..."; the webhook-id header) is the same for
+ * every subscription the event went to and for every attempt, retry and replay: receivers
+ * de-duplicate on it. */
+struct store_delivery_row {
+    char id[32];                    /* "dlv_..." */
+    char webhook[STORE_WEBHOOK_ID_MAX + 1];
+    char event_id[32];
+    char *type;                     /* "response.created", ... */
+    char *survey;                   /* the survey the event is about, or NULL */
+    char *subject;                  /* what its order is kept for (a response id), or NULL */
+    char *customer;                 /* whose data the payload holds (erasure removes it), or NULL */
+    char *payload;                  /* the exact body posted (JSON text) */
+    int64_t seq;                    /* order of insertion, given by the store */
+    enum store_delivery_state state;
+    int64_t attempts;
+    int last_status;                /* HTTP status of the last attempt; 0 when none came back */
+    char *last_error;               /* why the last attempt failed, or NULL */
+    int64_t created_at;             /* when the event happened */
+    int64_t window_start;           /* retries stop (dead) retry window after this; a manual retry
+                                     * or a replay starts a new window */
+    int64_t next_attempt_at;        /* PENDING: not before then */
+    int64_t lease_until;            /* SENDING: another sender may take it over after then */
+    int64_t last_attempt_at, delivered_at;
+};
+
+void store_delivery_row_free(struct store_delivery_row *row);
+
+/* Writer only, in the caller's transaction: stores a new PENDING delivery. id, webhook, event_id,
+ * type, payload, created_at, window_start and next_attempt_at must be set; seq is assigned. */
+enum store_status store_insert_delivery(struct store_conn *conn, const struct store_delivery_row *row);
+
+/* Writer only: claims up to max deliveries of one enabled subscription, oldest seq first, and calls
+ * each() with every claimed row (state SENDING, attempts counting this one, lease_until set). A
+ * delivery is claimable when it is PENDING with next_attempt_at <= now_ms, or SENDING with
+ * lease_until < now_ms (its sender died), and no delivery of the same subscription and subject
+ * with a smaller seq is PENDING or SENDING (so a response's updates never overtake its creation).
+ * On a shared backend concurrent claimers never take the same row (FOR UPDATE SKIP LOCKED).
+ * Nothing is claimed from a disabled subscription. */
+enum store_status store_claim_deliveries(struct store_conn *conn, const char *webhook, int64_t now_ms,
+                                         int64_t lease_until, int max,
+                                         void (*each)(const struct store_delivery_row *row, void *arg), void *arg);
+
+/* What one attempt came to: state DELIVERED (delivered_at = when), PENDING (a retry at
+ * next_attempt_at) or DEAD. */
+struct store_delivery_outcome {
+    const char *id;
+    enum store_delivery_state state;
+    int last_status;
+    const char *last_error;         /* NULL when none */
+    int64_t attempted_at, next_attempt_at, delivered_at;
+};
+
+/* Writer only: records the outcome of an attempt on a SENDING delivery. STORE_NOT_FOUND (nothing
+ * changed) when it is no longer SENDING (deleted, erased, or reset by a manual retry meanwhile). */
+enum store_status store_finish_delivery(struct store_conn *conn, const struct store_delivery_outcome *outcome);
+
+/* Writer only: every SENDING delivery becomes PENDING, due now. For a process that owns its store
+ * alone (SQLite) at start-up: what it was sending when it died is sent again, with the same ids. */
+enum store_status store_requeue_sending(struct store_conn *conn, int64_t now_ms, int64_t *requeued);
+
+enum store_status store_get_delivery(struct store_conn *conn, const char *id, struct store_delivery_row *out);
+
+/* A subscription's deliveries, newest first (seq descending), those with seq < before_seq
+ * (INT64_MAX: from the newest), only those in *state when state is not NULL, at most limit. */
+struct store_delivery_query {
+    const char *webhook;
+    const enum store_delivery_state *state;
+    int64_t before_seq;
+    int64_t limit;
+};
+enum store_status store_list_deliveries(struct store_conn *conn, const struct store_delivery_query *query,
+                                        void (*each)(const struct store_delivery_row *row, void *arg), void *arg);
+
+/* Writer only: a delivery of webhook that is not SENDING becomes PENDING, due at now_ms, with a new
+ * retry window from now_ms (attempts keep counting). STORE_NOT_FOUND when no such delivery of that
+ * subscription; STORE_CONFLICT when it is SENDING. */
+enum store_status store_retry_delivery(struct store_conn *conn, const char *webhook, const char *id, int64_t now_ms);
+
+/* Writer only: every DELIVERED or DEAD delivery of webhook whose event happened in [from_ms, to_ms)
+ * becomes PENDING again as store_retry_delivery does (same ids); *count says how many. */
+enum store_status store_replay_deliveries(struct store_conn *conn, const char *webhook, int64_t from_ms,
+                                          int64_t to_ms, int64_t now_ms, int64_t *count);
+
+/* PENDING and SENDING deliveries of one subscription (the outbox's depth, bounded per subscription),
+ * and the created_at of the oldest of them (0 when none). */
+enum store_status store_delivery_backlog(struct store_conn *conn, const char *webhook, int64_t *depth,
+                                         int64_t *oldest_ms);
+
+/* Writer only: deletes up to max DELIVERED or DEAD deliveries created before cutoff_ms (the history
+ * a replay can reach). */
+enum store_status store_prune_deliveries(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+
 /* ---- consistency ---- */
 
 /* Recomputes every rollup from the raw responses, in one read transaction, and calls report() with
@@ -390,6 +536,7 @@ struct store_idempotency_record {
 struct store_dump_counts {
     int64_t surveys, responses, records;
     int64_t invitations;
+    int64_t webhooks, deliveries;
 };
 
 /* What store_dump hands the rows to. Each returns STORE_OK to go on; anything else ends the dump
@@ -401,6 +548,9 @@ struct store_dump_sink {
     enum store_status (*record)(const struct store_idempotency_record *record, void *arg);
     /* NULL: the dump skips invitations. */
     enum store_status (*invitation)(const struct store_invitation_row *row, void *arg);
+    /* NULL: the dump skips webhooks; their deliveries (every state, in seq order) likewise. */
+    enum store_status (*webhook)(const struct store_webhook_row *row, void *arg);
+    enum store_status (*delivery)(const struct store_delivery_row *row, void *arg);
 };
 
 /* Reads the whole store from one read snapshot, in constant memory: the counts, every survey (by
@@ -423,6 +573,9 @@ enum store_status store_import_response(struct store_conn *conn, const struct su
 enum store_status store_import_idempotency(struct store_conn *conn, const struct store_idempotency_record *record);
 /* An invitation as another store's dump gave it, every field as it is (tokens stay valid). */
 enum store_status store_import_invitation(struct store_conn *conn, const struct store_invitation_row *row);
+/* A subscription (secrets included) and a delivery, every field as it is (seq order is kept). */
+enum store_status store_import_webhook(struct store_conn *conn, const struct store_webhook_row *row);
+enum store_status store_import_delivery(struct store_conn *conn, const struct store_delivery_row *row);
 
 /* Responses may be streamed (PostgreSQL: COPY) and only checked here: call it before store_commit
  * (keep true: its status says whether every row went in) and before store_rollback (keep false). */
