@@ -446,7 +446,9 @@ struct store_delivery_outcome {
 };
 
 /* Writer only: records the outcome of an attempt on a SENDING delivery. STORE_NOT_FOUND (nothing
- * changed) when it is no longer SENDING (deleted, erased, or reset by a manual retry meanwhile). */
+ * changed) when it is no longer SENDING (deleted, erased, or reset by a manual retry meanwhile).
+ * A customer.erased delivery that becomes DELIVERED or DEAD has its payload replaced by "{}": the
+ * erased customer's id it carried is kept no longer than it takes to tell the receiver. */
 enum store_status store_finish_delivery(struct store_conn *conn, const struct store_delivery_outcome *outcome);
 
 /* Writer only: every SENDING delivery becomes PENDING, due now. For a process that owns its store
