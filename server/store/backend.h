@@ -192,6 +192,34 @@ struct store_backend {
                                           void (*each)(const struct store_invitation_cell *cell, void *arg),
                                           void *arg);
 
+    /* Webhooks (store.h, "webhooks"): each does what the store.h function of the same name says
+     * (store.c clears the row an entry fills first). They change no metrics: a shared backend bumps
+     * no data version for them. insert_delivery stores every field of row as given but seq (store.c
+     * sets a new delivery's state and counters; migrate's import keeps them as they were).
+     * claim_deliveries hands back the rows it claimed as a malloc'd array (*rows, *count; each row's
+     * strings malloc'd), in any order: store.c calls each() in seq order and frees them. */
+    enum store_status (*put_webhook)(struct store_conn *conn, const struct store_webhook_row *row, bool *created);
+    enum store_status (*get_webhook)(struct store_conn *conn, const char *id, struct store_webhook_row *out);
+    enum store_status (*list_webhooks)(struct store_conn *conn,
+                                       void (*each)(const struct store_webhook_row *row, void *arg), void *arg);
+    enum store_status (*delete_webhook)(struct store_conn *conn, const char *id);
+    enum store_status (*disable_webhook)(struct store_conn *conn, const char *id, int64_t now_ms, const char *reason);
+    enum store_status (*insert_delivery)(struct store_conn *conn, const struct store_delivery_row *row);
+    enum store_status (*claim_deliveries)(struct store_conn *conn, const char *webhook, int64_t now_ms,
+                                          int64_t lease_until, int max, struct store_delivery_row **rows,
+                                          int *count);
+    enum store_status (*finish_delivery)(struct store_conn *conn, const struct store_delivery_outcome *outcome);
+    enum store_status (*requeue_sending)(struct store_conn *conn, int64_t now_ms, int64_t *requeued);
+    enum store_status (*get_delivery)(struct store_conn *conn, const char *id, struct store_delivery_row *out);
+    enum store_status (*list_deliveries)(struct store_conn *conn, const struct store_delivery_query *query,
+                                         void (*each)(const struct store_delivery_row *row, void *arg), void *arg);
+    enum store_status (*retry_delivery)(struct store_conn *conn, const char *webhook, const char *id, int64_t now_ms);
+    enum store_status (*replay_deliveries)(struct store_conn *conn, const char *webhook, int64_t from_ms,
+                                           int64_t to_ms, int64_t now_ms, int64_t *count);
+    enum store_status (*delivery_backlog)(struct store_conn *conn, const char *webhook, int64_t *depth,
+                                          int64_t *oldest_ms);
+    enum store_status (*prune_deliveries)(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+
     enum store_status (*verify)(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                 uint64_t *differences, uint64_t *responses);
     enum store_status (*each_answers)(struct store *store, store_answers_fn each, void *arg);

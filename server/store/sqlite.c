@@ -191,6 +191,55 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                                            " (SELECT id FROM invitations WHERE created_at < ?1 ORDER BY seq LIMIT ?2)",
     [STMT_DELETE_OLD_INVITATIONS] = "DELETE FROM invitations WHERE seq IN"
                                     " (SELECT seq FROM invitations WHERE created_at < ?1 ORDER BY seq LIMIT ?2)",
+    /* Webhooks (sqlite_webhooks.c). */
+    [STMT_WEBHOOK_EXISTS] = "SELECT 1 FROM webhooks WHERE id = ?1",
+    [STMT_INSERT_WEBHOOK] = "INSERT INTO webhooks (" SQLITE_WEBHOOK_COLUMNS ")"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [STMT_UPDATE_WEBHOOK] = "UPDATE webhooks SET url = ?2, events = ?3, surveys = ?4, filter = ?5, format = ?6,"
+                            " secret = ?7, old_secret = ?8, old_secret_until = ?9, disabled_at = ?10,"
+                            " disabled_reason = ?11, created_at = ?12, updated_at = ?13 WHERE id = ?1",
+    [STMT_GET_WEBHOOK] = "SELECT " SQLITE_WEBHOOK_COLUMNS " FROM webhooks WHERE id = ?1",
+    [STMT_LIST_WEBHOOKS] = "SELECT " SQLITE_WEBHOOK_COLUMNS " FROM webhooks ORDER BY id",
+    [STMT_DELETE_WEBHOOK] = "DELETE FROM webhooks WHERE id = ?1",
+    [STMT_DISABLE_WEBHOOK] = "UPDATE webhooks SET disabled_at = ?2, disabled_reason = ?3"
+                             " WHERE id = ?1 AND disabled_at = 0",
+    [STMT_INSERT_DELIVERY] = "INSERT INTO webhook_deliveries (" SQLITE_DELIVERY_FIELDS ") VALUES (?1, ?2, ?3, ?4,"
+                             " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    /* One statement (the writer runs it alone anyway). The ordering rule: a delivery waits while
+     * an earlier one of the same subscription and subject is PENDING or SENDING; a NULL subject
+     * equals nothing, so it never waits. */
+    [STMT_CLAIM_DELIVERIES] = "UPDATE webhook_deliveries SET state = 1, attempts = attempts + 1, lease_until = ?3,"
+                              " last_attempt_at = ?2 WHERE seq IN (SELECT d.seq FROM webhook_deliveries AS d"
+                              "  WHERE d.webhook = ?1"
+                              "  AND ((d.state = 0 AND d.next_attempt_at <= ?2) OR (d.state = 1 AND d.lease_until < ?2))"
+                              "  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS e WHERE e.webhook = d.webhook"
+                              "   AND e.subject = d.subject AND e.seq < d.seq AND e.state IN (0, 1))"
+                              "  AND EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = ?1 AND w.disabled_at = 0)"
+                              "  ORDER BY d.seq LIMIT ?4)"
+                              " RETURNING " SQLITE_DELIVERY_COLUMNS,
+    [STMT_FINISH_DELIVERY] = "UPDATE webhook_deliveries SET state = ?2, last_status = ?3, last_error = ?4,"
+                             " last_attempt_at = ?5, next_attempt_at = CASE WHEN ?2 = 0 THEN ?6 ELSE 0 END,"
+                             " delivered_at = CASE WHEN ?2 = 2 THEN ?7 ELSE delivered_at END, lease_until = 0,"
+                             " payload = CASE WHEN type = 'customer.erased' AND ?2 IN (2, 3) THEN '{}' ELSE payload END"
+                             " WHERE id = ?1 AND state = 1",
+    [STMT_REQUEUE_SENDING] = "UPDATE webhook_deliveries SET state = 0, next_attempt_at = ?1, lease_until = 0"
+                             " WHERE state = 1",
+    [STMT_GET_DELIVERY] = "SELECT " SQLITE_DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
+    [STMT_LIST_DELIVERIES] = "SELECT " SQLITE_DELIVERY_COLUMNS " FROM webhook_deliveries"
+                             " WHERE webhook = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+    [STMT_LIST_DELIVERIES_STATE] = "SELECT " SQLITE_DELIVERY_COLUMNS " FROM webhook_deliveries"
+                                   " WHERE webhook = ?1 AND state = ?4 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+    [STMT_DELIVERY_STATE] = "SELECT state FROM webhook_deliveries WHERE webhook = ?1 AND id = ?2",
+    [STMT_RETRY_DELIVERY] = "UPDATE webhook_deliveries SET state = 0, next_attempt_at = ?3, window_start = ?3,"
+                            " lease_until = 0 WHERE webhook = ?1 AND id = ?2 AND state <> 1",
+    [STMT_REPLAY_DELIVERIES] = "UPDATE webhook_deliveries SET state = 0, next_attempt_at = ?4, window_start = ?4,"
+                               " lease_until = 0 WHERE webhook = ?1 AND state IN (2, 3)"
+                               " AND created_at >= ?2 AND created_at < ?3",
+    [STMT_DELIVERY_BACKLOG] = "SELECT count(*), coalesce(min(created_at), 0) FROM webhook_deliveries"
+                              " WHERE webhook = ?1 AND state IN (0, 1)",
+    [STMT_PRUNE_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries"
+                              " WHERE state IN (2, 3) AND created_at < ?1 LIMIT ?2)",
+    [STMT_DELETE_CUSTOMER_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE customer = ?1",
 };
 
 /* ---- connections ---- */
@@ -736,6 +785,21 @@ const struct store_backend store_backend_sqlite = {
     .update_invitation = sqlite_update_invitation,
     .last_contact = sqlite_last_contact,
     .invitation_range = sqlite_invitation_range,
+    .put_webhook = sqlite_put_webhook,
+    .get_webhook = sqlite_get_webhook,
+    .list_webhooks = sqlite_list_webhooks,
+    .delete_webhook = sqlite_delete_webhook,
+    .disable_webhook = sqlite_disable_webhook,
+    .insert_delivery = sqlite_insert_delivery,
+    .claim_deliveries = sqlite_claim_deliveries,
+    .finish_delivery = sqlite_finish_delivery,
+    .requeue_sending = sqlite_requeue_sending,
+    .get_delivery = sqlite_get_delivery,
+    .list_deliveries = sqlite_list_deliveries,
+    .retry_delivery = sqlite_retry_delivery,
+    .replay_deliveries = sqlite_replay_deliveries,
+    .delivery_backlog = sqlite_delivery_backlog,
+    .prune_deliveries = sqlite_prune_deliveries,
     .verify = sqlite_verify,
     .each_answers = sqlite_each_answers,
     .backup = sqlite_backup,

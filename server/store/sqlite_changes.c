@@ -184,6 +184,14 @@ enum store_status sqlite_erase_customer(struct store_conn *base_conn, const char
     if (s == NULL)
         return STORE_ERROR;
     sqlite_bind_text(s, 1, customer);
+    if ((status = sqlite_run(conn, s)) != STORE_OK)
+        return status;
+    /* And every webhook delivery whose payload holds their data, in any state: an undelivered one
+     * is never sent, a delivered one is not kept (a replay cannot send it again). */
+    s = sqlite_stmt(conn, STMT_DELETE_CUSTOMER_DELIVERIES);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, customer);
     return sqlite_run(conn, s);
 }
 
@@ -226,6 +234,7 @@ enum store_status sqlite_customer_traces(struct store_conn *base_conn, const cha
         " UNION SELECT a.value FROM responses AS r, json_each(r.answers) AS a"
         "  WHERE r.customer = ?1 AND a.type = 'text' AND length(CAST(a.value AS BLOB)) >= 8"
         " UNION SELECT id FROM invitations WHERE customer = ?1"
+        " UNION SELECT id FROM webhook_deliveries WHERE customer = ?1"
         " UNION SELECT ?1 WHERE length(CAST(?1 AS BLOB)) >= 6";
     if (sqlite3_prepare_v2(conn->db, sql, -1, &s, NULL) != SQLITE_OK)
         return STORE_ERROR;

@@ -85,6 +85,26 @@ enum stmt_id {
     STMT_DELETE_CUSTOMER_INVITATIONS,
     STMT_DELETE_OLD_INVITATION_REPLIES,
     STMT_DELETE_OLD_INVITATIONS,
+    STMT_WEBHOOK_EXISTS,
+    STMT_INSERT_WEBHOOK,
+    STMT_UPDATE_WEBHOOK,
+    STMT_GET_WEBHOOK,
+    STMT_LIST_WEBHOOKS,
+    STMT_DELETE_WEBHOOK,
+    STMT_DISABLE_WEBHOOK,
+    STMT_INSERT_DELIVERY,
+    STMT_CLAIM_DELIVERIES,
+    STMT_FINISH_DELIVERY,
+    STMT_REQUEUE_SENDING,
+    STMT_GET_DELIVERY,
+    STMT_LIST_DELIVERIES,
+    STMT_LIST_DELIVERIES_STATE,
+    STMT_DELIVERY_STATE,
+    STMT_RETRY_DELIVERY,
+    STMT_REPLAY_DELIVERIES,
+    STMT_DELIVERY_BACKLOG,
+    STMT_PRUNE_DELIVERIES,
+    STMT_DELETE_CUSTOMER_DELIVERIES,
     STMT_COUNT
 };
 
@@ -215,6 +235,44 @@ enum store_status sqlite_read_invitation(sqlite3_stmt *s, struct store_invitatio
 #define SQLITE_INVITATION_COLUMNS \
     "id, survey, customer, channel, agent, interaction, properties, outcome, token_hash, form_key, created_at," \
     " expires_at, opened_at, responded_at, response_id, automated_visits, last_visit_at, last_visit_value, captured"
+
+/* sqlite_webhooks.c: subscriptions and their outbox (store.h, "webhooks"; schema/010_webhooks.sql). */
+enum store_status sqlite_put_webhook(struct store_conn *base_conn, const struct store_webhook_row *row, bool *created);
+enum store_status sqlite_get_webhook(struct store_conn *base_conn, const char *id, struct store_webhook_row *out);
+enum store_status sqlite_list_webhooks(struct store_conn *base_conn,
+                                       void (*each)(const struct store_webhook_row *row, void *arg), void *arg);
+enum store_status sqlite_delete_webhook(struct store_conn *base_conn, const char *id);
+enum store_status sqlite_disable_webhook(struct store_conn *base_conn, const char *id, int64_t now_ms,
+                                         const char *reason);
+enum store_status sqlite_insert_delivery(struct store_conn *base_conn, const struct store_delivery_row *row);
+enum store_status sqlite_claim_deliveries(struct store_conn *base_conn, const char *webhook, int64_t now_ms,
+                                          int64_t lease_until, int max, struct store_delivery_row **rows,
+                                          int *count);
+enum store_status sqlite_finish_delivery(struct store_conn *base_conn, const struct store_delivery_outcome *outcome);
+enum store_status sqlite_requeue_sending(struct store_conn *base_conn, int64_t now_ms, int64_t *requeued);
+enum store_status sqlite_get_delivery(struct store_conn *base_conn, const char *id, struct store_delivery_row *out);
+enum store_status sqlite_list_deliveries(struct store_conn *base_conn, const struct store_delivery_query *query,
+                                         void (*each)(const struct store_delivery_row *row, void *arg), void *arg);
+enum store_status sqlite_retry_delivery(struct store_conn *base_conn, const char *webhook, const char *id,
+                                        int64_t now_ms);
+enum store_status sqlite_replay_deliveries(struct store_conn *base_conn, const char *webhook, int64_t from_ms,
+                                           int64_t to_ms, int64_t now_ms, int64_t *count);
+enum store_status sqlite_delivery_backlog(struct store_conn *base_conn, const char *webhook, int64_t *depth,
+                                          int64_t *oldest_ms);
+enum store_status sqlite_prune_deliveries(struct store_conn *base_conn, int64_t cutoff_ms, int64_t max,
+                                          int64_t *deleted);
+/* One row of SQLITE_WEBHOOK_COLUMNS / SQLITE_DELIVERY_COLUMNS into out (malloc'd strings: the
+ * store.h _free functions). */
+enum store_status sqlite_read_webhook(sqlite3_stmt *s, struct store_webhook_row *out);
+enum store_status sqlite_read_delivery(sqlite3_stmt *s, struct store_delivery_row *out);
+#define SQLITE_WEBHOOK_COLUMNS \
+    "id, url, events, surveys, filter, format, secret, old_secret, old_secret_until, disabled_at, disabled_reason," \
+    " created_at, updated_at"
+/* Every column but seq, in the order an insert binds them (?1 to ?18). */
+#define SQLITE_DELIVERY_FIELDS \
+    "id, webhook, event_id, type, survey, subject, customer, payload, state, attempts, last_status, last_error," \
+    " created_at, window_start, next_attempt_at, lease_until, last_attempt_at, delivered_at"
+#define SQLITE_DELIVERY_COLUMNS SQLITE_DELIVERY_FIELDS ", seq"
 
 /* sqlite_migrate.c: store_dump, surveyd migrate's source. */
 enum store_status sqlite_dump(struct store *base_store, const struct store_dump_sink *sink, void *arg, char *err,

@@ -184,7 +184,9 @@ class GranularityVerifyTests(GranularityTestBase):
         try:
             for table in NEW_TABLES:
                 conn.execute("DROP TABLE %s" % table)
-            # What migrations 007, 008 and 009 added after it, so the file is a version 5 database again.
+            # What migrations 007 to 010 added after it, so the file is a version 5 database again.
+            conn.execute("DROP TABLE webhook_deliveries")
+            conn.execute("DROP TABLE webhooks")
             conn.execute("DROP TABLE invitation_days")
             conn.execute("DROP TABLE invitations")
             conn.execute("DROP INDEX idempotency_survey")

@@ -566,7 +566,8 @@ class InvitationRollupVerifyTests(VerifyTestBase):
         self.assertGreater(harness.db_query(self.d, "SELECT count(*) FROM invitation_days")[0][0], 0)
 
     def test_migration_backfills_an_older_database(self):
-        """SQLite's migration 009 on a version 8 file, PostgreSQL's 003 on a version 2 database."""
+        """SQLite's migration 009 on a version 8 file, PostgreSQL's 003 on a version 2 database (the
+        later migrations' tables dropped too, so each file is the older version again)."""
         before = harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4")
         self.assertTrue(before)
         if harness.is_postgres():
@@ -574,10 +575,12 @@ class InvitationRollupVerifyTests(VerifyTestBase):
                          "DROP TRIGGER invitation_days_update ON invitations",
                          "DROP TRIGGER invitation_days_delete ON invitations",
                          "DROP FUNCTION invitation_days_trigger()", "DROP FUNCTION invitation_days_add(invitations, integer)",
+                         "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
                          "UPDATE schema_version SET version = 2")
         else:
             downgrade = ("DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
-                         "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days", "PRAGMA user_version = 8")
+                         "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days",
+                        "DROP TABLE webhook_deliveries", "DROP TABLE webhooks", "PRAGMA user_version = 8")
         for sql in downgrade:
             harness.db_execute(self.d, sql)
         self.assertEqual(harness.db_query(self.d, "SELECT count(*) FROM invitations WHERE outcome = 0")[0][0] > 0, True)

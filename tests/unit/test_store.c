@@ -1905,6 +1905,772 @@ START_TEST(test_invitation_days_two_instances)
 }
 END_TEST
 
+/* ---- webhooks: subscriptions and their outbox ---- */
+
+static struct store_webhook_row webhook(const char *id, const char *url)
+{
+    struct store_webhook_row row = {
+        .url = (char *)url,
+        .events = (char *)"[\"response.created\",\"customer.erased\"]",
+        .surveys = (char *)"[\"s1\"]",
+        .filter = (char *)"{\"question\":\"rec\",\"max\":6}",
+        .format = (char *)"standard",
+        .secret = (char *)"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0",
+        .created_at = now_ms - DAY_MS,
+        .updated_at = now_ms - DAY_MS,
+    };
+    snprintf(row.id, sizeof row.id, "%s", id);
+    return row;
+}
+
+/* Ends a writer job begun by W (writer_begin) with its status: committed when STORE_OK, rolled back
+ * otherwise. WRITE(store_x(W, ...)) is one job. */
+static enum store_status write_done(enum store_status status)
+{
+    struct store_conn *w = store_writer(store);
+    if (status == STORE_OK) {
+        writer_commit(w);
+    } else {
+        store_rollback_to(w);
+        store_rollback(w);
+    }
+    return status;
+}
+#define WRITE(call) write_done(call)
+#define W writer_begin()
+
+static void put_webhook_ok(const struct store_webhook_row *row, bool want_created)
+{
+    bool created = !want_created;
+    ck_assert_int_eq(WRITE(store_put_webhook(W, row, &created)), STORE_OK);
+    ck_assert(created == want_created);
+}
+
+static void assert_same_webhook(const struct store_webhook_row *got, const struct store_webhook_row *want)
+{
+    ck_assert_str_eq(got->id, want->id);
+    ck_assert_str_eq(got->url, want->url);
+    ck_assert_str_eq(got->events, want->events);
+    assert_text_eq(got->surveys, want->surveys);
+    assert_text_eq(got->filter, want->filter);
+    ck_assert_str_eq(got->format, want->format);
+    ck_assert_str_eq(got->secret, want->secret);
+    assert_text_eq(got->old_secret, want->old_secret);
+    ck_assert_int_eq(got->old_secret_until, want->old_secret_until);
+    ck_assert_int_eq(got->disabled_at, want->disabled_at);
+    assert_text_eq(got->disabled_reason, want->disabled_reason);
+    ck_assert_int_eq(got->created_at, want->created_at);
+    ck_assert_int_eq(got->updated_at, want->updated_at);
+}
+
+/* Delivery n of webhook: subject and customer as given (NULL: none), created at `at`, due at `due`. */
+static struct store_delivery_row delivery(int n, const char *hook, const char *type, const char *subject,
+                                          const char *customer, int64_t at, int64_t due)
+{
+    struct store_delivery_row row = {
+        .type = (char *)type,
+        .survey = (char *)"s1",
+        .subject = (char *)subject,
+        .customer = (char *)customer,
+        .payload = (char *)"{\"type\":\"x\",\"data\":{\"customer\":\"dora\"}}",
+        .created_at = at,
+        .window_start = at,
+        .next_attempt_at = due,
+    };
+    snprintf(row.id, sizeof row.id, "dlv_%026d", n);
+    snprintf(row.webhook, sizeof row.webhook, "%s", hook);
+    snprintf(row.event_id, sizeof row.event_id, "msg_%026d", n / 2); /* two deliveries share an event */
+    return row;
+}
+
+static void insert_delivery_ok(const struct store_delivery_row *row)
+{
+    ck_assert_int_eq(WRITE(store_insert_delivery(W, row)), STORE_OK);
+}
+
+static void add_delivery(struct store_delivery_row row)
+{
+    insert_delivery_ok(&row);
+}
+
+static void add_webhook(struct store_webhook_row row)
+{
+    put_webhook_ok(&row, true);
+}
+
+static const char *delivery_id(int n)
+{
+    static char ids[8][32];
+    static int next;
+    char *id = ids[next++ % 8];
+    snprintf(id, 32, "dlv_%026d", n);
+    return id;
+}
+
+/* What one claim took: the ids in the order each() gave them, and the rows' claimed fields. */
+struct claimed {
+    int count;
+    char ids[16][32];
+    int64_t seq[16], attempts[16], lease_until[16];
+    enum store_delivery_state state[16];
+};
+
+static void collect_claimed(const struct store_delivery_row *row, void *arg)
+{
+    struct claimed *c = arg;
+    ck_assert_int_lt(c->count, 16);
+    snprintf(c->ids[c->count], 32, "%s", row->id);
+    c->seq[c->count] = row->seq;
+    c->attempts[c->count] = row->attempts;
+    c->lease_until[c->count] = row->lease_until;
+    c->state[c->count] = row->state;
+    c->count++;
+}
+
+static struct claimed claim_on(struct store_conn *w, const char *hook, int64_t at, int64_t lease, int max)
+{
+    struct claimed c = {0};
+    ck_assert_int_eq(store_claim_deliveries(w, hook, at, lease, max, collect_claimed, &c), STORE_OK);
+    for (int i = 1; i < c.count; i++)
+        ck_assert_int_lt(c.seq[i - 1], c.seq[i]); /* oldest first */
+    return c;
+}
+
+static struct claimed claim(const char *hook, int64_t at, int64_t lease, int max)
+{
+    struct store_conn *w = writer_begin();
+    struct claimed c = claim_on(w, hook, at, lease, max);
+    writer_commit(w);
+    return c;
+}
+
+/* The claim took exactly these deliveries (by n), in this order. */
+static void claimed_are(const struct claimed *c, int count, const int *ns)
+{
+    ck_assert_msg(c->count == count, "claimed %d, want %d", c->count, count);
+    for (int i = 0; i < count; i++)
+        ck_assert_str_eq(c->ids[i], delivery_id(ns[i]));
+}
+
+static struct store_delivery_row get_delivery_ok(int n)
+{
+    struct store_delivery_row row;
+    ck_assert_int_eq(store_get_delivery(store_reader(store), delivery_id(n), &row), STORE_OK);
+    return row;
+}
+
+static enum store_status finish(int n, enum store_delivery_state state, int http, const char *error, int64_t at,
+                                int64_t next)
+{
+    struct store_delivery_outcome o = {
+        .id = delivery_id(n),
+        .state = state,
+        .last_status = http,
+        .last_error = error,
+        .attempted_at = at,
+        .next_attempt_at = next,
+        .delivered_at = state == STORE_DELIVERY_DELIVERED ? at + 5 : 0,
+    };
+    return WRITE(store_finish_delivery(W, &o));
+}
+
+static void collect_webhook_id(const struct store_webhook_row *row, void *arg)
+{
+    char *ids = arg;
+    strcat(ids, row->id);
+    strcat(ids, " ");
+}
+
+START_TEST(test_webhook_rows)
+{
+    struct store_webhook_row a = webhook("b-hook", "https://example.com/a"), got;
+    char ids[128] = "";
+
+
+    put_webhook_ok(&a, true);
+    ck_assert_int_eq(store_get_webhook(store_reader(store), "b-hook", &got), STORE_OK);
+    assert_same_webhook(&got, &a);
+    store_webhook_row_free(&got);
+
+    /* A replace sets every field, created_at too (the caller keeps it). */
+    a.url = (char *)"http://127.0.0.1:9/x";
+    a.surveys = NULL;
+    a.filter = NULL;
+    a.format = (char *)"slack";
+    a.old_secret = (char *)"whsec_b2xk";
+    a.old_secret_until = now_ms + HOUR_MS;
+    a.updated_at = now_ms;
+    put_webhook_ok(&a, false);
+    ck_assert_int_eq(store_get_webhook(store_reader(store), "b-hook", &got), STORE_OK);
+    assert_same_webhook(&got, &a);
+    store_webhook_row_free(&got);
+
+    struct store_webhook_row b = webhook("a-hook", "https://example.com/b");
+    put_webhook_ok(&b, true);
+    ck_assert_int_eq(store_list_webhooks(store_reader(store), collect_webhook_id, ids), STORE_OK);
+    ck_assert_str_eq(ids, "a-hook b-hook ");
+
+    /* Disabling keeps the first time and reason; an unknown subscription is not found. */
+    ck_assert_int_eq(WRITE(store_disable_webhook(W, "a-hook", now_ms, "gone")), STORE_OK);
+    ck_assert_int_eq(WRITE(store_disable_webhook(W, "a-hook", now_ms + 5, "again")), STORE_OK);
+    ck_assert_int_eq(WRITE(store_disable_webhook(W, "nope", now_ms, "gone")), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_get_webhook(store_reader(store), "a-hook", &got), STORE_OK);
+    b.disabled_at = now_ms;
+    b.disabled_reason = (char *)"gone";
+    assert_same_webhook(&got, &b);
+    store_webhook_row_free(&got);
+    /* A PUT enables it again. */
+    b.disabled_at = 0;
+    b.disabled_reason = NULL;
+    put_webhook_ok(&b, false);
+    ck_assert_int_eq(store_get_webhook(store_reader(store), "a-hook", &got), STORE_OK);
+    assert_same_webhook(&got, &b);
+    store_webhook_row_free(&got);
+
+    /* Deliveries belong to a subscription that exists; ids are unique. */
+    struct store_delivery_row d = delivery(1, "a-hook", "response.created", "r1", "dora", now_ms, now_ms);
+    insert_delivery_ok(&d);
+    ck_assert_int_eq(WRITE(store_insert_delivery(W, &d)), STORE_CONFLICT);
+    struct store_delivery_row orphan = delivery(2, "nope", "response.created", "r1", NULL, now_ms, now_ms);
+    ck_assert_int_eq(WRITE(store_insert_delivery(W, &orphan)), STORE_NOT_FOUND);
+    struct store_delivery_row other = delivery(3, "b-hook", "survey.updated", "s1", NULL, now_ms, now_ms);
+    insert_delivery_ok(&other);
+
+    /* A new delivery is PENDING with nothing attempted, whatever the row said. */
+    struct store_delivery_row row = get_delivery_ok(1);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_PENDING);
+    ck_assert_int_eq(row.attempts, 0);
+    ck_assert_str_eq(row.webhook, "a-hook");
+    ck_assert_str_eq(row.event_id, d.event_id);
+    ck_assert_str_eq(row.type, "response.created");
+    ck_assert_str_eq(row.survey, "s1");
+    ck_assert_str_eq(row.subject, "r1");
+    ck_assert_str_eq(row.customer, "dora");
+    ck_assert_str_eq(row.payload, d.payload);
+    ck_assert_ptr_null(row.last_error);
+    ck_assert_int_eq(row.created_at, now_ms);
+    ck_assert_int_eq(row.window_start, now_ms);
+    ck_assert_int_eq(row.next_attempt_at, now_ms);
+    store_delivery_row_free(&row);
+
+    /* Deleting a subscription deletes its deliveries, and no other's. */
+    ck_assert_int_eq(WRITE(store_delete_webhook(W, "a-hook")), STORE_OK);
+    ck_assert_int_eq(WRITE(store_delete_webhook(W, "a-hook")), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_get_webhook(store_reader(store), "a-hook", &got), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_get_delivery(store_reader(store), delivery_id(1), &row), STORE_NOT_FOUND);
+    row = get_delivery_ok(3);
+    store_delivery_row_free(&row);
+
+}
+END_TEST
+
+
+/* Due time, max, oldest first, the ordering rule (per subject), leases, disabled subscriptions. */
+START_TEST(test_delivery_claim)
+{
+    struct store_webhook_row hook = webhook("w", "https://example.com/w");
+    struct store_webhook_row other = webhook("v", "https://example.com/v");
+    const int64_t t0 = now_ms, lease = 60000, at = now_ms - 10;
+    struct store_delivery_row row;
+    struct claimed c;
+
+    put_webhook_ok(&hook, true);
+    put_webhook_ok(&other, true);
+    /* r1's update after its creation; r3's creation waits in a backoff, its update is due. */
+    add_delivery(delivery(10, "w", "response.created", "r1", NULL, at, at));
+    add_delivery(delivery(11, "w", "response.updated", "r1", NULL, at, at));
+    add_delivery(delivery(12, "w", "response.created", "r2", NULL, at, at));
+    add_delivery(delivery(13, "w", "customer.erased", NULL, NULL, at, at));
+    add_delivery(delivery(14, "w", "response.created", "r3", NULL, at, t0 + 1000));
+    add_delivery(delivery(15, "w", "response.updated", "r3", NULL, at, at));
+    add_delivery(delivery(16, "v", "response.created", "r1", NULL, at, at));
+
+    c = claim("w", t0, t0 + lease, 2); /* max */
+    claimed_are(&c, 2, (int[]){10, 12});
+    ck_assert_int_eq(c.state[0], STORE_DELIVERY_SENDING);
+    ck_assert_int_eq(c.attempts[0], 1);
+    ck_assert_int_eq(c.lease_until[0], t0 + lease);
+    row = get_delivery_ok(10);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_SENDING);
+    ck_assert_int_eq(row.attempts, 1);
+    ck_assert_int_eq(row.lease_until, t0 + lease);
+    store_delivery_row_free(&row);
+    /* 11 waits for 10 (SENDING), 14 is not due, 15 waits for 14 (PENDING): only 13. */
+    c = claim("w", t0, t0 + lease, 10);
+    claimed_are(&c, 1, (int[]){13});
+    c = claim("w", t0, t0 + lease, 10);
+    claimed_are(&c, 0, NULL);
+
+    /* 10 delivered: its update goes next. */
+    ck_assert_int_eq(finish(10, STORE_DELIVERY_DELIVERED, 204, NULL, t0 + 1, 0), STORE_OK);
+    c = claim("w", t0 + 2, t0 + 2 + lease, 10);
+    claimed_are(&c, 1, (int[]){11});
+    /* 14 becomes due; 15 still waits for it. */
+    c = claim("w", t0 + 1000, t0 + 1000 + lease, 10);
+    claimed_are(&c, 1, (int[]){14});
+
+    /* A lease ends strictly after lease_until: then another sender may take the row over. */
+    c = claim("w", t0 + lease, t0 + 2 * lease, 10);
+    claimed_are(&c, 0, NULL);
+    c = claim("w", t0 + lease + 1, t0 + 2 * lease + 1, 10);
+    claimed_are(&c, 2, (int[]){12, 13});
+    ck_assert_int_eq(c.attempts[0], 2);
+
+    /* Nothing is claimed from a disabled subscription; a PUT enables it again. */
+    ck_assert_int_eq(finish(14, STORE_DELIVERY_PENDING, 503, "HTTP 503", t0 + 1001, t0 + 2000), STORE_OK);
+    ck_assert_int_eq(WRITE(store_disable_webhook(W, "w", t0 + 1002, "gone")), STORE_OK);
+    c = claim("w", t0 + 100000, t0 + 200000, 10);
+    claimed_are(&c, 0, NULL);
+    put_webhook_ok(&hook, false);
+    c = claim("w", t0 + 100000, t0 + 200000, 10);
+    claimed_are(&c, 2, (int[]){11, 14}); /* 11's lease ran out; 15 waits for 14 */
+
+    /* Another subscription's deliveries are its own. */
+    c = claim("v", t0, t0 + lease, 10);
+    claimed_are(&c, 1, (int[]){16});
+    c = claim("nope", t0, t0 + lease, 10);
+    claimed_are(&c, 0, NULL);
+}
+END_TEST
+
+/* finish (every outcome; only while SENDING), requeue, retry, backlog. */
+START_TEST(test_delivery_outcomes)
+{
+    struct store_webhook_row hook = webhook("w", "https://example.com/w");
+    const int64_t t0 = now_ms, base = now_ms - HOUR_MS;
+    struct store_delivery_row row;
+    struct claimed c;
+    int64_t depth, oldest, requeued;
+
+    put_webhook_ok(&hook, true);
+    add_webhook(webhook("v", "https://example.com/v"));
+    add_delivery(delivery(20, "w", "response.created", "r1", "dora", base + 20, t0));
+    add_delivery(delivery(21, "w", "customer.erased", NULL, NULL, base + 21, t0));
+    add_delivery(delivery(22, "w", "response.created", "r2", NULL, base + 22, t0));
+    add_delivery(delivery(23, "w", "response.created", "r3", NULL, base + 23, t0));
+    ck_assert_int_eq(store_delivery_backlog(store_reader(store), "w", &depth, &oldest), STORE_OK);
+    ck_assert_int_eq(depth, 4);
+    ck_assert_int_eq(oldest, base + 20);
+    ck_assert_int_eq(finish(20, STORE_DELIVERY_DELIVERED, 200, NULL, t0, 0), STORE_NOT_FOUND); /* not SENDING */
+    c = claim("w", t0, t0 + 60000, 10);
+    claimed_are(&c, 4, (int[]){20, 21, 22, 23});
+
+    /* A failure: PENDING again, due at next_attempt_at, with what went wrong. */
+    ck_assert_int_eq(finish(20, STORE_DELIVERY_PENDING, 500, "HTTP 500", t0 + 1, t0 + 5000), STORE_OK);
+    row = get_delivery_ok(20);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_PENDING);
+    ck_assert_int_eq(row.last_status, 500);
+    ck_assert_str_eq(row.last_error, "HTTP 500");
+    ck_assert_int_eq(row.last_attempt_at, t0 + 1);
+    ck_assert_int_eq(row.next_attempt_at, t0 + 5000);
+    ck_assert_int_eq(row.lease_until, 0);
+    ck_assert_int_eq(row.attempts, 1);
+    ck_assert_int_eq(row.delivered_at, 0);
+    ck_assert_str_eq(row.customer, "dora");
+    store_delivery_row_free(&row);
+    ck_assert_int_eq(finish(20, STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 2, 0), STORE_NOT_FOUND);
+
+    /* Delivered: a customer.erased event keeps no payload (the erased id) once told. */
+    ck_assert_int_eq(finish(21, STORE_DELIVERY_DELIVERED, 204, NULL, t0 + 3, 0), STORE_OK);
+    row = get_delivery_ok(21);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_DELIVERED);
+    ck_assert_int_eq(row.delivered_at, t0 + 8);
+    ck_assert_int_eq(row.last_status, 204);
+    ck_assert_ptr_null(row.last_error);
+    ck_assert_str_eq(row.payload, "{}");
+    store_delivery_row_free(&row);
+
+    /* Dead: no more attempts; another type keeps its payload (a replay may send it again). */
+    ck_assert_int_eq(finish(22, STORE_DELIVERY_DEAD, 0, "timeout", t0 + 4, 0), STORE_OK);
+    row = get_delivery_ok(22);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_DEAD);
+    ck_assert_int_eq(row.last_status, 0);
+    ck_assert_str_eq(row.last_error, "timeout");
+    ck_assert_str_ne(row.payload, "{}");
+    store_delivery_row_free(&row);
+    struct store_delivery_outcome bad = {.id = delivery_id(23), .state = STORE_DELIVERY_SENDING};
+    ck_assert_int_eq(WRITE(store_finish_delivery(W, &bad)), STORE_ERROR);
+    bad = (struct store_delivery_outcome){.id = "dlv_nope", .state = STORE_DELIVERY_DELIVERED};
+    ck_assert_int_eq(WRITE(store_finish_delivery(W, &bad)), STORE_NOT_FOUND);
+
+    /* A restart sends again what was being sent, with the same ids. */
+    ck_assert_int_eq(WRITE(store_requeue_sending(W, t0 + 10, &requeued)), STORE_OK);
+    ck_assert_int_eq(requeued, 1);
+    row = get_delivery_ok(23);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_PENDING);
+    ck_assert_int_eq(row.next_attempt_at, t0 + 10);
+    ck_assert_int_eq(row.lease_until, 0);
+    store_delivery_row_free(&row);
+    ck_assert_int_eq(WRITE(store_requeue_sending(W, t0 + 10, &requeued)), STORE_OK);
+    ck_assert_int_eq(requeued, 0);
+
+    /* A manual retry: not while SENDING; a new window from now; attempts keep counting. */
+    c = claim("w", t0 + 10, t0 + 60000, 10);
+    claimed_are(&c, 1, (int[]){23});
+    ck_assert_int_eq(WRITE(store_retry_delivery(W, "w", delivery_id(23), t0 + 20)), STORE_CONFLICT);
+    ck_assert_int_eq(WRITE(store_retry_delivery(W, "v", delivery_id(22), t0 + 20)), STORE_NOT_FOUND);
+    ck_assert_int_eq(WRITE(store_retry_delivery(W, "w", "dlv_nope", t0 + 20)), STORE_NOT_FOUND);
+    ck_assert_int_eq(WRITE(store_retry_delivery(W, "w", delivery_id(22), t0 + 20)), STORE_OK);
+    row = get_delivery_ok(22);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_PENDING);
+    ck_assert_int_eq(row.window_start, t0 + 20);
+    ck_assert_int_eq(row.next_attempt_at, t0 + 20);
+    ck_assert_int_eq(row.attempts, 1);
+    store_delivery_row_free(&row);
+
+    /* The backlog: PENDING (20, 22) and SENDING (23), the oldest event's time. */
+    ck_assert_int_eq(store_delivery_backlog(store_reader(store), "w", &depth, &oldest), STORE_OK);
+    ck_assert_int_eq(depth, 3);
+    ck_assert_int_eq(oldest, base + 20);
+    ck_assert_int_eq(store_delivery_backlog(store_reader(store), "v", &depth, &oldest), STORE_OK);
+    ck_assert_int_eq(depth, 0);
+    ck_assert_int_eq(oldest, 0);
+}
+END_TEST
+
+struct listed {
+    int count;
+    char ids[16][32];
+    int64_t seq[16];
+};
+
+static void collect_listed(const struct store_delivery_row *row, void *arg)
+{
+    struct listed *l = arg;
+    ck_assert_int_lt(l->count, 16);
+    snprintf(l->ids[l->count], 32, "%s", row->id);
+    l->seq[l->count++] = row->seq;
+}
+
+static struct listed list_deliveries(const char *hook, const enum store_delivery_state *state, int64_t before,
+                                     int64_t limit)
+{
+    struct listed l = {0};
+    struct store_delivery_query q = {hook, state, before, limit};
+    ck_assert_int_eq(store_list_deliveries(store_reader(store), &q, collect_listed, &l), STORE_OK);
+    return l;
+}
+
+static void listed_are(const struct listed *l, int count, const int *ns)
+{
+    ck_assert_msg(l->count == count, "listed %d, want %d", l->count, count);
+    for (int i = 0; i < count; i++)
+        ck_assert_str_eq(l->ids[i], delivery_id(ns[i]));
+}
+
+/* Listing (newest first, by state, paged), replay's window edges, pruning. */
+START_TEST(test_delivery_history)
+{
+    const int64_t t0 = now_ms, T = now_ms - 2 * DAY_MS;
+    const enum store_delivery_state delivered = STORE_DELIVERY_DELIVERED, pending = STORE_DELIVERY_PENDING;
+    struct store_delivery_row row;
+    struct claimed c;
+    struct listed l;
+    int64_t count, deleted;
+
+    add_webhook(webhook("r", "https://example.com/r"));
+    for (int n = 30; n < 33; n++)
+        add_delivery(delivery(n, "r", "survey.updated", NULL, NULL, T + n - 30, T));
+    c = claim("r", t0, t0 + 60000, 10);
+    claimed_are(&c, 3, (int[]){30, 31, 32});
+    add_delivery(delivery(33, "r", "survey.updated", NULL, NULL, T + 3, t0 + DAY_MS));
+    ck_assert_int_eq(finish(30, STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 1, 0), STORE_OK);
+    ck_assert_int_eq(finish(31, STORE_DELIVERY_DEAD, 500, "HTTP 500", t0 + 1, 0), STORE_OK);
+    ck_assert_int_eq(finish(32, STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 1, 0), STORE_OK);
+
+    l = list_deliveries("r", NULL, INT64_MAX, -1);
+    listed_are(&l, 4, (int[]){33, 32, 31, 30});
+    l = list_deliveries("r", &delivered, INT64_MAX, -1);
+    listed_are(&l, 2, (int[]){32, 30});
+    l = list_deliveries("r", NULL, INT64_MAX, 2);
+    listed_are(&l, 2, (int[]){33, 32});
+    l = list_deliveries("r", NULL, l.seq[1], 1); /* the next page */
+    listed_are(&l, 1, (int[]){31});
+    l = list_deliveries("r", NULL, INT64_MAX, 0);
+    listed_are(&l, 0, NULL);
+    l = list_deliveries("nope", NULL, INT64_MAX, -1);
+    listed_are(&l, 0, NULL);
+
+    /* Replay: DELIVERED or DEAD events in [from, to), by when they happened. */
+    ck_assert_int_eq(WRITE(store_replay_deliveries(W, "r", T + 1, T + 2, t0 + 50, &count)), STORE_OK);
+    ck_assert_int_eq(count, 1);
+    row = get_delivery_ok(31);
+    ck_assert_int_eq(row.state, STORE_DELIVERY_PENDING);
+    ck_assert_int_eq(row.window_start, t0 + 50);
+    ck_assert_int_eq(row.next_attempt_at, t0 + 50);
+    ck_assert_int_eq(row.attempts, 1);
+    store_delivery_row_free(&row);
+    ck_assert_int_eq(WRITE(store_replay_deliveries(W, "r", T + 1, T + 2, t0 + 50, &count)), STORE_OK);
+    ck_assert_int_eq(count, 0); /* already pending */
+    ck_assert_int_eq(WRITE(store_replay_deliveries(W, "r", T + 3, T + 3, t0 + 50, &count)), STORE_OK);
+    ck_assert_int_eq(count, 0);
+    ck_assert_int_eq(WRITE(store_replay_deliveries(W, "nope", T, T + 10, t0 + 50, &count)), STORE_OK);
+    ck_assert_int_eq(count, 0);
+    ck_assert_int_eq(WRITE(store_replay_deliveries(W, "r", T, T + 4, t0 + 50, &count)), STORE_OK);
+    ck_assert_int_eq(count, 2); /* 30 and 32; 33 was never sent */
+    l = list_deliveries("r", &pending, INT64_MAX, -1);
+    listed_are(&l, 4, (int[]){33, 32, 31, 30});
+
+    /* Pruning: DELIVERED or DEAD ones created before the cutoff, at most max at a time. */
+    c = claim("r", t0 + 50, t0 + 60000, 10);
+    claimed_are(&c, 3, (int[]){30, 31, 32});
+    for (int n = 30; n < 33; n++)
+        ck_assert_int_eq(finish(n, n == 31 ? STORE_DELIVERY_DEAD : STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 60, 0),
+                         STORE_OK);
+    ck_assert_int_eq(WRITE(store_prune_deliveries(W, T + 2, 1, &deleted)), STORE_OK);
+    ck_assert_int_eq(deleted, 1);
+    ck_assert_int_eq(WRITE(store_prune_deliveries(W, T + 2, 10, &deleted)), STORE_OK);
+    ck_assert_int_eq(deleted, 1);
+    ck_assert_int_eq(WRITE(store_prune_deliveries(W, T + 2, 10, &deleted)), STORE_OK);
+    ck_assert_int_eq(deleted, 0);
+    l = list_deliveries("r", NULL, INT64_MAX, -1);
+    listed_are(&l, 2, (int[]){33, 32}); /* 32 is not older than the cutoff, 33 not done */
+    ck_assert_int_eq(WRITE(store_prune_deliveries(W, t0 + DAY_MS, 10, &deleted)), STORE_OK);
+    ck_assert_int_eq(deleted, 1);
+}
+END_TEST
+
+/* Erasure: every delivery that holds the customer's data, in any state, is a trace and goes. */
+START_TEST(test_deliveries_erased)
+{
+    const int64_t t0 = now_ms;
+    struct store_delivery_row row;
+    char **traces;
+    int trace_count;
+    int64_t deleted;
+
+    add_webhook(webhook("w", "https://example.com/w"));
+    add_delivery(delivery(50, "w", "response.created", "r1", "dora", t0, t0));
+    add_delivery(delivery(51, "w", "response.updated", "r1", "dora", t0, t0));
+    add_delivery(delivery(52, "w", "response.created", "r2", "ed", t0, t0));
+    add_delivery(delivery(53, "w", "customer.erased", NULL, NULL, t0, t0));
+    struct claimed c = claim("w", t0, t0 + 60000, 1);
+    claimed_are(&c, 1, (int[]){50});
+    ck_assert_int_eq(finish(50, STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 1, 0), STORE_OK);
+
+    ck_assert_int_eq(store_customer_traces(store_reader(store), "dora", &traces, &trace_count), STORE_OK);
+    ck_assert(has_trace(traces, trace_count, delivery_id(50)));
+    ck_assert(has_trace(traces, trace_count, delivery_id(51)));
+    ck_assert(!has_trace(traces, trace_count, delivery_id(52)));
+    for (int i = 0; i < trace_count; i++)
+        free(traces[i]);
+    free(traces);
+    ck_assert_int_eq(WRITE(store_erase_customer(W, "dora", &deleted)), STORE_OK);
+    ck_assert_int_eq(deleted, 0); /* responses only */
+    ck_assert_int_eq(store_get_delivery(store_reader(store), delivery_id(50), &row), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_get_delivery(store_reader(store), delivery_id(51), &row), STORE_NOT_FOUND);
+    row = get_delivery_ok(52);
+    store_delivery_row_free(&row);
+    row = get_delivery_ok(53);
+    store_delivery_row_free(&row);
+}
+END_TEST
+
+/* ---- webhooks through surveyd migrate's dump and import ---- */
+
+struct copy {
+    struct store_conn *target;
+    struct store_dump_counts counts;
+    int webhooks, deliveries;
+};
+
+static enum store_status copy_begin(const struct store_dump_counts *counts, void *arg)
+{
+    ((struct copy *)arg)->counts = *counts;
+    return STORE_OK;
+}
+
+static enum store_status copy_none_survey(const struct store_survey_row *row, void *arg)
+{
+    (void)row, (void)arg;
+    return STORE_ERROR;
+}
+
+static enum store_status copy_none_response(const struct store_stored_response *row, void *arg)
+{
+    (void)row, (void)arg;
+    return STORE_ERROR;
+}
+
+static enum store_status copy_none_record(const struct store_idempotency_record *record, void *arg)
+{
+    (void)record, (void)arg;
+    return STORE_ERROR;
+}
+
+static enum store_status copy_webhook(const struct store_webhook_row *row, void *arg)
+{
+    struct copy *c = arg;
+    c->webhooks++;
+    return store_import_webhook(c->target, row);
+}
+
+static enum store_status copy_delivery(const struct store_delivery_row *row, void *arg)
+{
+    struct copy *c = arg;
+    c->deliveries++;
+    return store_import_delivery(c->target, row);
+}
+
+static void assert_same_delivery(const struct store_delivery_row *got, const struct store_delivery_row *want)
+{
+    ck_assert_str_eq(got->id, want->id);
+    ck_assert_str_eq(got->webhook, want->webhook);
+    ck_assert_str_eq(got->event_id, want->event_id);
+    ck_assert_str_eq(got->type, want->type);
+    assert_text_eq(got->survey, want->survey);
+    assert_text_eq(got->subject, want->subject);
+    assert_text_eq(got->customer, want->customer);
+    ck_assert_str_eq(got->payload, want->payload);
+    ck_assert_int_eq(got->state, want->state);
+    ck_assert_int_eq(got->attempts, want->attempts);
+    ck_assert_int_eq(got->last_status, want->last_status);
+    assert_text_eq(got->last_error, want->last_error);
+    ck_assert_int_eq(got->created_at, want->created_at);
+    ck_assert_int_eq(got->window_start, want->window_start);
+    ck_assert_int_eq(got->next_attempt_at, want->next_attempt_at);
+    ck_assert_int_eq(got->lease_until, want->lease_until);
+    ck_assert_int_eq(got->last_attempt_at, want->last_attempt_at);
+    ck_assert_int_eq(got->delivered_at, want->delivered_at);
+}
+
+/* A SQLite store's subscriptions (secrets included) and deliveries (every state, every field) come
+ * out of store_dump and go into this case's store as they were, in seq order. */
+START_TEST(test_webhooks_dump_import)
+{
+    char dir[256], source_location[300], err[512], cmd[300];
+    const int64_t t0 = now_ms;
+
+    snprintf(dir, sizeof dir, "%s/test_store.%ld.XXXXXX", tmp_dir(), (long)getppid());
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(source_location, sizeof source_location, "sqlite:%s", dir);
+    struct store_options options = {source_location, STORE_DURABILITY_FULL};
+    struct store *source = store_open(&options, err, sizeof err);
+    ck_assert_msg(source != NULL, "store_open: %s", err);
+    struct store *target = store;
+    store = source; /* the helpers write through `store` */
+
+    struct store_webhook_row a = webhook("a", "https://example.com/a"), b = webhook("b", "http://127.0.0.1:1/b");
+    a.old_secret = (char *)"whsec_b2xk";
+    a.old_secret_until = t0 + HOUR_MS;
+    b.surveys = b.filter = NULL;
+    b.format = (char *)"slack";
+    put_webhook_ok(&a, true);
+    put_webhook_ok(&b, true);
+    ck_assert_int_eq(WRITE(store_disable_webhook(W, "b", t0, "gone")), STORE_OK);
+    /* Deliveries inserted in an order their ids do not follow, so that seq order shows. */
+    static const int order[] = {66, 61, 65, 60, 64, 62, 63};
+    for (int i = 0; i < 7; i++)
+        add_delivery(
+            delivery(order[i], i % 3 ? "a" : "b", "response.created", i % 2 ? "r1" : NULL, i % 2 ? "dora" : NULL,
+                     t0 - i, t0));
+    struct claimed c = claim("a", t0, t0 + 60000, 10);
+    ck_assert_int_ge(c.count, 2);
+    ck_assert_int_eq(finish(61, STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 1, 0), STORE_OK);
+    ck_assert_int_eq(finish(65, STORE_DELIVERY_PENDING, 500, "HTTP 500", t0 + 1, t0 + 999), STORE_OK);
+    store = target;
+
+    struct copy copy = {.target = store_writer(target)};
+    struct store_dump_sink sink = {
+        .begin = copy_begin,
+        .survey = copy_none_survey,
+        .response = copy_none_response,
+        .record = copy_none_record,
+        .webhook = copy_webhook,
+        .delivery = copy_delivery,
+    };
+    ck_assert_int_eq(store_begin(copy.target), STORE_OK);
+    ck_assert_msg(store_dump(source, &sink, &copy, err, sizeof err) == STORE_OK, "dump: %s", err);
+    ck_assert_int_eq(store_import_end(copy.target, true), STORE_OK);
+    ck_assert_int_eq(store_commit(copy.target), STORE_OK);
+    ck_assert_int_eq(copy.counts.webhooks, 2);
+    ck_assert_int_eq(copy.counts.deliveries, 7);
+    ck_assert_int_eq(copy.webhooks, 2);
+    ck_assert_int_eq(copy.deliveries, 7);
+
+    for (int h = 0; h < 2; h++) {
+        struct store_webhook_row want, got;
+        const char *id = h ? "b" : "a";
+        ck_assert_int_eq(store_get_webhook(store_reader(source), id, &want), STORE_OK);
+        ck_assert_int_eq(store_get_webhook(store_reader(target), id, &got), STORE_OK);
+        assert_same_webhook(&got, &want);
+        store_webhook_row_free(&want);
+        store_webhook_row_free(&got);
+        struct listed l_want = {0}, l_got = {0};
+        struct store_delivery_query q = {id, NULL, INT64_MAX, -1};
+        ck_assert_int_eq(store_list_deliveries(store_reader(source), &q, collect_listed, &l_want), STORE_OK);
+        ck_assert_int_eq(store_list_deliveries(store_reader(target), &q, collect_listed, &l_got), STORE_OK);
+        ck_assert_int_eq(l_got.count, l_want.count);
+        for (int i = 0; i < l_want.count; i++) {
+            struct store_delivery_row dw, dg;
+            ck_assert_str_eq(l_got.ids[i], l_want.ids[i]); /* the same order */
+            ck_assert_int_eq(store_get_delivery(store_reader(source), l_want.ids[i], &dw), STORE_OK);
+            ck_assert_int_eq(store_get_delivery(store_reader(target), l_want.ids[i], &dg), STORE_OK);
+            assert_same_delivery(&dg, &dw);
+            store_delivery_row_free(&dw);
+            store_delivery_row_free(&dg);
+        }
+    }
+    /* A subscription the target already has is a conflict (migrate wants an empty target). */
+    struct store_conn *w = writer_begin();
+    ck_assert_int_eq(store_import_webhook(w, &a), STORE_CONFLICT);
+    store_rollback_to(w);
+    store_rollback(w);
+
+    store_close(source);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* ---- PostgreSQL: instances claim from one outbox ---- */
+
+/* Two instances claim at once, the first's transaction still open: SKIP LOCKED makes the second
+ * pass over the rows the first holds without waiting, and the ordering rule keeps it off the
+ * deliveries queued behind them (in its snapshot the first's rows are still PENDING). No row is
+ * claimed twice. */
+START_TEST(test_claim_two_instances)
+{
+    char err[512];
+    const int64_t t0 = now_ms;
+
+    if (strcmp(backend, "postgresql") != 0)
+        return; /* SQLite: one writer */
+    add_webhook(webhook("w", "https://example.com/w"));
+    add_delivery(delivery(70, "w", "response.created", "r1", NULL, t0, t0));
+    add_delivery(delivery(71, "w", "response.updated", "r1", NULL, t0, t0));
+    add_delivery(delivery(72, "w", "response.created", "r2", NULL, t0, t0));
+    add_delivery(delivery(73, "w", "survey.updated", NULL, NULL, t0, t0));
+    add_delivery(delivery(74, "w", "survey.updated", NULL, NULL, t0, t0));
+    add_delivery(delivery(75, "w", "response.updated", "r2", NULL, t0, t0));
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *other = store_open(&options, err, sizeof err);
+    ck_assert_msg(other != NULL, "store_open: %s", err);
+
+    struct store_conn *mine = store_writer(store), *theirs = store_writer(other);
+    ck_assert_int_eq(store_begin(mine), STORE_OK);
+    struct claimed a = claim_on(mine, "w", t0, t0 + 60000, 2);
+    claimed_are(&a, 2, (int[]){70, 72});
+    ck_assert_int_eq(store_begin(theirs), STORE_OK);
+    struct claimed b = claim_on(theirs, "w", t0, t0 + 60000, 10); /* would hang without SKIP LOCKED */
+    claimed_are(&b, 2, (int[]){73, 74});
+    ck_assert_int_eq(store_commit(mine), STORE_OK);
+    ck_assert_int_eq(store_commit(theirs), STORE_OK);
+
+    /* Committed: 71 and 75 still wait for their subjects' first deliveries. */
+    ck_assert_int_eq(store_begin(theirs), STORE_OK);
+    b = claim_on(theirs, "w", t0 + 1, t0 + 60000, 10);
+    claimed_are(&b, 0, NULL);
+    ck_assert_int_eq(store_commit(theirs), STORE_OK);
+    ck_assert_int_eq(finish(70, STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 2, 0), STORE_OK);
+    ck_assert_int_eq(store_begin(theirs), STORE_OK);
+    b = claim_on(theirs, "w", t0 + 3, t0 + 60000, 10);
+    claimed_are(&b, 1, (int[]){71});
+    ck_assert_int_eq(store_commit(theirs), STORE_OK);
+    store_close(other);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create(backend);
@@ -1929,6 +2695,13 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_invitations_go_with_their_data);
     tcase_add_test(tc, test_last_contact_lock);
     tcase_add_test(tc, test_invitation_days_two_instances);
+    tcase_add_test(tc, test_webhook_rows);
+    tcase_add_test(tc, test_delivery_claim);
+    tcase_add_test(tc, test_delivery_outcomes);
+    tcase_add_test(tc, test_delivery_history);
+    tcase_add_test(tc, test_deliveries_erased);
+    tcase_add_test(tc, test_webhooks_dump_import);
+    tcase_add_test(tc, test_claim_two_instances);
     suite_add_tcase(s, tc);
     return s;
 }
