@@ -42,7 +42,9 @@ BLOCK_MARK = "@@readme-block "
 NEW_USER_ENV = {"SURVEYD_ADMIN_TOKENS": None, "SURVEYD_READ_TOKENS": None,
                 "SURVEYD_INGEST_TOKENS": None, "SURVEYD_RATE_LIMIT": None,
                 # The Invitations section tells its reader to set this first.
-                "SURVEYD_PUBLIC_URL": "https://surveys.example.com"}
+                "SURVEYD_PUBLIC_URL": "https://surveys.example.com",
+                # The Webhooks section tells its reader to set this to try a receiver on loopback.
+                "SURVEYD_WEBHOOK_ALLOW_PRIVATE": "1"}
 
 
 class Block:
