@@ -91,7 +91,8 @@ def commands_of(block):
     for line in block.lines:
         stripped = line.strip()
         if stripped.startswith("#") and out:
-            out[-1][1] += " " + stripped.lstrip("#").strip()
+            # strip(): a status on a comment line after the command ("# 201; ...") is checked too
+            out[-1][1] = (out[-1][1] + " " + stripped.lstrip("#").strip()).strip()
         elif re.match(r"^(curl|[A-Z_]+=)", line):
             m = re.search(r"\s#\s(.*)$", line)
             out.append([line, m.group(1).strip() if m else ""])
