@@ -102,7 +102,7 @@ class WebhookEventsBase(BaseAPITest):
                 self.assertEqual(one.status, 200, one.body[:500])
                 payload = one.json["payload"]
                 out.append(dict(one.json, payload=json.loads(payload) if isinstance(payload, str) else payload))
-            before = r.json.get("next_before")
+            before = r.json.get("next")
             if not page or not before:
                 break
         return list(reversed(out))
@@ -147,7 +147,7 @@ class StandardPayloadTests(WebhookEventsBase):
             self.receiving(rx, surveys=[sid])
             rid = self.post(sid, {"rec": 3, "why": "slow \"reply\" \u00e9\u20ac"}, customer="cust-std",
                             channel="chat", agent="agent-7", interaction=uid("ticket"),
-                            properties={"plan": "pro", "seats": 3})
+                            properties={"plan": "pro", "seats": "3"})
             created = self.get_json("/v1/responses/" + rid)
             events = rx.wait_for(lambda ev: len(ev) >= 1, timeout=30)
             first = events[0]
