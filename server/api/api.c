@@ -8,6 +8,7 @@
 #include "json_strict.h"
 #include "oom.h"
 #include "timefmt.h"
+#include "webhook_sender.h"
 
 struct auth_result api_auth(struct http_request *req)
 {
@@ -264,6 +265,9 @@ static void bump_committed(struct writer_job *job)
 {
     struct api_job *versioned = (struct api_job *)job;
     bump(versioned);
+    /* Only now: a sender woken before the commit could look for the deliveries and miss them. */
+    if (versioned->webhook_events)
+        webhook_sender_wake(versioned->app->webhooks);
     if (versioned->after_commit)
         versioned->after_commit(job);
 }
