@@ -272,11 +272,26 @@ static void bump_committed(struct writer_job *job)
         versioned->after_commit(job);
 }
 
-enum http_next api_submit(struct http_request *req, struct api_job *job)
+static enum store_status apply_unversioned(struct store_conn *conn, struct writer_job *job)
+{
+    oom_clear();
+    enum store_status status = ((struct api_job *)job)->apply(conn, job);
+    return oom_failed() && status != STORE_UNAVAILABLE ? STORE_ERROR : status;
+}
+
+static void unversioned_committed(struct writer_job *job)
+{
+    struct api_job *plain = (struct api_job *)job;
+    if (plain->after_commit)
+        plain->after_commit(job);
+}
+
+static enum http_next submit(struct http_request *req, struct api_job *job, writer_apply_fn apply,
+                             writer_committed_fn committed)
 {
     job->app = api_app(req);
-    job->job.apply = apply_versioned;
-    job->job.committed = bump_committed;
+    job->job.apply = apply;
+    job->job.committed = committed;
     job->job.context = req;
     job->job.done = resume_request;
     /* A job prepared while an allocation failed (a definition or reply text missing, members
@@ -293,6 +308,16 @@ enum http_next api_submit(struct http_request *req, struct api_job *job)
         http_resume(req);
     }
     return HTTP_SUSPENDED;
+}
+
+enum http_next api_submit(struct http_request *req, struct api_job *job)
+{
+    return submit(req, job, apply_versioned, bump_committed);
+}
+
+enum http_next api_submit_unversioned(struct http_request *req, struct api_job *job)
+{
+    return submit(req, job, apply_unversioned, unversioned_committed);
 }
 
 void api_add_time(cJSON *object, const char *name, int64_t ms)

@@ -91,6 +91,11 @@ struct api_job {
  * version is bumped inside the transaction and again after its commit (see versions.h). */
 enum http_next api_submit(struct http_request *req, struct api_job *job);
 
+/* The same for a write that changes no survey's data (webhook subscriptions and their outbox):
+ * no data version is bumped, so no cached metrics or ETag go stale for it. job->apply must be set;
+ * job->after_commit runs after the commit as with api_submit. */
+enum http_next api_submit_unversioned(struct http_request *req, struct api_job *job);
+
 /* Adds an RFC 3339 timestamp member. */
 void api_add_time(cJSON *object, const char *name, int64_t ms);
 
