@@ -237,6 +237,19 @@ class NothingForFailedWritesTests(WebhookEventsBase):
         self.assertEqual(self.req("DELETE", "/v1/responses/" + uid("nope"), token=ADMIN_TOKEN).status, 404)
         self.assertEqual(self.queued_types(wid), [("response.created", rid)])
 
+    def test_paused_subscription_records_nothing(self):
+        sid = self.survey()
+        wid, _ = self.subscribe(surveys=[sid])
+        body = {"url": self.refusing.url, "events": ["response.created"], "surveys": [sid]}
+        r = self.req("PUT", "/v1/webhooks/" + wid, dict(body, enabled=False), token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body)
+        self.post(sid, {"rec": 1})
+        self.assertEqual(self.queued(wid), [])
+        r = self.req("PUT", "/v1/webhooks/" + wid, dict(body, enabled=True), token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body)
+        rid = self.post(sid, {"rec": 2})
+        self.assertEqual(self.queued_types(wid), [("response.created", rid)])
+
 
 class FilterTests(WebhookEventsBase):
 
