@@ -36,6 +36,12 @@ enum long_only_option {
     OPT_THROTTLE_DAYS,
     OPT_SMTP_URL,
     OPT_SMTP_FROM,
+    OPT_WEBHOOK_ALLOW_PRIVATE,
+    OPT_WEBHOOK_RETRY_HOURS,
+    OPT_WEBHOOK_RETRY_BASE_MS,
+    OPT_WEBHOOK_CONCURRENCY,
+    OPT_WEBHOOK_QUEUE_MAX,
+    OPT_WEBHOOK_KEEP_DAYS,
 };
 
 static const struct option long_options[] = {
@@ -67,6 +73,12 @@ static const struct option long_options[] = {
     {"throttle-days", required_argument, NULL, OPT_THROTTLE_DAYS},
     {"smtp-url", required_argument, NULL, OPT_SMTP_URL},
     {"smtp-from", required_argument, NULL, OPT_SMTP_FROM},
+    {"webhook-allow-private", no_argument, NULL, OPT_WEBHOOK_ALLOW_PRIVATE},
+    {"webhook-retry-hours", required_argument, NULL, OPT_WEBHOOK_RETRY_HOURS},
+    {"webhook-retry-base-ms", required_argument, NULL, OPT_WEBHOOK_RETRY_BASE_MS},
+    {"webhook-concurrency", required_argument, NULL, OPT_WEBHOOK_CONCURRENCY},
+    {"webhook-queue-max", required_argument, NULL, OPT_WEBHOOK_QUEUE_MAX},
+    {"webhook-keep-days", required_argument, NULL, OPT_WEBHOOK_KEEP_DAYS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -145,6 +157,19 @@ void config_print_usage(const char *program)
            "      --smtp-url URL            send invitation emails through this server: smtp://host:port or\n"
            "                                smtps://host:port (user:password@ for AUTH) [SURVEYD_SMTP_URL]\n"
            "      --smtp-from ADDRESS       their From address; required with --smtp-url [SURVEYD_SMTP_FROM]\n");
+    printf("\nWebhooks (PUT /v1/webhooks/{id}; deliveries are retried until delivered or dead):\n"
+           "      --webhook-allow-private   let subscriptions target loopback, private and link-local\n"
+           "                                addresses (tests, closed networks) [SURVEYD_WEBHOOK_ALLOW_PRIVATE=1]\n"
+           "      --webhook-retry-hours N   retry a delivery for N hours (1-720), then it is dead\n"
+           "                                [SURVEYD_WEBHOOK_RETRY_HOURS] (default 72)\n"
+           "      --webhook-retry-base-ms N the first retry's delay (10-3600000), doubling per attempt up\n"
+           "                                to 1 h, with jitter [SURVEYD_WEBHOOK_RETRY_BASE_MS] (default 10000)\n"
+           "      --webhook-concurrency N   attempts in flight per subscription (1-64)\n"
+           "                                [SURVEYD_WEBHOOK_CONCURRENCY] (default 4)\n"
+           "      --webhook-queue-max N     pending deliveries per subscription (100-10000000); events\n"
+           "                                past it are dropped and counted [SURVEYD_WEBHOOK_QUEUE_MAX] (default 100000)\n"
+           "      --webhook-keep-days N     keep delivered and dead deliveries N days (1-365) for replay\n"
+           "                                [SURVEYD_WEBHOOK_KEEP_DAYS] (default 30)\n");
 }
 
 /* strtonum-style: the whole string a decimal integer within [min, max]. */
@@ -337,6 +362,71 @@ static const char *env(const char *name)
     return value && *value ? value : NULL;
 }
 
+/* ---- webhooks: private targets, the retry schedule, concurrency, the outbox's bounds ---- */
+
+#define DEFAULT_WEBHOOK_RETRY_HOURS 72
+#define DEFAULT_WEBHOOK_RETRY_BASE_MS 10000
+#define DEFAULT_WEBHOOK_CONCURRENCY 4
+#define DEFAULT_WEBHOOK_QUEUE_MAX 100000
+#define DEFAULT_WEBHOOK_KEEP_DAYS 30
+
+static bool set_webhook_option(struct config *config, int option, const char *text, char *err, size_t err_size)
+{
+    switch (option) {
+    case OPT_WEBHOOK_RETRY_HOURS:
+        return set_count(&config->webhook_retry_hours, "webhook-retry-hours", text, 1, 720, err, err_size);
+    case OPT_WEBHOOK_RETRY_BASE_MS:
+        return set_count(&config->webhook_retry_base_ms, "webhook-retry-base-ms", text, 10, 3600000, err, err_size);
+    case OPT_WEBHOOK_CONCURRENCY:
+        return set_count(&config->webhook_concurrency, "webhook-concurrency", text, 1, 64, err, err_size);
+    case OPT_WEBHOOK_QUEUE_MAX:
+        return set_count(&config->webhook_queue_max, "webhook-queue-max", text, 100, 10000000, err, err_size);
+    default:
+        return set_count(&config->webhook_keep_days, "webhook-keep-days", text, 1, 365, err, err_size);
+    }
+}
+
+/* A boolean variable: 1/true/yes or 0/false/no; anything else is an error rather than a guess. */
+static bool set_flag(bool *out, const char *name, const char *text, char *err, size_t err_size)
+{
+    if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0 || strcmp(text, "yes") == 0)
+        *out = true;
+    else if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0 || strcmp(text, "no") == 0)
+        *out = false;
+    else {
+        snprintf(err, err_size, "%s must be 1 or 0", name);
+        return false;
+    }
+    return true;
+}
+
+static bool webhook_environment(struct config *config, char *err, size_t err_size)
+{
+    static const struct {
+        const char *name;
+        int option;
+    } vars[] = {{"SURVEYD_WEBHOOK_RETRY_HOURS", OPT_WEBHOOK_RETRY_HOURS},
+                {"SURVEYD_WEBHOOK_RETRY_BASE_MS", OPT_WEBHOOK_RETRY_BASE_MS},
+                {"SURVEYD_WEBHOOK_CONCURRENCY", OPT_WEBHOOK_CONCURRENCY},
+                {"SURVEYD_WEBHOOK_QUEUE_MAX", OPT_WEBHOOK_QUEUE_MAX},
+                {"SURVEYD_WEBHOOK_KEEP_DAYS", OPT_WEBHOOK_KEEP_DAYS}};
+    const char *value;
+
+    config->webhook_retry_hours = DEFAULT_WEBHOOK_RETRY_HOURS;
+    config->webhook_retry_base_ms = DEFAULT_WEBHOOK_RETRY_BASE_MS;
+    config->webhook_concurrency = DEFAULT_WEBHOOK_CONCURRENCY;
+    config->webhook_queue_max = DEFAULT_WEBHOOK_QUEUE_MAX;
+    config->webhook_keep_days = DEFAULT_WEBHOOK_KEEP_DAYS;
+    if ((value = env("SURVEYD_WEBHOOK_ALLOW_PRIVATE")) &&
+        !set_flag(&config->webhook_allow_private, "SURVEYD_WEBHOOK_ALLOW_PRIVATE", value, err, err_size))
+        return false;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        if ((value = env(vars[i].name)) && !set_webhook_option(config, vars[i].option, value, err, err_size))
+            return false;
+    }
+    return true;
+}
+
 /* ---- exports: how many stream at once, and how long one waits for a client reading nothing ---- */
 
 #define DEFAULT_MAX_EXPORTS 16
@@ -407,7 +497,8 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
         return false;
     if ((value = env("SURVEYD_RETENTION_DAYS")) && !set_retention(config, value, err, err_size))
         return false;
-    return export_environment(config, err, err_size) && invitation_environment(config, err, err_size);
+    return export_environment(config, err, err_size) && invitation_environment(config, err, err_size) &&
+           webhook_environment(config, err, err_size);
 }
 
 bool config_parse(int argc, char **argv, struct config *config, char *err, size_t err_size)
@@ -504,6 +595,16 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
         case OPT_SMTP_URL:
         case OPT_SMTP_FROM:
             ok = set_invitation_option(config, c, optarg, err, err_size);
+            break;
+        case OPT_WEBHOOK_ALLOW_PRIVATE:
+            config->webhook_allow_private = true;
+            break;
+        case OPT_WEBHOOK_RETRY_HOURS:
+        case OPT_WEBHOOK_RETRY_BASE_MS:
+        case OPT_WEBHOOK_CONCURRENCY:
+        case OPT_WEBHOOK_QUEUE_MAX:
+        case OPT_WEBHOOK_KEEP_DAYS:
+            ok = set_webhook_option(config, c, optarg, err, err_size);
             break;
         case OPT_TRUST_PROXY:
             config->trust_proxy = optarg;

@@ -23,6 +23,7 @@
 #include "routes.h"
 #include "smtp.h"
 #include "store.h"
+#include "webhook_sender.h"
 #include "writer.h"
 
 #ifndef SURVEYD_VERSION
@@ -66,6 +67,25 @@ static void block_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     pthread_sigmask(SIG_BLOCK, set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+#define MS_PER_HOUR INT64_C(3600000)
+
+static struct webhook_sender *start_webhooks(const struct config *config, struct app *app, char *err,
+                                             size_t err_size)
+{
+    struct webhook_sender_options options = {
+        .allow_private = config->webhook_allow_private,
+        .retry_window_ms = (int64_t)config->webhook_retry_hours * MS_PER_HOUR,
+        .retry_base_ms = config->webhook_retry_base_ms,
+        .concurrency = config->webhook_concurrency,
+        .queue_max = config->webhook_queue_max,
+        .keep_days = config->webhook_keep_days,
+    };
+    app->webhook_allow_private = config->webhook_allow_private;
+    if (config->webhook_allow_private)
+        log_warn("webhooks: --webhook-allow-private: subscriptions may target loopback and private addresses");
+    return webhook_sender_start(app->store, app->writer, &options, err, err_size);
 }
 
 static int serve(const struct config *config)
@@ -125,6 +145,10 @@ static int serve(const struct config *config)
         snprintf(err, sizeof err, "cannot start the writer thread");
         goto fail;
     }
+    /* After the writer (it records through it), before HTTP (it initialises libcurl). */
+    app.webhooks = start_webhooks(config, &app, err, sizeof err);
+    if (app.webhooks == NULL)
+        goto fail;
     listen_fd = http_listen(config->listen, err, sizeof err, bound, sizeof bound);
     if (listen_fd < 0)
         goto fail;
@@ -168,7 +192,11 @@ fail:
 cleanup:
     retention_stop(retention);
     http_server_stop(server);
+    /* Its in-flight attempts finish and are recorded through the writer, so before writer_stop;
+     * freed after it, as jobs still queued may wake it when they commit. */
+    webhook_sender_stop(app.webhooks);
     writer_stop(app.writer);
+    webhook_sender_free(app.webhooks);
     smtp_stop(app.smtp); /* after HTTP: no request may queue an email any more */
     store_close(app.store);
     cache_free(app.cache);

@@ -8,6 +8,7 @@
 #include "json_strict.h"
 #include "oom.h"
 #include "timefmt.h"
+#include "webhook_sender.h"
 
 struct auth_result api_auth(struct http_request *req)
 {
@@ -264,15 +265,33 @@ static void bump_committed(struct writer_job *job)
 {
     struct api_job *versioned = (struct api_job *)job;
     bump(versioned);
+    /* Only now: a sender woken before the commit could look for the deliveries and miss them. */
+    if (versioned->webhook_events)
+        webhook_sender_wake(versioned->app->webhooks);
     if (versioned->after_commit)
         versioned->after_commit(job);
 }
 
-enum http_next api_submit(struct http_request *req, struct api_job *job)
+static enum store_status apply_unversioned(struct store_conn *conn, struct writer_job *job)
+{
+    oom_clear();
+    enum store_status status = ((struct api_job *)job)->apply(conn, job);
+    return oom_failed() && status != STORE_UNAVAILABLE ? STORE_ERROR : status;
+}
+
+static void unversioned_committed(struct writer_job *job)
+{
+    struct api_job *plain = (struct api_job *)job;
+    if (plain->after_commit)
+        plain->after_commit(job);
+}
+
+static enum http_next submit(struct http_request *req, struct api_job *job, writer_apply_fn apply,
+                             writer_committed_fn committed)
 {
     job->app = api_app(req);
-    job->job.apply = apply_versioned;
-    job->job.committed = bump_committed;
+    job->job.apply = apply;
+    job->job.committed = committed;
     job->job.context = req;
     job->job.done = resume_request;
     /* A job prepared while an allocation failed (a definition or reply text missing, members
@@ -289,6 +308,16 @@ enum http_next api_submit(struct http_request *req, struct api_job *job)
         http_resume(req);
     }
     return HTTP_SUSPENDED;
+}
+
+enum http_next api_submit(struct http_request *req, struct api_job *job)
+{
+    return submit(req, job, apply_versioned, bump_committed);
+}
+
+enum http_next api_submit_unversioned(struct http_request *req, struct api_job *job)
+{
+    return submit(req, job, apply_unversioned, unversioned_committed);
 }
 
 void api_add_time(cJSON *object, const char *name, int64_t ms)

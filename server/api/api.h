@@ -81,6 +81,8 @@ struct api_job {
     char survey[SURVEY_ID_MAX + 1];     /* whose data versions to bump; "" for every survey */
     char context_id[SURVEY_ID_MAX + 1]; /* what the job is about, for jobs that need no more */
     writer_committed_fn after_commit;   /* optional, after the commit and the version bump */
+    bool webhook_events;                /* apply stored webhook events (webhook_events.h): the sender
+                                         * is woken once they committed */
 };
 
 /* Hands job to the writer and suspends the request; the handler runs again once the job's
@@ -88,6 +90,11 @@ struct api_job {
  * status is STORE_UNAVAILABLE at once. job->apply and job->survey must be set. The survey's data
  * version is bumped inside the transaction and again after its commit (see versions.h). */
 enum http_next api_submit(struct http_request *req, struct api_job *job);
+
+/* The same for a write that changes no survey's data (webhook subscriptions and their outbox):
+ * no data version is bumped, so no cached metrics or ETag go stale for it. job->apply must be set;
+ * job->after_commit runs after the commit as with api_submit. */
+enum http_next api_submit_unversioned(struct http_request *req, struct api_job *job);
 
 /* Adds an RFC 3339 timestamp member. */
 void api_add_time(cJSON *object, const char *name, int64_t ms);

@@ -9,6 +9,8 @@
 #include "oom.h"
 #include "query.h"
 #include "responses.h"
+#include "timefmt.h"
+#include "webhook_events.h"
 
 #define CUSTOMER_MAX 128
 
@@ -164,7 +166,14 @@ static enum store_status apply_erase(struct store_conn *conn, struct writer_job 
 {
     struct erase_job *erase = (struct erase_job *)job;
     enum store_status status = store_customer_traces(conn, erase->customer, &erase->ids, &erase->id_count);
-    return status == STORE_OK ? store_erase_customer(conn, erase->customer, &erase->deleted) : status;
+    if (status == STORE_OK)
+        status = store_erase_customer(conn, erase->customer, &erase->deleted);
+    if (status != STORE_OK)
+        return status;
+    /* After the erasure, which removed every delivery of theirs: this one only says that it happened. */
+    erase->job.webhook_events = true;
+    return webhook_events_customer_erased(conn, erase->job.app->webhooks, erase->customer, erase->deleted,
+                                          timefmt_now_ms());
 }
 
 /* Nothing of theirs may stay readable on disk where the store can reach it: the steps are the

@@ -26,6 +26,7 @@
 #include "page_html.h"
 #include "timefmt.h"
 #include "visit.h"
+#include "webhook_events.h"
 
 /* The page runs only page.js and page.css from this server, posts only to itself, and is never
  * framed (clickjacking a score). Referrers only to itself: the page's URL holds the invitation's
@@ -598,7 +599,14 @@ static enum store_status record_answers(struct store_conn *conn, struct page_job
         inv->responded_at = page->now;
     if (inv->opened_at == 0)
         inv->opened_at = page->now;
-    return store_update_invitation(conn, inv);
+    if ((status = store_update_invitation(conn, inv)) != STORE_OK)
+        return status;
+    /* The first submit created the response, a later one changed it: the same events as a POST
+     * and a PATCH. */
+    page->job.webhook_events = true;
+    return webhook_events_response(conn, page->job.app->webhooks,
+                                   page->inserted ? WEBHOOK_RESPONSE_CREATED : WEBHOOK_RESPONSE_UPDATED,
+                                   inv->response_id, page->now);
 }
 
 static enum store_status apply_answers(struct store_conn *conn, struct writer_job *job)

@@ -9,6 +9,7 @@
 #include "export.h"
 #include "invitations.h"
 #include "oom.h"
+#include "webhook_sender.h"
 
 #ifndef SURVEYD_VERSION
 #define SURVEYD_VERSION "unknown"
@@ -169,6 +170,32 @@ static void emit_invitations(struct text *t, struct invitation_stats *s)
          (unsigned long long)atomic_load(&s->emails_failed));
 }
 
+/* Totals over every subscription: an open /metrics names no subscription. */
+static void emit_webhooks(struct text *t, struct app *app)
+{
+    struct webhook_stats s;
+    webhook_sender_get_stats(app->webhooks, &s);
+    emit(t, "# HELP surveyd_webhook_deliveries_total Webhook delivery attempts since start, by result: delivered "
+            "(2xx), failed (retried later), dead (its retry window closed).\n");
+    emit(t, "# TYPE surveyd_webhook_deliveries_total counter\n");
+    emit(t, "surveyd_webhook_deliveries_total{result=\"delivered\"} %llu\n", s.delivered);
+    emit(t, "surveyd_webhook_deliveries_total{result=\"failed\"} %llu\n", s.failed);
+    emit(t, "surveyd_webhook_deliveries_total{result=\"dead\"} %llu\n", s.dead);
+    emit(t, "# HELP surveyd_webhook_retries_total Webhook deliveries scheduled for another attempt.\n");
+    emit(t, "# TYPE surveyd_webhook_retries_total counter\nsurveyd_webhook_retries_total %llu\n", s.retried);
+    emit(t, "# HELP surveyd_webhook_disabled_total Subscriptions disabled because their receiver answered 410 Gone.\n");
+    emit(t, "# TYPE surveyd_webhook_disabled_total counter\nsurveyd_webhook_disabled_total %llu\n", s.disabled);
+    emit(t, "# HELP surveyd_webhook_dropped_total Events not stored for a subscription whose outbox was full "
+            "(--webhook-queue-max).\n");
+    emit(t, "# TYPE surveyd_webhook_dropped_total counter\nsurveyd_webhook_dropped_total %llu\n", s.dropped);
+    emit(t, "# HELP surveyd_webhook_queue_depth Webhook deliveries pending or being sent, over every subscription.\n");
+    emit(t, "# TYPE surveyd_webhook_queue_depth gauge\nsurveyd_webhook_queue_depth %lld\n", (long long)s.queue_depth);
+    emit(t, "# HELP surveyd_webhook_in_flight Webhook delivery attempts in progress in this process.\n");
+    emit(t, "# TYPE surveyd_webhook_in_flight gauge\nsurveyd_webhook_in_flight %lld\n", (long long)s.in_flight);
+    histogram(t, "surveyd_webhook_delivery_latency_seconds", "Time from an event to its delivery.",
+              webhook_latency_bounds, s.latency_buckets, WEBHOOK_LATENCY_BUCKETS, s.latency_count, s.latency_seconds);
+}
+
 enum scrape_view { SCRAPE_DENIED, SCRAPE_OPEN, SCRAPE_FULL };
 
 /* Open by default, like most exporters; --metrics-token makes it need that bearer token (or an
@@ -228,6 +255,7 @@ enum http_next prometheus_metrics(struct http_request *req)
     emit(&t, "# TYPE surveyd_exports_refused_total counter\nsurveyd_exports_refused_total %llu\n",
          export_gate_refused(app->exports));
     emit_invitations(&t, app->invitation_stats);
+    emit_webhooks(&t, app);
     http_reply_body(req, 200, t.buf.data ? t.buf.data : strdup(""), t.buf.len, "text/plain; version=0.0.4; charset=utf-8");
     return HTTP_DONE;
 }

@@ -16,6 +16,7 @@
 #include "oom.h"
 #include "query.h"
 #include "timefmt.h"
+#include "webhook_events.h"
 
 /* How far from now an anonymous submitted_at may be: imports of old responses need a token. */
 #define ANONYMOUS_CLOCK_SKEW_MS (5 * 60 * 1000LL)
@@ -102,10 +103,14 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
     status = store_insert_response(conn, &post->survey, &post->response, &token, post->existing_id);
     /* The idempotency record keeps the 201 as sent, edit token included: a retry must get the same
      * token back, and nothing else could give it (only its hash is kept). See docs/SECURITY.md. */
-    if (status != STORE_OK || !post->idem.key)
+    if (status == STORE_OK && post->idem.key)
+        status = store_save_idempotency(conn, &post->idem.record, 201, post->reply, post->response.id,
+                                        post->response.customer, post->response.received_at);
+    if (status != STORE_OK)
         return status;
-    return store_save_idempotency(conn, &post->idem.record, 201, post->reply, post->response.id,
-                                  post->response.customer, post->response.received_at);
+    post->job.webhook_events = true;
+    return webhook_events_response(conn, post->job.app->webhooks, WEBHOOK_RESPONSE_CREATED, post->response.id,
+                                   timefmt_now_ms());
 }
 
 static void count_ingested(struct writer_job *job)
@@ -540,7 +545,11 @@ static enum store_status apply_patch(struct store_conn *conn, struct writer_job 
         status = store_save_idempotency(conn, &patch->idem.record, 200, patch->reply, patch->id, row.customer,
                                         timefmt_now_ms());
     store_response_row_free(&row);
-    return status;
+    if (status != STORE_OK)
+        return status;
+    patch->job.webhook_events = true;
+    return webhook_events_response(conn, patch->job.app->webhooks, WEBHOOK_RESPONSE_UPDATED, patch->id,
+                                   timefmt_now_ms());
 }
 
 /* What a caller without the right to read responses sees of one: what they sent and where it went,
@@ -780,9 +789,15 @@ enum http_next responses_patch(struct http_request *req)
 
 /* ---- DELETE /v1/responses/{id} ---- */
 
+/* The event is rendered first: its payload is the response as it was. Should the delete then fail,
+ * the savepoint takes the event back with it. */
 static enum store_status apply_delete(struct store_conn *conn, struct writer_job *job)
 {
-    return store_delete_response(conn, ((struct api_job *)job)->context_id);
+    struct api_job *del = (struct api_job *)job;
+    del->webhook_events = true;
+    enum store_status status = webhook_events_response(conn, del->app->webhooks, WEBHOOK_RESPONSE_DELETED,
+                                                       del->context_id, timefmt_now_ms());
+    return status == STORE_OK ? store_delete_response(conn, del->context_id) : status;
 }
 
 enum http_next responses_delete(struct http_request *req)

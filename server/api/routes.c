@@ -10,6 +10,7 @@
 #include "prometheus.h"
 #include "responses.h"
 #include "surveys.h"
+#include "webhooks.h"
 
 /* The last field: the check made before the body of a client waiting for "100 Continue". */
 const struct http_route routes_table[] = {
@@ -40,6 +41,15 @@ const struct http_route routes_table[] = {
     {"DELETE", "/v1/customers/**", customers_erase, NULL},
     {"GET", "/v1/surveys/*/metrics", metrics_survey, NULL},
     {"GET", "/v1/metrics", metrics_overview, NULL},
+    {"GET", "/v1/webhooks", webhooks_list, NULL},
+    {"GET", "/v1/webhooks/*", webhooks_get, NULL},
+    {"PUT", "/v1/webhooks/*", webhooks_put, admission_admin},
+    {"DELETE", "/v1/webhooks/*", webhooks_delete, NULL},
+    {"POST", "/v1/webhooks/*/rotate-secret", webhooks_rotate_secret, admission_admin},
+    {"GET", "/v1/webhooks/*/deliveries", webhooks_deliveries, NULL},
+    {"GET", "/v1/webhooks/*/deliveries/*", webhooks_delivery, NULL},
+    {"POST", "/v1/webhooks/*/deliveries/*/retry", webhooks_retry, admission_admin},
+    {"POST", "/v1/webhooks/*/replay", webhooks_replay, admission_admin},
 };
 
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

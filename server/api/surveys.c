@@ -9,6 +9,7 @@
 #include "ids.h"
 #include "oom.h"
 #include "timefmt.h"
+#include "webhook_events.h"
 
 /* ---- PUT /v1/surveys/{survey} ---- */
 
@@ -91,7 +92,13 @@ static enum store_status apply_put(struct store_conn *conn, struct writer_job *j
     status = store_put_survey(conn, put->survey.id, put->definition, put->now_ms, &put->created);
     if (status != STORE_OK)
         return status;
-    return store_get_survey(conn, put->survey.id, &put->stored);
+    /* A retried job (STORE_RETRY) reads the row again. */
+    store_survey_row_free(&put->stored);
+    if ((status = store_get_survey(conn, put->survey.id, &put->stored)) != STORE_OK)
+        return status;
+    /* Created or replaced alike: a receiver gets the definition as GET shows it now. */
+    put->job.webhook_events = true;
+    return webhook_events_survey(conn, put->job.app->webhooks, put->survey.id, put->now_ms);
 }
 
 static enum http_next finish_put(struct http_request *req, struct put_job *put)

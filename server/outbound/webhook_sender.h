@@ -73,4 +73,9 @@ void webhook_sender_get_stats(struct webhook_sender *sender, struct webhook_stat
  * stops. Call before writer_stop. NULL is fine. */
 void webhook_sender_stop(struct webhook_sender *sender);
 
+/* Frees the sender (stopping it first if need be). Separate from webhook_sender_stop because jobs
+ * still queued when the sender stops commit events afterwards and call webhook_sender_wake (and
+ * webhook_sender_full): call it after writer_stop. NULL is fine. */
+void webhook_sender_free(struct webhook_sender *sender);
+
 #endif

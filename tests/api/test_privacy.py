@@ -5,6 +5,7 @@ records), and --retention-days."""
 
 import datetime
 import http.client
+import json
 import os
 import socket
 import threading
@@ -462,10 +463,37 @@ class EraseCustomerTests(unittest.TestCase):
         self.assertEqual(r.status, 200, r.body[:300])
         return r.json
 
+    def webhook_deliveries(self, wid):
+        """The ids and bodies of every delivery queued for a subscription."""
+        out, after = {}, ""
+        while True:
+            r = self.req("GET", "/v1/webhooks/%s/deliveries?limit=100%s" % (wid, after), token=ADMIN_TOKEN)
+            self.assertEqual(r.status, 200, r.body[:300])
+            for item in r.json["deliveries"]:
+                one = self.req("GET", "/v1/webhooks/%s/deliveries/%s" % (wid, item["id"]), token=ADMIN_TOKEN)
+                self.assertEqual(one.status, 200, one.body[:300])
+                payload = one.json["payload"]
+                out[item["id"]] = payload if isinstance(payload, str) else json.dumps(payload)
+            if not r.json.get("next"):
+                return out
+            after = "&before=" + urllib.parse.quote(r.json["next"], safe="")
+
     def test_erasure(self):
-        self.d = d = Daemon(env={"SURVEYD_PUBLIC_URL": "http://127.0.0.1:9"})
+        # A webhook subscribed while their data is written, whose receiver refuses every connection
+        # (a loopback port bound, never listening): the outbox holds their responses' bodies until
+        # the erasure, which must leave none of them on disk.
+        refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        refusing.bind(("127.0.0.1", 0))
+        self.addCleanup(refusing.close)
+        self.d = d = Daemon(env={"SURVEYD_PUBLIC_URL": "http://127.0.0.1:9"},
+                            extra_args=("--webhook-allow-private",))
         self.addCleanup(d.cleanup)
         d.start()
+        wid = uid("privacy-hook")
+        r = self.req("PUT", "/v1/webhooks/" + wid,
+                     {"url": "http://127.0.0.1:%d/hook" % refusing.getsockname()[1],
+                      "events": ["response.created", "response.updated", "response.deleted"]}, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 201, r.body)
         s1, s2 = uid("erase-1"), uid("erase-2")
         for sid, q in ((s1, {"id": "rec", "type": "nps"}), (s2, {"id": "sat", "type": "csat"})):
             r = self.req("PUT", "/v1/surveys/" + sid, {"title": "erase", "questions": [
@@ -576,6 +604,12 @@ class EraseCustomerTests(unittest.TestCase):
         self.assertEqual(self.metrics(s1)["responses"],
                          sum(1 for s, _ in model.values() if s == s1) + 3)
 
+        queued = self.webhook_deliveries(wid)
+        zebra_deliveries = sorted(k for k, body in queued.items() if ZEBRA in body)
+        # Five responses of theirs and one follow-up, each an event.
+        self.assertEqual(len(zebra_deliveries), len(zebra) + 1, queued)
+        self.assertTrue(any(ZEBRA_COMMENT in body for body in queued.values()))
+
         tags = {sid: self.req("GET", "/v1/surveys/%s/metrics" % sid,
                               token=READ_TOKEN).headers.get("ETag") for sid in (s1, s2)}
         r = self.req("DELETE", customer_path(ZEBRA), token=ADMIN_TOKEN)
@@ -597,6 +631,13 @@ class EraseCustomerTests(unittest.TestCase):
         for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations:
             self.assertEqual(found_in(files, needle), [], "invitation's %s still on disk (live): %s"
                              % (needle, where(files, needle)))
+        for needle in zebra_deliveries:
+            self.assertEqual(found_in(files, needle), [], "their webhook delivery %s still on disk (live): %s"
+                             % (needle, where(files, needle)))
+        left = self.webhook_deliveries(wid)
+        self.assertEqual(sorted(set(left) & set(zebra_deliveries)), [])
+        self.assertFalse(any(ZEBRA in body or ZEBRA_COMMENT in body for body in left.values()))
+        self.assertTrue(any(OKAPI_COMMENT in body for body in left.values()), "okapi's events are gone")
         self.assertEqual(self.req("GET", "/v1/invitations/" + made.json["id"], token=READ_TOKEN).status, 404)
         self.assertTrue(found_in(files, OKAPI_COMMENT), "the search itself is broken")
         self.assertTrue(found_in(files, okapi_invitation), "okapi's invitation is gone")
@@ -655,8 +696,8 @@ class EraseCustomerTests(unittest.TestCase):
                          + where(files, ZEBRA))
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment on disk after stop: "
                          + where(files, ZEBRA_COMMENT))
-        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations:
-            self.assertEqual(found_in(files, needle), [], "invitation's %s on disk after stop: %s"
+        for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations + zebra_deliveries:
+            self.assertEqual(found_in(files, needle), [], "invitation's or delivery's %s on disk after stop: %s"
                              % (needle, where(files, needle)))
         self.assertTrue(found_in(files, OKAPI_COMMENT))
         self.assertTrue(found_in(files, okapi_invitation))
