@@ -151,6 +151,7 @@ struct erase_job {
     int64_t deleted;
     char **ids;                     /* traces of the erased responses: what must not stay on disk */
     int id_count;
+    size_t events;                  /* customer.erased deliveries stored: they hold the id by design */
 };
 
 static void erase_job_free(void *state)
@@ -171,9 +172,25 @@ static enum store_status apply_erase(struct store_conn *conn, struct writer_job 
     if (status != STORE_OK)
         return status;
     /* After the erasure, which removed every delivery of theirs: this one only says that it happened. */
-    erase->job.webhook_events = true;
-    return webhook_events_customer_erased(conn, erase->job.app->webhooks, erase->customer, erase->deleted,
-                                          timefmt_now_ms());
+    status = webhook_events_customer_erased_queued(conn, erase->job.app->webhooks, erase->customer,
+                                                   erase->deleted, timefmt_now_ms(), &erase->events);
+    erase->job.webhook_events = erase->events > 0;
+    return status;
+}
+
+/* A queued customer.erased event names the customer until it is delivered (docs/webhook-events.md):
+ * their id is then no stale trace to search the files for. Every other trace (their responses'
+ * ids and texts, invitations, deliveries) still is, and finds any stale copy of their rows. */
+static void keep_erased_event(struct erase_job *erase)
+{
+    int kept = 0;
+    for (int i = 0; i < erase->id_count; i++) {
+        if (erase->events > 0 && strcmp(erase->ids[i], erase->customer) == 0)
+            free(erase->ids[i]);
+        else
+            erase->ids[kept++] = erase->ids[i];
+    }
+    erase->id_count = kept;
 }
 
 /* Nothing of theirs may stay readable on disk where the store can reach it: the steps are the
@@ -183,6 +200,7 @@ static void scrub_after_erase(struct writer_job *job)
 {
     struct erase_job *erase = (struct erase_job *)job;
     bool rewrote;
+    keep_erased_event(erase);
     if (store_purge(store_writer(erase->job.app->store), erase->ids, erase->id_count, &rewrote) != STORE_OK)
         log_warn("erasure: the database could not be purged yet; old pages go at the next checkpoint or vacuum");
     else if (rewrote)

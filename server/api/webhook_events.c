@@ -145,12 +145,14 @@ static enum store_status insert(struct store_conn *conn, struct event *event, co
 }
 
 /* Lists, matches, renders and stores: one delivery per subscription, one event id for all. */
-static enum store_status emit(struct store_conn *conn, struct webhook_sender *sender, struct event *event)
+static enum store_status emit(struct store_conn *conn, struct webhook_sender *sender, struct event *event,
+                              size_t *queued)
 {
     struct targets targets = {.event = event};
     char suffix[IDS_RESPONSE_LEN + 1], event_id[32];
 
     event->conn = conn;
+    *queued = 0;
     enum store_status status = store_list_webhooks(conn, collect, &targets);
     if (status == STORE_OK && targets.failed)
         status = STORE_ERROR;
@@ -165,6 +167,7 @@ static enum store_status emit(struct store_conn *conn, struct webhook_sender *se
             continue;
         }
         status = insert(conn, event, &targets.list[i], event_id);
+        *queued += status == STORE_OK;
     }
     free(targets.list);
     free(event->bodies[0]);
@@ -191,7 +194,8 @@ enum store_status webhook_events_response(struct store_conn *conn, struct webhoo
         .answers = cJSON_GetObjectItemCaseSensitive(object, "answers"),
         .object = object,
     };
-    status = object ? emit(conn, sender, &event) : STORE_ERROR;
+    size_t queued;
+    status = object ? emit(conn, sender, &event, &queued) : STORE_ERROR;
     cJSON_Delete(object);
     store_response_row_free(&row);
     return status;
@@ -213,7 +217,8 @@ enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_
         .subject = row.id,
         .object = object,
     };
-    status = object ? emit(conn, sender, &event) : STORE_ERROR;
+    size_t queued;
+    status = object ? emit(conn, sender, &event, &queued) : STORE_ERROR;
     cJSON_Delete(object);
     store_survey_row_free(&row);
     return status;
@@ -221,6 +226,14 @@ enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_
 
 enum store_status webhook_events_customer_erased(struct store_conn *conn, struct webhook_sender *sender,
                                                  const char *customer, int64_t deleted, int64_t now_ms)
+{
+    size_t queued;
+    return webhook_events_customer_erased_queued(conn, sender, customer, deleted, now_ms, &queued);
+}
+
+enum store_status webhook_events_customer_erased_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                                        const char *customer, int64_t deleted, int64_t now_ms,
+                                                        size_t *queued)
 {
     /* No survey, subject or customer column: the row must not look like the erased customer's
      * data, which the next erasure would remove; the id is in the body alone, and the store blanks
@@ -231,5 +244,5 @@ enum store_status webhook_events_customer_erased(struct store_conn *conn, struct
         .erased = customer,
         .deleted = deleted,
     };
-    return emit(conn, sender, &event);
+    return emit(conn, sender, &event, queued);
 }

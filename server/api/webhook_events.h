@@ -11,6 +11,7 @@
 #ifndef SURVEYD_WEBHOOK_EVENTS_H
 #define SURVEYD_WEBHOOK_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -30,5 +31,13 @@ enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_
  * payload holds the customer id, how many responses were deleted, and when: nothing else. */
 enum store_status webhook_events_customer_erased(struct store_conn *conn, struct webhook_sender *sender,
                                                  const char *customer, int64_t deleted, int64_t now_ms);
+
+/* The same, telling how many deliveries it stored (*queued). While one of them is undelivered the
+ * customer's id is on disk by design (it is the event's body), and the purge that follows the
+ * erasure must not take it for a stale trace of their data: it would rewrite the whole database for
+ * it at every erasure, and find it still there. Added by h-wh-events. */
+enum store_status webhook_events_customer_erased_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                                        const char *customer, int64_t deleted, int64_t now_ms,
+                                                        size_t *queued);
 
 #endif
