@@ -151,7 +151,6 @@ struct erase_job {
     int64_t deleted;
     char **ids;                     /* traces of the erased responses: what must not stay on disk */
     int id_count;
-    size_t events;                  /* customer.erased deliveries stored: they hold the id by design */
 };
 
 static void erase_job_free(void *state)
@@ -172,10 +171,8 @@ static enum store_status apply_erase(struct store_conn *conn, struct writer_job 
     if (status != STORE_OK)
         return status;
     /* After the erasure, which removed every delivery of theirs: this one only says that it happened. */
-    status = webhook_events_customer_erased_queued(conn, erase->job.app->webhooks, erase->customer,
-                                                   erase->deleted, timefmt_now_ms(), &erase->events);
-    erase->job.webhook_events = erase->events > 0;
-    return status;
+    return webhook_events_customer_erased_queued(conn, erase->job.app->webhooks, erase->customer,
+                                                 erase->deleted, timefmt_now_ms(), &erase->job.webhook_events);
 }
 
 /* A queued customer.erased event names the customer until it is delivered (docs/webhook-events.md):
@@ -185,7 +182,7 @@ static void keep_erased_event(struct erase_job *erase)
 {
     int kept = 0;
     for (int i = 0; i < erase->id_count; i++) {
-        if (erase->events > 0 && strcmp(erase->ids[i], erase->customer) == 0)
+        if (erase->job.webhook_events > 0 && strcmp(erase->ids[i], erase->customer) == 0)
             free(erase->ids[i]);
         else
             erase->ids[kept++] = erase->ids[i];

@@ -178,7 +178,16 @@ static enum store_status emit(struct store_conn *conn, struct webhook_sender *se
 enum store_status webhook_events_response(struct store_conn *conn, struct webhook_sender *sender,
                                           enum webhook_event type, const char *response_id, int64_t now_ms)
 {
+    size_t queued;
+    return webhook_events_response_queued(conn, sender, type, response_id, now_ms, &queued);
+}
+
+enum store_status webhook_events_response_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                                 enum webhook_event type, const char *response_id, int64_t now_ms,
+                                                 size_t *queued)
+{
     struct store_response_row row;
+    *queued = 0;
     enum store_status status = store_get_response(conn, response_id, &row);
 
     if (status != STORE_OK)
@@ -194,8 +203,7 @@ enum store_status webhook_events_response(struct store_conn *conn, struct webhoo
         .answers = cJSON_GetObjectItemCaseSensitive(object, "answers"),
         .object = object,
     };
-    size_t queued;
-    status = object ? emit(conn, sender, &event, &queued) : STORE_ERROR;
+    status = object ? emit(conn, sender, &event, queued) : STORE_ERROR;
     cJSON_Delete(object);
     store_response_row_free(&row);
     return status;
@@ -204,7 +212,15 @@ enum store_status webhook_events_response(struct store_conn *conn, struct webhoo
 enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_sender *sender, const char *survey,
                                         int64_t now_ms)
 {
+    size_t queued;
+    return webhook_events_survey_queued(conn, sender, survey, now_ms, &queued);
+}
+
+enum store_status webhook_events_survey_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                               const char *survey, int64_t now_ms, size_t *queued)
+{
     struct store_survey_row row;
+    *queued = 0;
     enum store_status status = store_get_survey(conn, survey, &row);
 
     if (status != STORE_OK)
@@ -217,8 +233,7 @@ enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_
         .subject = row.id,
         .object = object,
     };
-    size_t queued;
-    status = object ? emit(conn, sender, &event, &queued) : STORE_ERROR;
+    status = object ? emit(conn, sender, &event, queued) : STORE_ERROR;
     cJSON_Delete(object);
     store_survey_row_free(&row);
     return status;
