@@ -23,7 +23,7 @@ import unittest
 import urllib.parse
 
 from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, skip_unless_sqlite, uid)
-from test_hosted_page import CHROME, HostedPageBase
+from test_hosted_page import HostedPageBase
 from webhook_receiver import Receiver
 
 WEBHOOK_ARGS = ("--webhook-allow-private", "--webhook-retry-base-ms", "100")
