@@ -233,9 +233,19 @@ static enum store_status read_all(const PGresult *result, struct store_delivery_
     return status;
 }
 
-/* One statement. The subselect picks the claimable rows oldest first and locks them, passing over
- * rows another instance's claim has locked (SKIP LOCKED: claimers never wait on each other); the
- * update marks what it locked SENDING.
+/* The ordering rule: a delivery waits while an earlier one of the same subscription and subject is
+ * PENDING or SENDING (a NULL subject equals nothing, so it never waits). */
+#define IN_ORDER                                                                                               \
+    "NOT EXISTS (SELECT 1 FROM webhook_deliveries AS e WHERE e.webhook = d.webhook AND e.subject = d.subject" \
+    " AND e.seq < d.seq AND e.state IN (0, 1))"
+
+/* One statement. Each part picks claimable rows along its own index (due pending ones earliest due
+ * first, seq breaking ties; SENDING ones whose lease ran out), at most max of each, and locks
+ * them, passing over rows another instance's claim has locked (SKIP LOCKED: claimers never wait
+ * on each other); the update marks the max earliest of them SENDING. A part's rows that were
+ * locked but not taken stay locked until the transaction ends, unchanged (another claimer passes
+ * over them meanwhile). Reading along the due index keeps a claim a few index seeks however long
+ * a backlog waits out a receiver's outage.
  *
  * Why the ordering rule holds with several instances claiming at once: say instance A's claim has
  * locked and updated delivery 1 of subject r (not yet committed) and B claims meanwhile. B skips
@@ -258,14 +268,17 @@ enum store_status pg_claim_deliveries(struct store_conn *base, const char *webho
     *count = 0;
     PGresult *result = pg_query(
         pg_conn_of(base),
-        "UPDATE webhook_deliveries SET state = 1, attempts = attempts + 1, lease_until = $3, last_attempt_at = $2"
-        " WHERE seq IN (SELECT d.seq FROM webhook_deliveries AS d"
-        "  WHERE d.webhook = $1"
-        "  AND ((d.state = 0 AND d.next_attempt_at <= $2) OR (d.state = 1 AND d.lease_until < $2))"
-        "  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS e WHERE e.webhook = d.webhook"
-        "   AND e.subject = d.subject AND e.seq < d.seq AND e.state IN (0, 1))"
-        "  AND EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = $1 AND w.disabled_at = 0)"
-        "  ORDER BY d.seq LIMIT $4 FOR UPDATE OF d SKIP LOCKED)"
+        "WITH enabled AS (SELECT 1 FROM webhooks WHERE id = $1 AND disabled_at = 0),"
+        " due AS (SELECT d.seq, d.next_attempt_at AS at FROM webhook_deliveries AS d"
+        "  WHERE d.webhook = $1 AND d.state = 0 AND d.next_attempt_at <= $2 AND EXISTS (SELECT 1 FROM enabled)"
+        "  AND " IN_ORDER " ORDER BY d.next_attempt_at, d.seq LIMIT $4 FOR UPDATE OF d SKIP LOCKED),"
+        " expired AS (SELECT d.seq, d.lease_until AS at FROM webhook_deliveries AS d"
+        "  WHERE d.webhook = $1 AND d.state = 1 AND d.lease_until < $2 AND EXISTS (SELECT 1 FROM enabled)"
+        "  AND " IN_ORDER " ORDER BY d.seq LIMIT $4 FOR UPDATE OF d SKIP LOCKED),"
+        " picked AS (SELECT seq FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) AS c"
+        "  ORDER BY at, seq LIMIT $4)"
+        " UPDATE webhook_deliveries SET state = 1, attempts = attempts + 1, lease_until = $3, last_attempt_at = $2"
+        " WHERE seq IN (SELECT seq FROM picked)"
         " RETURNING " DELIVERY_COLUMNS,
         4, values, &status);
 

@@ -2230,6 +2230,17 @@ START_TEST(test_delivery_claim)
     claimed_are(&c, 1, (int[]){16});
     c = claim("nope", t0, t0 + lease, 10);
     claimed_are(&c, 0, NULL);
+
+    /* More claimable than max: the earliest due go first (a retry due later waits behind a new
+     * event due now), and each() gets the claimed ones in seq order. */
+    add_webhook(webhook("u", "https://example.com/u"));
+    add_delivery(delivery(80, "u", "survey.updated", NULL, NULL, at, t0 + 5));
+    add_delivery(delivery(81, "u", "survey.updated", NULL, NULL, at, t0 + 1));
+    add_delivery(delivery(82, "u", "survey.updated", NULL, NULL, at, t0 + 3));
+    c = claim("u", t0 + 10, t0 + lease, 2);
+    claimed_are(&c, 2, (int[]){81, 82});
+    c = claim("u", t0 + 10, t0 + lease, 2);
+    claimed_are(&c, 1, (int[]){80});
 }
 END_TEST
 
@@ -2463,6 +2474,15 @@ START_TEST(test_deliveries_erased)
     store_delivery_row_free(&row);
     row = get_delivery_ok(53);
     store_delivery_row_free(&row);
+
+    /* A survey's deletion leaves the deliveries about it: a receiver is still owed them. */
+    reset_model();
+    put_survey(0, "s1");
+    ck_assert_int_eq(WRITE(store_delete_survey(W, "s1")), STORE_OK);
+    row = get_delivery_ok(52);
+    ck_assert_str_eq(row.survey, "s1");
+    store_delivery_row_free(&row);
+    free_surveys();
 }
 END_TEST
 
