@@ -491,7 +491,10 @@ class DeliveryEndpointTests(WebhookTest):
         self.assertTrue(verify(old, during["headers"], during["body"]))
         self.assertTrue(verify(new, during["headers"], during["body"]))
         self.assertEqual(sorted(during["verified_with"]), sorted([old, new]))
-        # The overlap ends: aged in the database rather than waited for.
+        # The overlap ends: aged in the database rather than waited for. The sender keeps a copy of
+        # each subscription, refreshed when a commit wakes it (and every second): once this
+        # delivery's outcome is recorded, the next claim comes from the next response's wake.
+        self.delivered_to(wid, 1)
         self.assertEqual(db_execute(self.daemon, "UPDATE webhooks SET old_secret_until = ? WHERE id = ?",
                                     (1, wid)), 1)
         self.assertIsNone(self.get("/v1/webhooks/" + wid).json["secret_rotated_until"])
