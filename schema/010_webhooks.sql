@@ -4,7 +4,10 @@
 --   webhooks:           one row per subscription; events, surveys (NULL: every survey) and filter
 --                       (NULL: none) are JSON text as domain/webhook_spec.h normalised them; the
 --                       signing secret is kept in clear (it signs), old_secret signs too until
---                       old_secret_until; disabled_at 0 means enabled (a 410 Gone sets it).
+--                       old_secret_until; disabled_at 0 means enabled (a 410 Gone sets it);
+--                       backlog counts its PENDING and SENDING deliveries, kept by the triggers
+--                       below in the statement that changes one, so that the outbox's cap is
+--                       checked without counting a backlog that may hold 100 000 rows.
 --   webhook_deliveries: one row per (event, subscription). state: 0 pending, 1 sending, 2 delivered,
 --                       3 dead (enum store_delivery_state). seq is the order of insertion: claims
 --                       take the oldest first, and a delivery waits while an earlier one of the same
@@ -27,7 +30,8 @@ CREATE TABLE webhooks (
     disabled_at      INTEGER NOT NULL DEFAULT 0,
     disabled_reason  TEXT,
     created_at       INTEGER NOT NULL,
-    updated_at       INTEGER NOT NULL
+    updated_at       INTEGER NOT NULL,
+    backlog          INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE webhook_deliveries (
@@ -52,9 +56,9 @@ CREATE TABLE webhook_deliveries (
     delivered_at     INTEGER NOT NULL DEFAULT 0
 );
 
--- The claim: a subscription's due pending rows (and expired leases) in seq order; the backlog.
+-- The claim: a subscription's due pending rows, and its expired leases; the backlog's oldest event.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(webhook, state, next_attempt_at);
-CREATE INDEX webhook_deliveries_open ON webhook_deliveries(webhook, state, seq);
+CREATE INDEX webhook_deliveries_open ON webhook_deliveries(webhook, state, created_at);
 -- The ordering rule: an earlier open delivery of the same subscription and subject.
 CREATE INDEX webhook_deliveries_subject ON webhook_deliveries(webhook, subject, seq);
 -- Listing a subscription's deliveries newest first; deleting a subscription (the foreign key).
@@ -63,3 +67,19 @@ CREATE INDEX webhook_deliveries_list ON webhook_deliveries(webhook, seq);
 CREATE INDEX webhook_deliveries_customer ON webhook_deliveries(customer);
 -- Pruning the delivered and dead ones by age.
 CREATE INDEX webhook_deliveries_prune ON webhook_deliveries(state, created_at);
+
+-- webhooks.backlog: +1 for a delivery that is PENDING or SENDING, -1 when it stops being one (or is
+-- deleted: erasure, pruning, a subscription's deletion).
+CREATE TRIGGER webhook_backlog_insert AFTER INSERT ON webhook_deliveries WHEN NEW.state IN (0, 1)
+BEGIN
+    UPDATE webhooks SET backlog = backlog + 1 WHERE id = NEW.webhook;
+END;
+CREATE TRIGGER webhook_backlog_delete AFTER DELETE ON webhook_deliveries WHEN OLD.state IN (0, 1)
+BEGIN
+    UPDATE webhooks SET backlog = backlog - 1 WHERE id = OLD.webhook;
+END;
+CREATE TRIGGER webhook_backlog_update AFTER UPDATE OF state ON webhook_deliveries
+    WHEN (NEW.state IN (0, 1)) <> (OLD.state IN (0, 1))
+BEGIN
+    UPDATE webhooks SET backlog = backlog + CASE WHEN NEW.state IN (0, 1) THEN 1 ELSE -1 END WHERE id = NEW.webhook;
+END;

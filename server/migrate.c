@@ -140,9 +140,10 @@ static enum store_status begin_copy(const struct store_dump_counts *counts, void
         abandon_batch(m);
         return STORE_CONFLICT;
     }
-    printf("migrate: copying %lld surveys, %lld responses, %lld idempotency records, %lld invitations\n",
+    printf("migrate: copying %lld surveys, %lld responses, %lld idempotency records, %lld invitations, %lld webhooks,"
+           " %lld webhook deliveries\n",
            (long long)counts->surveys, (long long)counts->responses, (long long)counts->records,
-           (long long)counts->invitations);
+           (long long)counts->invitations, (long long)counts->webhooks, (long long)counts->deliveries);
     fflush(stdout);
     return STORE_OK;
 }
@@ -161,9 +162,11 @@ static enum store_status row_done(struct migrate *m, enum store_status status, c
     status = finish_batch(m);
     if (status != STORE_OK)
         return status;
-    printf("migrate: %lld of %lld responses, %lld of %lld idempotency records, %lld of %lld invitations\n",
+    printf("migrate: %lld of %lld responses, %lld of %lld idempotency records, %lld of %lld invitations, %lld of %lld"
+           " webhook deliveries\n",
            (long long)m->copied.responses, (long long)m->expected.responses, (long long)m->copied.records,
-           (long long)m->expected.records, (long long)m->copied.invitations, (long long)m->expected.invitations);
+           (long long)m->expected.records, (long long)m->copied.invitations, (long long)m->expected.invitations,
+           (long long)m->copied.deliveries, (long long)m->expected.deliveries);
     fflush(stdout);
     return start_batch(m);
 }
@@ -221,12 +224,43 @@ static enum store_status copy_invitation(const struct store_invitation_row *row,
     return row_done(m, status, "");
 }
 
+/* A subscription keeps its id and secrets: receivers go on verifying the copy's signatures. */
+static enum store_status copy_webhook(const struct store_webhook_row *row, void *arg)
+{
+    struct migrate *m = arg;
+    enum store_status status = store_import_webhook(m->target, row);
+
+    if (status == STORE_OK)
+        m->copied.webhooks++;
+    else if (m->problem[0] == '\0')
+        snprintf(m->problem, sizeof m->problem, "webhook %s: %s", row->id,
+                 status == STORE_CONFLICT ? "the target already has it" : store_last_error(m->target));
+    return row_done(m, status, "");
+}
+
+/* A delivery keeps its ids, state and history: the outbox goes on where the source left it (what
+ * was SENDING there is taken over once its lease runs out), and receivers de-duplicate on the same
+ * event ids. The dump gives them in seq order, so the copy's claims keep the order. */
+static enum store_status copy_delivery(const struct store_delivery_row *row, void *arg)
+{
+    struct migrate *m = arg;
+    enum store_status status = store_import_delivery(m->target, row);
+
+    if (status == STORE_OK)
+        m->copied.deliveries++;
+    else if (m->problem[0] == '\0')
+        snprintf(m->problem, sizeof m->problem, "webhook delivery %s: %s", row->id, store_last_error(m->target));
+    return row_done(m, status, "");
+}
+
 static const struct store_dump_sink copy_sink = {
     .begin = begin_copy,
     .survey = copy_survey,
     .response = copy_response,
     .record = copy_record,
     .invitation = copy_invitation,
+    .webhook = copy_webhook,
+    .delivery = copy_delivery,
 };
 
 /* "DIR" means the SQLite store in DIR; a location with a scheme is taken as it is. */
@@ -244,7 +278,7 @@ static char *source_location(const char *from)
 static bool same_counts(const struct store_dump_counts *a, const struct store_dump_counts *b)
 {
     return a->surveys == b->surveys && a->responses == b->responses && a->records == b->records &&
-           a->invitations == b->invitations;
+           a->invitations == b->invitations && a->webhooks == b->webhooks && a->deliveries == b->deliveries;
 }
 
 static int report(const struct migrate *m, enum store_status status, const char *err)
@@ -255,18 +289,20 @@ static int report(const struct migrate *m, enum store_status status, const char 
         return 2;
     }
     if (status == STORE_OK && same_counts(&m->copied, &m->expected)) {
-        printf("migrate: copied %lld surveys, %lld responses, %lld idempotency records, %lld invitations\n",
+        printf("migrate: copied %lld surveys, %lld responses, %lld idempotency records, %lld invitations, %lld"
+               " webhooks, %lld webhook deliveries\n",
                (long long)m->copied.surveys, (long long)m->copied.responses, (long long)m->copied.records,
-               (long long)m->copied.invitations);
+               (long long)m->copied.invitations, (long long)m->copied.webhooks, (long long)m->copied.deliveries);
         return 0;
     }
     fprintf(stderr, "surveyd migrate: %s\n", m->problem[0] ? m->problem : err[0] ? err : "the copy failed");
     fprintf(stderr, "surveyd migrate: copied %lld of %lld surveys, %lld of %lld responses, %lld of %lld idempotency "
-                    "records, %lld of %lld invitations; the target holds a partial copy: drop and recreate it before "
-                    "migrating again\n",
+                    "records, %lld of %lld invitations, %lld of %lld webhooks, %lld of %lld webhook deliveries; the "
+                    "target holds a partial copy: drop and recreate it before migrating again\n",
             (long long)m->copied.surveys, (long long)m->expected.surveys, (long long)m->copied.responses,
             (long long)m->expected.responses, (long long)m->copied.records, (long long)m->expected.records,
-            (long long)m->copied.invitations, (long long)m->expected.invitations);
+            (long long)m->copied.invitations, (long long)m->expected.invitations, (long long)m->copied.webhooks,
+            (long long)m->expected.webhooks, (long long)m->copied.deliveries, (long long)m->expected.deliveries);
     return 1;
 }
 

@@ -3,6 +3,9 @@
 -- "C" collation, JSON as text.
 --   state: 0 pending, 1 sending, 2 delivered, 3 dead. Several instances claim from the same outbox
 --          with FOR UPDATE SKIP LOCKED (postgres_webhooks.c).
+--   backlog: PENDING and SENDING deliveries of the subscription, kept by the triggers below in the
+--            statement that changes one (every instance adding to a subscription's outbox takes its
+--            row lock until it commits, as the rollup cells' rows).
 -- Webhook writes change no metrics: they bump no data_versions row.
 
 CREATE TABLE webhooks (
@@ -18,7 +21,8 @@ CREATE TABLE webhooks (
     disabled_at      bigint NOT NULL DEFAULT 0,
     disabled_reason  text COLLATE "C",
     created_at       bigint NOT NULL,
-    updated_at       bigint NOT NULL
+    updated_at       bigint NOT NULL,
+    backlog          bigint NOT NULL DEFAULT 0
 );
 
 CREATE TABLE webhook_deliveries (
@@ -46,8 +50,36 @@ CREATE TABLE webhook_deliveries (
 -- The claim and the backlog; the ordering rule; listing (and the foreign key's cascade); erasure;
 -- pruning.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (webhook, state, next_attempt_at);
-CREATE INDEX webhook_deliveries_open ON webhook_deliveries (webhook, state, seq);
+CREATE INDEX webhook_deliveries_open ON webhook_deliveries (webhook, state, created_at);
 CREATE INDEX webhook_deliveries_subject ON webhook_deliveries (webhook, subject, seq);
 CREATE INDEX webhook_deliveries_list ON webhook_deliveries (webhook, seq);
 CREATE INDEX webhook_deliveries_customer ON webhook_deliveries (customer);
 CREATE INDEX webhook_deliveries_prune ON webhook_deliveries (state, created_at);
+
+-- webhooks.backlog: +1 for a delivery that is PENDING or SENDING, -1 when it stops being one (or is
+-- deleted: erasure, pruning; a subscription's deletion deletes the row it would change).
+CREATE FUNCTION webhook_backlog_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    delta bigint := 0;
+    hook text;
+BEGIN
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state IN (0, 1) THEN
+        delta := delta + 1;
+        hook := NEW.webhook;
+    END IF;
+    IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.state IN (0, 1) THEN
+        delta := delta - 1;
+        hook := OLD.webhook;
+    END IF;
+    IF delta <> 0 THEN
+        UPDATE webhooks SET backlog = backlog + delta WHERE id = hook;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER webhook_backlog_insert AFTER INSERT ON webhook_deliveries
+    FOR EACH ROW EXECUTE FUNCTION webhook_backlog_trigger();
+CREATE TRIGGER webhook_backlog_update AFTER UPDATE OF state ON webhook_deliveries
+    FOR EACH ROW EXECUTE FUNCTION webhook_backlog_trigger();
+CREATE TRIGGER webhook_backlog_delete AFTER DELETE ON webhook_deliveries
+    FOR EACH ROW EXECUTE FUNCTION webhook_backlog_trigger();

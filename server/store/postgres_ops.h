@@ -62,4 +62,25 @@ enum store_status pg_invitation_range(struct store_conn *conn, const struct stor
                                       int64_t lo, int64_t hi,
                                       void (*each)(const struct store_invitation_cell *cell, void *arg), void *arg);
 
+/* postgres_webhooks.c */
+enum store_status pg_put_webhook(struct store_conn *conn, const struct store_webhook_row *row, bool *created);
+enum store_status pg_get_webhook(struct store_conn *conn, const char *id, struct store_webhook_row *out);
+enum store_status pg_list_webhooks(struct store_conn *conn,
+                                   void (*each)(const struct store_webhook_row *row, void *arg), void *arg);
+enum store_status pg_delete_webhook(struct store_conn *conn, const char *id);
+enum store_status pg_disable_webhook(struct store_conn *conn, const char *id, int64_t now_ms, const char *reason);
+enum store_status pg_insert_delivery(struct store_conn *conn, const struct store_delivery_row *row);
+enum store_status pg_claim_deliveries(struct store_conn *conn, const char *webhook, int64_t now_ms, int64_t lease_until,
+                                      int max, struct store_delivery_row **rows, int *count);
+enum store_status pg_finish_delivery(struct store_conn *conn, const struct store_delivery_outcome *outcome);
+enum store_status pg_requeue_sending(struct store_conn *conn, int64_t now_ms, int64_t *requeued);
+enum store_status pg_get_delivery(struct store_conn *conn, const char *id, struct store_delivery_row *out);
+enum store_status pg_list_deliveries(struct store_conn *conn, const struct store_delivery_query *query,
+                                     void (*each)(const struct store_delivery_row *row, void *arg), void *arg);
+enum store_status pg_retry_delivery(struct store_conn *conn, const char *webhook, const char *id, int64_t now_ms);
+enum store_status pg_replay_deliveries(struct store_conn *conn, const char *webhook, int64_t from_ms, int64_t to_ms,
+                                       int64_t now_ms, int64_t *count);
+enum store_status pg_delivery_backlog(struct store_conn *conn, const char *webhook, int64_t *depth, int64_t *oldest_ms);
+enum store_status pg_prune_deliveries(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+
 #endif

@@ -192,6 +192,9 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_DELETE_OLD_INVITATIONS] = "DELETE FROM invitations WHERE seq IN"
                                     " (SELECT seq FROM invitations WHERE created_at < ?1 ORDER BY seq LIMIT ?2)",
     /* Webhooks (sqlite_webhooks.c). */
+#define SQLITE_DELIVERY_IN_ORDER                                                                             \
+    "NOT EXISTS (SELECT 1 FROM webhook_deliveries AS e WHERE e.webhook = d.webhook AND e.subject = d.subject" \
+    " AND e.seq < d.seq AND e.state IN (0, 1))"
     [STMT_WEBHOOK_EXISTS] = "SELECT 1 FROM webhooks WHERE id = ?1",
     [STMT_INSERT_WEBHOOK] = "INSERT INTO webhooks (" SQLITE_WEBHOOK_COLUMNS ")"
                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -207,15 +210,24 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                              " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     /* One statement (the writer runs it alone anyway). The ordering rule: a delivery waits while
      * an earlier one of the same subscription and subject is PENDING or SENDING; a NULL subject
-     * equals nothing, so it never waits. */
+     * equals nothing, so it never waits. Rows are picked earliest due first (seq breaking ties:
+     * new events are due when they happen, so they go in the order they were queued), each part
+     * read along its own index and stopping after max rows: a backlog of 100 000 deliveries
+     * waiting out a receiver's outage costs a claim a few index seeks, not a scan of the backlog
+     * (which took the writer 64 ms a claim when they were picked by seq alone). */
     [STMT_CLAIM_DELIVERIES] = "UPDATE webhook_deliveries SET state = 1, attempts = attempts + 1, lease_until = ?3,"
-                              " last_attempt_at = ?2 WHERE seq IN (SELECT d.seq FROM webhook_deliveries AS d"
-                              "  WHERE d.webhook = ?1"
-                              "  AND ((d.state = 0 AND d.next_attempt_at <= ?2) OR (d.state = 1 AND d.lease_until < ?2))"
-                              "  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries AS e WHERE e.webhook = d.webhook"
-                              "   AND e.subject = d.subject AND e.seq < d.seq AND e.state IN (0, 1))"
-                              "  AND EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = ?1 AND w.disabled_at = 0)"
-                              "  ORDER BY d.seq LIMIT ?4)"
+                              " last_attempt_at = ?2 WHERE seq IN (SELECT seq FROM ("
+                              "  SELECT seq, due FROM (SELECT d.seq, d.next_attempt_at AS due"
+                              "   FROM webhook_deliveries AS d WHERE d.webhook = ?1 AND d.state = 0"
+                              "   AND d.next_attempt_at <= ?2 AND " SQLITE_DELIVERY_IN_ORDER
+                              "   ORDER BY d.next_attempt_at, d.seq LIMIT ?4)"
+                              "  UNION ALL"
+                              "  SELECT seq, due FROM (SELECT d.seq, d.lease_until AS due"
+                              "   FROM webhook_deliveries AS d WHERE d.webhook = ?1 AND d.state = 1"
+                              "   AND d.lease_until < ?2 AND " SQLITE_DELIVERY_IN_ORDER
+                              "   ORDER BY d.seq LIMIT ?4))"
+                              "  WHERE EXISTS (SELECT 1 FROM webhooks AS w WHERE w.id = ?1 AND w.disabled_at = 0)"
+                              "  ORDER BY due, seq LIMIT ?4)"
                               " RETURNING " SQLITE_DELIVERY_COLUMNS,
     [STMT_FINISH_DELIVERY] = "UPDATE webhook_deliveries SET state = ?2, last_status = ?3, last_error = ?4,"
                              " last_attempt_at = ?5, next_attempt_at = CASE WHEN ?2 = 0 THEN ?6 ELSE 0 END,"
@@ -235,8 +247,12 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_REPLAY_DELIVERIES] = "UPDATE webhook_deliveries SET state = 0, next_attempt_at = ?4, window_start = ?4,"
                                " lease_until = 0 WHERE webhook = ?1 AND state IN (2, 3)"
                                " AND created_at >= ?2 AND created_at < ?3",
-    [STMT_DELIVERY_BACKLOG] = "SELECT count(*), coalesce(min(created_at), 0) FROM webhook_deliveries"
-                              " WHERE webhook = ?1 AND state IN (0, 1)",
+    /* The count the triggers keep (schema/010), and the oldest open event in two index seeks. */
+    [STMT_DELIVERY_BACKLOG] = "SELECT backlog, coalesce((SELECT min(at) FROM ("
+                              "  SELECT min(created_at) AS at FROM webhook_deliveries WHERE webhook = ?1 AND state = 0"
+                              "  UNION ALL"
+                              "  SELECT min(created_at) FROM webhook_deliveries WHERE webhook = ?1 AND state = 1)), 0)"
+                              " FROM webhooks WHERE id = ?1",
     [STMT_PRUNE_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries"
                               " WHERE state IN (2, 3) AND created_at < ?1 LIMIT ?2)",
     [STMT_DELETE_CUSTOMER_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE customer = ?1",

@@ -436,7 +436,8 @@ enum store_status sqlite_delivery_backlog(struct store_conn *base_conn, const ch
         *oldest_ms = sqlite3_column_int64(s, 1);
     }
     sqlite_done_with(s);
-    return rc == SQLITE_ROW ? STORE_OK : sqlite_status_of(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+    /* No such subscription: an empty backlog, as the count of its rows would say. */
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
 }
 
 enum store_status sqlite_prune_deliveries(struct store_conn *base_conn, int64_t cutoff_ms, int64_t max,

@@ -28,7 +28,7 @@ from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, sqli
 
 PG = os.environ.get("SURVEYD_TEST_POSTGRES")
 SUMMARY_RE = re.compile(r"^migrate: copied (\d+) surveys, (\d+) responses, (\d+) idempotency records, "
-                        r"(\d+) invitations$", re.M)
+                        r"(\d+) invitations, (\d+) webhooks, (\d+) webhook deliveries$", re.M)
 VERIFY_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
 # Rows per target transaction in the copy: small, so that batch boundaries fall inside the surveys,
 # the responses, the invitations and the idempotency records alike.
@@ -38,6 +38,13 @@ INVITATION_COLUMNS = ("id, survey, customer, channel, agent, interaction, proper
                       " created_at, expires_at, opened_at, responded_at, response_id, automated_visits,"
                       " last_visit_at, last_visit_value, captured")
 SECRET = "pw-never-printed-6f1c"
+WEBHOOKS = 3
+DELIVERIES = 16
+WEBHOOK_COLUMNS = ("id, url, events, surveys, filter, format, secret, old_secret, old_secret_until, disabled_at,"
+                   " disabled_reason, created_at, updated_at")
+DELIVERY_COLUMNS = ("id, webhook, event_id, type, survey, subject, customer, payload, state, attempts, last_status,"
+                    " last_error, created_at, window_start, next_attempt_at, lease_until, last_attempt_at,"
+                    " delivered_at")
 
 ALL_TYPES = {
     "title": "Every question type",
@@ -192,6 +199,7 @@ class MigrateTest(unittest.TestCase):
         cls.req(d, "DELETE", "/v1/customers/cust-beta", expect=200)
         cls.req(d, "DELETE", "/v1/surveys/" + cls.gone, expect=204)
         cls.invite()
+        cls.hook()
 
     @classmethod
     def invite(cls):
@@ -217,6 +225,41 @@ class MigrateTest(unittest.TestCase):
                                cls.ids[i] if answered else None, i % 3 if sent else 0,
                                created + 90000 if sent and i % 2 else 0, "9 \u00e9" if sent and i % 2 else None,
                                '{"rec":"submit","comment":"interaction"}' if answered else None))
+            db.commit()
+        finally:
+            db.close()
+
+    @classmethod
+    def hook(cls):
+        """Webhook subscriptions (one mid-rotation, one disabled by a 410) and their outbox in every
+        state, written into the serving source's file directly (making them is the webhooks API's
+        business; copying them is migrate's). Inserted in an order their ids do not follow, so that
+        the copy's seq order shows."""
+        db = sqlite3.connect(cls.src.db_path, timeout=30)
+        try:
+            for i in range(WEBHOOKS):
+                db.execute("INSERT INTO webhooks (" + WEBHOOK_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                           " ?, ?)", (
+                               "mig-hook-%d" % i, "https://hooks.example.com/%d?x=\u00e9" % i,
+                               '["response.created","customer.erased"]', '["%s"]' % cls.full if i == 1 else None,
+                               '{"question":"rec","max":6}' if i == 1 else None, "slack" if i == 2 else "standard",
+                               "whsec_bWlncmF0ZS1zZWNyZXQtJWQ%d" % i, "whsec_b2xk" if i == 0 else None,
+                               1791072000000 + 86400000 if i == 0 else 0, 1791072000000 if i == 2 else 0,
+                               "gone" if i == 2 else None, 1791000000000 + i, 1791072000000 + i))
+            for i in range(DELIVERIES):
+                n = (i * 7) % DELIVERIES  # ids out of seq order
+                state = i % 4  # pending, sending, delivered, dead
+                created = 1791072000000 + i * 1000
+                db.execute("INSERT INTO webhook_deliveries (" + DELIVERY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?,"
+                           " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
+                               "dlv_mig%019d" % n, "mig-hook-%d" % (i % WEBHOOKS), "msg_mig%019d" % (n // 2),
+                               ["response.created", "survey.updated", "customer.erased"][i % 3],
+                               cls.full if i % 3 != 2 else None, cls.ids[i] if i % 3 == 0 else None,
+                               "cust-alpha" if i % 3 == 0 else None,
+                               '{"type":"x","data":{"n":%d,"text":"caf\u00e9"}}' % i, state, state + i % 2,
+                               [0, 0, 204, 500][state], "HTTP 500" if state == 3 else None, created, created,
+                               created + 5000 if state == 0 else 0, created + 60000 if state == 1 else 0,
+                               created + 100 if state else 0, created + 150 if state == 2 else 0))
             db.commit()
         finally:
             db.close()
@@ -254,8 +297,9 @@ class MigrateTest(unittest.TestCase):
         # 2 surveys; 48 + 1 + 1 responses less the deleted one and cust-beta's 12; 2 records.
         self.assertEqual(len(listed), 2)
         self.assertEqual(responses, 48 + 2 - 1 - 12)
-        self.assertEqual(tuple(int(g) for g in m.groups()), (2, responses, 2, INVITATIONS), out)
-        self.assertGreaterEqual(out.count(" invitations\n"), 2, out)  # progress, then the summary
+        self.assertEqual(tuple(int(g) for g in m.groups()), (2, responses, 2, INVITATIONS, WEBHOOKS, DELIVERIES),
+                         out)
+        self.assertGreaterEqual(out.count(" webhook deliveries\n"), 2, out)  # progress, then the summary
         self.assertNotIn(SECRET, out + self.migrate.stderr.decode("utf-8", "replace"))
 
     def test_02_surveys(self):
@@ -417,6 +461,30 @@ class MigrateTest(unittest.TestCase):
         got = [tuple(line.split("\t")) for line in p.stdout.decode("utf-8").splitlines() if line]
         self.assertEqual(len(want), INVITATIONS)
         self.assertEqual(got, want)
+
+    def test_14_webhooks(self):
+        """Every subscription (secrets included) and every delivery (every state and field) as
+        stored, the deliveries in the same seq order, NULL apart from ''."""
+        def rows(columns, order):
+            sql = "SELECT %s FROM %s ORDER BY %s" % (
+                ", ".join("coalesce(%s || '', '<null>')" % c for c in columns.split(", ")),
+                "webhooks" if columns.startswith(WEBHOOK_COLUMNS) else "webhook_deliveries", order)
+            db = sqlite3.connect("file:%s?mode=ro" % self.src.db_path, uri=True, timeout=30)
+            try:
+                want = [tuple(str(v) for v in row) for row in db.execute(sql)]
+            finally:
+                db.close()
+            p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", self.uri, "-c",
+                                sql], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=True, timeout=60)
+            got = [tuple(line.split("\t")) for line in p.stdout.decode("utf-8").splitlines() if line]
+            return want, got
+        want, got = rows(WEBHOOK_COLUMNS + ", backlog", "id")  # the copy counts its own backlog alike
+        self.assertEqual(len(want), WEBHOOKS)
+        self.assertEqual(got, want)
+        want, got = rows(DELIVERY_COLUMNS, "seq")
+        self.assertEqual(len(want), DELIVERIES)
+        self.assertEqual(got, want)
+        self.assertNotEqual([r[0] for r in want], sorted(r[0] for r in want))  # seq order is not id order
 
 
 if __name__ == "__main__":

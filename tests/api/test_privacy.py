@@ -353,6 +353,7 @@ OKAPI_COMMENT = "OKAPI-COMMENT-3390"
 # What their invitations hold besides the customer id: a property and an interaction id.
 ZEBRA_INVITE_PROPERTY = "zebra-invite-8812@example.com"
 ZEBRA_INVITE_TICKET = "zebra-invite-ticket-6604"
+ZEBRA_HOOK_TEXT = "zebra-hook-payload-3318"       # only in their webhook deliveries' payloads
 ZEBRA_INVITE_PHONE = "+44-7700-900-zebra-5150"     # a property of the invitation made through the API
 
 
@@ -426,6 +427,21 @@ class EraseCustomerAuthTests(PrivacyBase):
                                  % (len(cust.encode()), r.status))
                 self.assertEqual(r.json, {"deleted": 1})
                 self.assertEqual(self.get_response(rid).status, 404)
+
+
+def insert_deliveries(daemon, hook, rows):
+    """A webhook subscription and its outbox rows (id, customer, type, state, payload), written as
+    the store keeps them (making them is the webhook events' business; erasing them the store's)."""
+    db_execute = harness.db_execute
+    db_execute(daemon, "INSERT INTO webhooks (id, url, events, format, secret, created_at, updated_at)"
+                       " VALUES (?, 'https://hooks.example.com/x', '[\"response.created\"]', 'standard',"
+                       " 'whsec_eA', 0, 0)", (hook,))
+    for i, (did, customer, kind, state, payload) in enumerate(rows):
+        db_execute(daemon, "INSERT INTO webhook_deliveries (id, webhook, event_id, type, subject, customer,"
+                           " payload, state, created_at, window_start, next_attempt_at)"
+                           " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+                   (did, hook, "msg_" + did[4:], kind, customer, payload, state, 1740000000000 + i,
+                    1740000000000 + i, 1740000000000 + i))
 
 
 class EraseCustomerTests(unittest.TestCase):
@@ -545,9 +561,24 @@ class EraseCustomerTests(unittest.TestCase):
         ]
         okapi_invitation = insert_invitation(d, s1, invited, "email", None, "sent", customer=OKAPI,
                                              properties='{"note": "%s"}' % OKAPI_COMMENT)
+        # Their webhook deliveries, pending, being sent and delivered, whose payloads hold their data;
+        # okapi's and a customer.erased event (no customer) must survive.
+        zebra_deliveries = [uid("dlv_zebra-%d" % i) for i in range(3)]
+        okapi_delivery, erased_event = uid("dlv_okapi"), uid("dlv_erased")
+        zebra_payload = '{"type":"response.created","data":{"response":{"customer":"%s","comment":"%s"}}}' % (
+            ZEBRA, ZEBRA_HOOK_TEXT)
+        insert_deliveries(d, uid("erase-hook"), [
+            (zebra_deliveries[0], ZEBRA, "response.created", 0, zebra_payload),
+            (zebra_deliveries[1], ZEBRA, "response.updated", 1, zebra_payload),
+            (zebra_deliveries[2], ZEBRA, "response.created", 2, zebra_payload),
+            (okapi_delivery, OKAPI, "response.created", 0, '{"comment":"%s"}' % OKAPI_COMMENT),
+            (erased_event, None, "customer.erased", 0, '{"customer":"someone-else"}'),
+        ])
 
         files = db_files(d)
         self.assertTrue(found_in(files, ZEBRA), "customer id not on disk before erasure")
+        for needle in [ZEBRA_HOOK_TEXT] + zebra_deliveries:
+            self.assertTrue(found_in(files, needle), "%s not on disk before erasure" % needle)
         self.assertTrue(found_in(files, ZEBRA_COMMENT), "comment not on disk before erasure")
         for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET] + zebra_invitations:
             self.assertTrue(found_in(files, needle), "%s not on disk before erasure" % needle)
@@ -607,6 +638,11 @@ class EraseCustomerTests(unittest.TestCase):
         self.assertEqual(self.req("GET", "/v1/invitations/" + made.json["id"], token=READ_TOKEN).status, 404)
         self.assertTrue(found_in(files, OKAPI_COMMENT), "the search itself is broken")
         self.assertTrue(found_in(files, okapi_invitation), "okapi's invitation is gone")
+        for needle in [ZEBRA_HOOK_TEXT] + zebra_deliveries:
+            self.assertEqual(found_in(files, needle), [], "webhook delivery's %s still on disk (live): %s"
+                             % (needle, where(files, needle)))
+        for kept in (okapi_delivery, erased_event):
+            self.assertTrue(found_in(files, kept), "%s is gone" % kept)
         # The metrics count okapi's invitation alone.
         self.assertEqual(self.metrics(s1)["invitations"],
                          {"sent": 1, "suppressed": 0, "opened": 0, "responded": 0, "response_rate": 0,
@@ -662,6 +698,10 @@ class EraseCustomerTests(unittest.TestCase):
                              % (needle, where(files, needle)))
         self.assertTrue(found_in(files, OKAPI_COMMENT))
         self.assertTrue(found_in(files, okapi_invitation))
+        for needle in [ZEBRA_HOOK_TEXT] + zebra_deliveries:
+            self.assertEqual(found_in(files, needle), [], "webhook delivery's %s on disk after stop: %s"
+                             % (needle, where(files, needle)))
+        self.assertTrue(found_in(files, okapi_delivery))
         rc, out = verify(d.data_dir)
         self.assertEqual(rc, 0, out)
 

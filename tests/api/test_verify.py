@@ -576,7 +576,7 @@ class InvitationRollupVerifyTests(VerifyTestBase):
                          "DROP TRIGGER invitation_days_delete ON invitations",
                          "DROP FUNCTION invitation_days_trigger()", "DROP FUNCTION invitation_days_add(invitations, integer)",
                          "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
-                         "UPDATE schema_version SET version = 2")
+                         "DROP FUNCTION webhook_backlog_trigger()", "UPDATE schema_version SET version = 2")
         else:
             downgrade = ("DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
                          "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days",

@@ -2165,6 +2165,60 @@ START_TEST(test_webhook_rows)
 END_TEST
 
 
+struct listed {
+    int count;
+    char ids[16][32];
+    int64_t seq[16];
+};
+
+static void collect_listed(const struct store_delivery_row *row, void *arg)
+{
+    struct listed *l = arg;
+    ck_assert_int_lt(l->count, 16);
+    snprintf(l->ids[l->count], 32, "%s", row->id);
+    l->seq[l->count++] = row->seq;
+}
+
+static struct listed list_deliveries(const char *hook, const enum store_delivery_state *state, int64_t before,
+                                     int64_t limit)
+{
+    struct listed l = {0};
+    struct store_delivery_query q = {hook, state, before, limit};
+    ck_assert_int_eq(store_list_deliveries(store_reader(store), &q, collect_listed, &l), STORE_OK);
+    return l;
+}
+
+/* The backlog the store keeps (a count kept by triggers) is the number of PENDING and SENDING rows
+ * its listing shows, with the oldest of their events. */
+static void check_backlog(const char *hook)
+{
+    static const enum store_delivery_state open_states[] = {STORE_DELIVERY_PENDING, STORE_DELIVERY_SENDING};
+    int64_t depth, oldest, want_oldest = 0;
+    int want = 0;
+
+    for (int i = 0; i < 2; i++) {
+        struct listed l = list_deliveries(hook, &open_states[i], INT64_MAX, -1);
+        want += l.count;
+        for (int k = 0; k < l.count; k++) {
+            struct store_delivery_row row;
+            ck_assert_int_eq(store_get_delivery(store_reader(store), l.ids[k], &row), STORE_OK);
+            if (want_oldest == 0 || row.created_at < want_oldest)
+                want_oldest = row.created_at;
+            store_delivery_row_free(&row);
+        }
+    }
+    ck_assert_int_eq(store_delivery_backlog(store_reader(store), hook, &depth, &oldest), STORE_OK);
+    ck_assert_msg(depth == want, "backlog of %s: %lld, want %d", hook, (long long)depth, want);
+    ck_assert_int_eq(oldest, want_oldest);
+}
+
+static void listed_are(const struct listed *l, int count, const int *ns)
+{
+    ck_assert_msg(l->count == count, "listed %d, want %d", l->count, count);
+    for (int i = 0; i < count; i++)
+        ck_assert_str_eq(l->ids[i], delivery_id(ns[i]));
+}
+
 /* Due time, max, oldest first, the ordering rule (per subject), leases, disabled subscriptions. */
 START_TEST(test_delivery_claim)
 {
@@ -2230,6 +2284,20 @@ START_TEST(test_delivery_claim)
     claimed_are(&c, 1, (int[]){16});
     c = claim("nope", t0, t0 + lease, 10);
     claimed_are(&c, 0, NULL);
+
+    /* More claimable than max: the earliest due go first (a retry due later waits behind a new
+     * event due now), and each() gets the claimed ones in seq order. */
+    add_webhook(webhook("u", "https://example.com/u"));
+    add_delivery(delivery(80, "u", "survey.updated", NULL, NULL, at, t0 + 5));
+    add_delivery(delivery(81, "u", "survey.updated", NULL, NULL, at, t0 + 1));
+    add_delivery(delivery(82, "u", "survey.updated", NULL, NULL, at, t0 + 3));
+    c = claim("u", t0 + 10, t0 + lease, 2);
+    claimed_are(&c, 2, (int[]){81, 82});
+    c = claim("u", t0 + 10, t0 + lease, 2);
+    claimed_are(&c, 1, (int[]){80});
+    check_backlog("u");
+    check_backlog("w");
+    check_backlog("v");
 }
 END_TEST
 
@@ -2282,6 +2350,7 @@ START_TEST(test_delivery_outcomes)
 
     /* Dead: no more attempts; another type keeps its payload (a replay may send it again). */
     ck_assert_int_eq(finish(22, STORE_DELIVERY_DEAD, 0, "timeout", t0 + 4, 0), STORE_OK);
+    check_backlog("w"); /* 20 pending again, 21 delivered, 22 dead, 23 sending */
     row = get_delivery_ok(22);
     ck_assert_int_eq(row.state, STORE_DELIVERY_DEAD);
     ck_assert_int_eq(row.last_status, 0);
@@ -2323,40 +2392,11 @@ START_TEST(test_delivery_outcomes)
     ck_assert_int_eq(depth, 3);
     ck_assert_int_eq(oldest, base + 20);
     ck_assert_int_eq(store_delivery_backlog(store_reader(store), "v", &depth, &oldest), STORE_OK);
+    check_backlog("w");
     ck_assert_int_eq(depth, 0);
     ck_assert_int_eq(oldest, 0);
 }
 END_TEST
-
-struct listed {
-    int count;
-    char ids[16][32];
-    int64_t seq[16];
-};
-
-static void collect_listed(const struct store_delivery_row *row, void *arg)
-{
-    struct listed *l = arg;
-    ck_assert_int_lt(l->count, 16);
-    snprintf(l->ids[l->count], 32, "%s", row->id);
-    l->seq[l->count++] = row->seq;
-}
-
-static struct listed list_deliveries(const char *hook, const enum store_delivery_state *state, int64_t before,
-                                     int64_t limit)
-{
-    struct listed l = {0};
-    struct store_delivery_query q = {hook, state, before, limit};
-    ck_assert_int_eq(store_list_deliveries(store_reader(store), &q, collect_listed, &l), STORE_OK);
-    return l;
-}
-
-static void listed_are(const struct listed *l, int count, const int *ns)
-{
-    ck_assert_msg(l->count == count, "listed %d, want %d", l->count, count);
-    for (int i = 0; i < count; i++)
-        ck_assert_str_eq(l->ids[i], delivery_id(ns[i]));
-}
 
 /* Listing (newest first, by state, paged), replay's window edges, pruning. */
 START_TEST(test_delivery_history)
@@ -2408,6 +2448,7 @@ START_TEST(test_delivery_history)
     ck_assert_int_eq(count, 0);
     ck_assert_int_eq(WRITE(store_replay_deliveries(W, "r", T, T + 4, t0 + 50, &count)), STORE_OK);
     ck_assert_int_eq(count, 2); /* 30 and 32; 33 was never sent */
+    check_backlog("r");
     l = list_deliveries("r", &pending, INT64_MAX, -1);
     listed_are(&l, 4, (int[]){33, 32, 31, 30});
 
@@ -2427,6 +2468,7 @@ START_TEST(test_delivery_history)
     listed_are(&l, 2, (int[]){33, 32}); /* 32 is not older than the cutoff, 33 not done */
     ck_assert_int_eq(WRITE(store_prune_deliveries(W, t0 + DAY_MS, 10, &deleted)), STORE_OK);
     ck_assert_int_eq(deleted, 1);
+    check_backlog("r");
 }
 END_TEST
 
@@ -2459,10 +2501,20 @@ START_TEST(test_deliveries_erased)
     ck_assert_int_eq(deleted, 0); /* responses only */
     ck_assert_int_eq(store_get_delivery(store_reader(store), delivery_id(50), &row), STORE_NOT_FOUND);
     ck_assert_int_eq(store_get_delivery(store_reader(store), delivery_id(51), &row), STORE_NOT_FOUND);
+    check_backlog("w");
     row = get_delivery_ok(52);
     store_delivery_row_free(&row);
     row = get_delivery_ok(53);
     store_delivery_row_free(&row);
+
+    /* A survey's deletion leaves the deliveries about it: a receiver is still owed them. */
+    reset_model();
+    put_survey(0, "s1");
+    ck_assert_int_eq(WRITE(store_delete_survey(W, "s1")), STORE_OK);
+    row = get_delivery_ok(52);
+    ck_assert_str_eq(row.survey, "s1");
+    store_delivery_row_free(&row);
+    free_surveys();
 }
 END_TEST
 
@@ -2610,6 +2662,7 @@ START_TEST(test_webhooks_dump_import)
             store_delivery_row_free(&dw);
             store_delivery_row_free(&dg);
         }
+        check_backlog(id);
     }
     /* A subscription the target already has is a conflict (migrate wants an empty target). */
     struct store_conn *w = writer_begin();
