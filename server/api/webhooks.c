@@ -131,7 +131,8 @@ static cJSON *render_delivery(const struct store_delivery_row *row, bool with_pa
     cJSON_AddStringToObject(out, "type", row->type);
     add_string_or_null(out, "survey", row->survey);
     add_string_or_null(out, "subject", row->subject);
-    cJSON_AddStringToObject(out, "status", state_names[row->state]);
+    bool known = (unsigned)row->state < sizeof state_names / sizeof state_names[0];
+    cJSON_AddStringToObject(out, "status", known ? state_names[row->state] : "unknown");
     cJSON_AddNumberToObject(out, "attempts", (double)row->attempts);
     if (row->last_status > 0)
         cJSON_AddNumberToObject(out, "last_status", row->last_status);

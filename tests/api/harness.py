@@ -76,6 +76,8 @@ PROBLEM_CODES = frozenset({
     "survey_not_found",
     "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
     "public_url_not_configured", "email_not_configured",
+    "invalid_webhook", "webhook_url_forbidden", "webhook_url_unresolved", "webhook_not_found",
+    "delivery_not_found", "delivery_in_flight",
 })
 
 

@@ -59,6 +59,8 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import re  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 import unittest  # noqa: E402
 import urllib.parse  # noqa: E402
 
@@ -77,6 +79,7 @@ ROUTED_METHODS = tuple(m for m in HTTP_METHODS if m != "options")
 ROLES = {"admin", "read", "ingest", "public"}
 PROBLEM_REF = "#/components/schemas/Problem"
 JSON_TYPES = {"application/json", "application/problem+json"}
+NO_DELIVERY = "dlv_" + "a" * 26
 
 # Reply headers that carry meaning: when the server sends one, the document must list it.
 MEANINGFUL_HEADERS = ("Location", "ETag", "Retry-After", "WWW-Authenticate", "Allow",
@@ -1286,8 +1289,9 @@ class LiveAPITests(BaseAPITest):
         invalid = {"put": {"title": ""}, "post": {"answers": {}}, "patch": {"answers": {}}}
 
         def concrete(path, values):
-            # A hosted page's link token: an unknown one (its 404 page) is the harmless probe.
-            values = dict(values, token="nosuchtoken")
+            # A hosted page's link token: an unknown one (its 404 page) is the harmless probe; so
+            # is an unknown webhook subscription (every /v1/webhooks write is refused or 404).
+            values = dict(values, token="nosuchtoken", webhook=uid("no-hook"), delivery=NO_DELIVERY)
             return re.sub(r"\{([^}/]+)\}", lambda m: values[m.group(1)], path)
 
         checked = 0
@@ -1322,7 +1326,8 @@ class LiveAPITests(BaseAPITest):
 
     def test_routing_errors(self):
         """405 (with Allow naming exactly the documented methods) and 404 for unknown paths."""
-        concrete_values = {"survey": "x", "id": "a" * 26, "customer": "c", "token": "nosuchtoken"}
+        concrete_values = {"survey": "x", "id": "a" * 26, "customer": "c", "token": "nosuchtoken",
+                           "webhook": "no-such-hook", "delivery": NO_DELIVERY}
         for path, item in DOC["paths"].items():
             documented = {m.upper() for m in ROUTED_METHODS if m in item}
             other = next(m for m in ("POST", "PUT", "PATCH", "DELETE", "GET") if m not in documented)
@@ -1352,7 +1357,9 @@ class LiveAPITests(BaseAPITest):
         self.assertIsNone(r.headers.get("Access-Control-Allow-Origin"))
         for path in DOC["paths"]:
             concrete = re.sub(r"\{([^}/]+)\}", lambda m: {"survey": sid, "id": "a" * 26,
-                                                           "customer": "c", "token": "nosuchtoken"}[m.group(1)], path)
+                                                           "customer": "c", "token": "nosuchtoken",
+                                                           "webhook": "no-such-hook",
+                                                           "delivery": NO_DELIVERY}[m.group(1)], path)
             documented = {m.upper() for m in ROUTED_METHODS if m in DOC["paths"][path]}
             r = self.req("OPTIONS", concrete, headers=allowed)
             if path.startswith("/v1/surveys/{survey}"):
@@ -1545,6 +1552,101 @@ class LimitedDaemonTests(BaseAPITest):
         self.conform(self.req("GET", "/metrics", token=INGEST_TOKEN), "get", "/metrics", 403)
         for token in (self.METRICS_TOKEN, READ_TOKEN, ADMIN_TOKEN):
             self.conform(self.req("GET", "/metrics", token=token), "get", "/metrics", 200)
+
+
+class WebhookDocumentTests(BaseAPITest):
+    """/v1/webhooks against the document, with deliveries to a real receiver on loopback."""
+
+    daemon_args = ("--webhook-allow-private", "--webhook-retry-base-ms", "100")
+    conform = LiveAPITests.conform
+    assertRequestValid = LiveAPITests.assertRequestValid
+
+    def wait_delivered(self, wid, count):
+        deadline = time.monotonic() + 60
+        while True:
+            r = self.req("GET", "/v1/webhooks/%s/deliveries?status=delivered" % wid, token=ADMIN_TOKEN)
+            j = self.conform(r, "get", "/v1/webhooks/{webhook}/deliveries", 200)
+            if len(j["deliveries"]) >= count:
+                return j["deliveries"]
+            self.assertLess(time.monotonic(), deadline, "deliveries not delivered: %r" % j)
+            time.sleep(0.05)
+
+    def test_webhook_replies(self):
+        from webhook_receiver import Receiver  # noqa: PLC0415
+        p, one = "/v1/webhooks", "/v1/webhooks/{webhook}"
+        dl, d1 = one + "/deliveries", one + "/deliveries/{delivery}"
+        sid = uid("wh-doc")
+        self.conform(self.req("PUT", "/v1/surveys/" + sid, readme_definition(), token=ADMIN_TOKEN),
+                     "put", "/v1/surveys/{survey}", 201)
+        with Receiver() as rx:
+            wid = uid("doc")
+            body = {"url": rx.url, "events": ["response.created", "survey.updated"], "surveys": [sid],
+                    "filter": {"question": "rec", "min": 0, "max": 10}, "format": "standard", "enabled": True}
+            self.assertRequestValid(body, "put", one)
+            created = self.conform(self.req("PUT", p + "/" + wid, body, token=ADMIN_TOKEN), "put", one, 201)
+            rx.secrets.append(created["secret"])
+            self.conform(self.req("PUT", p + "/" + wid, body, token=ADMIN_TOKEN), "put", one, 200)
+            self.conform(self.req("GET", p, token=ADMIN_TOKEN), "get", p, 200)
+            got = self.conform(self.req("GET", p + "/" + wid, token=ADMIN_TOKEN), "get", one, 200)
+            self.assertRequestValid({k: got[k] for k in ("url", "events", "surveys", "filter", "format", "enabled")},
+                                    "put", one)
+            self.submit_response(sid)
+            delivered = self.wait_delivered(wid, 1)
+            did = delivered[0]["id"]
+            self.conform(self.req("GET", "%s/%s/deliveries/%s" % (p, wid, did), token=ADMIN_TOKEN), "get", d1, 200)
+            self.conform(self.req("GET", "%s/%s/deliveries?limit=1&status=delivered" % (p, wid), token=ADMIN_TOKEN),
+                         "get", dl, 200)
+            self.conform(self.req("POST", "%s/%s/deliveries/%s/retry" % (p, wid, did), token=ADMIN_TOKEN),
+                         "post", d1 + "/retry", 200)
+            rx.wait_for(lambda e: len(e) >= 2)
+            self.wait_delivered(wid, 1)
+            replay = {"from": "2026-01-01", "to": "2026-03-01T00:00:00Z"}
+            self.assertRequestValid(replay, "post", one + "/replay")
+            self.conform(self.req("POST", p + "/%s/replay" % wid, replay, token=ADMIN_TOKEN), "post",
+                         one + "/replay", 200)
+            self.assertRequestValid({"overlap_hours": 2}, "post", one + "/rotate-secret")
+            self.conform(self.req("POST", p + "/%s/rotate-secret" % wid, {"overlap_hours": 2}, token=ADMIN_TOKEN),
+                         "post", one + "/rotate-secret", 200)
+            # A delivery being sent: 409.
+            rx.hold = threading.Event()
+            self.submit_response(sid)
+            rx.wait_in_progress(1)
+            sending = self.conform(self.req("GET", "%s/%s/deliveries?status=sending" % (p, wid), token=ADMIN_TOKEN),
+                                   "get", dl, 200)["deliveries"]
+            self.conform(self.req("POST", "%s/%s/deliveries/%s/retry" % (p, wid, sending[0]["id"]),
+                                  token=ADMIN_TOKEN), "post", d1 + "/retry", 409)
+            rx.hold.set()
+        # Errors of these paths.
+        bad = {"url": "ftp://x", "events": []}
+        self.assertTrue(self.assertRequestValid(bad, "put", one, valid=False))
+        self.conform(self.req("PUT", p + "/" + wid, bad, token=ADMIN_TOKEN), "put", one, 422)
+        with Daemon() as strict:
+            r = strict.req("PUT", p + "/x", {"url": "http://127.0.0.1/", "events": ["response.created"]},
+                           token=ADMIN_TOKEN)
+            self.assertEqual(self.conform(r, "put", one, 422)["code"], "webhook_url_forbidden")
+            r = strict.req("PUT", p + "/x", {"url": "http://no-such-host.invalid/", "events": ["response.created"]},
+                           token=ADMIN_TOKEN)
+            self.assertEqual(self.conform(r, "put", one, 422)["code"], "webhook_url_unresolved")
+        self.conform(self.req("PUT", p + "/" + wid, "{", headers={"Content-Type": "application/json"},
+                              token=ADMIN_TOKEN), "put", one, 400)
+        self.conform(self.req("GET", "%s/%s/deliveries?limit=0" % (p, wid), token=ADMIN_TOKEN), "get", dl, 422)
+        self.conform(self.req("GET", "%s/%s/deliveries/%s" % (p, wid, NO_DELIVERY), token=ADMIN_TOKEN),
+                     "get", d1, 404)
+        self.conform(self.req("POST", "%s/%s/deliveries/%s/retry" % (p, wid, NO_DELIVERY), token=ADMIN_TOKEN),
+                     "post", d1 + "/retry", 404)
+        self.conform(self.req("POST", p + "/%s/replay" % wid, {"from": "2026-01-02", "to": "2026-01-01"},
+                              token=ADMIN_TOKEN), "post", one + "/replay", 422)
+        self.conform(self.req("POST", p + "/%s/rotate-secret" % wid, {"overlap_hours": 999}, token=ADMIN_TOKEN),
+                     "post", one + "/rotate-secret", 422)
+        self.conform(self.req("DELETE", p + "/" + wid, token=ADMIN_TOKEN), "delete", one, 204)
+        for method, path, op in (("GET", p + "/" + wid, one), ("DELETE", p + "/" + wid, one),
+                                 ("GET", "%s/%s/deliveries" % (p, wid), dl),
+                                 ("POST", p + "/%s/rotate-secret" % wid, one + "/rotate-secret")):
+            self.conform(self.req(method, path, token=ADMIN_TOKEN), method.lower(), op, 404)
+
+    def submit_response(self, sid):
+        r = self.req("POST", "/v1/surveys/%s/responses" % sid, {"answers": {"rec": 4}}, token=INGEST_TOKEN)
+        self.conform(r, "post", "/v1/surveys/{survey}/responses", 201)
 
 
 if __name__ == "__main__":

@@ -465,15 +465,18 @@ class EraseCustomerTests(unittest.TestCase):
 
     def webhook_deliveries(self, wid):
         """The ids and bodies of every delivery queued for a subscription."""
-        r = self.req("GET", "/v1/webhooks/%s/deliveries?limit=1000" % wid, token=ADMIN_TOKEN)
-        self.assertEqual(r.status, 200, r.body[:300])
-        out = {}
-        for item in r.json["deliveries"]:
-            one = self.req("GET", "/v1/webhooks/%s/deliveries/%s" % (wid, item["id"]), token=ADMIN_TOKEN)
-            self.assertEqual(one.status, 200, one.body[:300])
-            payload = one.json["payload"]
-            out[item["id"]] = payload if isinstance(payload, str) else json.dumps(payload)
-        return out
+        out, after = {}, ""
+        while True:
+            r = self.req("GET", "/v1/webhooks/%s/deliveries?limit=100%s" % (wid, after), token=ADMIN_TOKEN)
+            self.assertEqual(r.status, 200, r.body[:300])
+            for item in r.json["deliveries"]:
+                one = self.req("GET", "/v1/webhooks/%s/deliveries/%s" % (wid, item["id"]), token=ADMIN_TOKEN)
+                self.assertEqual(one.status, 200, one.body[:300])
+                payload = one.json["payload"]
+                out[item["id"]] = payload if isinstance(payload, str) else json.dumps(payload)
+            if not r.json.get("next"):
+                return out
+            after = "&before=" + urllib.parse.quote(r.json["next"], safe="")
 
     def test_erasure(self):
         # A webhook subscribed while their data is written, whose receiver refuses every connection

@@ -42,7 +42,9 @@ BLOCK_MARK = "@@readme-block "
 NEW_USER_ENV = {"SURVEYD_ADMIN_TOKENS": None, "SURVEYD_READ_TOKENS": None,
                 "SURVEYD_INGEST_TOKENS": None, "SURVEYD_RATE_LIMIT": None,
                 # The Invitations section tells its reader to set this first.
-                "SURVEYD_PUBLIC_URL": "https://surveys.example.com"}
+                "SURVEYD_PUBLIC_URL": "https://surveys.example.com",
+                # The Webhooks section tells its reader to set this to try a receiver on loopback.
+                "SURVEYD_WEBHOOK_ALLOW_PRIVATE": "1"}
 
 
 class Block:
@@ -89,7 +91,8 @@ def commands_of(block):
     for line in block.lines:
         stripped = line.strip()
         if stripped.startswith("#") and out:
-            out[-1][1] += " " + stripped.lstrip("#").strip()
+            # strip(): a status on a comment line after the command ("# 201; ...") is checked too
+            out[-1][1] = (out[-1][1] + " " + stripped.lstrip("#").strip()).strip()
         elif re.match(r"^(curl|[A-Z_]+=)", line):
             m = re.search(r"\s#\s(.*)$", line)
             out.append([line, m.group(1).strip() if m else ""])

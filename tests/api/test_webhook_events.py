@@ -102,7 +102,7 @@ class WebhookEventsBase(BaseAPITest):
                 self.assertEqual(one.status, 200, one.body[:500])
                 payload = one.json["payload"]
                 out.append(dict(one.json, payload=json.loads(payload) if isinstance(payload, str) else payload))
-            before = r.json.get("next_before")
+            before = r.json.get("next")
             if not page or not before:
                 break
         return list(reversed(out))
@@ -147,7 +147,7 @@ class StandardPayloadTests(WebhookEventsBase):
             self.receiving(rx, surveys=[sid])
             rid = self.post(sid, {"rec": 3, "why": "slow \"reply\" \u00e9\u20ac"}, customer="cust-std",
                             channel="chat", agent="agent-7", interaction=uid("ticket"),
-                            properties={"plan": "pro", "seats": 3})
+                            properties={"plan": "pro", "seats": "3"})
             created = self.get_json("/v1/responses/" + rid)
             events = rx.wait_for(lambda ev: len(ev) >= 1, timeout=30)
             first = events[0]
@@ -235,6 +235,19 @@ class NothingForFailedWritesTests(WebhookEventsBase):
         self.assertEqual(self.put_survey(sid, bad, expect=None).status, 409)
         # Deleting a response that isn't there.
         self.assertEqual(self.req("DELETE", "/v1/responses/" + uid("nope"), token=ADMIN_TOKEN).status, 404)
+        self.assertEqual(self.queued_types(wid), [("response.created", rid)])
+
+    def test_paused_subscription_records_nothing(self):
+        sid = self.survey()
+        wid, _ = self.subscribe(surveys=[sid])
+        body = {"url": self.refusing.url, "events": ["response.created"], "surveys": [sid]}
+        r = self.req("PUT", "/v1/webhooks/" + wid, dict(body, enabled=False), token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body)
+        self.post(sid, {"rec": 1})
+        self.assertEqual(self.queued(wid), [])
+        r = self.req("PUT", "/v1/webhooks/" + wid, dict(body, enabled=True), token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body)
+        rid = self.post(sid, {"rec": 2})
         self.assertEqual(self.queued_types(wid), [("response.created", rid)])
 
 
