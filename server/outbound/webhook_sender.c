@@ -301,6 +301,38 @@ static void refresh(struct webhook_sender *s)
     free_subs(old_subs, old_n);
 }
 
+/* Reads one subscription again, after a claim: a PUT, a rotation or an aged overlap committed since
+ * the last count must decide where and how this claim's deliveries are sent, not a copy up to a
+ * poll old. False when it is gone or disabled meanwhile (its claims are then handed back). */
+static bool reread(struct webhook_sender *s, struct subscription *sub)
+{
+    struct store_conn *conn = store_reader(s->store);
+    struct store_webhook_row row;
+    memset(&row, 0, sizeof row);
+    enum store_status st = conn ? store_get_webhook(conn, sub->id, &row) : STORE_UNAVAILABLE;
+    if (st != STORE_OK)
+        return st != STORE_NOT_FOUND; /* a failed read: the copy is the best there is */
+    char *url = dup_or_null(row.url), *secret = dup_or_null(row.secret), *old = dup_or_null(row.old_secret);
+    if (url && secret && (old || !row.old_secret)) {
+        pthread_mutex_lock(&s->lock);
+        free(sub->url);
+        free(sub->secret);
+        free(sub->old_secret);
+        sub->url = url;
+        sub->secret = secret;
+        sub->old_secret = old;
+        sub->old_secret_until = row.old_secret_until;
+        sub->enabled = row.disabled_at == 0;
+        pthread_mutex_unlock(&s->lock);
+    } else {
+        free(url);
+        free(secret);
+        free(old);
+    }
+    store_webhook_row_free(&row);
+    return sub->enabled;
+}
+
 /* ---- starting attempts ---- */
 
 static size_t discard_body(char *data, size_t size, size_t count, void *arg)
@@ -576,10 +608,20 @@ static void claim(struct webhook_sender *s, enum claim_reason why)
     if (j.n > 0 && run_job(s, &j.base, apply_claim)) {
         struct claimed *c = reverse(j.rows);
         j.rows = NULL;
+        const char *reread_id = NULL;
+        bool current = true;
         while (c) {
             struct claimed *next = c->next;
             struct subscription *sub = find_sub(s, c->row.webhook);
-            if (sub) {
+            if (sub && (reread_id == NULL || strcmp(reread_id, sub->id) != 0)) {
+                current = reread(s, sub); /* rows come grouped by subscription */
+                reread_id = sub->id;
+            }
+            if (sub && !current) {
+                /* Disabled or deleted since the count: attempted when enabled again. */
+                fail_to_start(s, &c->row, "subscription disabled");
+                store_delivery_row_free(&c->row);
+            } else if (sub) {
                 start_attempt(s, sub, &c->row); /* takes the row's strings */
             } else {
                 fail_to_start(s, &c->row, "subscription gone");
