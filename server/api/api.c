@@ -266,7 +266,7 @@ static void bump_committed(struct writer_job *job)
     struct api_job *versioned = (struct api_job *)job;
     bump(versioned);
     /* Only now: a sender woken before the commit could look for the deliveries and miss them. */
-    if (versioned->webhook_events)
+    if (versioned->webhook_events > 0)
         webhook_sender_wake(versioned->app->webhooks);
     if (versioned->after_commit)
         versioned->after_commit(job);

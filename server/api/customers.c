@@ -171,9 +171,23 @@ static enum store_status apply_erase(struct store_conn *conn, struct writer_job 
     if (status != STORE_OK)
         return status;
     /* After the erasure, which removed every delivery of theirs: this one only says that it happened. */
-    erase->job.webhook_events = true;
-    return webhook_events_customer_erased(conn, erase->job.app->webhooks, erase->customer, erase->deleted,
-                                          timefmt_now_ms());
+    return webhook_events_customer_erased_queued(conn, erase->job.app->webhooks, erase->customer,
+                                                 erase->deleted, timefmt_now_ms(), &erase->job.webhook_events);
+}
+
+/* A queued customer.erased event names the customer until it is delivered (docs/webhook-events.md):
+ * their id is then no stale trace to search the files for. Every other trace (their responses'
+ * ids and texts, invitations, deliveries) still is, and finds any stale copy of their rows. */
+static void keep_erased_event(struct erase_job *erase)
+{
+    int kept = 0;
+    for (int i = 0; i < erase->id_count; i++) {
+        if (erase->job.webhook_events > 0 && strcmp(erase->ids[i], erase->customer) == 0)
+            free(erase->ids[i]);
+        else
+            erase->ids[kept++] = erase->ids[i];
+    }
+    erase->id_count = kept;
 }
 
 /* Nothing of theirs may stay readable on disk where the store can reach it: the steps are the
@@ -183,6 +197,7 @@ static void scrub_after_erase(struct writer_job *job)
 {
     struct erase_job *erase = (struct erase_job *)job;
     bool rewrote;
+    keep_erased_event(erase);
     if (store_purge(store_writer(erase->job.app->store), erase->ids, erase->id_count, &rewrote) != STORE_OK)
         log_warn("erasure: the database could not be purged yet; old pages go at the next checkpoint or vacuum");
     else if (rewrote)

@@ -603,10 +603,9 @@ static enum store_status record_answers(struct store_conn *conn, struct page_job
         return status;
     /* The first submit created the response, a later one changed it: the same events as a POST
      * and a PATCH. */
-    page->job.webhook_events = true;
-    return webhook_events_response(conn, page->job.app->webhooks,
-                                   page->inserted ? WEBHOOK_RESPONSE_CREATED : WEBHOOK_RESPONSE_UPDATED,
-                                   inv->response_id, page->now);
+    return webhook_events_response_queued(conn, page->job.app->webhooks,
+                                          page->inserted ? WEBHOOK_RESPONSE_CREATED : WEBHOOK_RESPONSE_UPDATED,
+                                          inv->response_id, page->now, &page->job.webhook_events);
 }
 
 static enum store_status apply_answers(struct store_conn *conn, struct writer_job *job)

@@ -108,9 +108,8 @@ static enum store_status apply_post(struct store_conn *conn, struct writer_job *
                                         post->response.customer, post->response.received_at);
     if (status != STORE_OK)
         return status;
-    post->job.webhook_events = true;
-    return webhook_events_response(conn, post->job.app->webhooks, WEBHOOK_RESPONSE_CREATED, post->response.id,
-                                   timefmt_now_ms());
+    return webhook_events_response_queued(conn, post->job.app->webhooks, WEBHOOK_RESPONSE_CREATED,
+                                          post->response.id, timefmt_now_ms(), &post->job.webhook_events);
 }
 
 static void count_ingested(struct writer_job *job)
@@ -547,9 +546,8 @@ static enum store_status apply_patch(struct store_conn *conn, struct writer_job 
     store_response_row_free(&row);
     if (status != STORE_OK)
         return status;
-    patch->job.webhook_events = true;
-    return webhook_events_response(conn, patch->job.app->webhooks, WEBHOOK_RESPONSE_UPDATED, patch->id,
-                                   timefmt_now_ms());
+    return webhook_events_response_queued(conn, patch->job.app->webhooks, WEBHOOK_RESPONSE_UPDATED, patch->id,
+                                          timefmt_now_ms(), &patch->job.webhook_events);
 }
 
 /* What a caller without the right to read responses sees of one: what they sent and where it went,
@@ -794,9 +792,9 @@ enum http_next responses_patch(struct http_request *req)
 static enum store_status apply_delete(struct store_conn *conn, struct writer_job *job)
 {
     struct api_job *del = (struct api_job *)job;
-    del->webhook_events = true;
-    enum store_status status = webhook_events_response(conn, del->app->webhooks, WEBHOOK_RESPONSE_DELETED,
-                                                       del->context_id, timefmt_now_ms());
+    enum store_status status = webhook_events_response_queued(conn, del->app->webhooks, WEBHOOK_RESPONSE_DELETED,
+                                                              del->context_id, timefmt_now_ms(),
+                                                              &del->webhook_events);
     return status == STORE_OK ? store_delete_response(conn, del->context_id) : status;
 }
 

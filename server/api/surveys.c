@@ -97,8 +97,8 @@ static enum store_status apply_put(struct store_conn *conn, struct writer_job *j
     if ((status = store_get_survey(conn, put->survey.id, &put->stored)) != STORE_OK)
         return status;
     /* Created or replaced alike: a receiver gets the definition as GET shows it now. */
-    put->job.webhook_events = true;
-    return webhook_events_survey(conn, put->job.app->webhooks, put->survey.id, put->now_ms);
+    return webhook_events_survey_queued(conn, put->job.app->webhooks, put->survey.id, put->now_ms,
+                                        &put->job.webhook_events);
 }
 
 static enum http_next finish_put(struct http_request *req, struct put_job *put)

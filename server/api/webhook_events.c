@@ -145,12 +145,14 @@ static enum store_status insert(struct store_conn *conn, struct event *event, co
 }
 
 /* Lists, matches, renders and stores: one delivery per subscription, one event id for all. */
-static enum store_status emit(struct store_conn *conn, struct webhook_sender *sender, struct event *event)
+static enum store_status emit(struct store_conn *conn, struct webhook_sender *sender, struct event *event,
+                              size_t *queued)
 {
     struct targets targets = {.event = event};
     char suffix[IDS_RESPONSE_LEN + 1], event_id[32];
 
     event->conn = conn;
+    *queued = 0;
     enum store_status status = store_list_webhooks(conn, collect, &targets);
     if (status == STORE_OK && targets.failed)
         status = STORE_ERROR;
@@ -165,6 +167,7 @@ static enum store_status emit(struct store_conn *conn, struct webhook_sender *se
             continue;
         }
         status = insert(conn, event, &targets.list[i], event_id);
+        *queued += status == STORE_OK;
     }
     free(targets.list);
     free(event->bodies[0]);
@@ -175,7 +178,16 @@ static enum store_status emit(struct store_conn *conn, struct webhook_sender *se
 enum store_status webhook_events_response(struct store_conn *conn, struct webhook_sender *sender,
                                           enum webhook_event type, const char *response_id, int64_t now_ms)
 {
+    size_t queued;
+    return webhook_events_response_queued(conn, sender, type, response_id, now_ms, &queued);
+}
+
+enum store_status webhook_events_response_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                                 enum webhook_event type, const char *response_id, int64_t now_ms,
+                                                 size_t *queued)
+{
     struct store_response_row row;
+    *queued = 0;
     enum store_status status = store_get_response(conn, response_id, &row);
 
     if (status != STORE_OK)
@@ -191,7 +203,7 @@ enum store_status webhook_events_response(struct store_conn *conn, struct webhoo
         .answers = cJSON_GetObjectItemCaseSensitive(object, "answers"),
         .object = object,
     };
-    status = object ? emit(conn, sender, &event) : STORE_ERROR;
+    status = object ? emit(conn, sender, &event, queued) : STORE_ERROR;
     cJSON_Delete(object);
     store_response_row_free(&row);
     return status;
@@ -200,7 +212,15 @@ enum store_status webhook_events_response(struct store_conn *conn, struct webhoo
 enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_sender *sender, const char *survey,
                                         int64_t now_ms)
 {
+    size_t queued;
+    return webhook_events_survey_queued(conn, sender, survey, now_ms, &queued);
+}
+
+enum store_status webhook_events_survey_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                               const char *survey, int64_t now_ms, size_t *queued)
+{
     struct store_survey_row row;
+    *queued = 0;
     enum store_status status = store_get_survey(conn, survey, &row);
 
     if (status != STORE_OK)
@@ -213,7 +233,7 @@ enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_
         .subject = row.id,
         .object = object,
     };
-    status = object ? emit(conn, sender, &event) : STORE_ERROR;
+    status = object ? emit(conn, sender, &event, queued) : STORE_ERROR;
     cJSON_Delete(object);
     store_survey_row_free(&row);
     return status;
@@ -221,6 +241,14 @@ enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_
 
 enum store_status webhook_events_customer_erased(struct store_conn *conn, struct webhook_sender *sender,
                                                  const char *customer, int64_t deleted, int64_t now_ms)
+{
+    size_t queued;
+    return webhook_events_customer_erased_queued(conn, sender, customer, deleted, now_ms, &queued);
+}
+
+enum store_status webhook_events_customer_erased_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                                        const char *customer, int64_t deleted, int64_t now_ms,
+                                                        size_t *queued)
 {
     /* No survey, subject or customer column: the row must not look like the erased customer's
      * data, which the next erasure would remove; the id is in the body alone, and the store blanks
@@ -231,5 +259,5 @@ enum store_status webhook_events_customer_erased(struct store_conn *conn, struct
         .erased = customer,
         .deleted = deleted,
     };
-    return emit(conn, sender, &event);
+    return emit(conn, sender, &event, queued);
 }

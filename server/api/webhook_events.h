@@ -11,6 +11,7 @@
 #ifndef SURVEYD_WEBHOOK_EVENTS_H
 #define SURVEYD_WEBHOOK_EVENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -30,5 +31,22 @@ enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_
  * payload holds the customer id, how many responses were deleted, and when: nothing else. */
 enum store_status webhook_events_customer_erased(struct store_conn *conn, struct webhook_sender *sender,
                                                  const char *customer, int64_t deleted, int64_t now_ms);
+
+/* webhook_events_response and webhook_events_survey telling how many deliveries they stored
+ * (*queued; 0 when no subscription matched or all were at their cap): the job then wakes the
+ * sender only when there is something to send. Added by h-wh-events. */
+enum store_status webhook_events_response_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                                 enum webhook_event type, const char *response_id, int64_t now_ms,
+                                                 size_t *queued);
+enum store_status webhook_events_survey_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                               const char *survey, int64_t now_ms, size_t *queued);
+
+/* webhook_events_customer_erased, telling how many deliveries it stored (*queued). While one of them is undelivered the
+ * customer's id is on disk by design (it is the event's body), and the purge that follows the
+ * erasure must not take it for a stale trace of their data: it would rewrite the whole database for
+ * it at every erasure, and find it still there. Added by h-wh-events. */
+enum store_status webhook_events_customer_erased_queued(struct store_conn *conn, struct webhook_sender *sender,
+                                                        const char *customer, int64_t deleted, int64_t now_ms,
+                                                        size_t *queued);
 
 #endif

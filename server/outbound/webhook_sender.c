@@ -32,8 +32,8 @@
 #define SURVEYD_VERSION "unknown"
 #endif
 
-#define POLL_MS 1000                /* the outbox is counted at least this often */
-#define REFRESH_MIN_MS 50           /* and at most this often, however many commits wake us */
+#define POLL_MS 1000                /* the outbox is counted this often */
+#define WAKE_MIN_MS 50              /* commits make a claim at most this often */
 #define OUTCOME_RETRY_MS 100        /* after the writer refused a batch of outcomes */
 #define MAX_BACKOFF_MS INT64_C(3600000)
 #define MS_PER_DAY INT64_C(86400000)
@@ -103,9 +103,9 @@ struct webhook_sender {
     /* the thread's own */
     struct attempt *attempts;
     struct outcome *outcomes, **outcomes_tail;
-    bool woken_pending;             /* a commit woke us: count and claim soon */
+    bool woken_pending;             /* a commit woke us: claim soon */
     bool slot_freed;                /* an attempt finished: claim again now */
-    int64_t last_refresh, next_refresh, next_prune, next_outcome_try;
+    int64_t last_claim, next_refresh, next_prune, next_outcome_try;
     uint64_t rng;
 };
 
@@ -299,6 +299,38 @@ static void refresh(struct webhook_sender *s)
     s->stats.queue_depth = total;
     pthread_mutex_unlock(&s->lock);
     free_subs(old_subs, old_n);
+}
+
+/* Reads one subscription again, after a claim: a PUT, a rotation or an aged overlap committed since
+ * the last count must decide where and how this claim's deliveries are sent, not a copy up to a
+ * poll old. False when it is gone or disabled meanwhile (its claims are then handed back). */
+static bool reread(struct webhook_sender *s, struct subscription *sub)
+{
+    struct store_conn *conn = store_reader(s->store);
+    struct store_webhook_row row;
+    memset(&row, 0, sizeof row);
+    enum store_status st = conn ? store_get_webhook(conn, sub->id, &row) : STORE_UNAVAILABLE;
+    if (st != STORE_OK)
+        return st != STORE_NOT_FOUND; /* a failed read: the copy is the best there is */
+    char *url = dup_or_null(row.url), *secret = dup_or_null(row.secret), *old = dup_or_null(row.old_secret);
+    if (url && secret && (old || !row.old_secret)) {
+        pthread_mutex_lock(&s->lock);
+        free(sub->url);
+        free(sub->secret);
+        free(sub->old_secret);
+        sub->url = url;
+        sub->secret = secret;
+        sub->old_secret = old;
+        sub->old_secret_until = row.old_secret_until;
+        sub->enabled = row.disabled_at == 0;
+        pthread_mutex_unlock(&s->lock);
+    } else {
+        free(url);
+        free(secret);
+        free(old);
+    }
+    store_webhook_row_free(&row);
+    return sub->enabled;
 }
 
 /* ---- starting attempts ---- */
@@ -539,10 +571,26 @@ static struct claimed *reverse(struct claimed *c)
     return out;
 }
 
-/* Claims for every enabled subscription with a free slot. Right after counting, only those whose
- * backlog holds more than what this process sends; when a slot came free between counts, those that
- * had anything at the last count. */
-static void claim(struct webhook_sender *s, bool counted)
+/* Why a claim is made, which says for which subscriptions with a free slot: right after counting,
+ * those whose backlog holds more than what this process sends; after a commit woke us, all of them
+ * (the commit may have added to any, and counting again for every commit would cost more than the
+ * claim: the count reads every pending row); when an attempt ended, those that had anything at the
+ * last count. */
+enum claim_reason { CLAIM_COUNTED, CLAIM_WOKEN, CLAIM_FREED };
+
+static bool worth_claiming(const struct subscription *sub, enum claim_reason why)
+{
+    switch (why) {
+    case CLAIM_COUNTED:
+        return sub->depth > (int64_t)sub->in_flight;
+    case CLAIM_WOKEN:
+        return true;
+    default:
+        return sub->depth > 0;
+    }
+}
+
+static void claim(struct webhook_sender *s, enum claim_reason why)
 {
     struct claim_job j = {.now = timefmt_now_ms()};
     j.wants = calloc(s->nsubs ? s->nsubs : 1, sizeof *j.wants);
@@ -552,7 +600,7 @@ static void claim(struct webhook_sender *s, bool counted)
         struct subscription *sub = &s->subs[i];
         if (!sub->enabled || sub->in_flight >= s->options.concurrency)
             continue;
-        if (counted ? sub->depth <= (int64_t)sub->in_flight : sub->depth == 0)
+        if (!worth_claiming(sub, why))
             continue;
         snprintf(j.wants[j.n].webhook, sizeof j.wants[j.n].webhook, "%s", sub->id);
         j.wants[j.n++].max = (int)(s->options.concurrency - sub->in_flight);
@@ -560,10 +608,20 @@ static void claim(struct webhook_sender *s, bool counted)
     if (j.n > 0 && run_job(s, &j.base, apply_claim)) {
         struct claimed *c = reverse(j.rows);
         j.rows = NULL;
+        const char *reread_id = NULL;
+        bool current = true;
         while (c) {
             struct claimed *next = c->next;
             struct subscription *sub = find_sub(s, c->row.webhook);
-            if (sub) {
+            if (sub && (reread_id == NULL || strcmp(reread_id, sub->id) != 0)) {
+                current = reread(s, sub); /* rows come grouped by subscription */
+                reread_id = sub->id;
+            }
+            if (sub && !current) {
+                /* Disabled or deleted since the count: attempted when enabled again. */
+                fail_to_start(s, &c->row, "subscription disabled");
+                store_delivery_row_free(&c->row);
+            } else if (sub) {
                 start_attempt(s, sub, &c->row); /* takes the row's strings */
             } else {
                 fail_to_start(s, &c->row, "subscription gone");
@@ -796,15 +854,16 @@ static void prune(struct webhook_sender *s, int64_t now)
 static int poll_timeout(struct webhook_sender *s, int64_t now, bool stopping)
 {
     int64_t until = stopping ? now + OUTCOME_RETRY_MS : s->next_refresh;
-    if (s->woken_pending && s->last_refresh + REFRESH_MIN_MS < until)
-        until = s->last_refresh + REFRESH_MIN_MS;
+    if (s->woken_pending && s->last_claim + WAKE_MIN_MS < until)
+        until = s->last_claim + WAKE_MIN_MS;
     if (s->outcomes && s->next_outcome_try < until)
         until = s->next_outcome_try;
     int64_t ms = until - now;
     return ms < 0 ? 0 : ms > POLL_MS ? POLL_MS : (int)ms;
 }
 
-/* One turn: count and claim when due, record outcomes, prune now and then. */
+/* One turn: count and claim when due (woken, or a slot came free), record outcomes, prune now and
+ * then. */
 static void turn(struct webhook_sender *s, bool stopping)
 {
     int64_t now = timefmt_now_ms();
@@ -814,16 +873,21 @@ static void turn(struct webhook_sender *s, bool stopping)
         record_outcomes(s);
     if (stopping)
         return;
-    if (poll_due || (s->woken_pending && now >= s->last_refresh + REFRESH_MIN_MS)) {
-        s->woken_pending = false;
+    if (poll_due) {
+        s->woken_pending = false; /* the count comes after the commits that woke us */
         s->slot_freed = false;
         refresh(s);
-        s->last_refresh = now;
         s->next_refresh = now + POLL_MS;
-        claim(s, true);
+        claim(s, CLAIM_COUNTED);
+        s->last_claim = now;
+    } else if (s->woken_pending && now >= s->last_claim + WAKE_MIN_MS) {
+        s->woken_pending = false;
+        s->slot_freed = false;
+        claim(s, CLAIM_WOKEN);
+        s->last_claim = now;
     } else if (s->slot_freed) {
         s->slot_freed = false;
-        claim(s, false);
+        claim(s, CLAIM_FREED);
     }
     if (now >= s->next_prune) {
         prune(s, now);
