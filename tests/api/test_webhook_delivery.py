@@ -309,6 +309,33 @@ class RestartTests(unittest.TestCase):
             if not harness.is_postgres():
                 self.assertIn("sent again", d.run_stderr())
 
+    def test_sigterm_lets_an_attempt_in_flight_finish_and_records_it(self):
+        d = self.daemon()
+        api = Client(self, d)
+        sid = api.survey()
+        with Receiver() as rx:
+            rx.hold = threading.Event()
+            wid = api.subscribe(rx, sid)
+            api.post(sid)
+            rx.wait_in_progress(1)
+            stopper = threading.Thread(target=d.stop)
+            stopper.start()
+            self.assertTrue(d.wait_for_log(lambda line: "finishing in-flight requests" in line, timeout=10))
+            # SIGTERM arrived while the receiver holds the attempt: it is let finish.
+            rx.hold.set()
+            rx.hold = None
+            stopper.join(60)
+            self.assertFalse(stopper.is_alive())
+            first = rx.events[0]["id"]
+            d.start()
+            # Recorded before the exit: delivered once, not sent again by the next start.
+            x = api.deliveries(wid)
+            self.assertEqual([(y["status"], y["attempts"]) for y in x], [("delivered", 1)])
+            api.post(sid)
+            rx.wait_for(lambda ev: len(ev) >= 2)
+            self.assertEqual([e["id"] for e in rx.events].count(first), 1)
+            self.assertNotIn("sent again", d.run_stderr())
+
     def test_retry_window_closed_is_dead(self):
         d = self.daemon("--webhook-retry-hours", "1")
         api = Client(self, d)
