@@ -1025,6 +1025,12 @@ void webhook_sender_stop(struct webhook_sender *sender)
 {
     if (sender == NULL || !sender->thread_started)
         return;
+    pthread_mutex_lock(&sender->lock);
+    long long in_flight = (long long)sender->stats.in_flight;
+    pthread_mutex_unlock(&sender->lock);
+    if (in_flight > 0)
+        log_info("webhooks: stopping: letting %lld attempts in flight finish (at most %d s)", in_flight,
+                 WEBHOOK_TIMEOUT_MS / 1000);
     atomic_store(&sender->stopping, true);
     curl_multi_wakeup(sender->multi);
     pthread_join(sender->thread, NULL);

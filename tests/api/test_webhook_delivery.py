@@ -320,8 +320,8 @@ class RestartTests(unittest.TestCase):
             rx.wait_in_progress(1)
             stopper = threading.Thread(target=d.stop)
             stopper.start()
-            self.assertTrue(d.wait_for_log(lambda line: "finishing in-flight requests" in line, timeout=10))
-            # SIGTERM arrived while the receiver holds the attempt: it is let finish.
+            self.assertTrue(d.wait_for_log(lambda line: "letting 1 attempts in flight finish" in line, timeout=30))
+            # The sender is stopping while the receiver holds the attempt: it is let finish.
             rx.hold.set()
             rx.hold = None
             stopper.join(60)
