@@ -38,7 +38,6 @@
 #define MAX_BACKOFF_MS INT64_C(3600000)
 #define MS_PER_DAY INT64_C(86400000)
 #define PRUNE_EVERY_MS INT64_C(600000)
-#define PRUNE_FIRST_MS INT64_C(60000) /* not in the busy first minute after a start */
 #define PRUNE_BATCH 1000            /* rows per transaction: ingest waits behind one batch at most */
 #define PRUNE_BATCHES 20            /* per round; the next round goes on */
 #define DROP_LOG_MS INT64_C(60000)
@@ -948,7 +947,7 @@ struct webhook_sender *webhook_sender_start(struct store *store, struct writer *
     if (s->options.concurrency == 0)
         s->options.concurrency = 1;
     s->outcomes_tail = &s->outcomes;
-    s->next_prune = timefmt_now_ms() + PRUNE_FIRST_MS;
+    s->next_prune = 0; /* at start, like retention, then every PRUNE_EVERY_MS */
     atomic_init(&s->woken, false);
     atomic_init(&s->stopping, false);
     pthread_mutex_init(&s->lock, NULL);

@@ -336,6 +336,28 @@ class RestartTests(unittest.TestCase):
             self.assertEqual([e["id"] for e in rx.events].count(first), 1)
             self.assertNotIn("sent again", d.run_stderr())
 
+    def test_delivered_and_dead_older_than_keep_days_are_pruned(self):
+        d = self.daemon("--webhook-keep-days", "1")
+        api = Client(self, d)
+        sid = api.survey()
+        with Receiver() as rx:
+            rx.status = lambda event: 204 if len(rx.events) < 2 else 500
+            wid = api.subscribe(rx, sid)
+            rids = [api.post(sid, i) for i in range(2)]
+            rx.wait_for(lambda ev: len(ev) >= 2)
+            third = api.post(sid, 2)
+            rx.wait_for(lambda ev: len(ev) >= 3)  # the third one fails: pending
+            wait_until(lambda: sorted(x["status"] for x in api.deliveries(wid)) == ["delivered", "delivered", "pending"],
+                       what="two delivered, one pending")
+            d.stop()
+            # Two days old: one delivered, and the pending one (a pending delivery is never pruned).
+            self.assertEqual(db_execute(d, "UPDATE webhook_deliveries SET created_at = created_at - ? WHERE subject = ?"
+                                           " OR state = 0", (2 * 24 * HOUR_MS, rids[0])), 2)
+            d.start()
+            left = wait_until(lambda: (lambda ds: ds if len(ds) == 2 else None)(api.deliveries(wid)), what="pruned")
+            self.assertEqual(sorted(x["subject"] for x in left), sorted([rids[1], third]))
+            self.assertIn("pruned 1 delivered or dead deliveries older than 1 days", d.run_stderr())
+
     def test_retry_window_closed_is_dead(self):
         d = self.daemon("--webhook-retry-hours", "1")
         api = Client(self, d)
