@@ -4,8 +4,10 @@
 --   state: 0 pending, 1 sending, 2 delivered, 3 dead. Several instances claim from the same outbox
 --          with FOR UPDATE SKIP LOCKED (postgres_webhooks.c).
 --   backlog: PENDING and SENDING deliveries of the subscription, kept by the triggers below in the
---            statement that changes one (every instance adding to a subscription's outbox takes its
---            row lock until it commits, as the rollup cells' rows).
+--            statement that changes one. An instance adding to a subscription's outbox holds its
+--            row's lock until it commits, so other instances' writes to the same outbox wait for it;
+--            two transactions that take two subscriptions' rows in opposite orders deadlock, and
+--            PostgreSQL ends one of them (a job the writer runs again: STORE_RETRY).
 -- Webhook writes change no metrics: they bump no data_versions row.
 
 CREATE TABLE webhooks (
@@ -57,29 +59,21 @@ CREATE INDEX webhook_deliveries_customer ON webhook_deliveries (customer);
 CREATE INDEX webhook_deliveries_prune ON webhook_deliveries (state, created_at);
 
 -- webhooks.backlog: +1 for a delivery that is PENDING or SENDING, -1 when it stops being one (or is
--- deleted: erasure, pruning; a subscription's deletion deletes the row it would change).
+-- deleted: erasure, pruning; a subscription's deletion deletes the row it would change). The WHEN
+-- clauses leave out the changes that keep the count (a claim: pending to sending).
 CREATE FUNCTION webhook_backlog_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    delta bigint := 0;
-    hook text;
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state IN (0, 1) THEN
-        delta := delta + 1;
-        hook := NEW.webhook;
-    END IF;
-    IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.state IN (0, 1) THEN
-        delta := delta - 1;
-        hook := OLD.webhook;
-    END IF;
-    IF delta <> 0 THEN
-        UPDATE webhooks SET backlog = backlog + delta WHERE id = hook;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.state IN (0, 1)) THEN
+        UPDATE webhooks SET backlog = backlog + 1 WHERE id = NEW.webhook;
+    ELSE
+        UPDATE webhooks SET backlog = backlog - 1 WHERE id = OLD.webhook;
     END IF;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER webhook_backlog_insert AFTER INSERT ON webhook_deliveries
-    FOR EACH ROW EXECUTE FUNCTION webhook_backlog_trigger();
+    FOR EACH ROW WHEN (NEW.state IN (0, 1)) EXECUTE FUNCTION webhook_backlog_trigger();
 CREATE TRIGGER webhook_backlog_update AFTER UPDATE OF state ON webhook_deliveries
-    FOR EACH ROW EXECUTE FUNCTION webhook_backlog_trigger();
+    FOR EACH ROW WHEN ((OLD.state IN (0, 1)) <> (NEW.state IN (0, 1))) EXECUTE FUNCTION webhook_backlog_trigger();
 CREATE TRIGGER webhook_backlog_delete AFTER DELETE ON webhook_deliveries
-    FOR EACH ROW EXECUTE FUNCTION webhook_backlog_trigger();
+    FOR EACH ROW WHEN (OLD.state IN (0, 1)) EXECUTE FUNCTION webhook_backlog_trigger();

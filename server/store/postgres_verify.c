@@ -98,6 +98,10 @@ static const struct rollup_check checks[] = {
     INVITATION_CHECK("suppressed"),
     INVITATION_CHECK("opened"),
     INVITATION_CHECK("responded"),
+    /* The webhooks' backlog count (schema/postgres/004's triggers), as on SQLite. */
+    {"webhooks", "webhook", "' ' || webhook || ' backlog'",
+     "SELECT webhook, count(*) FROM webhook_deliveries WHERE state IN (0, 1) GROUP BY 1",
+     "SELECT id, backlog FROM webhooks WHERE backlog <> 0"},
 };
 #define CHECKS (sizeof checks / sizeof checks[0])
 

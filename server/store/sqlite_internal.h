@@ -3,7 +3,8 @@
  * sqlite.c: connections, schema migrations, statement helpers, transactions, the backend table;
  * sqlite_responses.c: surveys, responses, listing and export; sqlite_changes.c: updates and
  * deletions with their rollups, idempotency records, edit tokens; sqlite_invitations.c: invitations
- * (their erasure and retention are in sqlite_changes.c); sqlite_metrics.c: the metrics
+ * (their erasure and retention are in sqlite_changes.c); sqlite_webhooks.c: webhook subscriptions
+ * and their outbox (erasure likewise); sqlite_metrics.c: the metrics
  * scan; sqlite_verify.c: `surveyd verify`; sqlite_maintenance.c: WAL checkpoints, erasure purge,
  * backup, health; sqlite_checkpointer.c: the background checkpointer thread. */
 #ifndef SURVEYD_STORE_SQLITE_INTERNAL_H

@@ -922,6 +922,11 @@ static const struct rollup_check rollup_checks[] = {
                  " sum(outcome = 0 AND responded_at > 0) FROM invitations GROUP BY 1, 2, 3, 4",
      .stored = "SELECT survey, day, channel, agent, sent, suppressed, opened, responded FROM invitation_days"
                " WHERE sent != 0 OR suppressed != 0 OR opened != 0 OR responded != 0"},
+    /* The webhooks' backlog count (schema/010's triggers): the subscription's PENDING and SENDING
+     * deliveries, which the outbox's cap is checked against. */
+    {.table = "webhooks",
+     .expected = "SELECT webhook, 'backlog', count(*) FROM webhook_deliveries WHERE state IN (0, 1) GROUP BY 1",
+     .stored = "SELECT id, 'backlog', backlog FROM webhooks WHERE backlog != 0"},
 };
 #define ROLLUP_CHECKS (sizeof rollup_checks / sizeof rollup_checks[0])
 

@@ -99,13 +99,12 @@ static void bind_webhook(sqlite3_stmt *s, const struct store_webhook_row *row)
     sqlite3_bind_int64(s, 13, row->updated_at);
 }
 
-/* Whether a row of stmt (bound by the caller's id) exists. */
-static enum store_status exists(struct sqlite_conn *conn, sqlite3_stmt *s, bool *found)
+/* Whether the lookup s (its parameters bound) finds a row. */
+static enum store_status exists(sqlite3_stmt *s, bool *found)
 {
     int rc = sqlite3_step(s);
     *found = rc == SQLITE_ROW;
     sqlite_done_with(s);
-    (void)conn;
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
 }
 
@@ -121,7 +120,7 @@ enum store_status sqlite_put_webhook(struct store_conn *base_conn, const struct 
     if (s == NULL)
         return STORE_ERROR;
     sqlite_bind_text(s, 1, row->id);
-    if ((status = exists(conn, s, &found)) != STORE_OK)
+    if ((status = exists(s, &found)) != STORE_OK)
         return status;
     s = sqlite_stmt(conn, found ? STMT_UPDATE_WEBHOOK : STMT_INSERT_WEBHOOK);
     if (s == NULL)
@@ -208,7 +207,7 @@ enum store_status sqlite_disable_webhook(struct store_conn *base_conn, const cha
     if ((s = sqlite_stmt(conn, STMT_WEBHOOK_EXISTS)) == NULL)
         return STORE_ERROR;
     sqlite_bind_text(s, 1, id);
-    status = exists(conn, s, &found);
+    status = exists(s, &found);
     return status == STORE_OK && !found ? STORE_NOT_FOUND : status;
 }
 

@@ -589,5 +589,39 @@ class InvitationRollupVerifyTests(VerifyTestBase):
         self.assertEqual(harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4"), before)
         self.assertConsistent(0)
 
+class WebhookBacklogVerifyTests(VerifyTestBase):
+    """A subscription's backlog count (kept by triggers for the outbox's cap): verify recomputes it
+    from the deliveries and names it when it is wrong."""
+
+    def setUp(self):
+        super().setUp()
+        self.hook = uid("hook")
+        harness.db_execute(self.d, "INSERT INTO webhooks (id, url, events, format, secret, created_at, updated_at)"
+                                   " VALUES (?, 'https://hooks.example.com/v', '[]', 'standard', 'whsec_dg', 0, 0)",
+                           (self.hook,))
+        for i, state in enumerate((0, 0, 1, 2, 3, 0)):
+            harness.db_execute(self.d, "INSERT INTO webhook_deliveries (id, webhook, event_id, type, payload, state,"
+                                       " created_at, window_start) VALUES (?, ?, ?, 'survey.updated', '{}', ?, ?, ?)",
+                               ("dlv_" + uid("v"), self.hook, "msg_" + uid("v"), state, 1000 + i, 1000 + i))
+        # Pending ones delivered, one dead one retried, one deleted: every kind of change the
+        # triggers count.
+        harness.db_execute(self.d, "UPDATE webhook_deliveries SET state = 2 WHERE webhook = ? AND created_at = 1000",
+                           (self.hook,))
+        harness.db_execute(self.d, "UPDATE webhook_deliveries SET state = 0 WHERE webhook = ? AND state = 3",
+                           (self.hook,))
+        harness.db_execute(self.d, "DELETE FROM webhook_deliveries WHERE webhook = ? AND created_at = 1005",
+                           (self.hook,))
+        self.d.stop()
+
+    def test_count_kept_then_tampered(self):
+        self.assertEqual(harness.db_query(self.d, "SELECT backlog FROM webhooks")[0][0], 3)
+        self.assertConsistent(0)
+        harness.db_execute(self.d, "UPDATE webhooks SET backlog = backlog + 1")
+        rc, out = self.verify()
+        self.assertEqual(rc, 1, out[-3000:])
+        self.assertRegex(out, r"\bwebhooks: .*%s" % re.escape(self.hook), out[-3000:])
+        self.assertNotRegex(out, r"\brollup_answers\b", "untouched table reported")
+
+
 if __name__ == "__main__":
     unittest.main()
