@@ -14,6 +14,7 @@
 #include "webhook_sender.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ids.h"
 #include "log.h"
@@ -89,6 +91,7 @@ struct webhook_sender {
     CURLM *multi;
     pthread_t thread;
     bool thread_started;
+    bool ready;                     /* the first turn is done (under lock) */
     atomic_bool woken, stopping;
 
     pthread_mutex_t lock;           /* guards: subs (writes; the thread reads without it), stats,
@@ -901,6 +904,11 @@ static void *sender_main(void *arg)
 
     pthread_setname_np(pthread_self(), "webhooks");
     requeue_at_start(s);
+    turn(s, false);
+    pthread_mutex_lock(&s->lock);
+    s->ready = true;
+    pthread_cond_broadcast(&s->job_done);
+    pthread_mutex_unlock(&s->lock);
     for (;;) {
         bool stopping = atomic_load(&s->stopping);
         turn(s, stopping);
@@ -927,6 +935,23 @@ static void *sender_main(void *arg)
 }
 
 /* ---- the interface ---- */
+
+/* The thread's first turn (requeue, the first count and claim, its reader connection opened, the
+ * first prune) is over before the HTTP threads start: what it allocates is then part of the start,
+ * the same in every run, rather than racing the first requests (tests/api/test_oom.py counts what
+ * is live from the first connection on). Bounded: a writer that cannot take jobs must not hold the
+ * start. */
+static void wait_ready(struct webhook_sender *s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    while (!s->ready && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->job_done, &s->lock, &until);
+    pthread_mutex_unlock(&s->lock);
+}
 
 struct webhook_sender *webhook_sender_start(struct store *store, struct writer *writer,
                                             const struct webhook_sender_options *options, char *err, size_t err_size)
@@ -964,6 +989,7 @@ struct webhook_sender *webhook_sender_start(struct store *store, struct writer *
         goto fail;
     }
     s->thread_started = true;
+    wait_ready(s);
     return s;
 fail:
     webhook_sender_free(s);
