@@ -108,6 +108,7 @@ struct webhook_sender {
     bool woken_pending;             /* a commit woke us: claim soon */
     bool slot_freed;                /* an attempt finished: claim again now */
     int64_t last_claim, next_refresh, next_prune, next_outcome_try;
+    int64_t next_due;               /* the earliest retry this process scheduled; INT64_MAX: none */
     uint64_t rng;
 };
 
@@ -574,10 +575,9 @@ static struct claimed *reverse(struct claimed *c)
 }
 
 /* Why a claim is made, which says for which subscriptions with a free slot: right after counting,
- * those whose backlog holds more than what this process sends; after a commit woke us, all of them
- * (the commit may have added to any, and counting again for every commit would cost more than the
- * claim: the count reads every pending row); when an attempt ended, those that had anything at the
- * last count. */
+ * those whose backlog holds more than what this process sends; after a commit woke us, or when a
+ * retry this process scheduled falls due, all of them (counting again first would cost more than
+ * the claim); when an attempt ended, those that had anything at the last count. */
 enum claim_reason { CLAIM_COUNTED, CLAIM_WOKEN, CLAIM_FREED };
 
 static bool worth_claiming(const struct subscription *sub, enum claim_reason why)
@@ -782,6 +782,8 @@ static void count_outcomes(struct webhook_sender *s, const struct outcome *list)
                 s->stats.retried++;
         }
         struct subscription *sub = o->gone ? find_sub(s, o->webhook) : NULL;
+        if (o->state == STORE_DELIVERY_PENDING && !o->gone && o->next_attempt_at < s->next_due)
+            s->next_due = o->next_attempt_at; /* claimed then, not at the next poll */
         if (sub && sub->enabled) {
             sub->enabled = false;
             s->stats.disabled++;
@@ -860,6 +862,8 @@ static int poll_timeout(struct webhook_sender *s, int64_t now, bool stopping)
         until = s->last_claim + WAKE_MIN_MS;
     if (s->outcomes && s->next_outcome_try < until)
         until = s->next_outcome_try;
+    if (s->next_due < until)
+        until = s->next_due;
     int64_t ms = until - now;
     return ms < 0 ? 0 : ms > POLL_MS ? POLL_MS : (int)ms;
 }
@@ -877,14 +881,17 @@ static void turn(struct webhook_sender *s, bool stopping)
         return;
     if (poll_due) {
         s->woken_pending = false; /* the count comes after the commits that woke us */
+        if (now >= s->next_due)
+            s->next_due = INT64_MAX;
         s->slot_freed = false;
         refresh(s);
         s->next_refresh = now + POLL_MS;
         claim(s, CLAIM_COUNTED);
         s->last_claim = now;
-    } else if (s->woken_pending && now >= s->last_claim + WAKE_MIN_MS) {
+    } else if ((s->woken_pending && now >= s->last_claim + WAKE_MIN_MS) || now >= s->next_due) {
         s->woken_pending = false;
         s->slot_freed = false;
+        s->next_due = INT64_MAX;
         claim(s, CLAIM_WOKEN);
         s->last_claim = now;
     } else if (s->slot_freed) {
@@ -972,6 +979,7 @@ struct webhook_sender *webhook_sender_start(struct store *store, struct writer *
     if (s->options.concurrency == 0)
         s->options.concurrency = 1;
     s->outcomes_tail = &s->outcomes;
+    s->next_due = INT64_MAX;
     s->next_prune = 0; /* at start, like retention, then every PRUNE_EVERY_MS */
     atomic_init(&s->woken, false);
     atomic_init(&s->stopping, false);
