@@ -14,6 +14,7 @@
 #include "webhook_sender.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "ids.h"
 #include "log.h"
@@ -38,7 +40,6 @@
 #define MAX_BACKOFF_MS INT64_C(3600000)
 #define MS_PER_DAY INT64_C(86400000)
 #define PRUNE_EVERY_MS INT64_C(600000)
-#define PRUNE_FIRST_MS INT64_C(60000) /* not in the busy first minute after a start */
 #define PRUNE_BATCH 1000            /* rows per transaction: ingest waits behind one batch at most */
 #define PRUNE_BATCHES 20            /* per round; the next round goes on */
 #define DROP_LOG_MS INT64_C(60000)
@@ -90,6 +91,7 @@ struct webhook_sender {
     CURLM *multi;
     pthread_t thread;
     bool thread_started;
+    bool ready;                     /* the first turn is done (under lock) */
     atomic_bool woken, stopping;
 
     pthread_mutex_t lock;           /* guards: subs (writes; the thread reads without it), stats,
@@ -106,6 +108,7 @@ struct webhook_sender {
     bool woken_pending;             /* a commit woke us: claim soon */
     bool slot_freed;                /* an attempt finished: claim again now */
     int64_t last_claim, next_refresh, next_prune, next_outcome_try;
+    int64_t next_due;               /* the earliest retry this process scheduled; INT64_MAX: none */
     uint64_t rng;
 };
 
@@ -572,10 +575,9 @@ static struct claimed *reverse(struct claimed *c)
 }
 
 /* Why a claim is made, which says for which subscriptions with a free slot: right after counting,
- * those whose backlog holds more than what this process sends; after a commit woke us, all of them
- * (the commit may have added to any, and counting again for every commit would cost more than the
- * claim: the count reads every pending row); when an attempt ended, those that had anything at the
- * last count. */
+ * those whose backlog holds more than what this process sends; after a commit woke us, or when a
+ * retry this process scheduled falls due, all of them (counting again first would cost more than
+ * the claim); when an attempt ended, those that had anything at the last count. */
 enum claim_reason { CLAIM_COUNTED, CLAIM_WOKEN, CLAIM_FREED };
 
 static bool worth_claiming(const struct subscription *sub, enum claim_reason why)
@@ -780,6 +782,8 @@ static void count_outcomes(struct webhook_sender *s, const struct outcome *list)
                 s->stats.retried++;
         }
         struct subscription *sub = o->gone ? find_sub(s, o->webhook) : NULL;
+        if (o->state == STORE_DELIVERY_PENDING && !o->gone && o->next_attempt_at < s->next_due)
+            s->next_due = o->next_attempt_at; /* claimed then, not at the next poll */
         if (sub && sub->enabled) {
             sub->enabled = false;
             s->stats.disabled++;
@@ -858,6 +862,8 @@ static int poll_timeout(struct webhook_sender *s, int64_t now, bool stopping)
         until = s->last_claim + WAKE_MIN_MS;
     if (s->outcomes && s->next_outcome_try < until)
         until = s->next_outcome_try;
+    if (s->next_due < until)
+        until = s->next_due;
     int64_t ms = until - now;
     return ms < 0 ? 0 : ms > POLL_MS ? POLL_MS : (int)ms;
 }
@@ -875,14 +881,17 @@ static void turn(struct webhook_sender *s, bool stopping)
         return;
     if (poll_due) {
         s->woken_pending = false; /* the count comes after the commits that woke us */
+        if (now >= s->next_due)
+            s->next_due = INT64_MAX;
         s->slot_freed = false;
         refresh(s);
         s->next_refresh = now + POLL_MS;
         claim(s, CLAIM_COUNTED);
         s->last_claim = now;
-    } else if (s->woken_pending && now >= s->last_claim + WAKE_MIN_MS) {
+    } else if ((s->woken_pending && now >= s->last_claim + WAKE_MIN_MS) || now >= s->next_due) {
         s->woken_pending = false;
         s->slot_freed = false;
+        s->next_due = INT64_MAX;
         claim(s, CLAIM_WOKEN);
         s->last_claim = now;
     } else if (s->slot_freed) {
@@ -902,6 +911,11 @@ static void *sender_main(void *arg)
 
     pthread_setname_np(pthread_self(), "webhooks");
     requeue_at_start(s);
+    turn(s, false);
+    pthread_mutex_lock(&s->lock);
+    s->ready = true;
+    pthread_cond_broadcast(&s->job_done);
+    pthread_mutex_unlock(&s->lock);
     for (;;) {
         bool stopping = atomic_load(&s->stopping);
         turn(s, stopping);
@@ -929,6 +943,23 @@ static void *sender_main(void *arg)
 
 /* ---- the interface ---- */
 
+/* The thread's first turn (requeue, the first count and claim, its reader connection opened, the
+ * first prune) is over before the HTTP threads start: what it allocates is then part of the start,
+ * the same in every run, rather than racing the first requests (tests/api/test_oom.py counts what
+ * is live from the first connection on). Bounded: a writer that cannot take jobs must not hold the
+ * start. */
+static void wait_ready(struct webhook_sender *s)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&s->lock);
+    int rc = 0;
+    while (!s->ready && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->job_done, &s->lock, &until);
+    pthread_mutex_unlock(&s->lock);
+}
+
 struct webhook_sender *webhook_sender_start(struct store *store, struct writer *writer,
                                             const struct webhook_sender_options *options, char *err, size_t err_size)
 {
@@ -948,7 +979,8 @@ struct webhook_sender *webhook_sender_start(struct store *store, struct writer *
     if (s->options.concurrency == 0)
         s->options.concurrency = 1;
     s->outcomes_tail = &s->outcomes;
-    s->next_prune = timefmt_now_ms() + PRUNE_FIRST_MS;
+    s->next_due = INT64_MAX;
+    s->next_prune = 0; /* at start, like retention, then every PRUNE_EVERY_MS */
     atomic_init(&s->woken, false);
     atomic_init(&s->stopping, false);
     pthread_mutex_init(&s->lock, NULL);
@@ -965,6 +997,7 @@ struct webhook_sender *webhook_sender_start(struct store *store, struct writer *
         goto fail;
     }
     s->thread_started = true;
+    wait_ready(s);
     return s;
 fail:
     webhook_sender_free(s);
@@ -1025,6 +1058,12 @@ void webhook_sender_stop(struct webhook_sender *sender)
 {
     if (sender == NULL || !sender->thread_started)
         return;
+    pthread_mutex_lock(&sender->lock);
+    long long in_flight = (long long)sender->stats.in_flight;
+    pthread_mutex_unlock(&sender->lock);
+    if (in_flight > 0)
+        log_info("webhooks: stopping: letting %lld attempts in flight finish (at most %d s)", in_flight,
+                 WEBHOOK_TIMEOUT_MS / 1000);
     atomic_store(&sender->stopping, true);
     curl_multi_wakeup(sender->multi);
     pthread_join(sender->thread, NULL);

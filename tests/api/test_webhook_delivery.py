@@ -29,7 +29,8 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import ADMIN_TOKEN, INGEST_TOKEN, BaseAPITest, Daemon, db_execute, uid  # noqa: E402
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, BaseAPITest, Daemon, db_execute, parse_time, run_cli,  # noqa: E402
+                     uid)
 from webhook_receiver import Receiver  # noqa: E402
 
 WEBHOOK_ARGS = ("--webhook-allow-private", "--webhook-retry-base-ms", "100")
@@ -308,6 +309,55 @@ class RestartTests(unittest.TestCase):
             if not harness.is_postgres():
                 self.assertIn("sent again", d.run_stderr())
 
+    def test_sigterm_lets_an_attempt_in_flight_finish_and_records_it(self):
+        d = self.daemon()
+        api = Client(self, d)
+        sid = api.survey()
+        with Receiver() as rx:
+            rx.hold = threading.Event()
+            wid = api.subscribe(rx, sid)
+            api.post(sid)
+            rx.wait_in_progress(1)
+            stopper = threading.Thread(target=d.stop)
+            stopper.start()
+            self.assertTrue(d.wait_for_log(lambda line: "letting 1 attempts in flight finish" in line, timeout=30))
+            # The sender is stopping while the receiver holds the attempt: it is let finish.
+            rx.hold.set()
+            rx.hold = None
+            stopper.join(60)
+            self.assertFalse(stopper.is_alive())
+            first = rx.events[0]["id"]
+            d.start()
+            # Recorded before the exit: delivered once, not sent again by the next start.
+            x = api.deliveries(wid)
+            self.assertEqual([(y["status"], y["attempts"]) for y in x], [("delivered", 1)])
+            api.post(sid)
+            rx.wait_for(lambda ev: len(ev) >= 2)
+            self.assertEqual([e["id"] for e in rx.events].count(first), 1)
+            self.assertNotIn("sent again", d.run_stderr())
+
+    def test_delivered_and_dead_older_than_keep_days_are_pruned(self):
+        d = self.daemon("--webhook-keep-days", "1")
+        api = Client(self, d)
+        sid = api.survey()
+        with Receiver() as rx:
+            rx.status = lambda event: 204 if len(rx.events) < 2 else 500
+            wid = api.subscribe(rx, sid)
+            rids = [api.post(sid, i) for i in range(2)]
+            rx.wait_for(lambda ev: len(ev) >= 2)
+            third = api.post(sid, 2)
+            rx.wait_for(lambda ev: len(ev) >= 3)  # the third one fails: pending
+            wait_until(lambda: sorted(x["status"] for x in api.deliveries(wid)) == ["delivered", "delivered", "pending"],
+                       what="two delivered, one pending")
+            d.stop()
+            # Two days old: one delivered, and the pending one (a pending delivery is never pruned).
+            self.assertEqual(db_execute(d, "UPDATE webhook_deliveries SET created_at = created_at - ? WHERE subject = ?"
+                                           " OR state = 0", (2 * 24 * HOUR_MS, rids[0])), 2)
+            d.start()
+            left = wait_until(lambda: (lambda ds: ds if len(ds) == 2 else None)(api.deliveries(wid)), what="pruned")
+            self.assertEqual(sorted(x["subject"] for x in left), sorted([rids[1], third]))
+            self.assertIn("pruned 1 delivered or dead deliveries older than 1 days", d.run_stderr())
+
     def test_retry_window_closed_is_dead(self):
         d = self.daemon("--webhook-retry-hours", "1")
         api = Client(self, d)
@@ -332,6 +382,31 @@ class RestartTests(unittest.TestCase):
             self.assertIn(r.status, (200, 202), r.body[:300])
             rx.wait_for(lambda ev: len(ev) > seen)
 
+    def test_backoff_doubles_with_jitter_up_to_an_hour(self):
+        """After the n-th failure the next attempt is due min(base * 2^(n-1), 1 h) * [0.5, 1.5)
+        later. base is 60 s here, so a delivery stays pending between attempts; each next attempt
+        is made due at once in the database (the daemon stopped) instead of waited for."""
+        d = self.daemon("--webhook-retry-base-ms", "60000")
+        api = Client(self, d)
+        sid = api.survey()
+        with Receiver(status=503) as rx:
+            wid = api.subscribe(rx, sid)
+            api.post(sid)
+            for attempts, base_s in ((1, 60), (2, 120), (3, 240), (21, 3600)):
+                x = wait_until(lambda: (lambda ds: ds[0] if ds[0]["attempts"] == attempts and ds[0]["status"] == "pending"
+                                        else None)(api.deliveries(wid)), what="attempt %d recorded" % attempts)
+                self.assertEqual(x["last_status"], 503)
+                delay = (parse_time(x["next_attempt_at"]) - parse_time(x["last_attempt_at"])).total_seconds()
+                self.assertGreaterEqual(delay, 0.5 * base_s - 0.001, (attempts, x))
+                self.assertLess(delay, 1.5 * base_s, (attempts, x))
+                d.stop()
+                # Due now; before the last round, as if it had failed 20 times already (the cap).
+                bump = 17 if attempts == 3 else 0
+                self.assertEqual(db_execute(d, "UPDATE webhook_deliveries SET next_attempt_at = 1, "
+                                               "attempts = attempts + ?", (bump,)), 1)
+                d.start()
+            self.assertEqual(len({e["id"] for e in rx.events}), 1)
+
     def test_connect_time_check_refuses_a_private_address(self):
         d = self.daemon()
         api = Client(self, d)
@@ -350,6 +425,41 @@ class RestartTests(unittest.TestCase):
             self.assertIsNone(ds[0]["last_status"])
             self.assertEqual(rx.events, [], "the receiver got a request from a refused attempt")
             self.assertIn(ds[0]["status"], ("pending", "sending"))
+
+
+class ConfigTests(unittest.TestCase):
+
+    def test_flags_and_environment_are_checked(self):
+        for args, env, fragment in (
+                (["--webhook-retry-hours", "0"], None, "--webhook-retry-hours must be a number from 1 to 720"),
+                (["--webhook-retry-hours", "721"], None, "--webhook-retry-hours"),
+                (["--webhook-retry-base-ms", "9"], None, "--webhook-retry-base-ms must be a number from 10 to 3600000"),
+                (["--webhook-concurrency", "65"], None, "--webhook-concurrency must be a number from 1 to 64"),
+                (["--webhook-queue-max", "99"], None, "--webhook-queue-max must be a number from 100 to 10000000"),
+                (["--webhook-keep-days", "366"], None, "--webhook-keep-days must be a number from 1 to 365"),
+                (["--webhook-keep-days", "x"], None, "--webhook-keep-days"),
+                ([], {"SURVEYD_WEBHOOK_CONCURRENCY": "0"}, "--webhook-concurrency"),
+                ([], {"SURVEYD_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "SURVEYD_WEBHOOK_ALLOW_PRIVATE must be 1 or 0")):
+            p = run_cli(["serve", "--listen", "127.0.0.1:0"] + args, env=env)
+            self.assertEqual(p.returncode, 2, (args, env, p.stderr))
+            self.assertIn(fragment, p.stderr.decode(), (args, env))
+
+    def test_help_names_every_flag_and_variable(self):
+        text = run_cli(["--help"]).stdout.decode()
+        for name in ("allow-private", "retry-hours", "retry-base-ms", "concurrency", "queue-max", "keep-days"):
+            self.assertIn("--webhook-" + name, text)
+            self.assertIn("SURVEYD_WEBHOOK_" + name.upper().replace("-", "_"), text)
+
+    def test_environment_allows_private_targets(self):
+        d = Daemon(env={"SURVEYD_WEBHOOK_ALLOW_PRIVATE": "1"}, extra_args=("--webhook-retry-base-ms", "100"))
+        self.addCleanup(d.cleanup)
+        d.start()
+        api = Client(self, d)
+        sid = api.survey()
+        with Receiver() as rx:
+            api.subscribe(rx, sid)
+            api.post(sid)
+            self.assertTrue(rx.wait_for(lambda ev: len(ev) >= 1)[0]["verified"])
 
 
 @harness.skip_unless_postgres("two daemons share one database only on PostgreSQL")

@@ -83,11 +83,41 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_seconds(d):
+    """PostgreSQL: CPU time of the server's processes (the postmaster, its children, and the
+    children it reaped), when its data directory can be read here; 0 otherwise (SQLite)."""
+    if not harness.is_postgres():
+        return 0.0
+    try:
+        data_dir = harness.psql("SHOW data_directory", uri=d.database).strip()
+        with open(os.path.join(data_dir, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+    except (OSError, ValueError, AssertionError):
+        return 0.0
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry), int(fields[1])
+        if pid == postmaster or ppid == postmaster:
+            total += int(fields[11]) + int(fields[12])
+            if pid == postmaster:
+                total += int(fields[13]) + int(fields[14])  # reaped children
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(d, sid):
-    """One run: (responses/s, responses, latencies, daemon CPU ms per response)."""
-    cpu = cpu_seconds(d.proc.pid)
+    """One run: (responses/s, responses, latencies, daemon CPU ms per response, database server
+    CPU ms per response)."""
+    cpu, server = cpu_seconds(d.proc.pid), server_cpu_seconds(d)
     rate, n, lat = ingest(d, sid, SECONDS, THREADS)
-    return rate, n, lat, (cpu_seconds(d.proc.pid) - cpu) * 1000 / max(n, 1)
+    return (rate, n, lat, (cpu_seconds(d.proc.pid) - cpu) * 1000 / max(n, 1),
+            (server_cpu_seconds(d) - server) * 1000 / max(n, 1))
 
 
 def subscribe(d, sid, rx):
@@ -107,9 +137,10 @@ def subscribe(d, sid, rx):
 def row(name, runs):
     rates = [r[0] for r in runs]
     lat = sorted(x for r in runs for x in r[2])
-    print("| %s | %d | %.0f (%.0f-%.0f) | %.2f | %.1f | %.1f |"
+    server = " %.2f |" % statistics.median(r[4] for r in runs) if harness.is_postgres() else ""
+    print("| %s | %d | %.0f (%.0f-%.0f) | %.2f |%s %.1f | %.1f |"
           % (name, sum(r[1] for r in runs), statistics.median(rates), min(rates), max(rates),
-             statistics.median(r[3] for r in runs), p(lat, 0.5), p(lat, 0.99)))
+             statistics.median(r[3] for r in runs), server, p(lat, 0.5), p(lat, 0.99)))
     return statistics.median(rates), statistics.median(r[3] for r in runs)
 
 
@@ -134,8 +165,9 @@ def main():
 
     print("Ingest beside a webhook receiver that sleeps 30 s per request (%s, %d client threads, %d rounds of "
           "%.0f s each, interleaved)\n" % (harness.BACKEND, THREADS, ROUNDS, SECONDS))
-    print("| run | responses | responses/s, median (range) | daemon CPU ms per response | p50 ms | p99 ms |")
-    print("|---|---:|---:|---:|---:|---:|")
+    server = " PostgreSQL CPU ms per response |" if harness.is_postgres() else ""
+    print("| run | responses | responses/s, median (range) | daemon CPU ms per response |%s p50 ms | p99 ms |" % server)
+    print("|---|---:|---:|---:|---:|---:|%s" % ("---:|" if server else ""))
     bare_rate, bare_cpu = row("no subscription", bare)
     fast_rate, fast_cpu = row("one subscription, receiver answering at once", fast)
     slow_rate, slow_cpu = row("one subscription, receiver sleeping 30 s", slow)
