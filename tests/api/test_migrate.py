@@ -40,6 +40,7 @@ INVITATION_COLUMNS = ("id, survey, customer, channel, agent, interaction, proper
 SECRET = "pw-never-printed-6f1c"
 WEBHOOKS = 3
 DELIVERIES = 16
+FAR = 4102444800000  # 2100-01-01
 WEBHOOK_COLUMNS = ("id, url, events, surveys, filter, format, secret, old_secret, old_secret_until, disabled_at,"
                    " disabled_reason, created_at, updated_at")
 DELIVERY_COLUMNS = ("id, webhook, event_id, type, survey, subject, customer, payload, state, attempts, last_status,"
@@ -258,7 +259,9 @@ class MigrateTest(unittest.TestCase):
                                "cust-alpha" if i % 3 == 0 else None,
                                '{"type":"x","data":{"n":%d,"text":"caf\u00e9"}}' % i, state, state + i % 2,
                                [0, 0, 204, 500][state], "HTTP 500" if state == 3 else None, created, created,
-                               created + 5000 if state == 0 else 0, created + 60000 if state == 1 else 0,
+                               # Due and leased far ahead: the serving source's sender must leave
+                               # them alone while the copy is compared.
+                               FAR + i if state == 0 else 0, FAR + 60000 if state == 1 else 0,
                                created + 100 if state else 0, created + 150 if state == 2 else 0))
             db.commit()
         finally:
