@@ -250,7 +250,9 @@ class MigrateTest(unittest.TestCase):
             for i in range(DELIVERIES):
                 n = (i * 7) % DELIVERIES  # ids out of seq order
                 state = i % 4  # pending, sending, delivered, dead
-                created = 1791072000000 + i * 1000
+                # In 2099: the daemons' senders prune delivered and dead deliveries older than
+                # --webhook-keep-days, and a fixed date in the past would be pruned under the test.
+                created = FAR - 86400000 + i * 1000
                 db.execute("INSERT INTO webhook_deliveries (" + DELIVERY_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?,"
                            " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
                                "dlv_mig%019d" % n, "mig-hook-%d" % (i % WEBHOOKS), "msg_mig%019d" % (n // 2),
