@@ -204,8 +204,8 @@ class SignedDeliveryTests(DeliveryBase):
             for d in ds:
                 if d["status"] == "pending":
                     self.assertIsNotNone(d["last_error"], d)
-            m = api.metrics()
-            self.assertGreaterEqual(m["surveyd_webhook_queue_depth"], 5)
+            # The gauge is the sender's count, refreshed every second: it may lag the listing.
+            wait_until(lambda: api.metrics()["surveyd_webhook_queue_depth"] >= 5, what="the queue depth gauge")
             self.assertEqual(rx.events, [])
             rx.up()
             events = rx.wait_for(lambda ev: len({e["json"]["data"]["response"]["id"] for e in ev}) == 5, timeout=90)
@@ -223,10 +223,12 @@ class SignedDeliveryTests(DeliveryBase):
             api.post(sid)
             rx.wait_in_progress(1)
             # The receiver now holds a request (for as long as the test wants): ingest goes on.
+            # No time bound needed: the hold is released only when the test ends, so a 201 that
+            # waited for the receiver would never come (the client's timeout fails the test).
             for i in range(20):
-                started = time.monotonic()
                 api.post(sid, i)
-                self.assertLess(time.monotonic() - started, 2.0, "a 201 waited for the webhook receiver")
+            self.assertFalse(rx.hold.is_set())
+            self.assertGreaterEqual(rx.in_progress, 1)
             self.assertGreaterEqual(api.metrics()["surveyd_webhook_in_flight"], 1)
             rx.hold.set()
             rx.hold = None
