@@ -424,8 +424,10 @@ void store_delivery_row_free(struct store_delivery_row *row);
  * type, payload, created_at, window_start and next_attempt_at must be set; seq is assigned. */
 enum store_status store_insert_delivery(struct store_conn *conn, const struct store_delivery_row *row);
 
-/* Writer only: claims up to max deliveries of one enabled subscription, oldest seq first, and calls
- * each() with every claimed row (state SENDING, attempts counting this one, lease_until set). A
+/* Writer only: claims up to max deliveries of one enabled subscription, earliest due first (seq
+ * breaking ties: new events are due when they happen, so they go in the order they were stored;
+ * picking by seq alone made a claim scan a whole backlog), and calls each() with every claimed
+ * row in seq order (state SENDING, attempts counting this one, lease_until set). A
  * delivery is claimable when it is PENDING with next_attempt_at <= now_ms, or SENDING with
  * lease_until < now_ms (its sender died), and no delivery of the same subscription and subject
  * with a smaller seq is PENDING or SENDING (so a response's updates never overtake its creation).
