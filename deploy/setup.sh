@@ -166,7 +166,7 @@ case "$command" in
     suite "browser tests across midnight UTC (faketime)" env SURVEYD_BIN="$PWD/build/server/surveyd" bash tests/browser/clock.sh
     suite "Lighthouse, mobile: the dashboard with data" env SURVEYD_BIN="$PWD/build/server/surveyd" CHROME_PATH=/usr/bin/chromium bash tests/browser/lighthouse.sh
     suite "contract lint: Redocly CLI and Spectral on schema/openapi.yaml" bash tests/contract/run.sh
-    suite "fuzzing (60 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-60}"
+    suite "fuzzing (30 s per harness)" bash tests/fuzz/run.sh "${SURVEYD_FUZZ_SECONDS:-30}"
     suite "deployment: container image, systemd unit, nginx, kubernetes" bash tests/deploy/run.sh
     stop_postgres
     echo "suites: $passed passed, $failed failed"
