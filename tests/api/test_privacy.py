@@ -436,12 +436,15 @@ def insert_deliveries(daemon, hook, rows):
     db_execute(daemon, "INSERT INTO webhooks (id, url, events, format, secret, created_at, updated_at)"
                        " VALUES (?, 'https://hooks.example.com/x', '[\"response.created\"]', 'standard',"
                        " 'whsec_eA', 0, 0)", (hook,))
+    # Due and leased in 2100: the serving daemon's sender must leave them as they are (it would
+    # otherwise try hooks.example.com, find the retry window closed and mark them dead).
+    far = 4102444800000
     for i, (did, customer, kind, state, payload) in enumerate(rows):
         db_execute(daemon, "INSERT INTO webhook_deliveries (id, webhook, event_id, type, subject, customer,"
-                           " payload, state, created_at, window_start, next_attempt_at)"
-                           " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+                           " payload, state, created_at, window_start, next_attempt_at, lease_until)"
+                           " VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
                    (did, hook, "msg_" + did[4:], kind, customer, payload, state, 1740000000000 + i,
-                    1740000000000 + i, 1740000000000 + i))
+                    1740000000000 + i, far + i, far if state == 1 else 0))
 
 
 class EraseCustomerTests(unittest.TestCase):
