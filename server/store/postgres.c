@@ -272,6 +272,21 @@ char *pg_text(const PGresult *result, int row, int column)
     return copy;
 }
 
+char *pg_text_whole(const PGresult *result, int row, int column, bool *whole)
+{
+    if (PQgetisnull(result, row, column))
+        return NULL;
+    char *copy = pg_text(result, row, column);
+    if (copy == NULL)
+        *whole = false;
+    return copy;
+}
+
+void pg_copy_text(const PGresult *result, int row, int column, char *out, size_t size)
+{
+    snprintf(out, size, "%s", PQgetisnull(result, row, column) ? "" : PQgetvalue(result, row, column));
+}
+
 int64_t pg_int(const PGresult *result, int row, int column)
 {
     return PQgetisnull(result, row, column) ? 0 : strtoll(PQgetvalue(result, row, column), NULL, 10);

@@ -100,6 +100,10 @@ enum store_status pg_exec(struct pg_conn *conn, const char *sql, int n, const ch
 /* Text of a column, or NULL for SQL NULL (malloc'd; NULL also when out of memory: check
  * PQgetisnull to tell). */
 char *pg_text(const PGresult *result, int row, int column);
+/* pg_text for a row read into several fields: *whole becomes false when a copy failed. */
+char *pg_text_whole(const PGresult *result, int row, int column, bool *whole);
+/* A column copied into a fixed buffer ("" for SQL NULL), cut to size. */
+void pg_copy_text(const PGresult *result, int row, int column, char *out, size_t size);
 int64_t pg_int(const PGresult *result, int row, int column);
 
 /* Decimal text of n in buf (at least 24 bytes), for parameters. */

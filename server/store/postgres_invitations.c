@@ -18,34 +18,18 @@
  * (postgres_write.c), so the two never wait on each other. */
 #define CONTACT_LOCK_CLASS "1768846953"
 
-/* A text column as a malloc'd copy, NULL for SQL NULL; *whole becomes false when a copy failed. */
-static char *text_of(const PGresult *r, int row, int column, bool *whole)
-{
-    if (PQgetisnull(r, row, column))
-        return NULL;
-    char *copy = pg_text(r, row, column);
-    if (copy == NULL)
-        *whole = false;
-    return copy;
-}
-
-static void copy_text(const PGresult *r, int row, int column, char *out, size_t size)
-{
-    snprintf(out, size, "%s", PQgetisnull(r, row, column) ? "" : PQgetvalue(r, row, column));
-}
-
 /* Columns as INVITATION_COLUMNS lists them (text format; the hash as bytea's hex text). */
 static enum store_status read_invitation(const PGresult *r, struct store_invitation_row *out)
 {
     bool whole = true;
 
-    copy_text(r, 0, 0, out->id, sizeof out->id);
-    copy_text(r, 0, 1, out->survey, sizeof out->survey);
-    out->customer = text_of(r, 0, 2, &whole);
-    out->channel = text_of(r, 0, 3, &whole);
-    out->agent = text_of(r, 0, 4, &whole);
-    out->interaction = text_of(r, 0, 5, &whole);
-    out->properties = text_of(r, 0, 6, &whole);
+    pg_copy_text(r, 0, 0, out->id, sizeof out->id);
+    pg_copy_text(r, 0, 1, out->survey, sizeof out->survey);
+    out->customer = pg_text_whole(r, 0, 2, &whole);
+    out->channel = pg_text_whole(r, 0, 3, &whole);
+    out->agent = pg_text_whole(r, 0, 4, &whole);
+    out->interaction = pg_text_whole(r, 0, 5, &whole);
+    out->properties = pg_text_whole(r, 0, 6, &whole);
     out->outcome = (enum store_invitation_outcome)pg_int(r, 0, 7);
     if (!PQgetisnull(r, 0, 8)) {
         size_t len = 0;
@@ -58,16 +42,16 @@ static enum store_status read_invitation(const PGresult *r, struct store_invitat
             memcpy(out->token_hash, hash, STORE_INVITATION_HASH_LEN);
         PQfreemem(hash);
     }
-    copy_text(r, 0, 9, out->form_key, sizeof out->form_key);
+    pg_copy_text(r, 0, 9, out->form_key, sizeof out->form_key);
     out->created_at = pg_int(r, 0, 10);
     out->expires_at = pg_int(r, 0, 11);
     out->opened_at = pg_int(r, 0, 12);
     out->responded_at = pg_int(r, 0, 13);
-    copy_text(r, 0, 14, out->response_id, sizeof out->response_id);
+    pg_copy_text(r, 0, 14, out->response_id, sizeof out->response_id);
     out->automated_visits = pg_int(r, 0, 15);
     out->last_visit_at = pg_int(r, 0, 16);
-    out->last_visit_value = text_of(r, 0, 17, &whole);
-    out->captured = text_of(r, 0, 18, &whole);
+    out->last_visit_value = pg_text_whole(r, 0, 17, &whole);
+    out->captured = pg_text_whole(r, 0, 18, &whole);
     if (!whole || out->customer == NULL) {
         oom_note();
         store_invitation_row_free(out);

@@ -20,38 +20,22 @@
     " created_at, window_start, next_attempt_at, lease_until, last_attempt_at, delivered_at"
 #define DELIVERY_COLUMNS DELIVERY_FIELDS ", seq"
 
-/* A text column as a malloc'd copy, NULL for SQL NULL; *whole becomes false when a copy failed. */
-static char *text_of(const PGresult *r, int row, int column, bool *whole)
-{
-    if (PQgetisnull(r, row, column))
-        return NULL;
-    char *copy = pg_text(r, row, column);
-    if (copy == NULL)
-        *whole = false;
-    return copy;
-}
-
-static void copy_text(const PGresult *r, int row, int column, char *out, size_t size)
-{
-    snprintf(out, size, "%s", PQgetisnull(r, row, column) ? "" : PQgetvalue(r, row, column));
-}
-
 /* Columns as WEBHOOK_COLUMNS lists them. */
 static enum store_status read_webhook(const PGresult *r, int i, struct store_webhook_row *out)
 {
     bool whole = true;
 
-    copy_text(r, i, 0, out->id, sizeof out->id);
-    out->url = text_of(r, i, 1, &whole);
-    out->events = text_of(r, i, 2, &whole);
-    out->surveys = text_of(r, i, 3, &whole);
-    out->filter = text_of(r, i, 4, &whole);
-    out->format = text_of(r, i, 5, &whole);
-    out->secret = text_of(r, i, 6, &whole);
-    out->old_secret = text_of(r, i, 7, &whole);
+    pg_copy_text(r, i, 0, out->id, sizeof out->id);
+    out->url = pg_text_whole(r, i, 1, &whole);
+    out->events = pg_text_whole(r, i, 2, &whole);
+    out->surveys = pg_text_whole(r, i, 3, &whole);
+    out->filter = pg_text_whole(r, i, 4, &whole);
+    out->format = pg_text_whole(r, i, 5, &whole);
+    out->secret = pg_text_whole(r, i, 6, &whole);
+    out->old_secret = pg_text_whole(r, i, 7, &whole);
     out->old_secret_until = pg_int(r, i, 8);
     out->disabled_at = pg_int(r, i, 9);
-    out->disabled_reason = text_of(r, i, 10, &whole);
+    out->disabled_reason = pg_text_whole(r, i, 10, &whole);
     out->created_at = pg_int(r, i, 11);
     out->updated_at = pg_int(r, i, 12);
     if (!whole || out->url == NULL || out->events == NULL || out->format == NULL || out->secret == NULL) {
@@ -67,18 +51,18 @@ static enum store_status read_delivery(const PGresult *r, int i, struct store_de
 {
     bool whole = true;
 
-    copy_text(r, i, 0, out->id, sizeof out->id);
-    copy_text(r, i, 1, out->webhook, sizeof out->webhook);
-    copy_text(r, i, 2, out->event_id, sizeof out->event_id);
-    out->type = text_of(r, i, 3, &whole);
-    out->survey = text_of(r, i, 4, &whole);
-    out->subject = text_of(r, i, 5, &whole);
-    out->customer = text_of(r, i, 6, &whole);
-    out->payload = text_of(r, i, 7, &whole);
+    pg_copy_text(r, i, 0, out->id, sizeof out->id);
+    pg_copy_text(r, i, 1, out->webhook, sizeof out->webhook);
+    pg_copy_text(r, i, 2, out->event_id, sizeof out->event_id);
+    out->type = pg_text_whole(r, i, 3, &whole);
+    out->survey = pg_text_whole(r, i, 4, &whole);
+    out->subject = pg_text_whole(r, i, 5, &whole);
+    out->customer = pg_text_whole(r, i, 6, &whole);
+    out->payload = pg_text_whole(r, i, 7, &whole);
     out->state = (enum store_delivery_state)pg_int(r, i, 8);
     out->attempts = pg_int(r, i, 9);
     out->last_status = (int)pg_int(r, i, 10);
-    out->last_error = text_of(r, i, 11, &whole);
+    out->last_error = pg_text_whole(r, i, 11, &whole);
     out->created_at = pg_int(r, i, 12);
     out->window_start = pg_int(r, i, 13);
     out->next_attempt_at = pg_int(r, i, 14);
