@@ -1,13 +1,19 @@
-/* Turning a change into webhook deliveries inside the writer transaction that makes the change
- * (the outbox): a delivery exists exactly when its change committed.
+/* Webhook events: logging a change inside the writer transaction that makes it, and preparing
+ * logged events into deliveries for one subscription (store.h, "the event log").
  *
- * Each function lists the enabled subscriptions, keeps those the event matches
- * (webhook_spec_matches), renders the body once per format (Standard Webhooks JSON, or Slack's
- * {"text"}), and stores one PENDING delivery per subscription with one shared event id. A
- * subscription whose outbox is at its cap gets nothing (counted and logged by the sender).
- * Called from writer jobs' apply, after the change itself succeeded; a failure here fails the
- * job, so the change and its events stand or fall together. After the commit the job wakes the
- * sender (webhook_sender_wake). */
+ * Logging (webhook_events_response / _survey / _customer_erased, called from writer jobs' apply
+ * after the change itself succeeded): when any subscription exists (store_webhooks_exist), one
+ * narrow row is appended with a new event id; nothing is read back, matched or rendered: that is
+ * what kept ingest from slowing down beside a slow receiver. A failure fails the job, so the change
+ * and its event stand or fall together. After the commit the job wakes the sender.
+ *
+ * Preparing (webhook_events_prepare, the sender's writer job, through webhook_sender_options.prepare):
+ * reads the events after the subscription's cursor, keeps those it matches (webhook_spec_matches:
+ * type, surveys, filter on the answers as they are now), renders each body in the subscription's
+ * format (Standard Webhooks JSON, or Slack's {"text"}), stores one PENDING delivery per match with
+ * the event's id and created_at, and moves the cursor past what it read. A response event whose
+ * response is gone (deleted, erased, retention) is passed over: it has nothing left to tell, and an
+ * erased customer's data must not be sent. */
 #ifndef SURVEYD_WEBHOOK_EVENTS_H
 #define SURVEYD_WEBHOOK_EVENTS_H
 
@@ -48,5 +54,12 @@ enum store_status webhook_events_survey_queued(struct store_conn *conn, struct w
 enum store_status webhook_events_customer_erased_queued(struct store_conn *conn, struct webhook_sender *sender,
                                                         const char *customer, int64_t deleted, int64_t now_ms,
                                                         size_t *queued);
+
+/* Writer only (a writer job's apply): prepares up to max deliveries for webhook from the events
+ * after its cursor, reading at most a few hundred events per call, and moves the cursor past every
+ * event it read. *prepared says how many deliveries it stored. Nothing for a disabled subscription;
+ * *prepared 0 and STORE_OK when another instance is preparing for it now (PostgreSQL). */
+enum store_status webhook_events_prepare(struct store_conn *conn, const char *webhook, int max, int64_t now_ms,
+                                         int *prepared);
 
 #endif

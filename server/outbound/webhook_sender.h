@@ -32,6 +32,14 @@ struct webhook_sender_options {
     unsigned concurrency;                   /* --webhook-concurrency: in flight per subscription, default 4 */
     int64_t queue_max;                      /* --webhook-queue-max: pending per subscription, default 100000 */
     unsigned keep_days;                     /* --webhook-keep-days: delivered/dead history kept, default 30 */
+    /* Turns logged events into deliveries for one subscription, inside a writer job: main passes
+     * webhook_events_prepare (api/webhook_events.h). Injected so that this module, below the API,
+     * never calls up into it (rendering a body is the API's: api_render_response). The sender calls
+     * it for a subscription only while it has room: max = concurrency minus that subscription's
+     * attempts in flight; a receiver that holds every slot therefore stops the preparing, and
+     * ingest pays for nothing but the logged row. */
+    enum store_status (*prepare)(struct store_conn *conn, const char *webhook, int max, int64_t now_ms,
+                                 int *prepared);
 };
 
 /* Counters and gauges for /metrics. Latency: from the event to its delivery. */

@@ -174,7 +174,9 @@ enum store_status store_delete_response(struct store_conn *conn, const char *id)
 
 /* Deletes every response of a customer, every idempotency record that names them, their
  * invitations, and every webhook delivery whose payload holds their data (customer = theirs), in
- * any state: an erased customer's data is neither sent nor kept in the outbox. */
+ * any state, and every logged event whose object holds their data (webhook_events.customer): an
+ * erased customer's data is neither sent nor kept in the outbox. (Their responses' created and
+ * updated events hold only the response id; preparing skips them once the response is gone.) */
 enum store_status store_erase_customer(struct store_conn *conn, const char *customer, int64_t *deleted);
 
 /* Deletes up to max responses submitted before cutoff_ms, and up to max invitations created before
@@ -342,13 +344,20 @@ enum store_status store_invitation_scan(struct store_conn *conn, const struct st
                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
                                         void *arg);
 
-/* ---- webhooks: subscriptions and their outbox of deliveries ----
+/* ---- webhooks: subscriptions, the event log, and the deliveries made from it ----
  *
- * An event (a response created, updated or deleted, a survey updated, a customer erased) becomes one
- * delivery per matching subscription, inserted in the same transaction as the change that caused
- * it, so it is never lost and never sent for a change that rolled back. Sender threads
- * (outbound/webhook_sender.c) claim due deliveries, post them, and record the outcome, all through
- * the writer. Times are ms since the epoch; 0 means "none" / "not yet". */
+ * An event (a response created, updated or deleted, a survey updated, a customer erased) is one
+ * narrow row appended to the event log in the same transaction as the change that caused it, so it
+ * is never lost and never sent for a change that rolled back; it is logged only while at least one
+ * subscription exists. Each subscription reads the log through its own cursor: the sender
+ * (outbound/webhook_sender.c) "prepares" the next events after the cursor (matches them against the
+ * subscription, renders the body, stores a PENDING delivery) only as fast as it has room to send
+ * them, then claims due deliveries, posts them, and records the outcome, all through the writer.
+ * Why a log and cursors rather than one delivery row per event and subscription written at ingest:
+ * that row (seven b-trees, a trigger, the rendered body) cost ingest 23 % with a receiver that
+ * sleeps (docs/benchmarks.md); an appended narrow row costs it next to nothing, and a receiver that
+ * holds its slots stops the preparing, not the ingest. Times are ms since the epoch; 0 means
+ * "none" / "not yet". */
 
 #define STORE_WEBHOOK_ID_MAX 64     /* ids are slugs, as survey ids are */
 
@@ -365,12 +374,14 @@ struct store_webhook_row {
     int64_t disabled_at;            /* 0: enabled; set when a receiver answered 410 Gone */
     char *disabled_reason;          /* NULL when enabled */
     int64_t created_at, updated_at;
+    int64_t cursor;                 /* seq of the last logged event prepared (or passed) for it */
 };
 
 void store_webhook_row_free(struct store_webhook_row *row);
 
-/* Writer only. Inserts or replaces every field of row (created_at too: the caller keeps it);
- * *created says which. */
+/* Writer only. Inserts or replaces every field of row (created_at too: the caller keeps it) except
+ * cursor: a new subscription's cursor is the newest logged event's seq (it is owed only events
+ * that happen after it exists); a replaced one keeps its cursor. *created says which. */
 enum store_status store_put_webhook(struct store_conn *conn, const struct store_webhook_row *row, bool *created);
 
 enum store_status store_get_webhook(struct store_conn *conn, const char *id, struct store_webhook_row *out);
@@ -420,8 +431,9 @@ struct store_delivery_row {
 
 void store_delivery_row_free(struct store_delivery_row *row);
 
-/* Writer only, in the caller's transaction: stores a new PENDING delivery. id, webhook, event_id,
- * type, payload, created_at, window_start and next_attempt_at must be set; seq is assigned. */
+/* Writer only, in the caller's transaction (the sender's prepare job): stores a new PENDING
+ * delivery. id, webhook, event_id, type, payload, created_at, window_start and next_attempt_at
+ * must be set; seq is assigned. */
 enum store_status store_insert_delivery(struct store_conn *conn, const struct store_delivery_row *row);
 
 /* Writer only: claims up to max deliveries of one enabled subscription, earliest due first (seq
@@ -489,6 +501,74 @@ enum store_status store_delivery_backlog(struct store_conn *conn, const char *we
  * a replay can reach). */
 enum store_status store_prune_deliveries(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
 
+/* ---- the event log ----
+ *
+ * Tables (both backends): webhook_events (seq, id, type, survey, subject, customer, object,
+ * created_at) with no index but its primary key and a partial one on customer (rows that hold a
+ * customer's data are rare: response.deleted), so that appending costs one narrow row; and
+ * webhooks.cursor. seq order is commit order on both backends: on SQLite one writer commits in
+ * order; on PostgreSQL store_append_event first takes a transaction-scoped advisory lock
+ * (pg_advisory_xact_lock, one key for the log) and the seq is drawn under it, so no transaction
+ * can commit a smaller seq than one a reader has already seen, and a cursor never passes an event
+ * that is still to commit. (The price: on PostgreSQL, instances' transactions that log events
+ * commit one at a time; a writer batch holds the lock from its first event to its commit.) */
+
+struct store_event_row {
+    int64_t seq;                    /* the log's order, assigned by store_append_event */
+    char id[32];                    /* "msg_...": every delivery of it, to any subscription, has it */
+    char *type;                     /* "response.created", ... */
+    char *survey;                   /* survey.updated: the survey; response.deleted: the response's
+                                     * survey; NULL for response.created/updated (found when
+                                     * prepared) and customer.erased */
+    char *subject;                  /* response.*: the response id; survey.updated: the survey id;
+                                     * customer.erased: NULL */
+    char *customer;                 /* whose data object holds (erasure deletes the row), or NULL */
+    char *object;                   /* JSON text of what the event is about when it will be gone by
+                                     * the time the event is prepared: response.deleted (the response
+                                     * as GET showed it), customer.erased ({customer,
+                                     * deleted_responses}); NULL: read and rendered when prepared */
+    int64_t created_at;             /* when the change happened */
+};
+
+void store_event_row_free(struct store_event_row *row);
+
+/* Writer only, in the caller's transaction: whether any subscription exists, enabled or not (an
+ * event is logged only then: a paused or disabled subscription is still owed what happens while it
+ * is, up to its cap). One indexed probe. */
+enum store_status store_webhooks_exist(struct store_conn *conn, bool *any);
+
+/* Writer only, in the caller's transaction: appends an event (id, type, created_at set; the rest
+ * may be NULL); row->seq is ignored, the store assigns it (PostgreSQL: under the log's lock). */
+enum store_status store_append_event(struct store_conn *conn, const struct store_event_row *row);
+
+/* Calls each() with up to limit events with seq > after_seq, in seq order (rows freed after each
+ * call). */
+enum store_status store_list_events(struct store_conn *conn, int64_t after_seq, int64_t limit,
+                                    void (*each)(const struct store_event_row *row, void *arg), void *arg);
+
+/* How many events have seq > after_seq, and the created_at of the first of them (0 when none). */
+enum store_status store_count_events(struct store_conn *conn, int64_t after_seq, int64_t *count,
+                                     int64_t *oldest_ms);
+
+/* Writer only: reads a subscription's cursor for preparing. On PostgreSQL it locks the
+ * subscription's row until the transaction ends (FOR UPDATE SKIP LOCKED): *locked is false (and
+ * *cursor untouched) when another instance is preparing for it now; on SQLite *locked is true.
+ * STORE_NOT_FOUND when no such subscription. */
+enum store_status store_lock_webhook_cursor(struct store_conn *conn, const char *webhook, int64_t *cursor,
+                                            bool *locked);
+
+/* Writer only: sets the cursor (never backwards: a smaller value leaves it as it is). */
+enum store_status store_set_webhook_cursor(struct store_conn *conn, const char *webhook, int64_t cursor);
+
+/* Writer only: the outbox's cap. Moves the cursor forward so that at most keep events remain after
+ * it; *skipped says how many it passed (0 when it was within the cap). */
+enum store_status store_trim_webhook_backlog(struct store_conn *conn, const char *webhook, int64_t keep,
+                                             int64_t *skipped);
+
+/* Writer only: deletes up to max events that every subscription's cursor has passed (every event
+ * when no subscription exists). */
+enum store_status store_prune_events(struct store_conn *conn, int64_t max, int64_t *deleted);
+
 /* ---- consistency ---- */
 
 /* Recomputes every rollup from the raw responses, in one read transaction, and calls report() with
@@ -540,7 +620,7 @@ struct store_idempotency_record {
 struct store_dump_counts {
     int64_t surveys, responses, records;
     int64_t invitations;
-    int64_t webhooks, deliveries;
+    int64_t webhooks, deliveries, events;
 };
 
 /* What store_dump hands the rows to. Each returns STORE_OK to go on; anything else ends the dump
@@ -555,6 +635,8 @@ struct store_dump_sink {
     /* NULL: the dump skips webhooks; their deliveries (every state, in seq order) likewise. */
     enum store_status (*webhook)(const struct store_webhook_row *row, void *arg);
     enum store_status (*delivery)(const struct store_delivery_row *row, void *arg);
+    /* The event log in seq order; skipped with webhook. Subscriptions carry their cursors. */
+    enum store_status (*event)(const struct store_event_row *row, void *arg);
 };
 
 /* Reads the whole store from one read snapshot, in constant memory: the counts, every survey (by
@@ -580,6 +662,9 @@ enum store_status store_import_invitation(struct store_conn *conn, const struct 
 /* A subscription (secrets included) and a delivery, every field as it is (seq order is kept). */
 enum store_status store_import_webhook(struct store_conn *conn, const struct store_webhook_row *row);
 enum store_status store_import_delivery(struct store_conn *conn, const struct store_delivery_row *row);
+/* A logged event with its seq as it is; an imported subscription keeps its cursor. After the
+ * import the target's own seq source continues past the largest imported seq. */
+enum store_status store_import_event(struct store_conn *conn, const struct store_event_row *row);
 
 /* Responses may be streamed (PostgreSQL: COPY) and only checked here: call it before store_commit
  * (keep true: its status says whether every row went in) and before store_rollback (keep false). */
