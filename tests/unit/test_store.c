@@ -2934,6 +2934,11 @@ START_TEST(test_webhooks_dump_import)
     struct events_seen source_events = events_after(store_reader(source), 0, 100);
     events_are(&source_events, 4, (int[]){1, 3, 4, 5});
     ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "a", source_events.seq[1])), STORE_OK);
+    /* b's cursor past every event that is left: the newest one went with its customer. */
+    append_ok(event(7, "response.deleted", "s1", "r7", "hal", "{\"id\":\"r7\"}", t0 + 7));
+    int64_t passed = events_after(store_reader(source), source_events.seq[3], 1).seq[0];
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "b", passed)), STORE_OK);
+    ck_assert_int_eq(WRITE(store_erase_customer(W, "hal", &deleted)), STORE_OK);
     store = target;
 
     struct copy copy = {.target = store_writer(target)};
@@ -2966,8 +2971,9 @@ START_TEST(test_webhooks_dump_import)
         ck_assert_int_eq(mine.seq[0], one.seq[0]);
         ck_assert_str_eq(mine.first, one.first);
     }
+    ck_assert_int_eq(cursor_of("b"), passed);
     append_ok(event(6, "survey.updated", "s1", "s1", NULL, NULL, t0 + 6));
-    struct events_seen next = events_after(store_reader(target), source_events.seq[3], 100);
+    struct events_seen next = events_after(store_reader(target), passed, 100); /* b is owed it */
     events_are(&next, 1, (int[]){6});
 
     for (int h = 0; h < 2; h++) {
