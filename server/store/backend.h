@@ -234,6 +234,10 @@ struct store_backend {
                                               int64_t *skipped);
     enum store_status (*prune_events)(struct store_conn *conn, int64_t max, int64_t *deleted);
     enum store_status (*import_event)(struct store_conn *conn, const struct store_event_row *row);
+    /* migrate's target: the seq source continues after seq at least (never moved back). An
+     * imported subscription's cursor may be past every imported event (it passed events that were
+     * pruned or erased since): a new event must never get a seq at or below it. */
+    enum store_status (*event_seq_past)(struct store_conn *conn, int64_t seq);
 
     enum store_status (*verify)(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                 uint64_t *differences, uint64_t *responses);

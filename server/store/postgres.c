@@ -569,6 +569,7 @@ const struct store_backend store_backend_postgres = {
     .trim_webhook_backlog = pg_trim_webhook_backlog,
     .prune_events = pg_prune_events,
     .import_event = pg_import_event,
+    .event_seq_past = pg_event_seq_past,
 
     .verify = pg_verify,
     .each_answers = pg_each_answers,

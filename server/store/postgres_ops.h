@@ -93,5 +93,6 @@ enum store_status pg_trim_webhook_backlog(struct store_conn *conn, const char *w
                                           int64_t *skipped);
 enum store_status pg_prune_events(struct store_conn *conn, int64_t max, int64_t *deleted);
 enum store_status pg_import_event(struct store_conn *conn, const struct store_event_row *row);
+enum store_status pg_event_seq_past(struct store_conn *conn, int64_t seq);
 
 #endif

@@ -539,6 +539,24 @@ enum store_status pg_import_event(struct store_conn *base, const struct store_ev
     return STORE_OK;
 }
 
+/* setval(n): the next seq is n + 1. A sequence's own row holds where it is (last_value, and
+ * is_called: false until the first nextval). */
+enum store_status pg_event_seq_past(struct store_conn *base, int64_t seq)
+{
+    char past[24];
+    const char *values[] = {pg_int_text(past, seq)};
+    enum store_status status;
+    PGresult *result = pg_query(pg_conn_of(base),
+                                "SELECT setval(pg_get_serial_sequence('webhook_events', 'seq'), $1)"
+                                " FROM webhook_events_seq_seq AS s WHERE $1::bigint > s.last_value OR NOT s.is_called",
+                                1, values, &status);
+
+    if (result == NULL)
+        return status;
+    PQclear(result);
+    return STORE_OK;
+}
+
 /* A few hundred rows a call at most (the preparer's limit): one result holds them. */
 enum store_status pg_list_events(struct store_conn *base, int64_t after_seq, int64_t limit,
                                  void (*each)(const struct store_event_row *row, void *arg), void *arg)

@@ -281,6 +281,11 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_IMPORT_EVENT] = "INSERT INTO webhook_events (" SQLITE_EVENT_COLUMNS ")"
                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [STMT_DELETE_CUSTOMER_EVENTS] = "DELETE FROM webhook_events WHERE customer = ?1",
+    /* sqlite_sequence is AUTOINCREMENT's own table, which SQLite lets a program change: its row for
+     * the log appears with the first insert, so a store with no event yet needs one added. */
+    [STMT_EVENT_SEQ_PAST] = "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'webhook_events' AND seq < ?1",
+    [STMT_EVENT_SEQ_FIRST] = "INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_events', ?1"
+                             " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'webhook_events')",
 };
 
 /* ---- connections ---- */
@@ -850,6 +855,7 @@ const struct store_backend store_backend_sqlite = {
     .trim_webhook_backlog = sqlite_trim_webhook_backlog,
     .prune_events = sqlite_prune_events,
     .import_event = sqlite_import_event,
+    .event_seq_past = sqlite_event_seq_past,
     .verify = sqlite_verify,
     .each_answers = sqlite_each_answers,
     .backup = sqlite_backup,

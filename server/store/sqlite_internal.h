@@ -118,6 +118,8 @@ enum stmt_id {
     STMT_PRUNE_EVENTS,
     STMT_IMPORT_EVENT,
     STMT_DELETE_CUSTOMER_EVENTS,
+    STMT_EVENT_SEQ_PAST,
+    STMT_EVENT_SEQ_FIRST,
     STMT_COUNT
 };
 
@@ -288,6 +290,7 @@ enum store_status sqlite_trim_webhook_backlog(struct store_conn *base_conn, cons
                                               int64_t *skipped);
 enum store_status sqlite_prune_events(struct store_conn *base_conn, int64_t max, int64_t *deleted);
 enum store_status sqlite_import_event(struct store_conn *base_conn, const struct store_event_row *row);
+enum store_status sqlite_event_seq_past(struct store_conn *base_conn, int64_t seq);
 /* One row of SQLITE_WEBHOOK_COLUMNS / SQLITE_DELIVERY_COLUMNS / SQLITE_EVENT_COLUMNS into out (malloc'd strings: the
  * store.h _free functions). */
 enum store_status sqlite_read_webhook(sqlite3_stmt *s, struct store_webhook_row *out);

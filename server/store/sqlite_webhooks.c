@@ -677,3 +677,19 @@ enum store_status sqlite_prune_events(struct store_conn *base_conn, int64_t max,
         *deleted = sqlite3_changes64(conn->db);
     return status;
 }
+
+enum store_status sqlite_event_seq_past(struct store_conn *base_conn, int64_t seq)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    static const enum stmt_id steps[] = {STMT_EVENT_SEQ_PAST, STMT_EVENT_SEQ_FIRST};
+    enum store_status status = STORE_OK;
+
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && status == STORE_OK; i++) {
+        sqlite3_stmt *s = sqlite_stmt(conn, steps[i]);
+        if (s == NULL)
+            return STORE_ERROR;
+        sqlite3_bind_int64(s, 1, seq);
+        status = sqlite_run(conn, s);
+    }
+    return status;
+}

@@ -276,9 +276,12 @@ enum store_status store_import_webhook(struct store_conn *conn, const struct sto
     if (status == STORE_OK && !created)
         status = STORE_CONFLICT;
     /* A new subscription starts at the target's newest seq (none yet: the dump gives the events
-     * after the subscriptions); it keeps the cursor it had instead. */
+     * after the subscriptions); it keeps the cursor it had instead, and the target's own events
+     * come after it even where the events it passed are gone (pruned, erased) and not imported. */
     if (status == STORE_OK)
         status = store_set_webhook_cursor(conn, row->id, row->cursor);
+    if (status == STORE_OK && row->cursor > 0)
+        status = conn->backend->event_seq_past(conn, row->cursor);
     return status;
 }
 
