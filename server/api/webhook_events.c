@@ -125,6 +125,21 @@ enum store_status webhook_events_survey_queued(struct store_conn *conn, struct w
     return log_event(conn, &event, queued);
 }
 
+/* Whether any subscription, enabled or not, takes customer.erased. */
+struct erased_wanted {
+    bool any;
+};
+
+static void wants_erased(const struct store_webhook_row *row, void *arg)
+{
+    struct erased_wanted *w = arg;
+    struct webhook_spec spec;
+    if (w->any || !webhook_spec_from_stored(row->url, row->events, row->surveys, row->filter, row->format, &spec))
+        return;
+    w->any = (spec.events & WEBHOOK_CUSTOMER_ERASED) != 0;
+    webhook_spec_free(&spec);
+}
+
 enum store_status webhook_events_customer_erased(struct store_conn *conn, struct webhook_sender *sender,
                                                  const char *customer, int64_t deleted, int64_t now_ms)
 {
@@ -136,11 +151,14 @@ enum store_status webhook_events_customer_erased_queued(struct store_conn *conn,
                                                         const char *customer, int64_t deleted, int64_t now_ms,
                                                         size_t *queued)
 {
-    bool any;
+    struct erased_wanted wanted = {false};
     (void)sender;
     *queued = 0;
-    enum store_status status = any_subscription(conn, &any);
-    if (status != STORE_OK || !any)
+    /* The one event whose row holds a customer's id by design: logged only when some subscription
+     * takes it, or their id would stay on disk (until the log is pruned) for nobody. Erasures are
+     * rare, so listing the subscriptions here costs ingest nothing. */
+    enum store_status status = store_list_webhooks(conn, wants_erased, &wanted);
+    if (status != STORE_OK || !wanted.any)
         return status;
     cJSON *data = webhook_payload_erased_data(customer, deleted);
     char *text = data ? cJSON_PrintUnformatted(data) : NULL;

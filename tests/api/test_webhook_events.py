@@ -26,7 +26,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, skip_unless_sqlite, uid)
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_query, skip_unless_sqlite, uid)
 from test_hosted_page import HostedPageBase
 from webhook_receiver import Receiver
 
@@ -455,6 +455,137 @@ class OrderTests(WebhookEventsBase):
         seen = [(e["json"]["type"], e["status"]) for e in events]
         self.assertEqual(seen, [("response.created", 500), ("response.created", 204), ("response.updated", 204)])
         self.assertEqual(events[0]["id"], events[1]["id"])
+
+
+class EventLogTests(WebhookEventsBase):
+    """The log itself: events wait in it while a receiver holds every slot, and are prepared from
+    the response as it is then (docs/webhook-events.md, "When the payload is rendered")."""
+
+    def held(self, rx, sid, events=None):
+        """A receiver holding its subscription's every slot (--webhook-concurrency: 4) with four
+        responses' created events; what comes after waits in the log. The receiver's hold is
+        bounded by the sender's 10 s attempt timeout: each test releases it well before."""
+        rx.hold = threading.Event()
+        wid = self.receiving(rx, surveys=[sid], events=events)
+        firsts = [self.post(sid, {"rec": i}) for i in range(4)]
+        rx.wait_in_progress(4, timeout=30)
+        return wid, firsts
+
+    def release(self, rx):
+        hold, rx.hold = rx.hold, None
+        hold.set()
+
+    def test_a_receiver_holding_every_slot_stops_the_preparing_not_the_ingest(self):
+        sid = self.survey()
+        with Receiver() as rx:
+            wid, firsts = self.held(rx, sid)
+            rids = [self.post(sid, {"rec": i % 11}) for i in range(50)]
+            for rid in rids[:10]:
+                self.assertEqual(self.req("PATCH", "/v1/responses/" + rid, {"answers": {"sat": 3}},
+                                          token=INGEST_TOKEN).status, 200)
+            # Only what the held slots took became deliveries; the rest waits in the log, counted.
+            self.assertEqual(len(self.open_deliveries_now(wid)), 4)
+            r = self.req("GET", "/v1/webhooks/" + wid, token=ADMIN_TOKEN)
+            self.assertEqual(r.json["backlog"]["pending"], 4 + 50 + 10)
+            self.assertIsNotNone(r.json["backlog"]["oldest_at"])
+            self.release(rx)
+            events = rx.wait_for(lambda ev: len([e for e in ev if e["status"] == 204]) >= 4 + 60, timeout=90)
+        seen = [(e["json"]["type"], e["json"]["data"]["response"]["id"]) for e in events]
+        self.assertEqual(sorted(seen), sorted([("response.created", r) for r in firsts + rids] +
+                                              [("response.updated", r) for r in rids[:10]]))
+        for rid in rids[:10]:
+            self.assertLess(seen.index(("response.created", rid)), seen.index(("response.updated", rid)))
+            # Prepared after the update: the created event shows the answers as they are now.
+            created = events[seen.index(("response.created", rid))]["json"]["data"]["response"]
+            self.assertEqual(created["answers"].get("sat"), 3)
+
+    def open_deliveries_now(self, wid):
+        r = self.req("GET", "/v1/webhooks/%s/deliveries?limit=100" % wid, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        return r.json["deliveries"]
+
+    def test_a_response_deleted_before_its_created_event_was_prepared(self):
+        sid = self.survey()
+        with Receiver() as rx:
+            wid, firsts = self.held(rx, sid)
+            rid = self.post(sid, {"rec": 2, "why": "as it was"})
+            before = self.get_json("/v1/responses/" + rid)
+            self.assertEqual(self.req("DELETE", "/v1/responses/" + rid, token=ADMIN_TOKEN).status, 204)
+            marker = self.post(sid, {"rec": 10})
+            self.release(rx)
+            events = rx.wait_for(lambda ev: any(e["json"]["data"]["response"]["id"] == marker
+                                                for e in ev if e["status"] == 204), timeout=60)
+        about = [(e["json"]["type"], e["json"]["data"]["response"]) for e in events
+                 if e["json"]["data"]["response"]["id"] == rid]
+        # The created event had nothing left to tell: passed over. The deleted one carries the
+        # response as it was.
+        self.assertEqual(about, [("response.deleted", before)])
+
+    def test_an_erased_customers_logged_events_send_nothing_of_theirs(self):
+        sid = self.survey()
+        customer = uid("erased-in-log")
+        secret_text = uid("their-words")
+        with Receiver() as rx:
+            wid, _ = self.held(rx, sid)
+            erased = self.subscribe(events=["customer.erased"])[0]
+            theirs = [self.post(sid, {"rec": 1, "why": secret_text}, customer=customer) for _ in range(3)]
+            self.assertEqual(self.req("PATCH", "/v1/responses/" + theirs[0], {"answers": {"rec": 2}},
+                                      token=INGEST_TOKEN).status, 200)
+            self.assertEqual(self.req("DELETE", "/v1/responses/" + theirs[1], token=ADMIN_TOKEN).status, 204)
+            r = self.req("DELETE", "/v1/customers/" + customer, token=ADMIN_TOKEN)
+            self.assertEqual(r.json, {"deleted": 2})
+            # The log keeps no row that holds their data (the deleted event did: it is gone).
+            rows = db_query(self.daemon, "SELECT type, customer, object FROM webhook_events"
+                                         " WHERE customer = ? OR object LIKE ?", (customer, "%" + secret_text + "%"))
+            self.assertEqual(rows, [])
+            marker = self.post(sid, {"rec": 10})
+            self.release(rx)
+            events = rx.wait_for(lambda ev: any(e["json"]["data"]["response"]["id"] == marker
+                                                for e in ev if e["status"] == 204), timeout=60)
+        sent = json.dumps([e["json"] for e in events])
+        self.assertNotIn(customer, sent)
+        self.assertNotIn(secret_text, sent)
+        for rid in theirs:
+            self.assertNotIn(rid, sent)
+        # customer.erased itself, to the subscription that takes it: the documented fields.
+        self.assertEqual([d["payload"]["data"] for d in self.queued(erased)],
+                         [{"customer": customer, "deleted_responses": 2}])
+
+    def test_paused_events_never_arrive_earlier_ones_do_after_resume(self):
+        sid = self.survey()
+        with Receiver() as rx:
+            rx.status = 503
+            wid = self.receiving(rx, surveys=[sid], events=["response.created"])
+            body = {"url": rx.url, "events": ["response.created"], "surveys": [sid]}
+            before = [self.post(sid, {"rec": i}) for i in range(3)]
+            r = self.req("PUT", "/v1/webhooks/" + wid, dict(body, enabled=False), token=ADMIN_TOKEN)
+            self.assertEqual(r.status, 200, r.body)
+            during = [self.post(sid, {"rec": i}) for i in range(3)]
+            # Resumed at once: the sender may not have been through the log meanwhile; the PUT
+            # settles it as the paused subscription is owed it.
+            rx.status = 204
+            r = self.req("PUT", "/v1/webhooks/" + wid, dict(body, enabled=True), token=ADMIN_TOKEN)
+            self.assertEqual(r.status, 200, r.body)
+            after = self.post(sid, {"rec": 9})
+            events = rx.wait_for(lambda ev: {e["json"]["data"]["response"]["id"] for e in ev
+                                             if e["status"] == 204} >= set(before + [after]), timeout=90)
+        got = {e["json"]["data"]["response"]["id"] for e in events}
+        self.assertEqual(got & set(during), set(), "an event of the pause was sent")
+
+
+class NoSubscriptionTests(BaseAPITest):
+    """No subscription: nothing is logged (ingest pays one indexed probe)."""
+
+    def test_nothing_logged_without_a_subscription(self):
+        self.assertEqual(self.req("GET", "/v1/webhooks", token=ADMIN_TOKEN).json["webhooks"], [])
+        sid = self.new_survey(DEFINITION, prefix="nosub")
+        r = self.post_ok(sid, {"answers": {"rec": 5}, "customer": "nobody-listens"})
+        rid = r.json["id"]
+        self.assertEqual(self.req("PATCH", "/v1/responses/" + rid, {"answers": {"rec": 6}},
+                                  token=INGEST_TOKEN).status, 200)
+        self.assertEqual(self.req("DELETE", "/v1/responses/" + rid, token=ADMIN_TOKEN).status, 204)
+        self.assertEqual(self.req("DELETE", "/v1/customers/nobody-listens", token=ADMIN_TOKEN).status, 200)
+        self.assertEqual(db_query(self.daemon, "SELECT count(*) FROM webhook_events"), [(0,)])
 
 
 class HostedPageEventsTests(HostedPageBase):
