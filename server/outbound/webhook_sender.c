@@ -41,7 +41,7 @@
 #define SURVEYD_VERSION "unknown"
 #endif
 
-#define POLL_MS 1000                /* the outbox is counted this often */
+#define POLL_MS 1000                /* the backlog is counted (and trimmed) this often */
 #define WAKE_MIN_MS 50              /* commits make a claim at most this often */
 #define OUTCOME_RETRY_MS 100        /* after the writer refused a batch of outcomes */
 #define MAX_BACKOFF_MS INT64_C(3600000)
@@ -317,7 +317,7 @@ static void trim(struct webhook_sender *s)
     free(j.wants);
 }
 
-/* ---- counting the outbox ---- */
+/* ---- counting the backlog ---- */
 
 struct listing {
     struct subscription *subs;
