@@ -5,7 +5,8 @@
  * SQLite has one writer, the writer thread's connection, and one process owns the file: a claim
  * needs no row locks, its reads and its update are one statement of the only writer, and the log's
  * seq order is commit order (one writer commits in order), so a cursor never passes an event still
- * to commit. Erasure of deliveries and events is in sqlite_changes.c; a subscription's deliveries go with it by the foreign key. */
+ * to commit. Erasure of deliveries and events is in sqlite_changes.c; a subscription's deliveries
+ * go with it by the foreign key. */
 #include "sqlite_internal.h"
 
 #include <stdlib.h>

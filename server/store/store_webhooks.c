@@ -1,6 +1,7 @@
-/* store.h's "webhooks" and "the event log" sections, once for every backend (backend.h): argument checks, clearing the
- * rows an entry fills, what a new delivery starts as, and the claim's order. The backends
- * (sqlite_webhooks.c, postgres_webhooks.c) only speak their database. */
+/* store.h's "webhooks" and "the event log" sections, once for every backend (backend.h): argument
+ * checks, clearing the rows an entry fills, what a new delivery starts as, the claim's order, and
+ * what migrate's import keeps (seqs, cursors). The backends (sqlite_webhooks.c,
+ * postgres_webhooks.c) only speak their database. */
 #include "backend.h"
 
 #include <stdlib.h>

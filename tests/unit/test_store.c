@@ -3139,8 +3139,8 @@ static bool advisory_lock_awaited(void)
 }
 
 /* seq order is commit order: instance A logs an event and keeps its transaction open; instance B's
- * append waits for A's commit (the log's advisory lock) instead of drawing a seq and committing
- * before A. A reader that moves a cursor through what it can see meanwhile never passes an event
+ * append waits for A's commit (the log's advisory lock) before it draws a seq, so neither commits
+ * first with a seq above one still to commit. A reader that moves a cursor through what it can see meanwhile never passes an event
  * still to commit: it sees A's, then B's, in seq order, none skipped. */
 START_TEST(test_event_appends_commit_in_order)
 {
@@ -3163,14 +3163,18 @@ START_TEST(test_event_appends_commit_in_order)
     ck_assert_int_eq(store_begin(b.conn), STORE_OK);
     ck_assert_int_eq(pthread_create(&thread, NULL, append_in_thread, &b), 0);
     ck_assert_msg(advisory_lock_awaited(), "B's append did not wait for A's transaction");
+    /* A logs another event while B waits: B's seq must not have been drawn before its wait (it
+     * would fall between A's two, behind the cursor a reader moves once A commits). */
+    struct store_event_row third = event(3, "response.updated", NULL, "r1", NULL, NULL, now_ms);
+    ck_assert_int_eq(store_append_event(a, &third), STORE_OK);
     /* Nothing committed yet: the reader's cursor stays. */
     events_are((struct events_seen[]){events_after(store_reader(store), cursor, 100)}, 0, NULL);
     ck_assert_int_eq(store_commit(a), STORE_OK);
     ck_assert_int_eq(pthread_join(thread, NULL), 0);
     ck_assert_int_eq(b.status, STORE_OK);
     struct events_seen e = events_after(store_reader(store), cursor, 100);
-    events_are(&e, 1, (int[]){1});
-    cursor = e.seq[0];
+    events_are(&e, 2, (int[]){1, 3});
+    cursor = e.seq[1];
     ck_assert_int_eq(store_commit(b.conn), STORE_OK);
     e = events_after(store_reader(store), cursor, 100);
     events_are(&e, 1, (int[]){2});
