@@ -41,10 +41,16 @@ static enum store_status log_event(struct store_conn *conn, const struct store_e
     return status;
 }
 
-static enum store_status any_subscription(struct store_conn *conn, bool *any)
+/* Whether to log. When the sender's last count saw a subscription, the probe is skipped: on
+ * PostgreSQL it is a round trip of its own, and with it a change that logs would pay two statements
+ * where a change without subscriptions pays one (docs/benchmarks.md, "Webhooks"). The hint errs
+ * only towards logging an event nobody reads (for up to a second after the last subscription was
+ * deleted), which the pruning removes; "none" is always asked of the transaction, which alone
+ * sees a subscription another instance created a moment ago. */
+static enum store_status any_subscription(struct store_conn *conn, struct webhook_sender *sender, bool *any)
 {
-    *any = false;
-    return store_webhooks_exist(conn, any);
+    *any = webhook_sender_saw_subscriptions(sender);
+    return *any ? STORE_OK : store_webhooks_exist(conn, any);
 }
 
 /* response.deleted: the response as GET showed it, rendered now (it is gone once the job commits). */
@@ -84,9 +90,8 @@ enum store_status webhook_events_response_queued(struct store_conn *conn, struct
                                                  size_t *queued)
 {
     bool any;
-    (void)sender;
     *queued = 0;
-    enum store_status status = any_subscription(conn, &any);
+    enum store_status status = any_subscription(conn, sender, &any);
     if (status != STORE_OK || !any)
         return status;
     if (type == WEBHOOK_RESPONSE_DELETED)
@@ -111,9 +116,8 @@ enum store_status webhook_events_survey_queued(struct store_conn *conn, struct w
                                                const char *survey, int64_t now_ms, size_t *queued)
 {
     bool any;
-    (void)sender;
     *queued = 0;
-    enum store_status status = any_subscription(conn, &any);
+    enum store_status status = any_subscription(conn, sender, &any);
     if (status != STORE_OK || !any)
         return status;
     struct store_event_row event = {

@@ -104,6 +104,8 @@ struct webhook_sender {
     bool thread_started;
     bool ready;                     /* the first turn is done (under lock) */
     atomic_bool woken, stopping;
+    atomic_bool saw_subscriptions;  /* the last count listed at least one */
+    atomic_bool wants_wakes;        /* some enabled subscription has a free slot */
 
     pthread_mutex_t lock;           /* guards: subs (writes; the thread reads without it), stats,
                                      * job completion flags */
@@ -392,6 +394,7 @@ static void refresh(struct webhook_sender *s)
     s->nsubs = l.n;
     s->stats.queue_depth = total;
     pthread_mutex_unlock(&s->lock);
+    atomic_store(&s->saw_subscriptions, l.n > 0);
     free_subs(old_subs, old_n);
 }
 
@@ -1056,6 +1059,18 @@ static int poll_timeout(struct webhook_sender *s, int64_t now, bool stopping)
 
 /* One turn: count and claim when due (woken, or a slot came free), record outcomes, prune now and
  * then. */
+/* Whether a commit's wake could lead to anything now: only a subscription with a free slot prepares
+ * or claims on a wake. While every slot is held (a receiver that sleeps), commits only set the flag,
+ * without waking the thread: a context switch per commit was what the sleeping receiver still cost
+ * ingest. The flag is read at the thread's next turn (an attempt ending, or the next count). */
+static void update_wants_wakes(struct webhook_sender *s)
+{
+    bool wants = false;
+    for (size_t i = 0; i < s->nsubs && !wants; i++)
+        wants = s->subs[i].enabled && s->subs[i].in_flight < s->options.concurrency;
+    atomic_store(&s->wants_wakes, wants);
+}
+
 static void turn(struct webhook_sender *s, bool stopping)
 {
     int64_t now = timefmt_now_ms();
@@ -1106,6 +1121,7 @@ static void *sender_main(void *arg)
     for (;;) {
         bool stopping = atomic_load(&s->stopping);
         turn(s, stopping);
+        update_wants_wakes(s);
         if (stopping && s->attempts == NULL)
             break;
         curl_multi_poll(s->multi, NULL, 0, poll_timeout(s, timefmt_now_ms(), stopping), NULL);
@@ -1114,6 +1130,7 @@ static void *sender_main(void *arg)
         curl_multi_perform(s->multi, &running);
         if (harvest(s))
             s->slot_freed = true;
+        update_wants_wakes(s);
     }
     /* In-flight attempts are all finished (bounded by their timeout): record what they came to. */
     for (int i = 0; i < STOP_RECORD_TRIES && !record_outcomes(s); i++) {
@@ -1170,6 +1187,8 @@ struct webhook_sender *webhook_sender_start(struct store *store, struct writer *
     s->next_prune = 0; /* at start, like retention, then every PRUNE_EVERY_MS */
     atomic_init(&s->woken, false);
     atomic_init(&s->stopping, false);
+    atomic_init(&s->saw_subscriptions, false);
+    atomic_init(&s->wants_wakes, true);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->job_done, NULL);
     if (!ids_random_bytes(&s->rng, sizeof s->rng) || s->rng == 0)
@@ -1196,9 +1215,13 @@ void webhook_sender_wake(struct webhook_sender *sender)
     if (sender == NULL)
         return;
     /* The flag says why the poll ended; the wakeup ends it. Both stay valid until
-     * webhook_sender_free, so a commit after webhook_sender_stop wakes nobody, harmlessly. */
-    atomic_store(&sender->woken, true);
-    curl_multi_wakeup(sender->multi);
+     * webhook_sender_free, so a commit after webhook_sender_stop wakes nobody, harmlessly. A flag
+     * already set has its wakeup on the way (or the thread is awake and about to read it); while
+     * no subscription has a free slot the flag alone waits for the thread's next turn. */
+    if (atomic_exchange(&sender->woken, true))
+        return;
+    if (atomic_load(&sender->wants_wakes))
+        curl_multi_wakeup(sender->multi);
 }
 
 void webhook_sender_get_stats(struct webhook_sender *sender, struct webhook_stats *out)
@@ -1210,6 +1233,11 @@ void webhook_sender_get_stats(struct webhook_sender *sender, struct webhook_stat
     pthread_mutex_lock(&sender->lock);
     *out = sender->stats;
     pthread_mutex_unlock(&sender->lock);
+}
+
+bool webhook_sender_saw_subscriptions(struct webhook_sender *sender)
+{
+    return sender != NULL && atomic_load(&sender->saw_subscriptions);
 }
 
 void webhook_sender_stop(struct webhook_sender *sender)

@@ -74,6 +74,14 @@ void webhook_sender_wake(struct webhook_sender *sender);
 
 void webhook_sender_get_stats(struct webhook_sender *sender, struct webhook_stats *out);
 
+/* Whether the last count (at most a second old) saw at least one subscription. A hint for logging
+ * events, safe in one direction only: true lets a change append its event without asking the
+ * database first (an event logged after the last subscription went is harmless: nobody's cursor
+ * reads it, and the pruning deletes it); false must be checked in the transaction
+ * (store_webhooks_exist), since another instance may have just created one. Any thread; NULL:
+ * false. Added by h-ev-flow. */
+bool webhook_sender_saw_subscriptions(struct webhook_sender *sender);
+
 /* Lets in-flight attempts finish (bounded by WEBHOOK_TIMEOUT_MS) and records their outcomes, then
  * stops. Call before writer_stop. NULL is fine. */
 void webhook_sender_stop(struct webhook_sender *sender);
