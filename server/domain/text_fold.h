@@ -8,8 +8,10 @@
  *
  * Folding, per code point as FTS5 does it: upper to lower case (Latin, Greek, Cyrillic, Armenian,
  * Georgian, Glagolitic, Cherokee, Deseret, ...; ẞ → ß, and ß stays ß: FTS5 never expands one
- * character into two), and letters with diacritics to their base letter (é ê è ë → e, ç → c,
- * ø → o, ł → l, đ → d, ǆ stays one letter). Greek accents stay (ά is not α), as in FTS5. */
+ * character into two), and Latin letters with diacritics to their base letter (é ê è ë → e, ç → c,
+ * ő → o, ș → s, ơ → o, ǅ → ǆ). Letters that are letters of their own, not a letter with a mark,
+ * are only lower-cased: ø, ł, đ, æ, œ, ı (ıstanbul does not find istanbul). Greek and Cyrillic are
+ * lower-cased and keep their accents (ά is not α, ё is not е), as in FTS5. */
 #ifndef SURVEYD_TEXT_FOLD_H
 #define SURVEYD_TEXT_FOLD_H
 
