@@ -198,6 +198,23 @@ START_TEST(errors_with_positions)
     expect_error("é\xFF", I, 1, "UTF-8");
     expect_error("\xF4\x90\x80\x80", I, 0, "UTF-8");
     expect_error_n("a\0b", 3, I, 1, "NUL");
+
+    /* The examples of docs/search.md "Errors", as written there. */
+    expect_error("(late OR slow", I, 0, "this ( is never closed");
+    expect_error("late OR slow)", I, 12, "this ) has no ( to close");
+    expect_error("refund ()", I, 7, "these parentheses have nothing in them");
+    expect_error("\"money back", I, 0, "this \" starts a phrase that is never closed");
+    expect_error("refund \"\"", I, 7, "this phrase has no words in it");
+    expect_error("refund OR", I, 7, "OR needs a word, phrase or ( after it");
+    expect_error("OR refund", I, 0, "OR needs a word, phrase or ( before it");
+    expect_error("refund AND OR late", I, 7, "AND needs a word, phrase or ( after it");
+    expect_error("refund NOT", I, 7, "NOT needs a word, phrase or ( after it");
+    expect_error("NOT paypal", I, 0, "a NOT needs something to exclude from: write a NOT b");
+    expect_error("refund OR NOT paypal", I, 10, "a NOT needs something to exclude from: write a NOT b");
+    expect_error("d*", I, 0, "a prefix needs at least 2 characters before the *");
+    expect_error("refund *", I, 7, "a * can only end a word (prefix*)");
+    expect_error("\"money back\"*", I, 12, "a * can only end a word (prefix*), not a phrase");
+    expect_error("crème (", I, 6, "this ( is never closed");
 }
 END_TEST
 
@@ -393,6 +410,20 @@ START_TEST(tokens_agree_with_fts5)
     sqlite3_finalize(st);
     ck_assert_int_eq(checked, docs);
     sqlite3_close(db);
+}
+END_TEST
+
+/* A folded token goes to FTS5 quoted, and FTS5 tokenises and folds it again: that must give it back
+ * unchanged, for every code point there is. */
+START_TEST(folding_is_closed_and_idempotent)
+{
+    for (uint32_t c = 1; c <= 0x10FFFF; c++) {
+        if (!text_fold_starts_token(c))
+            continue;
+        uint32_t f = text_fold_char(c);
+        ck_assert_msg(f != 0 && text_fold_starts_token(f) && text_fold_char(f) == f, "U+%04X folds to U+%04X",
+                      (unsigned)c, (unsigned)f);
+    }
 }
 END_TEST
 
@@ -827,6 +858,7 @@ static Suite *text_query_suite(void)
     TCase *folding = tcase_create("folding");
     tcase_set_timeout(folding, 60);
     tcase_add_test(folding, tokens_agree_with_fts5);
+    tcase_add_test(folding, folding_is_closed_and_idempotent);
     tcase_add_test(folding, fold_strings);
     tcase_add_test(folding, diacritics_find_the_document);
     suite_add_tcase(s, folding);
