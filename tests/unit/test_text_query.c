@@ -158,6 +158,8 @@ START_TEST(errors_with_positions)
     /* Positions are in code points: é and ü take two bytes, 日 three. */
     expect_error("é (a", I, 2, "( is never closed");
     expect_error("日本 ü)", I, 4, ") has no (");
+    expect_error("a\xE3\x80\x80\xC2\xA0(", I, 3, "( is never closed"); /* ideographic space, NBSP */
+    expect_error("\xE2\x80\x83OR a", I, 1, "OR needs");                /* em space */
     /* Phrases. */
     expect_error("\"money back", I, 0, "never closed");
     expect_error("ü \"b", I, 2, "never closed");
