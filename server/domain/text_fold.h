@@ -3,8 +3,9 @@
  *
  * A token is a run of token characters: letters, digits and private-use characters as SQLite 3.40
  * classifies them (its tables, read back out of SQLite by text_fold_gen.py, so they agree where
- * SQLite's older Unicode data differs from today's). Everything else separates. Combining
- * diacritics (U+0300..U+0331, those FTS5 removes) continue a token and fold to nothing.
+ * SQLite's older Unicode data differs from today's). Everything else separates. The combining
+ * diacritics FTS5 removes (most of U+0300..U+0331) continue a token and fold to nothing; they can't
+ * start one.
  *
  * Folding, per code point as FTS5 does it: upper to lower case (Latin, Greek, Cyrillic, Armenian,
  * Georgian, Glagolitic, Cherokee, Deseret, ...; ẞ → ß, and ß stays ß: FTS5 never expands one

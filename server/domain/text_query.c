@@ -171,7 +171,7 @@ static bool add_term(struct parser *p, struct text_query_term *term)
     return true;
 }
 
-/* "...": at points at the opening quote; returns where the lexing goes on. */
+/* "...": *at is the opening quote; on success *at and *chars are moved past the closing one. */
 static bool lex_phrase(struct parser *p, size_t *at, size_t *chars)
 {
     size_t position = *chars;

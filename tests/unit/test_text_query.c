@@ -648,7 +648,8 @@ START_TEST(fts5_equals_reference)
         "\"creme brulee\" NOT cold", "uber", "über*", "not good", "and OR or", "rude agent NOT money",
         "a NOT (b NOT c) OR paypal", "paypal NOT (refund NOT refused)", "re*", "the NOT arrived",
         "(((refund)))", "refund OR \"money back\"", "slow NOT (rude NOT agent)", "fast delivery OR uber fast",
-        "refus* OR request*", "late late", "\"late late late\"", "\"late late late late\"", "zz*",
+        "refus* OR request*", "money-ba*", "\"e mai\" OR e-ma*", "late late", "\"late late late\"",
+        "\"late late late late\"", "zz*",
     };
     sqlite3 *db = open_fts5();
     struct ref_doc docs[NDOCS];
