@@ -16,7 +16,7 @@ set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FUZZ_DIR="$ROOT/tests/fuzz"
-ALL_HARNESSES=(fuzz_json_response fuzz_definition fuzz_query fuzz_cursor fuzz_form)
+ALL_HARNESSES=(fuzz_json_response fuzz_definition fuzz_query fuzz_cursor fuzz_form fuzz_text_query)
 
 SECONDS_EACH=${1:-60}
 case $SECONDS_EACH in
@@ -39,7 +39,17 @@ sources_for() {
             echo api/query.c domain/validate.c domain/survey.c domain/ids.c domain/timefmt.c oom.c ;;
         fuzz_form)
             echo http/http_form.c domain/visit.c ;;
+        fuzz_text_query)
+            echo domain/text_query.c domain/text_query_sql.c domain/text_query_match.c domain/text_fold.c \
+                domain/text_buffer.c ;;
         *) return 1 ;;
+    esac
+}
+
+# Libraries beyond cJSON and libm (fuzz_text_query runs each translation through a real FTS5 table).
+libs_for() {
+    case $1 in
+        fuzz_text_query) echo -lsqlite3 ;;
     esac
 }
 
@@ -66,8 +76,8 @@ for name in "${HARNESSES[@]}"; do
     for s in $srcs; do server_srcs+=("$ROOT/server/$s"); done
 
     echo "== building $name" >&2
-    # shellcheck disable=SC2086  # CJSON_* are word lists from pkg-config
-    if ! "$CC" "${CFLAGS[@]}" $CJSON_CFLAGS "$FUZZ_DIR/$name.c" "${server_srcs[@]}" $CJSON_LIBS -lm \
+    # shellcheck disable=SC2086,SC2046  # CJSON_* and libs_for are word lists
+    if ! "$CC" "${CFLAGS[@]}" $CJSON_CFLAGS "$FUZZ_DIR/$name.c" "${server_srcs[@]}" $CJSON_LIBS $(libs_for "$name") -lm \
             -o "$BUILD/$name" 2>"$BUILD/$name.build.log"; then
         cat "$BUILD/$name.build.log" >&2
         summaries+=("$name: build failed (see $BUILD/$name.build.log)")
