@@ -1,13 +1,15 @@
 -- surveyd schema, version 10: webhooks (store.h, "webhooks"): the subscriptions and their outbox.
--- An event becomes one delivery per matching subscription, inserted in the same transaction as the
--- change that caused it, so it is never lost and never sent for a change that rolled back.
+-- (Since version 11, schema/011_webhook_events.sql: a change appends one row to the event log in its
+-- own transaction, and the sender makes the deliveries from the log later, as it has room to send
+-- them; these tables are unchanged but for webhooks.cursor. Until then an event became one delivery
+-- per matching subscription, inserted in the same transaction as the change that caused it.)
 --   webhooks:           one row per subscription; events, surveys (NULL: every survey) and filter
 --                       (NULL: none) are JSON text as domain/webhook_spec.h normalised them; the
 --                       signing secret is kept in clear (it signs), old_secret signs too until
 --                       old_secret_until; disabled_at 0 means enabled (a 410 Gone sets it);
 --                       backlog counts its PENDING and SENDING deliveries, kept by the triggers
---                       below in the statement that changes one, so that the outbox's cap is
---                       checked without counting a backlog that may hold 100 000 rows.
+--                       below in the statement that changes one, so that a backlog that may hold
+--                       100 000 rows is known without counting them.
 --   webhook_deliveries: one row per (event, subscription). state: 0 pending, 1 sending, 2 delivered,
 --                       3 dead (enum store_delivery_state). seq is the order of insertion: claims
 --                       take the oldest first, and a delivery waits while an earlier one of the same

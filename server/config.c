@@ -166,7 +166,7 @@ void config_print_usage(const char *program)
            "                                to 1 h, with jitter [SURVEYD_WEBHOOK_RETRY_BASE_MS] (default 10000)\n"
            "      --webhook-concurrency N   attempts in flight per subscription (1-64)\n"
            "                                [SURVEYD_WEBHOOK_CONCURRENCY] (default 4)\n"
-           "      --webhook-queue-max N     pending deliveries per subscription (100-10000000); events\n"
+           "      --webhook-queue-max N     events waiting per subscription (100-10000000); the oldest\n"
            "                                past it are dropped and counted [SURVEYD_WEBHOOK_QUEUE_MAX] (default 100000)\n"
            "      --webhook-keep-days N     keep delivered and dead deliveries N days (1-365) for replay\n"
            "                                [SURVEYD_WEBHOOK_KEEP_DAYS] (default 30)\n");

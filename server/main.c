@@ -23,6 +23,7 @@
 #include "routes.h"
 #include "smtp.h"
 #include "store.h"
+#include "webhook_events.h"
 #include "webhook_sender.h"
 #include "writer.h"
 
@@ -81,6 +82,7 @@ static struct webhook_sender *start_webhooks(const struct config *config, struct
         .concurrency = config->webhook_concurrency,
         .queue_max = config->webhook_queue_max,
         .keep_days = config->webhook_keep_days,
+        .prepare = webhook_events_prepare,
     };
     app->webhook_allow_private = config->webhook_allow_private;
     if (config->webhook_allow_private)

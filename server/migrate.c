@@ -141,9 +141,10 @@ static enum store_status begin_copy(const struct store_dump_counts *counts, void
         return STORE_CONFLICT;
     }
     printf("migrate: copying %lld surveys, %lld responses, %lld idempotency records, %lld invitations, %lld webhooks,"
-           " %lld webhook deliveries\n",
+           " %lld webhook deliveries, %lld webhook events\n",
            (long long)counts->surveys, (long long)counts->responses, (long long)counts->records,
-           (long long)counts->invitations, (long long)counts->webhooks, (long long)counts->deliveries);
+           (long long)counts->invitations, (long long)counts->webhooks, (long long)counts->deliveries,
+           (long long)counts->events);
     fflush(stdout);
     return STORE_OK;
 }
@@ -163,10 +164,11 @@ static enum store_status row_done(struct migrate *m, enum store_status status, c
     if (status != STORE_OK)
         return status;
     printf("migrate: %lld of %lld responses, %lld of %lld idempotency records, %lld of %lld invitations, %lld of %lld"
-           " webhook deliveries\n",
+           " webhook deliveries, %lld of %lld webhook events\n",
            (long long)m->copied.responses, (long long)m->expected.responses, (long long)m->copied.records,
            (long long)m->expected.records, (long long)m->copied.invitations, (long long)m->expected.invitations,
-           (long long)m->copied.deliveries, (long long)m->expected.deliveries);
+           (long long)m->copied.deliveries, (long long)m->expected.deliveries, (long long)m->copied.events,
+           (long long)m->expected.events);
     fflush(stdout);
     return start_batch(m);
 }
@@ -253,6 +255,20 @@ static enum store_status copy_delivery(const struct store_delivery_row *row, voi
     return row_done(m, status, "");
 }
 
+/* A logged event keeps its seq and id: the subscriptions' cursors (copied with them) point into
+ * the same order, and the copy's sender prepares what the source had not yet prepared. */
+static enum store_status copy_event(const struct store_event_row *row, void *arg)
+{
+    struct migrate *m = arg;
+    enum store_status status = store_import_event(m->target, row);
+
+    if (status == STORE_OK)
+        m->copied.events++;
+    else if (m->problem[0] == '\0')
+        snprintf(m->problem, sizeof m->problem, "webhook event %s: %s", row->id, store_last_error(m->target));
+    return row_done(m, status, "");
+}
+
 static const struct store_dump_sink copy_sink = {
     .begin = begin_copy,
     .survey = copy_survey,
@@ -261,6 +277,7 @@ static const struct store_dump_sink copy_sink = {
     .invitation = copy_invitation,
     .webhook = copy_webhook,
     .delivery = copy_delivery,
+    .event = copy_event,
 };
 
 /* "DIR" means the SQLite store in DIR; a location with a scheme is taken as it is. */
@@ -278,7 +295,8 @@ static char *source_location(const char *from)
 static bool same_counts(const struct store_dump_counts *a, const struct store_dump_counts *b)
 {
     return a->surveys == b->surveys && a->responses == b->responses && a->records == b->records &&
-           a->invitations == b->invitations && a->webhooks == b->webhooks && a->deliveries == b->deliveries;
+           a->invitations == b->invitations && a->webhooks == b->webhooks && a->deliveries == b->deliveries &&
+           a->events == b->events;
 }
 
 static int report(const struct migrate *m, enum store_status status, const char *err)
@@ -290,19 +308,22 @@ static int report(const struct migrate *m, enum store_status status, const char 
     }
     if (status == STORE_OK && same_counts(&m->copied, &m->expected)) {
         printf("migrate: copied %lld surveys, %lld responses, %lld idempotency records, %lld invitations, %lld"
-               " webhooks, %lld webhook deliveries\n",
+               " webhooks, %lld webhook deliveries, %lld webhook events\n",
                (long long)m->copied.surveys, (long long)m->copied.responses, (long long)m->copied.records,
-               (long long)m->copied.invitations, (long long)m->copied.webhooks, (long long)m->copied.deliveries);
+               (long long)m->copied.invitations, (long long)m->copied.webhooks, (long long)m->copied.deliveries,
+               (long long)m->copied.events);
         return 0;
     }
     fprintf(stderr, "surveyd migrate: %s\n", m->problem[0] ? m->problem : err[0] ? err : "the copy failed");
     fprintf(stderr, "surveyd migrate: copied %lld of %lld surveys, %lld of %lld responses, %lld of %lld idempotency "
-                    "records, %lld of %lld invitations, %lld of %lld webhooks, %lld of %lld webhook deliveries; the "
-                    "target holds a partial copy: drop and recreate it before migrating again\n",
+                    "records, %lld of %lld invitations, %lld of %lld webhooks, %lld of %lld webhook deliveries, %lld of "
+                    "%lld webhook events; the target holds a partial copy: drop and recreate it before migrating "
+                    "again\n",
             (long long)m->copied.surveys, (long long)m->expected.surveys, (long long)m->copied.responses,
             (long long)m->expected.responses, (long long)m->copied.records, (long long)m->expected.records,
             (long long)m->copied.invitations, (long long)m->expected.invitations, (long long)m->copied.webhooks,
-            (long long)m->expected.webhooks, (long long)m->copied.deliveries, (long long)m->expected.deliveries);
+            (long long)m->expected.webhooks, (long long)m->copied.deliveries, (long long)m->expected.deliveries,
+            (long long)m->copied.events, (long long)m->expected.events);
     return 1;
 }
 

@@ -4,8 +4,9 @@
 --   state: 0 pending, 1 sending, 2 delivered, 3 dead. Several instances claim from the same outbox
 --          with FOR UPDATE SKIP LOCKED (postgres_webhooks.c).
 --   backlog: PENDING and SENDING deliveries of the subscription, kept by the triggers below in the
---            statement that changes one. An instance adding to a subscription's outbox holds its
---            row's lock until it commits, so other instances' writes to the same outbox wait for it;
+--            statement that changes one. (Since version 5, 005_webhook_events.sql, deliveries are
+--            made from the event log by the sender, not at ingest.) An instance adding to a
+--            subscription's outbox holds its row's lock until it commits, so other instances' writes to the same outbox wait for it;
 --            two transactions that take two subscriptions' rows in opposite orders deadlock, and
 --            PostgreSQL ends one of them (a job the writer runs again: STORE_RETRY).
 -- Webhook writes change no metrics: they bump no data_versions row.

@@ -81,8 +81,8 @@ struct api_job {
     char survey[SURVEY_ID_MAX + 1];     /* whose data versions to bump; "" for every survey */
     char context_id[SURVEY_ID_MAX + 1]; /* what the job is about, for jobs that need no more */
     writer_committed_fn after_commit;   /* optional, after the commit and the version bump */
-    size_t webhook_events;              /* webhook deliveries apply stored (webhook_events.h): when
-                                         * any, the sender is woken once they committed */
+    size_t webhook_events;              /* webhook events apply logged (webhook_events.h): when any,
+                                         * the sender is woken once they committed */
 };
 
 /* Hands job to the writer and suspends the request; the handler runs again once the job's

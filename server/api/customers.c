@@ -151,6 +151,7 @@ struct erase_job {
     int64_t deleted;
     char **ids;                     /* traces of the erased responses: what must not stay on disk */
     int id_count;
+    bool *logged;                   /* per trace: still in the webhook event log, by design */
 };
 
 static void erase_job_free(void *state)
@@ -159,7 +160,52 @@ static void erase_job_free(void *state)
     for (int i = 0; i < erase->id_count; i++)
         free(erase->ids[i]);
     free(erase->ids);
+    free(erase->logged);
     free(erase);
+}
+
+/* ---- traces the event log keeps by design ---- */
+
+#define LOG_PAGE 1000
+
+struct log_scan {
+    struct erase_job *erase;
+    int64_t last_seq;
+    int64_t rows;
+};
+
+static void mark_logged(const struct store_event_row *row, void *arg)
+{
+    struct log_scan *scan = arg;
+    struct erase_job *erase = scan->erase;
+    scan->last_seq = row->seq;
+    scan->rows++;
+    if (row->subject == NULL)
+        return;
+    for (int i = 0; i < erase->id_count; i++) {
+        if (!erase->logged[i] && strcmp(erase->ids[i], row->subject) == 0)
+            erase->logged[i] = true;
+    }
+}
+
+/* Their responses' created and updated events stay in the log after the erasure, holding the
+ * response id alone (store.h: preparing passes them over, since the responses are gone; they go
+ * when the log is pruned). Those ids are then no stale trace of their rows: the purge would find
+ * them, rewrite the whole database for them at every erasure, and find them there again. Every
+ * other trace (their texts, invitations, deliveries, the ids no event names) is still searched. */
+static enum store_status find_logged_traces(struct store_conn *conn, struct erase_job *erase)
+{
+    struct log_scan scan = {.erase = erase};
+    free(erase->logged);
+    erase->logged = calloc(erase->id_count ? (size_t)erase->id_count : 1, sizeof *erase->logged);
+    if (erase->logged == NULL)
+        return STORE_ERROR;
+    enum store_status status;
+    do {
+        scan.rows = 0;
+        status = store_list_events(conn, scan.last_seq, LOG_PAGE, mark_logged, &scan);
+    } while (status == STORE_OK && scan.rows == LOG_PAGE);
+    return status;
 }
 
 static enum store_status apply_erase(struct store_conn *conn, struct writer_job *job)
@@ -168,6 +214,8 @@ static enum store_status apply_erase(struct store_conn *conn, struct writer_job 
     enum store_status status = store_customer_traces(conn, erase->customer, &erase->ids, &erase->id_count);
     if (status == STORE_OK)
         status = store_erase_customer(conn, erase->customer, &erase->deleted);
+    if (status == STORE_OK)
+        status = find_logged_traces(conn, erase);
     if (status != STORE_OK)
         return status;
     /* After the erasure, which removed every delivery of theirs: this one only says that it happened. */
@@ -182,7 +230,8 @@ static void keep_erased_event(struct erase_job *erase)
 {
     int kept = 0;
     for (int i = 0; i < erase->id_count; i++) {
-        if (erase->job.webhook_events > 0 && strcmp(erase->ids[i], erase->customer) == 0)
+        if ((erase->job.webhook_events > 0 && strcmp(erase->ids[i], erase->customer) == 0) ||
+            (erase->logged && erase->logged[i]))
             free(erase->ids[i]);
         else
             erase->ids[kept++] = erase->ids[i];

@@ -185,10 +185,11 @@ static void emit_webhooks(struct text *t, struct app *app)
     emit(t, "# TYPE surveyd_webhook_retries_total counter\nsurveyd_webhook_retries_total %llu\n", s.retried);
     emit(t, "# HELP surveyd_webhook_disabled_total Subscriptions disabled because their receiver answered 410 Gone.\n");
     emit(t, "# TYPE surveyd_webhook_disabled_total counter\nsurveyd_webhook_disabled_total %llu\n", s.disabled);
-    emit(t, "# HELP surveyd_webhook_dropped_total Events not stored for a subscription whose outbox was full "
-            "(--webhook-queue-max).\n");
+    emit(t, "# HELP surveyd_webhook_dropped_total Events dropped, oldest first, for a subscription whose backlog "
+            "passed --webhook-queue-max.\n");
     emit(t, "# TYPE surveyd_webhook_dropped_total counter\nsurveyd_webhook_dropped_total %llu\n", s.dropped);
-    emit(t, "# HELP surveyd_webhook_queue_depth Webhook deliveries pending or being sent, over every subscription.\n");
+    emit(t, "# HELP surveyd_webhook_queue_depth Webhook deliveries pending or being sent, plus logged events not "
+            "yet prepared, over every subscription.\n");
     emit(t, "# TYPE surveyd_webhook_queue_depth gauge\nsurveyd_webhook_queue_depth %lld\n", (long long)s.queue_depth);
     emit(t, "# HELP surveyd_webhook_in_flight Webhook delivery attempts in progress in this process.\n");
     emit(t, "# TYPE surveyd_webhook_in_flight gauge\nsurveyd_webhook_in_flight %lld\n", (long long)s.in_flight);

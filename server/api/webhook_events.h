@@ -24,8 +24,9 @@
 #include "webhook_sender.h"
 #include "webhook_spec.h"
 
-/* response.created / response.updated (after the write) or response.deleted (before it: the
- * payload carries the response as it was). Reads the response back on conn. */
+/* response.created / response.updated (after the write: logs the response id alone) or
+ * response.deleted (before it: reads the response back on conn and logs it as GET shows it, the
+ * payload it will carry). */
 enum store_status webhook_events_response(struct store_conn *conn, struct webhook_sender *sender,
                                           enum webhook_event type, const char *response_id, int64_t now_ms);
 
@@ -33,22 +34,24 @@ enum store_status webhook_events_response(struct store_conn *conn, struct webhoo
 enum store_status webhook_events_survey(struct store_conn *conn, struct webhook_sender *sender, const char *survey,
                                         int64_t now_ms);
 
-/* customer.erased, after the erasure (which removed the customer's undelivered events). The
+/* customer.erased, after the erasure (which removed the customer's undelivered deliveries and the
+ * logged events that hold their data). The
  * payload holds the customer id, how many responses were deleted, and when: nothing else. */
 enum store_status webhook_events_customer_erased(struct store_conn *conn, struct webhook_sender *sender,
                                                  const char *customer, int64_t deleted, int64_t now_ms);
 
-/* webhook_events_response and webhook_events_survey telling how many deliveries they stored
- * (*queued; 0 when no subscription matched or all were at their cap): the job then wakes the
- * sender only when there is something to send. Added by h-wh-events. */
+/* webhook_events_response and webhook_events_survey telling whether they logged the event
+ * (*queued 1; 0 when no subscription exists): the job then wakes the sender only when there is
+ * something to prepare. Added by h-wh-events. */
 enum store_status webhook_events_response_queued(struct store_conn *conn, struct webhook_sender *sender,
                                                  enum webhook_event type, const char *response_id, int64_t now_ms,
                                                  size_t *queued);
 enum store_status webhook_events_survey_queued(struct store_conn *conn, struct webhook_sender *sender,
                                                const char *survey, int64_t now_ms, size_t *queued);
 
-/* webhook_events_customer_erased, telling how many deliveries it stored (*queued). While one of them is undelivered the
- * customer's id is on disk by design (it is the event's body), and the purge that follows the
+/* webhook_events_customer_erased, telling whether it logged the event (*queued 1). While the event is
+ * in the log, or a delivery of it is undelivered, the customer's id is on disk by design (it is the
+ * event's object and the delivery's body), and the purge that follows the
  * erasure must not take it for a stale trace of their data: it would rewrite the whole database for
  * it at every erasure, and find it still there. Added by h-wh-events. */
 enum store_status webhook_events_customer_erased_queued(struct store_conn *conn, struct webhook_sender *sender,
@@ -57,8 +60,11 @@ enum store_status webhook_events_customer_erased_queued(struct store_conn *conn,
 
 /* Writer only (a writer job's apply): prepares up to max deliveries for webhook from the events
  * after its cursor, reading at most a few hundred events per call, and moves the cursor past every
- * event it read. *prepared says how many deliveries it stored. Nothing for a disabled subscription;
- * *prepared 0 and STORE_OK when another instance is preparing for it now (PostgreSQL). */
+ * event it read. *prepared says how many deliveries it stored. A disabled (paused, or 410) subscription
+ * sends nothing now, so max does not bound it: each event logged before its disabled_at becomes a
+ * PENDING delivery (sent when it is enabled again), each later one is passed over (docs/webhooks.md:
+ * nothing is recorded for it while paused). *prepared 0 and STORE_OK when another instance is
+ * preparing for it now (PostgreSQL). */
 enum store_status webhook_events_prepare(struct store_conn *conn, const char *webhook, int max, int64_t now_ms,
                                          int *prepared);
 

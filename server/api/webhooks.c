@@ -14,6 +14,7 @@
 #include "ids.h"
 #include "oom.h"
 #include "timefmt.h"
+#include "webhook_events.h"
 #include "webhook_sender.h"
 #include "webhook_sign.h"
 #include "webhook_spec.h"
@@ -148,6 +149,23 @@ static cJSON *render_delivery(const struct store_delivery_row *row, bool with_pa
     return out;
 }
 
+/* The backlog: open deliveries (pending or sending) plus the logged events after the cursor, not
+ * prepared yet. The events are an upper bound (some will not match, some will be passed over), the
+ * price of not matching them at ingest; the same sum is the queue-depth gauge
+ * (docs/webhook-delivery.md). */
+static enum store_status count_backlog(struct store_conn *conn, const struct store_webhook_row *row,
+                                       struct backlog *backlog)
+{
+    int64_t events = 0, oldest_event = 0;
+    enum store_status status = store_delivery_backlog(conn, row->id, &backlog->pending, &backlog->oldest_ms);
+    if (status == STORE_OK)
+        status = store_count_events(conn, row->cursor, &events, &oldest_event);
+    backlog->pending += events;
+    if (oldest_event != 0 && (backlog->oldest_ms == 0 || oldest_event < backlog->oldest_ms))
+        backlog->oldest_ms = oldest_event;
+    return status;
+}
+
 /* Reads the subscription and its backlog and renders them (NULL with *status set otherwise). */
 static cJSON *load_webhook(struct store_conn *conn, const char *id, int64_t now_ms, enum store_status *status)
 {
@@ -156,7 +174,7 @@ static cJSON *load_webhook(struct store_conn *conn, const char *id, int64_t now_
     *status = conn ? store_get_webhook(conn, id, &row) : STORE_UNAVAILABLE;
     if (*status != STORE_OK)
         return NULL;
-    *status = store_delivery_backlog(conn, id, &backlog.pending, &backlog.oldest_ms);
+    *status = count_backlog(conn, &row, &backlog);
     cJSON *out = *status == STORE_OK ? render_webhook(&row, &backlog, now_ms) : NULL;
     store_webhook_row_free(&row);
     return out;
@@ -253,6 +271,37 @@ static void put_disabled(const struct webhook_job *put, const struct store_webho
     }
 }
 
+/* A disabled subscription enabled again: first the log is settled as the disabled one is owed
+ * it (events before disabled_at become deliveries, later ones are passed over), or the sender,
+ * which does that about once a second, might not have come to them, and what happened during the
+ * pause would be sent. A few pages at most per PUT (the writer is held meanwhile); should more
+ * remain (a pause of many thousand events, resumed within a second), the rest are prepared as for
+ * the enabled subscription. */
+static enum store_status settle_paused(struct store_conn *conn, const char *webhook, int64_t now_ms)
+{
+    enum store_status status = STORE_OK;
+    for (int page = 0; page < 16 && status == STORE_OK; page++) {
+        int64_t cursor_before, left = 0, oldest;
+        struct store_webhook_row row;
+        if ((status = store_get_webhook(conn, webhook, &row)) != STORE_OK)
+            break;
+        cursor_before = row.cursor;
+        store_webhook_row_free(&row);
+        if ((status = store_count_events(conn, cursor_before, &left, &oldest)) != STORE_OK || left == 0)
+            break;
+        int prepared;
+        if ((status = webhook_events_prepare(conn, webhook, 0, now_ms, &prepared)) != STORE_OK)
+            break;
+        if ((status = store_get_webhook(conn, webhook, &row)) != STORE_OK)
+            break;
+        bool moved = row.cursor > cursor_before;
+        store_webhook_row_free(&row);
+        if (!moved)
+            break; /* another instance prepares for it now */
+    }
+    return status;
+}
+
 static enum store_status apply_put(struct store_conn *conn, struct writer_job *writer_job)
 {
     struct webhook_job *put = (struct webhook_job *)writer_job;
@@ -263,6 +312,11 @@ static enum store_status apply_put(struct store_conn *conn, struct writer_job *w
     bool exists = status == STORE_OK;
     if (!exists && status != STORE_NOT_FOUND)
         return status;
+    if (exists && old.disabled_at != 0 && put->spec.enabled &&
+        (status = settle_paused(conn, put->webhook, put->now_ms)) != STORE_OK) {
+        store_webhook_row_free(&old);
+        return status;
+    }
 
     snprintf(row.id, sizeof row.id, "%s", put->webhook);
     row.url = put->spec.url;

@@ -1,11 +1,17 @@
-/* The outbox's consumer (webhook_sender.h): one thread, libcurl's multi interface.
+/* The event log's consumer (webhook_sender.h): one thread, libcurl's multi interface.
  *
- * Each turn of the loop: count the outbox (a reader connection: list the subscriptions and each
- * one's backlog), claim due deliveries through the writer (up to `concurrency` in flight per
- * subscription), start an easy handle per claim, let curl run until something finishes, the next
- * poll is due or a commit wakes us, and record the outcomes through the writer. Every write waits
- * for its job's result: the thread is the only one to touch its lists, so nothing here is shared
- * but the statistics and the per-subscription depths (under `lock`) and the wake flag.
+ * Each turn of the loop: count the backlog (a reader connection: list the subscriptions, each
+ * one's open deliveries and the logged events after its cursor), trim what is past the cap, then,
+ * for each subscription with a free slot, prepare the next events into deliveries and claim due
+ * deliveries in one writer job (up to `concurrency` in flight per subscription), start an easy
+ * handle per claim, let curl run until something finishes, the next poll is due or a commit wakes
+ * us, and record the outcomes through the writer. Every write waits for its job's result: the
+ * thread is the only one to touch its lists, so nothing here is shared but the statistics (under
+ * `lock`) and the wake flag.
+ *
+ * Preparing only as many events as there are free slots is what keeps a slow receiver off the
+ * ingest path: while it holds every slot, nothing is prepared for it, no writer job runs for it,
+ * and its events wait in the log (counted in its backlog, trimmed at the cap).
  *
  * At-least-once: an outcome the writer could not take (queue full, a failed commit) is kept and
  * recorded on a later turn; one never recorded (the process died) leaves the delivery SENDING
@@ -16,6 +22,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,7 +41,7 @@
 #define SURVEYD_VERSION "unknown"
 #endif
 
-#define POLL_MS 1000                /* the outbox is counted this often */
+#define POLL_MS 1000                /* the backlog is counted (and trimmed) this often */
 #define WAKE_MIN_MS 50              /* commits make a claim at most this often */
 #define OUTCOME_RETRY_MS 100        /* after the writer refused a batch of outcomes */
 #define MAX_BACKOFF_MS INT64_C(3600000)
@@ -43,6 +50,7 @@
 #define PRUNE_BATCH 1000            /* rows per transaction: ingest waits behind one batch at most */
 #define PRUNE_BATCHES 20            /* per round; the next round goes on */
 #define DROP_LOG_MS INT64_C(60000)
+#define PREPARE_CALLS 4             /* prepare calls (pages of the log) per subscription and job */
 #define STOP_RECORD_TRIES 50        /* x OUTCOME_RETRY_MS: how long a stop waits for a full writer */
 
 const double webhook_latency_bounds[WEBHOOK_LATENCY_BUCKETS] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600, 3600};
@@ -53,8 +61,11 @@ struct subscription {
     char *url, *secret, *old_secret;
     int64_t old_secret_until;
     bool enabled;
-    int64_t depth;                  /* pending + sending, as last counted (read by webhook_sender_full) */
-    int64_t last_drop_log;          /* under lock */
+    int64_t cursor;                 /* as last counted */
+    int64_t depth;                  /* open deliveries (pending + sending), as last counted */
+    int64_t waiting;                /* logged events after the cursor, as last counted */
+    bool events;                    /* events may wait to be prepared: counted, or a commit woke us */
+    int64_t last_drop_log;
     unsigned in_flight;             /* this process's attempts */
 };
 
@@ -93,6 +104,8 @@ struct webhook_sender {
     bool thread_started;
     bool ready;                     /* the first turn is done (under lock) */
     atomic_bool woken, stopping;
+    atomic_bool saw_subscriptions;  /* the last count listed at least one */
+    atomic_bool wants_wakes;        /* some enabled subscription has a free slot */
 
     pthread_mutex_t lock;           /* guards: subs (writes; the thread reads without it), stats,
                                      * job completion flags */
@@ -100,7 +113,6 @@ struct webhook_sender {
     struct subscription *subs;
     size_t nsubs;
     struct webhook_stats stats;
-    int64_t last_drop_log;          /* for drops of a subscription not counted yet */
 
     /* the thread's own */
     struct attempt *attempts;
@@ -232,7 +244,82 @@ static enum store_status apply_prune(struct store_conn *conn, struct writer_job 
     return store_prune_deliveries(conn, j->cutoff, PRUNE_BATCH, &j->deleted);
 }
 
-/* ---- counting the outbox ---- */
+/* Events every cursor has passed are of no more use to anyone. */
+static enum store_status apply_prune_events(struct store_conn *conn, struct writer_job *job)
+{
+    struct prune_job *j = (struct prune_job *)job;
+    return store_prune_events(conn, PRUNE_BATCH, &j->deleted);
+}
+
+/* ---- the cap ---- */
+
+struct trim_want {
+    char webhook[STORE_WEBHOOK_ID_MAX + 1];
+    int64_t skipped;
+};
+
+struct trim_job {
+    struct sender_job base;
+    struct trim_want *wants;
+    size_t n;
+    int64_t keep;
+};
+
+static enum store_status apply_trim(struct store_conn *conn, struct writer_job *job)
+{
+    struct trim_job *j = (struct trim_job *)job;
+    for (size_t i = 0; i < j->n; i++) {
+        j->wants[i].skipped = 0;
+        enum store_status st = store_trim_webhook_backlog(conn, j->wants[i].webhook, j->keep, &j->wants[i].skipped);
+        if (st != STORE_OK && st != STORE_NOT_FOUND)
+            return st;
+    }
+    return STORE_OK;
+}
+
+/* Counts (and logs, at most once a minute per subscription) events passed over at the cap. */
+static void count_dropped(struct webhook_sender *s, struct subscription *sub, int64_t dropped)
+{
+    int64_t now = timefmt_now_ms();
+    pthread_mutex_lock(&s->lock);
+    s->stats.dropped += (unsigned long long)dropped;
+    pthread_mutex_unlock(&s->lock);
+    if (now - sub->last_drop_log < DROP_LOG_MS)
+        return;
+    sub->last_drop_log = now;
+    log_warn("webhooks: %s: backlog past its cap (--webhook-queue-max %lld events): the oldest %lld were dropped",
+             sub->id, (long long)s->options.queue_max, (long long)dropped);
+}
+
+/* The cap (--webhook-queue-max), kept where the events wait: in the log, after each cursor. The
+ * oldest go (the newest tell the receiver more about now); ingest never checks it. Only the
+ * subscriptions the count found past it cost a writer job. */
+static void trim(struct webhook_sender *s)
+{
+    struct trim_job j = {.keep = s->options.queue_max};
+    j.wants = calloc(s->nsubs ? s->nsubs : 1, sizeof *j.wants);
+    if (j.wants == NULL)
+        return;
+    for (size_t i = 0; i < s->nsubs; i++) {
+        if (s->subs[i].waiting > s->options.queue_max)
+            snprintf(j.wants[j.n++].webhook, sizeof j.wants[0].webhook, "%s", s->subs[i].id);
+    }
+    if (j.n > 0 && run_job(s, &j.base, apply_trim)) {
+        for (size_t i = 0; i < j.n; i++) {
+            struct subscription *sub = find_sub(s, j.wants[i].webhook);
+            if (sub && j.wants[i].skipped > 0) {
+                count_dropped(s, sub, j.wants[i].skipped);
+                sub->waiting -= j.wants[i].skipped;
+                pthread_mutex_lock(&s->lock);
+                s->stats.queue_depth -= j.wants[i].skipped;
+                pthread_mutex_unlock(&s->lock);
+            }
+        }
+    }
+    free(j.wants);
+}
+
+/* ---- counting the backlog ---- */
 
 struct listing {
     struct subscription *subs;
@@ -263,12 +350,14 @@ static void list_one(const struct store_webhook_row *row, void *arg)
     sub->old_secret = dup_or_null(row->old_secret);
     sub->old_secret_until = row->old_secret_until;
     sub->enabled = row->disabled_at == 0;
+    sub->cursor = row->cursor;
     l->n++;
     if (!sub->url || !sub->secret || (row->old_secret && !sub->old_secret))
         l->failed = true;
 }
 
-/* Lists the subscriptions and their backlogs, and swaps them in, keeping what the thread counts
+/* Lists the subscriptions and their backlogs (open deliveries, and events after the cursor: an
+ * upper bound, not all of them will match), and swaps them in, keeping what the thread counts
  * itself (attempts in flight) and the drop log's clock. */
 static void refresh(struct webhook_sender *s)
 {
@@ -278,11 +367,15 @@ static void refresh(struct webhook_sender *s)
     enum store_status st = conn ? store_list_webhooks(conn, list_one, &l) : STORE_UNAVAILABLE;
 
     for (size_t i = 0; st == STORE_OK && !l.failed && i < l.n; i++) {
-        st = store_delivery_backlog(conn, l.subs[i].id, &l.subs[i].depth, &oldest);
-        total += l.subs[i].depth;
+        struct subscription *sub = &l.subs[i];
+        st = store_delivery_backlog(conn, sub->id, &sub->depth, &oldest);
+        if (st == STORE_OK)
+            st = store_count_events(conn, sub->cursor, &sub->waiting, &oldest);
+        sub->events = sub->waiting > 0;
+        total += sub->depth + sub->waiting;
     }
     if (st != STORE_OK || l.failed) {
-        log_warn("webhooks: cannot count the outbox (%s); trying again at the next poll",
+        log_warn("webhooks: cannot count the backlog (%s); trying again at the next poll",
                  l.failed ? "out of memory" : conn ? store_last_error(conn) : "no connection");
         free_subs(l.subs, l.n);
         return;
@@ -301,6 +394,7 @@ static void refresh(struct webhook_sender *s)
     s->nsubs = l.n;
     s->stats.queue_depth = total;
     pthread_mutex_unlock(&s->lock);
+    atomic_store(&s->saw_subscriptions, l.n > 0);
     free_subs(old_subs, old_n);
 }
 
@@ -509,7 +603,11 @@ struct claimed {
 
 struct claim_want {
     char webhook[STORE_WEBHOOK_ID_MAX + 1];
-    int max;
+    int max;                        /* free slots: prepare and claim up to this many */
+    bool prepare;                   /* events may wait in the log */
+    bool claim;                     /* false for a disabled subscription: prepare only */
+    bool more;                      /* after the job: events may still wait */
+    int prepared;
 };
 
 struct claim_job {
@@ -544,6 +642,58 @@ static void claim_one(const struct store_delivery_row *row, void *arg)
     j->rows = c;
 }
 
+static void count_event(const struct store_event_row *row, void *arg)
+{
+    (void)row;
+    (*(int64_t *)arg)++;
+}
+
+/* Whether events wait after the subscription's cursor (false when another instance prepares for
+ * it now: that one goes on, and the next count tells). */
+static enum store_status events_left(struct store_conn *conn, const char *webhook, bool *left)
+{
+    int64_t cursor = 0, n = 0;
+    bool locked = false;
+    *left = false;
+    enum store_status st = store_lock_webhook_cursor(conn, webhook, &cursor, &locked);
+    if (st == STORE_NOT_FOUND)
+        return STORE_OK;
+    if (st != STORE_OK || !locked)
+        return st;
+    st = store_list_events(conn, cursor, 1, count_event, &n);
+    *left = n > 0;
+    return st;
+}
+
+/* Prepares up to want->max deliveries (a disabled subscription: its events before the pause, with
+ * no bound), a page of the log per call, a few pages per job so that one job stays short. */
+static enum store_status prepare_for(struct webhook_sender *s, struct store_conn *conn, struct claim_want *want,
+                                     int64_t now)
+{
+    want->more = true;
+    want->prepared = 0;
+    for (int call = 0; call < PREPARE_CALLS; call++) {
+        int room = want->claim ? want->max - want->prepared : INT_MAX;
+        int prepared = 0;
+        if (room <= 0)
+            return STORE_OK;
+        enum store_status st = s->options.prepare(conn, want->webhook, room, now, &prepared);
+        if (st == STORE_NOT_FOUND) {
+            want->more = false; /* deleted meanwhile */
+            return STORE_OK;
+        }
+        if (st != STORE_OK)
+            return st;
+        want->prepared += prepared;
+        if (want->claim && want->prepared >= want->max)
+            return STORE_OK;
+        /* Fewer than there was room for: the page ended, or the log did. */
+        if ((st = events_left(conn, want->webhook, &want->more)) != STORE_OK || !want->more)
+            return st;
+    }
+    return STORE_OK;
+}
+
 static enum store_status apply_claim(struct store_conn *conn, struct writer_job *job)
 {
     struct claim_job *j = (struct claim_job *)job;
@@ -552,8 +702,14 @@ static enum store_status apply_claim(struct store_conn *conn, struct writer_job 
     j->rows = NULL;
     j->out_of_memory = false;
     for (size_t i = 0; i < j->n; i++) {
-        enum store_status st = store_claim_deliveries(conn, j->wants[i].webhook, j->now, j->now + WEBHOOK_LEASE_MS,
-                                                      j->wants[i].max, claim_one, j);
+        struct claim_want *want = &j->wants[i];
+        enum store_status st = STORE_OK;
+        /* Prepared first, in the same transaction: what it stores is claimed at once. */
+        if (want->prepare && j->base.sender->options.prepare)
+            st = prepare_for(j->base.sender, conn, want, j->now);
+        if (st == STORE_OK && want->claim)
+            st = store_claim_deliveries(conn, want->webhook, j->now, j->now + WEBHOOK_LEASE_MS, want->max, claim_one,
+                                        j);
         if (st != STORE_OK)
             return st;
     }
@@ -575,21 +731,43 @@ static struct claimed *reverse(struct claimed *c)
 }
 
 /* Why a claim is made, which says for which subscriptions with a free slot: right after counting,
- * those whose backlog holds more than what this process sends; after a commit woke us, or when a
- * retry this process scheduled falls due, all of them (counting again first would cost more than
- * the claim); when an attempt ended, those that had anything at the last count. */
+ * those whose backlog holds more than what this process sends or that have events waiting; after a
+ * commit woke us (it logged an event), or when a retry this process scheduled falls due, all of
+ * them (counting again first would cost more than the claim); when an attempt ended, those that
+ * had anything at the last count. A subscription without a free slot costs no job at all, however
+ * often commits wake us: that is a receiver holding every slot, and its events wait in the log. */
 enum claim_reason { CLAIM_COUNTED, CLAIM_WOKEN, CLAIM_FREED };
 
 static bool worth_claiming(const struct subscription *sub, enum claim_reason why)
 {
     switch (why) {
     case CLAIM_COUNTED:
-        return sub->depth > (int64_t)sub->in_flight;
+        return sub->depth > (int64_t)sub->in_flight || sub->events;
     case CLAIM_WOKEN:
         return true;
     default:
-        return sub->depth > 0;
+        return sub->depth > 0 || sub->events;
     }
+}
+
+/* What the job asks for one subscription; false when nothing. A disabled one is only prepared
+ * (its events from before the pause become deliveries kept for later, the rest are passed over),
+ * at a count: that keeps it from costing a job per commit while it sends nothing. */
+static bool want_for(const struct webhook_sender *s, const struct subscription *sub, enum claim_reason why,
+                     struct claim_want *want)
+{
+    memset(want, 0, sizeof *want);
+    snprintf(want->webhook, sizeof want->webhook, "%s", sub->id);
+    if (!sub->enabled) {
+        want->prepare = why == CLAIM_COUNTED && sub->events;
+        return want->prepare;
+    }
+    if (sub->in_flight >= s->options.concurrency || !worth_claiming(sub, why))
+        return false;
+    want->max = (int)(s->options.concurrency - sub->in_flight);
+    want->claim = true;
+    want->prepare = sub->events;
+    return true;
 }
 
 static void claim(struct webhook_sender *s, enum claim_reason why)
@@ -599,15 +777,18 @@ static void claim(struct webhook_sender *s, enum claim_reason why)
     if (j.wants == NULL)
         return;
     for (size_t i = 0; i < s->nsubs; i++) {
-        struct subscription *sub = &s->subs[i];
-        if (!sub->enabled || sub->in_flight >= s->options.concurrency)
-            continue;
-        if (!worth_claiming(sub, why))
-            continue;
-        snprintf(j.wants[j.n].webhook, sizeof j.wants[j.n].webhook, "%s", sub->id);
-        j.wants[j.n++].max = (int)(s->options.concurrency - sub->in_flight);
+        if (why == CLAIM_WOKEN)
+            s->subs[i].events = true; /* a commit logged one */
+        j.n += want_for(s, &s->subs[i], why, &j.wants[j.n]);
     }
     if (j.n > 0 && run_job(s, &j.base, apply_claim)) {
+        for (size_t i = 0; i < j.n; i++) {
+            struct subscription *sub = j.wants[i].prepare ? find_sub(s, j.wants[i].webhook) : NULL;
+            if (sub) {
+                sub->events = j.wants[i].more;
+                sub->depth += j.wants[i].prepared;
+            }
+        }
         struct claimed *c = reverse(j.rows);
         j.rows = NULL;
         const char *reread_id = NULL;
@@ -836,21 +1017,29 @@ static void requeue_at_start(struct webhook_sender *s)
         log_info("webhooks: %lld deliveries left sending by the last run are sent again", (long long)j.requeued);
 }
 
+/* Batches of one kind of pruning until one comes back short; how many rows went. */
+static int64_t prune_batches(struct webhook_sender *s, struct prune_job *j, writer_apply_fn apply)
+{
+    int64_t total = 0;
+    for (int i = 0; i < PRUNE_BATCHES && !atomic_load(&s->stopping); i++) {
+        j->deleted = 0;
+        if (!run_job(s, &j->base, apply))
+            break;
+        total += j->deleted;
+        if (j->deleted < PRUNE_BATCH)
+            break;
+    }
+    return total;
+}
+
 static void prune(struct webhook_sender *s, int64_t now)
 {
     struct prune_job j = {.cutoff = now - (int64_t)s->options.keep_days * MS_PER_DAY};
-    int64_t total = 0;
-    for (int i = 0; i < PRUNE_BATCHES && !atomic_load(&s->stopping); i++) {
-        j.deleted = 0;
-        if (!run_job(s, &j.base, apply_prune))
-            break;
-        total += j.deleted;
-        if (j.deleted < PRUNE_BATCH)
-            break;
-    }
+    int64_t total = prune_batches(s, &j, apply_prune);
     if (total > 0)
         log_info("webhooks: pruned %lld delivered or dead deliveries older than %u days", (long long)total,
                  s->options.keep_days);
+    prune_batches(s, &j, apply_prune_events);
 }
 
 /* ---- the thread ---- */
@@ -870,6 +1059,18 @@ static int poll_timeout(struct webhook_sender *s, int64_t now, bool stopping)
 
 /* One turn: count and claim when due (woken, or a slot came free), record outcomes, prune now and
  * then. */
+/* Whether a commit's wake could lead to anything now: only a subscription with a free slot prepares
+ * or claims on a wake. While every slot is held (a receiver that sleeps), commits only set the flag,
+ * without waking the thread: a context switch per commit was what the sleeping receiver still cost
+ * ingest. The flag is read at the thread's next turn (an attempt ending, or the next count). */
+static void update_wants_wakes(struct webhook_sender *s)
+{
+    bool wants = false;
+    for (size_t i = 0; i < s->nsubs && !wants; i++)
+        wants = s->subs[i].enabled && s->subs[i].in_flight < s->options.concurrency;
+    atomic_store(&s->wants_wakes, wants);
+}
+
 static void turn(struct webhook_sender *s, bool stopping)
 {
     int64_t now = timefmt_now_ms();
@@ -887,6 +1088,7 @@ static void turn(struct webhook_sender *s, bool stopping)
         refresh(s);
         s->next_refresh = now + POLL_MS;
         claim(s, CLAIM_COUNTED);
+        trim(s); /* after the claim: what a free slot takes now is not dropped */
         s->last_claim = now;
     } else if ((s->woken_pending && now >= s->last_claim + WAKE_MIN_MS) || now >= s->next_due) {
         s->woken_pending = false;
@@ -919,6 +1121,7 @@ static void *sender_main(void *arg)
     for (;;) {
         bool stopping = atomic_load(&s->stopping);
         turn(s, stopping);
+        update_wants_wakes(s);
         if (stopping && s->attempts == NULL)
             break;
         curl_multi_poll(s->multi, NULL, 0, poll_timeout(s, timefmt_now_ms(), stopping), NULL);
@@ -927,6 +1130,7 @@ static void *sender_main(void *arg)
         curl_multi_perform(s->multi, &running);
         if (harvest(s))
             s->slot_freed = true;
+        update_wants_wakes(s);
     }
     /* In-flight attempts are all finished (bounded by their timeout): record what they came to. */
     for (int i = 0; i < STOP_RECORD_TRIES && !record_outcomes(s); i++) {
@@ -983,6 +1187,8 @@ struct webhook_sender *webhook_sender_start(struct store *store, struct writer *
     s->next_prune = 0; /* at start, like retention, then every PRUNE_EVERY_MS */
     atomic_init(&s->woken, false);
     atomic_init(&s->stopping, false);
+    atomic_init(&s->saw_subscriptions, false);
+    atomic_init(&s->wants_wakes, true);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->job_done, NULL);
     if (!ids_random_bytes(&s->rng, sizeof s->rng) || s->rng == 0)
@@ -1009,38 +1215,13 @@ void webhook_sender_wake(struct webhook_sender *sender)
     if (sender == NULL)
         return;
     /* The flag says why the poll ended; the wakeup ends it. Both stay valid until
-     * webhook_sender_free, so a commit after webhook_sender_stop wakes nobody, harmlessly. */
-    atomic_store(&sender->woken, true);
-    curl_multi_wakeup(sender->multi);
-}
-
-bool webhook_sender_full(struct webhook_sender *sender, const char *webhook)
-{
-    if (sender == NULL)
-        return false;
-    pthread_mutex_lock(&sender->lock);
-    struct subscription *sub = find_sub(sender, webhook);
-    bool full = sub && sub->depth >= sender->options.queue_max;
-    pthread_mutex_unlock(&sender->lock);
-    return full;
-}
-
-void webhook_sender_count_dropped(struct webhook_sender *sender, const char *webhook)
-{
-    if (sender == NULL)
+     * webhook_sender_free, so a commit after webhook_sender_stop wakes nobody, harmlessly. A flag
+     * already set has its wakeup on the way (or the thread is awake and about to read it); while
+     * no subscription has a free slot the flag alone waits for the thread's next turn. */
+    if (atomic_exchange(&sender->woken, true))
         return;
-    int64_t now = timefmt_now_ms();
-    pthread_mutex_lock(&sender->lock);
-    sender->stats.dropped++;
-    struct subscription *sub = find_sub(sender, webhook);
-    int64_t *last = sub ? &sub->last_drop_log : &sender->last_drop_log;
-    bool say = now - *last >= DROP_LOG_MS;
-    if (say)
-        *last = now;
-    long long cap = (long long)sender->options.queue_max;
-    pthread_mutex_unlock(&sender->lock);
-    if (say)
-        log_warn("webhooks: %s: outbox full (%lld pending, --webhook-queue-max): events are dropped", webhook, cap);
+    if (atomic_load(&sender->wants_wakes))
+        curl_multi_wakeup(sender->multi);
 }
 
 void webhook_sender_get_stats(struct webhook_sender *sender, struct webhook_stats *out)
@@ -1052,6 +1233,11 @@ void webhook_sender_get_stats(struct webhook_sender *sender, struct webhook_stat
     pthread_mutex_lock(&sender->lock);
     *out = sender->stats;
     pthread_mutex_unlock(&sender->lock);
+}
+
+bool webhook_sender_saw_subscriptions(struct webhook_sender *sender)
+{
+    return sender != NULL && atomic_load(&sender->saw_subscriptions);
 }
 
 void webhook_sender_stop(struct webhook_sender *sender)

@@ -219,6 +219,25 @@ struct store_backend {
     enum store_status (*delivery_backlog)(struct store_conn *conn, const char *webhook, int64_t *depth,
                                           int64_t *oldest_ms);
     enum store_status (*prune_deliveries)(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+    /* The event log (store.h, "the event log"), likewise; store.c sets the outputs to their "none"
+     * first. import_event stores the row with its seq as given, and the backend's seq source then
+     * continues past it. */
+    enum store_status (*webhooks_exist)(struct store_conn *conn, bool *any);
+    enum store_status (*append_event)(struct store_conn *conn, const struct store_event_row *row);
+    enum store_status (*list_events)(struct store_conn *conn, int64_t after_seq, int64_t limit,
+                                     void (*each)(const struct store_event_row *row, void *arg), void *arg);
+    enum store_status (*count_events)(struct store_conn *conn, int64_t after_seq, int64_t *count, int64_t *oldest_ms);
+    enum store_status (*lock_webhook_cursor)(struct store_conn *conn, const char *webhook, int64_t *cursor,
+                                             bool *locked);
+    enum store_status (*set_webhook_cursor)(struct store_conn *conn, const char *webhook, int64_t cursor);
+    enum store_status (*trim_webhook_backlog)(struct store_conn *conn, const char *webhook, int64_t keep,
+                                              int64_t *skipped);
+    enum store_status (*prune_events)(struct store_conn *conn, int64_t max, int64_t *deleted);
+    enum store_status (*import_event)(struct store_conn *conn, const struct store_event_row *row);
+    /* migrate's target: the seq source continues after seq at least (never moved back). An
+     * imported subscription's cursor may be past every imported event (it passed events that were
+     * pruned or erased since): a new event must never get a seq at or below it. */
+    enum store_status (*event_seq_past)(struct store_conn *conn, int64_t seq);
 
     enum store_status (*verify)(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                                 uint64_t *differences, uint64_t *responses);

@@ -82,5 +82,17 @@ enum store_status pg_replay_deliveries(struct store_conn *conn, const char *webh
                                        int64_t now_ms, int64_t *count);
 enum store_status pg_delivery_backlog(struct store_conn *conn, const char *webhook, int64_t *depth, int64_t *oldest_ms);
 enum store_status pg_prune_deliveries(struct store_conn *conn, int64_t cutoff_ms, int64_t max, int64_t *deleted);
+enum store_status pg_webhooks_exist(struct store_conn *conn, bool *any);
+enum store_status pg_append_event(struct store_conn *conn, const struct store_event_row *row);
+enum store_status pg_list_events(struct store_conn *conn, int64_t after_seq, int64_t limit,
+                                 void (*each)(const struct store_event_row *row, void *arg), void *arg);
+enum store_status pg_count_events(struct store_conn *conn, int64_t after_seq, int64_t *count, int64_t *oldest_ms);
+enum store_status pg_lock_webhook_cursor(struct store_conn *conn, const char *webhook, int64_t *cursor, bool *locked);
+enum store_status pg_set_webhook_cursor(struct store_conn *conn, const char *webhook, int64_t cursor);
+enum store_status pg_trim_webhook_backlog(struct store_conn *conn, const char *webhook, int64_t keep,
+                                          int64_t *skipped);
+enum store_status pg_prune_events(struct store_conn *conn, int64_t max, int64_t *deleted);
+enum store_status pg_import_event(struct store_conn *conn, const struct store_event_row *row);
+enum store_status pg_event_seq_past(struct store_conn *conn, int64_t seq);
 
 #endif

@@ -1,7 +1,10 @@
-/* The PostgreSQL backend: webhook subscriptions and their outbox of deliveries (store.h,
- * "webhooks"; schema/postgres/004_webhooks.sql). Each statement as in sqlite_webhooks.c, with
- * PostgreSQL's answer to several instances sharing the outbox: a claim locks the rows it takes
- * (FOR UPDATE SKIP LOCKED), so that two instances never send the same delivery at once. Webhook
+/* The PostgreSQL backend: webhook subscriptions, their outbox of deliveries and the event log they
+ * are made from (store.h, "webhooks" and "the event log"; schema/postgres/004_webhooks.sql,
+ * 005_webhook_events.sql). Each statement as in sqlite_webhooks.c, with PostgreSQL's answer to
+ * several instances sharing the outbox: a claim locks the rows it takes (FOR UPDATE SKIP LOCKED),
+ * so that two instances never send the same delivery at once; preparing locks the subscription's
+ * row likewise; and the log's seq is drawn under one advisory lock, so that its order is commit
+ * order (EVENT_LOG_LOCK). Webhook
  * writes change no metrics: they bump no data version (pg_touch). Erasure and traces are in
  * postgres_write.c; a subscription's deliveries go with it by the foreign key. */
 #include <stdio.h>
@@ -11,9 +14,11 @@
 #include "oom.h"
 #include "postgres_ops.h"
 
-#define WEBHOOK_COLUMNS                                                                                         \
+/* Every column a put writes ($1 to $13); reads add the cursor, which only the event log's calls move. */
+#define WEBHOOK_FIELDS                                                                                          \
     "id, url, events, surveys, filter, format, secret, old_secret, old_secret_until, disabled_at, disabled_reason," \
     " created_at, updated_at"
+#define WEBHOOK_COLUMNS WEBHOOK_FIELDS ", cursor"
 /* Every column but seq, in the order an insert binds them ($1 to $18); reads add seq last. */
 #define DELIVERY_FIELDS                                                                                            \
     "id, webhook, event_id, type, survey, subject, customer, payload, state, attempts, last_status, last_error," \
@@ -38,6 +43,7 @@ static enum store_status read_webhook(const PGresult *r, int i, struct store_web
     out->disabled_reason = pg_text_whole(r, i, 10, &whole);
     out->created_at = pg_int(r, i, 11);
     out->updated_at = pg_int(r, i, 12);
+    out->cursor = pg_int(r, i, 13);
     if (!whole || out->url == NULL || out->events == NULL || out->format == NULL || out->secret == NULL) {
         oom_note();
         store_webhook_row_free(out);
@@ -81,7 +87,9 @@ static enum store_status read_delivery(const PGresult *r, int i, struct store_de
 /* ---- subscriptions ---- */
 
 /* One statement: xmax is 0 on a row this statement inserted, and the id of the updating
- * transaction on one it replaced (ON CONFLICT ... DO UPDATE). Two instances putting the same id at
+ * transaction on one it replaced (ON CONFLICT ... DO UPDATE). A new subscription's cursor is the
+ * newest committed event's seq (an index's last entry): it is owed only what happens after it
+ * exists; a replaced one keeps its cursor (the update leaves the column alone). Two instances putting the same id at
  * once: the second waits on the first's row lock, then replaces it. */
 enum store_status pg_put_webhook(struct store_conn *base, const struct store_webhook_row *row, bool *created)
 {
@@ -94,8 +102,9 @@ enum store_status pg_put_webhook(struct store_conn *base, const struct store_web
     };
     enum store_status status;
     PGresult *result = pg_query(conn,
-                                "INSERT INTO webhooks (" WEBHOOK_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-                                " $10, $11, $12, $13) ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url,"
+                                "INSERT INTO webhooks (" WEBHOOK_FIELDS ", cursor) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                                " $8, $9, $10, $11, $12, $13, (SELECT coalesce(max(seq), 0) FROM webhook_events))"
+                                " ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url,"
                                 " events = EXCLUDED.events, surveys = EXCLUDED.surveys, filter = EXCLUDED.filter,"
                                 " format = EXCLUDED.format, secret = EXCLUDED.secret, old_secret = EXCLUDED.old_secret,"
                                 " old_secret_until = EXCLUDED.old_secret_until, disabled_at = EXCLUDED.disabled_at,"
@@ -424,4 +433,251 @@ enum store_status pg_prune_deliveries(struct store_conn *base, int64_t cutoff_ms
                    "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries"
                    " WHERE state IN (2, 3) AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
                    2, values, deleted);
+}
+
+/* ---- the event log ---- */
+
+/* The key of the transaction-scoped advisory lock store_append_event takes before it draws a seq:
+ * the bytes of "whevents" as a bigint, a constant every surveyd shares and no other lock of ours
+ * uses (the schema's is "surveyd!", postgres_schema.c). Why: a sequence hands out numbers in the
+ * order transactions ask, not the order they commit; without the lock, transaction A could draw
+ * seq 7 and B seq 8, B commit first, a preparer read 8 and move a cursor to 8, then A commit 7
+ * behind that cursor: an event lost. Under the lock, whoever draws a seq holds the lock until it
+ * commits or rolls back, so every seq a reader can see was drawn after every committed smaller
+ * one, and none can commit below it later. The price: transactions that log events commit one at
+ * a time across every instance (each holds the lock from its first event to its commit). */
+#define EVENT_LOG_LOCK "8604238647273616499"
+
+#define EVENT_COLUMNS "seq, id, type, survey, subject, customer, object, created_at"
+
+/* Columns as EVENT_COLUMNS lists them. */
+static enum store_status read_event(const PGresult *r, int i, struct store_event_row *out)
+{
+    bool whole = true;
+
+    out->seq = pg_int(r, i, 0);
+    pg_copy_text(r, i, 1, out->id, sizeof out->id);
+    out->type = pg_text_whole(r, i, 2, &whole);
+    out->survey = pg_text_whole(r, i, 3, &whole);
+    out->subject = pg_text_whole(r, i, 4, &whole);
+    out->customer = pg_text_whole(r, i, 5, &whole);
+    out->object = pg_text_whole(r, i, 6, &whole);
+    out->created_at = pg_int(r, i, 7);
+    if (!whole || out->type == NULL) {
+        oom_note();
+        store_event_row_free(out);
+        return STORE_UNAVAILABLE;
+    }
+    return STORE_OK;
+}
+
+/* The first column of a one-row result as a number; *found false when it has no row. */
+static enum store_status one_int(struct pg_conn *conn, const char *sql, int n, const char *const *values, bool *found,
+                                 int64_t *value)
+{
+    enum store_status status;
+    PGresult *result = pg_query(conn, sql, n, values, &status);
+
+    if (result == NULL)
+        return status;
+    *found = PQntuples(result) == 1;
+    if (*found)
+        *value = pg_int(result, 0, 0);
+    PQclear(result);
+    return STORE_OK;
+}
+
+enum store_status pg_webhooks_exist(struct store_conn *base, bool *any)
+{
+    int64_t value = 0;
+    bool found = false;
+    enum store_status status =
+        one_int(pg_conn_of(base), "SELECT EXISTS (SELECT 1 FROM webhooks)::int", 0, NULL, &found, &value);
+
+    *any = status == STORE_OK && found && value != 0;
+    return status;
+}
+
+/* One prepared statement, one round trip: the lock (EVENT_LOG_LOCK; taking it again in the same
+ * transaction costs a look into this backend's own lock table), then the row. The CTE is
+ * MATERIALIZED and the insert reads from it, so the lock is taken before the row's seq is drawn
+ * (the column's default, evaluated for each row the SELECT yields). Every time, not once per
+ * transaction: a lock taken in a savepoint that rolled back (a writer job that failed) may be
+ * gone while the transaction goes on. */
+enum store_status pg_append_event(struct store_conn *base, const struct store_event_row *row)
+{
+    char created[24];
+    const char *values[] = {row->id,       row->type,   row->survey, row->subject,
+                            row->customer, row->object, pg_int_text(created, row->created_at)};
+    return pg_exec(pg_conn_of(base),
+                   "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(" EVENT_LOG_LOCK "))"
+                   " INSERT INTO webhook_events (id, type, survey, subject, customer, object, created_at)"
+                   " SELECT $1, $2, $3, $4, $5, $6, $7 FROM locked",
+                   7, values, NULL);
+}
+
+/* The seq as given, and the sequence moved past it (setval: next is seq + 1) unless it is already
+ * further on: migrate imports into an empty target, whose own events must come after these. */
+enum store_status pg_import_event(struct store_conn *base, const struct store_event_row *row)
+{
+    char seq[24], created[24];
+    const char *values[] = {pg_int_text(seq, row->seq), row->id,       row->type,
+                            row->survey,                row->subject,  row->customer,
+                            row->object,                pg_int_text(created, row->created_at)};
+    enum store_status status;
+    PGresult *result = pg_query(pg_conn_of(base),
+                                "WITH added AS (INSERT INTO webhook_events (" EVENT_COLUMNS ")"
+                                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq)"
+                                " SELECT setval(pg_get_serial_sequence('webhook_events', 'seq'), added.seq)"
+                                " FROM added, webhook_events_seq_seq AS s"
+                                " WHERE added.seq > s.last_value OR NOT s.is_called",
+                                8, values, &status);
+
+    if (result == NULL)
+        return status;
+    PQclear(result);
+    return STORE_OK;
+}
+
+/* setval(n): the next seq is n + 1. A sequence's own row holds where it is (last_value, and
+ * is_called: false until the first nextval). */
+enum store_status pg_event_seq_past(struct store_conn *base, int64_t seq)
+{
+    char past[24];
+    const char *values[] = {pg_int_text(past, seq)};
+    enum store_status status;
+    PGresult *result = pg_query(pg_conn_of(base),
+                                "SELECT setval(pg_get_serial_sequence('webhook_events', 'seq'), $1)"
+                                " FROM webhook_events_seq_seq AS s WHERE $1::bigint > s.last_value OR NOT s.is_called",
+                                1, values, &status);
+
+    if (result == NULL)
+        return status;
+    PQclear(result);
+    return STORE_OK;
+}
+
+/* A few hundred rows a call at most (the preparer's limit): one result holds them. */
+enum store_status pg_list_events(struct store_conn *base, int64_t after_seq, int64_t limit,
+                                 void (*each)(const struct store_event_row *row, void *arg), void *arg)
+{
+    char after[24], max[24];
+    const char *values[] = {pg_int_text(after, after_seq), pg_int_text(max, limit)};
+    enum store_status status;
+    PGresult *result = pg_query(pg_conn_of(base),
+                                "SELECT " EVENT_COLUMNS " FROM webhook_events WHERE seq > $1 ORDER BY seq LIMIT $2", 2,
+                                values, &status);
+
+    if (result == NULL)
+        return status;
+    status = STORE_OK;
+    for (int i = 0; i < PQntuples(result) && status == STORE_OK; i++) {
+        struct store_event_row row = {0};
+        if ((status = read_event(result, i, &row)) == STORE_OK) {
+            each(&row, arg);
+            store_event_row_free(&row);
+        }
+    }
+    PQclear(result);
+    return status;
+}
+
+enum store_status pg_count_events(struct store_conn *base, int64_t after_seq, int64_t *count, int64_t *oldest_ms)
+{
+    char after[24];
+    const char *values[] = {pg_int_text(after, after_seq)};
+    enum store_status status;
+    PGresult *result = pg_query(pg_conn_of(base),
+                                "SELECT count(*), coalesce((SELECT created_at FROM webhook_events WHERE seq > $1"
+                                " ORDER BY seq LIMIT 1), 0) FROM webhook_events WHERE seq > $1",
+                                1, values, &status);
+
+    if (result == NULL)
+        return status;
+    status = PQntuples(result) == 1 ? STORE_OK : STORE_ERROR;
+    if (status == STORE_OK) {
+        *count = pg_int(result, 0, 0);
+        *oldest_ms = pg_int(result, 0, 1);
+    }
+    PQclear(result);
+    return status;
+}
+
+/* SKIP LOCKED: another instance preparing for the subscription holds its row, and this one passes
+ * instead of waiting. No row then means locked or gone; a plain read (which a row lock does not
+ * block) tells which. */
+enum store_status pg_lock_webhook_cursor(struct store_conn *base, const char *webhook, int64_t *cursor, bool *locked)
+{
+    struct pg_conn *conn = pg_conn_of(base);
+    const char *values[] = {webhook};
+    int64_t value = 0;
+    bool found = false;
+    enum store_status status =
+        one_int(conn, "SELECT cursor FROM webhooks WHERE id = $1 FOR UPDATE SKIP LOCKED", 1, values, &found, &value);
+
+    if (status != STORE_OK)
+        return status;
+    if (found) {
+        *cursor = value;
+        *locked = true;
+        return STORE_OK;
+    }
+    if ((status = one_int(conn, "SELECT 1 FROM webhooks WHERE id = $1", 1, values, &found, &value)) != STORE_OK)
+        return status;
+    *locked = false;
+    return found ? STORE_OK : STORE_NOT_FOUND;
+}
+
+/* GREATEST is evaluated on the row's newest version (READ COMMITTED rechecks a row it waited for),
+ * so two instances' moves leave the larger. */
+enum store_status pg_set_webhook_cursor(struct store_conn *base, const char *webhook, int64_t cursor)
+{
+    char to[24];
+    const char *values[] = {webhook, pg_int_text(to, cursor)};
+    int64_t changed = 0;
+    enum store_status status = pg_exec(pg_conn_of(base), "UPDATE webhooks SET cursor = GREATEST(cursor, $2) WHERE id = $1",
+                                       2, values, &changed);
+
+    return status == STORE_OK && changed == 0 ? STORE_NOT_FOUND : status;
+}
+
+/* As on SQLite: the cursor and the newest seq first (their difference bounds the events after the
+ * cursor), and only a subscription past its cap walks back keep entries from the newest. The
+ * subscription's row is taken with SKIP LOCKED: an instance preparing for it now holds it, and that
+ * instance trims at its own refresh; this one passes (*skipped 0) rather than wait on it. */
+enum store_status pg_trim_webhook_backlog(struct store_conn *base, const char *webhook, int64_t keep, int64_t *skipped)
+{
+    struct pg_conn *conn = pg_conn_of(base);
+    char from[24], keep_text[24], to_text[24];
+    int64_t cursor = 0, newest = 0, to = 0;
+    bool locked = false, found = false;
+    enum store_status status = pg_lock_webhook_cursor(base, webhook, &cursor, &locked);
+
+    if (status != STORE_OK || !locked)
+        return status;
+    if ((status = one_int(conn, "SELECT coalesce(max(seq), 0) FROM webhook_events", 0, NULL, &found, &newest)) !=
+            STORE_OK ||
+        newest - cursor <= keep)
+        return status;
+    const char *values[] = {pg_int_text(from, cursor), pg_int_text(keep_text, keep)};
+    status = one_int(conn, "SELECT seq FROM webhook_events WHERE seq > $1 ORDER BY seq DESC LIMIT 1 OFFSET $2", 2,
+                     values, &found, &to);
+    if (status != STORE_OK || !found)
+        return status;
+    const char *range[] = {from, pg_int_text(to_text, to)};
+    status = one_int(conn, "SELECT count(*) FROM webhook_events WHERE seq > $1 AND seq <= $2", 2, range, &found,
+                     skipped);
+    return status == STORE_OK ? pg_set_webhook_cursor(base, webhook, to) : status;
+}
+
+/* SKIP LOCKED as for deliveries: two instances pruning at once take different rows. */
+enum store_status pg_prune_events(struct store_conn *base, int64_t max, int64_t *deleted)
+{
+    char limit[24];
+    const char *values[] = {pg_int_text(limit, max)};
+    return pg_exec(pg_conn_of(base),
+                   "DELETE FROM webhook_events WHERE seq IN (SELECT seq FROM webhook_events"
+                   " WHERE seq <= (SELECT coalesce(min(cursor), 9223372036854775807) FROM webhooks)"
+                   " ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)",
+                   1, values, deleted);
 }

@@ -391,7 +391,10 @@ enum store_status pg_erase_customer(struct store_conn *base, const char *custome
         return status;
     /* And every webhook delivery whose payload holds their data, in any state: a SENDING one too
      * (a sender is posting it), whose finish then finds it gone (STORE_NOT_FOUND). */
-    return pg_exec(conn, "DELETE FROM webhook_deliveries WHERE customer = $1", 1, values, NULL);
+    if ((status = pg_exec(conn, "DELETE FROM webhook_deliveries WHERE customer = $1", 1, values, NULL)) != STORE_OK)
+        return status;
+    /* And every logged event whose object holds their data (response.deleted), prepared or not. */
+    return pg_exec(conn, "DELETE FROM webhook_events WHERE customer = $1", 1, values, NULL);
 }
 
 /* SKIP LOCKED: two instances sweeping at once take different rows instead of waiting on each other. */
@@ -441,7 +444,7 @@ enum store_status pg_purge(struct store_conn *base, char *const *needles, int co
     *rewrote = false;
     if (db == NULL)
         return status;
-    PGresult *result = PQexec(db, "VACUUM responses, idempotency, invitations, webhook_deliveries");
+    PGresult *result = PQexec(db, "VACUUM responses, idempotency, invitations, webhook_deliveries, webhook_events");
     status = pg_status_of(conn, result);
     PQclear(result);
     if (status != STORE_OK)
@@ -454,7 +457,7 @@ enum store_status pg_customer_traces(struct store_conn *base, const char *custom
 {
     enum store_status status;
     const char *values[] = {customer};
-    /* As sqlite_changes.c: the response, invitation and delivery ids, every string answer of 8 bytes or more, the customer id from 6 bytes. */
+    /* As sqlite_changes.c: the response, invitation, delivery and logged event ids, every string answer of 8 bytes or more, the customer id from 6 bytes. */
     PGresult *result = pg_query(pg_conn_of(base),
                                 "SELECT id FROM responses WHERE customer = $1::text"
                                 " UNION SELECT (a.value #>> '{}') COLLATE \"C\" FROM responses AS r"
@@ -463,6 +466,7 @@ enum store_status pg_customer_traces(struct store_conn *base, const char *custom
                                 "  AND octet_length(a.value #>> '{}') >= 8"
                                 " UNION SELECT id FROM invitations WHERE customer = $1::text"
                                 " UNION SELECT id FROM webhook_deliveries WHERE customer = $1::text"
+                                " UNION SELECT id FROM webhook_events WHERE customer = $1::text"
                                 " UNION SELECT $1::text COLLATE \"C\" WHERE octet_length($1::text) >= 6",
                                 1, values, &status);
 

@@ -196,8 +196,12 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     "NOT EXISTS (SELECT 1 FROM webhook_deliveries AS e WHERE e.webhook = d.webhook AND e.subject = d.subject" \
     " AND e.seq < d.seq AND e.state IN (0, 1))"
     [STMT_WEBHOOK_EXISTS] = "SELECT 1 FROM webhooks WHERE id = ?1",
-    [STMT_INSERT_WEBHOOK] = "INSERT INTO webhooks (" SQLITE_WEBHOOK_COLUMNS ")"
-                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    /* A new subscription's cursor: the newest seq the log ever assigned (AUTOINCREMENT keeps it in
+     * sqlite_sequence, even once those rows are pruned): it is owed only what happens after it
+     * exists. */
+    [STMT_INSERT_WEBHOOK] = "INSERT INTO webhooks (" SQLITE_WEBHOOK_FIELDS ", cursor)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'webhook_events'), 0))",
     [STMT_UPDATE_WEBHOOK] = "UPDATE webhooks SET url = ?2, events = ?3, surveys = ?4, filter = ?5, format = ?6,"
                             " secret = ?7, old_secret = ?8, old_secret_until = ?9, disabled_at = ?10,"
                             " disabled_reason = ?11, created_at = ?12, updated_at = ?13 WHERE id = ?1",
@@ -256,6 +260,32 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_PRUNE_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE seq IN (SELECT seq FROM webhook_deliveries"
                               " WHERE state IN (2, 3) AND created_at < ?1 LIMIT ?2)",
     [STMT_DELETE_CUSTOMER_DELIVERIES] = "DELETE FROM webhook_deliveries WHERE customer = ?1",
+    /* The event log (sqlite_webhooks.c; schema/011_webhook_events.sql): every read goes along seq,
+     * the primary key. */
+    [STMT_WEBHOOKS_ANY] = "SELECT EXISTS (SELECT 1 FROM webhooks)",
+    [STMT_APPEND_EVENT] = "INSERT INTO webhook_events (id, type, survey, subject, customer, object, created_at)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [STMT_LIST_EVENTS] = "SELECT " SQLITE_EVENT_COLUMNS " FROM webhook_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [STMT_COUNT_EVENTS] = "SELECT count(*), coalesce((SELECT created_at FROM webhook_events WHERE seq > ?1"
+                          " ORDER BY seq LIMIT 1), 0) FROM webhook_events WHERE seq > ?1",
+    [STMT_WEBHOOK_CURSOR] = "SELECT cursor FROM webhooks WHERE id = ?1",
+    [STMT_SET_WEBHOOK_CURSOR] = "UPDATE webhooks SET cursor = max(cursor, ?2) WHERE id = ?1",
+    [STMT_NEWEST_EVENT] = "SELECT coalesce(max(seq), 0) FROM webhook_events",
+    [STMT_NTH_NEWEST_EVENT] = "SELECT seq FROM webhook_events WHERE seq > ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+    [STMT_COUNT_EVENTS_TO] = "SELECT count(*) FROM webhook_events WHERE seq > ?1 AND seq <= ?2",
+    /* No subscription: every event goes (min() of no row is NULL). */
+    [STMT_PRUNE_EVENTS] = "DELETE FROM webhook_events WHERE seq IN (SELECT seq FROM webhook_events"
+                          " WHERE seq <= (SELECT coalesce(min(cursor), 9223372036854775807) FROM webhooks)"
+                          " ORDER BY seq LIMIT ?1)",
+    /* An explicit seq: AUTOINCREMENT's sqlite_sequence follows the largest one by itself. */
+    [STMT_IMPORT_EVENT] = "INSERT INTO webhook_events (" SQLITE_EVENT_COLUMNS ")"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [STMT_DELETE_CUSTOMER_EVENTS] = "DELETE FROM webhook_events WHERE customer = ?1",
+    /* sqlite_sequence is AUTOINCREMENT's own table, which SQLite lets a program change: its row for
+     * the log appears with the first insert, so a store with no event yet needs one added. */
+    [STMT_EVENT_SEQ_PAST] = "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'webhook_events' AND seq < ?1",
+    [STMT_EVENT_SEQ_FIRST] = "INSERT INTO sqlite_sequence (name, seq) SELECT 'webhook_events', ?1"
+                             " WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'webhook_events')",
 };
 
 /* ---- connections ---- */
@@ -816,6 +846,16 @@ const struct store_backend store_backend_sqlite = {
     .replay_deliveries = sqlite_replay_deliveries,
     .delivery_backlog = sqlite_delivery_backlog,
     .prune_deliveries = sqlite_prune_deliveries,
+    .webhooks_exist = sqlite_webhooks_exist,
+    .append_event = sqlite_append_event,
+    .list_events = sqlite_list_events,
+    .count_events = sqlite_count_events,
+    .lock_webhook_cursor = sqlite_lock_webhook_cursor,
+    .set_webhook_cursor = sqlite_set_webhook_cursor,
+    .trim_webhook_backlog = sqlite_trim_webhook_backlog,
+    .prune_events = sqlite_prune_events,
+    .import_event = sqlite_import_event,
+    .event_seq_past = sqlite_event_seq_past,
     .verify = sqlite_verify,
     .each_answers = sqlite_each_answers,
     .backup = sqlite_backup,

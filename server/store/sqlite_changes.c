@@ -192,6 +192,15 @@ enum store_status sqlite_erase_customer(struct store_conn *base_conn, const char
     if (s == NULL)
         return STORE_ERROR;
     sqlite_bind_text(s, 1, customer);
+    if ((status = sqlite_run(conn, s)) != STORE_OK)
+        return status;
+    /* And every logged event whose object holds their data (response.deleted), prepared or not:
+     * an event not yet prepared never becomes a delivery. Their responses' created and updated
+     * events name only the response id; preparing passes over them once the response is gone. */
+    s = sqlite_stmt(conn, STMT_DELETE_CUSTOMER_EVENTS);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, customer);
     return sqlite_run(conn, s);
 }
 
@@ -235,6 +244,7 @@ enum store_status sqlite_customer_traces(struct store_conn *base_conn, const cha
         "  WHERE r.customer = ?1 AND a.type = 'text' AND length(CAST(a.value AS BLOB)) >= 8"
         " UNION SELECT id FROM invitations WHERE customer = ?1"
         " UNION SELECT id FROM webhook_deliveries WHERE customer = ?1"
+        " UNION SELECT id FROM webhook_events WHERE customer = ?1"
         " UNION SELECT ?1 WHERE length(CAST(?1 AS BLOB)) >= 6";
     if (sqlite3_prepare_v2(conn->db, sql, -1, &s, NULL) != SQLITE_OK)
         return STORE_ERROR;

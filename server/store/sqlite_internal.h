@@ -3,8 +3,8 @@
  * sqlite.c: connections, schema migrations, statement helpers, transactions, the backend table;
  * sqlite_responses.c: surveys, responses, listing and export; sqlite_changes.c: updates and
  * deletions with their rollups, idempotency records, edit tokens; sqlite_invitations.c: invitations
- * (their erasure and retention are in sqlite_changes.c); sqlite_webhooks.c: webhook subscriptions
- * and their outbox (erasure likewise); sqlite_metrics.c: the metrics
+ * (their erasure and retention are in sqlite_changes.c); sqlite_webhooks.c: webhook subscriptions,
+ * their outbox and the event log (erasure likewise); sqlite_metrics.c: the metrics
  * scan; sqlite_verify.c: `surveyd verify`; sqlite_maintenance.c: WAL checkpoints, erasure purge,
  * backup, health; sqlite_checkpointer.c: the background checkpointer thread. */
 #ifndef SURVEYD_STORE_SQLITE_INTERNAL_H
@@ -106,6 +106,20 @@ enum stmt_id {
     STMT_DELIVERY_BACKLOG,
     STMT_PRUNE_DELIVERIES,
     STMT_DELETE_CUSTOMER_DELIVERIES,
+    STMT_WEBHOOKS_ANY,
+    STMT_APPEND_EVENT,
+    STMT_LIST_EVENTS,
+    STMT_COUNT_EVENTS,
+    STMT_WEBHOOK_CURSOR,
+    STMT_SET_WEBHOOK_CURSOR,
+    STMT_NEWEST_EVENT,
+    STMT_NTH_NEWEST_EVENT,
+    STMT_COUNT_EVENTS_TO,
+    STMT_PRUNE_EVENTS,
+    STMT_IMPORT_EVENT,
+    STMT_DELETE_CUSTOMER_EVENTS,
+    STMT_EVENT_SEQ_PAST,
+    STMT_EVENT_SEQ_FIRST,
     STMT_COUNT
 };
 
@@ -262,13 +276,32 @@ enum store_status sqlite_delivery_backlog(struct store_conn *base_conn, const ch
                                           int64_t *oldest_ms);
 enum store_status sqlite_prune_deliveries(struct store_conn *base_conn, int64_t cutoff_ms, int64_t max,
                                           int64_t *deleted);
-/* One row of SQLITE_WEBHOOK_COLUMNS / SQLITE_DELIVERY_COLUMNS into out (malloc'd strings: the
+/* The event log (store.h, "the event log"; schema/011_webhook_events.sql). */
+enum store_status sqlite_webhooks_exist(struct store_conn *base_conn, bool *any);
+enum store_status sqlite_append_event(struct store_conn *base_conn, const struct store_event_row *row);
+enum store_status sqlite_list_events(struct store_conn *base_conn, int64_t after_seq, int64_t limit,
+                                     void (*each)(const struct store_event_row *row, void *arg), void *arg);
+enum store_status sqlite_count_events(struct store_conn *base_conn, int64_t after_seq, int64_t *count,
+                                      int64_t *oldest_ms);
+enum store_status sqlite_lock_webhook_cursor(struct store_conn *base_conn, const char *webhook, int64_t *cursor,
+                                             bool *locked);
+enum store_status sqlite_set_webhook_cursor(struct store_conn *base_conn, const char *webhook, int64_t cursor);
+enum store_status sqlite_trim_webhook_backlog(struct store_conn *base_conn, const char *webhook, int64_t keep,
+                                              int64_t *skipped);
+enum store_status sqlite_prune_events(struct store_conn *base_conn, int64_t max, int64_t *deleted);
+enum store_status sqlite_import_event(struct store_conn *base_conn, const struct store_event_row *row);
+enum store_status sqlite_event_seq_past(struct store_conn *base_conn, int64_t seq);
+/* One row of SQLITE_WEBHOOK_COLUMNS / SQLITE_DELIVERY_COLUMNS / SQLITE_EVENT_COLUMNS into out (malloc'd strings: the
  * store.h _free functions). */
 enum store_status sqlite_read_webhook(sqlite3_stmt *s, struct store_webhook_row *out);
 enum store_status sqlite_read_delivery(sqlite3_stmt *s, struct store_delivery_row *out);
-#define SQLITE_WEBHOOK_COLUMNS \
+enum store_status sqlite_read_event(sqlite3_stmt *s, struct store_event_row *out);
+#define SQLITE_EVENT_COLUMNS "seq, id, type, survey, subject, customer, object, created_at"
+/* Every column a put writes (?1 to ?13); reads add the cursor, which only the event log's calls move. */
+#define SQLITE_WEBHOOK_FIELDS \
     "id, url, events, surveys, filter, format, secret, old_secret, old_secret_until, disabled_at, disabled_reason," \
     " created_at, updated_at"
+#define SQLITE_WEBHOOK_COLUMNS SQLITE_WEBHOOK_FIELDS ", cursor"
 /* Every column but seq, in the order an insert binds them (?1 to ?18). */
 #define SQLITE_DELIVERY_FIELDS \
     "id, webhook, event_id, type, survey, subject, customer, payload, state, attempts, last_status, last_error," \

@@ -48,6 +48,7 @@ static enum store_status read_counts(struct dump *dump, sqlite3_stmt *s)
         .invitations = sqlite3_column_int64(s, 3),
         .webhooks = sqlite3_column_int64(s, 4),
         .deliveries = sqlite3_column_int64(s, 5),
+        .events = sqlite3_column_int64(s, 6),
     };
     return dump->sink->begin(&counts, dump->arg);
 }
@@ -139,6 +140,21 @@ static enum store_status read_delivery(struct dump *dump, sqlite3_stmt *s)
     return status;
 }
 
+/* Columns: SQLITE_EVENT_COLUMNS, in seq order; skipped with the webhooks. */
+static enum store_status read_event(struct dump *dump, sqlite3_stmt *s)
+{
+    struct store_event_row row = {0};
+    enum store_status status;
+
+    if (dump->sink->webhook == NULL || dump->sink->event == NULL)
+        return STORE_OK;
+    if ((status = sqlite_read_event(s, &row)) != STORE_OK)
+        return status;
+    status = dump->sink->event(&row, dump->arg);
+    store_event_row_free(&row);
+    return status;
+}
+
 /* Columns: scope, survey, key, body, status, reply, response_id, customer, created_at. */
 static enum store_status read_record(struct dump *dump, sqlite3_stmt *s)
 {
@@ -194,17 +210,20 @@ static enum store_status each_row(struct dump *dump, const char *sql, dump_row_f
 }
 
 /* Insertion order (seq) for responses, invitations and webhook deliveries (after the subscriptions
- * they belong to), so the copy's own order of insertion is the
- * same; the idempotency records last, after the responses they name. */
+ * they belong to), so the copy's own order of insertion is the same; the event log in seq order,
+ * with its seqs, after the subscriptions whose cursors point into it; the idempotency records last,
+ * after the responses they name. */
 static const char *const dump_sql[] = {
     "SELECT (SELECT count(*) FROM surveys), (SELECT count(*) FROM responses), (SELECT count(*) FROM idempotency),"
-    " (SELECT count(*) FROM invitations), (SELECT count(*) FROM webhooks), (SELECT count(*) FROM webhook_deliveries)",
+    " (SELECT count(*) FROM invitations), (SELECT count(*) FROM webhooks), (SELECT count(*) FROM webhook_deliveries),"
+    " (SELECT count(*) FROM webhook_events)",
     "SELECT id, definition, created_at, updated_at FROM surveys ORDER BY id",
     "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties,"
     " edit_token_hash, edit_token_expires_at FROM responses ORDER BY seq",
     "SELECT " SQLITE_INVITATION_COLUMNS " FROM invitations ORDER BY seq",
     "SELECT " SQLITE_WEBHOOK_COLUMNS " FROM webhooks ORDER BY id",
     "SELECT " SQLITE_DELIVERY_COLUMNS " FROM webhook_deliveries ORDER BY seq",
+    "SELECT " SQLITE_EVENT_COLUMNS " FROM webhook_events ORDER BY seq",
     "SELECT scope, survey, key, body, status, reply, response_id, customer, created_at FROM idempotency"
     " ORDER BY created_at, scope, key",
 };
@@ -212,8 +231,8 @@ static const char *const dump_sql[] = {
 enum store_status sqlite_dump(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
                               size_t err_size)
 {
-    static const dump_row_fn readers[] = {read_counts,     read_survey,   read_response, read_invitation,
-                                           read_webhook,    read_delivery, read_record};
+    static const dump_row_fn readers[] = {read_counts,  read_survey,   read_response, read_invitation,
+                                           read_webhook, read_delivery, read_event,    read_record};
     struct store_conn *conn = store_reader(store);
     struct dump dump = {.db = conn ? ((struct sqlite_conn *)conn)->db : NULL, .sink = sink, .arg = arg};
     enum store_status status = STORE_OK;

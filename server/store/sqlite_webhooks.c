@@ -1,9 +1,12 @@
-/* The SQLite backend: webhook subscriptions and their outbox of deliveries (store.h, "webhooks";
- * schema/010_webhooks.sql). The statements are in sqlite.c's table.
+/* The SQLite backend: webhook subscriptions, their outbox of deliveries and the event log they are
+ * made from (store.h, "webhooks" and "the event log"; schema/010_webhooks.sql,
+ * schema/011_webhook_events.sql). The statements are in sqlite.c's table.
  *
  * SQLite has one writer, the writer thread's connection, and one process owns the file: a claim
- * needs no row locks, its reads and its update are one statement of the only writer. A delivery's
- * erasure is in sqlite_changes.c; a subscription's deliveries go with it by the foreign key. */
+ * needs no row locks, its reads and its update are one statement of the only writer, and the log's
+ * seq order is commit order (one writer commits in order), so a cursor never passes an event still
+ * to commit. Erasure of deliveries and events is in sqlite_changes.c; a subscription's deliveries
+ * go with it by the foreign key. */
 #include "sqlite_internal.h"
 
 #include <stdlib.h>
@@ -28,6 +31,7 @@ enum store_status sqlite_read_webhook(sqlite3_stmt *s, struct store_webhook_row 
     out->disabled_reason = sqlite_column_text(s, 10);
     out->created_at = sqlite3_column_int64(s, 11);
     out->updated_at = sqlite3_column_int64(s, 12);
+    out->cursor = sqlite3_column_int64(s, 13);
     if (out->url == NULL || out->events == NULL || out->format == NULL || out->secret == NULL ||
         (out->surveys == NULL) != (sqlite3_column_type(s, 3) == SQLITE_NULL) ||
         (out->filter == NULL) != (sqlite3_column_type(s, 4) == SQLITE_NULL) ||
@@ -452,5 +456,241 @@ enum store_status sqlite_prune_deliveries(struct store_conn *base_conn, int64_t 
     sqlite3_bind_int64(s, 2, max);
     if ((status = sqlite_run(conn, s)) == STORE_OK)
         *deleted = sqlite3_changes64(conn->db);
+    return status;
+}
+
+/* ---- the event log ---- */
+
+/* Columns as SQLITE_EVENT_COLUMNS lists them. */
+enum store_status sqlite_read_event(sqlite3_stmt *s, struct store_event_row *out)
+{
+    bool whole = true;
+
+    out->seq = sqlite3_column_int64(s, 0);
+    sqlite_copy_column(s, 1, out->id, sizeof out->id);
+    out->type = nullable_text(s, 2, &whole);
+    out->survey = nullable_text(s, 3, &whole);
+    out->subject = nullable_text(s, 4, &whole);
+    out->customer = nullable_text(s, 5, &whole);
+    out->object = nullable_text(s, 6, &whole);
+    out->created_at = sqlite3_column_int64(s, 7);
+    if (!whole || out->type == NULL || !sqlite_row_read_whole(s)) {
+        oom_note();
+        store_event_row_free(out);
+        return STORE_UNAVAILABLE;
+    }
+    return STORE_OK;
+}
+
+/* Steps the single-row query s (its parameters bound): *found, and its first column in *value. */
+static enum store_status one_int(sqlite3_stmt *s, bool *found, int64_t *value)
+{
+    int rc = sqlite3_step(s);
+
+    *found = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(s, 0);
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+enum store_status sqlite_webhooks_exist(struct store_conn *base_conn, bool *any)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_WEBHOOKS_ANY);
+    int64_t value = 0;
+    bool found;
+    enum store_status status;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    status = one_int(s, &found, &value);
+    *any = status == STORE_OK && value != 0;
+    return status;
+}
+
+static void bind_event(sqlite3_stmt *s, int first, const struct store_event_row *row)
+{
+    sqlite_bind_text(s, first, row->id);
+    sqlite_bind_text(s, first + 1, row->type);
+    sqlite_bind_text(s, first + 2, row->survey);
+    sqlite_bind_text(s, first + 3, row->subject);
+    sqlite_bind_text(s, first + 4, row->customer);
+    sqlite_bind_text(s, first + 5, row->object);
+    sqlite3_bind_int64(s, first + 6, row->created_at);
+}
+
+/* One narrow row in the table's b-tree (and the customer index when it names one): this is all an
+ * ingest pays for webhooks. */
+enum store_status sqlite_append_event(struct store_conn *base_conn, const struct store_event_row *row)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_APPEND_EVENT);
+
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_event(s, 1, row);
+    return sqlite_run(conn, s);
+}
+
+enum store_status sqlite_import_event(struct store_conn *base_conn, const struct store_event_row *row)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_IMPORT_EVENT);
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, row->seq);
+    bind_event(s, 2, row);
+    return sqlite_run(conn, s);
+}
+
+enum store_status sqlite_list_events(struct store_conn *base_conn, int64_t after_seq, int64_t limit,
+                                     void (*each)(const struct store_event_row *row, void *arg), void *arg)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_LIST_EVENTS);
+    enum store_status status = STORE_OK;
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, after_seq);
+    sqlite3_bind_int64(s, 2, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_event_row row = {0};
+        if ((status = sqlite_read_event(s, &row)) != STORE_OK)
+            break;
+        each(&row, arg);
+        store_event_row_free(&row);
+    }
+    sqlite_done_with(s);
+    if (status == STORE_OK && rc != SQLITE_DONE)
+        status = sqlite_status_of(rc);
+    return status;
+}
+
+enum store_status sqlite_count_events(struct store_conn *base_conn, int64_t after_seq, int64_t *count,
+                                      int64_t *oldest_ms)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_COUNT_EVENTS);
+    int rc;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, after_seq);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *count = sqlite3_column_int64(s, 0);
+        *oldest_ms = sqlite3_column_int64(s, 1);
+    }
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW ? STORE_OK : sqlite_status_of(rc);
+}
+
+/* One process writes a SQLite store, through one writer: nobody else can be preparing. */
+enum store_status sqlite_lock_webhook_cursor(struct store_conn *base_conn, const char *webhook, int64_t *cursor,
+                                             bool *locked)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_WEBHOOK_CURSOR);
+    enum store_status status;
+    int64_t value = 0;
+    bool found = false;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, webhook);
+    if ((status = one_int(s, &found, &value)) != STORE_OK)
+        return status;
+    if (!found)
+        return STORE_NOT_FOUND;
+    *cursor = value;
+    *locked = true;
+    return STORE_OK;
+}
+
+enum store_status sqlite_set_webhook_cursor(struct store_conn *base_conn, const char *webhook, int64_t cursor)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_SET_WEBHOOK_CURSOR);
+    enum store_status status;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, webhook);
+    sqlite3_bind_int64(s, 2, cursor);
+    status = sqlite_run(conn, s);
+    if (status == STORE_OK && sqlite3_changes(conn->db) == 0)
+        status = STORE_NOT_FOUND;
+    return status;
+}
+
+/* One of the one-number queries below, with its (up to two) integer parameters. */
+static enum store_status query_int(struct sqlite_conn *conn, enum stmt_id id, int64_t a, int64_t b, bool *found,
+                                   int64_t *value)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, id);
+
+    if (s == NULL)
+        return STORE_ERROR;
+    if (sqlite3_bind_parameter_count(s) >= 1)
+        sqlite3_bind_int64(s, 1, a);
+    if (sqlite3_bind_parameter_count(s) >= 2)
+        sqlite3_bind_int64(s, 2, b);
+    return one_int(s, found, value);
+}
+
+/* Each step along the primary key. The common case (within the cap) costs two lookups: the cursor
+ * and the newest seq, whose difference bounds the events after the cursor from above (seqs have
+ * gaps, never duplicates). Only a subscription past its cap walks keep entries back from the newest
+ * to find where its cursor goes, and counts what it passes. */
+enum store_status sqlite_trim_webhook_backlog(struct store_conn *base_conn, const char *webhook, int64_t keep,
+                                              int64_t *skipped)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    int64_t cursor = 0, newest = 0, to = 0;
+    bool locked, found;
+    enum store_status status = sqlite_lock_webhook_cursor(base_conn, webhook, &cursor, &locked);
+
+    if (status == STORE_OK)
+        status = query_int(conn, STMT_NEWEST_EVENT, 0, 0, &found, &newest);
+    if (status != STORE_OK || newest - cursor <= keep)
+        return status;
+    if ((status = query_int(conn, STMT_NTH_NEWEST_EVENT, cursor, keep, &found, &to)) != STORE_OK || !found)
+        return status;
+    if ((status = query_int(conn, STMT_COUNT_EVENTS_TO, cursor, to, &found, skipped)) != STORE_OK)
+        return status;
+    return sqlite_set_webhook_cursor(base_conn, webhook, to);
+}
+
+enum store_status sqlite_prune_events(struct store_conn *base_conn, int64_t max, int64_t *deleted)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_PRUNE_EVENTS);
+    enum store_status status;
+
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, max);
+    if ((status = sqlite_run(conn, s)) == STORE_OK)
+        *deleted = sqlite3_changes64(conn->db);
+    return status;
+}
+
+enum store_status sqlite_event_seq_past(struct store_conn *base_conn, int64_t seq)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    static const enum stmt_id steps[] = {STMT_EVENT_SEQ_PAST, STMT_EVENT_SEQ_FIRST};
+    enum store_status status = STORE_OK;
+
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0] && status == STORE_OK; i++) {
+        sqlite3_stmt *s = sqlite_stmt(conn, steps[i]);
+        if (s == NULL)
+            return STORE_ERROR;
+        sqlite3_bind_int64(s, 1, seq);
+        status = sqlite_run(conn, s);
+    }
     return status;
 }

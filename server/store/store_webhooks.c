@@ -1,6 +1,7 @@
-/* store.h's "webhooks" section, once for every backend (backend.h): argument checks, clearing the
- * rows an entry fills, what a new delivery starts as, and the claim's order. The backends
- * (sqlite_webhooks.c, postgres_webhooks.c) only speak their database. */
+/* store.h's "webhooks" and "the event log" sections, once for every backend (backend.h): argument
+ * checks, clearing the rows an entry fills, what a new delivery starts as, the claim's order, and
+ * what migrate's import keeps (seqs, cursors). The backends (sqlite_webhooks.c,
+ * postgres_webhooks.c) only speak their database. */
 #include "backend.h"
 
 #include <stdlib.h>
@@ -187,6 +188,81 @@ enum store_status store_prune_deliveries(struct store_conn *conn, int64_t cutoff
     return conn->backend->prune_deliveries(conn, cutoff_ms, max, deleted);
 }
 
+/* ---- the event log ---- */
+
+void store_event_row_free(struct store_event_row *row)
+{
+    free(row->type);
+    free(row->survey);
+    free(row->subject);
+    free(row->customer);
+    free(row->object);
+    memset(row, 0, sizeof *row);
+}
+
+static bool event_complete(const struct store_event_row *row)
+{
+    return row->id[0] != '\0' && row->type != NULL;
+}
+
+enum store_status store_webhooks_exist(struct store_conn *conn, bool *any)
+{
+    *any = false;
+    return conn->backend->webhooks_exist(conn, any);
+}
+
+enum store_status store_append_event(struct store_conn *conn, const struct store_event_row *row)
+{
+    if (!event_complete(row))
+        return STORE_ERROR;
+    return conn->backend->append_event(conn, row);
+}
+
+enum store_status store_list_events(struct store_conn *conn, int64_t after_seq, int64_t limit,
+                                    void (*each)(const struct store_event_row *row, void *arg), void *arg)
+{
+    if (limit <= 0)
+        return STORE_OK;
+    return conn->backend->list_events(conn, after_seq, limit, each, arg);
+}
+
+enum store_status store_count_events(struct store_conn *conn, int64_t after_seq, int64_t *count,
+                                     int64_t *oldest_ms)
+{
+    *count = 0;
+    *oldest_ms = 0;
+    return conn->backend->count_events(conn, after_seq, count, oldest_ms);
+}
+
+enum store_status store_lock_webhook_cursor(struct store_conn *conn, const char *webhook, int64_t *cursor,
+                                            bool *locked)
+{
+    *locked = false;
+    return conn->backend->lock_webhook_cursor(conn, webhook, cursor, locked);
+}
+
+enum store_status store_set_webhook_cursor(struct store_conn *conn, const char *webhook, int64_t cursor)
+{
+    return conn->backend->set_webhook_cursor(conn, webhook, cursor);
+}
+
+enum store_status store_trim_webhook_backlog(struct store_conn *conn, const char *webhook, int64_t keep,
+                                             int64_t *skipped)
+{
+    *skipped = 0;
+    if (keep < 0)
+        keep = 0;
+    return conn->backend->trim_webhook_backlog(conn, webhook, keep, skipped);
+}
+
+enum store_status store_prune_events(struct store_conn *conn, int64_t max, int64_t *deleted)
+{
+    *deleted = 0;
+    if (max <= 0)
+        return STORE_OK;
+    return conn->backend->prune_events(conn, max, deleted);
+}
+
 /* ---- migrate's target ---- */
 
 /* A subscription as another store's dump gave it; one the target already has is a conflict (the
@@ -200,6 +276,13 @@ enum store_status store_import_webhook(struct store_conn *conn, const struct sto
         status = store_put_webhook(conn, row, &created);
     if (status == STORE_OK && !created)
         status = STORE_CONFLICT;
+    /* A new subscription starts at the target's newest seq (none yet: the dump gives the events
+     * after the subscriptions); it keeps the cursor it had instead, and the target's own events
+     * come after it even where the events it passed are gone (pruned, erased) and not imported. */
+    if (status == STORE_OK)
+        status = store_set_webhook_cursor(conn, row->id, row->cursor);
+    if (status == STORE_OK && row->cursor > 0)
+        status = conn->backend->event_seq_past(conn, row->cursor);
     return status;
 }
 
@@ -214,4 +297,16 @@ enum store_status store_import_delivery(struct store_conn *conn, const struct st
     if (!delivery_complete(row))
         return STORE_ERROR;
     return conn->backend->insert_delivery(conn, row);
+}
+
+/* Its seq as it was: subscriptions' cursors (imported as they were) point into the same order. */
+enum store_status store_import_event(struct store_conn *conn, const struct store_event_row *row)
+{
+    enum store_status status = store_import_end(conn, true);
+
+    if (status != STORE_OK)
+        return status;
+    if (!event_complete(row) || row->seq <= 0)
+        return STORE_ERROR;
+    return conn->backend->import_event(conn, row);
 }

@@ -28,7 +28,7 @@ from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, sqli
 
 PG = os.environ.get("SURVEYD_TEST_POSTGRES")
 SUMMARY_RE = re.compile(r"^migrate: copied (\d+) surveys, (\d+) responses, (\d+) idempotency records, "
-                        r"(\d+) invitations, (\d+) webhooks, (\d+) webhook deliveries$", re.M)
+                        r"(\d+) invitations, (\d+) webhooks, (\d+) webhook deliveries, (\d+) webhook events$", re.M)
 VERIFY_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
 # Rows per target transaction in the copy: small, so that batch boundaries fall inside the surveys,
 # the responses, the invitations and the idempotency records alike.
@@ -302,9 +302,9 @@ class MigrateTest(unittest.TestCase):
         # 2 surveys; 48 + 1 + 1 responses less the deleted one and cust-beta's 12; 2 records.
         self.assertEqual(len(listed), 2)
         self.assertEqual(responses, 48 + 2 - 1 - 12)
-        self.assertEqual(tuple(int(g) for g in m.groups()), (2, responses, 2, INVITATIONS, WEBHOOKS, DELIVERIES),
-                         out)
-        self.assertGreaterEqual(out.count(" webhook deliveries\n"), 2, out)  # progress, then the summary
+        self.assertEqual(tuple(int(g) for g in m.groups()),
+                         (2, responses, 2, INVITATIONS, WEBHOOKS, DELIVERIES, 0), out)
+        self.assertGreaterEqual(out.count(" webhook events\n"), 2, out)  # progress, then the summary
         self.assertNotIn(SECRET, out + self.migrate.stderr.decode("utf-8", "replace"))
 
     def test_02_surveys(self):
@@ -490,6 +490,87 @@ class MigrateTest(unittest.TestCase):
         self.assertEqual(len(want), DELIVERIES)
         self.assertEqual(got, want)
         self.assertNotEqual([r[0] for r in want], sorted(r[0] for r in want))  # seq order is not id order
+
+
+class MigrateEventLogTest(unittest.TestCase):
+    """The webhook event log and the subscriptions' cursors (store.h, "the event log"), copied as
+    they are: every event with its seq (gaps included: pruned and erased ones), each cursor where it
+    was, and the copy's own seq going on after the largest seq and the furthest cursor (a cursor may
+    have passed events that are gone). Neither store is served while they are compared: a serving
+    sender prepares events and moves cursors, which is the point of them, so the source is a
+    stopped daemon's file and the copy is read before any daemon opens it."""
+
+    EVENT_COLUMNS = "seq, id, type, survey, subject, customer, object, created_at"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dbname = "surveyd_migrate_events_%d" % os.getpid()
+        psql('DROP DATABASE IF EXISTS "%s"' % cls.dbname)
+        psql('CREATE DATABASE "%s"' % cls.dbname)
+        cls.addClassCleanup(psql, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % cls.dbname)
+        cls.uri = database_uri(PG, cls.dbname)
+        cls.src = Daemon()
+        cls.addClassCleanup(cls.src.cleanup)
+        cls.src.start()  # the schema
+        cls.src.stop()
+        db = sqlite3.connect(cls.src.db_path, timeout=30)
+        try:
+            for i, cursor in enumerate((0, 5, 9)):
+                db.execute("INSERT INTO webhooks (" + WEBHOOK_COLUMNS + ", cursor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                           " ?, ?, ?, ?, ?)", (
+                               "ev-hook-%d" % i, "https://hooks.example.com/%d" % i, '["response.created"]', None,
+                               None, "standard", "whsec_ZXZlbnQtbG9nLXNlY3JldA%d" % i, None, 0,
+                               1791072000000 if i == 1 else 0, "gone" if i == 1 else None, 1791000000000 + i,
+                               1791000000000 + i, cursor))
+            # Seqs 1 to 9 drawn; 4 was erased, 9 (the newest, which ev-hook-2 passed) pruned.
+            kinds = {1: ("response.created", None, "r1", None, None),
+                     2: ("response.deleted", "s1", "r2", "cust-a", '{"id":"r2","answers":{"t":"caf\u00e9"}}'),
+                     3: ("survey.updated", "s1", "s1", None, None),
+                     4: ("response.deleted", "s1", "r4", "cust-gone", '{"id":"r4"}'),
+                     5: ("customer.erased", None, None, None, '{"customer":"cust-gone","deleted_responses":1}'),
+                     6: ("response.updated", None, "r1", None, None),
+                     7: ("response.created", None, "r7", None, None),
+                     8: ("response.created", None, "r8", None, None),
+                     9: ("response.created", None, "r9", None, None)}
+            for seq, (kind, survey, subject, customer, obj) in kinds.items():
+                db.execute("INSERT INTO webhook_events (" + cls.EVENT_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (seq, "msg_ev%020d" % seq, kind, survey, subject, customer, obj, 1791072000000 + seq))
+            db.execute("DELETE FROM webhook_events WHERE seq IN (4, 9)")
+            db.commit()
+        finally:
+            db.close()
+        cls.migrate = run_cli(["migrate", "--from", cls.src.data_dir, "--to", cls.uri], timeout=300)
+
+    def rows(self, sql):
+        db = sqlite3.connect("file:%s?mode=ro" % self.src.db_path, uri=True, timeout=30)
+        try:
+            want = [tuple("<null>" if v is None else str(v) for v in row) for row in db.execute(sql)]
+        finally:
+            db.close()
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-P", "null=<null>",
+                            self.uri, "-c", sql], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=True,
+                           timeout=60)
+        got = [tuple(line.split("\t")) for line in p.stdout.decode("utf-8").splitlines() if line]
+        return want, got
+
+    def test_log_and_cursors(self):
+        out = self.migrate.stdout.decode("utf-8", "replace")
+        self.assertEqual(self.migrate.returncode, 0, out + self.migrate.stderr.decode("utf-8", "replace"))
+        m = SUMMARY_RE.search(out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(tuple(int(g) for g in m.groups()), (0, 0, 0, 0, 3, 0, 7), out)
+        want, got = self.rows("SELECT " + self.EVENT_COLUMNS + " FROM webhook_events ORDER BY seq")
+        self.assertEqual([int(r[0]) for r in want], [1, 2, 3, 5, 6, 7, 8])
+        self.assertEqual(got, want)
+        want, got = self.rows("SELECT id, cursor, disabled_at FROM webhooks ORDER BY id")
+        self.assertEqual(want, [("ev-hook-0", "0", "0"), ("ev-hook-1", "5", "1791072000000"),
+                                ("ev-hook-2", "9", "0")])
+        self.assertEqual(got, want)
+        # The copy's next seq comes after ev-hook-2's cursor (9), not after the largest copied (8).
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", self.uri, "-c",
+                            "SELECT nextval(pg_get_serial_sequence('webhook_events', 'seq'))"],
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=True, timeout=60)
+        self.assertEqual(p.stdout.decode().strip(), "10")
 
 
 if __name__ == "__main__":

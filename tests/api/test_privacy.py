@@ -348,6 +348,7 @@ class CustomerHistoryTests(PrivacyBase):
 
 ZEBRA = "zebra-cust-4417"
 ZEBRA_COMMENT = "ZEBRA-COMMENT-7781"
+ZEBRA_LOGGED_TEXT = "ZEBRA-LOGGED-5521"
 OKAPI = "okapi-cust-5521"
 OKAPI_COMMENT = "OKAPI-COMMENT-3390"
 # What their invitations hold besides the customer id: a property and an interaction id.
@@ -481,6 +482,17 @@ class EraseCustomerTests(unittest.TestCase):
                 return out
             after = "&before=" + urllib.parse.quote(r.json["next"], safe="")
 
+    def drained(self, wid):
+        """Waits until every event logged for wid was prepared into a delivery (or passed over): its
+        backlog is then its open deliveries alone (they stay pending: the receiver refuses)."""
+        deadline = time.monotonic() + 60
+        while True:
+            backlog = self.req("GET", "/v1/webhooks/" + wid, token=ADMIN_TOKEN).json["backlog"]["pending"]
+            if backlog == len(self.webhook_deliveries(wid)):
+                return
+            self.assertLess(time.monotonic(), deadline, "the log was never drained")
+            time.sleep(0.05)
+
     def test_erasure(self):
         # A webhook subscribed while their data is written, whose receiver refuses every connection
         # (a loopback port bound, never listening): the outbox holds their responses' bodies until
@@ -539,6 +551,12 @@ class EraseCustomerTests(unittest.TestCase):
         for sid, body, headers in bodies:
             zebra.append((self.post(sid, body, headers=headers).json["id"], sid))
         keyed_id = zebra[-1][0]
+        # One of theirs deleted: its response.deleted event holds the response as it was (their id
+        # and words) in the event log's row, which stays there after it was prepared, until every
+        # cursor has passed it and the sender prunes it (minutes). The erasure must take it.
+        gone = self.post(s1, {"answers": {"rec": 1, "comment": ZEBRA_LOGGED_TEXT}, "customer": ZEBRA}).json["id"]
+        self.drained(wid)   # its created event prepared first (else passed over: the response is gone)
+        self.assertEqual(self.req("DELETE", "/v1/responses/" + gone, token=ADMIN_TOKEN).status, 204)
         # A keyed follow-up on one of theirs: its idempotency record holds the reply.
         patch_key = uid("zebra-patch-key")
         r = self.req("PATCH", "/v1/responses/" + zebra[2][0],
@@ -607,10 +625,12 @@ class EraseCustomerTests(unittest.TestCase):
         self.assertEqual(self.metrics(s1)["responses"],
                          sum(1 for s, _ in model.values() if s == s1) + 3)
 
+        self.drained(wid)
         queued = self.webhook_deliveries(wid)
         zebra_deliveries = sorted(k for k, body in queued.items() if ZEBRA in body)
-        # Five responses of theirs and one follow-up, each an event.
-        self.assertEqual(len(zebra_deliveries), len(zebra) + 1, queued)
+        # Five responses of theirs and one follow-up, each an event, and the deleted one's two.
+        self.assertEqual(len(zebra_deliveries), len(zebra) + 1 + 2, sorted(queued))
+        self.assertTrue(found_in(db_files(d), ZEBRA_LOGGED_TEXT), "the deleted response's event not on disk")
         self.assertTrue(any(ZEBRA_COMMENT in body for body in queued.values()))
 
         tags = {sid: self.req("GET", "/v1/surveys/%s/metrics" % sid,
@@ -631,6 +651,8 @@ class EraseCustomerTests(unittest.TestCase):
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment still on disk (live): "
                          + where(files, ZEBRA_COMMENT))
         self.assertEqual(found_in(files, "zebra@example.com"), [], "property still on disk")
+        self.assertEqual(found_in(files, ZEBRA_LOGGED_TEXT), [], "their logged event still on disk (live): "
+                         + where(files, ZEBRA_LOGGED_TEXT))
         for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations:
             self.assertEqual(found_in(files, needle), [], "invitation's %s still on disk (live): %s"
                              % (needle, where(files, needle)))

@@ -428,8 +428,8 @@ class IdempotencyMigrationTests(ResponseTestBase):
         h = {"Idempotency-Key": uid("idem-key")}
         first = self.post_ok(sid, {"answers": {"nps": 6}}, headers=h).json["id"]
         self.daemon.stop()
-        # What migrations 008 to 010 added after it go too, so the file is a version 6 database again.
-        for sql in ("DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
+        # What migrations 008 to 011 added after it go too, so the file is a version 6 database again.
+        for sql in ("DROP TABLE webhook_events", "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
                     "DROP TABLE invitation_days", "DROP TABLE invitations",
                     "DROP INDEX idempotency_survey", "ALTER TABLE idempotency DROP COLUMN survey",
                     "PRAGMA user_version = 6"):

@@ -575,12 +575,13 @@ class InvitationRollupVerifyTests(VerifyTestBase):
                          "DROP TRIGGER invitation_days_update ON invitations",
                          "DROP TRIGGER invitation_days_delete ON invitations",
                          "DROP FUNCTION invitation_days_trigger()", "DROP FUNCTION invitation_days_add(invitations, integer)",
-                         "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
+                         "DROP TABLE webhook_events", "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
                          "DROP FUNCTION webhook_backlog_trigger()", "UPDATE schema_version SET version = 2")
         else:
             downgrade = ("DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
                          "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days",
-                        "DROP TABLE webhook_deliveries", "DROP TABLE webhooks", "PRAGMA user_version = 8")
+                        "DROP TABLE webhook_events", "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
+                        "PRAGMA user_version = 8")
         for sql in downgrade:
             harness.db_execute(self.d, sql)
         self.assertEqual(harness.db_query(self.d, "SELECT count(*) FROM invitations WHERE outcome = 0")[0][0] > 0, True)

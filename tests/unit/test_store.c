@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "edit_token.h"
@@ -1961,6 +1962,7 @@ static void assert_same_webhook(const struct store_webhook_row *got, const struc
     assert_text_eq(got->disabled_reason, want->disabled_reason);
     ck_assert_int_eq(got->created_at, want->created_at);
     ck_assert_int_eq(got->updated_at, want->updated_at);
+    ck_assert_int_eq(got->cursor, want->cursor);
 }
 
 /* Delivery n of webhook: subject and customer as given (NULL: none), created at `at`, due at `due`. */
@@ -2518,12 +2520,306 @@ START_TEST(test_deliveries_erased)
 }
 END_TEST
 
+/* ---- the event log ---- */
+
+/* Event n: "msg_" and n; survey, subject, customer and object as given (NULL: none). */
+static struct store_event_row event(int n, const char *type, const char *survey, const char *subject,
+                                    const char *customer, const char *object, int64_t at)
+{
+    struct store_event_row row = {
+        .type = (char *)type,
+        .survey = (char *)survey,
+        .subject = (char *)subject,
+        .customer = (char *)customer,
+        .object = (char *)object,
+        .created_at = at,
+    };
+    snprintf(row.id, sizeof row.id, "msg_%026d", n);
+    return row;
+}
+
+static void append_ok(struct store_event_row row)
+{
+    ck_assert_int_eq(WRITE(store_append_event(W, &row)), STORE_OK);
+}
+
+/* What a listing gave: seqs and ids in the order each() gave them, and the first row in full. */
+struct events_seen {
+    int count;
+    int64_t seq[64];
+    char ids[64][32];
+    char first[512];
+};
+
+static void collect_event(const struct store_event_row *row, void *arg)
+{
+    struct events_seen *e = arg;
+    ck_assert_int_lt(e->count, 64);
+    if (e->count == 0)
+        snprintf(e->first, sizeof e->first, "%s|%s|%s|%s|%s|%s|%lld", row->id, row->type,
+                 row->survey ? row->survey : "-", row->subject ? row->subject : "-",
+                 row->customer ? row->customer : "-", row->object ? row->object : "-", (long long)row->created_at);
+    e->seq[e->count] = row->seq;
+    snprintf(e->ids[e->count++], 32, "%s", row->id);
+}
+
+static struct events_seen events_after(struct store_conn *conn, int64_t after, int64_t limit)
+{
+    struct events_seen e = {0};
+    ck_assert_int_eq(store_list_events(conn, after, limit, collect_event, &e), STORE_OK);
+    for (int i = 1; i < e.count; i++)
+        ck_assert_int_lt(e.seq[i - 1], e.seq[i]); /* seq order */
+    return e;
+}
+
+static const char *event_id(int n)
+{
+    static char ids[8][32];
+    static int next;
+    char *id = ids[next++ % 8];
+    snprintf(id, 32, "msg_%026d", n);
+    return id;
+}
+
+static void events_are(const struct events_seen *e, int count, const int *ns)
+{
+    ck_assert_msg(e->count == count, "listed %d events, want %d", e->count, count);
+    for (int i = 0; i < count; i++)
+        ck_assert_str_eq(e->ids[i], event_id(ns[i]));
+}
+
+static int64_t cursor_of(const char *hook)
+{
+    struct store_webhook_row row;
+    ck_assert_int_eq(store_get_webhook(store_reader(store), hook, &row), STORE_OK);
+    int64_t cursor = row.cursor;
+    store_webhook_row_free(&row);
+    return cursor;
+}
+
+static bool webhooks_exist(void)
+{
+    bool any = true;
+    struct store_conn *w = writer_begin();
+    ck_assert_int_eq(store_webhooks_exist(w, &any), STORE_OK);
+    writer_commit(w);
+    return any;
+}
+
+static int64_t prune_events(int64_t max)
+{
+    int64_t deleted = -1;
+    ck_assert_int_eq(WRITE(store_prune_events(W, max, &deleted)), STORE_OK);
+    return deleted;
+}
+
+/* Appending, listing and counting in seq order; whether any subscription exists; where a new
+ * subscription's cursor starts, and that a replaced one keeps it; moving a cursor (never back). */
+START_TEST(test_event_log)
+{
+    const int64_t t0 = now_ms;
+    int64_t count, oldest, cursor = -1;
+    bool locked = false;
+
+    ck_assert(!webhooks_exist());
+    append_ok(event(1, "response.created", NULL, "r1", NULL, NULL, t0));
+    append_ok(event(2, "response.deleted", "s1", "r2", "dora", "{\"id\":\"r2\",\"answers\":{\"note\":\"caf\\u00e9\"}}",
+                    t0 + 1));
+    append_ok(event(3, "survey.updated", "s1", "s1", NULL, NULL, t0 + 2));
+    struct events_seen e = events_after(store_reader(store), 0, 100);
+    events_are(&e, 3, (int[]){1, 2, 3});
+    ck_assert_str_eq(e.first, "msg_00000000000000000000000001|response.created|-|r1|-|-|1793491200000");
+    e = events_after(store_reader(store), e.seq[0], 100);
+    events_are(&e, 2, (int[]){2, 3});
+    ck_assert_str_eq(e.first, "msg_00000000000000000000000002|response.deleted|s1|r2|dora|"
+                              "{\"id\":\"r2\",\"answers\":{\"note\":\"caf\\u00e9\"}}|1793491200001");
+    int64_t seq2 = e.seq[0], seq3 = e.seq[1];
+    events_are((struct events_seen[]){events_after(store_reader(store), 0, 2)}, 2, (int[]){1, 2});
+    events_are((struct events_seen[]){events_after(store_reader(store), seq3, 100)}, 0, NULL);
+    ck_assert_int_eq(store_count_events(store_reader(store), 0, &count, &oldest), STORE_OK);
+    ck_assert_int_eq(count, 3);
+    ck_assert_int_eq(oldest, t0);
+    ck_assert_int_eq(store_count_events(store_reader(store), seq2, &count, &oldest), STORE_OK);
+    ck_assert_int_eq(count, 1);
+    ck_assert_int_eq(oldest, t0 + 2);
+    ck_assert_int_eq(store_count_events(store_reader(store), seq3, &count, &oldest), STORE_OK);
+    ck_assert_int_eq(count, 0);
+    ck_assert_int_eq(oldest, 0);
+    /* An event needs its id and type. */
+    struct store_event_row bad = event(9, "response.created", NULL, NULL, NULL, NULL, t0);
+    bad.type = NULL;
+    ck_assert_int_eq(WRITE(store_append_event(W, &bad)), STORE_ERROR);
+
+    /* A new subscription is owed only what happens after it exists. */
+    struct store_webhook_row a = webhook("a", "https://example.com/a");
+    put_webhook_ok(&a, true);
+    ck_assert(webhooks_exist());
+    ck_assert_int_eq(cursor_of("a"), seq3);
+    append_ok(event(4, "response.updated", NULL, "r1", NULL, NULL, t0 + 3));
+    append_ok(event(5, "response.created", NULL, "r5", NULL, NULL, t0 + 4));
+    e = events_after(store_reader(store), seq3, 100);
+    events_are(&e, 2, (int[]){4, 5});
+    int64_t seq4 = e.seq[0], seq5 = e.seq[1];
+    a.url = (char *)"https://example.com/a2";
+    put_webhook_ok(&a, false); /* replaced: keeps its cursor */
+    ck_assert_int_eq(cursor_of("a"), seq3);
+    put_webhook_ok((struct store_webhook_row[]){webhook("b", "https://example.com/b")}, true);
+    ck_assert_int_eq(cursor_of("b"), seq5);
+
+    /* Forward only; an unknown subscription is not found. */
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "a", seq4)), STORE_OK);
+    ck_assert_int_eq(cursor_of("a"), seq4);
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "a", seq2)), STORE_OK);
+    ck_assert_int_eq(cursor_of("a"), seq4);
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "nope", seq5)), STORE_NOT_FOUND);
+    ck_assert_int_eq(WRITE(store_lock_webhook_cursor(W, "a", &cursor, &locked)), STORE_OK);
+    ck_assert_int_eq(cursor, seq4);
+    ck_assert(locked);
+    ck_assert_int_eq(WRITE(store_lock_webhook_cursor(W, "nope", &cursor, &locked)), STORE_NOT_FOUND);
+    /* Listing a subscription shows its cursor too. */
+    char ids[64] = "";
+    ck_assert_int_eq(store_list_webhooks(store_reader(store), collect_webhook_id, ids), STORE_OK);
+    ck_assert_str_eq(ids, "a b ");
+}
+END_TEST
+
+/* Pruning deletes what every cursor has passed, in batches of max, and every event once no
+ * subscription is left; a seq is never handed out twice, even once the newest rows are gone (a
+ * reused seq at or below a cursor would be passed over: lost). */
+START_TEST(test_event_prune)
+{
+    const int64_t t0 = now_ms;
+
+    for (int n = 1; n <= 3; n++)
+        append_ok(event(n, "response.created", NULL, "r", NULL, NULL, t0 + n));
+    ck_assert_int_eq(prune_events(100), 3); /* no subscription: all of them */
+    add_webhook(webhook("a", "https://example.com/a"));
+    add_webhook(webhook("b", "https://example.com/b"));
+    for (int n = 4; n <= 9; n++)
+        append_ok(event(n, "response.created", NULL, "r", NULL, NULL, t0 + n));
+    struct events_seen e = events_after(store_reader(store), 0, 100);
+    events_are(&e, 6, (int[]){4, 5, 6, 7, 8, 9});
+    ck_assert_int_gt(e.seq[0], 3); /* after the pruned ones, on both backends */
+    ck_assert_int_eq(prune_events(100), 0); /* neither cursor has passed one */
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "a", e.seq[4])), STORE_OK);
+    ck_assert_int_eq(prune_events(100), 0); /* b has not */
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "b", e.seq[3])), STORE_OK);
+    ck_assert_int_eq(prune_events(3), 3);
+    ck_assert_int_eq(prune_events(3), 1);
+    ck_assert_int_eq(prune_events(3), 0);
+    events_are((struct events_seen[]){events_after(store_reader(store), 0, 100)}, 2, (int[]){8, 9});
+
+    /* The newest rows deleted, then another: its seq is past theirs. */
+    int64_t newest = e.seq[5];
+    ck_assert_int_eq(WRITE(store_delete_webhook(W, "a")), STORE_OK);
+    ck_assert_int_eq(WRITE(store_delete_webhook(W, "b")), STORE_OK);
+    ck_assert(!webhooks_exist());
+    ck_assert_int_eq(prune_events(100), 2);
+    events_are((struct events_seen[]){events_after(store_reader(store), 0, 100)}, 0, NULL);
+    append_ok(event(10, "response.created", NULL, "r", NULL, NULL, t0 + 10));
+    e = events_after(store_reader(store), 0, 100);
+    events_are(&e, 1, (int[]){10});
+    ck_assert_int_gt(e.seq[0], newest);
+    ck_assert_int_eq(prune_events(0), 0); /* max 0: nothing */
+}
+END_TEST
+
+/* The cap: the cursor moves so that at most keep events remain after it, the oldest passed over,
+ * counting the events it passed (not seqs: erasure leaves gaps). */
+START_TEST(test_event_trim)
+{
+    const int64_t t0 = now_ms;
+    int64_t skipped = -1, count, oldest, deleted;
+
+    add_webhook(webhook("a", "https://example.com/a"));
+    add_webhook(webhook("b", "https://example.com/b"));
+    for (int n = 1; n <= 8; n++)
+        append_ok(event(n, n % 3 == 0 ? "response.deleted" : "response.created", NULL, "r",
+                        n % 3 == 0 ? "dora" : NULL, n % 3 == 0 ? "{}" : NULL, t0 + n));
+    ck_assert_int_eq(WRITE(store_erase_customer(W, "dora", &deleted)), STORE_OK); /* 3 and 6 go */
+    struct events_seen e = events_after(store_reader(store), 0, 100);
+    events_are(&e, 6, (int[]){1, 2, 4, 5, 7, 8});
+
+    ck_assert_int_eq(WRITE(store_trim_webhook_backlog(W, "a", 10, &skipped)), STORE_OK);
+    ck_assert_int_eq(skipped, 0);
+    ck_assert_int_eq(cursor_of("a"), 0);
+    ck_assert_int_eq(WRITE(store_trim_webhook_backlog(W, "a", 6, &skipped)), STORE_OK);
+    ck_assert_int_eq(skipped, 0);
+    ck_assert_int_eq(WRITE(store_trim_webhook_backlog(W, "a", 3, &skipped)), STORE_OK);
+    ck_assert_int_eq(skipped, 3); /* 1, 2, 4: the newest three stay */
+    ck_assert_int_eq(cursor_of("a"), e.seq[2]);
+    ck_assert_int_eq(store_count_events(store_reader(store), cursor_of("a"), &count, &oldest), STORE_OK);
+    ck_assert_int_eq(count, 3);
+    ck_assert_int_eq(oldest, t0 + 5);
+    ck_assert_int_eq(WRITE(store_trim_webhook_backlog(W, "a", 3, &skipped)), STORE_OK);
+    ck_assert_int_eq(skipped, 0);
+    ck_assert_int_eq(WRITE(store_trim_webhook_backlog(W, "a", 0, &skipped)), STORE_OK);
+    ck_assert_int_eq(skipped, 3);
+    ck_assert_int_eq(cursor_of("a"), e.seq[5]);
+    ck_assert_int_eq(cursor_of("b"), 0); /* its own cursor only */
+    ck_assert_int_eq(WRITE(store_trim_webhook_backlog(W, "nope", 3, &skipped)), STORE_NOT_FOUND);
+}
+END_TEST
+
+/* Erasure deletes the logged events that hold the customer's data, and their ids are traces. */
+START_TEST(test_events_erased)
+{
+    const int64_t t0 = now_ms;
+    char **traces;
+    int trace_count;
+    int64_t deleted;
+
+    add_webhook(webhook("w", "https://example.com/w"));
+    append_ok(event(1, "response.created", NULL, "r1", NULL, NULL, t0));
+    append_ok(event(2, "response.deleted", "s1", "r1", "dora", "{\"id\":\"r1\"}", t0 + 1));
+    append_ok(event(3, "response.deleted", "s1", "r2", "ed", "{\"id\":\"r2\"}", t0 + 2));
+    append_ok(event(4, "customer.erased", NULL, NULL, NULL, "{\"customer\":\"fay\",\"deleted_responses\":0}", t0 + 3));
+    ck_assert_int_eq(store_customer_traces(store_reader(store), "dora", &traces, &trace_count), STORE_OK);
+    ck_assert(has_trace(traces, trace_count, event_id(2)));
+    ck_assert(!has_trace(traces, trace_count, event_id(1)));
+    ck_assert(!has_trace(traces, trace_count, event_id(3)));
+    for (int i = 0; i < trace_count; i++)
+        free(traces[i]);
+    free(traces);
+    ck_assert_int_eq(WRITE(store_erase_customer(W, "dora", &deleted)), STORE_OK);
+    events_are((struct events_seen[]){events_after(store_reader(store), 0, 100)}, 3, (int[]){1, 3, 4});
+}
+END_TEST
+
+/* What ingest pays: 10 000 appends in one transaction, each after the probe ingest makes first
+ * (printed, each part on its own; the report quotes them). */
+START_TEST(test_event_append_cost)
+{
+    enum { N = 10000 };
+    struct timespec a, b, c;
+    double exist_us = 0, append_us = 0;
+    struct store_conn *w = writer_begin();
+    bool any;
+
+    for (int n = 0; n < N; n++) {
+        struct store_event_row row = event(n, "response.created", NULL, "r_0123456789abcdef", NULL, NULL, now_ms + n);
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        ck_assert_int_eq(store_webhooks_exist(w, &any), STORE_OK);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        ck_assert_int_eq(store_append_event(w, &row), STORE_OK);
+        clock_gettime(CLOCK_MONOTONIC, &c);
+        exist_us += (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+        append_us += (double)(c.tv_sec - b.tv_sec) * 1e6 + (double)(c.tv_nsec - b.tv_nsec) / 1e3;
+    }
+    writer_commit(w);
+    fprintf(stderr, "%s: store_append_event %.2f us, store_webhooks_exist %.2f us per event (%d in one transaction)\n",
+            backend, append_us / N, exist_us / N, N);
+    ck_assert_int_eq(events_after(store_reader(store), 0, 5).count, 5);
+}
+END_TEST
+
 /* ---- webhooks through surveyd migrate's dump and import ---- */
 
 struct copy {
     struct store_conn *target;
     struct store_dump_counts counts;
-    int webhooks, deliveries;
+    int webhooks, deliveries, events;
+    int64_t last_seq;               /* the events come in seq order */
 };
 
 static enum store_status copy_begin(const struct store_dump_counts *counts, void *arg)
@@ -2562,6 +2858,15 @@ static enum store_status copy_delivery(const struct store_delivery_row *row, voi
     struct copy *c = arg;
     c->deliveries++;
     return store_import_delivery(c->target, row);
+}
+
+static enum store_status copy_event(const struct store_event_row *row, void *arg)
+{
+    struct copy *c = arg;
+    ck_assert_int_gt(row->seq, c->last_seq);
+    c->last_seq = row->seq;
+    c->events++;
+    return store_import_event(c->target, row);
 }
 
 static void assert_same_delivery(const struct store_delivery_row *got, const struct store_delivery_row *want)
@@ -2620,6 +2925,20 @@ START_TEST(test_webhooks_dump_import)
     ck_assert_int_ge(c.count, 2);
     ck_assert_int_eq(finish(61, STORE_DELIVERY_DELIVERED, 200, NULL, t0 + 1, 0), STORE_OK);
     ck_assert_int_eq(finish(65, STORE_DELIVERY_PENDING, 500, "HTTP 500", t0 + 1, t0 + 999), STORE_OK);
+    /* The log with a gap (an erased customer's event) and a cursor part-way through it. */
+    for (int n = 1; n <= 5; n++)
+        append_ok(event(n, n == 2 ? "response.deleted" : "response.created", n == 2 ? "s1" : NULL, "r1",
+                        n % 2 ? NULL : n == 2 ? "gus" : "dora", n % 2 ? NULL : "{\"id\":\"r1\"}", t0 + n));
+    int64_t deleted;
+    ck_assert_int_eq(WRITE(store_erase_customer(W, "gus", &deleted)), STORE_OK);
+    struct events_seen source_events = events_after(store_reader(source), 0, 100);
+    events_are(&source_events, 4, (int[]){1, 3, 4, 5});
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "a", source_events.seq[1])), STORE_OK);
+    /* b's cursor past every event that is left: the newest one went with its customer. */
+    append_ok(event(7, "response.deleted", "s1", "r7", "hal", "{\"id\":\"r7\"}", t0 + 7));
+    int64_t passed = events_after(store_reader(source), source_events.seq[3], 1).seq[0];
+    ck_assert_int_eq(WRITE(store_set_webhook_cursor(W, "b", passed)), STORE_OK);
+    ck_assert_int_eq(WRITE(store_erase_customer(W, "hal", &deleted)), STORE_OK);
     store = target;
 
     struct copy copy = {.target = store_writer(target)};
@@ -2630,6 +2949,7 @@ START_TEST(test_webhooks_dump_import)
         .record = copy_none_record,
         .webhook = copy_webhook,
         .delivery = copy_delivery,
+        .event = copy_event,
     };
     ck_assert_int_eq(store_begin(copy.target), STORE_OK);
     ck_assert_msg(store_dump(source, &sink, &copy, err, sizeof err) == STORE_OK, "dump: %s", err);
@@ -2639,6 +2959,22 @@ START_TEST(test_webhooks_dump_import)
     ck_assert_int_eq(copy.counts.deliveries, 7);
     ck_assert_int_eq(copy.webhooks, 2);
     ck_assert_int_eq(copy.deliveries, 7);
+    ck_assert_int_eq(copy.counts.events, 4);
+    ck_assert_int_eq(copy.events, 4);
+    /* The same events with the same seqs (the cursors point into them), every field; the target's
+     * own next event comes after them. */
+    struct events_seen copied = events_after(store_reader(target), 0, 100);
+    events_are(&copied, 4, (int[]){1, 3, 4, 5});
+    for (int i = 0; i < 4; i++) {
+        struct events_seen one = events_after(store_reader(source), i ? source_events.seq[i - 1] : 0, 1);
+        struct events_seen mine = events_after(store_reader(target), i ? source_events.seq[i - 1] : 0, 1);
+        ck_assert_int_eq(mine.seq[0], one.seq[0]);
+        ck_assert_str_eq(mine.first, one.first);
+    }
+    ck_assert_int_eq(cursor_of("b"), passed);
+    append_ok(event(6, "survey.updated", "s1", "s1", NULL, NULL, t0 + 6));
+    struct events_seen next = events_after(store_reader(target), passed, 100); /* b is owed it */
+    events_are(&next, 1, (int[]){6});
 
     for (int h = 0; h < 2; h++) {
         struct store_webhook_row want, got;
@@ -2724,6 +3060,129 @@ START_TEST(test_claim_two_instances)
 }
 END_TEST
 
+/* ---- PostgreSQL: instances share the event log ---- */
+
+/* One instance prepares for a subscription at a time: while the first's transaction holds its
+ * cursor, the second is told so at once (locked false) instead of waiting, and its trim passes
+ * too; an unknown subscription is still not found. */
+START_TEST(test_event_cursor_lock)
+{
+    char err[512];
+    int64_t cursor = -1, skipped = -1;
+    bool locked = false;
+
+    if (strcmp(backend, "postgresql") != 0)
+        return; /* SQLite: one writer */
+    add_webhook(webhook("w", "https://example.com/w"));
+    for (int n = 1; n <= 3; n++)
+        append_ok(event(n, "response.created", NULL, "r", NULL, NULL, now_ms + n));
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *other = store_open(&options, err, sizeof err);
+    ck_assert_msg(other != NULL, "store_open: %s", err);
+    struct store_conn *mine = store_writer(store), *theirs = store_writer(other);
+
+    ck_assert_int_eq(store_begin(mine), STORE_OK);
+    ck_assert_int_eq(store_lock_webhook_cursor(mine, "w", &cursor, &locked), STORE_OK);
+    ck_assert(locked);
+    ck_assert_int_eq(cursor, 0);
+    ck_assert_int_eq(store_begin(theirs), STORE_OK);
+    cursor = -1;
+    ck_assert_int_eq(store_lock_webhook_cursor(theirs, "w", &cursor, &locked), STORE_OK); /* no wait */
+    ck_assert(!locked);
+    ck_assert_int_eq(cursor, -1);
+    ck_assert_int_eq(store_trim_webhook_backlog(theirs, "w", 1, &skipped), STORE_OK);
+    ck_assert_int_eq(skipped, 0);
+    ck_assert_int_eq(store_lock_webhook_cursor(theirs, "nope", &cursor, &locked), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_commit(theirs), STORE_OK);
+    ck_assert_int_eq(store_set_webhook_cursor(mine, "w", 2), STORE_OK);
+    ck_assert_int_eq(store_commit(mine), STORE_OK);
+
+    /* Released: the other instance gets it, with the first's cursor. */
+    ck_assert_int_eq(store_begin(theirs), STORE_OK);
+    ck_assert_int_eq(store_lock_webhook_cursor(theirs, "w", &cursor, &locked), STORE_OK);
+    ck_assert(locked);
+    ck_assert_int_eq(cursor, 2);
+    ck_assert_int_eq(store_trim_webhook_backlog(theirs, "w", 0, &skipped), STORE_OK);
+    ck_assert_int_eq(skipped, 1);
+    ck_assert_int_eq(store_commit(theirs), STORE_OK);
+    store_close(other);
+}
+END_TEST
+
+struct appender {
+    struct store_conn *conn;
+    struct store_event_row row;
+    enum store_status status;
+};
+
+static void *append_in_thread(void *arg)
+{
+    struct appender *a = arg;
+    a->status = store_append_event(a->conn, &a->row);
+    return NULL;
+}
+
+/* Whether some session waits for an advisory lock (the event log's), polled for up to 30 s. */
+static bool advisory_lock_awaited(void)
+{
+    PGconn *db = admin_connect();
+    bool waiting = false;
+    for (int i = 0; i < 3000 && !waiting; i++) {
+        PGresult *r = PQexec(db, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+        waiting = PQresultStatus(r) == PGRES_TUPLES_OK && atoi(PQgetvalue(r, 0, 0)) > 0;
+        PQclear(r);
+        if (!waiting)
+            usleep(10000);
+    }
+    PQfinish(db);
+    return waiting;
+}
+
+/* seq order is commit order: instance A logs an event and keeps its transaction open; instance B's
+ * append waits for A's commit (the log's advisory lock) before it draws a seq, so neither commits
+ * first with a seq above one still to commit. A reader that moves a cursor through what it can see meanwhile never passes an event
+ * still to commit: it sees A's, then B's, in seq order, none skipped. */
+START_TEST(test_event_appends_commit_in_order)
+{
+    char err[512];
+    pthread_t thread;
+
+    if (strcmp(backend, "postgresql") != 0)
+        return; /* SQLite: one writer commits in order */
+    add_webhook(webhook("w", "https://example.com/w"));
+    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store *other = store_open(&options, err, sizeof err);
+    ck_assert_msg(other != NULL, "store_open: %s", err);
+    struct store_conn *a = store_writer(store);
+    struct appender b = {.conn = store_writer(other), .row = event(2, "response.created", NULL, "r2", NULL, NULL, now_ms)};
+    struct store_event_row first = event(1, "response.created", NULL, "r1", NULL, NULL, now_ms);
+    int64_t cursor = 0;
+
+    ck_assert_int_eq(store_begin(a), STORE_OK);
+    ck_assert_int_eq(store_append_event(a, &first), STORE_OK);
+    ck_assert_int_eq(store_begin(b.conn), STORE_OK);
+    ck_assert_int_eq(pthread_create(&thread, NULL, append_in_thread, &b), 0);
+    ck_assert_msg(advisory_lock_awaited(), "B's append did not wait for A's transaction");
+    /* A logs another event while B waits: B's seq must not have been drawn before its wait (it
+     * would fall between A's two, behind the cursor a reader moves once A commits). */
+    struct store_event_row third = event(3, "response.updated", NULL, "r1", NULL, NULL, now_ms);
+    ck_assert_int_eq(store_append_event(a, &third), STORE_OK);
+    /* Nothing committed yet: the reader's cursor stays. */
+    events_are((struct events_seen[]){events_after(store_reader(store), cursor, 100)}, 0, NULL);
+    ck_assert_int_eq(store_commit(a), STORE_OK);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_eq(b.status, STORE_OK);
+    struct events_seen e = events_after(store_reader(store), cursor, 100);
+    events_are(&e, 2, (int[]){1, 3});
+    cursor = e.seq[1];
+    ck_assert_int_eq(store_commit(b.conn), STORE_OK);
+    e = events_after(store_reader(store), cursor, 100);
+    events_are(&e, 1, (int[]){2});
+    ck_assert_int_gt(e.seq[0], cursor);
+    store_close(other);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create(backend);
@@ -2755,6 +3214,13 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_deliveries_erased);
     tcase_add_test(tc, test_webhooks_dump_import);
     tcase_add_test(tc, test_claim_two_instances);
+    tcase_add_test(tc, test_event_log);
+    tcase_add_test(tc, test_event_prune);
+    tcase_add_test(tc, test_event_trim);
+    tcase_add_test(tc, test_events_erased);
+    tcase_add_test(tc, test_event_append_cost);
+    tcase_add_test(tc, test_event_cursor_lock);
+    tcase_add_test(tc, test_event_appends_commit_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
