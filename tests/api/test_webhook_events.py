@@ -530,8 +530,12 @@ class EventLogTests(WebhookEventsBase):
             self.assertEqual(self.req("DELETE", "/v1/responses/" + rid, token=ADMIN_TOKEN).status, 204)
             marker = self.post(sid, {"rec": 10})
             self.release(rx)
-            events = rx.wait_for(lambda ev: any(e["json"]["data"]["response"]["id"] == marker
-                                                for e in ev if e["status"] == 204), timeout=60)
+            # Deliveries of different responses run side by side, so the marker may arrive before
+            # the deleted event: wait for both. A created event of rid, had it been sent, would have
+            # arrived before the deleted one (the same response's events go one at a time, in order).
+            done = lambda ev: all(any(e["json"]["data"]["response"]["id"] == x and e["status"] == 204
+                                      for e in ev) for x in (marker, rid))
+            events = rx.wait_for(done, timeout=60)
         about = [(e["json"]["type"], e["json"]["data"]["response"]) for e in events
                  if e["json"]["data"]["response"]["id"] == rid]
         # The created event had nothing left to tell: passed over. The deleted one carries the
