@@ -184,7 +184,8 @@ class GranularityVerifyTests(GranularityTestBase):
         try:
             for table in NEW_TABLES:
                 conn.execute("DROP TABLE %s" % table)
-            # What migrations 007 to 010 added after it, so the file is a version 5 database again.
+            # What migrations 007 to 011 added after it, so the file is a version 5 database again.
+            conn.execute("DROP TABLE webhook_events")
             conn.execute("DROP TABLE webhook_deliveries")
             conn.execute("DROP TABLE webhooks")
             conn.execute("DROP TABLE invitation_days")
