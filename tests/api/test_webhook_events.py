@@ -91,18 +91,22 @@ class WebhookEventsBase(BaseAPITest):
         return wid
 
     # ---- the outbox, as the API shows it ----
-    def open_deliveries(self, wid):
-        n, before = 0, None
+    def deliveries(self, wid):
+        """Every delivery of wid as the list shows it, newest first, page after page."""
+        before = None
         while True:
             path = "/v1/webhooks/%s/deliveries?limit=100" % wid
             if before:
                 path += "&before=" + urllib.parse.quote(before, safe="")
             r = self.req("GET", path, token=ADMIN_TOKEN)
             self.assertEqual(r.status, 200, r.body[:500])
-            n += len([d for d in r.json["deliveries"] if d["status"] in ("pending", "sending")])
+            yield from r.json["deliveries"]
             before = r.json.get("next")
             if not r.json["deliveries"] or not before:
-                return n
+                return
+
+    def open_deliveries(self, wid):
+        return len([d for d in self.deliveries(wid) if d["status"] in ("pending", "sending")])
 
     def drained(self, wid, timeout=30):
         """Waits until every event logged for wid was prepared (or passed over): its backlog is
@@ -123,22 +127,12 @@ class WebhookEventsBase(BaseAPITest):
         """Every delivery of wid, oldest first, each with its payload parsed (GET .../{d}), once
         the log is drained for it."""
         self.drained(wid)
-        out, before = [], None
-        while True:
-            path = "/v1/webhooks/%s/deliveries?limit=100" % wid
-            if before:
-                path += "&before=" + urllib.parse.quote(before, safe="")
-            r = self.req("GET", path, token=ADMIN_TOKEN)
-            self.assertEqual(r.status, 200, r.body[:500])
-            page = r.json["deliveries"]
-            for d in page:
-                one = self.req("GET", "/v1/webhooks/%s/deliveries/%s" % (wid, d["id"]), token=ADMIN_TOKEN)
-                self.assertEqual(one.status, 200, one.body[:500])
-                payload = one.json["payload"]
-                out.append(dict(one.json, payload=json.loads(payload) if isinstance(payload, str) else payload))
-            before = r.json.get("next")
-            if not page or not before:
-                break
+        out = []
+        for d in self.deliveries(wid):
+            one = self.req("GET", "/v1/webhooks/%s/deliveries/%s" % (wid, d["id"]), token=ADMIN_TOKEN)
+            self.assertEqual(one.status, 200, one.body[:500])
+            payload = one.json["payload"]
+            out.append(dict(one.json, payload=json.loads(payload) if isinstance(payload, str) else payload))
         return list(reversed(out))
 
     def queued_types(self, wid):
