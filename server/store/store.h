@@ -143,6 +143,15 @@ enum store_status store_insert_response(struct store_conn *conn, const struct su
 
 /* ---- listing and export ---- */
 
+/* The order of a listing. Newest first pages by (before_ms, before_id); by relevance (only with a
+ * text query) pages by offset, ties newest first. */
+enum store_list_order {
+    STORE_ORDER_NEWEST,
+    STORE_ORDER_RELEVANCE,
+};
+
+struct text_query;
+
 struct store_list_query {
     const char *survey;         /* NULL: across surveys (customer must then be set) */
     int64_t before_ms;          /* rows strictly before (before_ms, before_id), newest first */
@@ -150,6 +159,11 @@ struct store_list_query {
     int64_t from_ms;            /* rows at or after; INT64_MIN when open */
     const char *channel, *agent, *customer, *interaction;   /* exact matches, or NULL */
     int64_t limit;              /* -1 for all */
+    /* q=: only responses whose searchable text (response_text.h) matches; NULL: no text filter.
+     * Each backend translates it (text_query_fts5, text_query_tsquery); it is never raw SQL. */
+    const struct text_query *text;
+    enum store_list_order order;    /* STORE_ORDER_RELEVANCE needs text */
+    int64_t offset;                 /* STORE_ORDER_RELEVANCE: rows to skip (0 for the first page) */
 };
 
 enum store_status store_list_responses(struct store_conn *conn, const struct store_list_query *query,
