@@ -73,6 +73,7 @@ PROBLEM_CODES = frozenset({
     "invalid_json", "validation_failed", "not_found", "unauthorized",
     "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
     "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
+    "invalid_query", "query_too_complex", "search_unavailable",
     "survey_not_found",
     "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
     "public_url_not_configured", "email_not_configured",
