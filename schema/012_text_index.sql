@@ -17,8 +17,9 @@ SELECT r.seq AS seq,
 FROM responses AS r;
 
 -- External content: the index holds tokens only; the text stays in responses.answers, read through
--- the view above (FTS5's 'rebuild' and 'integrity-check' use it). The tokenizer is the one the
--- query language folds words for (TEXT_QUERY_FTS5_TOKENIZE).
+-- the view above (FTS5's 'integrity-check' reads it; its 'rebuild' can't read a view, so the index
+-- is filled with INSERT ... SELECT from it, as below). The tokenizer is the one the query language
+-- folds words for (TEXT_QUERY_FTS5_TOKENIZE).
 CREATE VIRTUAL TABLE response_text_index USING fts5(
     body, content = 'response_documents', content_rowid = 'seq',
     tokenize = 'unicode61 remove_diacritics 2');

@@ -153,8 +153,23 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
      * How many responses match, up to ?2: decides between the two newest-first plans below. */
     [STMT_TEXT_MATCHES] = "SELECT count(*) FROM (SELECT 1 FROM response_text_index WHERE response_text_index MATCH ?1"
                           " LIMIT ?2)",
-    /* Common terms: newest rows first along the listing's own index, each checked against the
-     * index by rowid (FTS5 seeks its doclists to that rowid); stops after ?9 matches. */
+    /* The walk of a page (sqlite_responses.c walk_list): the next rows newest first, as (seq, time,
+     * id) from the listing's own index; the matches among a range of seqs; a row by seq. */
+    [STMT_LIST_SEQS] = "SELECT seq, submitted_at, id FROM responses"
+                       " WHERE survey = ?1 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
+                       " AND (?5 IS NULL OR channel = ?5) AND (?6 IS NULL OR agent = ?6)"
+                       " AND (?7 IS NULL OR customer = ?7) AND (?8 IS NULL OR interaction = ?8)"
+                       " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
+    [STMT_LIST_CUSTOMER_SEQS] = "SELECT seq, submitted_at, id FROM responses"
+                                " WHERE customer = ?7 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
+                                " AND (?1 IS NULL OR survey = ?1) AND (?5 IS NULL OR channel = ?5)"
+                                " AND (?6 IS NULL OR agent = ?6) AND (?8 IS NULL OR interaction = ?8)"
+                                " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
+    [STMT_TEXT_IN_RANGE] = "SELECT rowid FROM response_text_index WHERE response_text_index MATCH ?1"
+                           " AND rowid BETWEEN ?2 AND ?3",
+    [STMT_RESPONSE_BY_SEQ] = "SELECT " LIST_COLUMNS " FROM responses WHERE seq = ?1",
+    /* Common terms in an export (row by row, in stretches): newest rows first along the listing's
+     * own index, each checked against the index by rowid; stops after ?9 matches. */
     [STMT_LIST_TEXT_WALK] = "SELECT " LIST_COLUMNS " FROM responses"
                             " WHERE survey = ?1 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
                             " AND (?5 IS NULL OR channel = ?5) AND (?6 IS NULL OR agent = ?6)"
@@ -178,14 +193,18 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                              " AND (?5 IS NULL OR r.channel = ?5) AND (?6 IS NULL OR r.agent = ?6)"
                              " AND (?7 IS NULL OR r.customer = ?7) AND (?8 IS NULL OR r.interaction = ?8)"
                              " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ?9",
-    /* sort=relevance: FTS5's bm25 (smaller is better), ties newest first; paged by offset. */
-    [STMT_LIST_TEXT_RANK] = "SELECT " LIST_COLUMNS_R " FROM response_text_index CROSS JOIN responses AS r"
-                            " ON r.seq = response_text_index.rowid"
-                            " WHERE response_text_index MATCH ?10 AND (?1 IS NULL OR r.survey = ?1)"
-                            " AND (r.submitted_at, r.id) < (?2, ?3) AND r.submitted_at >= ?4"
-                            " AND (?5 IS NULL OR r.channel = ?5) AND (?6 IS NULL OR r.agent = ?6)"
-                            " AND (?7 IS NULL OR r.customer = ?7) AND (?8 IS NULL OR r.interaction = ?8)"
-                            " ORDER BY bm25(response_text_index), r.submitted_at DESC, r.id DESC LIMIT ?9 OFFSET ?11",
+    /* sort=relevance: FTS5's bm25 (smaller is better), ties newest first; paged by offset. Ranked
+     * among the newest ?12 matches that pass the filters (latest stored first: FTS5 reads its
+     * doclists backwards by rowid), so a word in half the answers costs ?12 scores, not millions. */
+    [STMT_LIST_TEXT_RANK] = "SELECT " LIST_COLUMNS " FROM ("
+                            "  SELECT r.*, bm25(response_text_index) AS score"
+                            "  FROM response_text_index CROSS JOIN responses AS r ON r.seq = response_text_index.rowid"
+                            "  WHERE response_text_index MATCH ?10 AND (?1 IS NULL OR r.survey = ?1)"
+                            "  AND (r.submitted_at, r.id) < (?2, ?3) AND r.submitted_at >= ?4"
+                            "  AND (?5 IS NULL OR r.channel = ?5) AND (?6 IS NULL OR r.agent = ?6)"
+                            "  AND (?7 IS NULL OR r.customer = ?7) AND (?8 IS NULL OR r.interaction = ?8)"
+                            "  ORDER BY response_text_index.rowid DESC LIMIT ?12)"
+                            " ORDER BY score, submitted_at DESC, id DESC LIMIT ?9 OFFSET ?11",
     /* The batch's document changes into the index in the order they happened (schema/012). */
     [STMT_TEXT_FEED] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
                        " SELECT CASE remove WHEN 1 THEN 'delete' END, seq, body FROM text_pending ORDER BY id",

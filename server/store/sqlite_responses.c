@@ -319,21 +319,12 @@ static enum store_status list_statement(struct sqlite_conn *conn, const struct s
     return STORE_OK;
 }
 
-/* Binds copies of the query's strings: an export's statement outlives the request handler that
- * built the query. NULL with *status set when it could not. */
-static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list_query *q, const char *match,
-                               enum store_status *status)
+/* ?1..?9 of every listing statement: the filters, the page's start and its limit. Copies of the
+ * strings: an export's statement outlives the request handler that built the query. */
+static void bind_filters(sqlite3_stmt *s, const struct store_list_query *q)
 {
-    enum stmt_id id = STMT_LIST; /* set by list_statement on STORE_OK */
-    if ((*status = list_statement(conn, q, match, &id)) != STORE_OK)
-        return NULL;
-    sqlite3_stmt *s = sqlite_stmt(conn, id);
     const char *texts[] = {q->survey, NULL, q->before_id ? q->before_id : "", NULL,
                            q->channel, q->agent, q->customer, q->interaction};
-    if (s == NULL) {
-        *status = STORE_ERROR;
-        return NULL;
-    }
     for (int i = 0; i < 8; i++) {
         if (i == 1 || i == 3)
             continue;
@@ -345,10 +336,24 @@ static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list
     sqlite3_bind_int64(s, 2, q->before_ms);
     sqlite3_bind_int64(s, 4, q->from_ms);
     sqlite3_bind_int64(s, 9, q->limit);
+}
+
+/* The statement for q, bound. NULL with *status set when it could not. */
+static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list_query *q, const char *match,
+                               enum stmt_id id, enum store_status *status)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, id);
+    if (s == NULL) {
+        *status = STORE_ERROR;
+        return NULL;
+    }
+    bind_filters(s, q);
     if (match) {
         sqlite3_bind_text(s, 10, match, -1, SQLITE_TRANSIENT);
-        if (id == STMT_LIST_TEXT_RANK)
+        if (id == STMT_LIST_TEXT_RANK) {
             sqlite3_bind_int64(s, 11, q->offset);
+            sqlite3_bind_int64(s, 12, STORE_RELEVANCE_WINDOW);
+        }
     }
     return s;
 }
@@ -358,6 +363,156 @@ static bool match_of(const struct store_list_query *q, char **match)
 {
     *match = q->text ? text_query_fts5(q->text) : NULL;
     return q->text == NULL || *match != NULL;
+}
+
+/* ---- the walk: a newest-first page of a common term ----
+ *
+ * The page's candidates come newest first from the listing's own index, a chunk at a time (128
+ * rows, doubling up to 4096); the full-text index is asked once per chunk which seqs between the
+ * chunk's smallest and largest hold a match (FTS5 reads just that stretch of its doclists), and the
+ * candidates found there are read and handed over in order. Probing the index row by row cost a
+ * doclist seek per candidate, several times more. A chunk whose seqs are spread far apart (rows
+ * imported out of time order) is probed row by row instead of reading a long stretch. */
+#define WALK_CHUNK_MIN 128
+#define WALK_CHUNK_MAX 4096
+#define WALK_SPAN_MAX 64    /* seqs per candidate a chunk's range may cover before it is probed */
+
+struct walk {
+    struct sqlite_conn *conn;
+    const char *match;
+    int64_t seqs[WALK_CHUNK_MAX], times[WALK_CHUNK_MAX];
+    char ids[WALK_CHUNK_MAX][32];
+    int64_t *found;                     /* matching seqs of the chunk's range, ascending */
+    size_t ncandidates, nfound, found_cap;
+};
+
+static enum store_status walk_candidates(struct walk *w, const struct store_list_query *page, size_t chunk)
+{
+    sqlite3_stmt *s = sqlite_stmt(w->conn, page->survey ? STMT_LIST_SEQS : STMT_LIST_CUSTOMER_SEQS);
+    int rc;
+    if (s == NULL)
+        return STORE_ERROR;
+    bind_filters(s, page);
+    sqlite3_bind_int64(s, 9, (int64_t)chunk);
+    w->ncandidates = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        w->seqs[w->ncandidates] = sqlite3_column_int64(s, 0);
+        w->times[w->ncandidates] = sqlite3_column_int64(s, 1);
+        sqlite_copy_column(s, 2, w->ids[w->ncandidates], sizeof w->ids[0]);
+        w->ncandidates++;
+    }
+    sqlite_done_with(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+/* Appends the matching seqs in [lo, hi] to w->found. */
+static enum store_status walk_matches(struct walk *w, int64_t lo, int64_t hi)
+{
+    sqlite3_stmt *s = sqlite_stmt(w->conn, STMT_TEXT_IN_RANGE);
+    int rc;
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_text(s, 1, w->match, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, lo);
+    sqlite3_bind_int64(s, 3, hi);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (w->nfound == w->found_cap) {
+            size_t cap = w->found_cap ? w->found_cap * 2 : WALK_CHUNK_MIN;
+            int64_t *grown = realloc(w->found, cap * sizeof *grown);
+            if (grown == NULL) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            w->found = grown;
+            w->found_cap = cap;
+        }
+        w->found[w->nfound++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite_done_with(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+static int compare_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Which of the chunk's candidates match: w->found, sorted. */
+static enum store_status walk_chunk_matches(struct walk *w)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    enum store_status status = STORE_OK;
+    for (size_t i = 0; i < w->ncandidates; i++) {
+        lo = w->seqs[i] < lo ? w->seqs[i] : lo;
+        hi = w->seqs[i] > hi ? w->seqs[i] : hi;
+    }
+    w->nfound = 0;
+    bool whole = (uint64_t)(hi - lo) < (uint64_t)WALK_SPAN_MAX * w->ncandidates;
+    if (whole)
+        status = walk_matches(w, lo, hi);
+    for (size_t i = 0; !whole && status == STORE_OK && i < w->ncandidates; i++)
+        status = walk_matches(w, w->seqs[i], w->seqs[i]);
+    qsort(w->found, w->nfound, sizeof w->found[0], compare_seq);
+    return status;
+}
+
+static enum store_status walk_emit(struct walk *w, int64_t seq,
+                                   void (*each)(const struct store_response_row *row, void *arg), void *arg)
+{
+    sqlite3_stmt *s = sqlite_stmt(w->conn, STMT_RESPONSE_BY_SEQ);
+    struct store_response_row row;
+    int rc;
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, seq);
+    if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        read_response_row(s, &row);
+        each(&row, arg);
+        store_response_row_free(&row);
+    }
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+static enum store_status walk_list(struct sqlite_conn *conn, const struct store_list_query *q, const char *match,
+                                   void (*each)(const struct store_response_row *row, void *arg), void *arg)
+{
+    struct walk *w = malloc(sizeof *w);
+    struct store_list_query page = *q;
+    char before_id[32];
+    int64_t left = q->limit; /* -1: all */
+    size_t chunk = WALK_CHUNK_MIN;
+    enum store_status status = STORE_OK;
+
+    if (w == NULL)
+        return STORE_UNAVAILABLE;
+    w->conn = conn;
+    w->match = match;
+    w->found = NULL;
+    w->found_cap = 0;
+    while (left != 0) {
+        if ((status = walk_candidates(w, &page, chunk)) != STORE_OK || w->ncandidates == 0)
+            break;
+        if ((status = walk_chunk_matches(w)) != STORE_OK)
+            break;
+        for (size_t i = 0; i < w->ncandidates && left != 0 && status == STORE_OK; i++) {
+            if (bsearch(&w->seqs[i], w->found, w->nfound, sizeof w->found[0], compare_seq) == NULL)
+                continue;
+            status = walk_emit(w, w->seqs[i], each, arg);
+            if (left > 0)
+                left--;
+        }
+        if (status != STORE_OK || w->ncandidates < chunk)
+            break;
+        page.before_ms = w->times[w->ncandidates - 1];
+        memcpy(before_id, w->ids[w->ncandidates - 1], sizeof before_id);
+        page.before_id = before_id;
+        chunk = chunk * 2 > WALK_CHUNK_MAX ? WALK_CHUNK_MAX : chunk * 2;
+    }
+    free(w->found);
+    free(w);
+    return status;
 }
 
 enum store_status sqlite_list_responses(struct store_conn *base_conn, const struct store_list_query *q,
@@ -371,7 +526,14 @@ enum store_status sqlite_list_responses(struct store_conn *base_conn, const stru
 
     if (!match_of(q, &match))
         return STORE_UNAVAILABLE;
-    sqlite3_stmt *s = bind_list(conn, q, match, &status);
+    enum stmt_id id = STMT_LIST; /* set by list_statement on STORE_OK */
+    if ((status = list_statement(conn, q, match, &id)) != STORE_OK)
+        goto done;
+    if (id == STMT_LIST_TEXT_WALK || id == STMT_LIST_CUSTOMER_TEXT_WALK) {
+        status = walk_list(conn, q, match, each, arg);
+        goto done;
+    }
+    sqlite3_stmt *s = bind_list(conn, q, match, id, &status);
     if (s == NULL)
         goto done;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -451,8 +613,9 @@ enum store_status sqlite_iter_next(struct store_iter *base_it, struct store_resp
             q.before_id = it->last_id;
         }
         q.limit = it->remaining;
-        enum store_status status;
-        if ((it->stmt = bind_list(it->conn, &q, it->match, &status)) == NULL)
+        enum stmt_id id = STMT_LIST; /* set by list_statement on STORE_OK */
+        enum store_status status = list_statement(it->conn, &q, it->match, &id);
+        if (status != STORE_OK || (it->stmt = bind_list(it->conn, &q, it->match, id, &status)) == NULL)
             return status;
     }
     int rc = sqlite3_step(it->stmt);

@@ -144,7 +144,10 @@ enum store_status store_insert_response(struct store_conn *conn, const struct su
 /* ---- listing and export ---- */
 
 /* The order of a listing. Newest first pages by (before_ms, before_id); by relevance (only with a
- * text query) pages by offset, ties newest first. */
+ * text query) pages by offset, ties newest first, and ranks the newest STORE_RELEVANCE_WINDOW
+ * matches that pass the other filters (the most recently stored), so that a word found in millions
+ * of answers costs a bounded number of scores. */
+#define STORE_RELEVANCE_WINDOW 10000
 enum store_list_order {
     STORE_ORDER_NEWEST,
     STORE_ORDER_RELEVANCE,

@@ -113,6 +113,54 @@ CHANNELS = [("chat", 35), ("email", 25), ("phone", 15), ("web", 12), ("sms", 8),
 PLANS = [("free", 50), ("pro", 35), ("enterprise", 15)]
 REGIONS = [("eu", 40), ("us", 35), ("apac", 15), ("latam", 10)]
 
+# --comment-share P: P% of responses get a comment drawn from bench_comments (comment_vocabulary()),
+# instead of the fixed phrases above. Set by main() before insert_sql() runs.
+COMMENT_SHARE = None
+COMMENT_POOL = 200000
+
+
+def comment_sql():
+    if COMMENT_SHARE is None:
+        return weighted("r_com", COMMENTS, answer("comment"))
+    # r_text is drawn once per row in the CTE: random() inside the subquery's WHERE would be drawn
+    # again for every row it scans.
+    return (f"CASE WHEN r_com < {COMMENT_SHARE} THEN (SELECT member FROM bench_comments"
+            f" WHERE i = r_text) ELSE '' END")
+
+
+def comment_vocabulary(seed=18):
+    """COMMENT_POOL comments of 4 to 30 words over a 20 000-word vocabulary whose ranks are drawn
+    log-uniformly (Zipf's law, s = 1: the k-th word about 1/k as often as the first), a few real
+    support words among the first ranks, and in 1% of them a word of their own (rare terms). Returns
+    the comments and each word's comment count."""
+    import math
+    import random
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "po", "da", "ve", "zu", "fe", "gi", "bo", "ha",
+                 "ju", "xe", "qu", "wa", "yo"]
+    real = ["refund", "delivery", "waiting", "agent", "quick", "friendly", "late", "order", "money",
+            "back", "helpful", "email", "phone", "slow", "great", "problem", "account", "password"]
+    vocabulary, seen = list(real), set(real)
+    while len(vocabulary) < 20000:
+        word = "".join(rng.choice(syllables) for _ in range(rng.randrange(2, 5)))
+        if word not in seen:
+            seen.add(word)
+            vocabulary.append(word)
+    rng.shuffle(vocabulary[:200])
+    log_v = math.log(len(vocabulary))
+    comments, counts = [], {}
+    for _ in range(COMMENT_POOL):
+        words = [vocabulary[min(len(vocabulary) - 1, int(math.exp(rng.random() * log_v)) - 1)]
+                 for _ in range(rng.randrange(4, 31))]
+        if rng.random() < 0.01:  # a word of this comment only: about 30 responses at 10 M
+            words.insert(rng.randrange(len(words)), "zq" + "".join(rng.choice("bcdfghjklmnpstvw") for _ in range(6)))
+        for w in set(words):
+            counts[w] = counts.get(w, 0) + 1
+        words[0] = words[0].capitalize()
+        comments.append(" ".join(words) + rng.choice([".", "!", "", " :("]))
+    return comments, counts
+
+
 # ag in 0..99999: below 5000 (5%) no agent (self-service); else agent 1..AGENTS, mildly skewed (the
 # busiest agents take about three times the tickets of the quietest).
 def insert_sql():
@@ -142,7 +190,8 @@ d AS MATERIALIZED (
            abs(random()) % 100 AS r_res, abs(random()) % 100 AS r_exp, abs(random()) % 100 AS r_com,
            abs(random()) % 100 AS r_plan, abs(random()) % 100 AS r_region, abs(random()) % 100 AS r_prop,
            abs(random()) % :customers AS cust,
-           abs(random()) % 3000 AS delay
+           abs(random()) % 3000 AS delay,
+           abs(random()) % {COMMENT_POOL} AS r_text
     FROM s),
 e AS (
     SELECT d.*, CASE WHEN ag < 5000 THEN NULL
@@ -155,7 +204,7 @@ f AS (
         || {weighted("r_easy", CES, answer("easy"))}
         || {weighted("r_res", YES_NO, answer("resolved"))}
         || {weighted("r_exp", CHOICE, answer("expect"))}
-        || {weighted("r_com", COMMENTS, answer("comment"))} AS members
+        || {comment_sql()} AS members
     FROM e)
 SELECT
     {id_prefix} || {id_suffix},
@@ -286,6 +335,22 @@ def generate(db_path, count, days, agents, batch, rollups):
                          " AND sql IS NOT NULL").fetchall()
     for name, _ in indexes:
         db.execute(f'DROP INDEX "{name}"')
+    # The full-text index (schema 012) is built once at the end ('rebuild' over its content view),
+    # not through its triggers row by row.
+    triggers = db.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'responses'"
+                          " AND name LIKE 'responses_text_%'").fetchall()
+    for name, _ in triggers:
+        db.execute(f'DROP TRIGGER "{name}"')
+    if COMMENT_SHARE is not None:
+        comments, counts = comment_vocabulary()
+        db.execute("CREATE TEMP TABLE bench_comments (i INTEGER PRIMARY KEY, member TEXT NOT NULL)")
+        db.executemany("INSERT INTO bench_comments VALUES (?, ?)",
+                       ((i, answer("comment")(c)) for i, c in enumerate(comments)))
+        words = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        with open(os.path.join(os.path.dirname(db_path), "bench-words.json"), "w") as f:
+            json.dump({"common": words[0][0], "common_comments": words[0][1],
+                       "rare": [w for w, c in words if c == 1][:400], "pool": COMMENT_POOL,
+                       "share": COMMENT_SHARE}, f)
 
     now_ms = int(time.time() * 1000)
     span_ms = days * 86400000
@@ -326,6 +391,18 @@ def generate(db_path, count, days, agents, batch, rollups):
     db.execute("COMMIT")
     t_index = time.monotonic() - t
     log(f"re-created {len(indexes)} indexes ({t_index:.1f} s, cpu {time.process_time():.1f} s)")
+    if triggers:
+        t = time.monotonic()
+        db.execute("BEGIN")
+        # FTS5's 'rebuild' can't read a view; this is what migration 012 does for stored responses.
+        db.execute("INSERT INTO response_text_index (rowid, body)"
+                   " SELECT seq, body FROM response_documents WHERE body IS NOT NULL")
+        for name, sql in triggers:
+            db.execute(sql)
+        db.execute("COMMIT")
+        t_text = time.monotonic() - t
+        t_index += t_text
+        log(f"built the full-text index ({t_text:.1f} s, cpu {time.process_time():.1f} s)")
 
     db.execute("PRAGMA locking_mode = NORMAL")
     db.execute("PRAGMA journal_mode = WAL")
@@ -343,9 +420,14 @@ def main():
     ap.add_argument("--batch", type=int, default=1000000, help="rows per INSERT ... SELECT")
     ap.add_argument("--rollups", choices=("upsert", "backfill"), default="upsert",
                     help="how to build the rollups: upsert (fast, default) or 002_rollups.sql's GROUP BY back-fill")
+    ap.add_argument("--comment-share", type=int, default=None, metavar="PERCENT",
+                    help="give PERCENT%% of responses a comment from a Zipf vocabulary (tests/bench/search.py);"
+                         " default: 20%% from a few fixed phrases")
     ap.add_argument("--force", action="store_true", help="delete DATA_DIR first if it exists")
     ap.add_argument("--no-verify", action="store_true", help="skip `surveyd verify`")
     args = ap.parse_args()
+    global COMMENT_SHARE
+    COMMENT_SHARE = args.comment_share
 
     if os.path.exists(args.data_dir):
         if not args.force:
