@@ -10,6 +10,7 @@ struct entry {
     size_t len;
     uint64_t segment, all;
     uint64_t last_doc;          /* the document that counted it last: once per response */
+    bool is_term;               /* false: a stop word, one character or a number, never counted */
 };
 
 struct term_tally {
@@ -79,7 +80,9 @@ bool term_tally_is_term(const struct stop_words *stop, const char *folded, size_
     return stop == NULL || !stop_words_contains(stop, folded, len);
 }
 
-static bool count_term(struct term_tally *tally, const char *term, size_t len, bool in_segment)
+/* Every distinct token gets an entry, terms or not, so that the stop word list is searched once
+ * per distinct token rather than once per occurrence (it was an eighth of a request's time). */
+static bool count_token(struct term_tally *tally, const char *term, size_t len, bool in_segment)
 {
     if (2 * (tally->used + 1) > tally->size && !grow(tally))
         return false;
@@ -91,10 +94,11 @@ static bool count_term(struct term_tally *tally, const char *term, size_t len, b
         memcpy(e->term, term, len);
         e->term[len] = '\0';
         e->len = len;
+        e->is_term = term_tally_is_term(tally->stop, term, len);
         tally->used++;
-    } else if (e->last_doc == tally->docs) {
-        return true;
     }
+    if (!e->is_term || e->last_doc == tally->docs)
+        return true;
     e->last_doc = tally->docs;
     e->all++;
     e->segment += in_segment;
@@ -111,10 +115,8 @@ bool term_tally_add(struct term_tally *tally, const char *doc, size_t len, bool 
     tally->docs++; /* numbers this document: last_doc 0 is never a real one */
     tally->segment_docs += in_segment;
     text_fold_cursor_init(&cursor, doc, len);
-    while (ok && (got = text_fold_next(&cursor, &token)) == 1) {
-        if (term_tally_is_term(tally->stop, token.folded, token.folded_length))
-            ok = count_term(tally, token.folded, token.folded_length, in_segment);
-    }
+    while (ok && (got = text_fold_next(&cursor, &token)) == 1)
+        ok = count_token(tally, token.folded, token.folded_length, in_segment);
     text_fold_cursor_free(&cursor);
     return ok && got == 0;
 }
