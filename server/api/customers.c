@@ -9,6 +9,7 @@
 #include "oom.h"
 #include "query.h"
 #include "responses.h"
+#include "search.h"
 #include "timefmt.h"
 #include "webhook_events.h"
 
@@ -50,6 +51,11 @@ static const struct survey *summary_survey(struct summary *summary, const char *
     return &summary->surveys[summary->survey_count++];
 }
 
+static const struct survey *history_survey(const char *id, void *arg)
+{
+    return summary_survey(arg, id);
+}
+
 static void note_latest(cJSON *entry, const struct survey *survey, const cJSON *answers,
                         const struct store_response_row *row)
 {
@@ -75,6 +81,15 @@ static void note_latest(cJSON *entry, const struct survey *survey, const cJSON *
             oom_note();
         }
     }
+}
+
+static void free_surveys(struct summary *summary)
+{
+    for (int i = 0; i < summary->survey_count; i++)
+        survey_free(&summary->surveys[i]);
+    free(summary->surveys);
+    summary->surveys = NULL;
+    summary->survey_count = summary->survey_cap = 0;
 }
 
 static void add_to_summary(const struct store_response_row *row, void *arg)
@@ -112,13 +127,19 @@ enum http_next customers_history(struct http_request *req)
         api_reply_store_error(req, STORE_NOT_FOUND);
         return HTTP_DONE;
     }
-    if (!responses_parse_query(req, QUERY_LIMIT | QUERY_CURSOR, &query))
+    if (!responses_parse_query(req, QUERY_LIMIT | QUERY_CURSOR | QUERY_TEXT | QUERY_SORT, &query))
         return HTTP_DONE;
     summary.conn = store_reader(api_app(req)->store);
     responses_list_query(&query, &list);
     list.customer = customer;
-    cJSON *reply = responses_page(summary.conn, &list, query.limit, &status);
+    struct text_query *text = NULL;
+    if (!search_prepare(req, &query, &list, &text))
+        return HTTP_DONE;
+    struct responses_search search = {text, query.sort_relevance, history_survey, &summary};
+    cJSON *reply = responses_page(summary.conn, &list, query.limit, text ? &search : NULL, &status);
+    text_query_free(text);
     if (reply == NULL) {
+        free_surveys(&summary);
         api_reply_store_error(req, status);
         return HTTP_DONE;
     }
@@ -128,9 +149,7 @@ enum http_next customers_history(struct http_request *req)
                                    .customer = customer, .limit = -1};
     summary.by_survey = cJSON_CreateObject();
     status = store_list_responses(summary.conn, &all, add_to_summary, &summary);
-    for (int i = 0; i < summary.survey_count; i++)
-        survey_free(&summary.surveys[i]);
-    free(summary.surveys);
+    free_surveys(&summary);
     if (status != STORE_OK) {
         cJSON_Delete(summary.by_survey);
         cJSON_Delete(reply);

@@ -27,7 +27,7 @@ static bool channel_valid(const char *s)
 }
 
 static const char *const param_names[] = {"from", "to", "channel", "agent", "customer", "interaction",
-                                          "group_by", "compare", "limit", "cursor", "format"};
+                                          "group_by", "compare", "limit", "cursor", "format", "q", "sort"};
 
 static void unknown_parameter(const char *field, unsigned allowed, struct validate_errors *errors)
 {
@@ -80,6 +80,22 @@ static bool parse_opaque(const char *v, const char *field, struct validate_error
         return true;
     validate_error(errors, field, "must be 1 to %d characters", OPAQUE_MAX);
     return false;
+}
+
+/* q=: valid UTF-8 without control characters; its syntax and size are text_query_parse's to judge
+ * (with the position of what is wrong). */
+static bool parse_text(const char *v, const char *field, struct validate_errors *errors)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p;) {
+        size_t len = 0;
+        long cp = utf8_decode(p, &len);
+        if (cp < 0 || (cp < 0x20 && cp != '\t') || (cp >= 0x7F && cp <= 0x9F)) {
+            validate_error(errors, field, "must be valid UTF-8 without control characters");
+            return false;
+        }
+        p += len;
+    }
+    return true;
 }
 
 static void parse_limit(const char *v, const char *field, struct query *q, struct validate_errors *errors)
@@ -144,6 +160,8 @@ static void parse_one(const struct query_param *p, unsigned allowed, struct quer
     } else if (bit == QUERY_CURSOR) {
         if (query_cursor_decode(v, &q->cursor_ms, q->cursor_id))
             q->has_cursor = true;
+        else if (query_offset_cursor_decode(v, &q->cursor_offset))
+            q->has_offset_cursor = true;
         else
             validate_error(errors, field, "is not a cursor from a previous page (pass next_cursor back unchanged)");
     } else if (bit == QUERY_FORMAT) {
@@ -155,6 +173,13 @@ static void parse_one(const struct query_param *p, unsigned allowed, struct quer
             q->format = FORMAT_NDJSON;
         else
             validate_error(errors, field, "must be json, csv or ndjson");
+    } else if (bit == QUERY_TEXT) {
+        q->text = parse_text(v, field, errors) ? v : NULL;
+    } else if (bit == QUERY_SORT) {
+        if (strcmp(v, "relevance") == 0 || strcmp(v, "newest") == 0)
+            q->sort_relevance = v[0] == 'r';
+        else
+            validate_error(errors, field, "must be newest or relevance");
     } else if (bit == QUERY_GROUP_BY) {
         q->group_by = GROUP_NONE;
         for (int g = GROUP_DAY; g <= GROUP_AGENT; g++) {
@@ -191,6 +216,12 @@ bool query_parse(const struct query_param *params, int count, unsigned allowed, 
     }
     if (q->has_from && q->has_to && q->from_ms >= q->to_ms)
         validate_error(errors, "to", "must be later than from");
+    if (q->sort_relevance && q->text == NULL)
+        validate_error(errors, "sort", "sort=relevance needs q (a search)");
+    if (q->has_offset_cursor && !q->sort_relevance)
+        validate_error(errors, "cursor", "is a cursor of a sort=relevance page: pass the same sort and q again");
+    if (q->has_cursor && q->sort_relevance)
+        validate_error(errors, "cursor", "is a cursor of a newest-first page, not of a sort=relevance one");
     if (q->compare_previous && !(q->has_from && q->has_to))
         validate_error(errors, "compare", "compare=previous needs both from and to");
     return errors->count == before;
@@ -233,10 +264,9 @@ char *query_key(const char *survey, const struct query *q)
 
 static const char base64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void query_cursor_encode(int64_t submitted_at, const char *id, char *out, size_t size)
+/* raw[0..len) as base64url without padding into out (NUL-terminated, cut to size). */
+static void cursor_pack(const char *raw, int len, char *out, size_t size)
 {
-    char raw[64];
-    int len = snprintf(raw, sizeof raw, "%lld.%.31s", (long long)submitted_at, id);
     size_t o = 0;
     for (int i = 0; i < len && o + 5 < size; i += 3) {
         unsigned chunk = (unsigned char)raw[i] << 16;
@@ -254,10 +284,18 @@ void query_cursor_encode(int64_t submitted_at, const char *id, char *out, size_t
     out[o] = '\0';
 }
 
-static int base64url_value(char c)
+void query_cursor_encode(int64_t submitted_at, const char *id, char *out, size_t size)
 {
-    const char *p = c ? strchr(base64url, c) : NULL;
-    return p ? (int)(p - base64url) : -1;
+    char raw[64];
+    int len = snprintf(raw, sizeof raw, "%lld.%.31s", (long long)submitted_at, id);
+    cursor_pack(raw, len, out, size);
+}
+
+void query_offset_cursor_encode(int64_t offset, char *out, size_t size)
+{
+    char raw[32];
+    int len = snprintf(raw, sizeof raw, "@%lld", (long long)offset);
+    cursor_pack(raw, len, out, size);
 }
 
 /* A response id: 26 characters of lower-case base32. */
@@ -271,9 +309,16 @@ static bool response_id_valid(const char *id)
     return n == 26;
 }
 
-bool query_cursor_decode(const char *cursor, int64_t *submitted_at, char id[32])
+static int base64url_value(char c)
 {
-    char raw[64];
+    const char *p = c ? strchr(base64url, c) : NULL;
+    return p ? (int)(p - base64url) : -1;
+}
+
+/* The text a cursor packs, into raw (room for 64 bytes); false when it is not base64url of at
+ * most 60 bytes. */
+static bool cursor_unpack(const char *cursor, char raw[64], size_t *raw_len)
+{
     size_t len = strlen(cursor), o = 0;
 
     if (len == 0 || len > 80 || len % 4 == 1)
@@ -286,12 +331,39 @@ bool query_cursor_decode(const char *cursor, int64_t *submitted_at, char id[32])
         }
         unsigned chunk = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         for (int b = 0; b < n - 1; b++) {
-            if (o + 1 >= sizeof raw)
+            if (o + 1 >= 64)
                 return false;
             raw[o++] = (char)(chunk >> (16 - 8 * b) & 0xff);
         }
     }
     raw[o] = '\0';
+    *raw_len = o;
+    return true;
+}
+
+bool query_offset_cursor_decode(const char *cursor, int64_t *offset)
+{
+    char raw[64];
+    size_t o;
+    if (!cursor_unpack(cursor, raw, &o) || o < 2 || o > 10 || raw[0] != '@' || strlen(raw) != o)
+        return false;
+    int64_t n = 0;
+    for (size_t i = 1; i < o; i++) {
+        if (raw[i] < '0' || raw[i] > '9')
+            return false;
+        n = n * 10 + (raw[i] - '0');
+    }
+    *offset = n;
+    return true;
+}
+
+bool query_cursor_decode(const char *cursor, int64_t *submitted_at, char id[32])
+{
+    char raw[64];
+    size_t o;
+
+    if (!cursor_unpack(cursor, raw, &o))
+        return false;
     /* "<ms>.<id>": ms a non-negative decimal that fits, id a response id. */
     char *dot = memchr(raw, '.', o);
     if (dot == NULL || dot == raw || dot - raw > 15)

@@ -24,6 +24,8 @@ enum query_param_bit {
     QUERY_LIMIT = 1 << 8,
     QUERY_CURSOR = 1 << 9,
     QUERY_FORMAT = 1 << 10,
+    QUERY_TEXT = 1 << 11,       /* q= (docs/search.md) */
+    QUERY_SORT = 1 << 12,       /* sort=newest|relevance; relevance needs q */
 };
 
 #define QUERY_LIMIT_DEFAULT 100
@@ -43,6 +45,10 @@ struct query {
     bool has_cursor;
     int64_t cursor_ms;          /* the last row of the previous page */
     char cursor_id[32];
+    bool has_offset_cursor;     /* a sort=relevance page's cursor: rows before this page */
+    int64_t cursor_offset;
+    const char *text;           /* q=, unparsed (the API parses it: its errors carry a position) */
+    bool sort_relevance;
     enum query_format format;
 };
 
@@ -63,6 +69,10 @@ char *query_key(const char *survey, const struct query *query);
 
 /* The opaque pagination cursor of a row: base64url of "<ms>.<id>". out needs 64 bytes. */
 void query_cursor_encode(int64_t submitted_at, const char *id, char *out, size_t size);
+
+/* The cursor of a sort=relevance page: the number of rows before the next page. */
+void query_offset_cursor_encode(int64_t offset, char *out, size_t size);
+bool query_offset_cursor_decode(const char *cursor, int64_t *offset);
 
 /* Decodes a cursor; false when it is not one this server made. */
 bool query_cursor_decode(const char *cursor, int64_t *submitted_at, char id[32]);

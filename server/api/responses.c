@@ -15,6 +15,7 @@
 #include "ids.h"
 #include "oom.h"
 #include "query.h"
+#include "search.h"
 #include "timefmt.h"
 #include "webhook_events.h"
 
@@ -323,6 +324,9 @@ struct page {
     cJSON *list;
     int64_t limit, seen;
     char next_cursor[80];
+    const struct responses_search *search;
+    int64_t offset;             /* sort=relevance: rows before this page */
+    bool failed;                /* a snippet could not be made (out of memory) */
 };
 
 static void add_to_page(const struct store_response_row *row, void *arg)
@@ -331,18 +335,30 @@ static void add_to_page(const struct store_response_row *row, void *arg)
     /* One row more than the limit is read only to learn whether another page exists. */
     if (++page->seen > page->limit)
         return;
-    oom_append_item(page->list, api_render_response(row));
-    if (page->seen == page->limit)
+    cJSON *rendered = api_render_response(row);
+    if (page->search) {
+        const struct survey *survey = page->search->survey_of(row->survey, page->search->arg);
+        cJSON *snippets = survey ? search_snippets(page->search->text, survey, row->answers) : cJSON_CreateArray();
+        page->failed |= snippets == NULL || !oom_add_item(rendered, "snippets", snippets);
+    }
+    oom_append_item(page->list, rendered);
+    if (page->seen < page->limit)
+        return;
+    if (page->search && page->search->relevance)
+        query_offset_cursor_encode(page->offset + page->limit, page->next_cursor, sizeof page->next_cursor);
+    else
         query_cursor_encode(row->submitted_at, row->id, page->next_cursor, sizeof page->next_cursor);
 }
 
 cJSON *responses_page(struct store_conn *conn, struct store_list_query *query, int64_t limit,
-                      enum store_status *status)
+                      const struct responses_search *search, enum store_status *status)
 {
-    struct page page = {cJSON_CreateArray(), limit, 0, ""};
+    struct page page = {cJSON_CreateArray(), limit, 0, "", search, query->offset, false};
 
     query->limit = limit + 1;
     *status = conn ? store_list_responses(conn, query, add_to_page, &page) : STORE_UNAVAILABLE;
+    if (*status == STORE_OK && page.failed)
+        *status = STORE_ERROR;
     if (*status != STORE_OK) {
         cJSON_Delete(page.list);
         return NULL;
@@ -419,12 +435,20 @@ static enum query_format negotiate(struct http_request *req, enum query_format f
     return FORMAT_JSON;
 }
 
+/* The listing's one survey, for its snippets. */
+static const struct survey *the_survey(const char *id, void *arg)
+{
+    const struct survey *survey = arg;
+    return strcmp(survey->id, id) == 0 ? survey : NULL;
+}
+
 enum http_next responses_list(struct http_request *req)
 {
     struct app *app = api_app(req);
     struct survey survey;
     struct query query;
     struct store_list_query list;
+    struct text_query *text = NULL;
     enum store_status status = STORE_NOT_FOUND;
 
     if (!api_require(req, auth_may_read))
@@ -437,25 +461,34 @@ enum http_next responses_list(struct http_request *req)
         return HTTP_DONE;
     }
     unsigned allowed = QUERY_FROM | QUERY_TO | QUERY_CHANNEL | QUERY_AGENT | QUERY_CUSTOMER | QUERY_INTERACTION |
-                       QUERY_LIMIT | QUERY_CURSOR | QUERY_FORMAT;
-    if (!responses_parse_query(req, allowed, &query)) {
-        survey_free(&survey);
-        return HTTP_DONE;
-    }
+                       QUERY_LIMIT | QUERY_CURSOR | QUERY_FORMAT | QUERY_TEXT | QUERY_SORT;
+    if (!responses_parse_query(req, allowed, &query))
+        goto done;
     responses_list_query(&query, &list);
     list.survey = survey.id;
+    if (!search_prepare(req, &query, &list, &text))
+        goto done;
     enum query_format format = negotiate(req, query.format);
     if (format == FORMAT_CSV || format == FORMAT_NDJSON) {
+        /* An export streams in stretches that each restart after the last row sent: only an order
+         * with a key to restart from (newest first) can be exported. */
+        if (query.sort_relevance) {
+            api_reply_invalid_field(req, "sort", "an export (csv, ndjson) is newest first; sort=relevance is for pages");
+            goto done;
+        }
         list.limit = query.has_limit ? query.limit : -1;
-        export_reply(req, app->store, &survey, &list, format); /* binds its own copy of the id */
-        return HTTP_DONE;
+        export_reply(req, app->store, &survey, &list, format); /* binds its own copies */
+        goto done;
     }
-    cJSON *reply = responses_page(conn, &list, query.limit, &status);
-    survey_free(&survey);
+    struct responses_search search = {text, query.sort_relevance, the_survey, &survey};
+    cJSON *reply = responses_page(conn, &list, query.limit, text ? &search : NULL, &status);
     if (reply == NULL)
         api_reply_store_error(req, status);
     else
         http_reply_json(req, 200, reply);
+done:
+    text_query_free(text);
+    survey_free(&survey);
     return HTTP_DONE;
 }
 

@@ -31,11 +31,9 @@ bool response_text(const struct survey *survey, const struct response *response,
 {
     struct text_buffer doc = {0};
     bool any = false;
-    /* Answers are kept in the order they were given; the document follows the survey's questions. */
-    for (int q = 0; q < survey->question_count; q++)
-        for (int a = 0; a < response->answer_count; a++)
-            if (response->answers[a].question == q)
-                append_part(&doc, &any, response->answers[a].text);
+    /* validate_response keeps answers in the definition's order, the order they are stored in. */
+    for (int a = 0; a < response->answer_count; a++)
+        append_part(&doc, &any, response->answers[a].text);
     return finish(&doc, any, out, len);
 }
 
@@ -55,10 +53,12 @@ bool response_text_stored(const struct survey *survey, const cJSON *answers, cha
 {
     struct text_buffer doc = {0};
     bool any = false;
-    for (int q = 0; q < survey->question_count; q++) {
-        const struct question *question = &survey->questions[q];
-        const cJSON *value = cJSON_GetObjectItemCaseSensitive(answers, question->id);
-        append_part(&doc, &any, stored_text_of(question, value));
+    /* In stored order, as schema/012's view reads them (json_each): the definition's order when the
+     * answers were given. */
+    for (const cJSON *value = answers ? answers->child : NULL; value; value = value->next) {
+        const struct question *question = survey_find_question(survey, value->string, NULL);
+        if (question)
+            append_part(&doc, &any, stored_text_of(question, value));
     }
     return finish(&doc, any, out, len);
 }

@@ -1,5 +1,6 @@
 /* What search, topics and terms read of a response: its text answers and "other" write-ins, in the
- * order of the survey's questions, joined by "\n" (one document per response, on every backend).
+ * order they are stored (the survey's question order when they were given), joined by "\n": one
+ * document per response, on every backend (SQLite's schema/012 view builds the same text).
  * A query's words may match in different answers of a response; a phrase that runs from the end of
  * one answer into the start of the next matches too (docs/search.md). Pure: no I/O. */
 #ifndef SURVEYD_RESPONSE_TEXT_H
@@ -17,9 +18,10 @@
  * of memory. */
 bool response_text(const struct survey *survey, const struct response *response, char **out, size_t *len);
 
-/* The same from a stored response's answers (the parsed `answers` JSON object: a text question's
- * value is a string, a choice's write-in is {"other": "..."}), for back-fills, edits and verify.
- * Answers to questions the survey no longer has, or of another type now, are left out. */
+/* The same from a stored response's answers (the parsed `answers` JSON object, in its stored
+ * order: a text question's value is a string, a choice's write-in is {"other": "..."}). Answers
+ * to questions the survey does not have, or whose value does not fit the question's type, are
+ * left out. */
 bool response_text_stored(const struct survey *survey, const cJSON *answers, char **out, size_t *len);
 
 #endif

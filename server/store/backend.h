@@ -125,6 +125,8 @@ struct store_backend {
     enum store_status (*insert_response)(struct store_conn *conn, const struct response *response,
                                          const struct store_edit_token *token, char existing_id[32]);
 
+    /* Whether list_responses and iter_open honour store_list_query.text (q=). */
+    bool text_search;
     enum store_status (*list_responses)(struct store_conn *conn, const struct store_list_query *query,
                                         void (*each)(const struct store_response_row *row, void *arg), void *arg);
     struct store_iter *(*iter_open)(struct store *store, const struct store_list_query *query, char *err,

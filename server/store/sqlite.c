@@ -28,6 +28,11 @@
     " UNION ALL SELECT (SELECT min(agent) FROM rollup_responses_agent WHERE survey = ?1 AND agent > agents.agent)" \
     " FROM agents WHERE agents.agent IS NOT NULL) "
 
+/* The columns of every listing, in read_response_row's order (sqlite_responses.c). */
+#define LIST_COLUMNS "id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties"
+#define LIST_COLUMNS_R "r.id, r.survey, r.submitted_at, r.received_at, r.channel, r.customer, r.agent, r.interaction," \
+                       " r.answers, r.properties"
+
 const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
@@ -42,6 +47,9 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                            " ON CONFLICT (id) DO NOTHING",
     [STMT_UPDATE_SURVEY] = "UPDATE surveys SET definition = ?2, updated_at = ?3 WHERE id = ?1",
     [STMT_DELETE_SURVEY] = "DELETE FROM surveys WHERE id = ?1",
+    /* Before the survey row: its responses' BEFORE DELETE trigger reads their documents through
+     * survey_questions, which the survey's own deletion cascades to as well. */
+    [STMT_DELETE_SURVEY_RESPONSES] = "DELETE FROM responses WHERE survey = ?1",
     [STMT_DELETE_SURVEY_IDEMPOTENCY] = "DELETE FROM idempotency WHERE survey = ?1",
     [STMT_ANSWER_COUNT] = "SELECT answers FROM answered_questions WHERE survey = ?1 AND question = ?2",
     [STMT_GET_RESPONSE] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction,"
@@ -131,16 +139,57 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                             " WHERE id = ?1 AND edit_token_hash IS NOT NULL",
     /* Keyset pagination, newest first: rows strictly before (?2 ms, ?3 id), at or after ?4 ms. The
      * bound is a row value so the index range starts right at the cursor, whatever the page. */
-    [STMT_LIST] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties FROM responses"
+    [STMT_LIST] = "SELECT " LIST_COLUMNS " FROM responses"
                   " WHERE survey = ?1 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
                   " AND (?5 IS NULL OR channel = ?5) AND (?6 IS NULL OR agent = ?6)"
                   " AND (?7 IS NULL OR customer = ?7) AND (?8 IS NULL OR interaction = ?8)"
                   " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
-    [STMT_LIST_CUSTOMER] = "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties FROM responses"
+    [STMT_LIST_CUSTOMER] = "SELECT " LIST_COLUMNS " FROM responses"
                            " WHERE customer = ?7 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
                            " AND (?1 IS NULL OR survey = ?1) AND (?5 IS NULL OR channel = ?5)"
                            " AND (?6 IS NULL OR agent = ?6) AND (?8 IS NULL OR interaction = ?8)"
                            " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
+    /* Text search (q=). ?10 is an FTS5 expression built by text_query_fts5, never the user's text.
+     * How many responses match, up to ?2: decides between the two newest-first plans below. */
+    [STMT_TEXT_MATCHES] = "SELECT count(*) FROM (SELECT 1 FROM response_text_index WHERE response_text_index MATCH ?1"
+                          " LIMIT ?2)",
+    /* Common terms: newest rows first along the listing's own index, each checked against the
+     * index by rowid (FTS5 seeks its doclists to that rowid); stops after ?9 matches. */
+    [STMT_LIST_TEXT_WALK] = "SELECT " LIST_COLUMNS " FROM responses"
+                            " WHERE survey = ?1 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
+                            " AND (?5 IS NULL OR channel = ?5) AND (?6 IS NULL OR agent = ?6)"
+                            " AND (?7 IS NULL OR customer = ?7) AND (?8 IS NULL OR interaction = ?8)"
+                            " AND EXISTS (SELECT 1 FROM response_text_index WHERE response_text_index MATCH ?10"
+                            "             AND rowid = responses.seq)"
+                            " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
+    [STMT_LIST_CUSTOMER_TEXT_WALK] = "SELECT " LIST_COLUMNS " FROM responses"
+                                     " WHERE customer = ?7 AND (submitted_at, id) < (?2, ?3) AND submitted_at >= ?4"
+                                     " AND (?1 IS NULL OR survey = ?1) AND (?5 IS NULL OR channel = ?5)"
+                                     " AND (?6 IS NULL OR agent = ?6) AND (?8 IS NULL OR interaction = ?8)"
+                                     " AND EXISTS (SELECT 1 FROM response_text_index WHERE response_text_index MATCH ?10"
+                                     "             AND rowid = responses.seq)"
+                                     " ORDER BY submitted_at DESC, id DESC LIMIT ?9",
+    /* Rare terms: every match from the index, its row by rowid, sorted. CROSS JOIN keeps the index
+     * outermost. */
+    [STMT_LIST_TEXT_DRIVE] = "SELECT " LIST_COLUMNS_R " FROM response_text_index CROSS JOIN responses AS r"
+                             " ON r.seq = response_text_index.rowid"
+                             " WHERE response_text_index MATCH ?10 AND (?1 IS NULL OR r.survey = ?1)"
+                             " AND (r.submitted_at, r.id) < (?2, ?3) AND r.submitted_at >= ?4"
+                             " AND (?5 IS NULL OR r.channel = ?5) AND (?6 IS NULL OR r.agent = ?6)"
+                             " AND (?7 IS NULL OR r.customer = ?7) AND (?8 IS NULL OR r.interaction = ?8)"
+                             " ORDER BY r.submitted_at DESC, r.id DESC LIMIT ?9",
+    /* sort=relevance: FTS5's bm25 (smaller is better), ties newest first; paged by offset. */
+    [STMT_LIST_TEXT_RANK] = "SELECT " LIST_COLUMNS_R " FROM response_text_index CROSS JOIN responses AS r"
+                            " ON r.seq = response_text_index.rowid"
+                            " WHERE response_text_index MATCH ?10 AND (?1 IS NULL OR r.survey = ?1)"
+                            " AND (r.submitted_at, r.id) < (?2, ?3) AND r.submitted_at >= ?4"
+                            " AND (?5 IS NULL OR r.channel = ?5) AND (?6 IS NULL OR r.agent = ?6)"
+                            " AND (?7 IS NULL OR r.customer = ?7) AND (?8 IS NULL OR r.interaction = ?8)"
+                            " ORDER BY bm25(response_text_index), r.submitted_at DESC, r.id DESC LIMIT ?9 OFFSET ?11",
+    /* The batch's document changes into the index in the order they happened (schema/012). */
+    [STMT_TEXT_FEED] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
+                       " SELECT CASE remove WHEN 1 THEN 'delete' END, seq, body FROM text_pending ORDER BY id",
+    [STMT_TEXT_CLEAR] = "DELETE FROM text_pending",
     [STMT_SEQ_OF] = "SELECT seq FROM responses WHERE id = ?1",
     [STMT_UPDATE_ANSWERS] = "UPDATE responses SET answers = ?2 WHERE seq = ?1",
     [STMT_DELETE_RESPONSE] = "DELETE FROM responses WHERE seq = ?1",
@@ -696,6 +745,12 @@ void sqlite_done_with(sqlite3_stmt *s)
 enum store_status sqlite_begin(struct store_conn *base_conn)
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    /* A batch whose commit and then rollback both failed (out of memory: even ROLLBACK's statement
+     * could not be prepared) left its transaction open; nothing of it may commit with this one. */
+    if (!sqlite3_get_autocommit(conn->db) && sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        log_error("store: cannot roll back an earlier failed batch: %s", sqlite3_errmsg(conn->db));
+        return STORE_UNAVAILABLE;
+    }
     return sqlite_run(conn, sqlite_stmt(conn, STMT_BEGIN));
 }
 
@@ -741,8 +796,20 @@ static bool flush_cell(const struct rollup_cell *cell, void *arg)
     return flush->status == STORE_OK;
 }
 
-/* Writes the batch's rollup changes, one statement per distinct cell, then commits: the raw rows and
- * their rollups land in the same transaction, or neither does. */
+/* Feeds the transaction's document changes (text_pending, filled by schema/012's triggers) into the
+ * full-text index in one statement, outside any savepoint: one new FTS5 segment per commit instead
+ * of one per request. */
+enum store_status sqlite_text_flush(struct sqlite_conn *conn)
+{
+    enum store_status status = sqlite_run(conn, sqlite_stmt(conn, STMT_TEXT_FEED));
+    if (status != STORE_OK || sqlite3_changes(conn->db) == 0)
+        return status;
+    return sqlite_run(conn, sqlite_stmt(conn, STMT_TEXT_CLEAR));
+}
+
+/* Writes the batch's rollup changes, one statement per distinct cell, and its text index changes,
+ * then commits: the raw rows, their rollups and their index entries land in the same transaction,
+ * or none does. */
 enum store_status sqlite_commit(struct store_conn *base_conn, const struct rollup_deltas *deltas)
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
@@ -750,6 +817,9 @@ enum store_status sqlite_commit(struct store_conn *base_conn, const struct rollu
     rollup_deltas_each(deltas, flush_cell, &flush);
     if (flush.status != STORE_OK)
         return flush.status;
+    enum store_status status = sqlite_text_flush(conn);
+    if (status != STORE_OK)
+        return status;
     return sqlite_run(conn, sqlite_stmt(conn, STMT_COMMIT));
 }
 
@@ -798,6 +868,7 @@ const struct store_backend store_backend_sqlite = {
     .release = sqlite_release,
     .rollback_to = sqlite_rollback_to,
     .between_batches = sqlite_between_batches,
+    .text_search = true,
     .get_survey = sqlite_get_survey,
     .survey_unchanged = sqlite_survey_unchanged,
     .list_surveys = sqlite_list_surveys,

@@ -31,6 +31,7 @@ enum stmt_id {
     STMT_INSERT_SURVEY,
     STMT_UPDATE_SURVEY,
     STMT_DELETE_SURVEY,
+    STMT_DELETE_SURVEY_RESPONSES,
     STMT_DELETE_SURVEY_IDEMPOTENCY,
     STMT_ANSWER_COUNT,
     STMT_GET_RESPONSE,
@@ -67,6 +68,13 @@ enum stmt_id {
     STMT_GET_EDIT_TOKEN,
     STMT_LIST,
     STMT_LIST_CUSTOMER,
+    STMT_TEXT_MATCHES,
+    STMT_LIST_TEXT_WALK,
+    STMT_LIST_CUSTOMER_TEXT_WALK,
+    STMT_LIST_TEXT_DRIVE,
+    STMT_LIST_TEXT_RANK,
+    STMT_TEXT_FEED,
+    STMT_TEXT_CLEAR,
     STMT_SEQ_OF,
     STMT_UPDATE_ANSWERS,
     STMT_DELETE_RESPONSE,
@@ -311,5 +319,8 @@ enum store_status sqlite_read_event(sqlite3_stmt *s, struct store_event_row *out
 /* sqlite_migrate.c: store_dump, surveyd migrate's source. */
 enum store_status sqlite_dump(struct store *base_store, const struct store_dump_sink *sink, void *arg, char *err,
                               size_t err_size);
+
+/* The writer's pending full-text changes into the index (sqlite.c); in the caller's transaction. */
+enum store_status sqlite_text_flush(struct sqlite_conn *conn);
 
 #endif

@@ -1,8 +1,11 @@
 /* The SQLite backend: surveys, responses, listing and export (see sqlite_internal.h). */
 #include "sqlite_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "text_query.h"
 
 /* ---- surveys ---- */
 
@@ -137,10 +140,15 @@ enum store_status sqlite_put_survey(struct store_conn *base_conn, const char *id
 enum store_status sqlite_delete_survey(struct store_conn *base_conn, const char *id)
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
-    sqlite3_stmt *s = sqlite_stmt(conn, STMT_DELETE_SURVEY);
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_DELETE_SURVEY_RESPONSES);
     enum store_status status;
 
     if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, id);
+    if ((status = sqlite_run(conn, s)) != STORE_OK)
+        return status;
+    if ((s = sqlite_stmt(conn, STMT_DELETE_SURVEY)) == NULL)
         return STORE_ERROR;
     sqlite_bind_text(s, 1, id);
     status = sqlite_run(conn, s);
@@ -263,15 +271,69 @@ enum store_status sqlite_insert_response(struct store_conn *base_conn, const str
 
 /* ---- listing and export ---- */
 
-/* Binds copies of the query's strings: an export's statement outlives the request handler that
- * built the query. */
-static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list_query *q)
+/* q= with newest first: below this many matches in the whole index, reading every match and
+ * sorting them is cheaper than walking the survey's newest rows and checking each against the
+ * index (tests/bench/search.py measured the crossing point; docs/benchmarks.md).
+ * SURVEYD_SEARCH_DRIVE_MAX overrides it: the tests run every query through both plans. */
+#define TEXT_DRIVE_MAX_DEFAULT 20000
+
+static int64_t text_drive_max;
+static pthread_once_t text_drive_once = PTHREAD_ONCE_INIT;
+
+static void read_text_drive_max(void)
 {
-    sqlite3_stmt *s = sqlite_stmt(conn, q->survey ? STMT_LIST : STMT_LIST_CUSTOMER);
+    const char *env = getenv("SURVEYD_SEARCH_DRIVE_MAX");
+    char *end = NULL;
+    long long n = env ? strtoll(env, &end, 10) : 0;
+    text_drive_max = env && *env && *end == '\0' && n >= 0 ? n : TEXT_DRIVE_MAX_DEFAULT;
+}
+
+/* The statement for q: a plain listing, or one of the text plans (match is q->text as FTS5). */
+static enum store_status list_statement(struct sqlite_conn *conn, const struct store_list_query *q, const char *match,
+                                        enum stmt_id *id)
+{
+    if (match == NULL) {
+        *id = q->survey ? STMT_LIST : STMT_LIST_CUSTOMER;
+        return STORE_OK;
+    }
+    if (q->order == STORE_ORDER_RELEVANCE) {
+        *id = STMT_LIST_TEXT_RANK;
+        return STORE_OK;
+    }
+    if (q->survey == NULL) { /* a customer's history: their few rows, each checked */
+        *id = STMT_LIST_CUSTOMER_TEXT_WALK;
+        return STORE_OK;
+    }
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_TEXT_MATCHES);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
+    pthread_once(&text_drive_once, read_text_drive_max);
+    sqlite3_bind_int64(s, 2, text_drive_max);
+    int rc = sqlite3_step(s);
+    int64_t matches = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite_done_with(s);
+    if (rc != SQLITE_ROW)
+        return sqlite_status_of(rc);
+    *id = matches < text_drive_max ? STMT_LIST_TEXT_DRIVE : STMT_LIST_TEXT_WALK;
+    return STORE_OK;
+}
+
+/* Binds copies of the query's strings: an export's statement outlives the request handler that
+ * built the query. NULL with *status set when it could not. */
+static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list_query *q, const char *match,
+                               enum store_status *status)
+{
+    enum stmt_id id = STMT_LIST; /* set by list_statement on STORE_OK */
+    if ((*status = list_statement(conn, q, match, &id)) != STORE_OK)
+        return NULL;
+    sqlite3_stmt *s = sqlite_stmt(conn, id);
     const char *texts[] = {q->survey, NULL, q->before_id ? q->before_id : "", NULL,
                            q->channel, q->agent, q->customer, q->interaction};
-    if (s == NULL)
+    if (s == NULL) {
+        *status = STORE_ERROR;
         return NULL;
+    }
     for (int i = 0; i < 8; i++) {
         if (i == 1 || i == 3)
             continue;
@@ -283,26 +345,45 @@ static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list
     sqlite3_bind_int64(s, 2, q->before_ms);
     sqlite3_bind_int64(s, 4, q->from_ms);
     sqlite3_bind_int64(s, 9, q->limit);
+    if (match) {
+        sqlite3_bind_text(s, 10, match, -1, SQLITE_TRANSIENT);
+        if (id == STMT_LIST_TEXT_RANK)
+            sqlite3_bind_int64(s, 11, q->offset);
+    }
     return s;
+}
+
+/* q->text as an FTS5 expression into *match (NULL without a text query). False when out of memory. */
+static bool match_of(const struct store_list_query *q, char **match)
+{
+    *match = q->text ? text_query_fts5(q->text) : NULL;
+    return q->text == NULL || *match != NULL;
 }
 
 enum store_status sqlite_list_responses(struct store_conn *base_conn, const struct store_list_query *q,
                                        void (*each)(const struct store_response_row *row, void *arg), void *arg)
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
-    sqlite3_stmt *s = bind_list(conn, q);
     struct store_response_row row;
+    enum store_status status;
+    char *match;
     int rc;
 
+    if (!match_of(q, &match))
+        return STORE_UNAVAILABLE;
+    sqlite3_stmt *s = bind_list(conn, q, match, &status);
     if (s == NULL)
-        return STORE_ERROR;
+        goto done;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         read_response_row(s, &row);
         each(&row, arg);
         store_response_row_free(&row);
     }
     sqlite_done_with(s);
-    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+    status = rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+done:
+    free(match);
+    return status;
 }
 
 /* An export reads in short stretches: between store_iter_pause() and the next row, no statement is
@@ -315,6 +396,7 @@ struct sqlite_iter {
     sqlite3_stmt *stmt;         /* non-NULL while a stretch is open */
     struct store_list_query query;
     char *texts[6];             /* the query's strings, owned */
+    char *match;                /* query.text as FTS5, owned (query.text itself is not kept) */
     int64_t remaining;          /* rows still wanted; -1 for all */
     bool started;
     int64_t last_ms;            /* the last row returned */
@@ -348,6 +430,12 @@ struct store_iter *sqlite_iter_open(struct store *base_store, const struct store
     it->query.customer = own(it, 4, q->customer);
     it->query.interaction = own(it, 5, q->interaction);
     it->remaining = q->limit;
+    it->query.text = NULL;
+    if (!match_of(q, &it->match)) {
+        snprintf(err, err_size, "out of memory");
+        sqlite_iter_close(&it->base);
+        return NULL;
+    }
     return &it->base;
 }
 
@@ -363,8 +451,9 @@ enum store_status sqlite_iter_next(struct store_iter *base_it, struct store_resp
             q.before_id = it->last_id;
         }
         q.limit = it->remaining;
-        if ((it->stmt = bind_list(it->conn, &q)) == NULL)
-            return STORE_ERROR;
+        enum store_status status;
+        if ((it->stmt = bind_list(it->conn, &q, it->match, &status)) == NULL)
+            return status;
     }
     int rc = sqlite3_step(it->stmt);
     if (rc == SQLITE_ROW) {
@@ -405,5 +494,6 @@ void sqlite_iter_close(struct store_iter *base_it)
         sqlite_conn_close(it->conn);
     for (int i = 0; i < 6; i++)
         free(it->texts[i]);
+    free(it->match);
     free(it);
 }

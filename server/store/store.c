@@ -343,6 +343,11 @@ enum store_status store_insert_response(struct store_conn *conn, const struct su
     return status == STORE_OK ? add_response_facts(conn, survey, response) : status;
 }
 
+bool store_can_search(const struct store *store)
+{
+    return store->backend->text_search;
+}
+
 enum store_status store_list_responses(struct store_conn *conn, const struct store_list_query *query,
                                        void (*each)(const struct store_response_row *row, void *arg), void *arg)
 {

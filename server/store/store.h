@@ -166,6 +166,9 @@ struct store_list_query {
     int64_t offset;                 /* STORE_ORDER_RELEVANCE: rows to skip (0 for the first page) */
 };
 
+/* Whether this store can answer a text query (store_list_query.text); without, it must not be set. */
+bool store_can_search(const struct store *store);
+
 enum store_status store_list_responses(struct store_conn *conn, const struct store_list_query *query,
                                        void (*each)(const struct store_response_row *row, void *arg), void *arg);
 

@@ -73,6 +73,7 @@ PROBLEM_CODES = frozenset({
     "invalid_json", "validation_failed", "not_found", "unauthorized",
     "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
     "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
+    "invalid_query", "query_too_complex", "search_unavailable",
     "survey_not_found",
     "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
     "public_url_not_configured", "email_not_configured",
@@ -899,6 +900,15 @@ class BaseAPITest(unittest.TestCase):
 
     def assertSameInstant(self, a, b):
         self.assertEqual(parse_time(a), parse_time(b), "%r vs %r" % (a, b))
+
+
+# What schema 012 (the text index) adds, undone: for tests that turn a database back into an older
+# version to check a migration.
+TEXT_INDEX_DOWNGRADE = (
+    "DROP TRIGGER responses_text_insert", "DROP TRIGGER responses_text_update_old",
+    "DROP TRIGGER responses_text_update_new", "DROP TRIGGER responses_text_delete",
+    "DROP TABLE response_text_index", "DROP TABLE text_pending", "DROP VIEW response_documents",
+)
 
 
 def simple_definition(public=False, **extra):

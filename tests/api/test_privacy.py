@@ -347,7 +347,10 @@ class CustomerHistoryTests(PrivacyBase):
 # --------------------------------------------------------------------------
 
 ZEBRA = "zebra-cust-4417"
-ZEBRA_COMMENT = "ZEBRA-COMMENT-7781"
+# Its last word is one token of the text index (lower case, as FTS5 stores it): "quokkatoken" can
+# only be found in the index's segments once the answers themselves are gone.
+ZEBRA_COMMENT = "ZEBRA-COMMENT-7781 zebraquokkatoken"
+ZEBRA_INDEX_TOKEN = "quokkatoken"
 ZEBRA_LOGGED_TEXT = "ZEBRA-LOGGED-5521"
 OKAPI = "okapi-cust-5521"
 OKAPI_COMMENT = "OKAPI-COMMENT-3390"
@@ -534,7 +537,7 @@ class EraseCustomerTests(unittest.TestCase):
 
         run_threads(4, filler)
         zebra = []                          # (id, survey)
-        long_comment = (ZEBRA_COMMENT + " ") * 300       # > one page: overflow pages
+        long_comment = (ZEBRA_COMMENT + " ") * 200       # > one page: overflow pages
         key = uid("zebra-key")
         keyed_body = {"answers": {"rec": 10, "comment": ZEBRA_COMMENT + " keyed"},
                       "customer": ZEBRA, "interaction": "zebra-ticket-1"}
@@ -622,6 +625,10 @@ class EraseCustomerTests(unittest.TestCase):
             self.assertTrue(found_in(files, needle), "%s not on disk before erasure" % needle)
         h = self.req("GET", customer_path(ZEBRA) + "/responses", token=READ_TOKEN).json
         self.assertEqual(len(h["responses"]), len(zebra))
+        if not harness.is_postgres():  # their comments are in the text index, and found through it
+            found = self.req("GET", "/v1/surveys/%s/responses?q=zebraquokkatoken" % s1, token=READ_TOKEN)
+            self.assertEqual(found.status, 200, found.body[:300])
+            self.assertTrue(found.json["responses"])
         self.assertEqual(self.metrics(s1)["responses"],
                          sum(1 for s, _ in model.values() if s == s1) + 3)
 
@@ -650,6 +657,8 @@ class EraseCustomerTests(unittest.TestCase):
                          + where(files, ZEBRA))
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment still on disk (live): "
                          + where(files, ZEBRA_COMMENT))
+        self.assertEqual(found_in(files, ZEBRA_INDEX_TOKEN), [], "a word of their comment still in the text index"
+                         " (live): " + where(files, ZEBRA_INDEX_TOKEN))
         self.assertEqual(found_in(files, "zebra@example.com"), [], "property still on disk")
         self.assertEqual(found_in(files, ZEBRA_LOGGED_TEXT), [], "their logged event still on disk (live): "
                          + where(files, ZEBRA_LOGGED_TEXT))
@@ -721,6 +730,8 @@ class EraseCustomerTests(unittest.TestCase):
                          + where(files, ZEBRA))
         self.assertEqual(found_in(files, ZEBRA_COMMENT), [], "comment on disk after stop: "
                          + where(files, ZEBRA_COMMENT))
+        self.assertEqual(found_in(files, ZEBRA_INDEX_TOKEN), [], "a word of their comment in the text index after"
+                         " stop: " + where(files, ZEBRA_INDEX_TOKEN))
         for needle in [ZEBRA_INVITE_PROPERTY, ZEBRA_INVITE_TICKET, ZEBRA_INVITE_PHONE] + zebra_invitations + zebra_deliveries:
             self.assertEqual(found_in(files, needle), [], "invitation's or delivery's %s on disk after stop: %s"
                              % (needle, where(files, needle)))

@@ -4,7 +4,7 @@ envelope fields, content types, idempotency and interaction uniqueness."""
 import datetime
 import unittest
 
-from harness import (ADMIN_TOKEN, skip_unless_sqlite, sqlite_execute, INGEST_TOKEN, INGEST_TOKEN_2, READ_TOKEN,
+from harness import (TEXT_INDEX_DOWNGRADE, ADMIN_TOKEN, skip_unless_sqlite, sqlite_execute, INGEST_TOKEN, INGEST_TOKEN_2, READ_TOKEN,
                      RESPONSE_ID_RE, BaseAPITest, fmt_time, parse_time,
                      simple_definition, uid, utc_now)
 
@@ -428,8 +428,9 @@ class IdempotencyMigrationTests(ResponseTestBase):
         h = {"Idempotency-Key": uid("idem-key")}
         first = self.post_ok(sid, {"answers": {"nps": 6}}, headers=h).json["id"]
         self.daemon.stop()
-        # What migrations 008 to 011 added after it go too, so the file is a version 6 database again.
-        for sql in ("DROP TABLE webhook_events", "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
+        # What migrations 008 to 012 added after it go too, so the file is a version 6 database again.
+        for sql in TEXT_INDEX_DOWNGRADE + (
+                    "DROP TABLE webhook_events", "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
                     "DROP TABLE invitation_days", "DROP TABLE invitations",
                     "DROP INDEX idempotency_survey", "ALTER TABLE idempotency DROP COLUMN survey",
                     "PRAGMA user_version = 6"):

@@ -15,7 +15,7 @@ import unittest
 import test_metrics as tm
 import test_verify as tv
 import harness
-from harness import ADMIN_TOKEN, INGEST_TOKEN, run_cli
+from harness import TEXT_INDEX_DOWNGRADE, ADMIN_TOKEN, INGEST_TOKEN, run_cli
 
 START = datetime.datetime(2025, 1, 20, tzinfo=tm.UTC)   # to early May: five months, February included
 DAYS = 105
@@ -185,6 +185,8 @@ class GranularityVerifyTests(GranularityTestBase):
             for table in NEW_TABLES:
                 conn.execute("DROP TABLE %s" % table)
             # What migrations 007 to 011 added after it, so the file is a version 5 database again.
+            for sql in TEXT_INDEX_DOWNGRADE:
+                conn.execute(sql)
             conn.execute("DROP TABLE webhook_events")
             conn.execute("DROP TABLE webhook_deliveries")
             conn.execute("DROP TABLE webhooks")

@@ -15,7 +15,7 @@ import unittest
 
 import harness
 import test_metrics as tm
-from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads, uid
+from harness import TEXT_INDEX_DOWNGRADE, ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads, uid
 
 OK_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
 THREADS = 16
@@ -578,7 +578,8 @@ class InvitationRollupVerifyTests(VerifyTestBase):
                          "DROP TABLE webhook_events", "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
                          "DROP FUNCTION webhook_backlog_trigger()", "UPDATE schema_version SET version = 2")
         else:
-            downgrade = ("DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
+            downgrade = TEXT_INDEX_DOWNGRADE + (
+                         "DROP TRIGGER invitation_days_insert", "DROP TRIGGER invitation_days_update",
                          "DROP TRIGGER invitation_days_delete", "DROP TABLE invitation_days",
                         "DROP TABLE webhook_events", "DROP TABLE webhook_deliveries", "DROP TABLE webhooks",
                         "PRAGMA user_version = 8")

@@ -1,0 +1,420 @@
+"""Full-text search (issue 18, docs/search.md): q= on the listing, the export and a customer's
+history, checked against a model of the query language written here (its own tokenizer, parser and
+evaluator); snippets and their code-point offsets; sort=relevance paging; the index following edits,
+deletions, erasure and a survey's deletion; a database from before the index, back-filled by its
+migration; and every bad query answered with a 422 that says where. Every query runs through both
+of SQLite's newest-first plans (SURVEYD_SEARCH_DRIVE_MAX=1 forces the walk along the survey's rows).
+"""
+
+import json
+import random
+import re
+import unicodedata
+import unittest
+import urllib.parse
+
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, TEXT_INDEX_DOWNGRADE, BaseAPITest, Daemon,
+                     is_postgres, skip_unless_sqlite, sqlite_execute, uid)
+
+DEFINITION = {
+    "title": "Search",
+    "questions": [
+        {"id": "nps", "type": "nps"},
+        {"id": "why", "type": "text"},
+        {"id": "via", "type": "choice", "options": ["web", "phone"], "allow_other": True},
+        {"id": "more", "type": "text"},
+    ],
+}
+
+WORDS = ["refund", "refunds", "money", "back", "late", "slow", "delivery", "delivered", "deliveries",
+         "undelivered", "Crème", "brûlée", "CAFÉ", "cafe", "e-mail", "email", "agent", "was", "great",
+         "the", "and", "not", "helpful", "Money-back", "paypal", "it's", "3.5", "naïve", "Ærø"]
+
+QUERIES = [
+    "refund", "REFUND", '"money back"', "deliv*", "refund OR \"money back\"", "late NOT refund",
+    "(late OR slow) deliv*", "creme", "brulee", "Brûlée", "e-mail", "cafe OR creme", "refund late",
+    "refund AND late", "late NOT refund NOT paypal", "it's", "3.5", "naive", "ærø", "nothing_here",
+    "NOT paypal refund", "(refund OR email) (late OR slow) NOT agent", "money* back*",
+]
+
+
+# ---- the model: tokens, a parser and an evaluator of its own ----
+
+def fold(token):
+    """Lower case, Latin diacritics dropped (NFKD, combining marks removed): what FTS5's unicode61
+    with remove_diacritics 2 does for the words used here."""
+    decomposed = unicodedata.normalize("NFKD", token.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokens(text):
+    """Runs of letters and digits; everything else separates (the underscore too)."""
+    return [fold(t) for t in re.findall(r"[^\W_]+", text)]
+
+
+def parse(query):
+    """The query language's grammar (docs/search.md) into nested tuples:
+    ("term", [tokens], prefix) | ("and", [children], [excluded]) | ("or", [children])."""
+    lexemes = re.findall(r'"[^"]*"|\(|\)|[^\s()"]+', query)
+    pos = [0]
+
+    def peek():
+        return lexemes[pos[0]] if pos[0] < len(lexemes) else None
+
+    def take():
+        pos[0] += 1
+        return lexemes[pos[0] - 1]
+
+    def parse_or():
+        children = [parse_and()]
+        while peek() == "OR":
+            take()
+            children.append(parse_and())
+        return children[0] if len(children) == 1 else ("or", children)
+
+    def parse_and():
+        children, excluded = [], []
+        while peek() not in (None, ")", "OR"):
+            if peek() == "AND":
+                take()
+                continue
+            negate = peek() == "NOT"
+            if negate:
+                take()
+            operand = parse_primary()
+            if operand is not None:
+                (excluded if negate else children).append(operand)
+        return ("and", children, excluded)
+
+    def parse_primary():
+        lexeme = take()
+        if lexeme == "(":
+            inner = parse_or()
+            assert take() == ")"
+            return inner
+        prefix = lexeme.endswith("*") and not lexeme.startswith('"')
+        word = lexeme.strip('"').rstrip("*") if not lexeme.startswith('"') else lexeme[1:-1]
+        toks = tokens(word)
+        return ("term", toks, prefix) if toks else None
+
+    return parse_or()
+
+
+def evaluate(node, toks):
+    kind = node[0]
+    if kind == "term":
+        want, prefix = node[1], node[2]
+        for i in range(len(toks) - len(want) + 1):
+            head = all(toks[i + k] == want[k] for k in range(len(want) - 1))
+            last = toks[i + len(want) - 1]
+            if head and (last.startswith(want[-1]) if prefix else last == want[-1]):
+                return True
+        return False
+    if kind == "or":
+        return any(evaluate(c, toks) for c in node[1])
+    return all(evaluate(c, toks) for c in node[1]) and not any(evaluate(c, toks) for c in node[2])
+
+
+def positive_terms(node, negated=False):
+    if node[0] == "term":
+        return [] if negated else [node]
+    if node[0] == "or":
+        return [t for c in node[1] for t in positive_terms(c, negated)]
+    return ([t for c in node[1] for t in positive_terms(c, negated)]
+            + [t for c in node[2] for t in positive_terms(c, not negated)])
+
+
+def texts_of(answers):
+    """(question, text) of each text answer and write-in, in the survey's question order."""
+    out = []
+    for q in DEFINITION["questions"]:
+        value = answers.get(q["id"])
+        if q["type"] == "text" and isinstance(value, str):
+            out.append((q["id"], value))
+        elif q["type"] == "choice" and isinstance(value, dict):
+            out.append((q["id"], value["other"]))
+    return out
+
+
+def document(answers):
+    return "\n".join(text for _, text in texts_of(answers))
+
+
+def matches(query, answers):
+    return evaluate(parse(query), tokens(document(answers)))
+
+
+def newest_first(rows):
+    return [r["id"] for r in sorted(rows, key=lambda r: (r["submitted_at_ms"], r["id"]), reverse=True)]
+
+
+def qs(**params):
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+
+
+class ModelTests(unittest.TestCase):
+    """The model itself, on cases docs/search.md spells out: a wrong model would pass anything."""
+
+    def test_model(self):
+        self.assertTrue(matches("deliv*", {"why": "Delivered late"}))
+        self.assertFalse(matches("deliv*", {"why": "undelivered"}))
+        self.assertTrue(matches('"money back"', {"why": "money-back please"}))
+        self.assertFalse(matches('"money back"', {"why": "back money"}))
+        self.assertTrue(matches("creme", {"via": {"other": "Crème"}}))
+        self.assertFalse(matches("refund NOT paypal", {"why": "refund", "more": "PayPal"}))
+        self.assertTrue(matches("refund paypal", {"why": "refund", "more": "PayPal"}))
+        self.assertEqual(tokens("it's e-mail 3.5 Ærø"), ["it", "s", "e", "mail", "3", "5", "ærø"])
+
+
+class SearchBase(BaseAPITest):
+
+    def page_all(self, path, limit=7, **params):
+        """Every page of a listing; the ids in order and the rows."""
+        rows, cursor = [], None
+        for _ in range(200):
+            p = dict(params, limit=limit)
+            if cursor:
+                p["cursor"] = cursor
+            r = self.req("GET", path + "?" + qs(**p), token=READ_TOKEN)
+            self.assertEqual(r.status, 200, "%s %s -> %d %r" % (path, p, r.status, r.body[:400]))
+            rows += r.json["responses"]
+            cursor = r.json["next_cursor"]
+            if cursor is None:
+                return [x["id"] for x in rows], rows
+        self.fail("more than 200 pages")
+
+    def seed(self, sid, count, rng, day0=1, customer=None):
+        """count responses with random comments on fixed October 2026 days; the model's rows."""
+        model = []
+        for i in range(count):
+            answers = {"nps": rng.randrange(11)}
+            for qid in ("why", "more"):
+                if rng.random() < 0.7:
+                    answers[qid] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 9)))
+            if rng.random() < 0.3:
+                answers["via"] = {"other": " ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 4)))}
+            elif rng.random() < 0.5:
+                answers["via"] = "web"
+            day, sec = day0 + i % 10, (i * 7919) % 86400
+            when = "2026-10-%02dT%02d:%02d:%02dZ" % (day, sec // 3600, sec // 60 % 60, sec % 60)
+            body = {"answers": answers, "submitted_at": when, "channel": ["web", "email"][i % 2]}
+            if customer:
+                body["customer"] = customer
+            created = self.post_ok(sid, body).json
+            model.append({"id": created["id"], "answers": answers, "channel": body["channel"],
+                          "submitted_at_ms": (day, sec), "edit_token": created.get("edit_token")})
+        return model
+
+
+@unittest.skipIf(is_postgres(), "PostgreSQL answers q= with 501 search_unavailable (PostgreSearchTests)")
+class SearchTests(SearchBase):
+    daemon_env = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.rng = random.Random(18)
+
+    def setUp(self):
+        if "sid" not in type(self).__dict__:  # once per class: each has a daemon of its own
+            type(self).sid = self.new_survey(DEFINITION, prefix="search")
+            type(self).model = self.seed(self.sid, 240, self.rng)
+
+    def path(self, sid=None):
+        return "/v1/surveys/%s/responses" % (sid or self.sid)
+
+    def test_queries_match_the_model_newest_first(self):
+        for query in QUERIES:
+            with self.subTest(q=query):
+                want = newest_first([r for r in self.model if matches(query, r["answers"])])
+                got, _ = self.page_all(self.path(), q=query)
+                self.assertEqual(got, want)
+        # Every query above is answered by something, except the one meant to find nothing.
+        self.assertEqual([q for q in QUERIES if not any(matches(q, r["answers"]) for r in self.model)],
+                         ["nothing_here"])
+
+    def test_filters_and_window_combine_with_q(self):
+        query = "refund OR late"
+        want = newest_first([r for r in self.model if r["channel"] == "email"
+                             and 5 <= r["submitted_at_ms"][0] < 8 and matches(query, r["answers"])])
+        got, _ = self.page_all(self.path(), q=query, channel="email", **{"from": "2026-10-05", "to": "2026-10-08"})
+        self.assertEqual(got, want)
+        self.assertTrue(want)
+
+    def test_snippets_show_each_matching_answer(self):
+        by_id = {r["id"]: r for r in self.model}
+        for query in ("deliv*", '"money back" OR creme', "refund NOT paypal"):
+            terms = positive_terms(parse(query))
+            _, rows = self.page_all(self.path(), q=query, limit=50)
+            self.assertTrue(rows)
+            for row in rows:
+                answers = by_id[row["id"]]["answers"]
+                want = [(qid, text) for qid, text in texts_of(answers)
+                        if any(evaluate(t, tokens(text)) for t in terms)]
+                self.assertEqual([(s["question"], s["text"]) for s in row["snippets"]], want, row["id"])
+                for s in row["snippets"]:
+                    self.assertTrue(s["matches"], s)
+                    for m in s["matches"]:
+                        stretch = tokens(s["text"][m["start"]:m["start"] + m["length"]])
+                        self.assertTrue(any(evaluate(t, stretch) for t in terms), (query, s, m))
+                        # A match starts and ends on token boundaries.
+                        before = s["text"][m["start"] - 1] if m["start"] else " "
+                        self.assertFalse(before.isalnum(), (s, m))
+        _, rows = self.page_all(self.path(), limit=5)
+        self.assertNotIn("snippets", rows[0])
+
+    def test_snippet_offsets_count_code_points(self):
+        sid = self.new_survey(DEFINITION, prefix="offsets")
+        text = "Ærø 🙂 naïve — the CAFÉ was late"
+        self.post_ok(sid, {"answers": {"why": text}})
+        r = self.req("GET", self.path(sid) + "?" + qs(q="cafe late"), token=READ_TOKEN)
+        s = r.json["responses"][0]["snippets"][0]
+        self.assertEqual(s["text"], text)
+        self.assertEqual([s["text"][m["start"]:m["start"] + m["length"]] for m in s["matches"]], ["CAFÉ", "late"])
+
+    def test_long_answers_are_cut_around_the_match(self):
+        sid = self.new_survey(DEFINITION, prefix="long")
+        text = " ".join(["filler"] * 120) + " the refund never came " + " ".join(["padding"] * 120)
+        self.post_ok(sid, {"answers": {"why": text}})
+        s = self.req("GET", self.path(sid) + "?q=refund", token=READ_TOKEN).json["responses"][0]["snippets"][0]
+        self.assertLessEqual(len(s["text"]), 200)
+        self.assertTrue(s["text"].startswith("…") and s["text"].endswith("…"), s["text"])
+        (m,) = s["matches"]
+        self.assertEqual(s["text"][m["start"]:m["start"] + m["length"]], "refund")
+
+    def test_relevance_pages_cover_the_matches_once(self):
+        for query in ("refund", "late OR slow", "deliv* NOT agent"):
+            with self.subTest(q=query):
+                want = {r["id"] for r in self.model if matches(query, r["answers"])}
+                got, _ = self.page_all(self.path(), limit=6, q=query, sort="relevance")
+                self.assertEqual(len(got), len(set(got)))
+                self.assertEqual(set(got), want)
+
+    def test_relevance_ranks_denser_answers_first(self):
+        sid = self.new_survey(DEFINITION, prefix="rank")
+        thin = self.post_ok(sid, {"answers": {"why": "refund " + " ".join(["word%d" % i for i in range(30)])},
+                                  "submitted_at": "2026-10-02T00:00:00Z"}).json["id"]
+        dense = self.post_ok(sid, {"answers": {"why": "refund refund refund please"},
+                                   "submitted_at": "2026-10-01T00:00:00Z"}).json["id"]
+        got, _ = self.page_all(self.path(sid), q="refund", sort="relevance")
+        self.assertEqual(got, [dense, thin])
+        got, _ = self.page_all(self.path(sid), q="refund")
+        self.assertEqual(got, [thin, dense])
+
+    def test_export_with_q(self):
+        query = "deliv* OR creme"
+        want = newest_first([r for r in self.model if matches(query, r["answers"])])
+        r = self.req("GET", self.path() + "?" + qs(q=query, format="ndjson"), token=READ_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        lines = [json.loads(line) for line in r.body.decode("utf-8").splitlines() if line]
+        self.assertEqual([x["id"] for x in lines], want)
+        self.assertNotIn("snippets", lines[0])
+        r = self.req("GET", self.path() + "?" + qs(q=query, format="csv"), token=READ_TOKEN)
+        self.assertEqual(r.status, 200)
+        ids = [line.split(",")[0].strip('"') for line in r.body.decode("utf-8").splitlines()[1:] if line]
+        self.assertEqual(ids, want)
+        r = self.req("GET", self.path() + "?" + qs(q=query, format="csv", sort="relevance"), token=READ_TOKEN)
+        self.assertValidation(r, "sort")
+
+    def test_customer_history_with_q(self):
+        customer = uid("cust")
+        other = self.new_survey(DEFINITION, prefix="hist")
+        rows = self.seed(self.sid, 15, random.Random(5), day0=21, customer=customer)
+        rows += self.seed(other, 15, random.Random(6), day0=21, customer=customer)
+        self.model.extend(rows[:15])
+        for query in ("refund", "late OR \"money back\"", "cafe"):
+            want = newest_first([r for r in rows if matches(query, r["answers"])])
+            got, got_rows = self.page_all("/v1/customers/%s/responses" % customer, limit=4, q=query)
+            self.assertEqual(got, want, query)
+            for row in got_rows:
+                self.assertTrue(row["snippets"], row)
+        got, _ = self.page_all("/v1/customers/%s/responses" % customer, limit=4, q="refund", sort="relevance")
+        self.assertEqual(set(got), {r["id"] for r in rows if matches("refund", r["answers"])})
+
+    def test_bad_queries_say_where(self):
+        for query, code, position in (("(refund", "invalid_query", 0), ('refund "money', "invalid_query", 7),
+                                      ("refund OR", "invalid_query", None), ("NOT paypal", "invalid_query", None),
+                                      (" ".join("w%d" % i for i in range(40)), "query_too_complex", None),
+                                      ("x" * 600, "query_too_complex", None)):
+            with self.subTest(q=query[:40]):
+                r = self.req("GET", self.path() + "?" + qs(q=query), token=READ_TOKEN)
+                j = self.assertProblem(r, 422, code)
+                self.assertEqual(j["parameter"], "q")
+                self.assertIsInstance(j["position"], int)
+                if position is not None:
+                    self.assertEqual(j["position"], position)
+        self.assertValidation(self.req("GET", self.path() + "?sort=relevance", token=READ_TOKEN), "sort")
+        self.assertValidation(self.req("GET", self.path() + "?q=refund&sort=best", token=READ_TOKEN), "sort")
+        self.assertValidation(self.req("GET", self.path() + "?q=%01refund", token=READ_TOKEN), "q")
+        first = self.req("GET", self.path() + "?q=refund&sort=relevance&limit=2", token=READ_TOKEN).json
+        r = self.req("GET", self.path() + "?" + qs(q="refund", cursor=first["next_cursor"]), token=READ_TOKEN)
+        self.assertValidation(r, "cursor")
+        newest = self.req("GET", self.path() + "?q=refund&limit=2", token=READ_TOKEN).json
+        r = self.req("GET", self.path() + "?" + qs(q="refund", sort="relevance", cursor=newest["next_cursor"]),
+                     token=READ_TOKEN)
+        self.assertValidation(r, "cursor")
+
+    def test_index_follows_edits_deletions_erasure_and_survey_deletion(self):
+        sid = self.new_survey(DEFINITION, prefix="changes")
+        customer = uid("erased")
+        a = self.post_ok(sid, {"answers": {"why": "kumquat arrived"}}).json
+        b = self.post_ok(sid, {"answers": {"why": "kumquat again", "via": {"other": "rambutan"}}}).json
+        c = self.post_ok(sid, {"answers": {"why": "kumquat from them"}, "customer": customer}).json
+        found = lambda q: {x["id"] for x in self.req("GET", self.path(sid) + "?" + qs(q=q),
+                                                    token=READ_TOKEN).json["responses"]}
+        self.assertEqual(found("kumquat"), {a["id"], b["id"], c["id"]})
+        self.assertEqual(found("rambutan"), {b["id"]})
+        # A follow-up replaces the comment: the old words go, the new ones are found.
+        r = self.req("PATCH", "/v1/responses/" + a["id"], {"answers": {"why": "durian now"}}, token=INGEST_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(found("kumquat"), {b["id"], c["id"]})
+        self.assertEqual(found("durian"), {a["id"]})
+        self.assertEqual(self.req("DELETE", "/v1/responses/" + b["id"], token=ADMIN_TOKEN).status, 204)
+        self.assertEqual(found("rambutan"), set())
+        r = self.req("DELETE", "/v1/customers/" + customer, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(found("kumquat"), set())
+        # A survey deleted and made again starts with an empty index.
+        self.assertEqual(self.req("DELETE", "/v1/surveys/" + sid, token=ADMIN_TOKEN).status, 204)
+        self.put_survey(sid, DEFINITION)
+        self.assertEqual(found("durian"), set())
+        self.post_ok(sid, {"answers": {"why": "durian once more"}})
+        self.assertEqual(len(found("durian")), 1)
+
+
+@unittest.skipIf(is_postgres(), "PostgreSQL answers q= with 501 search_unavailable (PostgreSearchTests)")
+class SearchWalkPlanTests(SearchTests):
+    """The same, with the index never driving a newest-first listing: each survey row checked."""
+    daemon_env = {"SURVEYD_SEARCH_DRIVE_MAX": "1"}
+
+
+@skip_unless_sqlite("the back-fill of schema 012 is SQLite's migration")
+class BackfillTests(SearchBase):
+
+    def test_a_database_from_before_the_index_is_back_filled(self):
+        sid = self.new_survey(DEFINITION, prefix="backfill")
+        rng = random.Random(1)
+        model = self.seed(sid, 60, rng)
+        self.daemon.stop()
+        for sql in TEXT_INDEX_DOWNGRADE + ("PRAGMA user_version = 11",):
+            sqlite_execute(self.daemon.db_path, sql)
+        self.daemon.start()
+        for query in ("refund", "deliv* NOT late", "creme OR \"money back\""):
+            want = newest_first([r for r in model if matches(query, r["answers"])])
+            got, _ = self.page_all("/v1/surveys/%s/responses" % sid, q=query)
+            self.assertEqual(got, want, query)
+
+
+@unittest.skipUnless(is_postgres(), "SQLite searches (SearchTests)")
+class PostgreSearchTests(SearchBase):
+
+    def test_q_is_not_available_yet(self):
+        sid = self.new_survey(DEFINITION, prefix="pg")
+        self.assertProblem(self.req("GET", "/v1/surveys/%s/responses?q=refund" % sid, token=READ_TOKEN),
+                           501, "search_unavailable")
+        r = self.req("GET", "/v1/surveys/%s/responses" % sid, token=READ_TOKEN)
+        self.assertEqual(r.status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
