@@ -389,6 +389,26 @@ class TermsChangesTests(TermsBase):
         self.check_all()
 
 
+    def test_etag_304_and_a_write_changes_it(self):
+        path = "/v1/surveys/%s/terms?segment=all&limit=5" % self.sid
+        first = self.req("GET", path, token=READ_TOKEN)
+        self.assertEqual(first.status, 200)
+        etag = first.headers.get("ETag")
+        self.assertTrue(etag and etag.startswith('W/"'), etag)
+        again = self.req("GET", path, headers={"If-None-Match": etag}, token=READ_TOKEN)
+        self.assertEqual(again.status, 304)
+        other = self.req("GET", path.replace("limit=5", "limit=6"), headers={"If-None-Match": etag},
+                         token=READ_TOKEN)
+        self.assertEqual(other.status, 200)     # another query, another tag
+        rid = self.post(self.sid, {"answers": {"rec": 1, "why": "Quuxly"}, "submitted_at": iso(BASE)})
+        self.model.rows[rid] = {"at": BASE, "answers": {"rec": 1, "why": "Quuxly"}}
+        after = self.req("GET", path, headers={"If-None-Match": etag}, token=READ_TOKEN)
+        self.assertEqual(after.status, 200)
+        self.assertNotEqual(after.headers.get("ETag"), etag)
+        self.assertEqual(after.json["all_responses"], first.json["all_responses"] + 1)
+        self.check(self.model, self.sid, segment="all", limit=200)
+
+
 class StopWordsFileTests(TermsBase):
     """SURVEYD_STOP_WORDS replaces the built-in list: its words are folded as they are loaded."""
 
