@@ -16,6 +16,7 @@
 struct export_gate;
 struct invitation_stats;
 struct smtp;
+struct stop_words;
 struct webhook_sender;
 
 struct app {
@@ -42,6 +43,8 @@ struct app {
      * subscriptions may target loopback and private addresses. */
     struct webhook_sender *webhooks;
     bool webhook_allow_private;
+    /* Terms (api/terms.c): words left out of them, built in or --stop-words. */
+    const struct stop_words *stop_words;
 };
 
 #endif

@@ -42,6 +42,7 @@ enum long_only_option {
     OPT_WEBHOOK_CONCURRENCY,
     OPT_WEBHOOK_QUEUE_MAX,
     OPT_WEBHOOK_KEEP_DAYS,
+    OPT_STOP_WORDS,
 };
 
 static const struct option long_options[] = {
@@ -79,6 +80,7 @@ static const struct option long_options[] = {
     {"webhook-concurrency", required_argument, NULL, OPT_WEBHOOK_CONCURRENCY},
     {"webhook-queue-max", required_argument, NULL, OPT_WEBHOOK_QUEUE_MAX},
     {"webhook-keep-days", required_argument, NULL, OPT_WEBHOOK_KEEP_DAYS},
+    {"stop-words", required_argument, NULL, OPT_STOP_WORDS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -141,6 +143,8 @@ void config_print_usage(const char *program)
            "                                [SURVEYD_EXPORT_STALL_TIMEOUT] (default 30)\n"
            "      --metrics-token TOKEN     require this bearer token (or a read/admin token) for GET /metrics\n"
            "                                [SURVEYD_METRICS_TOKEN] (default: /metrics is open)\n"
+           "      --stop-words FILE         words left out of terms, one a line, instead of the built-in\n"
+           "                                English list [SURVEYD_STOP_WORDS]\n"
            "      --retention-days N        delete responses older than N days, at start and hourly;\n"
            "                                0 = keep forever [SURVEYD_RETENTION_DAYS] (default 0)\n"
            "  -h, --help                    this text\n"
@@ -468,6 +472,7 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
     config->rate_burst = 20;
     config->trust_proxy = env("SURVEYD_TRUST_PROXY");
     config->metrics_token = env("SURVEYD_METRICS_TOKEN");
+    config->stop_words = env("SURVEYD_STOP_WORDS") && *env("SURVEYD_STOP_WORDS") ? env("SURVEYD_STOP_WORDS") : NULL;
     config->max_connections = 4096;
     config->max_connections_per_ip = 256;
     config->request_timeout_s = 30;
@@ -589,6 +594,9 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_METRICS_TOKEN:
             config->metrics_token = optarg;
+            break;
+        case OPT_STOP_WORDS:
+            config->stop_words = optarg;
             break;
         case OPT_PUBLIC_URL:
         case OPT_THROTTLE_DAYS:

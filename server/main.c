@@ -22,6 +22,7 @@
 #include "retention.h"
 #include "routes.h"
 #include "smtp.h"
+#include "stop_words.h"
 #include "store.h"
 #include "webhook_events.h"
 #include "webhook_sender.h"
@@ -96,6 +97,7 @@ static int serve(const struct config *config)
     struct invitation_stats invitation_stats = {0};
     struct http_server *server = NULL;
     struct retention *retention = NULL;
+    struct stop_words *stop_words = NULL;
     char err[512], bound[128];
     int listen_fd = -1, exit_code = 1;
     sigset_t signals;
@@ -107,6 +109,13 @@ static int serve(const struct config *config)
                          sizeof err);
     if (app.auth == NULL)
         goto fail;
+    stop_words = config->stop_words ? stop_words_load(config->stop_words, err, sizeof err) : stop_words_builtin();
+    if (stop_words == NULL) {
+        if (config->stop_words == NULL)
+            snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    app.stop_words = stop_words;
     char location[4200], described[4200];
     struct store_options store_options = {config_store_location(config, location, sizeof location),
                                           config->durability};
@@ -210,6 +219,7 @@ cleanup:
     export_gate_free(app.exports);
     free(app.visits);
     auth_free(app.auth);
+    stop_words_free(stop_words);
     edit_token_cleanup();
     if (exit_code == 0)
         log_info("stopped");

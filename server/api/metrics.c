@@ -867,7 +867,6 @@ static bool etag_matches(const char *if_none_match, const char *etag)
     return false;
 }
 
-/* Answers from the ETag or the cache when it can; otherwise computes, caches and replies. */
 /* The label of a reply: its version, and the epoch that goes into its ETag. */
 struct reply_label {
     int64_t epoch;
@@ -897,8 +896,8 @@ static bool label_reply(struct http_request *req, const char *survey, uint64_t l
     return true;
 }
 
-static void reply_cached(struct http_request *req, const char *key, const char *survey, uint64_t local,
-                         enum store_status (*produce)(struct http_request *req, void *arg, char **body), void *arg)
+void metrics_reply_cached(struct http_request *req, const char *key, const char *survey, uint64_t local,
+                          enum store_status (*produce)(struct http_request *req, void *arg, char **body), void *arg)
 {
     struct app *app = api_app(req);
     struct reply_label label;
@@ -1002,7 +1001,7 @@ enum http_next metrics_survey(struct http_request *req)
     if (key == NULL)
         api_reply_store_error(req, STORE_UNAVAILABLE);
     else
-        reply_cached(req, key, m.survey.id, version, produce_survey, &m);
+        metrics_reply_cached(req, key, m.survey.id, version, produce_survey, &m);
     free(key);
     survey_free(&m.survey);
     return HTTP_DONE;
@@ -1102,6 +1101,6 @@ enum http_next metrics_overview(struct http_request *req)
         api_reply_invalid(req, &errors);
         return HTTP_DONE;
     }
-    reply_cached(req, "\x02overview", NULL, versions_global(api_app(req)->versions), produce_overview, NULL);
+    metrics_reply_cached(req, "\x02overview", NULL, versions_global(api_app(req)->versions), produce_overview, NULL);
     return HTTP_DONE;
 }

@@ -7,6 +7,7 @@
 #include "hosted_page.h"
 #include "invitations.h"
 #include "metrics.h"
+#include "terms.h"
 #include "prometheus.h"
 #include "responses.h"
 #include "surveys.h"
@@ -40,6 +41,7 @@ const struct http_route routes_table[] = {
     {"GET", "/v1/customers/**/responses", customers_history, NULL},
     {"DELETE", "/v1/customers/**", customers_erase, NULL},
     {"GET", "/v1/surveys/*/metrics", metrics_survey, NULL},
+    {"GET", "/v1/surveys/*/terms", terms_survey, NULL},
     {"GET", "/v1/metrics", metrics_overview, NULL},
     {"GET", "/v1/webhooks", webhooks_list, NULL},
     {"GET", "/v1/webhooks/*", webhooks_get, NULL},

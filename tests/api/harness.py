@@ -79,6 +79,7 @@ PROBLEM_CODES = frozenset({
     "public_url_not_configured", "email_not_configured",
     "invalid_webhook", "webhook_url_forbidden", "webhook_url_unresolved", "webhook_not_found",
     "delivery_not_found", "delivery_in_flight",
+    "no_nps_question",
 })
 
 
