@@ -4,12 +4,14 @@
 -- builds the same text in C, and the unit tests hold the two to it.
 
 -- The document of every response (NULL: it has no text). Answered questions never change type or go
--- away (PUT refuses it), so a response's document only changes when its answers do.
+-- away (PUT refuses it), so a response's document only changes when its answers do. Answers that
+-- are not JSON (a damaged row, which `surveyd verify` reports) have no document rather than making
+-- every statement that touches the row fail.
 CREATE VIEW response_documents AS
 SELECT r.seq AS seq,
        (SELECT group_concat(part, char(10)) FROM (
             SELECT CASE t.type WHEN 'text' THEN a.value ELSE json_extract(a.value, '$.other') END AS part
-            FROM json_each(r.answers) AS a
+            FROM json_each(CASE WHEN json_valid(r.answers) THEN r.answers ELSE '{}' END) AS a
             CROSS JOIN survey_questions AS t ON t.survey = r.survey AND t.question = a.key
             WHERE ((t.type = 'text' AND a.type = 'text') OR (t.type = 'choice' AND a.type = 'object'))
             ORDER BY a.id)
