@@ -950,6 +950,41 @@ static enum store_status diff_rows(sqlite3 *db, const struct rollup_check *check
     return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
 }
 
+/* The full-text index against the documents (schema/012): every response with a document is in
+ * the index (FTS5's docsize table holds a row per indexed document) and nothing else is. Changes
+ * still queued in text_pending between transactions would be lost ones. (FTS5's own
+ * 'integrity-check' is a write statement, which verify's read-only connection can't run, and its
+ * comparison with the content can't read a view.) */
+static const struct {
+    const char *sql, *before, *after;   /* the report: before, the number, after */
+} text_index_checks[] = {
+    {"SELECT seq FROM response_documents WHERE body IS NOT NULL EXCEPT SELECT id FROM response_text_index_docsize",
+     "text index: response seq ", " has text but is not indexed"},
+    {"SELECT id FROM response_text_index_docsize EXCEPT SELECT seq FROM response_documents WHERE body IS NOT NULL",
+     "text index: document ", " is indexed but no response has that text"},
+    {"SELECT count(*) FROM text_pending HAVING count(*) > 0", "text index: ", " changes queued but never indexed"},
+};
+
+static enum store_status verify_text_index(sqlite3 *db, void (*report)(const char *line, void *arg), void *arg,
+                                           uint64_t *differences)
+{
+    char line[160];
+    for (size_t i = 0; i < sizeof text_index_checks / sizeof text_index_checks[0]; i++) {
+        sqlite3_stmt *s = NULL;
+        int rc = sqlite3_prepare_v2(db, text_index_checks[i].sql, -1, &s, NULL);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            snprintf(line, sizeof line, "%s%lld%s", text_index_checks[i].before,
+                     (long long)sqlite3_column_int64(s, 0), text_index_checks[i].after);
+            report(line, arg);
+            (*differences)++;
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            return sqlite_status_of(rc);
+    }
+    return STORE_OK;
+}
+
 enum store_status sqlite_verify(struct store *base_store, void (*report)(const char *line, void *arg), void *arg,
                                uint64_t *differences, uint64_t *responses)
 {
@@ -977,6 +1012,8 @@ enum store_status sqlite_verify(struct store *base_store, void (*report)(const c
         if (status == STORE_OK)
             status = diff_rows(conn->db, &rollup_checks[i], false, report, arg, differences);
     }
+    if (status == STORE_OK)
+        status = verify_text_index(conn->db, report, arg, differences);
     sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
     return status;
 }

@@ -13,8 +13,8 @@ import unicodedata
 import unittest
 import urllib.parse
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, TEXT_INDEX_DOWNGRADE, BaseAPITest, Daemon,
-                     is_postgres, skip_unless_sqlite, sqlite_execute, uid)
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, TEXT_INDEX_DOWNGRADE, BaseAPITest,
+                     is_postgres, run_cli, skip_unless_sqlite, sqlite_execute, uid)
 
 DEFINITION = {
     "title": "Search",
@@ -403,6 +403,23 @@ class BackfillTests(SearchBase):
             want = newest_first([r for r in model if matches(query, r["answers"])])
             got, _ = self.page_all("/v1/surveys/%s/responses" % sid, q=query)
             self.assertEqual(got, want, query)
+
+
+    def test_verify_finds_a_document_missing_from_the_index(self):
+        sid = self.new_survey(DEFINITION, prefix="verify")
+        self.seed(sid, 20, random.Random(2))
+        self.daemon.stop()
+        p = run_cli(["verify", "--data-dir", self.daemon.data_dir], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        sqlite_execute(self.daemon.db_path,
+                       "INSERT INTO response_text_index (response_text_index, rowid, body)"
+                       " SELECT 'delete', seq, body FROM response_documents WHERE body IS NOT NULL"
+                       " ORDER BY seq DESC LIMIT 1")
+        p = run_cli(["verify", "--data-dir", self.daemon.data_dir], timeout=60)
+        out = (p.stdout + p.stderr).decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 1, out)
+        self.assertRegex(out, r"text index: response seq \d+ has text but is not indexed")
+        self.daemon.start()
 
 
 @unittest.skipUnless(is_postgres(), "SQLite searches (SearchTests)")
