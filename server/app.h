@@ -45,6 +45,8 @@ struct app {
     bool webhook_allow_private;
     /* Terms (api/terms.c): words left out of them, built in or --stop-words. */
     const struct stop_words *stop_words;
+    /* Search (api/search.c): queries are stemmed as the index is (--text-language). */
+    enum text_language text_language;
 };
 
 #endif

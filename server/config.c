@@ -43,6 +43,7 @@ enum long_only_option {
     OPT_WEBHOOK_QUEUE_MAX,
     OPT_WEBHOOK_KEEP_DAYS,
     OPT_STOP_WORDS,
+    OPT_TEXT_LANGUAGE,
 };
 
 static const struct option long_options[] = {
@@ -81,6 +82,7 @@ static const struct option long_options[] = {
     {"webhook-queue-max", required_argument, NULL, OPT_WEBHOOK_QUEUE_MAX},
     {"webhook-keep-days", required_argument, NULL, OPT_WEBHOOK_KEEP_DAYS},
     {"stop-words", required_argument, NULL, OPT_STOP_WORDS},
+    {"text-language", required_argument, NULL, OPT_TEXT_LANGUAGE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -145,6 +147,9 @@ void config_print_usage(const char *program)
            "                                [SURVEYD_METRICS_TOKEN] (default: /metrics is open)\n"
            "      --stop-words FILE         words left out of terms, one a line, instead of the built-in\n"
            "                                English list [SURVEYD_STOP_WORDS]\n"
+           "      --text-language L         search stems words: none or english (Snowball); a SQLite\n"
+           "                                store re-indexes on a change [SURVEYD_TEXT_LANGUAGE]\n"
+           "                                (default none)\n"
            "      --retention-days N        delete responses older than N days, at start and hourly;\n"
            "                                0 = keep forever [SURVEYD_RETENTION_DAYS] (default 0)\n"
            "  -h, --help                    this text\n"
@@ -199,6 +204,14 @@ static bool set_max_body(struct config *config, const char *text, char *err, siz
     }
     config->max_body = (size_t)v;
     return true;
+}
+
+static bool set_text_language(struct config *config, const char *text, char *err, size_t err_size)
+{
+    if (text_language_parse(text, &config->text_language))
+        return true;
+    snprintf(err, err_size, "--text-language must be none or english");
+    return false;
 }
 
 static bool set_durability(struct config *config, const char *text, char *err, size_t err_size)
@@ -496,6 +509,8 @@ static bool apply_environment(struct config *config, char *err, size_t err_size)
         return false;
     if ((value = env("SURVEYD_DURABILITY")) && !set_durability(config, value, err, err_size))
         return false;
+    if ((value = env("SURVEYD_TEXT_LANGUAGE")) && !set_text_language(config, value, err, err_size))
+        return false;
     if ((value = env("SURVEYD_LOG_FORMAT")) && !set_log_format(config, value, err, err_size))
         return false;
     if ((value = env("SURVEYD_THREADS")) && !set_threads(config, value, err, err_size))
@@ -597,6 +612,9 @@ bool config_parse(int argc, char **argv, struct config *config, char *err, size_
             break;
         case OPT_STOP_WORDS:
             config->stop_words = optarg;
+            break;
+        case OPT_TEXT_LANGUAGE:
+            ok = set_text_language(config, optarg, err, err_size);
             break;
         case OPT_PUBLIC_URL:
         case OPT_THROTTLE_DAYS:

@@ -39,6 +39,7 @@ struct config {
     const char *trust_proxy;        /* addresses whose X-Forwarded-For is believed */
     const char *metrics_token;      /* bearer token required by /metrics; NULL: open */
     const char *stop_words;         /* --stop-words FILE for terms; NULL: the built-in English list */
+    enum text_language text_language;   /* --text-language: how search stems words (none, english) */
     unsigned max_connections, max_connections_per_ip, request_timeout_s;
     unsigned max_exports;           /* exports streaming at once; more are 503 */
     unsigned export_stall_timeout_s; /* an export whose client reads nothing for this long is ended */

@@ -118,7 +118,8 @@ static int serve(const struct config *config)
     app.stop_words = stop_words;
     char location[4200], described[4200];
     struct store_options store_options = {config_store_location(config, location, sizeof location),
-                                          config->durability};
+                                          config->durability, config->text_language};
+    app.text_language = config->text_language;
     app.store = store_open(&store_options, err, sizeof err);
     if (app.store == NULL)
         goto fail;

@@ -343,13 +343,13 @@ int migrate_run(const struct config *config)
         fprintf(stderr, "surveyd migrate: --to must be a database location (postgresql://...)\n");
         goto done;
     }
-    struct store_options source_options = {from, config->durability};
+    struct store_options source_options = {from, config->durability, config->text_language};
     source = store_open_read_only(&source_options, err, sizeof err);
     if (source == NULL) {
         fprintf(stderr, "surveyd migrate: the source: %s\n", err);
         goto done;
     }
-    struct store_options target_options = {config->migrate_to, STORE_DURABILITY_FULL};
+    struct store_options target_options = {config->migrate_to, STORE_DURABILITY_FULL, config->text_language};
     target = store_open(&target_options, err, sizeof err);
     if (target == NULL) {
         fprintf(stderr, "surveyd migrate: the target: %s\n", err);

@@ -121,7 +121,8 @@ int ops_verify(const struct config *config)
     char err[512];
     uint64_t differences, responses;
     char location[4200];
-    struct store_options options = {config_store_location(config, location, sizeof location), config->durability};
+    struct store_options options = {config_store_location(config, location, sizeof location), config->durability,
+                                    config->text_language};
     /* Read-only: verify runs beside a serving surveyd and must never disturb it. */
     struct store *store = store_open_read_only(&options, err, sizeof err);
 
@@ -180,7 +181,8 @@ int ops_backup(const struct config *config)
         return 2;
     }
     char location[4200];
-    struct store_options options = {config_store_location(config, location, sizeof location), config->durability};
+    struct store_options options = {config_store_location(config, location, sizeof location), config->durability,
+                                    config->text_language};
     struct store *store = store_open_read_only(&options, err, sizeof err);
     if (store == NULL) {
         fprintf(stderr, "surveyd backup: %s\n", err);

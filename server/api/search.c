@@ -42,6 +42,10 @@ bool search_prepare(struct http_request *req, const struct query *query, struct 
         reply_bad_query(req, status, &error);
         return false;
     }
+    if (!text_query_stem(*out, api_app(req)->text_language)) {
+        api_reply_store_error(req, STORE_ERROR); /* out of memory */
+        return false;
+    }
     list->text = *out;
     list->order = query->sort_relevance ? STORE_ORDER_RELEVANCE : STORE_ORDER_NEWEST;
     list->offset = query->has_offset_cursor ? query->cursor_offset : 0;

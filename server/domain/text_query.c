@@ -80,6 +80,40 @@ void text_query_free(struct text_query *query)
     free(query);
 }
 
+static bool term_stem(struct text_query_term *term, enum text_language language)
+{
+    size_t stemmed = term->prefix ? term->ntokens - 1 : term->ntokens;
+    for (size_t i = 0; i < stemmed; i++) {
+        char *stem = text_stem(language, term->tokens[i], strlen(term->tokens[i]));
+        if (stem == NULL)
+            return false;
+        free(term->tokens[i]);
+        term->tokens[i] = stem;
+    }
+    return true;
+}
+
+static bool node_stem(struct text_query_node *node, enum text_language language)
+{
+    if (node->kind == TEXT_QUERY_TERM)
+        return term_stem(&node->term, language);
+    for (size_t i = 0; i < node->nchildren; i++)
+        if (!node_stem(node->children[i], language))
+            return false;
+    for (size_t i = 0; i < node->nexcluded; i++)
+        if (!node_stem(node->excluded[i], language))
+            return false;
+    return true;
+}
+
+bool text_query_stem(struct text_query *query, enum text_language language)
+{
+    if (language == TEXT_LANGUAGE_NONE || query->language == language)
+        return true;
+    query->language = language;
+    return node_stem(query->root, language);
+}
+
 /* Unicode White_Space: what separates words and operators in a query. */
 static bool is_space(uint32_t c)
 {

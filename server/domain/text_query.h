@@ -6,13 +6,15 @@
  *
  * Words are tokenised and folded exactly as FTS5's unicode61 tokenizer with remove_diacritics 2 does
  * (text_fold.h), so the index must use that tokenizer (TEXT_QUERY_FTS5_TOKENIZE). The user's text never
- * reaches FTS5 or PostgreSQL as syntax: every token is quoted by the translations. There is no
- * stemming here: matches are exact folded tokens and prefixes. */
+ * reaches FTS5 or PostgreSQL as syntax: every token is quoted by the translations. Matches are
+ * exact folded tokens and prefixes; with text_query_stem, exact stems (text_stem.h). */
 #ifndef SURVEYD_TEXT_QUERY_H
 #define SURVEYD_TEXT_QUERY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "text_stem.h"
 
 /* The FTS5 tokenize option a table searched with text_query_fts5 must be created with. */
 #define TEXT_QUERY_FTS5_TOKENIZE "unicode61 remove_diacritics 2"
@@ -64,6 +66,7 @@ struct text_query_node {
 struct text_query {
     struct text_query_node *root;
     size_t nterms;
+    enum text_language language;    /* set by text_query_stem: its tokens are stems */
 };
 
 /* Parses query[0..len). On success *out is the tree (text_query_free); otherwise *out is NULL and
@@ -72,6 +75,12 @@ enum text_query_status text_query_parse(const char *query, size_t len, struct te
                                         struct text_query_error *error);
 
 void text_query_free(struct text_query *query);
+
+/* Stems the query's tokens for an index built with language (text_stem.h): every token of a word or
+ * phrase, and of a prefix all but the prefix itself (deliv* matches the stems that start with
+ * deliv). text_query_matches then stems the answer's tokens too. Nothing to do for
+ * TEXT_LANGUAGE_NONE. False when out of memory (the query is then unusable: free it). */
+bool text_query_stem(struct text_query *query, enum text_language language);
 
 /* An FTS5 MATCH expression: every token double-quoted, "tok" * for a prefix, "a" + "b" for a phrase,
  * AND / OR / NOT and parentheses spelled out. malloc'd; NULL when out of memory. */

@@ -1,7 +1,6 @@
 /* Where a query's terms occur in an answer, and an excerpt around them: what a listing shows next
- * to a response found by q=. Tokens are compared folded (text_fold.h), whole or by prefix; there is
- * no stemming here, so with an index that stems, a response can be found by a form of a word that is
- * not highlighted. */
+ * to a response found by q=. Tokens are compared folded (text_fold.h), whole or by prefix, and
+ * stemmed first when the query was (text_query_stem), as the index stems them. */
 #include "text_query.h"
 
 #include <stdint.h>
@@ -27,7 +26,7 @@ static void tokens_free(struct tokens *t)
     free(t->list);
 }
 
-static bool tokenize(const char *text, size_t len, struct tokens *out)
+static bool tokenize(const char *text, size_t len, enum text_language language, struct tokens *out)
 {
     struct text_fold_cursor cursor;
     struct text_fold_token token;
@@ -43,7 +42,7 @@ static bool tokenize(const char *text, size_t len, struct tokens *out)
                 goto fail;
             out->list = grown;
         }
-        char *folded = strdup(token.folded);
+        char *folded = text_stem(language, token.folded, token.folded_length); /* a copy when not stemming */
         if (folded == NULL)
             goto fail;
         out->list[out->n++] = (struct token){
@@ -118,7 +117,7 @@ bool text_query_matches(const struct text_query *query, const char *text, size_t
     size_t n = 0, cap = 0;
     *out = NULL;
     *count = 0;
-    if (!tokenize(text, len, &t))
+    if (!tokenize(text, len, query->language, &t))
         return false;
     for (size_t i = 0; i < t.n; i++) {
         for (size_t k = 0; k < nterms; k++) {

@@ -355,7 +355,12 @@ static void pg_close(struct store *base)
 static struct store *pg_open(const char *location, const struct store_options *options, bool read_only, char *err,
                              size_t err_size)
 {
-    (void)options; /* durability: PostgreSQL commits are always synchronous (see conn_setup) */
+    /* durability: PostgreSQL commits are always synchronous (see conn_setup). */
+    if (options->text_language != TEXT_LANGUAGE_NONE && !read_only) {
+        snprintf(err, err_size, "--text-language %s: the PostgreSQL backend does not stem yet (use none)",
+                 text_language_name(options->text_language));
+        return NULL;
+    }
     struct pg_store *store = calloc(1, sizeof *store);
 
     if (store == NULL || (store->uri = strdup(location)) == NULL) {

@@ -209,6 +209,10 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_TEXT_FEED] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
                        " SELECT CASE remove WHEN 1 THEN 'delete' END, seq, body FROM text_pending ORDER BY id",
     [STMT_TEXT_CLEAR] = "DELETE FROM text_pending",
+    /* The same one row at a time, for documents stemmed in C on the way (--text-language). */
+    [STMT_TEXT_PENDING] = "SELECT seq, remove, body FROM text_pending ORDER BY id",
+    [STMT_TEXT_PUT] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
+                      " VALUES (CASE ?2 WHEN 1 THEN 'delete' END, ?1, ?3)",
     [STMT_SEQ_OF] = "SELECT seq FROM responses WHERE id = ?1",
     [STMT_UPDATE_ANSWERS] = "UPDATE responses SET answers = ?2 WHERE seq = ?1",
     [STMT_DELETE_RESPONSE] = "DELETE FROM responses WHERE seq = ?1",
@@ -400,6 +404,7 @@ struct sqlite_conn *sqlite_conn_open(const struct sqlite_store *store, bool writ
         return NULL;
     }
     conn->base.backend = &store_backend_sqlite;
+    conn->text_language = store->text_language;
     if (sqlite3_open_v2(store->path, &conn->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, err_size, "cannot open %s: %s", store->path, conn->db ? sqlite3_errmsg(conn->db) : "out of memory");
         goto fail;
@@ -612,6 +617,7 @@ struct store *sqlite_open(const char *data_dir, const struct store_options *opti
     store->base.backend = &store_backend_sqlite;
     snprintf(store->path, path_len, "%s/surveyd.db", data_dir);
     store->durability = options->durability;
+    store->text_language = options->text_language;
     store->read_only = read_only;
     pthread_mutex_init(&store->readers_lock, NULL);
     pthread_key_create(&store->reader_key, reader_release);
@@ -637,7 +643,7 @@ struct store *sqlite_open(const char *data_dir, const struct store_options *opti
         snprintf(err, err_size, "%s: %s", store->path, detail);
         goto fail;
     }
-    if (!migrate(store->writer->db, err, err_size))
+    if (!migrate(store->writer->db, err, err_size) || !sqlite_text_sync_language(store->writer, err, err_size))
         goto fail;
     /* From here on the writer's commits never checkpoint: see sqlite_checkpointer.h. */
     store->checkpointer = wal_checkpointer_start(store->path, store->durability == STORE_DURABILITY_FULL, err, err_size);
@@ -813,17 +819,6 @@ static bool flush_cell(const struct rollup_cell *cell, void *arg)
     bind_cell(s, cell);
     flush->status = sqlite_run(flush->conn, s);
     return flush->status == STORE_OK;
-}
-
-/* Feeds the transaction's document changes (text_pending, filled by schema/012's triggers) into the
- * full-text index in one statement, outside any savepoint: one new FTS5 segment per commit instead
- * of one per request. */
-enum store_status sqlite_text_flush(struct sqlite_conn *conn)
-{
-    enum store_status status = sqlite_run(conn, sqlite_stmt(conn, STMT_TEXT_FEED));
-    if (status != STORE_OK || sqlite3_changes(conn->db) == 0)
-        return status;
-    return sqlite_run(conn, sqlite_stmt(conn, STMT_TEXT_CLEAR));
 }
 
 /* Writes the batch's rollup changes, one statement per distinct cell, and its text index changes,

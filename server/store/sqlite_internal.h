@@ -79,6 +79,8 @@ enum stmt_id {
     STMT_LIST_TEXT_RANK,
     STMT_TEXT_FEED,
     STMT_TEXT_CLEAR,
+    STMT_TEXT_PENDING,
+    STMT_TEXT_PUT,
     STMT_SEQ_OF,
     STMT_UPDATE_ANSWERS,
     STMT_DELETE_RESPONSE,
@@ -144,12 +146,14 @@ struct sqlite_conn {
     sqlite3_stmt *stmts[STMT_COUNT];
     struct sqlite_conn *next;       /* in store.readers, so sqlite_close can find them all */
     struct wal_checkpointer *checkpointer; /* the writer's: serialises its own checkpoints with it */
+    enum text_language text_language;   /* how documents are stemmed for the index (sqlite_text.c) */
 };
 
 struct sqlite_store {
     struct store base;
     char *path;
     enum store_durability durability;
+    enum text_language text_language;
     bool read_only;
     struct sqlite_conn *writer;
     pthread_key_t reader_key;
@@ -324,7 +328,13 @@ enum store_status sqlite_read_event(sqlite3_stmt *s, struct store_event_row *out
 enum store_status sqlite_dump(struct store *base_store, const struct store_dump_sink *sink, void *arg, char *err,
                               size_t err_size);
 
-/* The writer's pending full-text changes into the index (sqlite.c); in the caller's transaction. */
+/* ---- sqlite_text.c: the full-text index (schema/012, docs/search.md) ---- */
+
+/* The writer's pending document changes into the index; in the caller's transaction. */
 enum store_status sqlite_text_flush(struct sqlite_conn *conn);
+
+/* At open (writable stores): when the index was built with another language than the store's,
+ * re-indexes every document with it, in one transaction. */
+bool sqlite_text_sync_language(struct sqlite_conn *writer, char *err, size_t err_size);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "survey.h"
+#include "text_stem.h"
 
 struct store;
 struct store_conn;
@@ -37,6 +38,10 @@ struct store_options {
      * "sqlite:" followed by the folder of the embedded store. */
     const char *database;
     enum store_durability durability;   /* SQLite only: PostgreSQL commits are always durable */
+    /* How the text index stems words (--text-language). A SQLite store re-indexes every document
+     * when it opens with another language than its index was built with; PostgreSQL refuses any but
+     * TEXT_LANGUAGE_NONE for now. */
+    enum text_language text_language;
 };
 
 /* Which backend a location names ("sqlite", "postgresql"), or NULL when none does. */

@@ -902,12 +902,13 @@ class BaseAPITest(unittest.TestCase):
         self.assertEqual(parse_time(a), parse_time(b), "%r vs %r" % (a, b))
 
 
-# What schema 012 (the text index) adds, undone: for tests that turn a database back into an older
-# version to check a migration.
+# What schemas 012 and 013 (the text index, its language) add, undone: for tests that turn a
+# database back into an older version to check a migration.
 TEXT_INDEX_DOWNGRADE = (
     "DROP TRIGGER responses_text_insert", "DROP TRIGGER responses_text_update_old",
     "DROP TRIGGER responses_text_update_new", "DROP TRIGGER responses_text_delete",
     "DROP TABLE response_text_index", "DROP TABLE text_pending", "DROP VIEW response_documents",
+    "DROP TABLE text_index_settings",
 )
 
 

@@ -422,6 +422,51 @@ class BackfillTests(SearchBase):
         self.daemon.start()
 
 
+@skip_unless_sqlite("stemming (--text-language) is built for SQLite's index only so far")
+class StemmingTests(SearchBase):
+    """--text-language english: forms of a word find each other (Snowball's English stems, known
+    here as the words' stems, not computed by surveyd), are highlighted, and the index follows the
+    language when a store is opened with another."""
+    daemon_env = {"SURVEYD_TEXT_LANGUAGE": "english"}
+
+    def found(self, sid, q):
+        r = self.req("GET", "/v1/surveys/%s/responses?%s" % (sid, qs(q=q)), token=READ_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        return {x["answers"]["why"]: [s["text"][m["start"]:m["start"] + m["length"]]
+                                      for s in x["snippets"] for m in s["matches"]]
+                for x in r.json["responses"]}
+
+    def test_word_forms_and_the_language_switch(self):
+        sid = self.new_survey(DEFINITION, prefix="stem")
+        for text in ("I was refunded twice", "Refunding took weeks", "the refund", "a refuge", "deliveries late again"):
+            self.post_ok(sid, {"answers": {"why": text}})
+        self.assertEqual(self.found(sid, "refunds"), {"I was refunded twice": ["refunded"],
+                                                      "Refunding took weeks": ["Refunding"],
+                                                      "the refund": ["refund"]})
+        self.assertEqual(self.found(sid, '"delivery lates"'), {"deliveries late again": ["deliveries late"]})
+        self.assertEqual(set(self.found(sid, "refu*")), {"I was refunded twice", "Refunding took weeks",
+                                                         "the refund", "a refuge"})
+        # The same store without stemming: re-indexed at start, exact forms only.
+        self.daemon.stop()
+        self.daemon.env_overrides["SURVEYD_TEXT_LANGUAGE"] = "none"
+        self.daemon.start()
+        self.assertIn("re-indexing the text answers for --text-language none", self.daemon.stderr_text())
+        self.assertEqual(self.found(sid, "refunds"), {})
+        self.assertEqual(self.found(sid, "refunded"), {"I was refunded twice": ["refunded"]})
+        self.daemon.stop()
+        p = run_cli(["verify", "--data-dir", self.daemon.data_dir], timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.daemon.env_overrides["SURVEYD_TEXT_LANGUAGE"] = "english"
+        self.daemon.start()
+        self.assertEqual(len(self.found(sid, "refunds")), 3)
+
+    def test_a_bad_language_fails_start_up(self):
+        p = run_cli(["serve", "--listen", "127.0.0.1:0", "--data-dir", self.daemon.data_dir + "-lang",
+                     "--text-language", "klingon"])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"--text-language must be none or english", p.stderr)
+
+
 @unittest.skipUnless(is_postgres(), "SQLite searches (SearchTests)")
 class PostgreSearchTests(SearchBase):
 
@@ -431,6 +476,13 @@ class PostgreSearchTests(SearchBase):
                            501, "search_unavailable")
         r = self.req("GET", "/v1/surveys/%s/responses" % sid, token=READ_TOKEN)
         self.assertEqual(r.status, 200)
+
+    def test_stemming_is_refused_at_start_up(self):
+        # Refused before connecting: the location needs no server.
+        p = run_cli(["serve", "--listen", "127.0.0.1:0", "--database", "postgresql:///surveyd_unused",
+                     "--text-language", "english"])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"--text-language english: the PostgreSQL backend does not stem yet", p.stderr)
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ def run_query(args):
         for sql in ("DROP TRIGGER responses_text_insert", "DROP TRIGGER responses_text_update_old",
                     "DROP TRIGGER responses_text_update_new", "DROP TRIGGER responses_text_delete",
                     "DROP TABLE response_text_index", "DROP TABLE text_pending", "DROP VIEW response_documents",
-                    "PRAGMA user_version = 11"):
+                    "DROP TABLE text_index_settings", "PRAGMA user_version = 11"):
             db.execute(sql)
         db.commit()
         db.execute("VACUUM")

@@ -238,11 +238,11 @@ absent() { # absent PATH...: none of the paths exists in the image
 no_build_packages() {
   local found
   found=$(installed_in_image gcc gcc-12 cpp cpp-12 clang build-essential make meson ninja-build pkg-config \
-          python3 check libc6-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libcurl4-openssl-dev curl wget)
+          python3 check libc6-dev libmicrohttpd-dev libcjson-dev libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libstemmer-dev curl wget)
   [ -z "$found" ] || { echo "#   installed:" $found; return 1; }
 }
 runtime_libs_installed() {
-  [ "$(installed_in_image libmicrohttpd12 libcjson1 libsqlite3-0 libpq5 libssl3 zlib1g libcurl4 | wc -l)" -eq 7 ]
+  [ "$(installed_in_image libmicrohttpd12 libcjson1 libsqlite3-0 libpq5 libssl3 zlib1g libcurl4 libstemmer0d | wc -l)" -eq 8 ]
 }
 no_apt_caches() {
   local left
@@ -259,7 +259,7 @@ check "image runtime stage has no compiler (gcc, cc, cpp, make, headers)" \
          /usr/include/stdio.h /usr/include/microhttpd.h /src
 check "image runtime stage has no curl or wget" absent /usr/bin/curl /usr/bin/wget
 check "image dpkg database: no build or fetch packages installed" no_build_packages
-check "image dpkg database: libmicrohttpd12 libcjson1 libsqlite3-0 libpq5 libssl3 zlib1g libcurl4 installed" runtime_libs_installed
+check "image dpkg database: libmicrohttpd12 libcjson1 libsqlite3-0 libpq5 libssl3 zlib1g libcurl4 libstemmer0d installed" runtime_libs_installed
 check "image carries no apt package lists or caches" no_apt_caches
 check "image user 10001 (surveyd) in /etc/passwd" \
   grep -q '^surveyd:x:10001:10001:' "$mnt/etc/passwd"

@@ -113,7 +113,7 @@ static void setup(void)
         admin_exec(sql);
         pg_location(case_name);
     }
-    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store_options options = {location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     store = store_open(&options, err, sizeof err);
     ck_assert_msg(store != NULL, "store_open: %s", err);
 }
@@ -1195,7 +1195,7 @@ START_TEST(test_read_only_beside)
     reset_model();
     put_survey(0, "s1");
     insert_random(0, 80);
-    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store_options options = {location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     struct store *ro = store_open_read_only(&options, err, sizeof err);
     ck_assert_msg(ro != NULL, "store_open_read_only: %s", err);
     ck_assert_int_eq(store_verify(ro, count_line, &lines, &differences, &responses), STORE_OK);
@@ -1781,7 +1781,7 @@ START_TEST(test_last_contact_lock)
         return; /* SQLite: one writer in one process already serialises every decision */
     reset_model();
     put_survey(0, "s1");
-    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store_options options = {location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     struct store *other = store_open(&options, err, sizeof err);
     ck_assert_msg(other != NULL, "store_open: %s", err);
 
@@ -1872,7 +1872,7 @@ START_TEST(test_invitation_days_two_instances)
     reset_model();
     invited_count = 0;
     put_survey(0, "s1");
-    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store_options options = {location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     struct store *other = store_open(&options, err, sizeof err);
     ck_assert_msg(other != NULL, "store_open: %s", err);
 
@@ -2901,7 +2901,7 @@ START_TEST(test_webhooks_dump_import)
     snprintf(dir, sizeof dir, "%s/test_store.%ld.XXXXXX", tmp_dir(), (long)getppid());
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(source_location, sizeof source_location, "sqlite:%s", dir);
-    struct store_options options = {source_location, STORE_DURABILITY_FULL};
+    struct store_options options = {source_location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     struct store *source = store_open(&options, err, sizeof err);
     ck_assert_msg(source != NULL, "store_open: %s", err);
     struct store *target = store;
@@ -3032,7 +3032,7 @@ START_TEST(test_claim_two_instances)
     add_delivery(delivery(73, "w", "survey.updated", NULL, NULL, t0, t0));
     add_delivery(delivery(74, "w", "survey.updated", NULL, NULL, t0, t0));
     add_delivery(delivery(75, "w", "response.updated", "r2", NULL, t0, t0));
-    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store_options options = {location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     struct store *other = store_open(&options, err, sizeof err);
     ck_assert_msg(other != NULL, "store_open: %s", err);
 
@@ -3076,7 +3076,7 @@ START_TEST(test_event_cursor_lock)
     add_webhook(webhook("w", "https://example.com/w"));
     for (int n = 1; n <= 3; n++)
         append_ok(event(n, "response.created", NULL, "r", NULL, NULL, now_ms + n));
-    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store_options options = {location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     struct store *other = store_open(&options, err, sizeof err);
     ck_assert_msg(other != NULL, "store_open: %s", err);
     struct store_conn *mine = store_writer(store), *theirs = store_writer(other);
@@ -3150,7 +3150,7 @@ START_TEST(test_event_appends_commit_in_order)
     if (strcmp(backend, "postgresql") != 0)
         return; /* SQLite: one writer commits in order */
     add_webhook(webhook("w", "https://example.com/w"));
-    struct store_options options = {location, STORE_DURABILITY_FULL};
+    struct store_options options = {location, STORE_DURABILITY_FULL, TEXT_LANGUAGE_NONE};
     struct store *other = store_open(&options, err, sizeof err);
     ck_assert_msg(other != NULL, "store_open: %s", err);
     struct store_conn *a = store_writer(store);
