@@ -275,7 +275,7 @@ enum store_status sqlite_insert_response(struct store_conn *base_conn, const str
  * sorting them is cheaper than walking the survey's newest rows and checking each against the
  * index (tests/bench/search.py measured the crossing point; docs/benchmarks.md).
  * SURVEYD_SEARCH_DRIVE_MAX overrides it: the tests run every query through both plans. */
-#define TEXT_DRIVE_MAX_DEFAULT 20000
+#define TEXT_DRIVE_MAX_DEFAULT 8000
 
 static int64_t text_drive_max;
 static pthread_once_t text_drive_once = PTHREAD_ONCE_INIT;

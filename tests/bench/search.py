@@ -125,10 +125,21 @@ def run_query(args):
     rare = next((w for w in words["rare"] if count_matches(db_path, w) > 0), words["rare"][0])
     out = {"count": args.count, "rare": rare, "rare_matches": count_matches(db_path, rare),
            "common": words["common"], "common_matches": count_matches(db_path, words["common"])}
+    # Words around the two plans' turning point (8 000 matches at any size; at 10 M responses about
+    # 15 000 and 40 000 matches: both walked), from the generator's own vocabulary.
+    _, counts = generate.comment_vocabulary()
+    pool_share = args.count * words["share"] / 100 / words["pool"]
+    def word_near(matches):
+        return min((w for w in counts if w.isalpha()), key=lambda w: (abs(counts[w] * pool_share - matches), w))
+    mid_low, mid_high = word_near(15000), word_near(40000)
+    out.update({"mid_low": mid_low, "mid_low_matches": count_matches(db_path, mid_low),
+                "mid_high": mid_high, "mid_high_matches": count_matches(db_path, mid_high)})
     server = Surveyd(args.surveyd, data_dir)
     try:
         year = {"from": "2000-01-01"}
         for name, params in (("rare_newest", dict(year, q=rare, limit=100)),
+                             ("mid_low_newest", dict(year, q=mid_low, limit=100)),
+                             ("mid_high_newest", dict(year, q=mid_high, limit=100)),
                              ("common_newest", dict(year, q=words["common"], limit=100)),
                              ("rare_relevance", dict(year, q=rare, limit=100, sort="relevance")),
                              ("common_relevance", dict(year, q=words["common"], limit=100, sort="relevance")),
