@@ -1,0 +1,162 @@
+// The dashboard's views over comments (issue 18): the search box (q= with the server's snippets,
+// highlighted from code-point offsets), detractor verbatims and the words detractors use, checked
+// against expectations computed here from the seed. Fixed dates, explicit window.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ARTIFACTS, READ, api, assertNoAxeViolations, eventually, launchBrowser, startDaemon } from './lib.mjs';
+
+const from = '2026-10-01';
+const last = '2026-10-31';
+const VOICE = {
+  title: 'Voice of the customer',
+  questions: [
+    { id: 'rec', type: 'nps', text: 'How likely are you to recommend us?' },
+    { id: 'why', type: 'text', text: 'Why?' },
+    { id: 'via', type: 'choice', options: ['web', 'app'], allow_other: true },
+  ],
+};
+// Words only (no stop words, no one-letter words): the model below counts them as the server does.
+const PHRASES = ['refund never arrived', 'waited weeks for the refund', 'courier lost parcel', 'parcel arrived damaged',
+  'Crème brûlée recipe wrong', 'friendly agent', 'agent solved everything', 'refund refund refund please',
+  'delivery late twice', 'late delivery and lost parcel'];
+let daemon, browser, context, page;
+const seeded = [];
+
+function fold(word) {
+  return word.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+}
+function words(text) {
+  return (text.match(/[\p{L}\p{N}]+/gu) || []).map(fold);
+}
+function textsOf(r) {
+  const out = [];
+  if (r.answers.why) out.push(['why', r.answers.why]);
+  if (r.answers.via && r.answers.via.other) out.push(['via', r.answers.via.other]);
+  return out;
+}
+const newestFirst = (list) => [...list].sort((a, b) => (b.submitted_at.localeCompare(a.submitted_at)) || (b.id.localeCompare(a.id)));
+
+before(async () => {
+  daemon = await startDaemon();
+  let r = await api(daemon.base, 'PUT', '/v1/surveys/voice', { body: VOICE });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  // 90 responses over October 2026: every third a detractor; a comment on most, a write-in on some.
+  for (let i = 0; i < 90; i++) {
+    const answers = { rec: [2, 8, 10][i % 3] === 2 ? i % 7 : [2, 8, 10][i % 3] };
+    if (i % 7 !== 6) answers.why = PHRASES[i % PHRASES.length];
+    if (i % 6 === 0) answers.via = { other: i % 12 === 0 ? 'phone refund desk' : 'carrier pigeon' };
+    const day = String(1 + (i % 30)).padStart(2, '0');
+    const submitted = `2026-10-${day}T${String(8 + (i % 10)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:${String(i % 47).padStart(2, '0')}Z`;
+    r = await api(daemon.base, 'POST', '/v1/surveys/voice/responses', { body: { answers, submitted_at: submitted, channel: i % 2 ? 'chat' : 'email' } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    seeded.push({ id: r.body.id, answers, submitted_at: submitted });
+  }
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1280, height: 1400 }, timezoneId: 'UTC', locale: 'en-US' });
+  await context.addInitScript((t) => sessionStorage.setItem('surveyd.readToken', t), READ);
+  page = await context.newPage();
+  await page.goto(`${daemon.base}/dashboard?poll=60000&from=${from}&to=${last}`);
+  await eventually(async () => (await page.getByTestId('nps-score').getAttribute('data-value')) !== '', { what: 'the figures' });
+});
+
+after(async () => {
+  await context?.close();
+  await browser?.close();
+  await daemon?.stop();
+});
+
+async function searchFor(q, sort = 'newest') {
+  await page.getByTestId('search-sort').selectOption(sort);
+  await page.getByTestId('search-input').fill(q);
+  await page.getByTestId('search-input').press('Enter');
+  await eventually(async () => !/Searching/.test(await page.getByTestId('search-status').textContent()) &&
+    (await page.getByTestId('search-status').textContent()) !== '', { what: `the results of ${q}` });
+}
+
+async function results() {
+  return page.getByTestId('search-results').locator('li').evaluateAll((lis) => lis.map((li) => ({
+    response: li.dataset.response, question: li.dataset.question,
+    text: li.querySelector('blockquote').textContent, marks: [...li.querySelectorAll('mark')].map((m) => m.textContent),
+  })));
+}
+
+test('search: matching comments newest first, each with its words highlighted, and more pages', async () => {
+  await searchFor('refund');
+  const want = newestFirst(seeded).flatMap((r) => textsOf(r).filter(([, t]) => words(t).includes('refund'))
+    .map(([q, t]) => ({ response: r.id, question: q, text: t })));
+  const matching = new Set(want.map((x) => x.response));
+  assert.ok(matching.size > 20, `the seed has ${matching.size} matching responses: more than a page of 20`);
+  let got = await results();
+  // The first page is the newest 20 responses; each shows every matching answer of its own.
+  const firstIds = [...new Set(newestFirst(seeded).filter((r) => textsOf(r).some(([, t]) => words(t).includes('refund'))).map((r) => r.id))].slice(0, 20);
+  assert.deepEqual([...new Set(got.map((x) => x.response))], firstIds);
+  await page.getByTestId('search-more').click();
+  await eventually(async () => (await results()).length === want.length, { what: 'the second page' });
+  got = await results();
+  assert.deepEqual(got.map(({ response, question, text }) => ({ response, question, text })), want);
+  for (const x of got) {
+    assert.ok(x.marks.length >= 1, JSON.stringify(x));
+    for (const m of x.marks) assert.equal(fold(m), 'refund', JSON.stringify(x));
+    assert.equal(x.marks.length, words(x.text).filter((w) => w === 'refund').length, JSON.stringify(x));
+  }
+  assert.equal(await page.getByTestId('search-more').isHidden(), true);
+  assert.match(await page.getByTestId('search-status').textContent(), new RegExp(`^${want.length} matching comments$`));
+});
+
+test('search: diacritics folded, phrases, relevance and a query that does not parse', async () => {
+  await searchFor('creme');
+  let got = await results();
+  assert.ok(got.length > 0);
+  for (const x of got) assert.deepEqual(x.marks, ['Crème'], JSON.stringify(x));
+
+  await searchFor('"lost parcel"');
+  got = await results();
+  const want = seeded.filter((r) => / lost parcel/.test(r.answers.why || '') || /^lost parcel/.test(r.answers.why || '')).length;
+  assert.equal(got.length, want);
+  for (const x of got) assert.deepEqual(x.marks, ['lost parcel'], JSON.stringify(x));
+
+  // Best match first: the answer that says refund three times in four words leads.
+  await searchFor('refund', 'relevance');
+  got = await results();
+  assert.equal(got[0].text, 'refund refund refund please');
+  assert.deepEqual(got[0].marks, ['refund', 'refund', 'refund']);
+
+  await searchFor('(refund');
+  assert.match(await page.getByTestId('search-status').textContent(), /can’t be read: .*character 0/);
+  assert.equal((await results()).length, 0);
+});
+
+test('detractor verbatims: the newest detractors\' comments and write-ins', async () => {
+  const want = newestFirst(seeded).filter((r) => r.answers.rec <= 6).flatMap((r) => textsOf(r).map(([, t]) => t)).slice(0, 10);
+  await eventually(async () => (await page.getByTestId('detractor-verbatims').locator('blockquote').count()) === want.length,
+    { what: 'the verbatims' });
+  assert.deepEqual(await page.getByTestId('detractor-verbatims').locator('blockquote').allTextContents(), want);
+});
+
+test('what detractors write about: the words, their counts, share and lift', async () => {
+  const detractors = seeded.filter((r) => r.answers.rec <= 6 && textsOf(r).length);
+  const counts = new Map();
+  for (const r of detractors) {
+    for (const w of new Set(textsOf(r).flatMap(([, t]) => words(t)))) {
+      if (['the', 'for', 'and'].includes(w)) continue; // the built-in stop words among the seed's words
+      counts.set(w, (counts.get(w) || 0) + 1);
+    }
+  }
+  const top = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 10);
+  await eventually(async () => (await page.getByTestId('detractor-terms').locator('tbody tr').count()) === top.length, { what: 'the terms' });
+  const rows = await page.getByTestId('detractor-terms').locator('tbody tr').evaluateAll((trs) => trs.map((tr) =>
+    [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  assert.deepEqual(rows.map((r) => [r[0], Number(r[1])]), top);
+  for (const [i, [, n]] of top.entries()) {
+    assert.equal(rows[i][2], `${(Math.round((n / detractors.length) * 1000) / 10).toFixed(1)}%`, rows[i][0]);
+  }
+});
+
+test('axe: the comment views, with results and an error shown', async () => {
+  await searchFor('parcel');
+  await page.screenshot({ path: join(ARTIFACTS, 'dashboard-comments.png'), fullPage: true });
+  await assertNoAxeViolations(page, 'comment views with results');
+  await searchFor('refund OR');
+  await assertNoAxeViolations(page, 'comment views with a query error');
+});
