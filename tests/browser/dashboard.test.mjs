@@ -71,6 +71,8 @@ test('the token form, then the figures for the seeded data', async () => {
   await page.getByTestId('nps-score').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('surveyd.readToken')), READ);
 
+  // The cards are drawn before any data: wait for the surveys list, not just for the card.
+  await eventually(async () => (await page.locator('#survey option').count()) === 2, { what: 'the survey list' });
   // The explicit window (the default, the last 30 days, would move with the clock).
   assert.equal(await page.locator('#from').inputValue(), from);
   assert.equal(await page.locator('#to').inputValue(), last);
