@@ -145,10 +145,15 @@ test('forced colours: highlighted words stay distinct from the text around them'
   const { context, page } = await open('edges', { forcedColors: 'active' });
   await searchFor(page, 'refund');
   const colours = await page.getByTestId('search-results').locator('mark').first().evaluate((m) => {
-    const mark = getComputedStyle(m), quote = getComputedStyle(m.parentElement);
-    let bg = 'rgba(0, 0, 0, 0)';
-    for (let el = m.parentElement; el && bg === 'rgba(0, 0, 0, 0)'; el = el.parentElement) bg = getComputedStyle(el).backgroundColor;
-    return { mark: mark.backgroundColor, markText: mark.color, around: bg, text: quote.color };
+    // The colour a pixel shows: the first ancestor-or-self with a background that is not transparent.
+    const shown = (el) => {
+      for (; el; el = el.parentElement) {
+        const bg = getComputedStyle(el).backgroundColor;
+        if (bg !== 'transparent' && !/^rgba\(.*, 0\)$/.test(bg)) return bg; // forced colours keep alpha 0 on Canvas
+      }
+      return 'Canvas'; // the page's own background shows through everything
+    };
+    return { mark: shown(m), markText: getComputedStyle(m).color, around: shown(m.parentElement), text: getComputedStyle(m.parentElement).color };
   });
   assert.notEqual(colours.mark, colours.around, JSON.stringify(colours));
   assert.notEqual(colours.markText, colours.mark, JSON.stringify(colours));
