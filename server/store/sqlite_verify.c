@@ -972,7 +972,9 @@ static enum store_status verify_text_index(sqlite3 *db, void (*report)(const cha
     for (size_t i = 0; i < sizeof text_index_checks / sizeof text_index_checks[0]; i++) {
         sqlite3_stmt *s = NULL;
         int rc = sqlite3_prepare_v2(db, text_index_checks[i].sql, -1, &s, NULL);
-        while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+            if ((rc = sqlite3_step(s)) != SQLITE_ROW)
+                break;
             snprintf(line, sizeof line, "%s%lld%s", text_index_checks[i].before,
                      (long long)sqlite3_column_int64(s, 0), text_index_checks[i].after);
             report(line, arg);

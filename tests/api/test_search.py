@@ -414,11 +414,12 @@ class BackfillTests(SearchBase):
         sqlite_execute(self.daemon.db_path,
                        "INSERT INTO response_text_index (response_text_index, rowid, body)"
                        " SELECT 'delete', seq, body FROM response_documents WHERE body IS NOT NULL"
-                       " ORDER BY seq DESC LIMIT 1")
+                       " ORDER BY seq DESC LIMIT 2")
         p = run_cli(["verify", "--data-dir", self.daemon.data_dir], timeout=60)
         out = (p.stdout + p.stderr).decode("utf-8", "replace")
         self.assertEqual(p.returncode, 1, out)
-        self.assertRegex(out, r"text index: response seq \d+ has text but is not indexed")
+        # Each of the two is reported, not just the first found.
+        self.assertEqual(len(re.findall(r"text index: response seq \d+ has text but is not indexed", out)), 2, out)
         self.daemon.start()
 
 
