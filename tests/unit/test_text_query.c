@@ -6,6 +6,7 @@
  * multi-byte text.
  */
 #include <check.h>
+#include <ctype.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -677,6 +678,125 @@ START_TEST(fts5_equals_reference)
 }
 END_TEST
 
+/* ---- text_query_eval (topics) against FTS5 itself ---- */
+
+static uint32_t eval_rand(uint32_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+/* Few words, so that random queries and documents share them: accents, case, hyphens, digits. */
+static const char *const eval_words[] = {
+    "refund", "Refunds", "late", "LATE", "crème", "creme", "Brûlée", "e-mail", "email", "paypal", "money",
+    "back", "slow", "über", "uber", "3.5", "deliv", "delivery", "not", "or",
+};
+#define EVAL_NWORDS (sizeof eval_words / sizeof eval_words[0])
+
+static void eval_document(uint32_t *state, char *out, size_t cap)
+{
+    static const char *const seps[] = {" ", ", ", "! ", "\n", " - ", "; "};
+    size_t n = eval_rand(state) % 9;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strncat(out, seps[eval_rand(state) % 6], cap - strlen(out) - 1);
+        strncat(out, eval_words[eval_rand(state) % EVAL_NWORDS], cap - strlen(out) - 1);
+    }
+}
+
+/* A word, a prefix of a word, or a phrase of two or three words. */
+static void eval_term(uint32_t *state, char *out, size_t cap)
+{
+    uint32_t kind = eval_rand(state) % 4;
+    const char *w = eval_words[eval_rand(state) % EVAL_NWORDS];
+    if (kind == 0 && strcmp(w, "not") != 0 && strcmp(w, "or") != 0) {
+        strncat(out, w, cap - strlen(out) - 1);
+    } else if (kind == 1) {
+        size_t keep = 1 + eval_rand(state) % 4;
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "%.*s*", (int)(keep < strlen(w) ? keep : strlen(w)), w);
+        if (isalnum((unsigned char)prefix[0]) && (prefix[strlen(prefix) - 2] & 0x80) == 0)
+            strncat(out, prefix, cap - strlen(out) - 1);
+        else
+            strncat(out, "late", cap - strlen(out) - 1);
+    } else {
+        size_t words = 2 + eval_rand(state) % 2;
+        strncat(out, "\"", cap - strlen(out) - 1);
+        for (size_t i = 0; i < words; i++) {
+            if (i)
+                strncat(out, " ", cap - strlen(out) - 1);
+            strncat(out, eval_words[eval_rand(state) % EVAL_NWORDS], cap - strlen(out) - 1);
+        }
+        strncat(out, "\"", cap - strlen(out) - 1);
+    }
+}
+
+static void eval_query(uint32_t *state, char *out, size_t cap, int depth)
+{
+    static const char *const ops[] = {" ", " AND ", " OR ", " NOT "};
+    size_t operands = 1 + eval_rand(state) % 3;
+    for (size_t i = 0; i < operands; i++) {
+        if (i)
+            strncat(out, ops[eval_rand(state) % 4], cap - strlen(out) - 1);
+        if (depth < 2 && eval_rand(state) % 4 == 0) {
+            strncat(out, "(", cap - strlen(out) - 1);
+            eval_query(state, out, cap, depth + 1);
+            strncat(out, ")", cap - strlen(out) - 1);
+        } else {
+            eval_term(state, out, cap);
+        }
+    }
+}
+
+/* For random queries over random documents, text_query_eval says yes exactly for the rows FTS5's
+ * MATCH returns: what tags a response is what q= finds. */
+START_TEST(eval_agrees_with_fts5)
+{
+    enum { DOCS = 300, QUERIES = 400 };
+    static char docs[DOCS][256];
+    uint32_t state = 0x7091C5u;
+    sqlite3 *db = open_fts5();
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < DOCS; i++) {
+        eval_document(&state, docs[i], sizeof docs[i]);
+        insert(db, (int64_t)i + 1, docs[i], strlen(docs[i]));
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    size_t checked = 0, matched = 0, unmatched = 0;
+    for (size_t qi = 0; qi < QUERIES; qi++) {
+        char text[400] = "";
+        eval_query(&state, text, sizeof text, 0);
+        struct text_query *q;
+        struct text_query_error error;
+        if (text_query_parse(text, strlen(text), &q, &error) != TEXT_QUERY_OK)
+            continue; /* e.g. a group of NOTs only */
+        char *match = text_query_fts5(q);
+        static int64_t got[DOCS];
+        size_t n = rowids(db, match, got, DOCS), k = 0;
+        for (size_t i = 0; i < DOCS; i++) {
+            bool theirs = k < n && got[k] == (int64_t)i + 1;
+            k += theirs;
+            int ours = text_query_eval(q, docs[i], strlen(docs[i]));
+            ck_assert_msg(ours == (theirs ? 1 : 0), "query %s (%s) on \"%s\": ours %d, FTS5 %d", text, match, docs[i],
+                          ours, theirs);
+            matched += theirs;
+            unmatched += !theirs;
+        }
+        checked++;
+        free(match);
+        text_query_free(q);
+    }
+    /* The generator must exercise both answers, and most queries must parse. */
+    ck_assert_uint_gt(checked, QUERIES / 2);
+    ck_assert_uint_gt(matched, 1000);
+    ck_assert_uint_gt(unmatched, 1000);
+    sqlite3_close(db);
+}
+END_TEST
+
 /* ---- matches and snippets ---- */
 
 static struct text_query_match *matches_of(const char *q, const char *text, size_t *n)
@@ -856,6 +976,7 @@ static Suite *text_query_suite(void)
     tcase_add_test(translations, tsquery_strings);
     tcase_add_test(translations, distinct_terms);
     tcase_add_test(translations, fts5_equals_reference);
+    tcase_add_test(translations, eval_agrees_with_fts5);
     suite_add_tcase(s, translations);
 
     TCase *folding = tcase_create("folding");
