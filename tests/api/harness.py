@@ -74,6 +74,7 @@ PROBLEM_CODES = frozenset({
     "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
     "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
     "invalid_query", "query_too_complex", "search_unavailable",
+    "topic_not_found", "topics_unavailable", "too_many_topics",
     "survey_not_found",
     "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
     "public_url_not_configured", "email_not_configured",
