@@ -906,6 +906,8 @@ class BaseAPITest(unittest.TestCase):
 # What schemas 012 and 013 (the text index, its language) add, undone: for tests that turn a
 # database back into an older version to check a migration.
 TEXT_INDEX_DOWNGRADE = (
+    # schema 014 (topics) first: it sits on top of the text index's schema.
+    "DROP TABLE response_topics", "DROP TABLE topics",
     "DROP TRIGGER responses_text_insert", "DROP TRIGGER responses_text_update_old",
     "DROP TRIGGER responses_text_update_new", "DROP TRIGGER responses_text_delete",
     "DROP TABLE response_text_index", "DROP TABLE text_pending", "DROP VIEW response_documents",
