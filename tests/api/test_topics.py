@@ -14,7 +14,8 @@ import unittest
 import urllib.parse
 from decimal import ROUND_HALF_UP, Decimal
 
-from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, is_postgres, uid
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, is_postgres, run_cli,
+                     skip_unless_sqlite, sqlite_execute, uid)
 
 DEFINITION = {
     "title": "Topics",
@@ -340,6 +341,37 @@ class TopicsTests(TopicsBase):
         self.assertProblem(self.req("PUT", self.topic_path(sid, "one-more"), {"title": "T", "query": "a"},
                                     token=ADMIN_TOKEN), 422, "too_many_topics")
         self.put_topic(sid, "t00", "other", expect=(200,))
+
+
+@skip_unless_sqlite("surveyd verify reads SQLite's tags; PostgreSQL has no topics yet")
+class TopicsVerifyTests(TopicsBase):
+
+    def verify(self):
+        p = run_cli(["verify", "--data-dir", self.daemon.data_dir], timeout=60)
+        return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+    def test_verify_recomputes_the_tags(self):
+        sid = self.new_survey(DEFINITION, prefix="verify")
+        self.post_at(sid, {"rec": 9, "why": "refund please"}, 7)
+        plain = self.post_at(sid, {"rec": 9, "why": "all good"}, 7)
+        self.put_topic(sid, "refunds", "refund", expect=(201,))
+        self.daemon.stop()
+        try:
+            code, out = self.verify()
+            self.assertEqual(code, 0, out)
+            # A tag lost, and one given to a response that does not match.
+            sqlite_execute(self.daemon.db_path, "DELETE FROM response_topics WHERE survey = ?", (sid,))
+            added = sqlite_execute(self.daemon.db_path,
+                                   "INSERT INTO response_topics (seq, survey, topic)"
+                                   " SELECT seq, survey, 'refunds' FROM responses WHERE id = ?", (plain,))
+            self.assertEqual(added, 1)
+            code, out = self.verify()
+            self.assertEqual(code, 1, out)
+            self.assertRegex(out, r"topics: survey %s topic refunds: response seq \d+ matches but is not tagged" % sid)
+            self.assertRegex(out, r"topics: survey %s topic refunds: response seq \d+ is tagged but does not match"
+                             % sid)
+        finally:
+            self.daemon.start()
 
 
 @unittest.skipUnless(is_postgres(), "SQLite has topics (TopicsTests)")
