@@ -147,23 +147,12 @@ fail:
     return false;
 }
 
-static bool term_anywhere(const struct text_query_term *term, const struct tokens *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        if (term_at(term, t, i))
-            return true;
-    return false;
-}
-
-/* The boolean value of node over the text's tokens, as FTS5 MATCH computes it for one row. */
 static bool node_eval(const struct text_query_node *node, const struct tokens *t)
 {
     switch (node->kind) {
     case TEXT_QUERY_TERM:
-        return term_anywhere(&node->term, t);
-    case TEXT_QUERY_OR:
-        for (size_t i = 0; i < node->nchildren; i++)
-            if (node_eval(node->children[i], t))
+        for (size_t i = 0; i < t->n; i++)
+            if (term_at(&node->term, t, i))
                 return true;
         return false;
     case TEXT_QUERY_AND:
@@ -174,6 +163,11 @@ static bool node_eval(const struct text_query_node *node, const struct tokens *t
             if (node_eval(node->excluded[i], t))
                 return false;
         return true;
+    case TEXT_QUERY_OR:
+        for (size_t i = 0; i < node->nchildren; i++)
+            if (node_eval(node->children[i], t))
+                return true;
+        return false;
     }
     return false;
 }
@@ -181,11 +175,11 @@ static bool node_eval(const struct text_query_node *node, const struct tokens *t
 int text_query_eval(const struct text_query *query, const char *text, size_t len)
 {
     struct tokens t;
-    if (!tokenize(text, len, query->language, &t))
+    if (!tokenize(text, len, query->language, &t)) /* stemmed as the query is (text_query_stem) */
         return -1;
-    bool found = node_eval(query->root, &t);
+    bool match = query->root != NULL && node_eval(query->root, &t);
     tokens_free(&t);
-    return found ? 1 : 0;
+    return match ? 1 : 0;
 }
 
 /* The byte offset of every code point of text, and of its end: offsets[total] == len. Ill-formed
