@@ -243,9 +243,14 @@ function comments(backend) {
       await eventually(async () => (await p.getByTestId('search-results').locator('mark').count()) > 0, { what: 'results on the phone' });
       assert.equal(await p.evaluate(() => document.documentElement.scrollWidth), 375, 'no horizontal scrolling');
       const colours = await p.evaluate(() => {
-        const m = document.querySelector('#search-results mark'), q = m.parentElement;
-        const c = (e) => [getComputedStyle(e).backgroundColor, getComputedStyle(e).color];
-        return { mark: c(m), text: c(q) };
+        // The colours one sees: the nearest background that is painted, and the text colour.
+        const seen = (e) => {
+          let b = e;
+          while (b && /^transparent$|^rgba\(.*, 0\)$/.test(getComputedStyle(b).backgroundColor)) b = b.parentElement;
+          return [b ? getComputedStyle(b).backgroundColor : 'canvas', getComputedStyle(e).color];
+        };
+        const m = document.querySelector('#search-results mark');
+        return { mark: seen(m), text: seen(m.parentElement) };
       });
       assert.notDeepEqual(colours.mark, colours.text, JSON.stringify(colours));
       await p.screenshot({ path: join(ARTIFACTS, 'dashboard-comments-phone.png'), fullPage: true });
