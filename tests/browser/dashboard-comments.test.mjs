@@ -179,6 +179,18 @@ function comments(backend) {
     assert.equal(await page.evaluate(() => document.getElementById('comment-views').classList.contains('one')), !searchable);
   });
 
+  test('topics: no topic card while the survey has none (or the server has no topics: 404/501)', async () => {
+    const r = await api(daemon.base, 'GET', '/v1/surveys/voice/topics', { token: READ });
+    assert.ok([404, 501].includes(r.status) || (r.status === 200 && r.body.topics.length === 0), JSON.stringify(r));
+    await eventually(async () => page.evaluate(() => document.getElementById('footer').textContent !== ''), { what: 'a drawn page' });
+    assert.equal(await page.evaluate(() => document.getElementById('topic-views').hidden), true);
+    assert.equal(await page.getByTestId('topics').locator('tr').count(), 0);
+  });
+
+  test('the verbatims say where they come from', async () => {
+    assert.equal(await page.locator('#verbatims-note').textContent(), 'NPS 0–6, newest first, from the latest 200 responses in the period');
+  });
+
   test('a survey without an NPS question: no detractor views (nor their requests), search at full width', async () => {
     const asked = [];
     const log = (req) => asked.push(new URL(req.url()).pathname + new URL(req.url()).search);
