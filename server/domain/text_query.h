@@ -96,6 +96,13 @@ char *text_query_tsquery(const struct text_query *query);
  * NOTs, in the order they appear. Pointers into query, at most TEXT_QUERY_MAX_TERMS; the count. */
 size_t text_query_terms(const struct text_query *query, const struct text_query_term *out[TEXT_QUERY_MAX_TERMS]);
 
+/* Does text[0..len) (a response's document, response_text.h) match the query, as FTS5 would decide
+ * with the translation of text_query_fts5 over a table of that one document: a word matches a
+ * folded token, a prefix any token that starts with it, a phrase its tokens in a row; AND needs every
+ * child and none of its NOT operands, OR any child. What topics tag responses with, so that every
+ * backend tags alike without an index. 1: matches, 0: does not, -1: out of memory. */
+int text_query_eval(const struct text_query *query, const char *text, size_t len);
+
 /* A stretch of a text: in bytes and in code points. */
 struct text_query_match {
     size_t byte_start, byte_length;

@@ -147,6 +147,41 @@ fail:
     return false;
 }
 
+static bool node_eval(const struct text_query_node *node, const struct tokens *t)
+{
+    switch (node->kind) {
+    case TEXT_QUERY_TERM:
+        for (size_t i = 0; i < t->n; i++)
+            if (term_at(&node->term, t, i))
+                return true;
+        return false;
+    case TEXT_QUERY_AND:
+        for (size_t i = 0; i < node->nchildren; i++)
+            if (!node_eval(node->children[i], t))
+                return false;
+        for (size_t i = 0; i < node->nexcluded; i++)
+            if (node_eval(node->excluded[i], t))
+                return false;
+        return true;
+    case TEXT_QUERY_OR:
+        for (size_t i = 0; i < node->nchildren; i++)
+            if (node_eval(node->children[i], t))
+                return true;
+        return false;
+    }
+    return false;
+}
+
+int text_query_eval(const struct text_query *query, const char *text, size_t len)
+{
+    struct tokens t;
+    if (!tokenize(text, len, query->language, &t)) /* stemmed as the query is (text_query_stem) */
+        return -1;
+    bool match = query->root != NULL && node_eval(query->root, &t);
+    tokens_free(&t);
+    return match ? 1 : 0;
+}
+
 /* The byte offset of every code point of text, and of its end: offsets[total] == len. Ill-formed
  * bytes count as one character each, as in text_fold_next. */
 static size_t *char_offsets(const char *text, size_t len, size_t *total)

@@ -187,10 +187,6 @@ function comments(backend) {
     assert.equal(await page.getByTestId('topics').locator('tr').count(), 0);
   });
 
-  test('the verbatims say where they come from', async () => {
-    assert.equal(await page.locator('#verbatims-note').textContent(), 'NPS 0–6, newest first, from the latest 200 responses in the period');
-  });
-
   test('a survey without an NPS question: no detractor views (nor their requests), search at full width', async () => {
     const asked = [];
     const log = (req) => asked.push(new URL(req.url()).pathname + new URL(req.url()).search);
@@ -240,36 +236,6 @@ function comments(backend) {
     }
     assert.equal(await page.getByTestId('search-results').locator('li').count(), want);
     assert.equal(await page.getByTestId('search-status').textContent(), `${want} matching comments`);
-  });
-
-  searchTest('a 375 px phone and forced colours: results fit, highlights stay distinct', async () => {
-    const phone = await browser.newContext({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, timezoneId: 'UTC', locale: 'en-US' });
-    await phone.addInitScript((t) => sessionStorage.setItem('surveyd.readToken', t), READ);
-    const p = await phone.newPage();
-    try {
-      await p.emulateMedia({ forcedColors: 'active' });
-      await p.goto(`${daemon.base}/dashboard?poll=60000&from=${from}&to=${last}&survey=voice`);
-      await eventually(async () => (await p.getByTestId('nps-score').getAttribute('data-value')) !== '', { what: 'the figures' });
-      await p.getByTestId('search-input').fill('"waited weeks for the refund"');
-      await p.getByTestId('search-input').press('Enter');
-      await eventually(async () => (await p.getByTestId('search-results').locator('mark').count()) > 0, { what: 'results on the phone' });
-      assert.equal(await p.evaluate(() => document.documentElement.scrollWidth), 375, 'no horizontal scrolling');
-      const colours = await p.evaluate(() => {
-        // The colours one sees: the nearest background that is painted, and the text colour.
-        const seen = (e) => {
-          let b = e;
-          while (b && /^transparent$|^rgba\(.*, 0\)$/.test(getComputedStyle(b).backgroundColor)) b = b.parentElement;
-          return [b ? getComputedStyle(b).backgroundColor : 'canvas', getComputedStyle(e).color];
-        };
-        const m = document.querySelector('#search-results mark');
-        return { mark: seen(m), text: seen(m.parentElement) };
-      });
-      assert.notDeepEqual(colours.mark, colours.text, JSON.stringify(colours));
-      await p.screenshot({ path: join(ARTIFACTS, 'dashboard-comments-phone.png'), fullPage: true });
-      await assertNoAxeViolations(p, 'search results at 375 px under forced colours');
-    } finally {
-      await phone.close();
-    }
   });
 
   test('axe: the comment views, with results and an error shown', async () => {

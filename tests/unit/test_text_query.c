@@ -677,6 +677,142 @@ START_TEST(fts5_equals_reference)
 }
 END_TEST
 
+/* ---- text_query_eval (topics) against FTS5 on random documents and queries ---- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static uint32_t rng(uint32_t below)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % below);
+}
+
+static const char *const eval_words[] = {
+    "refund", "Refunds", "money", "BACK", "late", "delivery", "delivered", "undelivered", "Crème", "creme",
+    "brûlée", "e-mail", "email", "PayPal", "slow", "rude", "agent", "Über", "uber", "fast", "not", "and",
+    "or", "3.5", "money-back", "ñandú", "Ёлка", "日本",
+};
+#define NEVAL_WORDS (sizeof eval_words / sizeof eval_words[0])
+static const char *const eval_seps[] = {" ", ", ", ". ", "\n", "; ", " - ", "!\n", "  "};
+static const char *const eval_prefixes[] = {"ref*", "del*", "cr*", "e-ma*", "üb*", "mon*", "re*", "de*", "pay*",
+                                            "undeliv*", "ёл*", "money-ba*", "zz*"};
+
+static void append(char *buf, size_t cap, const char *s)
+{
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, "%s", s);
+}
+
+static void random_document(char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    uint32_t n = rng(12);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i > 0)
+            append(buf, cap, eval_seps[rng(sizeof eval_seps / sizeof eval_seps[0])]);
+        append(buf, cap, eval_words[rng(NEVAL_WORDS)]);
+    }
+}
+
+static void random_unit(char *buf, size_t cap, int depth, size_t *terms);
+
+static void random_expr(char *buf, size_t cap, int depth, size_t *terms)
+{
+    uint32_t ors = rng(3);
+    for (uint32_t o = 0; o <= ors; o++) {
+        if (o > 0)
+            append(buf, cap, " OR ");
+        uint32_t ands = rng(3);
+        for (uint32_t a = 0; a <= ands; a++) {
+            if (a > 0) {
+                static const char *const ops[] = {" ", " AND ", " NOT "};
+                append(buf, cap, ops[rng(3)]);
+            }
+            random_unit(buf, cap, depth, terms);
+        }
+    }
+}
+
+static void random_unit(char *buf, size_t cap, int depth, size_t *terms)
+{
+    uint32_t kind = rng(depth < 3 ? 5 : 4);
+    if (*terms > 20)
+        kind = 0;
+    (*terms)++;
+    switch (kind) {
+    case 0:
+    case 1:
+        append(buf, cap, eval_words[rng(NEVAL_WORDS)]);
+        break;
+    case 2:
+        append(buf, cap, eval_prefixes[rng(sizeof eval_prefixes / sizeof eval_prefixes[0])]);
+        break;
+    case 3:
+        append(buf, cap, "\"");
+        append(buf, cap, eval_words[rng(NEVAL_WORDS)]);
+        append(buf, cap, " ");
+        append(buf, cap, eval_words[rng(NEVAL_WORDS)]);
+        append(buf, cap, "\"");
+        break;
+    default:
+        append(buf, cap, "(");
+        random_expr(buf, cap, depth + 1, terms);
+        append(buf, cap, ")");
+        break;
+    }
+}
+
+START_TEST(eval_equals_fts5)
+{
+    enum { NRANDOM_DOCS = 300, NRANDOM_QUERIES = 1500 };
+    static char docs[NRANDOM_DOCS][512];
+    sqlite3 *db = open_fts5();
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < NRANDOM_DOCS; i++) {
+        random_document(docs[i], sizeof docs[i]);
+        insert(db, (int64_t)i + 1, docs[i], strlen(docs[i]));
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    size_t parsed = 0, nonempty = 0, partial = 0;
+    for (size_t qi = 0; qi < NRANDOM_QUERIES; qi++) {
+        char q[TEXT_QUERY_MAX_BYTES * 2] = "";
+        size_t terms = 0;
+        random_expr(q, sizeof q, 0, &terms);
+        struct text_query *query;
+        struct text_query_error error;
+        if (text_query_parse(q, strlen(q), &query, &error) != TEXT_QUERY_OK) {
+            if (getenv("EVAL_DEBUG"))
+                fprintf(stderr, "%s: %s\n", q, error.message);
+            continue;
+        }
+        parsed++;
+        char *match = text_query_fts5(query);
+        static int64_t found[NRANDOM_DOCS];
+        size_t n = rowids(db, match, found, NRANDOM_DOCS), k = 0, ours = 0;
+        for (size_t i = 0; i < NRANDOM_DOCS; i++) {
+            bool theirs = k < n && found[k] == (int64_t)i + 1;
+            k += theirs;
+            int mine = text_query_eval(query, docs[i], strlen(docs[i]));
+            ck_assert_int_ge(mine, 0);
+            ours += mine == 1;
+            ck_assert_msg((mine == 1) == theirs, "%s (%s) on \"%s\": eval %d, FTS5 %d", q, match, docs[i], mine,
+                          theirs);
+        }
+        nonempty += ours > 0;
+        partial += ours > 0 && ours < NRANDOM_DOCS;
+        free(match);
+        text_query_free(query);
+    }
+    /* The generator must exercise the language: most queries parse, many match some documents only. */
+    ck_assert_uint_gt(parsed, NRANDOM_QUERIES * 9 / 10);
+    ck_assert_uint_gt(partial, parsed / 4);
+    ck_assert_uint_lt(nonempty, parsed);
+    sqlite3_close(db);
+}
+END_TEST
+
 /* ---- matches and snippets ---- */
 
 static struct text_query_match *matches_of(const char *q, const char *text, size_t *n)
@@ -856,6 +992,8 @@ static Suite *text_query_suite(void)
     tcase_add_test(translations, tsquery_strings);
     tcase_add_test(translations, distinct_terms);
     tcase_add_test(translations, fts5_equals_reference);
+    tcase_set_timeout(translations, 60);
+    tcase_add_test(translations, eval_equals_fts5);
     suite_add_tcase(s, translations);
 
     TCase *folding = tcase_create("folding");
