@@ -18,6 +18,7 @@
 #include "query.h"
 #include "scoring.h"
 #include "timefmt.h"
+#include "topics.h"
 
 #define MS_PER_DAY INT64_C(86400000)
 #define MAX_PARAMS 16
@@ -733,6 +734,7 @@ static enum store_status scan_window(struct store_conn *conn, const struct surve
         .agent = q->agent,
         .by_agent = tally->group_by == GROUP_AGENT,
         .by_day = tally->group_by == GROUP_DAY || tally->group_by == GROUP_WEEK,
+        .topic = q->topic,
     };
     enum store_status status = store_metrics_scan(conn, &sq, fold_cell, tally);
     return status == STORE_OK && tally->out_of_memory ? STORE_ERROR : status;
@@ -814,6 +816,8 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
         cJSON_AddStringToObject(filters, "channel", q->channel);
     if (q->agent)
         cJSON_AddStringToObject(filters, "agent", q->agent);
+    if (q->topic)
+        cJSON_AddStringToObject(filters, "topic", q->topic);
     add_count(reply, "responses", current.total.responses);
     cJSON *questions = render_questions(&layout, &current.total, headlines);
     if (q->compare_previous)
@@ -991,9 +995,14 @@ enum http_next metrics_survey(struct http_request *req)
     validate_errors_init(&errors);
     if (params.too_many)
         validate_error(&errors, "", "too many query parameters");
-    unsigned allowed = QUERY_FROM | QUERY_TO | QUERY_CHANNEL | QUERY_AGENT | QUERY_GROUP_BY | QUERY_COMPARE;
+    unsigned allowed =
+        QUERY_FROM | QUERY_TO | QUERY_CHANNEL | QUERY_AGENT | QUERY_GROUP_BY | QUERY_COMPARE | QUERY_TOPIC;
     if (!query_parse(params.params, params.count, allowed, &m.query, &errors) || params.too_many) {
         api_reply_invalid(req, &errors);
+        survey_free(&m.survey);
+        return HTTP_DONE;
+    }
+    if (m.query.topic && !topics_check_filter(req, m.survey.id, m.query.topic)) {
         survey_free(&m.survey);
         return HTTP_DONE;
     }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ids.h"
 #include "timefmt.h"
 
 #define OPAQUE_MAX 128
@@ -27,7 +28,7 @@ static bool channel_valid(const char *s)
 }
 
 static const char *const param_names[] = {"from", "to", "channel", "agent", "customer", "interaction",
-                                          "group_by", "compare", "limit", "cursor", "format", "q", "sort"};
+                                          "group_by", "compare", "limit", "cursor", "format", "q", "sort", "topic"};
 
 static void unknown_parameter(const char *field, unsigned allowed, struct validate_errors *errors)
 {
@@ -175,6 +176,11 @@ static void parse_one(const struct query_param *p, unsigned allowed, struct quer
             validate_error(errors, field, "must be json, csv or ndjson");
     } else if (bit == QUERY_TEXT) {
         q->text = parse_text(v, field, errors) ? v : NULL;
+    } else if (bit == QUERY_TOPIC) {
+        if (ids_valid_slug(v))
+            q->topic = v;
+        else
+            validate_error(errors, field, "must be a topic id: 1-64 characters of a-z, 0-9, '_' and '-', starting with a letter or digit");
     } else if (bit == QUERY_SORT) {
         if (strcmp(v, "relevance") == 0 || strcmp(v, "newest") == 0)
             q->sort_relevance = v[0] == 'r';
@@ -245,7 +251,8 @@ static void key_field(char *out, size_t *o, const char *value)
 char *query_key(const char *survey, const struct query *q)
 {
     /* Sized from the actual values: nothing is ever cut off. */
-    size_t size = 256 + strlen(survey) + (q->channel ? strlen(q->channel) : 0) + (q->agent ? strlen(q->agent) : 0);
+    size_t size = 256 + strlen(survey) + (q->channel ? strlen(q->channel) : 0) + (q->agent ? strlen(q->agent) : 0) +
+                  (q->topic ? strlen(q->topic) : 0);
     char *out = malloc(size);
     size_t o = 0;
 
@@ -255,6 +262,7 @@ char *query_key(const char *survey, const struct query *q)
     o += (size_t)sprintf(out + o, "|%lld|%lld|", (long long)q->from_ms, (long long)q->to_ms);
     key_field(out, &o, q->channel);
     key_field(out, &o, q->agent);
+    key_field(out, &o, q->topic);
     o += (size_t)sprintf(out + o, "|%d|%d", (int)q->group_by, (int)q->compare_previous);
     out[o] = '\0';
     return out;

@@ -26,6 +26,7 @@ enum query_param_bit {
     QUERY_FORMAT = 1 << 10,
     QUERY_TEXT = 1 << 11,       /* q= (docs/search.md) */
     QUERY_SORT = 1 << 12,       /* sort=newest|relevance; relevance needs q */
+    QUERY_TOPIC = 1 << 13,      /* topic= (docs/search.md "Topics") */
 };
 
 #define QUERY_LIMIT_DEFAULT 100
@@ -49,6 +50,7 @@ struct query {
     int64_t cursor_offset;
     const char *text;           /* q=, unparsed (the API parses it: its errors carry a position) */
     bool sort_relevance;
+    const char *topic;          /* topic=: a topic id of the survey (a slug), NULL when absent */
     enum query_format format;
 };
 

@@ -11,6 +11,7 @@
 #include "prometheus.h"
 #include "responses.h"
 #include "surveys.h"
+#include "topics.h"
 #include "webhooks.h"
 
 /* The last field: the check made before the body of a client waiting for "100 Continue". */
@@ -42,6 +43,10 @@ const struct http_route routes_table[] = {
     {"DELETE", "/v1/customers/**", customers_erase, NULL},
     {"GET", "/v1/surveys/*/metrics", metrics_survey, NULL},
     {"GET", "/v1/surveys/*/terms", terms_survey, NULL},
+    {"GET", "/v1/surveys/*/topics", topics_list, NULL},
+    {"GET", "/v1/surveys/*/topics/*", topics_get, NULL},
+    {"PUT", "/v1/surveys/*/topics/*", topics_put, admission_admin},
+    {"DELETE", "/v1/surveys/*/topics/*", topics_delete, NULL},
     {"GET", "/v1/metrics", metrics_overview, NULL},
     {"GET", "/v1/webhooks", webhooks_list, NULL},
     {"GET", "/v1/webhooks/*", webhooks_get, NULL},

@@ -200,6 +200,15 @@ struct store_backend {
      * sets a new delivery's state and counters; migrate's import keeps them as they were).
      * claim_deliveries hands back the rows it claimed as a malloc'd array (*rows, *count; each row's
      * strings malloc'd), in any order: store.c calls each() in seq order and frees them. */
+    /* Topics (store.h): NULL on a backend without them (store_can_topics). */
+    enum store_status (*put_topic)(struct store_conn *conn, struct store_topic_row *row, bool query_changed,
+                                   bool *created);
+    enum store_status (*get_topic)(struct store_conn *conn, const char *survey, const char *id,
+                                   struct store_topic_row *out);
+    enum store_status (*list_topics)(struct store_conn *conn, const char *survey,
+                                     void (*each)(const struct store_topic_row *row, void *arg), void *arg);
+    enum store_status (*delete_topic)(struct store_conn *conn, const char *survey, const char *id);
+    enum store_status (*count_topics)(struct store_conn *conn, const char *survey, int64_t *count);
     enum store_status (*put_webhook)(struct store_conn *conn, const struct store_webhook_row *row, bool *created);
     enum store_status (*get_webhook)(struct store_conn *conn, const char *id, struct store_webhook_row *out);
     enum store_status (*list_webhooks)(struct store_conn *conn,

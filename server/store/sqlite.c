@@ -209,6 +209,36 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_TEXT_FEED] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
                        " SELECT CASE remove WHEN 1 THEN 'delete' END, seq, body FROM text_pending ORDER BY id",
     [STMT_TEXT_CLEAR] = "DELETE FROM text_pending",
+    [STMT_TOPICS_ANY] = "SELECT 1 FROM topics LIMIT 1",
+    /* LEFT JOIN: a removal's response may be gone already (its tags went with it). */
+    [STMT_TOPIC_PENDING] = "SELECT p.seq, p.remove, p.body, r.survey FROM text_pending AS p"
+                           " LEFT JOIN responses AS r ON r.seq = p.seq ORDER BY p.id",
+    [STMT_SURVEY_TOPICS] = "SELECT id, query FROM topics WHERE survey = ?1 ORDER BY id",
+    [STMT_UNTAG_RESPONSE] = "DELETE FROM response_topics WHERE seq = ?1",
+    [STMT_TAG_RESPONSE] = "INSERT OR IGNORE INTO response_topics (seq, survey, topic) VALUES (?1, ?2, ?3)",
+    [STMT_GET_TOPIC] = "SELECT survey, id, title, query, created_at, updated_at, scanned, total, (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id) FROM topics WHERE survey = ?1 AND id = ?2",
+    [STMT_LIST_TOPICS] = "SELECT survey, id, title, query, created_at, updated_at, scanned, total, (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id) FROM topics WHERE survey = ?1 ORDER BY id",
+    [STMT_PUT_TOPIC] = "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (survey, id) DO UPDATE SET"
+                       " title = excluded.title, query = excluded.query, updated_at = excluded.updated_at,"
+                       " scanned = excluded.scanned, total = excluded.total",
+    [STMT_DELETE_TOPIC] = "DELETE FROM topics WHERE survey = ?1 AND id = ?2",
+    [STMT_COUNT_TOPICS] = "SELECT count(*) FROM topics WHERE survey = ?1",
+    [STMT_UNTAG_TOPIC] = "DELETE FROM response_topics WHERE survey = ?1 AND topic = ?2",
+    [STMT_SURVEY_DOCUMENTS] = "SELECT r.seq, d.body FROM responses AS r JOIN response_documents AS d ON d.seq = r.seq"
+                              " WHERE r.survey = ?1 AND d.body IS NOT NULL ORDER BY r.seq",
+    [STMT_COUNT_SURVEY_RESPONSES] = "SELECT count(*) FROM responses WHERE survey = ?1",
+    [STMT_SCAN_RAW_ANSWERS_TOPIC] = "SELECT day, channel, agent, question, value, count(*) FROM answer_facts"
+                                    " WHERE survey = ?1 AND submitted_at >= ?2 AND submitted_at < ?3"
+                                    " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
+                                    " AND seq IN (SELECT seq FROM response_topics WHERE survey = ?1 AND topic = ?6)"
+                                    " GROUP BY 1, 2, 3, 4, 5",
+    [STMT_SCAN_RAW_RESPONSES_TOPIC] = "SELECT submitted_at / 86400000, coalesce(channel, ''), coalesce(agent, ''), NULL,"
+                                      " NULL, count(*) FROM responses"
+                                      " WHERE survey = ?1 AND submitted_at >= ?2 AND submitted_at < ?3"
+                                      " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
+                                      " AND seq IN (SELECT seq FROM response_topics WHERE survey = ?1 AND topic = ?6)"
+                                      " GROUP BY 1, 2, 3",
     /* The same one row at a time, for documents stemmed in C on the way (--text-language). */
     [STMT_TEXT_PENDING] = "SELECT seq, remove, body FROM text_pending ORDER BY id",
     [STMT_TEXT_PUT] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
@@ -831,7 +861,10 @@ enum store_status sqlite_commit(struct store_conn *base_conn, const struct rollu
     rollup_deltas_each(deltas, flush_cell, &flush);
     if (flush.status != STORE_OK)
         return flush.status;
-    enum store_status status = sqlite_text_flush(conn);
+    /* Tags first: they read the batch's documents from text_pending, which the flush empties. */
+    enum store_status status = sqlite_topics_tag_pending(conn);
+    if (status == STORE_OK)
+        status = sqlite_text_flush(conn);
     if (status != STORE_OK)
         return status;
     return sqlite_run(conn, sqlite_stmt(conn, STMT_COMMIT));
@@ -920,6 +953,11 @@ const struct store_backend store_backend_sqlite = {
     .get_webhook = sqlite_get_webhook,
     .list_webhooks = sqlite_list_webhooks,
     .delete_webhook = sqlite_delete_webhook,
+    .put_topic = sqlite_put_topic,
+    .get_topic = sqlite_get_topic,
+    .list_topics = sqlite_list_topics,
+    .delete_topic = sqlite_delete_topic,
+    .count_topics = sqlite_count_topics,
     .disable_webhook = sqlite_disable_webhook,
     .insert_delivery = sqlite_insert_delivery,
     .claim_deliveries = sqlite_claim_deliveries,

@@ -134,6 +134,21 @@ enum stmt_id {
     STMT_DELETE_CUSTOMER_EVENTS,
     STMT_EVENT_SEQ_PAST,
     STMT_EVENT_SEQ_FIRST,
+    STMT_TOPICS_ANY,
+    STMT_TOPIC_PENDING,
+    STMT_SURVEY_TOPICS,
+    STMT_UNTAG_RESPONSE,
+    STMT_TAG_RESPONSE,
+    STMT_GET_TOPIC,
+    STMT_LIST_TOPICS,
+    STMT_PUT_TOPIC,
+    STMT_DELETE_TOPIC,
+    STMT_COUNT_TOPICS,
+    STMT_UNTAG_TOPIC,
+    STMT_SURVEY_DOCUMENTS,
+    STMT_COUNT_SURVEY_RESPONSES,
+    STMT_SCAN_RAW_ANSWERS_TOPIC,
+    STMT_SCAN_RAW_RESPONSES_TOPIC,
     STMT_COUNT
 };
 
@@ -327,6 +342,20 @@ enum store_status sqlite_read_event(sqlite3_stmt *s, struct store_event_row *out
 /* sqlite_migrate.c: store_dump, surveyd migrate's source. */
 enum store_status sqlite_dump(struct store *base_store, const struct store_dump_sink *sink, void *arg, char *err,
                               size_t err_size);
+
+/* ---- sqlite_topics.c: topics and their tags (schema/014, docs/search.md "Topics") ---- */
+
+/* Writer, at commit, before sqlite_text_flush: tags the batch's new and edited documents (read from
+ * text_pending) with the topics of their survey whose query they match. */
+enum store_status sqlite_topics_tag_pending(struct sqlite_conn *conn);
+enum store_status sqlite_put_topic(struct store_conn *conn, struct store_topic_row *row, bool query_changed,
+                                  bool *created);
+enum store_status sqlite_get_topic(struct store_conn *conn, const char *survey, const char *id,
+                                   struct store_topic_row *out);
+enum store_status sqlite_list_topics(struct store_conn *conn, const char *survey,
+                                     void (*each)(const struct store_topic_row *row, void *arg), void *arg);
+enum store_status sqlite_delete_topic(struct store_conn *conn, const char *survey, const char *id);
+enum store_status sqlite_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
 
 /* ---- sqlite_text.c: the full-text index (schema/012, docs/search.md) ---- */
 

@@ -20,6 +20,8 @@ static enum store_status scan(struct sqlite_conn *conn, enum stmt_id id, const s
     sqlite3_bind_int64(s, 3, hi);
     sqlite_bind_text(s, 4, q->channel);
     sqlite_bind_text(s, 5, q->agent);
+    if (q->topic)
+        sqlite_bind_text(s, 6, q->topic);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         cell.day = sqlite3_column_int64(s, 0);
         cell.channel = (const char *)sqlite3_column_text(s, 1);
@@ -60,8 +62,8 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
         ids[1] = STMT_SCAN_RESPONSES_HOUR;
         break;
     case STORE_SCAN_RAW:
-        ids[0] = STMT_SCAN_RAW_ANSWERS;
-        ids[1] = STMT_SCAN_RAW_RESPONSES;
+        ids[0] = q->topic ? STMT_SCAN_RAW_ANSWERS_TOPIC : STMT_SCAN_RAW_ANSWERS;
+        ids[1] = q->topic ? STMT_SCAN_RAW_RESPONSES_TOPIC : STMT_SCAN_RAW_RESPONSES;
         break;
     }
 }

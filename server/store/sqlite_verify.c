@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text_query.h"
+
 #define DAY_MS 86400000LL
 /* Days beyond this are nonsense (a tampered row); their millisecond bounds would overflow. */
 #define DAY_LIMIT 100000000000LL
@@ -985,6 +987,105 @@ static enum store_status verify_text_index(sqlite3 *db, void (*report)(const cha
     return STORE_OK;
 }
 
+/* ---- topics (schema/014): every topic's tags against its query re-evaluated on the documents ---- */
+
+static void report_tag(const char *survey, const char *topic, sqlite3_int64 seq, const char *what,
+                       void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
+{
+    char line[256];
+    snprintf(line, sizeof line, "topics: survey %.64s topic %.64s: response seq %lld %s", survey, topic,
+             (long long)seq, what);
+    report(line, arg);
+    (*differences)++;
+}
+
+/* Each document of the topic's survey: tagged exactly when the query matches it. */
+static enum store_status verify_topic_documents(sqlite3 *db, const char *survey, const char *topic,
+                                                const struct text_query *query,
+                                                void (*report)(const char *line, void *arg), void *arg,
+                                                uint64_t *differences)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT r.seq, d.body, EXISTS (SELECT 1 FROM response_topics AS t"
+                                " WHERE t.survey = ?1 AND t.topic = ?2 AND t.seq = r.seq)"
+                                " FROM responses AS r JOIN response_documents AS d ON d.seq = r.seq"
+                                " WHERE r.survey = ?1 AND d.body IS NOT NULL",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, survey, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, topic, -1, SQLITE_STATIC);
+    }
+    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int hit = text_query_eval(query, (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+        if (hit < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        bool tagged = sqlite3_column_int(s, 2) != 0;
+        if (hit == 1 && !tagged)
+            report_tag(survey, topic, sqlite3_column_int64(s, 0), "matches but is not tagged", report, arg,
+                       differences);
+        else if (hit == 0 && tagged)
+            report_tag(survey, topic, sqlite3_column_int64(s, 0), "is tagged but does not match", report, arg,
+                       differences);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+/* Tags of responses that have no text, or are another survey's. */
+static enum store_status verify_stray_tags(sqlite3 *db, void (*report)(const char *line, void *arg), void *arg,
+                                           uint64_t *differences)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT t.survey, t.topic, t.seq FROM response_topics AS t WHERE NOT EXISTS"
+                                " (SELECT 1 FROM responses AS r JOIN response_documents AS d ON d.seq = r.seq"
+                                " WHERE r.seq = t.seq AND r.survey = t.survey AND d.body IS NOT NULL)",
+                                -1, &s, NULL);
+    while ((rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        report_tag((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+                   sqlite3_column_int64(s, 2), "is tagged but has no text in that survey", report, arg, differences);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+static enum store_status verify_topics(sqlite3 *db, void (*report)(const char *line, void *arg), void *arg,
+                                       uint64_t *differences)
+{
+    /* The language the index (and so the tags) were built for, whatever this run was started with. */
+    enum text_language language = TEXT_LANGUAGE_NONE;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT language FROM text_index_settings", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != NULL)
+        text_language_parse((const char *)sqlite3_column_text(s, 0), &language);
+    sqlite3_finalize(s);
+    enum store_status status = STORE_OK;
+    int rc = sqlite3_prepare_v2(db, "SELECT survey, id, query FROM topics ORDER BY survey, id", -1, &s, NULL);
+    while (status == STORE_OK && (rc == SQLITE_OK || rc == SQLITE_ROW) && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *survey = (const char *)sqlite3_column_text(s, 0), *topic = (const char *)sqlite3_column_text(s, 1);
+        const char *text = (const char *)sqlite3_column_text(s, 2);
+        struct text_query *query = NULL;
+        struct text_query_error error;
+        if (text_query_parse(text, strlen(text), &query, &error) != TEXT_QUERY_OK ||
+            !text_query_stem(query, language)) {
+            char line[256];
+            snprintf(line, sizeof line, "topics: survey %.64s topic %.64s: the stored query does not parse", survey,
+                     topic);
+            report(line, arg);
+            (*differences)++;
+        } else {
+            status = verify_topic_documents(db, survey, topic, query, report, arg, differences);
+        }
+        text_query_free(query);
+    }
+    sqlite3_finalize(s);
+    if (status == STORE_OK && rc != SQLITE_DONE)
+        status = sqlite_status_of(rc);
+    return status == STORE_OK ? verify_stray_tags(db, report, arg, differences) : status;
+}
+
 enum store_status sqlite_verify(struct store *base_store, void (*report)(const char *line, void *arg), void *arg,
                                uint64_t *differences, uint64_t *responses)
 {
@@ -1014,6 +1115,8 @@ enum store_status sqlite_verify(struct store *base_store, void (*report)(const c
     }
     if (status == STORE_OK)
         status = verify_text_index(conn->db, report, arg, differences);
+    if (status == STORE_OK)
+        status = verify_topics(conn->db, report, arg, differences);
     sqlite3_exec(conn->db, "COMMIT", NULL, NULL, NULL);
     return status;
 }

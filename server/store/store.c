@@ -550,7 +550,10 @@ enum store_status store_metrics_scan(struct store_conn *conn, const struct store
     bool began = false;
 
     p.status = conn->backend->metrics_begin ? conn->backend->metrics_begin(conn, &began) : STORE_OK;
-    if (p.status == STORE_OK)
+    /* A topic has no rollups yet: its responses are read from the raw rows over the whole window. */
+    if (p.status == STORE_OK && query->topic)
+        scan_range(&p, STORE_SCAN_RAW, query->from_ms, query->to_ms);
+    else if (p.status == STORE_OK)
         scan_window(&p);
     return conn->backend->metrics_end ? conn->backend->metrics_end(conn, began, p.status) : p.status;
 }

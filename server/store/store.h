@@ -280,6 +280,7 @@ struct store_metrics_query {
     bool by_agent;              /* cells must carry their agent */
     bool by_day;                /* cells must carry their own day (group_by=day or week); otherwise a
                                  * cell may cover a whole month and carry its first day */
+    const char *topic;          /* only the responses tagged with this topic of the survey, or NULL */
 };
 
 /* Calls each() for every cell in the window. Cells of the same key may come more than once (whole
@@ -368,6 +369,41 @@ struct store_invitation_cell {
 enum store_status store_invitation_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                         void (*each)(const struct store_invitation_cell *cell, void *arg),
                                         void *arg);
+
+/* ---- topics: saved queries that tag responses (docs/search.md "Topics") ----
+ *
+ * A response is tagged with each topic of its survey whose query (text_query.h) its document
+ * (response_text.h) matches: new and edited responses in the writer's transaction, the survey's
+ * earlier ones when a topic is created or its query changes (in that PUT's transaction). Tags go
+ * with their response and with their topic. Backends without them: store_can_topics false. */
+
+#define STORE_TOPICS_MAX 50     /* per survey */
+#define STORE_TOPIC_ID_MAX 64
+
+struct store_topic_row {
+    char survey[SURVEY_ID_MAX + 1];
+    char id[STORE_TOPIC_ID_MAX + 1];
+    char *title, *query;
+    int64_t created_at, updated_at;
+    int64_t scanned, total;     /* back-fill: responses looked at, of the survey's when it started */
+    int64_t tagged;             /* responses tagged now (read only) */
+};
+
+void store_topic_row_free(struct store_topic_row *row);
+
+bool store_can_topics(const struct store *store);
+
+/* Writer only: creates or replaces the topic; when it is new or its query changed, re-tags every
+ * response of the survey (row's scanned/total are set from that). *created: it was new. */
+enum store_status store_put_topic(struct store_conn *conn, struct store_topic_row *row, bool query_changed,
+                                  bool *created);
+enum store_status store_get_topic(struct store_conn *conn, const char *survey, const char *id,
+                                  struct store_topic_row *out);
+enum store_status store_list_topics(struct store_conn *conn, const char *survey,
+                                    void (*each)(const struct store_topic_row *row, void *arg), void *arg);
+/* Writer only; STORE_NOT_FOUND when there was none. Its tags go with it. */
+enum store_status store_delete_topic(struct store_conn *conn, const char *survey, const char *id);
+enum store_status store_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
 
 /* ---- webhooks: subscriptions, the event log, and the deliveries made from it ----
  *

@@ -74,6 +74,7 @@ PROBLEM_CODES = frozenset({
     "forbidden", "conflict", "payload_too_large", "unsupported_media_type",
     "method_not_allowed", "unavailable", "idempotency_key_reused", "rate_limited",
     "invalid_query", "query_too_complex", "search_unavailable",
+    "topic_not_found", "topics_unavailable", "too_many_topics",
     "survey_not_found",
     "invalid_path", "invalid_header", "ambiguous_framing", "unsupported_transfer_coding",
     "public_url_not_configured", "email_not_configured",
@@ -905,6 +906,8 @@ class BaseAPITest(unittest.TestCase):
 # What schemas 012 and 013 (the text index, its language) add, undone: for tests that turn a
 # database back into an older version to check a migration.
 TEXT_INDEX_DOWNGRADE = (
+    # schema 014 (topics) first: it sits on top of the text index's schema.
+    "DROP TABLE response_topics", "DROP TABLE topics",
     "DROP TRIGGER responses_text_insert", "DROP TRIGGER responses_text_update_old",
     "DROP TRIGGER responses_text_update_new", "DROP TRIGGER responses_text_delete",
     "DROP TABLE response_text_index", "DROP TABLE text_pending", "DROP VIEW response_documents",

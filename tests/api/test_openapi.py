@@ -1291,7 +1291,8 @@ class LiveAPITests(BaseAPITest):
         def concrete(path, values):
             # A hosted page's link token: an unknown one (its 404 page) is the harmless probe; so
             # is an unknown webhook subscription (every /v1/webhooks write is refused or 404).
-            values = dict(values, token="nosuchtoken", webhook=uid("no-hook"), delivery=NO_DELIVERY)
+            values = dict(values, token="nosuchtoken", webhook=uid("no-hook"), delivery=NO_DELIVERY,
+                          topic="no-such-topic")
             return re.sub(r"\{([^}/]+)\}", lambda m: values[m.group(1)], path)
 
         checked = 0
@@ -1327,7 +1328,8 @@ class LiveAPITests(BaseAPITest):
     def test_routing_errors(self):
         """405 (with Allow naming exactly the documented methods) and 404 for unknown paths."""
         concrete_values = {"survey": "x", "id": "a" * 26, "customer": "c", "token": "nosuchtoken",
-                           "webhook": "no-such-hook", "delivery": NO_DELIVERY}
+                           "webhook": "no-such-hook", "delivery": NO_DELIVERY,
+                           "topic": "no-such-topic"}
         for path, item in DOC["paths"].items():
             documented = {m.upper() for m in ROUTED_METHODS if m in item}
             other = next(m for m in ("POST", "PUT", "PATCH", "DELETE", "GET") if m not in documented)
@@ -1359,7 +1361,8 @@ class LiveAPITests(BaseAPITest):
             concrete = re.sub(r"\{([^}/]+)\}", lambda m: {"survey": sid, "id": "a" * 26,
                                                            "customer": "c", "token": "nosuchtoken",
                                                            "webhook": "no-such-hook",
-                                                           "delivery": NO_DELIVERY}[m.group(1)], path)
+                                                           "delivery": NO_DELIVERY,
+                                                           "topic": "no-such-topic"}[m.group(1)], path)
             documented = {m.upper() for m in ROUTED_METHODS if m in DOC["paths"][path]}
             r = self.req("OPTIONS", concrete, headers=allowed)
             if path.startswith("/v1/surveys/{survey}"):

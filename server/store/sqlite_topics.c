@@ -1,0 +1,332 @@
+/* The SQLite backend: topics and their tags (schema/014, docs/search.md "Topics"). The tags are
+ * computed in C with text_query_eval (which agrees with FTS5's MATCH, tests/unit/test_text_query.c)
+ * on the same documents the index holds (response_documents), stemmed as the index is. */
+#include "sqlite_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text_query.h"
+
+/* The parsed topics of one survey. */
+struct survey_topics {
+    char **ids;
+    struct text_query **queries;
+    size_t n;
+};
+
+static void survey_topics_free(struct survey_topics *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->ids[i]);
+        text_query_free(t->queries[i]);
+    }
+    free(t->ids);
+    free(t->queries);
+    memset(t, 0, sizeof *t);
+}
+
+/* A stored query parsed and stemmed; NULL when it no longer parses (it did when stored: a later
+ * version's stricter rules) or out of memory. Such a topic tags nothing. */
+static struct text_query *parse_stored(const char *text, enum text_language language)
+{
+    struct text_query *q = NULL;
+    struct text_query_error error;
+    if (text_query_parse(text, strlen(text), &q, &error) != TEXT_QUERY_OK)
+        return NULL;
+    if (!text_query_stem(q, language)) {
+        text_query_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static bool topics_append(struct survey_topics *t, const char *id, struct text_query *q)
+{
+    char **ids = realloc(t->ids, (t->n + 1) * sizeof *ids);
+    if (ids == NULL)
+        return false;
+    t->ids = ids;
+    struct text_query **queries = realloc(t->queries, (t->n + 1) * sizeof *queries);
+    if (queries == NULL)
+        return false;
+    t->queries = queries;
+    if ((t->ids[t->n] = strdup(id)) == NULL)
+        return false;
+    t->queries[t->n++] = q;
+    return true;
+}
+
+static enum store_status load_topics(struct sqlite_conn *conn, const char *survey, struct survey_topics *out)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_SURVEY_TOPICS);
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, survey);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct text_query *q = parse_stored((const char *)sqlite3_column_text(s, 1), conn->text_language);
+        if (q && !topics_append(out, (const char *)sqlite3_column_text(s, 0), q)) {
+            text_query_free(q);
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sqlite_done_with(s);
+    if (rc != SQLITE_DONE)
+        survey_topics_free(out);
+    return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+static enum store_status tag(struct sqlite_conn *conn, int64_t seq, const char *survey, const char *topic)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_TAG_RESPONSE);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite_bind_text(s, 2, survey);
+    sqlite_bind_text(s, 3, topic);
+    return sqlite_run(conn, s);
+}
+
+/* Tags seq with every topic of topics its document body matches. */
+static enum store_status tag_document(struct sqlite_conn *conn, int64_t seq, const char *survey,
+                                      const struct survey_topics *topics, const char *body, size_t len)
+{
+    for (size_t i = 0; i < topics->n; i++) {
+        int hit = text_query_eval(topics->queries[i], body, len);
+        if (hit < 0)
+            return STORE_ERROR;
+        if (hit == 1) {
+            enum store_status status = tag(conn, seq, survey, topics->ids[i]);
+            if (status != STORE_OK)
+                return status;
+        }
+    }
+    return STORE_OK;
+}
+
+static enum store_status untag_response(struct sqlite_conn *conn, int64_t seq)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_UNTAG_RESPONSE);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite3_bind_int64(s, 1, seq);
+    return sqlite_run(conn, s);
+}
+
+static enum store_status any_topics(struct sqlite_conn *conn, bool *any)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_TOPICS_ANY);
+    if (s == NULL)
+        return STORE_ERROR;
+    int rc = sqlite3_step(s);
+    *any = rc == SQLITE_ROW;
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
+}
+
+/* text_pending holds, in order, a removal of the old document and an addition of the new one for
+ * every edit, an addition for every new response and a removal for every deletion: a removal drops
+ * the response's tags, an addition tags it afresh. The survey's topics are parsed once per run of
+ * rows of the same survey. */
+enum store_status sqlite_topics_tag_pending(struct sqlite_conn *conn)
+{
+    bool any;
+    enum store_status status = any_topics(conn, &any);
+    if (status != STORE_OK || !any)
+        return status;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_TOPIC_PENDING);
+    if (s == NULL)
+        return STORE_ERROR;
+    struct survey_topics topics = {0};
+    char *loaded = NULL;
+    int rc;
+    while (status == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(s, 0);
+        const char *survey = (const char *)sqlite3_column_text(s, 3);
+        if (sqlite3_column_int(s, 1) != 0 || survey == NULL) {
+            status = untag_response(conn, seq);
+            continue;
+        }
+        if (loaded == NULL || strcmp(loaded, survey) != 0) {
+            survey_topics_free(&topics);
+            free(loaded);
+            loaded = strdup(survey);
+            status = loaded ? load_topics(conn, survey, &topics) : STORE_ERROR;
+            if (status != STORE_OK)
+                break;
+        }
+        status = tag_document(conn, seq, survey, &topics, (const char *)sqlite3_column_text(s, 2),
+                              (size_t)sqlite3_column_bytes(s, 2));
+    }
+    if (status == STORE_OK && rc != SQLITE_DONE)
+        status = sqlite_status_of(rc);
+    sqlite_done_with(s);
+    survey_topics_free(&topics);
+    free(loaded);
+    return status;
+}
+
+static enum store_status count_of(struct sqlite_conn *conn, enum stmt_id id, const char *survey, int64_t *count)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, id);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, survey);
+    int rc = sqlite3_step(s);
+    *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite_done_with(s);
+    return rc == SQLITE_ROW ? STORE_OK : sqlite_status_of(rc);
+}
+
+enum store_status sqlite_count_topics(struct store_conn *base_conn, const char *survey, int64_t *count)
+{
+    return count_of((struct sqlite_conn *)base_conn, STMT_COUNT_TOPICS, survey, count);
+}
+
+/* Drops the topic's tags and tags every document of the survey that matches its query. */
+static enum store_status retag(struct sqlite_conn *conn, const struct store_topic_row *row)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_UNTAG_TOPIC);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, row->survey);
+    sqlite_bind_text(s, 2, row->id);
+    enum store_status status = sqlite_run(conn, s);
+    if (status != STORE_OK)
+        return status;
+    struct survey_topics one = {0};
+    struct text_query *q = parse_stored(row->query, conn->text_language);
+    if (q == NULL || !topics_append(&one, row->id, q)) {
+        text_query_free(q);
+        survey_topics_free(&one);
+        return STORE_ERROR;
+    }
+    if ((s = sqlite_stmt(conn, STMT_SURVEY_DOCUMENTS)) == NULL) {
+        survey_topics_free(&one);
+        return STORE_ERROR;
+    }
+    sqlite_bind_text(s, 1, row->survey);
+    int rc;
+    while (status == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        status = tag_document(conn, sqlite3_column_int64(s, 0), row->survey, &one,
+                              (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+    if (status == STORE_OK && rc != SQLITE_DONE)
+        status = sqlite_status_of(rc);
+    sqlite_done_with(s);
+    survey_topics_free(&one);
+    return status;
+}
+
+enum store_status sqlite_put_topic(struct store_conn *base_conn, struct store_topic_row *row, bool query_changed,
+                                   bool *created)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    struct store_topic_row old;
+    enum store_status status = sqlite_get_topic(base_conn, row->survey, row->id, &old);
+    if (status != STORE_OK && status != STORE_NOT_FOUND)
+        return status;
+    *created = status == STORE_NOT_FOUND;
+    if (!*created) {
+        row->created_at = old.created_at;
+        if (!query_changed)
+            row->scanned = old.scanned, row->total = old.total;
+        store_topic_row_free(&old);
+    }
+    bool backfill = *created || query_changed;
+    if (backfill) {
+        if ((status = count_of(conn, STMT_COUNT_SURVEY_RESPONSES, row->survey, &row->total)) != STORE_OK)
+            return status;
+        row->scanned = row->total;
+    }
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_PUT_TOPIC);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, row->survey);
+    sqlite_bind_text(s, 2, row->id);
+    sqlite_bind_text(s, 3, row->title);
+    sqlite_bind_text(s, 4, row->query);
+    sqlite3_bind_int64(s, 5, row->created_at);
+    sqlite3_bind_int64(s, 6, row->updated_at);
+    sqlite3_bind_int64(s, 7, row->scanned);
+    sqlite3_bind_int64(s, 8, row->total);
+    if ((status = sqlite_run(conn, s)) != STORE_OK)
+        return status;
+    return backfill ? retag(conn, row) : STORE_OK;
+}
+
+static enum store_status read_topic(sqlite3_stmt *s, struct store_topic_row *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->survey, sizeof out->survey, "%s", (const char *)sqlite3_column_text(s, 0));
+    snprintf(out->id, sizeof out->id, "%s", (const char *)sqlite3_column_text(s, 1));
+    out->title = strdup((const char *)sqlite3_column_text(s, 2));
+    out->query = strdup((const char *)sqlite3_column_text(s, 3));
+    out->created_at = sqlite3_column_int64(s, 4);
+    out->updated_at = sqlite3_column_int64(s, 5);
+    out->scanned = sqlite3_column_int64(s, 6);
+    out->total = sqlite3_column_int64(s, 7);
+    out->tagged = sqlite3_column_int64(s, 8);
+    if (out->title == NULL || out->query == NULL) {
+        store_topic_row_free(out);
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+enum store_status sqlite_get_topic(struct store_conn *base_conn, const char *survey, const char *id,
+                                   struct store_topic_row *out)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_GET_TOPIC);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, survey);
+    sqlite_bind_text(s, 2, id);
+    int rc = sqlite3_step(s);
+    enum store_status status =
+        rc == SQLITE_ROW ? read_topic(s, out) : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_status_of(rc);
+    sqlite_done_with(s);
+    return status;
+}
+
+enum store_status sqlite_list_topics(struct store_conn *base_conn, const char *survey,
+                                     void (*each)(const struct store_topic_row *row, void *arg), void *arg)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_LIST_TOPICS);
+    enum store_status status = STORE_OK;
+    int rc;
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, survey);
+    while (status == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_topic_row row;
+        if ((status = read_topic(s, &row)) == STORE_OK) {
+            each(&row, arg);
+            store_topic_row_free(&row);
+        }
+    }
+    if (status == STORE_OK && rc != SQLITE_DONE)
+        status = sqlite_status_of(rc);
+    sqlite_done_with(s);
+    return status;
+}
+
+enum store_status sqlite_delete_topic(struct store_conn *base_conn, const char *survey, const char *id)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_DELETE_TOPIC);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, survey);
+    sqlite_bind_text(s, 2, id);
+    /* Its tags go by the foreign key (ON DELETE CASCADE), in the same statement. */
+    enum store_status status = sqlite_run(conn, s);
+    if (status == STORE_OK && sqlite3_changes(conn->db) == 0)
+        status = STORE_NOT_FOUND;
+    return status;
+}

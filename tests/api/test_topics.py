@@ -1,0 +1,390 @@
+"""Topics (issue 18, docs/search.md "Topics"): saved queries that tag a survey's responses, and the
+metrics' topic= filter. Checked against a model written here: its own tokenizer, query parser and
+evaluator, and its own NPS and CSAT figures (README "Metrics: formulas and conventions") over the
+responses the model says match. Tags follow ingest, edits, deletions, erasure, a survey's deletion
+and a query's change; every bad input is a problem with a stable code. Responses carry fixed
+submitted_at dates and every metrics call an explicit from/to window.
+"""
+
+import math
+import random
+import re
+import unicodedata
+import unittest
+import urllib.parse
+from decimal import ROUND_HALF_UP, Decimal
+
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, is_postgres, run_cli,
+                     skip_unless_sqlite, sqlite_execute, uid)
+
+DEFINITION = {
+    "title": "Topics",
+    "questions": [
+        {"id": "rec", "type": "nps"},
+        {"id": "sat", "type": "csat", "scale": 5},
+        {"id": "why", "type": "text"},
+        {"id": "via", "type": "choice", "options": ["web", "phone"], "allow_other": True},
+    ],
+}
+
+WORDS = ["refund", "Refunds", "money", "back", "late", "LATE", "slow", "delivery", "undelivered",
+         "Crème", "creme", "e-mail", "email", "paypal", "agent", "rude", "great", "über", "3.5"]
+
+TOPICS = {
+    "refunds": "refund* OR \"money back\"",
+    "late-delivery": "(late OR slow) deliv*",
+    "dessert": "creme NOT paypal",
+    "contact": "e-mail OR email OR agent",
+    "nothing": "kumquat",
+}
+
+FROM, TO = "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"
+
+
+# ---- the model ----
+
+def fold(token):
+    decomposed = unicodedata.normalize("NFKD", token.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokens(text):
+    return [fold(t) for t in re.findall(r"[^\W_]+", text)]
+
+
+def parse(query):
+    """("term", [tokens], prefix) | ("and", [children], [excluded]) | ("or", [children])."""
+    lexemes = re.findall(r'"[^"]*"|\(|\)|[^\s()"]+', query)
+    at = [0]
+
+    def peek():
+        return lexemes[at[0]] if at[0] < len(lexemes) else None
+
+    def take():
+        at[0] += 1
+        return lexemes[at[0] - 1]
+
+    def alternatives():
+        out = [conjunction()]
+        while peek() == "OR":
+            take()
+            out.append(conjunction())
+        return out[0] if len(out) == 1 else ("or", out)
+
+    def conjunction():
+        children, excluded = [], []
+        while peek() not in (None, ")", "OR"):
+            if peek() == "AND":
+                take()
+                continue
+            negated = peek() == "NOT"
+            if negated:
+                take()
+            lexeme = take()
+            if lexeme == "(":
+                node = alternatives()
+                take()
+            elif lexeme.startswith('"'):
+                node = ("term", tokens(lexeme[1:-1]), False)
+            else:
+                node = ("term", tokens(lexeme.rstrip("*")), lexeme.endswith("*"))
+            (excluded if negated else children).append(node)
+        return ("and", children, excluded)
+
+    return alternatives()
+
+
+def evaluate(node, toks):
+    if node[0] == "term":
+        want, prefix = node[1], node[2]
+        for i in range(len(toks) - len(want) + 1):
+            if all(toks[i + k] == want[k] for k in range(len(want) - 1)):
+                last = toks[i + len(want) - 1]
+                if last.startswith(want[-1]) if prefix else last == want[-1]:
+                    return True
+        return False
+    if node[0] == "or":
+        return any(evaluate(c, toks) for c in node[1])
+    return all(evaluate(c, toks) for c in node[1]) and not any(evaluate(c, toks) for c in node[2])
+
+
+def document(answers):
+    parts = []
+    if isinstance(answers.get("why"), str):
+        parts.append(answers["why"])
+    if isinstance(answers.get("via"), dict):
+        parts.append(answers["via"]["other"])
+    return "\n".join(parts)
+
+
+def matches(query, answers):
+    return evaluate(parse(query), tokens(document(answers)))
+
+
+def r2(x):
+    return float(Decimal(repr(float(x))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def expected_nps(values):
+    n = len(values)
+    P = sum(1 for v in values if v >= 9)
+    D = sum(1 for v in values if v <= 6)
+    out = {"answered": n, "promoters": P, "detractors": D}
+    if n:
+        score = 100.0 * (P - D) / n
+        p, d = P / n, D / n
+        moe = 196.0 * math.sqrt(max(0.0, p + d - (p - d) ** 2) / n)
+        out.update(score=r2(score), margin_of_error=r2(moe),
+                   ci95=[r2(max(-100.0, score - moe)), r2(min(100.0, score + moe))])
+    return out
+
+
+def expected_csat(values):
+    n = len(values)
+    s = sum(1 for v in values if v >= 4)
+    out = {"answered": n, "satisfied": s}
+    if n:
+        z = 1.959964
+        p = s / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        out.update(score=r2(100.0 * p), ci95=[r2(100 * max(0.0, centre - half)), r2(100 * min(1.0, centre + half))])
+    return out
+
+
+class ModelTests(unittest.TestCase):
+    """The model on cases docs/search.md spells out: a wrong model would pass anything."""
+
+    def test_model(self):
+        self.assertTrue(matches("refund*", {"why": "Refunds please"}))
+        self.assertTrue(matches('"money back"', {"why": "my Money-back"}))
+        self.assertFalse(matches('"money back"', {"why": "back money"}))
+        self.assertTrue(matches("creme NOT paypal", {"why": "Crème"}))
+        self.assertFalse(matches("creme NOT paypal", {"why": "creme", "via": {"other": "PayPal"}}))
+        self.assertTrue(matches("(late OR slow) deliv*", {"why": "slow", "via": {"other": "delivery"}}))
+        self.assertFalse(matches("deliv*", {"why": "undelivered"}))
+        self.assertEqual(expected_nps([10, 9, 5, 7])["score"], 25.0)
+
+
+def random_answers(rng):
+    answers = {"rec": rng.randrange(11), "sat": rng.randrange(1, 6)}
+    if rng.random() < 0.85:
+        answers["why"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 6)))
+    if rng.random() < 0.3:
+        answers["via"] = {"other": rng.choice(WORDS)}
+    if rng.random() < 0.1:
+        del answers["rec"]
+    return answers
+
+
+def qs(**params):
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+
+
+class TopicsBase(BaseAPITest):
+
+    def topic_path(self, sid, topic=None):
+        return "/v1/surveys/%s/topics" % sid + ("/" + topic if topic else "")
+
+    def put_topic(self, sid, topic, query, title=None, expect=(200, 201)):
+        r = self.req("PUT", self.topic_path(sid, topic), {"title": title or topic.title(), "query": query},
+                     token=ADMIN_TOKEN)
+        self.assertIn(r.status, expect, r.body[:400])
+        return r
+
+    def post_at(self, sid, answers, day):
+        body = {"answers": answers, "submitted_at": "2026-03-%02dT12:00:00Z" % day}
+        return self.post_ok(sid, body).json["id"]
+
+    def metrics(self, sid, **params):
+        r = self.req("GET", "/v1/surveys/%s/metrics?" % sid + qs(**params), token=READ_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:400])
+        return r.json
+
+    def topic_done(self, sid, topic):
+        """The topic as reported once its back-fill says done (it is done in its PUT's transaction
+        on SQLite: the first read already says so; never a sleep)."""
+        r = self.req("GET", self.topic_path(sid, topic), token=READ_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(r.json["backfill"]["state"], "done", r.json)
+        return r.json
+
+
+@unittest.skipIf(is_postgres(), "PostgreSQL answers topics with 501 topics_unavailable (PostgresTopicsTests)")
+class TopicsTests(TopicsBase):
+
+    def check_against_model(self, sid, rows):
+        """rows: response id -> answers. Every topic's count and its metrics agree with the model."""
+        for topic, query in TOPICS.items():
+            tagged = [a for a in rows.values() if matches(query, a)]
+            got = self.topic_done(sid, topic)
+            self.assertEqual(got["responses"], len(tagged), topic)
+            m = self.metrics(sid, topic=topic, **{"from": FROM, "to": TO})
+            self.assertEqual(m["filters"], {"topic": topic})
+            self.assertEqual(m["responses"], len(tagged), topic)
+            rec = m["questions"]["rec"]
+            for k, v in expected_nps([a["rec"] for a in tagged if "rec" in a]).items():
+                self.assertEqual(rec[k], v, (topic, k))
+            sat = m["questions"]["sat"]
+            for k, v in expected_csat([a["sat"] for a in tagged]).items():
+                self.assertEqual(sat[k], v, (topic, k))
+
+    def test_tags_and_metrics_follow_the_model(self):
+        rng = random.Random(1807)
+        sid = self.new_survey(DEFINITION, prefix="topics")
+        rows = {}
+        # Before the topics exist: tagged by the back-fill of their PUT.
+        for i in range(120):
+            a = random_answers(rng)
+            rows[self.post_at(sid, a, 1 + i % 28)] = a
+        for topic, query in TOPICS.items():
+            r = self.put_topic(sid, topic, query, expect=(201,))
+            self.assertEqual(r.headers.get("Location"), self.topic_path(sid, topic))
+            self.assertEqual(r.json["backfill"], {"state": "done", "scanned": 120, "total": 120})
+        self.check_against_model(sid, rows)
+        # After: tagged as they are stored.
+        for i in range(80):
+            a = random_answers(rng)
+            rows[self.post_at(sid, a, 1 + i % 28)] = a
+        self.check_against_model(sid, rows)
+        # A response outside the window counts in no window's figures but is tagged.
+        self.post_at(sid, {"rec": 10, "why": "refund"}, 31)
+        m = self.metrics(sid, topic="refunds", **{"from": FROM, "to": "2026-03-31T00:00:00Z"})
+        self.assertEqual(m["responses"], sum(1 for a in rows.values() if matches(TOPICS["refunds"], a)))
+
+    def test_crud_and_list(self):
+        sid = self.new_survey(DEFINITION, prefix="crud")
+        self.post_at(sid, {"rec": 3, "why": "late delivery"}, 2)
+        r = self.put_topic(sid, "late", "late deliv*", title="Late deliveries", expect=(201,))
+        created = r.json
+        self.assertEqual(set(created), {"id", "survey", "title", "query", "responses", "created_at",
+                                        "updated_at", "backfill"})
+        self.assertEqual((created["id"], created["survey"], created["title"], created["query"],
+                          created["responses"]), ("late", sid, "Late deliveries", "late deliv*", 1))
+        # Replaced: 200, created_at kept, the new query re-tags from scratch.
+        r = self.put_topic(sid, "late", "slow", title="Slow", expect=(200,))
+        self.assertEqual(r.json["created_at"], created["created_at"])
+        self.assertEqual((r.json["title"], r.json["query"], r.json["responses"]), ("Slow", "slow", 0))
+        self.put_topic(sid, "another", "refund", expect=(201,))
+        listed = self.req("GET", self.topic_path(sid), token=READ_TOKEN)
+        self.assertEqual(listed.status, 200)
+        self.assertEqual([t["id"] for t in listed.json["topics"]], ["another", "late"])
+        self.assertEqual(self.req("DELETE", self.topic_path(sid, "late"), token=ADMIN_TOKEN).status, 204)
+        self.assertProblem(self.req("GET", self.topic_path(sid, "late"), token=READ_TOKEN), 404, "topic_not_found")
+        self.assertProblem(self.req("DELETE", self.topic_path(sid, "late"), token=ADMIN_TOKEN),
+                           404, "topic_not_found")
+        self.assertProblem(self.req("GET", "/v1/surveys/%s/metrics?topic=late" % sid, token=READ_TOKEN),
+                           404, "topic_not_found")
+
+    def test_edits_deletions_erasure_and_survey_deletion(self):
+        sid = self.new_survey(DEFINITION, prefix="changes")
+        self.put_topic(sid, "fruit", "kumquat OR rambutan", expect=(201,))
+        customer = uid("erased")
+        a = self.post_at(sid, {"rec": 9, "why": "kumquat arrived"}, 3)
+        b = self.post_at(sid, {"rec": 2, "why": "fine", "via": {"other": "rambutan"}}, 3)
+        self.post_ok(sid, {"answers": {"rec": 5, "why": "kumquat"}, "customer": customer,
+                           "submitted_at": "2026-03-04T12:00:00Z"})
+        count = lambda: self.topic_done(sid, "fruit")["responses"]
+        self.assertEqual(count(), 3)
+        # An edit re-evaluates: the comment no longer matches.
+        r = self.req("PATCH", "/v1/responses/" + a, {"answers": {"why": "durian now"}}, token=INGEST_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(count(), 2)
+        m = self.metrics(sid, topic="fruit", **{"from": FROM, "to": TO})
+        self.assertEqual(m["questions"]["rec"]["detractors"], 2)
+        self.assertEqual(self.req("DELETE", "/v1/responses/" + b, token=ADMIN_TOKEN).status, 204)
+        self.assertEqual(count(), 1)
+        r = self.req("DELETE", "/v1/customers/" + customer, token=ADMIN_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        self.assertEqual(count(), 0)
+        # A survey deleted and made again has no topics.
+        self.assertEqual(self.req("DELETE", "/v1/surveys/" + sid, token=ADMIN_TOKEN).status, 204)
+        self.put_survey(sid, DEFINITION)
+        self.assertEqual(self.req("GET", self.topic_path(sid), token=READ_TOKEN).json["topics"], [])
+
+    def test_topics_survive_a_restart_and_keep_tagging(self):
+        sid = self.new_survey(DEFINITION, prefix="restart")
+        self.post_at(sid, {"rec": 1, "why": "refund"}, 5)
+        self.put_topic(sid, "refunds", "refund", expect=(201,))
+        self.daemon.restart()
+        self.post_at(sid, {"rec": 1, "why": "refund again"}, 6)
+        self.assertEqual(self.topic_done(sid, "refunds")["responses"], 2)
+
+    def test_errors(self):
+        sid = self.new_survey(DEFINITION, prefix="errors")
+        path = self.topic_path(sid, "t")
+        r = self.req("PUT", path, {"title": "T", "query": "refund OR"}, token=ADMIN_TOKEN)
+        self.assertProblem(r, 422, "invalid_query")
+        self.assertEqual((r.json["parameter"], r.json["position"]), ("query", 7))
+        r = self.req("PUT", path, {"title": "T", "query": " OR ".join("w%d" % i for i in range(40))},
+                     token=ADMIN_TOKEN)
+        self.assertProblem(r, 422, "query_too_complex")
+        self.assertEqual(r.json["parameter"], "query")
+        self.assertProblem(self.req("PUT", path, {"title": "T"}, token=ADMIN_TOKEN), 422, "validation_failed")
+        self.assertProblem(self.req("PUT", path, {"title": "", "query": "a"}, token=ADMIN_TOKEN),
+                           422, "validation_failed")
+        self.assertProblem(self.req("PUT", path, {"title": "T", "query": "a", "x": 1}, token=ADMIN_TOKEN),
+                           422, "validation_failed")
+        self.assertProblem(self.req("PUT", self.topic_path(sid, "Bad!"), {"title": "T", "query": "a"},
+                                    token=ADMIN_TOKEN), 422, "validation_failed")
+        self.assertProblem(self.req("PUT", self.topic_path("no-such-survey", "t"), {"title": "T", "query": "a"},
+                                    token=ADMIN_TOKEN), 404, "survey_not_found")
+        self.assertProblem(self.req("GET", self.topic_path("no-such-survey"), token=READ_TOKEN),
+                           404, "survey_not_found")
+        self.assertProblem(self.req("PUT", path, {"title": "T", "query": "a"}, token=READ_TOKEN), 403, "forbidden")
+        self.assertProblem(self.req("DELETE", path, token=INGEST_TOKEN), 403, "forbidden")
+        self.assertProblem(self.req("GET", "/v1/surveys/%s/metrics?topic=Bad!" % sid, token=READ_TOKEN),
+                           422, "validation_failed")
+        # At most 50 per survey; replacing one is still allowed at the cap.
+        for i in range(50):
+            self.put_topic(sid, "t%02d" % i, "w%d" % i, expect=(201,))
+        self.assertProblem(self.req("PUT", self.topic_path(sid, "one-more"), {"title": "T", "query": "a"},
+                                    token=ADMIN_TOKEN), 422, "too_many_topics")
+        self.put_topic(sid, "t00", "other", expect=(200,))
+
+
+@skip_unless_sqlite("surveyd verify reads SQLite's tags; PostgreSQL has no topics yet")
+class TopicsVerifyTests(TopicsBase):
+
+    def verify(self):
+        p = run_cli(["verify", "--data-dir", self.daemon.data_dir], timeout=60)
+        return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+    def test_verify_recomputes_the_tags(self):
+        sid = self.new_survey(DEFINITION, prefix="verify")
+        self.post_at(sid, {"rec": 9, "why": "refund please"}, 7)
+        plain = self.post_at(sid, {"rec": 9, "why": "all good"}, 7)
+        self.put_topic(sid, "refunds", "refund", expect=(201,))
+        self.daemon.stop()
+        try:
+            code, out = self.verify()
+            self.assertEqual(code, 0, out)
+            # A tag lost, and one given to a response that does not match.
+            sqlite_execute(self.daemon.db_path, "DELETE FROM response_topics WHERE survey = ?", (sid,))
+            added = sqlite_execute(self.daemon.db_path,
+                                   "INSERT INTO response_topics (seq, survey, topic)"
+                                   " SELECT seq, survey, 'refunds' FROM responses WHERE id = ?", (plain,))
+            self.assertEqual(added, 1)
+            code, out = self.verify()
+            self.assertEqual(code, 1, out)
+            self.assertRegex(out, r"topics: survey %s topic refunds: response seq \d+ matches but is not tagged" % sid)
+            self.assertRegex(out, r"topics: survey %s topic refunds: response seq \d+ is tagged but does not match"
+                             % sid)
+        finally:
+            self.daemon.start()
+
+
+@unittest.skipUnless(is_postgres(), "SQLite has topics (TopicsTests)")
+class PostgresTopicsTests(TopicsBase):
+
+    def test_topics_are_not_available_yet(self):
+        sid = self.new_survey(DEFINITION, prefix="pg")
+        self.assertProblem(self.req("PUT", self.topic_path(sid, "t"), {"title": "T", "query": "a"},
+                                    token=ADMIN_TOKEN), 501, "topics_unavailable")
+        self.assertProblem(self.req("GET", self.topic_path(sid), token=READ_TOKEN), 501, "topics_unavailable")
+        self.assertProblem(self.req("GET", "/v1/surveys/%s/metrics?topic=t" % sid, token=READ_TOKEN),
+                           501, "topics_unavailable")
+
+
+if __name__ == "__main__":
+    unittest.main()
