@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, POSTGRES, READ, api, assertNoAxeViolations, eventually, launchBrowser, startDaemon } from './lib.mjs';
+import { ARTIFACTS, POSTGRES, READ, api, assertNoAxeViolations, eventually, launchBrowser, nps, startDaemon } from './lib.mjs';
 
 const from = '2026-10-01';
 const last = '2026-10-31';
@@ -37,6 +37,29 @@ function textsOf(r) {
   return out;
 }
 const newestFirst = (list) => [...list].sort((a, b) => (b.submitted_at.localeCompare(a.submitted_at)) || (b.id.localeCompare(a.id)));
+
+// Topics and the model of their tagging: a query word matches a folded token (a trailing * any token
+// it begins), a phrase consecutive tokens of the response's document, OR either side.
+const TOPICS = [
+  { id: 'refunds', title: 'Refunds', query: 'refund', match: (ws) => ws.includes('refund') },
+  { id: 'parcels', title: 'Parcels and couriers', query: 'parcel OR courier', match: (ws) => ws.includes('parcel') || ws.includes('courier') },
+  { id: 'lost', title: 'Lost parcels', query: '"lost parcel"', match: (ws) => ws.some((w, i) => w === 'lost' && ws[i + 1] === 'parcel') },
+  { id: 'agents', title: 'Agents', query: 'agent*', match: (ws) => ws.some((w) => w.startsWith('agent')) },
+  // Only detractors write "carrier pigeon" in the seed: a significant difference.
+  { id: 'pigeons', title: 'Carrier pigeons', query: 'pigeon', match: (ws) => ws.includes('pigeon') },
+];
+
+// Two-sided p of a standard normal z, by Simpson's rule over the density (not the page's erfc).
+function twoSidedP(z) {
+  const a = Math.abs(z), steps = 2000, hstep = a / steps;
+  let sum = 0;
+  for (let i = 0; i <= steps; i++) {
+    const x = i * hstep, f = Math.exp(-x * x / 2) / Math.sqrt(2 * Math.PI);
+    sum += f * (i === 0 || i === steps ? 1 : i % 2 ? 4 : 2);
+  }
+  return 2 * (0.5 - (sum * hstep) / 3);
+}
+const two = (x) => (Math.round(x * 100) / 100).toFixed(2);
 
 function comments(backend) {
   let daemon, browser, context, page, searchable;
@@ -185,6 +208,48 @@ function comments(backend) {
     await eventually(async () => page.evaluate(() => document.getElementById('footer').textContent !== ''), { what: 'a drawn page' });
     assert.equal(await page.evaluate(() => document.getElementById('topic-views').hidden), true);
     assert.equal(await page.getByTestId('topics').locator('tr').count(), 0);
+  });
+
+  test('topics: each topic\'s responses, NPS with CI, detractors vs promoters and the test, against a model of the seed', async () => {
+    for (const t of TOPICS) {
+      const r = await api(daemon.base, 'PUT', `/v1/surveys/voice/topics/${t.id}`, { body: { title: t.title, query: t.query } });
+      if (backend === 'sqlite') assert.equal(r.status, 201, JSON.stringify(r.body));
+      else assert.ok([201, 501].includes(r.status), JSON.stringify(r.body));
+    }
+    const topical = (await api(daemon.base, 'GET', '/v1/surveys/voice/topics', { token: READ })).status === 200;
+    await page.reload();
+    await eventually(async () => page.evaluate(() => document.getElementById('footer').textContent !== ''), { what: 'a drawn page' });
+    if (!topical) {
+      assert.equal(await page.evaluate(() => document.getElementById('topic-views').hidden), true, 'no topic card without topics');
+      return;
+    }
+    const all = seeded.filter((r) => typeof r.answers.rec === 'number');
+    const D = all.filter((r) => r.answers.rec <= 6).length, P = all.filter((r) => r.answers.rec >= 9).length;
+    const want = TOPICS.map((t) => {
+      const tagged = seeded.filter((r) => t.match(textsOf(r).flatMap(([, x]) => words(x))));
+      const score = nps(tagged.map((r) => r.answers.rec));
+      const kd = tagged.filter((r) => r.answers.rec <= 6).length, kp = tagged.filter((r) => r.answers.rec >= 9).length;
+      const pooled = (kd + kp) / (D + P);
+      const z = (kd / D - kp / P) / Math.sqrt(pooled * (1 - pooled) * (1 / D + 1 / P));
+      const p = twoSidedP(z);
+      return {
+        id: t.id, title: t.title, sub: t.query, n: tagged.length,
+        nps: two(score.score), ci: `${two(score.ci[0])} to ${two(score.ci[1])}`,
+        shares: `${(100 * kd / D).toFixed(1)}% vs ${(100 * kp / P).toFixed(1)}%`,
+        test: (p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`) + (p < 0.05 ? ' ✱ significant' : ''),
+      };
+    }).sort((a, b) => b.n - a.n || (a.id < b.id ? -1 : 1));
+    assert.ok(want.some((w) => /significant/.test(w.test)) && want.some((w) => !/significant/.test(w.test)), JSON.stringify(want));
+    await eventually(async () => (await page.getByTestId('topics').locator('tbody tr').count()) === TOPICS.length, { what: 'the topic rows' });
+    const got = await page.getByTestId('topics').locator('tbody tr').evaluateAll((trs) => trs.map((tr) => {
+      const td = [...tr.querySelectorAll('td')], sub = (c) => c.querySelector('.sub')?.textContent;
+      return {
+        id: tr.dataset.topic, title: td[0].firstChild.textContent, sub: sub(td[0]), n: Number(td[1].textContent.replace(/,/g, '')),
+        nps: td[2].firstChild.textContent, ci: sub(td[2]), shares: td[3].firstChild.textContent, test: sub(td[3]),
+      };
+    }));
+    assert.deepEqual(got, want);
+    await assertNoAxeViolations(page, 'the topic table');
   });
 
   test('a survey without an NPS question: no detractor views (nor their requests), search at full width', async () => {
