@@ -249,6 +249,7 @@ function comments(backend) {
       };
     }));
     assert.deepEqual(got, want);
+    assert.equal(await page.getByTestId('topics').locator('table').isVisible(), true, 'the topic table is shown');
     await assertNoAxeViolations(page, 'the topic table');
   });
 
