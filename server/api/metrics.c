@@ -18,6 +18,7 @@
 #include "query.h"
 #include "scoring.h"
 #include "timefmt.h"
+#include "topic_spec.h"
 #include "topics.h"
 
 #define MS_PER_DAY INT64_C(86400000)
@@ -768,6 +769,69 @@ static void add_time_or_null(cJSON *object, const char *name, bool present, int6
         cJSON_AddNullToObject(object, name);
 }
 
+/* ---- topic=: the topic among detractors vs among promoters ---- */
+
+static void nps_segments(const struct layout *layout, const struct group *group, int question, uint64_t *detractors,
+                         uint64_t *promoters)
+{
+    const uint64_t *buckets = group->counts + layout->offset[question];
+    *detractors = *promoters = 0;
+    for (int v = 0; v <= 6; v++)
+        *detractors += buckets[v];
+    *promoters = buckets[9] + buckets[10];
+}
+
+static void add_share(cJSON *object, const char *name, uint64_t k, uint64_t n)
+{
+    cJSON *share = cJSON_AddObjectToObject(object, name);
+    add_count(share, "tagged", k);
+    add_count(share, "of", n);
+    if (n > 0)
+        oom_add_item(share, "pct", cents(scoring_round2(100.0 * (double)k / (double)n)));
+    else
+        cJSON_AddNullToObject(share, "pct");
+}
+
+/* "topic": for the survey's first nps question, the topic's share among the window's detractors and
+ * among its promoters (every response of the window, the other filters applied, not only the
+ * topic's), with a pooled two-proportion z-test (topic_spec.h; README "Metrics: formulas"). */
+static enum store_status add_topic_block(struct store_conn *conn, const struct survey *survey, const struct query *q,
+                                         const struct layout *layout, const struct tally *tagged, cJSON *reply)
+{
+    int question = -1;
+    for (int i = 0; i < survey->question_count && question < 0; i++)
+        if (survey->questions[i].type == QUESTION_NPS)
+            question = i;
+    if (question < 0)
+        return STORE_OK;
+    struct query everyone_query = *q;
+    everyone_query.topic = NULL;
+    struct tally everyone;
+    if (!tally_init(&everyone, layout, GROUP_NONE, 0, 0))
+        return STORE_ERROR;
+    enum store_status status = scan_window(conn, survey, &everyone_query, q->from_ms, q->to_ms, &everyone);
+    if (status == STORE_OK) {
+        uint64_t k1, k2, n1, n2;
+        nps_segments(layout, &tagged->total, question, &k1, &k2);
+        nps_segments(layout, &everyone.total, question, &n1, &n2);
+        cJSON *block = cJSON_AddObjectToObject(reply, "topic");
+        cJSON_AddStringToObject(block, "id", q->topic);
+        cJSON_AddStringToObject(block, "question", survey->questions[question].id);
+        add_share(block, "detractors", k1, n1);
+        add_share(block, "promoters", k2, n2);
+        double z, p_value;
+        if (topic_z_test((int64_t)k1, (int64_t)n1, (int64_t)k2, (int64_t)n2, &z, &p_value)) {
+            oom_add_item(block, "z", cents(scoring_round2(z)));
+            cJSON_AddNumberToObject(block, "p_value", round(p_value * 1e4) / 1e4);
+        } else {
+            cJSON_AddNullToObject(block, "z");
+            cJSON_AddNullToObject(block, "p_value");
+        }
+    }
+    tally_free(&everyone);
+    return status;
+}
+
 static enum store_status compute(struct store_conn *conn, const struct survey *survey, const struct query *asked,
                                  char **body)
 {
@@ -826,6 +890,10 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
     add_invitation_block(reply, &current.total.invitations);
     if (q->group_by != GROUP_NONE)
         oom_add_item(reply, "groups", render_groups(&current));
+    if (q->topic && (status = add_topic_block(conn, survey, q, &layout, &current, reply)) != STORE_OK) {
+        cJSON_Delete(reply);
+        goto done;
+    }
     *body = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
 done:

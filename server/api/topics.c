@@ -9,9 +9,8 @@
 #include "oom.h"
 #include "text_query.h"
 #include "timefmt.h"
+#include "topic_spec.h"
 #include "validate.h"
-
-#define TITLE_MAX 200   /* code points are not counted: bytes, as other titles */
 
 static void reply_topic_not_found(struct http_request *req, const char *survey, const char *id)
 {
@@ -190,7 +189,7 @@ static enum store_status apply_put(struct store_conn *conn, struct writer_job *w
     int64_t count;
     if (!exists && (status = store_count_topics(conn, put->job.survey, &count)) != STORE_OK)
         return status;
-    if (!exists && count >= STORE_TOPICS_MAX) {
+    if (!exists && count >= TOPICS_PER_SURVEY_MAX) {
         put->too_many = true;
         return STORE_CONFLICT;
     }
@@ -224,59 +223,38 @@ static void reply_bad_query(struct http_request *req, enum text_query_status sta
     http_reply_problem(req, 422, error->code, detail, extra);
 }
 
-static bool string_field(const cJSON *body, const char *name, size_t max, struct validate_errors *errors,
-                         const char **out)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, name);
-    *out = NULL;
-    if (!cJSON_IsString(item) || item->valuestring[0] == '\0' || strlen(item->valuestring) > max) {
-        validate_error(errors, name, "required: a non-empty string of at most %zu bytes", max);
-        return false;
-    }
-    *out = item->valuestring;
-    return true;
-}
-
-/* {"title": "...", "query": "..."}: false when a reply was queued. */
+/* {"title": "...", "query": "..."} (topic_spec.h): false when a reply was queued. */
 static bool parse_put(struct http_request *req, struct topic_job *put)
 {
     cJSON *body = api_parse_body(req, false);
     if (body == NULL)
         return false;
     struct validate_errors errors;
+    struct text_query_error query_error;
+    struct topic_spec spec;
     validate_errors_init(&errors);
-    const char *title = NULL, *query = NULL;
-    if (!cJSON_IsObject(body)) {
-        validate_error(&errors, "", "the body must be a JSON object such as {\"title\": \"Refunds\", \"query\": \"refund*\"}");
-    } else {
-        for (const cJSON *item = body->child; item; item = item->next)
-            if (strcmp(item->string, "title") != 0 && strcmp(item->string, "query") != 0)
-                validate_error(&errors, item->string, "unknown field");
-        string_field(body, "title", TITLE_MAX, &errors, &title);
-        string_field(body, "query", TEXT_QUERY_MAX_BYTES, &errors, &query);
-    }
-    bool ok = errors.count == 0;
-    if (!ok) {
-        api_reply_invalid(req, &errors);
-        cJSON_Delete(body);
-        return false;
-    }
-    struct text_query *parsed = NULL;
-    struct text_query_error error;
-    enum text_query_status status = text_query_parse(query, strlen(query), &parsed, &error);
-    text_query_free(parsed);
-    if (status != TEXT_QUERY_OK) {
-        reply_bad_query(req, status, &error);
-        cJSON_Delete(body);
-        return false;
-    }
-    put->title = strdup(title);
-    put->query = strdup(query);
+    enum topic_spec_status status = topic_spec_parse(body, &spec, &errors, &query_error);
     cJSON_Delete(body);
-    if (put->title == NULL || put->query == NULL) {
+    if (status != TOPIC_SPEC_INVALID)
+        validate_errors_free(&errors);
+    switch (status) {
+    case TOPIC_SPEC_OK:
+        break;
+    case TOPIC_SPEC_INVALID:
+        api_reply_invalid(req, &errors);
+        return false;
+    case TOPIC_SPEC_BAD_QUERY:
+        reply_bad_query(req, TEXT_QUERY_INVALID, &query_error);
+        return false;
+    case TOPIC_SPEC_NO_MEMORY:
         http_reply_out_of_memory(req);
         return false;
     }
+    /* The job keeps the texts; the parsed tree is parsed again where it is used (stemmed there). */
+    put->title = spec.title;
+    put->query = spec.query;
+    spec.title = spec.query = NULL;
+    topic_spec_free(&spec);
     return true;
 }
 
@@ -286,7 +264,7 @@ static enum http_next finish_put(struct http_request *req, struct topic_job *put
         api_reply_survey_error(req, put->job.survey, STORE_NOT_FOUND);
     } else if (put->too_many) {
         char detail[160];
-        snprintf(detail, sizeof detail, "a survey has at most %d topics: delete one first", STORE_TOPICS_MAX);
+        snprintf(detail, sizeof detail, "a survey has at most %d topics: delete one first", TOPICS_PER_SURVEY_MAX);
         http_reply_problem(req, 422, "too_many_topics", detail, NULL);
     } else if (put->job.job.status != STORE_OK) {
         api_reply_store_error(req, put->job.job.status);

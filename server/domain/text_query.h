@@ -116,12 +116,6 @@ struct text_query_match {
 bool text_query_matches(const struct text_query *query, const char *text, size_t len,
                         struct text_query_match **out, size_t *count);
 
-/* Does text[0..len) match the whole query, as the index's MATCH would for a row holding it (words,
- * prefixes and phrases as text_query_matches finds them; AND, OR, and NOT excluding)? Topics tag
- * responses with it in the writer's transaction (docs/search.md "Topics"). 1 yes, 0 no, -1 out of
- * memory. */
-int text_query_eval(const struct text_query *query, const char *text, size_t len);
-
 struct text_query_snippet {
     char *text;                             /* malloc'd, NUL-terminated; no markup */
     size_t length;                          /* bytes */

@@ -139,6 +139,25 @@ def expected_nps(values):
     return out
 
 
+def expected_topic_block(topic, tagged, everyone):
+    """The topic's share among detractors vs among promoters, with the pooled two-proportion z-test
+    (README "Metrics: formulas and conventions")."""
+    k1 = sum(1 for a in tagged if a.get("rec", 7) <= 6)
+    n1 = sum(1 for a in everyone if a.get("rec", 7) <= 6)
+    k2 = sum(1 for a in tagged if a.get("rec", 0) >= 9)
+    n2 = sum(1 for a in everyone if a.get("rec", 0) >= 9)
+    share = lambda k, n: {"tagged": k, "of": n, "pct": r2(100.0 * k / n) if n else None}
+    out = {"id": topic, "question": "rec", "detractors": share(k1, n1), "promoters": share(k2, n2),
+           "z": None, "p_value": None}
+    if n1 and n2:
+        pooled = (k1 + k2) / (n1 + n2)
+        if 0 < pooled < 1:
+            z = (k1 / n1 - k2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+            out["z"] = r2(z)
+            out["p_value"] = round(math.erfc(abs(z) / math.sqrt(2)) * 1e4) / 1e4
+    return out
+
+
 def expected_csat(values):
     n = len(values)
     s = sum(1 for v in values if v >= 4)
@@ -225,6 +244,14 @@ class TopicsTests(TopicsBase):
             rec = m["questions"]["rec"]
             for k, v in expected_nps([a["rec"] for a in tagged if "rec" in a]).items():
                 self.assertEqual(rec[k], v, (topic, k))
+            block = m["topic"]
+            want = expected_topic_block(topic, tagged, list(rows.values()))
+            for k in ("id", "question", "detractors", "promoters", "z"):
+                self.assertEqual(block[k], want[k], (topic, k))
+            if want["p_value"] is None:
+                self.assertIsNone(block["p_value"])
+            else:
+                self.assertAlmostEqual(block["p_value"], want["p_value"], places=4, msg=topic)
             sat = m["questions"]["sat"]
             for k, v in expected_csat([a["sat"] for a in tagged]).items():
                 self.assertEqual(sat[k], v, (topic, k))
