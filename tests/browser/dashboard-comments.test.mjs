@@ -49,7 +49,7 @@ const TOPICS = [
   { id: 'pigeons', title: 'Carrier pigeons', query: 'pigeon', match: (ws) => ws.includes('pigeon') },
 ];
 
-// Two-sided p of a standard normal z, by Simpson's rule over the density (not the page's erfc).
+// Two-sided p of a standard normal z, by Simpson's rule over the density (not erfc as the server).
 function twoSidedP(z) {
   const a = Math.abs(z), steps = 2000, hstep = a / steps;
   let sum = 0;
@@ -235,8 +235,8 @@ function comments(backend) {
       return {
         id: t.id, title: t.title, sub: t.query, n: tagged.length,
         nps: two(score.score), ci: `${two(score.ci[0])} to ${two(score.ci[1])}`,
-        shares: `${(100 * kd / D).toFixed(1)}% vs ${(100 * kp / P).toFixed(1)}%`,
-        test: (p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`) + (p < 0.05 ? ' ✱ significant' : ''),
+        shares: `${two(100 * kd / D)}% vs ${two(100 * kp / P)}%`,
+        test: (p < 0.00005 ? 'p < 0.0001' : `p = ${p.toFixed(4)}`) + (p < 0.05 ? ' ✱ significant' : ''),
       };
     }).sort((a, b) => b.n - a.n || (a.id < b.id ? -1 : 1));
     assert.ok(want.some((w) => /significant/.test(w.test)) && want.some((w) => !/significant/.test(w.test)), JSON.stringify(want));
