@@ -251,6 +251,14 @@ function comments(backend) {
     assert.deepEqual(got, want);
     assert.equal(await page.getByTestId('topics').locator('table').isVisible(), true, 'the topic table is shown');
     await assertNoAxeViolations(page, 'the topic table');
+    // Four columns still fit a 375 px phone.
+    await page.setViewportSize({ width: 375, height: 812 });
+    try {
+      await eventually(async () => (await page.evaluate(() => document.documentElement.scrollWidth)) === 375, { what: 'no sideways scroll at 375 px', timeoutMs: 3000 });
+      await page.getByTestId('topics').screenshot({ path: join(ARTIFACTS, 'dashboard-topics-phone.png') });
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 1400 });
+    }
   });
 
   test('a survey without an NPS question: no detractor views (nor their requests), search at full width', async () => {
