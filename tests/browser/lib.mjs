@@ -1,5 +1,5 @@
 // Shared helpers for the browser tests: the real daemon, a second-origin host server, Chromium.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -18,10 +18,35 @@ mkdirSync(ARTIFACTS, { recursive: true });
 const BIN = resolve(here, process.env.SURVEYD_BIN || '../../build/server/surveyd');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
-// Starts `surveyd serve` on an ephemeral loopback port with its own data directory.
-export async function startDaemon(extraEnv = {}) {
+// The maintenance database of a PostgreSQL server (tests/postgres/cluster.sh prints one), or null:
+// the files that run on both backends add a PostgreSQL pass when it is set.
+export const POSTGRES = process.env.SURVEYD_TEST_POSTGRES || null;
+
+function psql(uri, sql) {
+  const p = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', uri, '-c', sql], { encoding: 'utf8' });
+  // The URI is left out of the message on purpose: in general one may hold a password.
+  if (p.status !== 0) throw new Error(`psql failed on ${sql}: ${p.stderr || p.error}`);
+}
+
+// A new, empty database on POSTGRES: { name, uri }. Unique per process and call.
+let databases = 0;
+function createDatabase() {
+  const name = `surveyd_browser_${process.pid}_${++databases}_${Math.random().toString(16).slice(2, 10)}`;
+  psql(POSTGRES, `CREATE DATABASE ${name}`);
+  const [scheme, rest] = POSTGRES.split('://');
+  const slash = rest.indexOf('/');
+  const authority = slash < 0 ? rest : rest.slice(0, slash);
+  const query = slash < 0 || !rest.includes('?', slash) ? '' : rest.slice(rest.indexOf('?', slash));
+  return { name, uri: `${scheme}://${authority}/${name}${query}` };
+}
+
+// Starts `surveyd serve` on an ephemeral loopback port with its own data directory; with
+// { backend: 'postgresql' }, on a new database of POSTGRES instead of the SQLite files.
+export async function startDaemon(extraEnv = {}, { backend = 'sqlite' } = {}) {
   if (!existsSync(BIN)) throw new Error(`surveyd binary not found at ${BIN} (build it, or set SURVEYD_BIN)`);
+  if (backend === 'postgresql' && !POSTGRES) throw new Error('PostgreSQL asked for but SURVEYD_TEST_POSTGRES is unset');
   const dataDir = mkdtempSync(join(tmpdir(), 'surveyd-browser-'));
+  const database = backend === 'postgresql' ? createDatabase() : null;
   const env = {
     ...process.env,
     SURVEYD_ADMIN_TOKENS: ADMIN,
@@ -29,7 +54,8 @@ export async function startDaemon(extraEnv = {}) {
     SURVEYD_CORS_ORIGINS: '',
     ...extraEnv,
   };
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--durability', 'normal'], {
+  const store = database ? ['--database', database.uri] : ['--durability', 'normal'];
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...store], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -62,6 +88,7 @@ export async function startDaemon(extraEnv = {}) {
         await exited;
       }
       rmSync(dataDir, { recursive: true, force: true });
+      if (database) psql(POSTGRES, `DROP DATABASE IF EXISTS ${database.name} WITH (FORCE)`);
     },
   };
 }
