@@ -10,7 +10,7 @@
 # FUZZ_FLAGS (extra libFuzzer flags, e.g. "-max_len=65536").
 # Exit status: 0 when every harness built and ran clean, 1 when any found something (crash, leak,
 # sanitizer report, timeout, OOM) or failed to build, 2 on a usage error.
-# Installs nothing: needs clang, libclang-rt-14-dev (or the matching compiler-rt), libcjson-dev,
+# Installs nothing: needs clang, libclang-rt-14-dev (or the matching compiler-rt), libcjson-dev, libstemmer-dev,
 # pkg-config.
 set -u
 
@@ -41,15 +41,16 @@ sources_for() {
             echo http/http_form.c domain/visit.c ;;
         fuzz_text_query)
             echo domain/text_query.c domain/text_query_sql.c domain/text_query_match.c domain/text_fold.c \
-                domain/text_buffer.c ;;
+                domain/text_buffer.c domain/text_stem.c ;;
         *) return 1 ;;
     esac
 }
 
-# Libraries beyond cJSON and libm (fuzz_text_query runs each translation through a real FTS5 table).
+# Libraries beyond cJSON and libm (fuzz_text_query runs each translation through a real FTS5 table;
+# its stemming, for --text-language, is libstemmer's).
 libs_for() {
     case $1 in
-        fuzz_text_query) echo -lsqlite3 ;;
+        fuzz_text_query) echo -lsqlite3 -lstemmer -lpthread ;;
     esac
 }
 
