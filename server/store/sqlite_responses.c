@@ -277,15 +277,24 @@ enum store_status sqlite_insert_response(struct store_conn *base_conn, const str
  * SURVEYD_SEARCH_DRIVE_MAX overrides it: the tests run every query through both plans. */
 #define TEXT_DRIVE_MAX_DEFAULT 8000
 
-static int64_t text_drive_max;
+static int64_t text_drive_max, relevance_window;
 static pthread_once_t text_drive_once = PTHREAD_ONCE_INIT;
 
-static void read_text_drive_max(void)
+/* A non-negative integer from the environment, or fallback. */
+static int64_t env_count(const char *name, int64_t fallback)
 {
-    const char *env = getenv("SURVEYD_SEARCH_DRIVE_MAX");
+    const char *env = getenv(name);
     char *end = NULL;
     long long n = env ? strtoll(env, &end, 10) : 0;
-    text_drive_max = env && *env && *end == '\0' && n >= 0 ? n : TEXT_DRIVE_MAX_DEFAULT;
+    return env && *env && *end == '\0' && n >= 0 ? n : fallback;
+}
+
+/* SURVEYD_SEARCH_RELEVANCE_WINDOW overrides STORE_RELEVANCE_WINDOW for the tests, which can't
+ * store 10 000 matches to show the cut. */
+static void read_text_drive_max(void)
+{
+    text_drive_max = env_count("SURVEYD_SEARCH_DRIVE_MAX", TEXT_DRIVE_MAX_DEFAULT);
+    relevance_window = env_count("SURVEYD_SEARCH_RELEVANCE_WINDOW", STORE_RELEVANCE_WINDOW);
 }
 
 /* The statement for q: a plain listing, or one of the text plans (match is q->text as FTS5). */
@@ -352,7 +361,8 @@ static sqlite3_stmt *bind_list(struct sqlite_conn *conn, const struct store_list
         sqlite3_bind_text(s, 10, match, -1, SQLITE_TRANSIENT);
         if (id == STMT_LIST_TEXT_RANK) {
             sqlite3_bind_int64(s, 11, q->offset);
-            sqlite3_bind_int64(s, 12, STORE_RELEVANCE_WINDOW);
+            pthread_once(&text_drive_once, read_text_drive_max);
+            sqlite3_bind_int64(s, 12, relevance_window);
         }
     }
     return s;

@@ -388,6 +388,28 @@ class SearchWalkPlanTests(SearchTests):
     daemon_env = {"SURVEYD_SEARCH_DRIVE_MAX": "1"}
 
 
+@unittest.skipIf(is_postgres(), "PostgreSQL answers q= with 501 search_unavailable (PostgreSearchTests)")
+class RelevanceWindowTests(SearchBase):
+    """sort=relevance ranks the newest N matches only (10 000; 3 here, through the test knob)."""
+    daemon_env = {"SURVEYD_SEARCH_RELEVANCE_WINDOW": "3"}
+
+    def test_only_the_newest_matches_are_ranked(self):
+        sid = self.new_survey(DEFINITION, prefix="window")
+        ids = {}
+        # The densest answer is the oldest: outside a window of the newest three matches.
+        for day, text in ((1, "refund refund refund"), (2, "refund and more words here"),
+                          (3, "a refund, with many other words besides it"), (4, "refund once in a long answer too")):
+            ids[day] = self.post_ok(sid, {"answers": {"why": text},
+                                          "submitted_at": "2026-10-%02dT00:00:00Z" % day}).json["id"]
+        got, _ = self.page_all("/v1/surveys/%s/responses" % sid, q="refund", sort="relevance")
+        self.assertEqual(set(got), {ids[2], ids[3], ids[4]})
+        self.assertEqual(got[0], ids[2])  # the shortest of the three ranks first
+        # A window (from) that leaves the newest out brings the oldest in.
+        got, _ = self.page_all("/v1/surveys/%s/responses" % sid, q="refund", sort="relevance", to="2026-10-04")
+        self.assertEqual(got[0], ids[1])
+        self.assertEqual(set(got), {ids[1], ids[2], ids[3]})
+
+
 @skip_unless_sqlite("the back-fill of schema 012 is SQLite's migration")
 class BackfillTests(SearchBase):
 
