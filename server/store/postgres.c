@@ -322,6 +322,7 @@ static void conn_free(struct pg_conn *conn)
     drop_db(conn);
     store_backend_conn_free_deltas(&conn->base);
     pg_touched_clear(conn);
+    pg_text_pending_free(conn);
     free(conn->touched);
     free(conn->prepared);
     free(conn->prepared_ids);
@@ -356,11 +357,6 @@ static struct store *pg_open(const char *location, const struct store_options *o
                              size_t err_size)
 {
     /* durability: PostgreSQL commits are always synchronous (see conn_setup). */
-    if (options->text_language != TEXT_LANGUAGE_NONE && !read_only) {
-        snprintf(err, err_size, "--text-language %s: the PostgreSQL backend does not stem yet (use none)",
-                 text_language_name(options->text_language));
-        return NULL;
-    }
     struct pg_store *store = calloc(1, sizeof *store);
 
     if (store == NULL || (store->uri = strdup(location)) == NULL) {
@@ -370,6 +366,7 @@ static struct store *pg_open(const char *location, const struct store_options *o
     }
     store->base.backend = &store_backend_postgres;
     store->read_only = read_only;
+    store->text_language = options->text_language;
     pthread_mutex_init(&store->readers_lock, NULL);
     pthread_key_create(&store->reader_key, reader_release);
 
@@ -384,6 +381,10 @@ static struct store *pg_open(const char *location, const struct store_options *o
         goto fail;
     }
     if (!(read_only ? pg_schema_check(db, err, err_size) : pg_schema_migrate(db, err, err_size)))
+        goto fail;
+    /* The text index is built in C (the documents need the surveys' definitions parsed): at the
+     * first open at schema 6, and again for another --text-language. */
+    if (!read_only && !pg_text_sync(db, options->text_language, err, err_size))
         goto fail;
     return &store->base;
 fail:
@@ -521,7 +522,9 @@ const struct store_backend store_backend_postgres = {
 
     .get_response = pg_get_response,
     .insert_response = pg_insert_response,
+    .index_text = pg_index_text,
 
+    .text_search = true,
     .list_responses = pg_list_responses,
     .iter_open = pg_iter_open,
     .iter_next = pg_iter_next,

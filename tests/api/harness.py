@@ -914,6 +914,10 @@ TEXT_INDEX_DOWNGRADE = (
     "DROP TABLE text_index_settings",
 )
 
+# The same for PostgreSQL's schema 6 (schema/postgres/006_text_index.sql): back to version 5.
+PG_TEXT_INDEX_DOWNGRADE = ("DROP TABLE text_answers", "DROP TABLE text_index_settings")
+
+
 
 def simple_definition(public=False, **extra):
     d = {
