@@ -213,8 +213,9 @@ bool pg_prepare(struct pg_conn *conn, const char *sql, char name[16], enum store
     return false;
 }
 
-PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
-                          const int *lengths, const int *formats, enum store_status *status)
+/* pg_query_binary, and pg_query_planned when prepare is false. */
+static PGresult *query(struct pg_conn *conn, const char *sql, int n, const char *const *values, const int *lengths,
+                       const int *formats, bool prepare, enum store_status *status)
 {
     for (int attempt = 0;; attempt++) {
         PGconn *db = pg_db(conn);
@@ -225,7 +226,9 @@ PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const ch
             *status = STORE_UNAVAILABLE;
             return NULL;
         }
-        if (prepared_name(conn, db, sql, name, &result))
+        if (!prepare)
+            result = PQexecParams(db, sql, n, NULL, values, lengths, formats, 0);
+        else if (prepared_name(conn, db, sql, name, &result))
             result = PQexecPrepared(db, name, n, values, lengths, formats, 0);
         ExecStatusType rc = PQresultStatus(result);
         if (result != NULL && (rc == PGRES_TUPLES_OK || rc == PGRES_COMMAND_OK)) {
@@ -244,9 +247,21 @@ PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const ch
     }
 }
 
+PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                          const int *lengths, const int *formats, enum store_status *status)
+{
+    return query(conn, sql, n, values, lengths, formats, true, status);
+}
+
 PGresult *pg_query(struct pg_conn *conn, const char *sql, int n, const char *const *values, enum store_status *status)
 {
-    return pg_query_binary(conn, sql, n, values, NULL, NULL, status);
+    return query(conn, sql, n, values, NULL, NULL, true, status);
+}
+
+PGresult *pg_query_planned(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                           enum store_status *status)
+{
+    return query(conn, sql, n, values, NULL, NULL, false, status);
 }
 
 enum store_status pg_exec(struct pg_conn *conn, const char *sql, int n, const char *const *values,

@@ -93,6 +93,12 @@ enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result);
  * under their SQL text's address, so pass string literals or other static SQL. */
 PGresult *pg_query(struct pg_conn *conn, const char *sql, int n, const char *const *values, enum store_status *status);
 
+/* pg_query without a prepared statement: planned for these values every time. For statements whose
+ * best plan depends on them (the search plans, postgres_read.c): a prepared statement's generic
+ * plan, which PostgreSQL may switch to after five runs, cannot see how selective a tsquery is. */
+PGresult *pg_query_planned(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                           enum store_status *status);
+
 /* pg_query with lengths and formats per parameter (1: binary, for bytea; NULL: all text). */
 PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
                           const int *lengths, const int *formats, enum store_status *status);

@@ -195,7 +195,7 @@ static enum store_status choose_plan(PGconn *db, struct pg_conn *conn, const str
     enum store_status status;
     PGresult *r;
     if (db == NULL) {
-        r = pg_query(conn, count_matches_sql, 2, values, &status);
+        r = pg_query_planned(conn, count_matches_sql, 2, values, &status);
         if (r == NULL)
             return status;
     } else {
@@ -252,7 +252,11 @@ static enum store_status list_chunk(struct pg_conn *conn, struct store_list_quer
     struct store_response_row row;
 
     int n = list_params(q, plan, tsq, want, bufs, values);
-    PGresult *r = pg_query(conn, list_statement(q, plan), n, values, &status);
+    /* A search planned for its own values every time: a generic plan of the walk, blind to how
+     * many rows match, sorted a whole survey instead of walking it (390 ms against 0.5 ms at
+     * 200 k responses). */
+    PGresult *r = plan == PLAN_PLAIN ? pg_query(conn, list_statement(q, plan), n, values, &status)
+                                     : pg_query_planned(conn, list_statement(q, plan), n, values, &status);
     if (r == NULL)
         return status;
     *got = PQntuples(r);
