@@ -59,12 +59,16 @@ static bool parse_definition(const char *id, const char *definition, struct surv
     return ok;
 }
 
-/* Adds the topic (id, query text) to set; false only when out of memory. */
+/* Adds the topic (id, query text) to set (not when its query no longer parses: it tags nothing);
+ * false only when out of memory. */
 static bool topic_set_add(struct pg_topic_set *set, const char *id, const char *text, enum text_language language)
 {
     struct text_query *q = NULL;
     struct text_query_error error;
-    if (text_query_parse(text, strlen(text), &q, &error) != TEXT_QUERY_OK)
+    enum text_query_status parsed = text_query_parse(text, strlen(text), &q, &error);
+    if (parsed == TEXT_QUERY_NO_MEMORY)
+        return false; /* never a response stored without a tag it should have */
+    if (parsed != TEXT_QUERY_OK)
         return true;
     if (!text_query_stem(q, language))
         goto fail;
@@ -112,6 +116,7 @@ static enum store_status load_topics(struct pg_conn *conn, const char *survey, s
 {
     enum store_status status;
     const char *values[] = {survey};
+    memset(set, 0, sizeof *set); /* freed by the caller whatever happens */
     PGresult *result = pg_query(conn, survey_topics_sql, 1, values, &status);
     if (result == NULL)
         return status;
