@@ -398,7 +398,7 @@ static struct store *pg_open(const char *location, const struct store_options *o
     if (!(read_only ? pg_schema_check(db, err, err_size) : pg_schema_migrate(db, err, err_size)))
         goto fail;
     /* The text index is built in C (the documents need the surveys' definitions parsed): at the
-     * first open at schema 6, and again for another --text-language. */
+     * first open at schema 7, and again for another --text-language. */
     if (!read_only && !pg_text_sync(db, options->text_language, err, err_size))
         goto fail;
     return &store->base;
@@ -594,6 +594,11 @@ const struct store_backend store_backend_postgres = {
     .import_event = pg_import_event,
     .event_seq_past = pg_event_seq_past,
 
+    .put_topic = pg_put_topic,
+    .get_topic = pg_get_topic,
+    .list_topics = pg_list_topics,
+    .delete_topic = pg_delete_topic,
+    .count_topics = pg_count_topics,
     .verify = pg_verify,
     .each_answers = pg_each_answers,
     .backup = pg_backup,

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "text_stem.h"
 
 struct pg_conn;
 
@@ -23,11 +24,11 @@ struct pg_store {
     struct store base;
     char *uri;                  /* the connection URI: never logged (it may hold a password) */
     bool read_only;
-    enum text_language text_language;  /* what the text index is built for (postgres_text.c) */
     struct pg_conn *writer;
     pthread_key_t reader_key;
     pthread_mutex_t readers_lock;
     struct pg_conn *readers;    /* every reader, for closing */
+    enum text_language text_language;   /* how topic queries are stemmed and the text index built */
 };
 
 struct pg_conn {
@@ -135,6 +136,24 @@ enum store_status pg_metrics_range(struct store_conn *conn, const struct store_m
                                    void *arg);
 enum store_status pg_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
 
+/* postgres_topics.c: topics (store.h) and the tags of responses as they are stored or edited. */
+enum store_status pg_put_topic(struct store_conn *conn, struct store_topic_row *row, bool query_changed,
+                               bool *created);
+enum store_status pg_get_topic(struct store_conn *conn, const char *survey, const char *id,
+                               struct store_topic_row *out);
+enum store_status pg_list_topics(struct store_conn *conn, const char *survey,
+                                 void (*each)(const struct store_topic_row *row, void *arg), void *arg);
+enum store_status pg_delete_topic(struct store_conn *conn, const char *survey, const char *id);
+enum store_status pg_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
+/* Tags the new response seq (decimal text) of survey with every topic its answers match. */
+enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json);
+/* Drops the tags of the responses in seqs (array text, "{1,2}") and tags them afresh from their
+ * answers as they are now (an edit). */
+enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs);
+/* The problems of the tags in the snapshot of db, reported as sqlite_verify's lines. */
+enum store_status pg_verify_topics(PGconn *db, enum text_language language, void (*report)(const char *line, void *arg),
+                                   void *arg, uint64_t *differences);
+
 /* postgres_verify.c: `surveyd verify`. */
 enum store_status pg_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,
                             uint64_t *differences, uint64_t *responses);
@@ -145,7 +164,7 @@ enum store_status pg_each_answers(struct store *store, store_answers_fn each, vo
 enum store_status pg_import_response(struct store_conn *conn, const struct store_stored_response *row);
 enum store_status pg_import_end(struct store_conn *conn, bool keep);
 
-/* postgres_text.c: the full-text index (schema/postgres/006_text_index.sql). */
+/* postgres_text.c: the full-text index (schema/postgres/007_text_index.sql). */
 enum store_status pg_index_text(struct store_conn *conn, const char *id, const char *text);
 /* After an edit, in its transaction: the documents of the responses whose seqs are in the array
  * text seqs again, from their answers and their survey's stored definition. */

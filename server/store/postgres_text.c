@@ -1,10 +1,10 @@
-/* The PostgreSQL backend's full-text index (schema/postgres/006_text_index.sql, docs/search.md
+/* The PostgreSQL backend's full-text index (schema/postgres/007_text_index.sql, docs/search.md
  * "PostgreSQL"): a response's document (response_text.h) as a tsvector built here, in C, from
  * text_fold's tokens and their positions (stemmed with --text-language, as SQLite's index is fed),
  * so that the index holds exactly the tokens FTS5 (unicode61 remove_diacritics 2) holds, and a
  * query (text_query_tsquery, cast with ::tsquery, never re-parsed) matches the same rows on both
  * backends. Here: the insert and import hand-over (store.c computes the document), the edit's
- * recomputation, the build at open (first open at version 6, or another --text-language) and the
+ * recomputation, the build at open (first open at version 7, or another --text-language) and the
  * expected tsvector that `surveyd verify` compares with. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -501,7 +501,7 @@ class PostgresIndexTests(SearchBase):
         sid = self.new_survey(DEFINITION, prefix="pgbuild")
         model = self.seed(sid, 60, random.Random(1))
         self.daemon.stop()
-        for sql in PG_TEXT_INDEX_DOWNGRADE + ("UPDATE schema_version SET version = 5",):
+        for sql in PG_TEXT_INDEX_DOWNGRADE + ("UPDATE schema_version SET version = 6",):
             db_execute(self.daemon, sql)
         self.daemon.start()
         self.assertIn("building the text index (--text-language none)", self.daemon.stderr_text())

@@ -14,8 +14,7 @@ import unittest
 import urllib.parse
 from decimal import ROUND_HALF_UP, Decimal
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, is_postgres, run_cli,
-                     skip_unless_sqlite, sqlite_execute, uid)
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, db_execute, run_cli, uid)
 
 DEFINITION = {
     "title": "Topics",
@@ -229,7 +228,6 @@ class TopicsBase(BaseAPITest):
         return r.json
 
 
-@unittest.skipIf(is_postgres(), "PostgreSQL answers topics with 501 topics_unavailable (PostgresTopicsTests)")
 class TopicsTests(TopicsBase):
 
     def check_against_model(self, sid, rows):
@@ -370,7 +368,6 @@ class TopicsTests(TopicsBase):
         self.put_topic(sid, "t00", "other", expect=(200,))
 
 
-@skip_unless_sqlite("surveyd verify reads SQLite's tags; PostgreSQL has no topics yet")
 class TopicsVerifyTests(TopicsBase):
 
     def verify(self):
@@ -387,9 +384,9 @@ class TopicsVerifyTests(TopicsBase):
             code, out = self.verify()
             self.assertEqual(code, 0, out)
             # A tag lost, and one given to a response that does not match.
-            sqlite_execute(self.daemon.db_path, "DELETE FROM response_topics WHERE survey = ?", (sid,))
-            added = sqlite_execute(self.daemon.db_path,
-                                   "INSERT INTO response_topics (seq, survey, topic)"
+            db_execute(self.daemon, "DELETE FROM response_topics WHERE survey = ?", (sid,))
+            added = db_execute(self.daemon,
+                               "INSERT INTO response_topics (seq, survey, topic)"
                                    " SELECT seq, survey, 'refunds' FROM responses WHERE id = ?", (plain,))
             self.assertEqual(added, 1)
             code, out = self.verify()
@@ -399,18 +396,6 @@ class TopicsVerifyTests(TopicsBase):
                              % sid)
         finally:
             self.daemon.start()
-
-
-@unittest.skipUnless(is_postgres(), "SQLite has topics (TopicsTests)")
-class PostgresTopicsTests(TopicsBase):
-
-    def test_topics_are_not_available_yet(self):
-        sid = self.new_survey(DEFINITION, prefix="pg")
-        self.assertProblem(self.req("PUT", self.topic_path(sid, "t"), {"title": "T", "query": "a"},
-                                    token=ADMIN_TOKEN), 501, "topics_unavailable")
-        self.assertProblem(self.req("GET", self.topic_path(sid), token=READ_TOKEN), 501, "topics_unavailable")
-        self.assertProblem(self.req("GET", "/v1/surveys/%s/metrics?topic=t" % sid, token=READ_TOKEN),
-                           501, "topics_unavailable")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import unittest
 
 import harness
 import test_metrics as tm
-from harness import PG_TEXT_INDEX_DOWNGRADE, TEXT_INDEX_DOWNGRADE, ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads, uid
+from harness import TEXT_INDEX_DOWNGRADE, ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, run_threads, uid
 
 OK_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
 THREADS = 16
@@ -571,7 +571,8 @@ class InvitationRollupVerifyTests(VerifyTestBase):
         before = harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4")
         self.assertTrue(before)
         if harness.is_postgres():
-            downgrade = PG_TEXT_INDEX_DOWNGRADE + ("DROP TABLE invitation_days", "DROP TRIGGER invitation_days_insert ON invitations",
+            downgrade = harness.POSTGRES_TEXT_DOWNGRADE + (
+                         "DROP TABLE invitation_days", "DROP TRIGGER invitation_days_insert ON invitations",
                          "DROP TRIGGER invitation_days_update ON invitations",
                          "DROP TRIGGER invitation_days_delete ON invitations",
                          "DROP FUNCTION invitation_days_trigger()", "DROP FUNCTION invitation_days_add(invitations, integer)",

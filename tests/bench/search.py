@@ -15,7 +15,7 @@ query   builds (or reuses) a data directory with generate.py --comment-share 60:
         With --database URI (an empty PostgreSQL database), the data directory is copied there
         with `surveyd migrate` first (timed: the copy fills the text index), the queries run
         against it, and --migration times the index's build at open (text_answers emptied and
-        text_index_settings reset, as a database from before schema 6 is).
+        text_index_settings reset, as a database from before schema 7 is).
 ingest  POSTs responses (60% with a comment from the same vocabulary, 64 threads, keep-alive) into
         two fresh data directories alternately, one as surveyd makes it and one without the text
         index's triggers (nothing indexed, the rest identical), for --seconds each, --rounds times;

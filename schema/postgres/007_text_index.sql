@@ -1,4 +1,4 @@
--- surveyd PostgreSQL schema, version 6: the full-text index of open-ended answers (docs/search.md,
+-- surveyd PostgreSQL schema, version 7: the full-text index of open-ended answers (docs/search.md,
 -- "PostgreSQL"): SQLite's schema/012_text_index.sql and 013_text_language.sql with this backend's
 -- means.
 --   text_answers: one row per response whose document (server/domain/response_text.h) has at
