@@ -33,7 +33,9 @@ struct store_iter {
 
 /* Where a part of a metrics window is read from, and the unit of its [lo, hi) range. */
 enum store_scan_source {
-    STORE_SCAN_DAYS,        /* day tables (the agent ones when the query filters or groups by agent); days */
+    STORE_SCAN_DAYS,        /* day tables (the agent ones when the query filters or groups by agent; the
+                             * topics' ones, schema/015, for topic= or by_topic: only on a backend
+                             * with topic_rollups, never with an agent); days */
     STORE_SCAN_MONTHS,      /* month tables (no agent); days, each a month's first */
     STORE_SCAN_HOURS,       /* hour tables (no agent); hours since the epoch */
     STORE_SCAN_RAW,         /* the responses themselves, through answer_facts; milliseconds */
@@ -125,6 +127,9 @@ struct store_backend {
     enum store_status (*insert_response)(struct store_conn *conn, const struct response *response,
                                          const struct store_edit_token *token, char existing_id[32]);
 
+    /* Whether metrics_range reads a topic query's STORE_SCAN_DAYS from per-topic day rollups:
+     * without them a topic's figures come from raw rows over the whole window (store.c). */
+    bool topic_rollups;
     /* Whether list_responses and iter_open honour store_list_query.text (q=). */
     bool text_search;
     enum store_status (*list_responses)(struct store_conn *conn, const struct store_list_query *query,

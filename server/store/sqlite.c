@@ -239,6 +239,32 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                                       " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
                                       " AND seq IN (SELECT seq FROM response_topics WHERE survey = ?1 AND topic = ?6)"
                                       " GROUP BY 1, 2, 3",
+    /* group_by=topic (by_topic): a row per topic a response is tagged with; ?6 is NULL. */
+    [STMT_SCAN_RAW_ANSWERS_BY_TOPIC] = "SELECT f.day, f.channel, f.agent, f.question, f.value, count(*), t.topic"
+                                       " FROM answer_facts AS f CROSS JOIN response_topics AS t ON t.seq = f.seq"
+                                       " WHERE f.survey = ?1 AND f.submitted_at >= ?2 AND f.submitted_at < ?3"
+                                       " AND (?4 IS NULL OR f.channel = ?4) AND (?5 IS NULL OR f.agent = ?5)"
+                                       " AND ?6 IS NULL GROUP BY 1, 2, 3, 4, 5, 7",
+    [STMT_SCAN_RAW_RESPONSES_BY_TOPIC] = "SELECT r.submitted_at / 86400000, coalesce(r.channel, ''),"
+                                         " coalesce(r.agent, ''), NULL, NULL, count(*), t.topic"
+                                         " FROM responses AS r CROSS JOIN response_topics AS t ON t.seq = r.seq"
+                                         " WHERE r.survey = ?1 AND r.submitted_at >= ?2 AND r.submitted_at < ?3"
+                                         " AND (?4 IS NULL OR r.channel = ?4) AND (?5 IS NULL OR r.agent = ?5)"
+                                         " AND ?6 IS NULL GROUP BY 1, 2, 3, 7",
+    /* Whole days [?2, ?3) of one topic (?6) or of every topic of the survey (schema/015); never
+     * with an agent (?5), which these tables do not have. */
+    [STMT_SCAN_TOPIC_ANSWERS] = "SELECT day, channel, '', question, value, count, topic FROM rollup_topic_answers"
+                                " WHERE survey = ?1 AND topic = ?6 AND day >= ?2 AND day < ?3"
+                                " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES] = "SELECT day, channel, '', NULL, NULL, count, topic FROM rollup_topic_responses"
+                                  " WHERE survey = ?1 AND topic = ?6 AND day >= ?2 AND day < ?3"
+                                  " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_ANSWERS_ALL] = "SELECT day, channel, '', question, value, count, topic FROM rollup_topic_answers"
+                                    " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
+                                    " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES_ALL] = "SELECT day, channel, '', NULL, NULL, count, topic FROM rollup_topic_responses"
+                                      " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
+                                      " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
     /* The same one row at a time, for documents stemmed in C on the way (--text-language). */
     [STMT_TEXT_PENDING] = "SELECT seq, remove, body FROM text_pending ORDER BY id",
     [STMT_TEXT_PUT] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
@@ -916,6 +942,7 @@ const struct store_backend store_backend_sqlite = {
     .rollback_to = sqlite_rollback_to,
     .between_batches = sqlite_between_batches,
     .text_search = true,
+    .topic_rollups = true,
     .get_survey = sqlite_get_survey,
     .survey_unchanged = sqlite_survey_unchanged,
     .list_surveys = sqlite_list_surveys,

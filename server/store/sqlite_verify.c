@@ -924,6 +924,16 @@ static const struct rollup_check rollup_checks[] = {
                  " sum(outcome = 0 AND responded_at > 0) FROM invitations GROUP BY 1, 2, 3, 4",
      .stored = "SELECT survey, day, channel, agent, sent, suppressed, opened, responded FROM invitation_days"
                " WHERE sent != 0 OR suppressed != 0 OR opened != 0 OR responded != 0"},
+    /* The topics' rollups (schema/015's triggers): each tag counts its response's facts once for
+     * that topic. Diffed with EXCEPT (a topic's cells are a fraction of the survey's). */
+    {.table = "rollup_topic_answers",
+     .expected = "SELECT t.survey, t.topic, f.day, f.channel, f.question, f.value, count(*)"
+                 " FROM response_topics AS t CROSS JOIN answer_facts AS f ON f.seq = t.seq GROUP BY 1, 2, 3, 4, 5, 6",
+     .stored = "SELECT survey, topic, day, channel, question, value, count FROM rollup_topic_answers WHERE count != 0"},
+    {.table = "rollup_topic_responses",
+     .expected = "SELECT t.survey, t.topic, r.submitted_at / 86400000, coalesce(r.channel, ''), count(*)"
+                 " FROM response_topics AS t CROSS JOIN responses AS r ON r.seq = t.seq GROUP BY 1, 2, 3, 4",
+     .stored = "SELECT survey, topic, day, channel, count FROM rollup_topic_responses WHERE count != 0"},
     /* The webhooks' backlog count (schema/010's triggers): the subscription's PENDING and SENDING
      * deliveries, which the outbox's cap is checked against. */
     {.table = "webhooks",

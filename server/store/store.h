@@ -268,6 +268,7 @@ struct store_metrics_cell {
     int64_t value;
     const char *value_text;
     int64_t count;
+    const char *topic;      /* the topic the cell counts for when the query is by_topic; else NULL */
 };
 
 typedef void (*store_metrics_fn)(const struct store_metrics_cell *cell, void *arg);
@@ -281,6 +282,8 @@ struct store_metrics_query {
     bool by_day;                /* cells must carry their own day (group_by=day or week); otherwise a
                                  * cell may cover a whole month and carry its first day */
     const char *topic;          /* only the responses tagged with this topic of the survey, or NULL */
+    bool by_topic;              /* a cell per topic of the survey its responses are tagged with (a
+                                 * response with k topics counts k times; untagged ones not at all) */
 };
 
 /* Calls each() for every cell in the window. Cells of the same key may come more than once (whole
