@@ -34,11 +34,12 @@ CREATE TABLE rollup_topic_responses (
     FOREIGN KEY (survey, topic) REFERENCES topics(survey, id) ON DELETE CASCADE
 ) WITHOUT ROWID;
 
--- The back-fill's cursor: responses of the survey with seq <= cursor_seq have been looked at for
--- this topic's current query. The writer runs the back-fill in batches between other work
--- (server/store/sqlite_topics.c) and resumes from here after a restart. Existing topics are done.
-ALTER TABLE topics ADD COLUMN cursor_seq INTEGER NOT NULL DEFAULT 0;
-UPDATE topics SET cursor_seq = (SELECT coalesce(max(seq), 0) FROM responses), scanned = total;
+-- The back-fill's cursor: NULL when the topic's tags are complete; otherwise the responses of the
+-- survey with seq <= cursor_seq have been looked at for the topic's current query (those stored
+-- since its PUT are tagged as they commit). The writer runs the back-fill in batches between other
+-- work (server/store/sqlite_topics.c) and resumes from here after a restart. Existing topics are
+-- complete (014 back-filled in the PUT's transaction).
+ALTER TABLE topics ADD COLUMN cursor_seq INTEGER;
 
 -- A tag added: +1 for each of its response's facts and for the response.
 CREATE TRIGGER response_topics_rollup_insert AFTER INSERT ON response_topics

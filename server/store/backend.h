@@ -214,6 +214,9 @@ struct store_backend {
                                      void (*each)(const struct store_topic_row *row, void *arg), void *arg);
     enum store_status (*delete_topic)(struct store_conn *conn, const char *survey, const char *id);
     enum store_status (*count_topics)(struct store_conn *conn, const char *survey, int64_t *count);
+    /* NULL when put_topic back-fills in its own transaction. */
+    enum store_status (*topic_backfill)(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                        bool *more);
     enum store_status (*put_webhook)(struct store_conn *conn, const struct store_webhook_row *row, bool *created);
     enum store_status (*get_webhook)(struct store_conn *conn, const char *id, struct store_webhook_row *out);
     enum store_status (*list_webhooks)(struct store_conn *conn,

@@ -216,12 +216,33 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_SURVEY_TOPICS] = "SELECT id, query FROM topics WHERE survey = ?1 ORDER BY id",
     [STMT_UNTAG_RESPONSE] = "DELETE FROM response_topics WHERE seq = ?1",
     [STMT_TAG_RESPONSE] = "INSERT OR IGNORE INTO response_topics (seq, survey, topic) VALUES (?1, ?2, ?3)",
-    [STMT_GET_TOPIC] = "SELECT survey, id, title, query, created_at, updated_at, scanned, total, (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id) FROM topics WHERE survey = ?1 AND id = ?2",
-    [STMT_LIST_TOPICS] = "SELECT survey, id, title, query, created_at, updated_at, scanned, total, (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id) FROM topics WHERE survey = ?1 ORDER BY id",
-    [STMT_PUT_TOPIC] = "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (survey, id) DO UPDATE SET"
+    /* A topic's responses counted from its rollup (schema/015), not its tags: a few cells a day. */
+#define TOPIC_COLUMNS "survey, id, title, query, created_at, updated_at, scanned, total," \
+    " (SELECT coalesce(sum(c.count), 0) FROM rollup_topic_responses AS c" \
+    "  WHERE c.survey = topics.survey AND c.topic = topics.id), cursor_seq IS NOT NULL"
+    [STMT_GET_TOPIC] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 AND id = ?2",
+    [STMT_LIST_TOPICS] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 ORDER BY id",
+#undef TOPIC_COLUMNS
+    /* ?9: the back-fill's cursor, set when ?10 (a new topic, or a new query); kept otherwise. */
+    [STMT_PUT_TOPIC] = "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total, cursor_seq)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (survey, id) DO UPDATE SET"
                        " title = excluded.title, query = excluded.query, updated_at = excluded.updated_at,"
-                       " scanned = excluded.scanned, total = excluded.total",
+                       " scanned = excluded.scanned, total = excluded.total,"
+                       " cursor_seq = CASE WHEN ?10 THEN excluded.cursor_seq ELSE topics.cursor_seq END",
+    /* The back-fill (sqlite_topics.c): the first topic whose back-fill runs; the next responses of
+     * its survey after the cursor, with their documents (NULL: no text, nothing to match); the
+     * cursor moved (?3 NULL: done, scanned = total). */
+    [STMT_BACKFILL_NEXT_TOPIC] = "SELECT survey, id, query, cursor_seq FROM topics WHERE cursor_seq IS NOT NULL"
+                                 " ORDER BY survey, id LIMIT 1",
+    [STMT_BACKFILL_DOCUMENTS] = "SELECT r.seq, d.body FROM responses AS r LEFT JOIN response_documents AS d"
+                                " ON d.seq = r.seq WHERE r.survey = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
+    [STMT_BACKFILL_MOVE] = "UPDATE topics SET cursor_seq = ?3,"
+                           " scanned = CASE WHEN ?3 IS NULL THEN total ELSE min(total, scanned + ?4) END"
+                           " WHERE survey = ?1 AND id = ?2",
+    /* A topic's cells, dropped before its tags are (its query changed): the tags' triggers then
+     * find nothing to take away, one lookup each instead of an update. */
+    [STMT_CLEAR_TOPIC_ROLLUPS] = "DELETE FROM rollup_topic_answers WHERE survey = ?1 AND topic = ?2",
+    [STMT_CLEAR_TOPIC_RESPONSES] = "DELETE FROM rollup_topic_responses WHERE survey = ?1 AND topic = ?2",
     [STMT_DELETE_TOPIC] = "DELETE FROM topics WHERE survey = ?1 AND id = ?2",
     [STMT_COUNT_TOPICS] = "SELECT count(*) FROM topics WHERE survey = ?1",
     [STMT_UNTAG_TOPIC] = "DELETE FROM response_topics WHERE survey = ?1 AND topic = ?2",
@@ -985,6 +1006,7 @@ const struct store_backend store_backend_sqlite = {
     .list_topics = sqlite_list_topics,
     .delete_topic = sqlite_delete_topic,
     .count_topics = sqlite_count_topics,
+    .topic_backfill = sqlite_topic_backfill,
     .disable_webhook = sqlite_disable_webhook,
     .insert_delivery = sqlite_insert_delivery,
     .claim_deliveries = sqlite_claim_deliveries,

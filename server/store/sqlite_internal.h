@@ -155,6 +155,11 @@ enum stmt_id {
     STMT_SCAN_TOPIC_RESPONSES,
     STMT_SCAN_TOPIC_ANSWERS_ALL,
     STMT_SCAN_TOPIC_RESPONSES_ALL,
+    STMT_BACKFILL_NEXT_TOPIC,
+    STMT_BACKFILL_DOCUMENTS,
+    STMT_BACKFILL_MOVE,
+    STMT_CLEAR_TOPIC_ROLLUPS,
+    STMT_CLEAR_TOPIC_RESPONSES,
     STMT_COUNT
 };
 
@@ -354,6 +359,8 @@ enum store_status sqlite_dump(struct store *base_store, const struct store_dump_
 /* Writer, at commit, before sqlite_text_flush: tags the batch's new and edited documents (read from
  * text_pending) with the topics of their survey whose query they match. */
 enum store_status sqlite_topics_tag_pending(struct sqlite_conn *conn);
+enum store_status sqlite_topic_backfill(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                       bool *more);
 enum store_status sqlite_put_topic(struct store_conn *conn, struct store_topic_row *row, bool query_changed,
                                   bool *created);
 enum store_status sqlite_get_topic(struct store_conn *conn, const char *survey, const char *id,

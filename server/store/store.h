@@ -377,8 +377,9 @@ enum store_status store_invitation_scan(struct store_conn *conn, const struct st
  *
  * A response is tagged with each topic of its survey whose query (text_query.h) its document
  * (response_text.h) matches: new and edited responses in the writer's transaction, the survey's
- * earlier ones when a topic is created or its query changes (in that PUT's transaction). Tags go
- * with their response and with their topic. Backends without them: store_can_topics false. */
+ * earlier ones when a topic is created or its query changes: by the PUT's transaction, or (a
+ * backend with store_topic_backfill) by a back-fill in batches after it. Tags go with their
+ * response and with their topic. Backends without them: store_can_topics false. */
 
 #define STORE_TOPICS_MAX 50     /* per survey */
 #define STORE_TOPIC_ID_MAX 64
@@ -390,6 +391,7 @@ struct store_topic_row {
     int64_t created_at, updated_at;
     int64_t scanned, total;     /* back-fill: responses looked at, of the survey's when it started */
     int64_t tagged;             /* responses tagged now (read only) */
+    bool running;               /* its back-fill has not reached the end yet (read only) */
 };
 
 void store_topic_row_free(struct store_topic_row *row);
@@ -407,6 +409,16 @@ enum store_status store_list_topics(struct store_conn *conn, const char *survey,
 /* Writer only; STORE_NOT_FOUND when there was none. Its tags go with it. */
 enum store_status store_delete_topic(struct store_conn *conn, const char *survey, const char *id);
 enum store_status store_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
+
+/* Whether PUT leaves the back-fill to store_topic_backfill (false: done in the PUT). */
+bool store_topics_backfill_later(const struct store *store);
+
+/* Writer only, one transaction per call: one batch of the back-fill of the first topic (by survey
+ * and id) whose back-fill runs: looks at up to `batch` of its survey's responses after its cursor
+ * (by seq), tags those its query matches and moves the cursor; done when fewer were left. survey:
+ * that topic's survey ("" when none runs); *more: whether a back-fill still runs after this one. */
+enum store_status store_topic_backfill(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                       bool *more);
 
 /* ---- webhooks: subscriptions, the event log, and the deliveries made from it ----
  *

@@ -9,6 +9,7 @@ submitted_at dates and every metrics call an explicit from/to window.
 import math
 import random
 import re
+import time
 import unicodedata
 import unittest
 import urllib.parse
@@ -220,13 +221,25 @@ class TopicsBase(BaseAPITest):
         self.assertEqual(r.status, 200, r.body[:400])
         return r.json
 
-    def topic_done(self, sid, topic):
-        """The topic as reported once its back-fill says done (it is done in its PUT's transaction
-        on SQLite: the first read already says so; never a sleep)."""
-        r = self.req("GET", self.topic_path(sid, topic), token=READ_TOKEN)
-        self.assertEqual(r.status, 200, r.body[:300])
-        self.assertEqual(r.json["backfill"]["state"], "done", r.json)
-        return r.json
+    def topic_done(self, sid, topic, timeout=30.0):
+        """The topic as reported once its back-fill says done. SQLite back-fills after the PUT, in
+        batches through the writer: the topic is read again until its state says so (each read
+        waits on the daemon's own progress; no sleep). While running, scanned only grows and
+        never passes total."""
+        deadline = time.monotonic() + timeout
+        last = -1
+        while True:
+            r = self.req("GET", self.topic_path(sid, topic), token=READ_TOKEN)
+            self.assertEqual(r.status, 200, r.body[:300])
+            backfill = r.json["backfill"]
+            self.assertGreaterEqual(backfill["scanned"], last, r.json)
+            self.assertLessEqual(backfill["scanned"], backfill["total"], r.json)
+            last = backfill["scanned"]
+            if backfill["state"] == "done":
+                self.assertEqual(backfill["scanned"], backfill["total"], r.json)
+                return r.json
+            self.assertEqual(backfill["state"], "running", r.json)
+            self.assertLess(time.monotonic(), deadline, "back-fill still running: %r" % r.json)
 
 
 @unittest.skipIf(is_postgres(), "PostgreSQL answers topics with 501 topics_unavailable (PostgresTopicsTests)")
@@ -267,7 +280,8 @@ class TopicsTests(TopicsBase):
         for topic, query in TOPICS.items():
             r = self.put_topic(sid, topic, query, expect=(201,))
             self.assertEqual(r.headers.get("Location"), self.topic_path(sid, topic))
-            self.assertEqual(r.json["backfill"], {"state": "done", "scanned": 120, "total": 120})
+            # Recorded, not back-filled: the PUT returns at once and the writer tags afterwards.
+            self.assertEqual(r.json["backfill"], {"state": "running", "scanned": 0, "total": 120})
         self.check_against_model(sid, rows)
         # After: tagged as they are stored.
         for i in range(80):
@@ -287,11 +301,20 @@ class TopicsTests(TopicsBase):
         self.assertEqual(set(created), {"id", "survey", "title", "query", "responses", "created_at",
                                         "updated_at", "backfill"})
         self.assertEqual((created["id"], created["survey"], created["title"], created["query"],
-                          created["responses"]), ("late", sid, "Late deliveries", "late deliv*", 1))
-        # Replaced: 200, created_at kept, the new query re-tags from scratch.
+                          created["responses"]), ("late", sid, "Late deliveries", "late deliv*", 0))
+        self.assertEqual(created["backfill"], {"state": "running", "scanned": 0, "total": 1})
+        self.assertEqual(self.topic_done(sid, "late")["responses"], 1)
+        # Replaced: 200, created_at kept, the new query re-tags from scratch (the old tags go in
+        # the PUT's transaction).
         r = self.put_topic(sid, "late", "slow", title="Slow", expect=(200,))
         self.assertEqual(r.json["created_at"], created["created_at"])
         self.assertEqual((r.json["title"], r.json["query"], r.json["responses"]), ("Slow", "slow", 0))
+        self.assertEqual(self.topic_done(sid, "late")["responses"], 0)
+        # A new title alone keeps the tags and the back-fill's state.
+        self.put_topic(sid, "late", "late deliv*", expect=(200,))
+        self.assertEqual(self.topic_done(sid, "late")["responses"], 1)
+        r = self.put_topic(sid, "late", "late deliv*", title="Late", expect=(200,))
+        self.assertEqual((r.json["responses"], r.json["backfill"]), (1, {"state": "done", "scanned": 1, "total": 1}))
         self.put_topic(sid, "another", "refund", expect=(201,))
         listed = self.req("GET", self.topic_path(sid), token=READ_TOKEN)
         self.assertEqual(listed.status, 200)
@@ -382,6 +405,7 @@ class TopicsVerifyTests(TopicsBase):
         self.post_at(sid, {"rec": 9, "why": "refund please"}, 7)
         plain = self.post_at(sid, {"rec": 9, "why": "all good"}, 7)
         self.put_topic(sid, "refunds", "refund", expect=(201,))
+        self.topic_done(sid, "refunds")
         self.daemon.stop()
         try:
             code, out = self.verify()
