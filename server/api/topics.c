@@ -109,6 +109,11 @@ enum http_next topics_get(struct http_request *req)
     return HTTP_DONE;
 }
 
+bool topics_check_grouping(struct http_request *req)
+{
+    return require_topics(req);
+}
+
 bool topics_check_filter(struct http_request *req, const char *survey, const char *topic)
 {
     if (!require_topics(req))
