@@ -601,6 +601,25 @@ class TopicBackfillTests(TopicsBase):
             self.daemon.start()
 
 
+    def test_cached_replies_follow_the_backfill(self):
+        """Each committed batch makes the survey's cached metrics stale: the same query asked while
+        the back-fill ran and after it gives the new figures, not the cached ones."""
+        rng = random.Random(5)
+        sid = self.new_survey(DEFINITION, prefix="bfcache")
+        rows = [random_answers(rng) for _ in range(700)]
+        for i, a in enumerate(rows):
+            self.post_at(sid, a, 1 + i % 28)
+        self.put_topic(sid, "late-delivery", TOPICS["late-delivery"], expect=(201,))
+        params = {"group_by": "topic", "from": FROM, "to": TO}
+        first = self.metrics(sid, **params)["groups"][0]
+        self.topic_done(sid, "late-delivery")
+        tagged = sum(1 for a in rows if matches(TOPICS["late-delivery"], a))
+        again = self.metrics(sid, **params)["groups"][0]
+        self.assertEqual((again["complete"], again["responses"]), (True, tagged))
+        self.assertLessEqual(first["responses"], tagged)
+        one = self.metrics(sid, topic="late-delivery", **{"from": FROM, "to": TO})
+        self.assertEqual(one["responses"], tagged)
+
 @skip_unless_sqlite("surveyd verify reads SQLite's tags; PostgreSQL has no topics yet")
 class TopicsVerifyTests(TopicsBase):
 
