@@ -217,6 +217,10 @@ function comments(backend) {
       else assert.ok([201, 501].includes(r.status), JSON.stringify(r.body));
     }
     const topical = (await api(daemon.base, 'GET', '/v1/surveys/voice/topics', { token: READ })).status === 200;
+    // The back-fill runs after the PUTs (in batches through the writer): the figures below are the
+    // finished ones.
+    await eventually(async () => !topical || (await api(daemon.base, 'GET', '/v1/surveys/voice/topics', { token: READ }))
+      .body.topics.every((t) => t.backfill.state === 'done'), { what: 'the back-fills done' });
     await page.reload();
     await eventually(async () => page.evaluate(() => document.getElementById('footer').textContent !== ''), { what: 'a drawn page' });
     if (!topical) {
