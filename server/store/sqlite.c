@@ -229,13 +229,16 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                        " title = excluded.title, query = excluded.query, updated_at = excluded.updated_at,"
                        " scanned = excluded.scanned, total = excluded.total,"
                        " cursor_seq = CASE WHEN ?10 THEN excluded.cursor_seq ELSE topics.cursor_seq END",
-    /* The back-fill (sqlite_topics.c): the first topic whose back-fill runs; the next responses of
-     * its survey after the cursor, with their documents (NULL: no text, nothing to match); the
-     * cursor moved (?3 NULL: done, scanned = total). */
+    /* The back-fill (sqlite_topics.c): the first topic whose back-fill runs; the next ?3 responses
+     * after the cursor by seq, whatever their survey (a range of the rowid: each batch costs ?3
+     * rows, not a sort of the survey's), with whether they are the topic's survey's and then their
+     * documents (NULL: no text, nothing to match); the cursor moved (?3 NULL: done, scanned =
+     * total). */
     [STMT_BACKFILL_NEXT_TOPIC] = "SELECT survey, id, query, cursor_seq FROM topics WHERE cursor_seq IS NOT NULL"
                                  " ORDER BY survey, id LIMIT 1",
-    [STMT_BACKFILL_DOCUMENTS] = "SELECT r.seq, d.body FROM responses AS r LEFT JOIN response_documents AS d"
-                                " ON d.seq = r.seq WHERE r.survey = ?1 AND r.seq > ?2 ORDER BY r.seq LIMIT ?3",
+    [STMT_BACKFILL_DOCUMENTS] = "SELECT r.seq, r.survey = ?1, CASE WHEN r.survey = ?1 THEN"
+                                " (SELECT d.body FROM response_documents AS d WHERE d.seq = r.seq) END"
+                                " FROM responses AS r WHERE r.seq > ?2 ORDER BY r.seq LIMIT ?3",
     [STMT_BACKFILL_MOVE] = "UPDATE topics SET cursor_seq = ?3,"
                            " scanned = CASE WHEN ?3 IS NULL THEN total ELSE min(total, scanned + ?4) END"
                            " WHERE survey = ?1 AND id = ?2",

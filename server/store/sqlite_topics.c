@@ -230,11 +230,12 @@ static enum store_status backfill_topic(struct sqlite_conn *conn, struct store_t
     return status;
 }
 
-/* Looks at up to batch responses after *cursor; *cursor becomes the last seq looked at, *seen how
- * many there were. */
+/* Looks at up to batch responses after *cursor (of any survey: see STMT_BACKFILL_DOCUMENTS);
+ * *cursor becomes the last seq looked at, *visited how many there were, *seen how many of them are
+ * the topic's survey's. */
 static enum store_status backfill_documents(struct sqlite_conn *conn, const struct store_topic_row *topic,
                                             const struct survey_topics *one, int64_t batch, int64_t *cursor,
-                                            int64_t *seen)
+                                            int64_t *visited, int64_t *seen)
 {
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_BACKFILL_DOCUMENTS);
     if (s == NULL)
@@ -244,14 +245,17 @@ static enum store_status backfill_documents(struct sqlite_conn *conn, const stru
     sqlite3_bind_int64(s, 3, batch);
     enum store_status status = STORE_OK;
     int rc;
-    *seen = 0;
+    *visited = *seen = 0;
     while (status == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         *cursor = sqlite3_column_int64(s, 0);
+        (*visited)++;
+        if (sqlite3_column_int(s, 1) == 0)
+            continue; /* another survey's */
         (*seen)++;
         /* INSERT OR IGNORE: a response stored since the PUT was tagged as it committed. */
-        if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-            status = tag_document(conn, *cursor, topic->survey, one, (const char *)sqlite3_column_text(s, 1),
-                                  (size_t)sqlite3_column_bytes(s, 1));
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+            status = tag_document(conn, *cursor, topic->survey, one, (const char *)sqlite3_column_text(s, 2),
+                                  (size_t)sqlite3_column_bytes(s, 2));
     }
     if (status == STORE_OK && rc != SQLITE_DONE)
         status = sqlite_status_of(rc);
@@ -280,7 +284,7 @@ enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t ba
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     struct store_topic_row topic;
-    int64_t cursor = 0, seen = 0;
+    int64_t cursor = 0, visited = 0, seen = 0;
     enum store_status status = backfill_topic(conn, &topic, &cursor);
     if (status == STORE_NOT_FOUND)
         return STORE_OK;
@@ -295,8 +299,8 @@ enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t ba
     }
     /* A query that no longer parses tags nothing: its back-fill ends at once. */
     if (status == STORE_OK && q != NULL)
-        status = backfill_documents(conn, &topic, &one, batch, &cursor, &seen);
-    bool done = q == NULL || seen < batch;
+        status = backfill_documents(conn, &topic, &one, batch, &cursor, &visited, &seen);
+    bool done = q == NULL || visited < batch;
     if (status == STORE_OK)
         status = backfill_move(conn, &topic, done, cursor, seen);
     survey_topics_free(&one);

@@ -413,10 +413,11 @@ enum store_status store_count_topics(struct store_conn *conn, const char *survey
 /* Whether PUT leaves the back-fill to store_topic_backfill (false: done in the PUT). */
 bool store_topics_backfill_later(const struct store *store);
 
-/* Writer only, one transaction per call: one batch of the back-fill of the first topic (by survey
- * and id) whose back-fill runs: looks at up to `batch` of its survey's responses after its cursor
- * (by seq), tags those its query matches and moves the cursor; done when fewer were left. survey:
- * that topic's survey ("" when none runs); *more: whether a back-fill still runs after this one. */
+/* Writer only, a writer job of its own: one batch of the back-fill of the first topic (by survey
+ * and id) whose back-fill runs: looks at up to `batch` stored responses after its cursor (SQLite:
+ * by seq, whatever their survey, so that a batch costs `batch` rows), tags those of its survey
+ * that its query matches and moves the cursor; done when fewer were left. survey: that topic's
+ * survey ("" when none runs); *more: whether a back-fill may still run after this one. */
 enum store_status store_topic_backfill(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
                                        bool *more);
 

@@ -679,6 +679,39 @@ class TopicsVerifyTests(TopicsBase):
             self.daemon.start()
 
 
+    def test_migration_015_fills_the_rollups_from_existing_tags(self):
+        """A database of schema 14 with topics and tags: 015 fills the topics' day tables from the
+        tags, the figures stay the same and verify finds nothing."""
+        rng = random.Random(15)
+        sid = self.new_survey(DEFINITION, prefix="mig15")
+        for i in range(90):
+            self.post_ok(sid, {"answers": random_answers(rng), "submitted_at": moment(1 + i % 28, (i * 53) % 1440),
+                               "channel": ["web", "email"][i % 2]})
+        for topic in ("refunds", "contact"):
+            self.put_topic(sid, topic, TOPICS[topic], expect=(201,))
+            self.topic_done(sid, topic)
+        window = {"from": moment(2, 700), "to": moment(26, 100)}
+        before = self.metrics(sid, group_by="topic", **window)
+        self.assertTrue(all(g["responses"] for g in before["groups"]), before["groups"])
+        counts = [self.topic_done(sid, t)["responses"] for t in ("refunds", "contact")]
+        self.daemon.stop()
+        try:
+            for sql in ("DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
+                        "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
+                        "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
+                        "ALTER TABLE topics DROP COLUMN cursor_seq", "PRAGMA user_version = 14"):
+                sqlite_execute(self.daemon.db_path, sql)
+        finally:
+            self.daemon.start()
+        self.assertEqual(self.metrics(sid, group_by="topic", **window), before)
+        self.assertEqual([self.topic_done(sid, t)["responses"] for t in ("refunds", "contact")], counts)
+        self.daemon.stop()
+        try:
+            code, out = self.verify()
+            self.assertNotIn(sid, out)
+        finally:
+            self.daemon.start()
+
 @unittest.skipUnless(is_postgres(), "SQLite has topics (TopicsTests)")
 class PostgresTopicsTests(TopicsBase):
 
