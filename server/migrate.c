@@ -269,6 +269,25 @@ static enum store_status copy_event(const struct store_event_row *row, void *arg
     return row_done(m, status, "");
 }
 
+/* A topic keeps its id, title, query and times; the copy tags its own responses, so the
+ * responses streamed so far are stored first (the batch ends here). */
+static enum store_status copy_topic(const struct store_topic_row *row, void *arg)
+{
+    struct migrate *m = arg;
+    if (m->in_batch > 0) {
+        enum store_status ended = finish_batch(m);
+        if (ended != STORE_OK || (ended = start_batch(m)) != STORE_OK)
+            return ended;
+    }
+    enum store_status status;
+    if ((status = store_import_topic(m->target, row)) == STORE_OK)
+        m->copied.topics++;
+    else if (m->problem[0] == '\0')
+        snprintf(m->problem, sizeof m->problem, "topic %s of survey %s: %s", row->id, row->survey,
+                 status == STORE_CONFLICT ? "the target already has it" : store_last_error(m->target));
+    return row_done(m, status, "");
+}
+
 static const struct store_dump_sink copy_sink = {
     .begin = begin_copy,
     .survey = copy_survey,
@@ -278,6 +297,7 @@ static const struct store_dump_sink copy_sink = {
     .webhook = copy_webhook,
     .delivery = copy_delivery,
     .event = copy_event,
+    .topic = copy_topic,
 };
 
 /* "DIR" means the SQLite store in DIR; a location with a scheme is taken as it is. */
@@ -296,7 +316,7 @@ static bool same_counts(const struct store_dump_counts *a, const struct store_du
 {
     return a->surveys == b->surveys && a->responses == b->responses && a->records == b->records &&
            a->invitations == b->invitations && a->webhooks == b->webhooks && a->deliveries == b->deliveries &&
-           a->events == b->events;
+           a->events == b->events && a->topics == b->topics;
 }
 
 static int report(const struct migrate *m, enum store_status status, const char *err)
@@ -308,22 +328,23 @@ static int report(const struct migrate *m, enum store_status status, const char 
     }
     if (status == STORE_OK && same_counts(&m->copied, &m->expected)) {
         printf("migrate: copied %lld surveys, %lld responses, %lld idempotency records, %lld invitations, %lld"
-               " webhooks, %lld webhook deliveries, %lld webhook events\n",
+               " webhooks, %lld webhook deliveries, %lld webhook events, %lld topics\n",
                (long long)m->copied.surveys, (long long)m->copied.responses, (long long)m->copied.records,
                (long long)m->copied.invitations, (long long)m->copied.webhooks, (long long)m->copied.deliveries,
-               (long long)m->copied.events);
+               (long long)m->copied.events, (long long)m->copied.topics);
         return 0;
     }
     fprintf(stderr, "surveyd migrate: %s\n", m->problem[0] ? m->problem : err[0] ? err : "the copy failed");
     fprintf(stderr, "surveyd migrate: copied %lld of %lld surveys, %lld of %lld responses, %lld of %lld idempotency "
                     "records, %lld of %lld invitations, %lld of %lld webhooks, %lld of %lld webhook deliveries, %lld of "
-                    "%lld webhook events; the target holds a partial copy: drop and recreate it before migrating "
+                    "%lld webhook events, %lld of %lld topics; the target holds a partial copy: drop and recreate it before migrating "
                     "again\n",
             (long long)m->copied.surveys, (long long)m->expected.surveys, (long long)m->copied.responses,
             (long long)m->expected.responses, (long long)m->copied.records, (long long)m->expected.records,
             (long long)m->copied.invitations, (long long)m->expected.invitations, (long long)m->copied.webhooks,
             (long long)m->expected.webhooks, (long long)m->copied.deliveries, (long long)m->expected.deliveries,
-            (long long)m->copied.events, (long long)m->expected.events);
+            (long long)m->copied.events, (long long)m->expected.events, (long long)m->copied.topics,
+            (long long)m->expected.topics);
     return 1;
 }
 

@@ -111,7 +111,13 @@ enum http_next topics_get(struct http_request *req)
 
 bool topics_check_grouping(struct http_request *req)
 {
-    return require_topics(req);
+    if (!require_topics(req))
+        return false;
+    if (store_can_group_by_topic(api_app(req)->store))
+        return true;
+    http_reply_problem(req, 501, "topics_unavailable",
+                       "group_by=topic is not available on this storage backend yet; ask topic= per topic", NULL);
+    return false;
 }
 
 bool topics_check_filter(struct http_request *req, const char *survey, const char *topic)

@@ -127,8 +127,9 @@ struct store_backend {
     enum store_status (*insert_response)(struct store_conn *conn, const struct response *response,
                                          const struct store_edit_token *token, char existing_id[32]);
 
-    /* Whether metrics_range reads a topic query's STORE_SCAN_DAYS from per-topic day rollups:
-     * without them a topic's figures come from raw rows over the whole window (store.c). */
+    /* Whether metrics_range reads a topic query's STORE_SCAN_DAYS from per-topic day rollups
+     * (without them a topic's figures come from raw rows over the whole window: store.c), and
+     * honours by_topic (group_by=topic) in every source: store_can_group_by_topic. */
     bool topic_rollups;
     /* Whether list_responses and iter_open honour store_list_query.text (q=). */
     bool text_search;

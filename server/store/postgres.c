@@ -370,6 +370,7 @@ static struct store *pg_open(const char *location, const struct store_options *o
     }
     store->base.backend = &store_backend_postgres;
     store->read_only = read_only;
+    store->text_language = options->text_language;
     pthread_mutex_init(&store->readers_lock, NULL);
     pthread_key_create(&store->reader_key, reader_release);
 
@@ -576,6 +577,11 @@ const struct store_backend store_backend_postgres = {
     .import_event = pg_import_event,
     .event_seq_past = pg_event_seq_past,
 
+    .put_topic = pg_put_topic,
+    .get_topic = pg_get_topic,
+    .list_topics = pg_list_topics,
+    .delete_topic = pg_delete_topic,
+    .count_topics = pg_count_topics,
     .verify = pg_verify,
     .each_answers = pg_each_answers,
     .backup = pg_backup,

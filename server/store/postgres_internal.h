@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "text_stem.h"
 
 struct pg_conn;
 
@@ -27,6 +28,7 @@ struct pg_store {
     pthread_key_t reader_key;
     pthread_mutex_t readers_lock;
     struct pg_conn *readers;    /* every reader, for closing */
+    enum text_language text_language;   /* how topic queries are stemmed (the index's language) */
 };
 
 struct pg_conn {
@@ -123,6 +125,24 @@ enum store_status pg_metrics_range(struct store_conn *conn, const struct store_m
                                    enum store_scan_source source, int64_t lo, int64_t hi, store_metrics_fn each,
                                    void *arg);
 enum store_status pg_day_span(struct store_conn *conn, const char *survey, int64_t *first_day, int64_t *last_day);
+
+/* postgres_topics.c: topics (store.h) and the tags of responses as they are stored or edited. */
+enum store_status pg_put_topic(struct store_conn *conn, struct store_topic_row *row, bool query_changed,
+                               bool *created);
+enum store_status pg_get_topic(struct store_conn *conn, const char *survey, const char *id,
+                               struct store_topic_row *out);
+enum store_status pg_list_topics(struct store_conn *conn, const char *survey,
+                                 void (*each)(const struct store_topic_row *row, void *arg), void *arg);
+enum store_status pg_delete_topic(struct store_conn *conn, const char *survey, const char *id);
+enum store_status pg_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
+/* Tags the new response seq (decimal text) of survey with every topic its answers match. */
+enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json);
+/* Drops the tags of the responses in seqs (array text, "{1,2}") and tags them afresh from their
+ * answers as they are now (an edit). */
+enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs);
+/* The problems of the tags in the snapshot of db, reported as sqlite_verify's lines. */
+enum store_status pg_verify_topics(PGconn *db, enum text_language language, void (*report)(const char *line, void *arg),
+                                   void *arg, uint64_t *differences);
 
 /* postgres_verify.c: `surveyd verify`. */
 enum store_status pg_verify(struct store *store, void (*report)(const char *line, void *arg), void *arg,

@@ -474,6 +474,16 @@ static const char scan_raw_responses_sql[] = "SELECT submitted_at / 86400000, co
     " WHERE survey = $1::text AND submitted_at >= $2::bigint AND submitted_at < $3::bigint"
     SCAN_FILTERS " GROUP BY 1, 2, 3";
 
+/* The same for the responses tagged with topic $6 (store.c reads a topic's window from raw rows). */
+#define TAGGED " AND seq IN (SELECT seq FROM response_topics WHERE survey = $1 AND topic = $6::text)"
+static const char scan_raw_answers_topic_sql[] = "SELECT day, channel, agent, question, is_text, value, value_text,"
+    " count(*) FROM answer_facts WHERE survey = $1::text AND submitted_at >= $2::bigint AND submitted_at < $3::bigint"
+    SCAN_FILTERS TAGGED " GROUP BY 1, 2, 3, 4, 5, 6, 7";
+static const char scan_raw_responses_topic_sql[] = "SELECT submitted_at / 86400000, coalesce(channel, ''),"
+    " coalesce(agent, ''), NULL::text, false, 0::bigint, NULL::text, count(*) FROM responses"
+    " WHERE survey = $1::text AND submitted_at >= $2::bigint AND submitted_at < $3::bigint"
+    SCAN_FILTERS TAGGED " GROUP BY 1, 2, 3";
+
 static void emit_cells(const PGresult *r, store_metrics_fn each, void *arg)
 {
     struct store_metrics_cell cell;
@@ -497,9 +507,10 @@ static enum store_status scan(struct pg_conn *conn, const char *sql, const struc
                               int64_t hi, store_metrics_fn each, void *arg)
 {
     char lo_text[24], hi_text[24];
-    const char *values[5] = {q->survey, pg_int_text(lo_text, lo), pg_int_text(hi_text, hi), q->channel, q->agent};
+    const char *values[6] = {q->survey, pg_int_text(lo_text, lo), pg_int_text(hi_text, hi), q->channel, q->agent,
+                             q->topic};
     enum store_status status;
-    PGresult *r = pg_query(conn, sql, 5, values, &status);
+    PGresult *r = pg_query(conn, sql, q->topic ? 6 : 5, values, &status);
 
     if (r == NULL)
         return status;
@@ -528,8 +539,8 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
         sql[1] = scan_responses_hour_sql;
         break;
     case STORE_SCAN_RAW:
-        sql[0] = scan_raw_answers_sql;
-        sql[1] = scan_raw_responses_sql;
+        sql[0] = q->topic ? scan_raw_answers_topic_sql : scan_raw_answers_sql;
+        sql[1] = q->topic ? scan_raw_responses_topic_sql : scan_raw_responses_sql;
         break;
     }
 }

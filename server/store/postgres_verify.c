@@ -265,6 +265,8 @@ enum store_status pg_verify(struct store *store, void (*report)(const char *line
                             " WHERE name = 'work_mem' AND setting::bigint < 32768");
     if (status == STORE_OK)
         status = run_checks(&conn, &st);
+    if (status == STORE_OK)
+        status = pg_verify_topics(conn.db, ((struct pg_store *)store)->text_language, report, arg, differences);
     return close_snapshot(&conn, status);
 }
 

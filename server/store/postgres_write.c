@@ -233,9 +233,12 @@ enum store_status pg_insert_response(struct store_conn *base, const struct respo
     if (result == NULL) /* foreign key: the survey is gone; unique id: a collision. Both 404, as in sqlite.c */
         return status == STORE_CONFLICT ? STORE_NOT_FOUND : status;
     int rows = PQntuples(result);
+    if (rows == 1) { /* tagged with the survey's topics in the same transaction (postgres_topics.c) */
+        status = pg_topics_tag(conn, PQgetvalue(result, 0, 0), r->survey, r->answers_json);
+        PQclear(result);
+        return status;
+    }
     PQclear(result);
-    if (rows == 1)
-        return STORE_OK;
     return r->interaction ? find_interaction(conn, r->survey, r->interaction, existing_id) : STORE_ERROR;
 }
 
@@ -364,6 +367,8 @@ enum store_status pg_update_answers(struct store_conn *base, const char *id, con
         status = pg_exec(conn, "UPDATE responses SET answers = $2 WHERE seq = ANY ($1::bigint[])", 2, values, NULL);
     if (status == STORE_OK)
         status = adjust_rollups(conn, seqs, +1);
+    if (status == STORE_OK)
+        status = pg_topics_retag(conn, seqs);
     return status;
 }
 

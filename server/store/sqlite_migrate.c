@@ -49,6 +49,7 @@ static enum store_status read_counts(struct dump *dump, sqlite3_stmt *s)
         .webhooks = sqlite3_column_int64(s, 4),
         .deliveries = sqlite3_column_int64(s, 5),
         .events = sqlite3_column_int64(s, 6),
+        .topics = sqlite3_column_int64(s, 7),
     };
     return dump->sink->begin(&counts, dump->arg);
 }
@@ -155,6 +156,22 @@ static enum store_status read_event(struct dump *dump, sqlite3_stmt *s)
     return status;
 }
 
+/* Columns: survey, id, title, query, created_at, updated_at. */
+static enum store_status read_topic(struct dump *dump, sqlite3_stmt *s)
+{
+    struct store_topic_row row = {.created_at = sqlite3_column_int64(s, 4), .updated_at = sqlite3_column_int64(s, 5)};
+    const char *title, *query;
+
+    if (dump->sink->topic == NULL)
+        return STORE_OK;
+    if (!copy_column(s, 0, row.survey, sizeof row.survey) || !copy_column(s, 1, row.id, sizeof row.id) ||
+        !text_column(s, 2, &title) || !text_column(s, 3, &query) || title == NULL || query == NULL)
+        return STORE_ERROR;
+    row.title = (char *)title;
+    row.query = (char *)query;
+    return dump->sink->topic(&row, dump->arg);
+}
+
 /* Columns: scope, survey, key, body, status, reply, response_id, customer, created_at. */
 static enum store_status read_record(struct dump *dump, sqlite3_stmt *s)
 {
@@ -210,16 +227,18 @@ static enum store_status each_row(struct dump *dump, const char *sql, dump_row_f
 }
 
 /* Insertion order (seq) for responses, invitations and webhook deliveries (after the subscriptions
- * they belong to), so the copy's own order of insertion is the same; the event log in seq order,
+ * they belong to), so the copy's own order of insertion is the same; topics after the responses
+ * their back-fill tags; the event log in seq order,
  * with its seqs, after the subscriptions whose cursors point into it; the idempotency records last,
  * after the responses they name. */
 static const char *const dump_sql[] = {
     "SELECT (SELECT count(*) FROM surveys), (SELECT count(*) FROM responses), (SELECT count(*) FROM idempotency),"
     " (SELECT count(*) FROM invitations), (SELECT count(*) FROM webhooks), (SELECT count(*) FROM webhook_deliveries),"
-    " (SELECT count(*) FROM webhook_events)",
+    " (SELECT count(*) FROM webhook_events), (SELECT count(*) FROM topics)",
     "SELECT id, definition, created_at, updated_at FROM surveys ORDER BY id",
     "SELECT id, survey, submitted_at, received_at, channel, customer, agent, interaction, answers, properties,"
     " edit_token_hash, edit_token_expires_at FROM responses ORDER BY seq",
+    "SELECT survey, id, title, query, created_at, updated_at FROM topics ORDER BY survey, id",
     "SELECT " SQLITE_INVITATION_COLUMNS " FROM invitations ORDER BY seq",
     "SELECT " SQLITE_WEBHOOK_COLUMNS " FROM webhooks ORDER BY id",
     "SELECT " SQLITE_DELIVERY_COLUMNS " FROM webhook_deliveries ORDER BY seq",
@@ -231,8 +250,9 @@ static const char *const dump_sql[] = {
 enum store_status sqlite_dump(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
                               size_t err_size)
 {
-    static const dump_row_fn readers[] = {read_counts,  read_survey,   read_response, read_invitation,
-                                           read_webhook, read_delivery, read_event,    read_record};
+    static const dump_row_fn readers[] = {read_counts,  read_survey,   read_response, read_topic,
+                                           read_invitation, read_webhook, read_delivery, read_event,
+                                           read_record};
     struct store_conn *conn = store_reader(store);
     struct dump dump = {.db = conn ? ((struct sqlite_conn *)conn)->db : NULL, .sink = sink, .arg = arg};
     enum store_status status = STORE_OK;

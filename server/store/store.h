@@ -410,6 +410,9 @@ enum store_status store_list_topics(struct store_conn *conn, const char *survey,
 enum store_status store_delete_topic(struct store_conn *conn, const char *survey, const char *id);
 enum store_status store_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
 
+/* Whether metrics can group by topic (store_metrics_query.by_topic; false: 501 for now). */
+bool store_can_group_by_topic(const struct store *store);
+
 /* Whether PUT leaves the back-fill to store_topic_backfill (false: done in the PUT). */
 bool store_topics_backfill_later(const struct store *store);
 
@@ -698,6 +701,7 @@ struct store_dump_counts {
     int64_t surveys, responses, records;
     int64_t invitations;
     int64_t webhooks, deliveries, events;
+    int64_t topics;
 };
 
 /* What store_dump hands the rows to. Each returns STORE_OK to go on; anything else ends the dump
@@ -714,6 +718,9 @@ struct store_dump_sink {
     enum store_status (*delivery)(const struct store_delivery_row *row, void *arg);
     /* The event log in seq order; skipped with webhook. Subscriptions carry their cursors. */
     enum store_status (*event)(const struct store_event_row *row, void *arg);
+    /* Topics (title, query, times; no tags: the target tags its own copies), after the responses.
+     * NULL: the dump skips them. */
+    enum store_status (*topic)(const struct store_topic_row *row, void *arg);
 };
 
 /* Reads the whole store from one read snapshot, in constant memory: the counts, every survey (by
@@ -742,6 +749,10 @@ enum store_status store_import_delivery(struct store_conn *conn, const struct st
 /* A logged event with its seq as it is; an imported subscription keeps its cursor. After the
  * import the target's own seq source continues past the largest imported seq. */
 enum store_status store_import_event(struct store_conn *conn, const struct store_event_row *row);
+
+/* A topic with its title, query and times; the target tags the responses it holds (the responses
+ * must be stored first: after store_import_end and a commit, on a target that streams them). */
+enum store_status store_import_topic(struct store_conn *conn, const struct store_topic_row *row);
 
 /* Responses may be streamed (PostgreSQL: COPY) and only checked here: call it before store_commit
  * (keep true: its status says whether every row went in) and before store_rollback (keep false). */

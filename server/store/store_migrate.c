@@ -181,3 +181,11 @@ enum store_status store_import_invitation(struct store_conn *conn, const struct 
     enum store_status status = store_import_end(conn, true);
     return status == STORE_OK ? store_insert_invitation(conn, row) : status;
 }
+
+enum store_status store_import_topic(struct store_conn *conn, const struct store_topic_row *row)
+{
+    struct store_topic_row copy = *row;
+    bool created;
+    enum store_status status = store_put_topic(conn, &copy, true, &created);
+    return status == STORE_OK && !created ? STORE_CONFLICT : status;
+}

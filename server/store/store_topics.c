@@ -58,6 +58,11 @@ enum store_status store_count_topics(struct store_conn *conn, const char *survey
     return conn->backend->count_topics(conn, survey, count);
 }
 
+bool store_can_group_by_topic(const struct store *store)
+{
+    return store->backend->topic_rollups;
+}
+
 bool store_topics_backfill_later(const struct store *store)
 {
     return store->backend->topic_backfill != NULL;

@@ -917,6 +917,12 @@ TEXT_INDEX_DOWNGRADE = (
     "DROP TABLE text_index_settings",
 )
 
+# The same for PostgreSQL's migrations from 006 on (topics), for tests that make a database an older
+# version again.
+POSTGRES_TEXT_DOWNGRADE = (
+    "DROP TABLE response_topics", "DROP TABLE topics",
+)
+
 
 def simple_definition(public=False, **extra):
     d = {

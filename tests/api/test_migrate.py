@@ -28,7 +28,8 @@ from harness import ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, Daemon, run_cli, sqli
 
 PG = os.environ.get("SURVEYD_TEST_POSTGRES")
 SUMMARY_RE = re.compile(r"^migrate: copied (\d+) surveys, (\d+) responses, (\d+) idempotency records, "
-                        r"(\d+) invitations, (\d+) webhooks, (\d+) webhook deliveries, (\d+) webhook events$", re.M)
+                        r"(\d+) invitations, (\d+) webhooks, (\d+) webhook deliveries, (\d+) webhook events, "
+                        r"(\d+) topics$", re.M)
 VERIFY_RE = re.compile(r"verify: rollups consistent with (\d+) responses")
 # Rows per target transaction in the copy: small, so that batch boundaries fall inside the surveys,
 # the responses, the invitations and the idempotency records alike.
@@ -94,6 +95,10 @@ def psql(sql):
 
 def stamp(day, hour, minute=0):
     return "2026-10-%02dT%02d:%02d:07.%03dZ" % (day, hour, minute, (day * 37 + hour * 11 + minute) % 1000)
+
+
+# Saved queries over the comments and "other" write-ins (answers_for, and the follow-ups in fill).
+TOPICS = {"slow": "slow OR late", "quoted": '"comment number" AND NOT later'}
 
 
 def answers_for(i):
@@ -199,6 +204,11 @@ class MigrateTest(unittest.TestCase):
         cls.req(d, "DELETE", "/v1/responses/" + cls.ids[3], expect=204)
         cls.req(d, "DELETE", "/v1/customers/cust-beta", expect=200)
         cls.req(d, "DELETE", "/v1/surveys/" + cls.gone, expect=204)
+        # Topics last, so that their back-fill progress (responses of the survey when made) is the
+        # same on the copy, which tags its own responses when it stores each topic.
+        for topic, query in TOPICS.items():
+            cls.req(d, "PUT", "/v1/surveys/%s/topics/%s" % (cls.full, topic), {"title": topic.title(), "query": query},
+                    token=ADMIN_TOKEN, expect=201)
         cls.invite()
         cls.hook()
 
@@ -303,7 +313,7 @@ class MigrateTest(unittest.TestCase):
         self.assertEqual(len(listed), 2)
         self.assertEqual(responses, 48 + 2 - 1 - 12)
         self.assertEqual(tuple(int(g) for g in m.groups()),
-                         (2, responses, 2, INVITATIONS, WEBHOOKS, DELIVERIES, 0), out)
+                         (2, responses, 2, INVITATIONS, WEBHOOKS, DELIVERIES, 0, len(TOPICS)), out)
         self.assertGreaterEqual(out.count(" webhook events\n"), 2, out)  # progress, then the summary
         self.assertNotIn(SECRET, out + self.migrate.stderr.decode("utf-8", "replace"))
 
@@ -369,6 +379,18 @@ class MigrateTest(unittest.TestCase):
                     if w == "":
                         self.assertGreater(j["responses"], 0)
         self.assertSameJSON("/v1/metrics")
+
+    def test_06_topics(self):
+        """Topics keep their ids, titles, queries and times; the copy tags the same responses (its
+        own back-fill) and its metrics per topic agree."""
+        listed = self.assertSameJSON("/v1/surveys/%s/topics" % self.full)["topics"]
+        self.assertEqual([t["id"] for t in listed], sorted(TOPICS))
+        for t in listed:
+            self.assertGreater(t["responses"], 0, t)
+            for w in ("", "?from=2026-10-03T05:30:00Z&to=2026-10-21T17:45:00Z", "?group_by=channel"):
+                with self.subTest(topic=t["id"], window=w):
+                    sep = "&" if w else "?"
+                    self.assertSameJSON("/v1/surveys/%s/metrics%s%stopic=%s" % (self.full, w, sep, t["id"]))
 
     def test_07_idempotent_retry_replays(self):
         path = "/v1/surveys/%s/responses" % self.full
@@ -558,7 +580,7 @@ class MigrateEventLogTest(unittest.TestCase):
         self.assertEqual(self.migrate.returncode, 0, out + self.migrate.stderr.decode("utf-8", "replace"))
         m = SUMMARY_RE.search(out)
         self.assertIsNotNone(m, out)
-        self.assertEqual(tuple(int(g) for g in m.groups()), (0, 0, 0, 0, 3, 0, 7), out)
+        self.assertEqual(tuple(int(g) for g in m.groups()), (0, 0, 0, 0, 3, 0, 7, 0), out)
         want, got = self.rows("SELECT " + self.EVENT_COLUMNS + " FROM webhook_events ORDER BY seq")
         self.assertEqual([int(r[0]) for r in want], [1, 2, 3, 5, 6, 7, 8])
         self.assertEqual(got, want)

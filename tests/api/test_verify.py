@@ -571,7 +571,8 @@ class InvitationRollupVerifyTests(VerifyTestBase):
         before = harness.db_query(self.d, "SELECT * FROM invitation_days ORDER BY 1, 2, 3, 4")
         self.assertTrue(before)
         if harness.is_postgres():
-            downgrade = ("DROP TABLE invitation_days", "DROP TRIGGER invitation_days_insert ON invitations",
+            downgrade = harness.POSTGRES_TEXT_DOWNGRADE + (
+                         "DROP TABLE invitation_days", "DROP TRIGGER invitation_days_insert ON invitations",
                          "DROP TRIGGER invitation_days_update ON invitations",
                          "DROP TRIGGER invitation_days_delete ON invitations",
                          "DROP FUNCTION invitation_days_trigger()", "DROP FUNCTION invitation_days_add(invitations, integer)",

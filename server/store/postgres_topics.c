@@ -1,0 +1,484 @@
+/* The PostgreSQL backend: topics and their tags (schema/postgres/006_topics.sql, docs/search.md
+ * "Topics"). As on SQLite, a tag is decided in C with text_query_eval on the response's document
+ * (response_text.h), built here from the stored answers and the survey's definition: the same
+ * document and the same evaluation on both backends, so a topic tags the same responses.
+ *
+ * Instances share the database. A response is tagged in the transaction that stores or edits it,
+ * with the topics that transaction reads; a topic's earlier responses are tagged in the
+ * transaction that creates it or changes its query, which first locks the survey's row FOR
+ * UPDATE. A response's insert holds a KEY SHARE lock on that row (its foreign key) until it
+ * commits, so the two wait for each other: every response is either committed before the topic's
+ * scan reads (and tagged by it) or stored after the topic is (and tagged by its own insert). */
+#include "postgres_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "oom.h"
+#include "response_text.h"
+#include "survey.h"
+#include "text_query.h"
+#include "validate.h"
+
+/* Responses read per statement while a topic's earlier responses are tagged. */
+#define BACKFILL_BATCH 1000
+
+/* A survey's topics, parsed and stemmed for the store's language, with its definition parsed: what
+ * tagging a document needs. A topic whose stored query no longer parses tags nothing. */
+struct pg_topic_set {
+    struct survey survey;
+    bool have_survey;
+    char **ids;
+    struct text_query **queries;
+    int n;
+};
+
+static void topic_set_free(struct pg_topic_set *set)
+{
+    for (int i = 0; i < set->n; i++) {
+        free(set->ids[i]);
+        text_query_free(set->queries[i]);
+    }
+    free(set->ids);
+    free(set->queries);
+    if (set->have_survey)
+        survey_free(&set->survey);
+    memset(set, 0, sizeof *set);
+}
+
+static bool parse_definition(const char *id, const char *definition, struct survey *out)
+{
+    cJSON *body = cJSON_Parse(definition);
+    struct validate_errors errors = {0};
+    bool ok = body != NULL && validate_definition(id, body, out, &errors);
+    validate_errors_free(&errors);
+    cJSON_Delete(body);
+    return ok;
+}
+
+/* Adds the topic (id, query text) to set (not when its query no longer parses: it tags nothing);
+ * false only when out of memory. */
+static bool topic_set_add(struct pg_topic_set *set, const char *id, const char *text, enum text_language language)
+{
+    struct text_query *q = NULL;
+    struct text_query_error error;
+    enum text_query_status parsed = text_query_parse(text, strlen(text), &q, &error);
+    if (parsed == TEXT_QUERY_NO_MEMORY)
+        return false; /* never a response stored without a tag it should have */
+    if (parsed != TEXT_QUERY_OK)
+        return true;
+    if (!text_query_stem(q, language))
+        goto fail;
+    char **ids = realloc(set->ids, (size_t)(set->n + 1) * sizeof *ids);
+    if (ids == NULL)
+        goto fail;
+    set->ids = ids;
+    struct text_query **queries = realloc(set->queries, (size_t)(set->n + 1) * sizeof *queries);
+    if (queries == NULL)
+        goto fail;
+    set->queries = queries;
+    if ((set->ids[set->n] = strdup(id)) == NULL)
+        goto fail;
+    set->queries[set->n++] = q;
+    return true;
+fail:
+    text_query_free(q);
+    return false;
+}
+
+/* The rows of result (definition, topic id, query) as a set; survey_id names the survey. */
+static enum store_status topic_set_of(enum text_language language, const char *survey_id, const PGresult *result,
+                                      struct pg_topic_set *set)
+{
+    memset(set, 0, sizeof *set);
+    if (PQntuples(result) == 0)
+        return STORE_OK;
+    if (!parse_definition(survey_id, PQgetvalue(result, 0, 0), &set->survey))
+        return STORE_ERROR;
+    set->have_survey = true;
+    for (int i = 0; i < PQntuples(result); i++) {
+        if (!topic_set_add(set, PQgetvalue(result, i, 1), PQgetvalue(result, i, 2), language)) {
+            topic_set_free(set);
+            oom_note();
+            return STORE_ERROR;
+        }
+    }
+    return STORE_OK;
+}
+
+static const char survey_topics_sql[] = "SELECT s.definition, t.id, t.query FROM topics AS t"
+                                        " JOIN surveys AS s ON s.id = t.survey WHERE t.survey = $1 ORDER BY t.id";
+
+static enum store_status load_topics(struct pg_conn *conn, const char *survey, struct pg_topic_set *set)
+{
+    enum store_status status;
+    const char *values[] = {survey};
+    memset(set, 0, sizeof *set); /* freed by the caller whatever happens */
+    PGresult *result = pg_query(conn, survey_topics_sql, 1, values, &status);
+    if (result == NULL)
+        return status;
+    status = topic_set_of(conn->store->text_language, survey, result, set);
+    PQclear(result);
+    return status;
+}
+
+/* Which topics of set the stored answers' document matches: matched[i] for set's i-th topic. */
+static enum store_status match_answers(const struct pg_topic_set *set, const char *answers_json, bool *matched)
+{
+    cJSON *answers = cJSON_Parse(answers_json);
+    char *doc = NULL;
+    size_t len = 0;
+    enum store_status status = STORE_OK;
+
+    memset(matched, 0, (size_t)set->n * sizeof *matched);
+    if (answers == NULL) /* not JSON: no document, as SQLite's view */
+        return STORE_OK;
+    if (!response_text_stored(&set->survey, answers, &doc, &len)) {
+        status = STORE_ERROR;
+        goto done;
+    }
+    for (int i = 0; doc != NULL && i < set->n; i++) {
+        int hit = text_query_eval(set->queries[i], doc, len);
+        if (hit < 0) {
+            status = STORE_ERROR;
+            goto done;
+        }
+        matched[i] = hit == 1;
+    }
+done:
+    free(doc);
+    cJSON_Delete(answers);
+    return status;
+}
+
+static enum store_status tag(struct pg_conn *conn, const char *seq, const char *survey, const char *topic)
+{
+    const char *values[] = {seq, survey, topic};
+    return pg_exec(conn,
+                   "INSERT INTO response_topics (seq, survey, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                   3, values, NULL);
+}
+
+/* Tags the response seq (decimal text) with every topic of set its answers match. */
+static enum store_status tag_answers(struct pg_conn *conn, const struct pg_topic_set *set, const char *seq,
+                                     const char *survey, const char *answers_json)
+{
+    bool matched[STORE_TOPICS_MAX];
+    if (set->n == 0)
+        return STORE_OK;
+    if (set->n > STORE_TOPICS_MAX)
+        return STORE_ERROR;
+    enum store_status status = match_answers(set, answers_json, matched);
+    for (int i = 0; status == STORE_OK && i < set->n; i++)
+        if (matched[i])
+            status = tag(conn, seq, survey, set->ids[i]);
+    return status;
+}
+
+enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json)
+{
+    struct pg_topic_set set;
+    enum store_status status = load_topics(conn, survey, &set);
+    if (status == STORE_OK)
+        status = tag_answers(conn, &set, seq, survey, answers_json);
+    topic_set_free(&set);
+    return status;
+}
+
+enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs)
+{
+    enum store_status status;
+    const char *values[] = {seqs};
+    if ((status = pg_exec(conn, "DELETE FROM response_topics WHERE seq = ANY ($1::bigint[])", 1, values, NULL)) !=
+        STORE_OK)
+        return status;
+    PGresult *result =
+        pg_query(conn, "SELECT seq, survey, answers FROM responses WHERE seq = ANY ($1::bigint[])", 1, values, &status);
+    if (result == NULL)
+        return status;
+    for (int i = 0; status == STORE_OK && i < PQntuples(result); i++)
+        status = pg_topics_tag(conn, PQgetvalue(result, i, 0), PQgetvalue(result, i, 1), PQgetvalue(result, i, 2));
+    PQclear(result);
+    return status;
+}
+
+/* ---- the topics themselves ---- */
+
+#define TOPIC_COLUMNS "survey, id, title, query, created_at, updated_at, scanned, total," \
+    " (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id)"
+
+static enum store_status read_topic(const PGresult *result, int row, struct store_topic_row *out)
+{
+    memset(out, 0, sizeof *out);
+    pg_copy_text(result, row, 0, out->survey, sizeof out->survey);
+    pg_copy_text(result, row, 1, out->id, sizeof out->id);
+    out->title = pg_text(result, row, 2);
+    out->query = pg_text(result, row, 3);
+    out->created_at = pg_int(result, row, 4);
+    out->updated_at = pg_int(result, row, 5);
+    out->scanned = pg_int(result, row, 6);
+    out->total = pg_int(result, row, 7);
+    out->tagged = pg_int(result, row, 8);
+    if (out->title == NULL || out->query == NULL) {
+        store_topic_row_free(out);
+        oom_note();
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
+enum store_status pg_get_topic(struct store_conn *base, const char *survey, const char *id,
+                               struct store_topic_row *out)
+{
+    struct pg_conn *conn = pg_conn_of(base);
+    enum store_status status;
+    const char *values[] = {survey, id};
+    PGresult *result =
+        pg_query(conn, "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = $1 AND id = $2", 2, values, &status);
+    if (result == NULL)
+        return status;
+    status = PQntuples(result) == 1 ? read_topic(result, 0, out) : STORE_NOT_FOUND;
+    PQclear(result);
+    return status;
+}
+
+enum store_status pg_list_topics(struct store_conn *base, const char *survey,
+                                 void (*each)(const struct store_topic_row *row, void *arg), void *arg)
+{
+    struct pg_conn *conn = pg_conn_of(base);
+    enum store_status status;
+    const char *values[] = {survey};
+    PGresult *result =
+        pg_query(conn, "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = $1 ORDER BY id", 1, values, &status);
+    if (result == NULL)
+        return status;
+    status = STORE_OK;
+    for (int i = 0; status == STORE_OK && i < PQntuples(result); i++) {
+        struct store_topic_row row;
+        if ((status = read_topic(result, i, &row)) == STORE_OK) {
+            each(&row, arg);
+            store_topic_row_free(&row);
+        }
+    }
+    PQclear(result);
+    return status;
+}
+
+enum store_status pg_count_topics(struct store_conn *base, const char *survey, int64_t *count)
+{
+    struct pg_conn *conn = pg_conn_of(base);
+    enum store_status status;
+    const char *values[] = {survey};
+    PGresult *result = pg_query(conn, "SELECT count(*) FROM topics WHERE survey = $1", 1, values, &status);
+    if (result == NULL)
+        return status;
+    *count = pg_int(result, 0, 0);
+    PQclear(result);
+    return STORE_OK;
+}
+
+enum store_status pg_delete_topic(struct store_conn *base, const char *survey, const char *id)
+{
+    struct pg_conn *conn = pg_conn_of(base);
+    const char *values[] = {survey, id};
+    int64_t affected = 0;
+    /* Its tags go by the foreign key (ON DELETE CASCADE), in the same statement. */
+    enum store_status status = pg_exec(conn, "DELETE FROM topics WHERE survey = $1 AND id = $2", 2, values, &affected);
+    if (status == STORE_OK && affected == 0)
+        status = STORE_NOT_FOUND;
+    if (status == STORE_OK)
+        pg_touch(conn, survey);
+    return status;
+}
+
+/* Tags the survey's responses after seq after (decimal text) that match the one topic of set, up
+ * to BACKFILL_BATCH of them; *last: the last seq read, *read: how many were read. */
+static enum store_status backfill_batch(struct pg_conn *conn, const struct pg_topic_set *set, const char *survey,
+                                        char after[24], int *read)
+{
+    enum store_status status;
+    char limit[24];
+    const char *values[] = {survey, after, pg_int_text(limit, BACKFILL_BATCH)};
+    PGresult *result = pg_query(conn,
+                                "SELECT seq, answers FROM responses WHERE survey = $1 AND seq > $2::bigint"
+                                " ORDER BY seq LIMIT $3::bigint",
+                                3, values, &status);
+    if (result == NULL)
+        return status;
+    *read = PQntuples(result);
+    status = STORE_OK;
+    for (int i = 0; status == STORE_OK && i < *read; i++)
+        status = tag_answers(conn, set, PQgetvalue(result, i, 0), survey, PQgetvalue(result, i, 1));
+    if (*read > 0)
+        pg_copy_text(result, *read - 1, 0, after, 24);
+    PQclear(result);
+    return status;
+}
+
+/* Drops the topic's tags and tags every response of the survey that matches its query. */
+static enum store_status retag_topic(struct pg_conn *conn, const struct store_topic_row *row)
+{
+    enum store_status status;
+    const char *values[] = {row->survey, row->id};
+    if ((status = pg_exec(conn, "DELETE FROM response_topics WHERE survey = $1 AND topic = $2", 2, values, NULL)) !=
+        STORE_OK)
+        return status;
+    PGresult *result = pg_query(conn, "SELECT definition, $2::text, query FROM topics AS t JOIN surveys AS s"
+                                      " ON s.id = t.survey WHERE t.survey = $1 AND t.id = $2",
+                                2, values, &status);
+    if (result == NULL)
+        return status;
+    struct pg_topic_set set;
+    status = topic_set_of(conn->store->text_language, row->survey, result, &set);
+    PQclear(result);
+    char after[24] = "0";
+    int read = BACKFILL_BATCH;
+    while (status == STORE_OK && set.n > 0 && read == BACKFILL_BATCH)
+        status = backfill_batch(conn, &set, row->survey, after, &read);
+    topic_set_free(&set);
+    return status;
+}
+
+/* Locks the survey's row against responses being stored meanwhile (see the top of this file), and
+ * counts its responses into *total. STORE_NOT_FOUND when there is no such survey. */
+static enum store_status lock_survey(struct pg_conn *conn, const char *survey, int64_t *total)
+{
+    enum store_status status;
+    const char *values[] = {survey};
+    PGresult *result = pg_query(conn,
+                                "SELECT (SELECT count(*) FROM responses WHERE survey = s.id) FROM surveys AS s"
+                                " WHERE s.id = $1 FOR UPDATE",
+                                1, values, &status);
+    if (result == NULL)
+        return status;
+    status = PQntuples(result) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    if (status == STORE_OK)
+        *total = pg_int(result, 0, 0);
+    PQclear(result);
+    return status;
+}
+
+enum store_status pg_put_topic(struct store_conn *base, struct store_topic_row *row, bool query_changed,
+                               bool *created)
+{
+    struct pg_conn *conn = pg_conn_of(base);
+    struct store_topic_row old;
+    int64_t total = 0;
+    enum store_status status = lock_survey(conn, row->survey, &total);
+    if (status != STORE_OK)
+        return status;
+    if ((status = pg_get_topic(base, row->survey, row->id, &old)) != STORE_OK && status != STORE_NOT_FOUND)
+        return status;
+    *created = status == STORE_NOT_FOUND;
+    if (!*created) {
+        row->created_at = old.created_at;
+        if (!query_changed)
+            row->scanned = old.scanned, row->total = old.total;
+        store_topic_row_free(&old);
+    }
+    bool backfill = *created || query_changed;
+    if (backfill)
+        row->scanned = row->total = total;
+    char created_at[24], updated_at[24], scanned[24], total_text[24];
+    const char *values[] = {row->survey, row->id, row->title, row->query, pg_int_text(created_at, row->created_at),
+                            pg_int_text(updated_at, row->updated_at), pg_int_text(scanned, row->scanned),
+                            pg_int_text(total_text, row->total)};
+    status = pg_exec(conn,
+                     "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total)"
+                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (survey, id) DO UPDATE SET"
+                     " title = excluded.title, query = excluded.query, updated_at = excluded.updated_at,"
+                     " scanned = excluded.scanned, total = excluded.total",
+                     8, values, NULL);
+    if (status == STORE_OK && backfill)
+        status = retag_topic(conn, row);
+    if (status == STORE_OK)
+        pg_touch(conn, row->survey);
+    return status;
+}
+
+/* ---- surveyd verify ---- */
+
+static void report_tag(const char *survey, const char *topic, const char *seq, const char *what,
+                       void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
+{
+    char line[256];
+    snprintf(line, sizeof line, "topics: survey %.64s topic %.64s: response seq %s %s", survey, topic, seq, what);
+    report(line, arg);
+    (*differences)++;
+}
+
+/* Every response of survey evaluated against every topic of set, compared with its tags (the
+ * result's third column: the topic ids it is tagged with, as a text array "{a,b}"). */
+static bool verify_survey(PGconn *db, const char *survey, const struct pg_topic_set *set,
+                          void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
+{
+    const char *values[] = {survey};
+    PGresult *result = PQexecParams(db,
+                                    "SELECT r.seq, r.answers, coalesce((SELECT array_agg(t.topic ORDER BY t.topic)"
+                                    " FROM response_topics AS t WHERE t.seq = r.seq AND t.survey = r.survey),"
+                                    " '{}')::text FROM responses AS r WHERE r.survey = $1 ORDER BY r.seq",
+                                    1, NULL, values, NULL, NULL, 0);
+    bool ok = PQresultStatus(result) == PGRES_TUPLES_OK;
+    bool matched[STORE_TOPICS_MAX];
+    for (int i = 0; ok && i < PQntuples(result); i++) {
+        const char *seq = PQgetvalue(result, i, 0), *tags = PQgetvalue(result, i, 2);
+        if (set->n > STORE_TOPICS_MAX || match_answers(set, PQgetvalue(result, i, 1), matched) != STORE_OK) {
+            ok = false;
+            break;
+        }
+        for (int t = 0; t < set->n; t++) {
+            /* The ids are slugs: a comma or brace never occurs inside one. */
+            size_t len = strlen(set->ids[t]);
+            bool tagged = false;
+            for (const char *p = strstr(tags, set->ids[t]); p && !tagged; p = strstr(p + 1, set->ids[t]))
+                tagged = (p[-1] == '{' || p[-1] == ',') && (p[len] == '}' || p[len] == ',');
+            if (matched[t] && !tagged)
+                report_tag(survey, set->ids[t], seq, "matches but is not tagged", report, arg, differences);
+            else if (!matched[t] && tagged)
+                report_tag(survey, set->ids[t], seq, "is tagged but does not match", report, arg, differences);
+        }
+    }
+    PQclear(result);
+    return ok;
+}
+
+/* Tags whose survey is not their response's. */
+static bool verify_stray_tags(PGconn *db, void (*report)(const char *line, void *arg), void *arg,
+                              uint64_t *differences)
+{
+    PGresult *result = PQexec(db, "SELECT t.survey, t.topic, t.seq FROM response_topics AS t"
+                                  " JOIN responses AS r ON r.seq = t.seq WHERE r.survey <> t.survey");
+    bool ok = PQresultStatus(result) == PGRES_TUPLES_OK;
+    for (int i = 0; ok && i < PQntuples(result); i++)
+        report_tag(PQgetvalue(result, i, 0), PQgetvalue(result, i, 1), PQgetvalue(result, i, 2),
+                   "is tagged but has no text in that survey", report, arg, differences);
+    PQclear(result);
+    return ok;
+}
+
+enum store_status pg_verify_topics(PGconn *db, enum text_language language, void (*report)(const char *line, void *arg),
+                                   void *arg, uint64_t *differences)
+{
+    PGresult *surveys = PQexec(db, "SELECT DISTINCT survey FROM topics ORDER BY survey");
+    bool ok = PQresultStatus(surveys) == PGRES_TUPLES_OK;
+    for (int i = 0; ok && i < PQntuples(surveys); i++) {
+        const char *survey = PQgetvalue(surveys, i, 0);
+        const char *values[] = {survey};
+        PGresult *topics = PQexecParams(db, survey_topics_sql, 1, NULL, values, NULL, NULL, 0);
+        struct pg_topic_set set;
+        ok = PQresultStatus(topics) == PGRES_TUPLES_OK &&
+             topic_set_of(language, survey, topics, &set) == STORE_OK;
+        PQclear(topics);
+        if (ok) {
+            ok = verify_survey(db, survey, &set, report, arg, differences);
+            topic_set_free(&set);
+        }
+    }
+    PQclear(surveys);
+    if (ok)
+        ok = verify_stray_tags(db, report, arg, differences);
+    return ok ? STORE_OK : STORE_ERROR;
+}
