@@ -126,6 +126,11 @@ struct store_backend {
     /* The row alone: store.c adds its rollup cells after STORE_OK. */
     enum store_status (*insert_response)(struct store_conn *conn, const struct response *response,
                                          const struct store_edit_token *token, char existing_id[32]);
+    /* The document (response_text.h; NULL: none) of a response insert_response or import_response
+     * has just stored, for a backend that indexes it in C (PostgreSQL: postgres_text.c); NULL for
+     * one whose index follows its rows by itself (SQLite's triggers), and then store.c does not
+     * even build the document. */
+    enum store_status (*index_text)(struct store_conn *conn, const char *id, const char *text);
 
     /* Whether metrics_range reads a topic query's STORE_SCAN_DAYS from per-topic day rollups
      * (without them a topic's figures come from raw rows over the whole window: store.c), and

@@ -267,6 +267,8 @@ enum store_status pg_verify(struct store *store, void (*report)(const char *line
         status = run_checks(&conn, &st);
     if (status == STORE_OK)
         status = pg_verify_topics(conn.db, ((struct pg_store *)store)->text_language, report, arg, differences);
+    if (status == STORE_OK && !pg_text_verify(conn.db, report, arg, differences, conn.error, sizeof conn.error))
+        status = STORE_ERROR;
     return close_snapshot(&conn, status);
 }
 

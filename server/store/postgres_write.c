@@ -365,6 +365,8 @@ enum store_status pg_update_answers(struct store_conn *base, const char *id, con
         status = adjust_rollups(conn, seqs, -1);
     if (status == STORE_OK)
         status = pg_exec(conn, "UPDATE responses SET answers = $2 WHERE seq = ANY ($1::bigint[])", 2, values, NULL);
+    if (status == STORE_OK) /* the text index (postgres_text.c) */
+        status = pg_text_reindex(conn, seqs);
     if (status == STORE_OK)
         status = adjust_rollups(conn, seqs, +1);
     if (status == STORE_OK)
@@ -449,7 +451,7 @@ enum store_status pg_purge(struct store_conn *base, char *const *needles, int co
     *rewrote = false;
     if (db == NULL)
         return status;
-    PGresult *result = PQexec(db, "VACUUM responses, idempotency, invitations, webhook_deliveries, webhook_events");
+    PGresult *result = PQexec(db, "VACUUM responses, text_answers, idempotency, invitations, webhook_deliveries, webhook_events");
     status = pg_status_of(conn, result);
     PQclear(result);
     if (status != STORE_OK)

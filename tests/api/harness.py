@@ -917,11 +917,14 @@ TEXT_INDEX_DOWNGRADE = (
     "DROP TABLE text_index_settings",
 )
 
-# The same for PostgreSQL's migrations from 006 on (topics), for tests that make a database an older
-# version again.
+# The same for PostgreSQL's migrations from 006 on (topics, then 007: the text index), for tests that
+# make a database an older version again: back to version 5.
 POSTGRES_TEXT_DOWNGRADE = (
+    "DROP TABLE text_answers", "DROP TABLE text_index_settings",
     "DROP TABLE response_topics", "DROP TABLE topics",
 )
+# PostgreSQL's schema 7 alone (schema/postgres/007_text_index.sql): back to version 6.
+PG_TEXT_INDEX_DOWNGRADE = ("DROP TABLE text_answers", "DROP TABLE text_index_settings")
 
 
 def simple_definition(public=False, **extra):
