@@ -188,12 +188,17 @@ enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const cha
     return status;
 }
 
+enum store_status pg_topics_untag(struct pg_conn *conn, const char *seqs)
+{
+    const char *values[] = {seqs};
+    return pg_exec(conn, "DELETE FROM response_topics WHERE seq = ANY ($1::bigint[])", 1, values, NULL);
+}
+
 enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs)
 {
     enum store_status status;
     const char *values[] = {seqs};
-    if ((status = pg_exec(conn, "DELETE FROM response_topics WHERE seq = ANY ($1::bigint[])", 1, values, NULL)) !=
-        STORE_OK)
+    if ((status = pg_topics_untag(conn, seqs)) != STORE_OK)
         return status;
     PGresult *result =
         pg_query(conn, "SELECT seq, survey, answers FROM responses WHERE seq = ANY ($1::bigint[])", 1, values, &status);

@@ -919,12 +919,18 @@ TEXT_INDEX_DOWNGRADE = (
 
 # The same for PostgreSQL's migrations from 006 on (topics, then 007: the text index), for tests that
 # make a database an older version again: back to version 5.
-POSTGRES_TEXT_DOWNGRADE = (
+# PostgreSQL's schema 8 (schema/postgres/008_topic_rollups.sql): back to version 7.
+PG_TOPIC_ROLLUPS_DOWNGRADE = (
+    "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
+    "DROP TRIGGER response_topics_added ON response_topics", "DROP TRIGGER response_topics_removed ON response_topics",
+    "DROP FUNCTION topic_rollups_added()", "DROP FUNCTION topic_rollups_removed()",
+)
+POSTGRES_TEXT_DOWNGRADE = PG_TOPIC_ROLLUPS_DOWNGRADE + (
     "DROP TABLE text_answers", "DROP TABLE text_index_settings",
     "DROP TABLE response_topics", "DROP TABLE topics",
 )
-# PostgreSQL's schema 7 alone (schema/postgres/007_text_index.sql): back to version 6.
-PG_TEXT_INDEX_DOWNGRADE = ("DROP TABLE text_answers", "DROP TABLE text_index_settings")
+# PostgreSQL's schemas 8 and 7 (schema/postgres/007_text_index.sql): back to version 6.
+PG_TEXT_INDEX_DOWNGRADE = PG_TOPIC_ROLLUPS_DOWNGRADE + ("DROP TABLE text_answers", "DROP TABLE text_index_settings")
 
 
 def simple_definition(public=False, **extra):
