@@ -647,6 +647,19 @@ static const char scan_topic_answers_all_sql[] = "SELECT day, channel, '', " BUC
     " FROM rollup_topic_answers WHERE survey = $1::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
 static const char scan_topic_responses_all_sql[] = "SELECT day, channel, '', " NO_BUCKET ", topic"
     " FROM rollup_topic_responses WHERE survey = $1::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+/* Whole months [$2, $3) (their first days) of one topic or of every topic (schema/postgres/009). */
+static const char scan_topic_answers_month_sql[] = "SELECT month, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers_month"
+    " WHERE survey = $1::text AND topic = $6::text AND month >= $2::bigint AND month < $3::bigint" NO_AGENT;
+static const char scan_topic_responses_month_sql[] = "SELECT month, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses_month"
+    " WHERE survey = $1::text AND topic = $6::text AND month >= $2::bigint AND month < $3::bigint" NO_AGENT;
+static const char scan_topic_answers_month_all_sql[] = "SELECT month, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers_month WHERE survey = $1::text AND month >= $2::bigint AND month < $3::bigint"
+    NO_AGENT;
+static const char scan_topic_responses_month_all_sql[] = "SELECT month, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses_month WHERE survey = $1::text AND month >= $2::bigint AND month < $3::bigint"
+    NO_AGENT;
 
 static void emit_cells(const PGresult *r, bool by_topic, store_metrics_fn each, void *arg)
 {
@@ -703,6 +716,11 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
                                : scan_responses_sql;
         break;
     case STORE_SCAN_MONTHS:
+        if (q->topic || q->by_topic) {
+            sql[0] = q->by_topic ? scan_topic_answers_month_all_sql : scan_topic_answers_month_sql;
+            sql[1] = q->by_topic ? scan_topic_responses_month_all_sql : scan_topic_responses_month_sql;
+            break;
+        }
         sql[0] = scan_answers_month_sql;
         sql[1] = scan_responses_month_sql;
         break;

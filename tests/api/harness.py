@@ -919,8 +919,13 @@ TEXT_INDEX_DOWNGRADE = (
 
 # The same for PostgreSQL's migrations from 006 on (topics, then 007: the text index), for tests that
 # make a database an older version again: back to version 5.
-# PostgreSQL's schema 8 (schema/postgres/008_topic_rollups.sql): back to version 7.
+# PostgreSQL's schemas 9 and 8 (the topics' rollups): back to version 7.
 PG_TOPIC_ROLLUPS_DOWNGRADE = (
+    "DROP TABLE rollup_topic_answers_month", "DROP TABLE rollup_topic_responses_month",
+    "DROP TRIGGER topic_answers_month ON rollup_topic_answers",
+    "DROP TRIGGER topic_responses_month ON rollup_topic_responses",
+    "DROP FUNCTION topic_answers_month_trigger()", "DROP FUNCTION topic_responses_month_trigger()",
+    "DROP FUNCTION topic_month_of(bigint)",
     "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
     "DROP TRIGGER response_topics_added ON response_topics", "DROP TRIGGER response_topics_removed ON response_topics",
     "DROP FUNCTION topic_rollups_added()", "DROP FUNCTION topic_rollups_removed()",
