@@ -523,6 +523,12 @@ class TopicGroupsTests(TopicsBase):
         self.assertEqual(next(g for g in m["groups"] if g["key"] == "nothing")["responses"], 0)
 
     def test_group_by_topic_errors_and_no_topics(self):
+        # A survey without responses has nothing to back-fill: done at once.
+        empty = self.new_survey(DEFINITION, prefix="empty")
+        r = self.put_topic(empty, "refunds", "refund", expect=(201,))
+        self.assertEqual(r.json["backfill"], {"state": "done", "scanned": 0, "total": 0})
+        m = self.metrics(empty, group_by="topic", **{"from": FROM, "to": TO})
+        self.assertEqual([(g["key"], g["complete"], g["responses"]) for g in m["groups"]], [("refunds", True, 0)])
         sid = self.new_survey(DEFINITION, prefix="noto")
         self.post_at(sid, {"rec": 9, "why": "refund"}, 2)
         m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
@@ -711,7 +717,8 @@ class TopicsVerifyTests(TopicsBase):
             for sql in ("DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
                         "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
                         "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
-                        "ALTER TABLE topics DROP COLUMN cursor_seq", "PRAGMA user_version = 14"):
+                        "ALTER TABLE topics DROP COLUMN cursor_seq", "ALTER TABLE topics DROP COLUMN cursor_end",
+                        "PRAGMA user_version = 14"):
                 sqlite_execute(self.daemon.db_path, sql)
         finally:
             self.daemon.start()
