@@ -16,8 +16,8 @@ import unittest
 import urllib.parse
 from decimal import ROUND_HALF_UP, Decimal
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, db_execute, is_postgres, run_cli,
-                     skip_unless_sqlite, sqlite_execute, uid)
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute, is_postgres,
+                     run_cli, skip_unless_postgres, skip_unless_sqlite, sqlite_execute, uid)
 
 DEFINITION = {
     "title": "Topics",
@@ -637,6 +637,58 @@ class TopicBackfillTests(TopicsBase):
         self.assertLessEqual(first["responses"], tagged)
         one = self.metrics(sid, topic="late-delivery", **{"from": FROM, "to": TO})
         self.assertEqual(one["responses"], tagged)
+
+
+class TopicChangesTests(TopicsBase):
+    """New responses are tagged by the topics and definition as they are when they are stored, not as
+    they were when the writer last parsed them (PostgreSQL's writer keeps them parsed per survey)."""
+
+    def tagged(self, sid, topic):
+        return self.topic_done(sid, topic)["responses"]
+
+    def test_a_changed_query_or_definition_tags_new_responses_by_the_new_one(self):
+        sid = self.new_survey(DEFINITION, prefix="cache")
+        self.put_topic(sid, "fruit", "kumquat", expect=(201,))
+        self.post_at(sid, {"rec": 9, "why": "kumquat"}, 2)
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+        # The query changes: a new response is judged by the new one only.
+        self.put_topic(sid, "fruit", "rambutan", expect=(200,))
+        self.assertEqual(self.tagged(sid, "fruit"), 0)
+        self.post_at(sid, {"rec": 9, "why": "kumquat"}, 2)
+        self.post_at(sid, {"rec": 9, "why": "rambutan"}, 2)
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+        # The definition gains a text question: its answers are part of new responses' documents.
+        grown = dict(DEFINITION, questions=DEFINITION["questions"] + [{"id": "more", "type": "text"}])
+        self.put_survey(sid, grown, expect=(200,))
+        self.post_at(sid, {"rec": 9, "more": "rambutan again"}, 2)
+        self.assertEqual(self.tagged(sid, "fruit"), 2)
+
+
+@skip_unless_postgres("several instances share one database only on PostgreSQL")
+class TopicInstancesTests(TopicsBase):
+    """A topic changed through one instance tags what another instance stores next."""
+
+    def test_another_instance_sees_the_changed_topic(self):
+        other = Daemon(data_dir=self.daemon.data_dir)  # the harness gives it the same database
+        self.addCleanup(other.cleanup)
+        other.start()
+        self.addCleanup(other.stop)
+        sid = self.new_survey(DEFINITION, prefix="two")
+        self.put_topic(sid, "fruit", "kumquat", expect=(201,))
+        post = lambda daemon, why: daemon.req("POST", "/v1/surveys/%s/responses" % sid,
+                                              {"answers": {"rec": 9, "why": why},
+                                               "submitted_at": "2026-03-02T12:00:00Z"}, token=INGEST_TOKEN)
+        self.assertEqual(post(other, "kumquat").status, 201)   # other's writer parses the topic now
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+        self.put_topic(sid, "fruit", "rambutan", expect=(200,))  # changed through this instance
+        self.assertEqual(self.tagged(sid, "fruit"), 0)
+        self.assertEqual(post(other, "kumquat").status, 201)
+        self.assertEqual(self.tagged(sid, "fruit"), 0)
+        self.assertEqual(post(other, "rambutan").status, 201)
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+
+    tagged = TopicChangesTests.tagged
+
 
 class TopicsVerifyTests(TopicsBase):
 
