@@ -35,11 +35,13 @@ CREATE TABLE rollup_topic_responses (
 ) WITHOUT ROWID;
 
 -- The back-fill's cursor: NULL when the topic's tags are complete; otherwise the responses of the
--- survey with seq <= cursor_seq have been looked at for the topic's current query (those stored
--- since its PUT are tagged as they commit). The writer runs the back-fill in batches between other
--- work (server/store/sqlite_topics.c) and resumes from here after a restart. Existing topics are
+-- survey with seq <= cursor_seq have been looked at for the topic's current query, up to
+-- cursor_end, the survey's last seq when the back-fill started (those stored since its PUT are
+-- tagged as they commit). The writer runs the back-fill in batches between other work
+-- (server/store/sqlite_topics.c) and resumes from here after a restart. Existing topics are
 -- complete (014 back-filled in the PUT's transaction).
 ALTER TABLE topics ADD COLUMN cursor_seq INTEGER;
+ALTER TABLE topics ADD COLUMN cursor_end INTEGER;
 
 -- A tag added: +1 for each of its response's facts and for the response.
 CREATE TRIGGER response_topics_rollup_insert AFTER INSERT ON response_topics

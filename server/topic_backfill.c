@@ -104,12 +104,15 @@ struct topic_backfill *topic_backfill_start(struct app *app)
         return NULL;
     b->app = app;
     b->batch = batch_size();
-    b->pending = true; /* resume whatever a previous run left */
     b->job.apply = apply_batch;
     b->job.committed = batch_committed;
     b->job.done = batch_done;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->wake, NULL);
+    /* A first batch here, before HTTP starts: it resumes whatever a previous run left, and what it
+     * allocates and keeps (its prepared statements) is in place before the first request, whether
+     * or not a back-fill was left. The thread carries on when there is more. */
+    b->pending = !run_batch(b) || b->more;
     if (pthread_create(&b->thread, NULL, backfill_main, b) != 0) {
         pthread_cond_destroy(&b->wake);
         pthread_mutex_destroy(&b->lock);

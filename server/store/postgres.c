@@ -341,6 +341,7 @@ static void conn_free(struct pg_conn *conn)
     free(conn->touched);
     free(conn->prepared);
     free(conn->prepared_ids);
+    pg_topic_cache_free(conn->topic_cache);
     free(conn);
 }
 

@@ -63,6 +63,8 @@ struct pg_conn {
      * (no other statement may run during a COPY): response ids and their tsvector literals. */
     char **pending_ids, **pending_tsv;
     int pending_count, pending_cap;
+    /* The surveys' topics as the writer last parsed them (postgres_topics.c); NULL until needed. */
+    struct pg_topic_cache *topic_cache;
 };
 
 /* Notes that the writer's transaction changed survey's data (NULL: maybe every survey's). */
@@ -145,6 +147,7 @@ enum store_status pg_list_topics(struct store_conn *conn, const char *survey,
                                  void (*each)(const struct store_topic_row *row, void *arg), void *arg);
 enum store_status pg_delete_topic(struct store_conn *conn, const char *survey, const char *id);
 enum store_status pg_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
+void pg_topic_cache_free(struct pg_topic_cache *cache);
 /* Tags the new response seq (decimal text) of survey with every topic its answers match. */
 enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json);
 /* Drops the tags of the responses in seqs (array text, "{1,2}"): before they are deleted or their

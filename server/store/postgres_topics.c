@@ -112,15 +112,137 @@ static enum store_status topic_set_of(enum text_language language, const char *s
 static const char survey_topics_sql[] = "SELECT s.definition, t.id, t.query FROM topics AS t"
                                         " JOIN surveys AS s ON s.id = t.survey WHERE t.survey = $1 ORDER BY t.id";
 
-static enum store_status load_topics(struct pg_conn *conn, const char *survey, struct pg_topic_set *set)
+/* ---- the writer's parsed topics, by survey ----
+ *
+ * Tagging a response needs its survey's topics parsed and its definition validated: done afresh
+ * for every insert, that cost ingest 29 % more CPU with 5 topics (tests/bench/topics_ingest.py).
+ * Another instance may change them at any time, so every insert still reads what they are now:
+ * the definition's md5 and each topic's id and query, a few short rows. Only when those differ
+ * from what a cache entry was built from is anything parsed again. */
+
+#define TOPIC_CACHE_SIZE 8
+
+struct topic_cache_entry {
+    char *key;      /* survey id, definition md5, then each topic's id and query: NUL-separated */
+    size_t key_len;
+    struct pg_topic_set set;
+};
+
+struct pg_topic_cache {
+    struct topic_cache_entry entries[TOPIC_CACHE_SIZE];
+    int next;       /* the entry replaced next */
+};
+
+void pg_topic_cache_free(struct pg_topic_cache *cache)
+{
+    if (cache == NULL)
+        return;
+    for (int i = 0; i < TOPIC_CACHE_SIZE; i++) {
+        free(cache->entries[i].key);
+        topic_set_free(&cache->entries[i].set);
+    }
+    free(cache);
+}
+
+/* The key of result's rows (md5, topic id, query) for survey: malloc'd, its length in *len. */
+static char *cache_key(const char *survey, const char *md5, const PGresult *result, size_t *len)
+{
+    size_t size = strlen(survey) + strlen(md5) + 2;
+    for (int i = 0; i < PQntuples(result); i++)
+        size += (size_t)PQgetlength(result, i, 1) + (size_t)PQgetlength(result, i, 2) + 2;
+    char *key = malloc(size), *at = key;
+    if (key == NULL)
+        return NULL;
+    at = stpcpy(at, survey) + 1;
+    at = stpcpy(at, md5) + 1;
+    for (int i = 0; i < PQntuples(result); i++) {
+        at = stpcpy(at, PQgetvalue(result, i, 1)) + 1;
+        at = stpcpy(at, PQgetvalue(result, i, 2)) + 1;
+    }
+    *len = size;
+    return key;
+}
+
+static const struct pg_topic_set *cache_find(const struct pg_topic_cache *cache, const char *key, size_t len)
+{
+    for (int i = 0; cache && i < TOPIC_CACHE_SIZE; i++)
+        if (cache->entries[i].key_len == len && memcmp(cache->entries[i].key, key, len) == 0)
+            return &cache->entries[i].set;
+    return NULL;
+}
+
+/* Parses survey's definition (read again with its md5, so that the key and the parse agree even if
+ * another instance changed it meanwhile) and topics into a cache entry. */
+static enum store_status cache_fill(struct pg_conn *conn, const char *survey, const PGresult *topics,
+                                    const struct pg_topic_set **out)
 {
     enum store_status status;
     const char *values[] = {survey};
-    memset(set, 0, sizeof *set); /* freed by the caller whatever happens */
-    PGresult *result = pg_query(conn, survey_topics_sql, 1, values, &status);
+    PGresult *result = pg_query(conn, "SELECT definition, md5(definition) FROM surveys WHERE id = $1", 1, values,
+                                &status);
     if (result == NULL)
         return status;
-    status = topic_set_of(conn->store->text_language, survey, result, set);
+    if (PQntuples(result) != 1) { /* deleted meanwhile: the insert fails on its foreign key anyway */
+        PQclear(result);
+        return STORE_NOT_FOUND;
+    }
+    if (conn->topic_cache == NULL && (conn->topic_cache = calloc(1, sizeof *conn->topic_cache)) == NULL) {
+        PQclear(result);
+        oom_note();
+        return STORE_ERROR;
+    }
+    struct topic_cache_entry *entry = &conn->topic_cache->entries[conn->topic_cache->next];
+    conn->topic_cache->next = (conn->topic_cache->next + 1) % TOPIC_CACHE_SIZE;
+    free(entry->key);
+    topic_set_free(&entry->set);
+    entry->key_len = 0;
+    entry->key = cache_key(survey, PQgetvalue(result, 0, 1), topics, &entry->key_len);
+    status = entry->key ? STORE_OK : STORE_ERROR;
+    if (status == STORE_OK && !parse_definition(survey, PQgetvalue(result, 0, 0), &entry->set.survey))
+        status = STORE_ERROR;
+    entry->set.have_survey = status == STORE_OK;
+    for (int i = 0; status == STORE_OK && i < PQntuples(topics); i++)
+        if (!topic_set_add(&entry->set, PQgetvalue(topics, i, 1), PQgetvalue(topics, i, 2),
+                           conn->store->text_language))
+            status = STORE_ERROR;
+    PQclear(result);
+    if (status != STORE_OK) {
+        free(entry->key);
+        entry->key = NULL;
+        entry->key_len = 0;
+        topic_set_free(&entry->set);
+        oom_note();
+        return status;
+    }
+    *out = &entry->set;
+    return STORE_OK;
+}
+
+/* The survey's topics as they are now, parsed: *out is NULL when it has none, else owned by the
+ * connection's cache (valid until the next call). */
+static enum store_status load_topics(struct pg_conn *conn, const char *survey, const struct pg_topic_set **out)
+{
+    enum store_status status;
+    const char *values[] = {survey};
+    *out = NULL;
+    PGresult *result = pg_query(conn,
+                                "SELECT md5(s.definition), t.id, t.query FROM topics AS t JOIN surveys AS s"
+                                " ON s.id = t.survey WHERE t.survey = $1 ORDER BY t.id",
+                                1, values, &status);
+    if (result == NULL)
+        return status;
+    status = STORE_OK;
+    if (PQntuples(result) > 0) {
+        size_t len = 0;
+        char *key = cache_key(survey, PQgetvalue(result, 0, 0), result, &len);
+        if (key == NULL) {
+            oom_note();
+            status = STORE_ERROR;
+        } else if ((*out = cache_find(conn->topic_cache, key, len)) == NULL) {
+            status = cache_fill(conn, survey, result, out);
+        }
+        free(key);
+    }
     PQclear(result);
     return status;
 }
@@ -180,11 +302,10 @@ static enum store_status tag_answers(struct pg_conn *conn, const struct pg_topic
 
 enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json)
 {
-    struct pg_topic_set set;
+    const struct pg_topic_set *set;
     enum store_status status = load_topics(conn, survey, &set);
-    if (status == STORE_OK)
-        status = tag_answers(conn, &set, seq, survey, answers_json);
-    topic_set_free(&set);
+    if (status == STORE_OK && set != NULL)
+        status = tag_answers(conn, set, seq, survey, answers_json);
     return status;
 }
 

@@ -223,22 +223,26 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_GET_TOPIC] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 AND id = ?2",
     [STMT_LIST_TOPICS] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 ORDER BY id",
 #undef TOPIC_COLUMNS
-    /* ?9: the back-fill's cursor, set when ?10 (a new topic, or a new query); kept otherwise. */
-    [STMT_PUT_TOPIC] = "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total, cursor_seq)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (survey, id) DO UPDATE SET"
+    /* ?9, ?11: the back-fill's cursor and end, set when ?10 (a new topic, or a new query); kept
+     * otherwise. */
+    [STMT_PUT_TOPIC] = "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total,"
+                       " cursor_seq, cursor_end) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11) ON CONFLICT (survey, id) DO UPDATE SET"
                        " title = excluded.title, query = excluded.query, updated_at = excluded.updated_at,"
                        " scanned = excluded.scanned, total = excluded.total,"
-                       " cursor_seq = CASE WHEN ?10 THEN excluded.cursor_seq ELSE topics.cursor_seq END",
+                       " cursor_seq = CASE WHEN ?10 THEN excluded.cursor_seq ELSE topics.cursor_seq END,"
+                       " cursor_end = CASE WHEN ?10 THEN excluded.cursor_end ELSE topics.cursor_end END",
     /* The back-fill (sqlite_topics.c): the first topic whose back-fill runs; the next ?3 responses
-     * after the cursor by seq, whatever their survey (a range of the rowid: each batch costs ?3
+     * after the cursor by seq, up to its end ?4, whatever their survey (a range of the rowid: each batch costs ?3
      * rows, not a sort of the survey's), with whether they are the topic's survey's and then their
      * documents (NULL: no text, nothing to match); the cursor moved (?3 NULL: done, scanned =
      * total). */
-    [STMT_BACKFILL_NEXT_TOPIC] = "SELECT survey, id, query, cursor_seq FROM topics WHERE cursor_seq IS NOT NULL"
+    [STMT_BACKFILL_NEXT_TOPIC] = "SELECT survey, id, query, cursor_seq, cursor_end FROM topics WHERE cursor_seq IS NOT NULL"
                                  " ORDER BY survey, id LIMIT 1",
     [STMT_BACKFILL_DOCUMENTS] = "SELECT r.seq, r.survey = ?1, CASE WHEN r.survey = ?1 THEN"
                                 " (SELECT d.body FROM response_documents AS d WHERE d.seq = r.seq) END"
-                                " FROM responses AS r WHERE r.seq > ?2 ORDER BY r.seq LIMIT ?3",
+                                " FROM responses AS r WHERE r.seq > ?2 AND r.seq <= ?4 ORDER BY r.seq LIMIT ?3",
+    /* The survey's last response when a back-fill starts: the back-fill ends there. */
+    [STMT_SURVEY_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM responses WHERE survey = ?1",
     [STMT_BACKFILL_MOVE] = "UPDATE topics SET cursor_seq = ?3,"
                            " scanned = CASE WHEN ?3 IS NULL THEN total ELSE min(total, scanned + ?4) END"
                            " WHERE survey = ?1 AND id = ?2",

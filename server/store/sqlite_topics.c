@@ -210,7 +210,8 @@ static enum store_status untag_topic(struct sqlite_conn *conn, const struct stor
 }
 
 /* The topic that the next back-fill batch is for; STORE_NOT_FOUND when none runs. */
-static enum store_status backfill_topic(struct sqlite_conn *conn, struct store_topic_row *topic, int64_t *cursor)
+static enum store_status backfill_topic(struct sqlite_conn *conn, struct store_topic_row *topic, int64_t *cursor,
+                                        int64_t *end)
 {
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_BACKFILL_NEXT_TOPIC);
     if (s == NULL)
@@ -223,6 +224,7 @@ static enum store_status backfill_topic(struct sqlite_conn *conn, struct store_t
         snprintf(topic->id, sizeof topic->id, "%s", (const char *)sqlite3_column_text(s, 1));
         topic->query = strdup((const char *)sqlite3_column_text(s, 2));
         *cursor = sqlite3_column_int64(s, 3);
+        *end = sqlite3_column_type(s, 4) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(s, 4);
         if (topic->query == NULL)
             status = STORE_ERROR;
     }
@@ -234,8 +236,8 @@ static enum store_status backfill_topic(struct sqlite_conn *conn, struct store_t
  * *cursor becomes the last seq looked at, *visited how many there were, *seen how many of them are
  * the topic's survey's. */
 static enum store_status backfill_documents(struct sqlite_conn *conn, const struct store_topic_row *topic,
-                                            const struct survey_topics *one, int64_t batch, int64_t *cursor,
-                                            int64_t *visited, int64_t *seen)
+                                            const struct survey_topics *one, int64_t batch, int64_t end,
+                                            int64_t *cursor, int64_t *visited, int64_t *seen)
 {
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_BACKFILL_DOCUMENTS);
     if (s == NULL)
@@ -243,6 +245,7 @@ static enum store_status backfill_documents(struct sqlite_conn *conn, const stru
     sqlite_bind_text(s, 1, topic->survey);
     sqlite3_bind_int64(s, 2, *cursor);
     sqlite3_bind_int64(s, 3, batch);
+    sqlite3_bind_int64(s, 4, end);
     enum store_status status = STORE_OK;
     int rc;
     *visited = *seen = 0;
@@ -284,8 +287,8 @@ enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t ba
 {
     struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
     struct store_topic_row topic;
-    int64_t cursor = 0, visited = 0, seen = 0;
-    enum store_status status = backfill_topic(conn, &topic, &cursor);
+    int64_t cursor = 0, end = 0, visited = 0, seen = 0;
+    enum store_status status = backfill_topic(conn, &topic, &cursor, &end);
     if (status == STORE_NOT_FOUND)
         return STORE_OK;
     if (status != STORE_OK)
@@ -299,8 +302,8 @@ enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t ba
     }
     /* A query that no longer parses tags nothing: its back-fill ends at once. */
     if (status == STORE_OK && q != NULL)
-        status = backfill_documents(conn, &topic, &one, batch, &cursor, &visited, &seen);
-    bool done = q == NULL || visited < batch;
+        status = backfill_documents(conn, &topic, &one, batch, end, &cursor, &visited, &seen);
+    bool done = q == NULL || visited < batch || cursor >= end;
     if (status == STORE_OK)
         status = backfill_move(conn, &topic, done, cursor, seen);
     survey_topics_free(&one);
@@ -326,8 +329,10 @@ enum store_status sqlite_put_topic(struct store_conn *base_conn, struct store_to
         store_topic_row_free(&old);
     }
     bool backfill = *created || query_changed;
+    int64_t end = 0;
     if (backfill) {
-        if ((status = count_of(conn, STMT_COUNT_SURVEY_RESPONSES, row->survey, &row->total)) != STORE_OK)
+        if ((status = count_of(conn, STMT_COUNT_SURVEY_RESPONSES, row->survey, &row->total)) != STORE_OK ||
+            (status = count_of(conn, STMT_SURVEY_LAST_SEQ, row->survey, &end)) != STORE_OK)
             return status;
         row->scanned = 0;
         if (!*created && (status = untag_topic(conn, row)) != STORE_OK)
@@ -346,8 +351,13 @@ enum store_status sqlite_put_topic(struct store_conn *base_conn, struct store_to
     sqlite3_bind_int64(s, 8, row->total);
     /* A back-fill starts from the survey's first response (sqlite_topic_backfill); an unchanged
      * query keeps its back-fill where it was. */
-    sqlite3_bind_int64(s, 9, 0);
+    /* A survey without responses has nothing to back-fill: done at once. */
+    if (end > 0)
+        sqlite3_bind_int64(s, 9, 0);
+    else
+        sqlite3_bind_null(s, 9);
     sqlite3_bind_int(s, 10, backfill);
+    sqlite3_bind_int64(s, 11, end);
     return sqlite_run(conn, s);
 }
 

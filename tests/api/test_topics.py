@@ -16,8 +16,8 @@ import unittest
 import urllib.parse
 from decimal import ROUND_HALF_UP, Decimal
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, db_execute, is_postgres, run_cli,
-                     skip_unless_sqlite, sqlite_execute, uid)
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute, is_postgres,
+                     run_cli, skip_unless_postgres, skip_unless_sqlite, sqlite_execute, uid)
 
 DEFINITION = {
     "title": "Topics",
@@ -515,6 +515,12 @@ class TopicGroupsTests(TopicsBase):
         self.assertEqual(next(g for g in m["groups"] if g["key"] == "nothing")["responses"], 0)
 
     def test_group_by_topic_errors_and_no_topics(self):
+        # A survey without responses has nothing to back-fill: done at once.
+        empty = self.new_survey(DEFINITION, prefix="empty")
+        r = self.put_topic(empty, "refunds", "refund", expect=(201,))
+        self.assertEqual(r.json["backfill"], {"state": "done", "scanned": 0, "total": 0})
+        m = self.metrics(empty, group_by="topic", **{"from": FROM, "to": TO})
+        self.assertEqual([(g["key"], g["complete"], g["responses"]) for g in m["groups"]], [("refunds", True, 0)])
         sid = self.new_survey(DEFINITION, prefix="noto")
         self.post_at(sid, {"rec": 9, "why": "refund"}, 2)
         m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
@@ -624,6 +630,58 @@ class TopicBackfillTests(TopicsBase):
         one = self.metrics(sid, topic="late-delivery", **{"from": FROM, "to": TO})
         self.assertEqual(one["responses"], tagged)
 
+
+class TopicChangesTests(TopicsBase):
+    """New responses are tagged by the topics and definition as they are when they are stored, not as
+    they were when the writer last parsed them (PostgreSQL's writer keeps them parsed per survey)."""
+
+    def tagged(self, sid, topic):
+        return self.topic_done(sid, topic)["responses"]
+
+    def test_a_changed_query_or_definition_tags_new_responses_by_the_new_one(self):
+        sid = self.new_survey(DEFINITION, prefix="cache")
+        self.put_topic(sid, "fruit", "kumquat", expect=(201,))
+        self.post_at(sid, {"rec": 9, "why": "kumquat"}, 2)
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+        # The query changes: a new response is judged by the new one only.
+        self.put_topic(sid, "fruit", "rambutan", expect=(200,))
+        self.assertEqual(self.tagged(sid, "fruit"), 0)
+        self.post_at(sid, {"rec": 9, "why": "kumquat"}, 2)
+        self.post_at(sid, {"rec": 9, "why": "rambutan"}, 2)
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+        # The definition gains a text question: its answers are part of new responses' documents.
+        grown = dict(DEFINITION, questions=DEFINITION["questions"] + [{"id": "more", "type": "text"}])
+        self.put_survey(sid, grown, expect=(200,))
+        self.post_at(sid, {"rec": 9, "more": "rambutan again"}, 2)
+        self.assertEqual(self.tagged(sid, "fruit"), 2)
+
+
+@skip_unless_postgres("several instances share one database only on PostgreSQL")
+class TopicInstancesTests(TopicsBase):
+    """A topic changed through one instance tags what another instance stores next."""
+
+    def test_another_instance_sees_the_changed_topic(self):
+        other = Daemon(data_dir=self.daemon.data_dir)  # the harness gives it the same database
+        self.addCleanup(other.cleanup)
+        other.start()
+        self.addCleanup(other.stop)
+        sid = self.new_survey(DEFINITION, prefix="two")
+        self.put_topic(sid, "fruit", "kumquat", expect=(201,))
+        post = lambda daemon, why: daemon.req("POST", "/v1/surveys/%s/responses" % sid,
+                                              {"answers": {"rec": 9, "why": why},
+                                               "submitted_at": "2026-03-02T12:00:00Z"}, token=INGEST_TOKEN)
+        self.assertEqual(post(other, "kumquat").status, 201)   # other's writer parses the topic now
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+        self.put_topic(sid, "fruit", "rambutan", expect=(200,))  # changed through this instance
+        self.assertEqual(self.tagged(sid, "fruit"), 0)
+        self.assertEqual(post(other, "kumquat").status, 201)
+        self.assertEqual(self.tagged(sid, "fruit"), 0)
+        self.assertEqual(post(other, "rambutan").status, 201)
+        self.assertEqual(self.tagged(sid, "fruit"), 1)
+
+    tagged = TopicChangesTests.tagged
+
+
 class TopicsVerifyTests(TopicsBase):
 
     def verify(self):
@@ -702,7 +760,8 @@ class TopicsVerifyTests(TopicsBase):
             for sql in ("DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
                         "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
                         "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
-                        "ALTER TABLE topics DROP COLUMN cursor_seq", "PRAGMA user_version = 14"):
+                        "ALTER TABLE topics DROP COLUMN cursor_seq", "ALTER TABLE topics DROP COLUMN cursor_end",
+                        "PRAGMA user_version = 14"):
                 sqlite_execute(self.daemon.db_path, sql)
         finally:
             self.daemon.start()
