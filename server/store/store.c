@@ -497,8 +497,8 @@ struct scan_plan {
     store_metrics_fn each;
     void *arg;
     bool coarse;                /* no agent in play: month and hour tables can answer */
-    bool topics;                /* topic= or by_topic: whole days from the topics' day tables, the
-                                 * rest from raw rows (the topics have no month or hour tables) */
+    bool topics;                /* topic= or by_topic: whole months and days from the topics' month
+                                 * and day tables, the rest from raw rows (they have no hour tables) */
     enum store_status status;
 };
 
@@ -516,10 +516,6 @@ static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
 {
     int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
     int64_t end_month = end_day == INT64_MAX ? INT64_MAX : store_backend_month_of_day(end_day);
-    if (p->topics) {
-        scan_range(p, STORE_SCAN_DAYS, first_day, end_day);
-        return;
-    }
     if (p->q->by_day || !p->coarse || first_month >= end_month) {
         scan_range(p, STORE_SCAN_DAYS, first_day, end_day);
         return;

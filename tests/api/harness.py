@@ -906,7 +906,8 @@ class BaseAPITest(unittest.TestCase):
 # What schemas 012 and 013 (the text index, its language) add, undone: for tests that turn a
 # database back into an older version to check a migration.
 TEXT_INDEX_DOWNGRADE = (
-    # schema 015 (topic rollups) and 014 (topics) first: they sit on top of the text index's schema.
+    # schemas 016 and 015 (topic rollups) and 014 (topics) first: they sit on top of the text index's.
+    "DROP TABLE rollup_topic_answers_month", "DROP TABLE rollup_topic_responses_month",
     "DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
     "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
     "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",

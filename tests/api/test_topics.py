@@ -730,12 +730,19 @@ class TopicsVerifyTests(TopicsBase):
             self.assertEqual(db_execute(self.daemon,
                                         "DELETE FROM rollup_topic_responses WHERE survey = ? AND day = ?",
                                         (sid, 20521)), 1)
+            # (Those moved their month cells along, by the triggers: the months still sum their
+            # days.) A month cell made wrong on its own (schema/016; March 2026 is day 20513):
+            self.assertEqual(db_execute(self.daemon,
+                                        "UPDATE rollup_topic_answers_month SET count = count + 2"
+                                        " WHERE survey = ? AND question = 'sat'", (sid,)), 1)
             code, out = self.verify()
             self.assertEqual(code, 1, out)
             self.assertIn("rollup_topic_answers: missing or wrong row %s refunds 20520  rec 9 1" % sid, out)
             self.assertIn("rollup_topic_answers: unexpected row %s refunds 20520  rec 9 2" % sid, out)
             self.assertIn("rollup_topic_responses: missing or wrong row %s refunds 20521  1" % sid, out)
-            self.assertEqual(len([line for line in out.splitlines() if sid in line]), 3, out)
+            self.assertIn("rollup_topic_answers_month: missing or wrong row %s refunds 20513  sat 4 1" % sid, out)
+            self.assertIn("rollup_topic_answers_month: unexpected row %s refunds 20513  sat 4 3" % sid, out)
+            self.assertEqual(len([line for line in out.splitlines() if sid in line]), 5, out)
         finally:
             self.daemon.start()
 
@@ -757,7 +764,8 @@ class TopicsVerifyTests(TopicsBase):
         counts = [self.topic_done(sid, t)["responses"] for t in ("refunds", "contact")]
         self.daemon.stop()
         try:
-            for sql in ("DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
+            for sql in ("DROP TABLE rollup_topic_answers_month", "DROP TABLE rollup_topic_responses_month",
+                        "DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
                         "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
                         "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
                         "ALTER TABLE topics DROP COLUMN cursor_seq", "ALTER TABLE topics DROP COLUMN cursor_end",
