@@ -17,6 +17,7 @@ struct export_gate;
 struct invitation_stats;
 struct smtp;
 struct stop_words;
+struct topic_backfill;
 struct webhook_sender;
 
 struct app {
@@ -47,6 +48,8 @@ struct app {
     const struct stop_words *stop_words;
     /* Search (api/search.c): queries are stemmed as the index is (--text-language). */
     enum text_language text_language;
+    /* Topics (api/topics.c): the back-fill thread a PUT wakes; NULL when the PUT back-fills. */
+    struct topic_backfill *topic_backfill;
 };
 
 #endif

@@ -20,6 +20,7 @@
 #include "oom.h"
 #include "ops.h"
 #include "retention.h"
+#include "topic_backfill.h"
 #include "routes.h"
 #include "smtp.h"
 #include "stop_words.h"
@@ -161,6 +162,12 @@ static int serve(const struct config *config)
     app.webhooks = start_webhooks(config, &app, err, sizeof err);
     if (app.webhooks == NULL)
         goto fail;
+    /* Before HTTP: a topic's PUT wakes it. */
+    app.topic_backfill = topic_backfill_start(&app);
+    if (app.topic_backfill == NULL && store_topics_backfill_later(app.store)) {
+        snprintf(err, sizeof err, "cannot start the topics' back-fill thread");
+        goto fail;
+    }
     listen_fd = http_listen(config->listen, err, sizeof err, bound, sizeof bound);
     if (listen_fd < 0)
         goto fail;
@@ -204,6 +211,7 @@ fail:
 cleanup:
     retention_stop(retention);
     http_server_stop(server);
+    topic_backfill_stop(app.topic_backfill); /* its batch in progress commits through the writer */
     /* Its in-flight attempts finish and are recorded through the writer, so before writer_stop;
      * freed after it, as jobs still queued may wake it when they commit. */
     webhook_sender_stop(app.webhooks);

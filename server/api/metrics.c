@@ -39,7 +39,9 @@ struct invitation_counts {
 };
 
 struct group {
-    char *key;                  /* channel or agent; NULL for time buckets and totals */
+    char *key;                  /* channel, agent or topic; NULL for time buckets and totals */
+    char *title;                /* group_by=topic: the topic's title */
+    bool running;               /* group_by=topic: its back-fill has not finished */
     int64_t ordinal;            /* time buckets: day, week or month ordinal */
     uint64_t responses;
     uint64_t *counts;           /* [question] answered, then [question_count + offset + bucket] */
@@ -56,6 +58,7 @@ struct tally {
     size_t index_size;          /* a power of two, at least twice group_count; 0 before the first */
     int64_t first_ordinal;      /* time buckets */
     int last_question;          /* cells come sorted by question within a day: remember the last */
+    bool groups_only;           /* group_by=topic's per-topic cells: the totals come from another scan */
     bool out_of_memory;
 };
 
@@ -189,6 +192,7 @@ static void tally_free(struct tally *tally)
     free(tally->total.counts);
     for (size_t i = 0; i < tally->group_count; i++) {
         free(tally->groups[i].key);
+        free(tally->groups[i].title);
         free(tally->groups[i].counts);
     }
     free(tally->groups);
@@ -284,6 +288,16 @@ static struct group *keyed_group(struct tally *tally, const char *key)
     return group;
 }
 
+/* group_by=topic: the group of one of the survey's topics, all made before the scan (listed); NULL
+ * for a topic made since. */
+static struct group *topic_group(struct tally *tally, const char *topic)
+{
+    if (tally->index_size == 0 || topic == NULL)
+        return NULL;
+    size_t slot = *index_slot(tally, topic);
+    return slot ? &tally->groups[slot - 1] : NULL;
+}
+
 /* The group of a cell (a response cell's or an invitation cell's day, channel and agent); NULL for
  * a day outside the time buckets, or when a keyed group could not be added (out of memory). */
 static struct group *group_of(struct tally *tally, int64_t day, const char *channel, const char *agent)
@@ -334,6 +348,14 @@ static void fold_cell(const struct store_metrics_cell *cell, void *arg)
             return; /* answers of questions no longer defined (they had none when removed) */
         bucket = bucket_of(&tally->layout->survey->questions[question], cell);
     }
+    if (tally->group_by == GROUP_TOPIC) {
+        /* A response counts once in the totals (the scan without by_topic) and once in each of its
+         * topics' groups (the scan with it). */
+        struct group *group = tally->groups_only ? topic_group(tally, cell->topic) : &tally->total;
+        if (group)
+            add_cell(group, tally->layout, question, bucket, cell->count);
+        return;
+    }
     add_cell(&tally->total, tally->layout, question, bucket, cell->count);
     if (tally->group_by != GROUP_NONE) {
         struct group *group = group_of(tally, cell->day, cell->channel, cell->agent);
@@ -370,7 +392,7 @@ static void fold_invitations(struct tally *tally, int64_t day, const char *chann
                              const struct invitation_counts *counts)
 {
     add_invitations(&tally->total.invitations, counts);
-    if (tally->group_by == GROUP_NONE)
+    if (tally->group_by == GROUP_NONE || tally->group_by == GROUP_TOPIC) /* invitations have no topic */
         return;
     struct group *group = group_of(tally, day, channel, agent);
     if (group)
@@ -638,6 +660,63 @@ static void add_comparison(cJSON *current, const struct layout *layout, const st
     cJSON_Delete(previous);
 }
 
+/* ---- topics: a topic among detractors vs among promoters ---- */
+
+static void nps_segments(const struct layout *layout, const struct group *group, int question, uint64_t *detractors,
+                         uint64_t *promoters)
+{
+    const uint64_t *buckets = group->counts + layout->offset[question];
+    *detractors = *promoters = 0;
+    for (int v = 0; v <= 6; v++)
+        *detractors += buckets[v];
+    *promoters = buckets[9] + buckets[10];
+}
+
+static void add_share(cJSON *object, const char *name, uint64_t k, uint64_t n)
+{
+    cJSON *share = cJSON_AddObjectToObject(object, name);
+    add_count(share, "tagged", k);
+    add_count(share, "of", n);
+    if (n > 0)
+        oom_add_item(share, "pct", cents(scoring_round2(100.0 * (double)k / (double)n)));
+    else
+        cJSON_AddNullToObject(share, "pct");
+}
+
+/* The survey's first nps question, which the topic block is about; -1 when it has none. */
+static int topic_block_question(const struct survey *survey)
+{
+    for (int i = 0; i < survey->question_count; i++)
+        if (survey->questions[i].type == QUESTION_NPS)
+            return i;
+    return -1;
+}
+
+/* "topic": for the survey's first nps question, the topic's share among the window's detractors and
+ * among its promoters (everyone: every response of the window, the other filters applied, not only
+ * the topic's), with a pooled two-proportion z-test (topic_spec.h; README "Metrics: formulas"). */
+static cJSON *topic_block(const struct layout *layout, int question, const char *topic, const struct group *tagged,
+                          const struct group *everyone)
+{
+    uint64_t k1, k2, n1, n2;
+    nps_segments(layout, tagged, question, &k1, &k2);
+    nps_segments(layout, everyone, question, &n1, &n2);
+    cJSON *block = cJSON_CreateObject();
+    cJSON_AddStringToObject(block, "id", topic);
+    cJSON_AddStringToObject(block, "question", layout->survey->questions[question].id);
+    add_share(block, "detractors", k1, n1);
+    add_share(block, "promoters", k2, n2);
+    double z, p_value;
+    if (topic_z_test((int64_t)k1, (int64_t)n1, (int64_t)k2, (int64_t)n2, &z, &p_value)) {
+        oom_add_item(block, "z", cents(scoring_round2(z)));
+        cJSON_AddNumberToObject(block, "p_value", round(p_value * 1e4) / 1e4);
+    } else {
+        cJSON_AddNullToObject(block, "z");
+        cJSON_AddNullToObject(block, "p_value");
+    }
+    return block;
+}
+
 static int compare_groups(const void *a, const void *b)
 {
     const struct group *x = a, *y = b;
@@ -651,8 +730,10 @@ static cJSON *render_groups(struct tally *tally)
     cJSON *groups = cJSON_CreateArray();
     char key[32];
 
-    if (!is_time_group(tally->group_by) && tally->group_count > 1) /* qsort must not see NULL */
+    /* Topics stay in id order (every topic, empty ones too); qsort must not see NULL. */
+    if (!is_time_group(tally->group_by) && tally->group_by != GROUP_TOPIC && tally->group_count > 1)
         qsort(tally->groups, tally->group_count, sizeof *tally->groups, compare_groups);
+    int nps = tally->group_by == GROUP_TOPIC ? topic_block_question(tally->layout->survey) : -1;
     for (size_t i = 0; i < tally->group_count; i++) {
         const struct group *group = &tally->groups[i];
         cJSON *item = cJSON_CreateObject();
@@ -664,9 +745,15 @@ static cJSON *render_groups(struct tally *tally)
         } else {
             cJSON_AddNullToObject(item, "key"); /* responses without a channel or agent */
         }
+        if (tally->group_by == GROUP_TOPIC) {
+            cJSON_AddStringToObject(item, "title", group->title ? group->title : "");
+            cJSON_AddBoolToObject(item, "complete", !group->running);
+        }
         add_count(item, "responses", group->responses);
         oom_add_item(item, "questions", render_questions(tally->layout, group, NULL));
         add_invitation_block(item, &group->invitations);
+        if (nps >= 0)
+            oom_add_item(item, "topic", topic_block(tally->layout, nps, group->key, group, &tally->total));
         oom_append_item(groups, item);
     }
     return groups;
@@ -736,6 +823,7 @@ static enum store_status scan_window(struct store_conn *conn, const struct surve
         .by_agent = tally->group_by == GROUP_AGENT,
         .by_day = tally->group_by == GROUP_DAY || tally->group_by == GROUP_WEEK,
         .topic = q->topic,
+        .by_topic = tally->groups_only,
     };
     enum store_status status = store_metrics_scan(conn, &sq, fold_cell, tally);
     return status == STORE_OK && tally->out_of_memory ? STORE_ERROR : status;
@@ -769,39 +857,45 @@ static void add_time_or_null(cJSON *object, const char *name, bool present, int6
         cJSON_AddNullToObject(object, name);
 }
 
-/* ---- topic=: the topic among detractors vs among promoters ---- */
+struct topic_groups {
+    struct tally *tally;
+    bool failed;
+};
 
-static void nps_segments(const struct layout *layout, const struct group *group, int question, uint64_t *detractors,
-                         uint64_t *promoters)
+static void add_topic_group(const struct store_topic_row *row, void *arg)
 {
-    const uint64_t *buckets = group->counts + layout->offset[question];
-    *detractors = *promoters = 0;
-    for (int v = 0; v <= 6; v++)
-        *detractors += buckets[v];
-    *promoters = buckets[9] + buckets[10];
-}
-
-static void add_share(cJSON *object, const char *name, uint64_t k, uint64_t n)
-{
-    cJSON *share = cJSON_AddObjectToObject(object, name);
-    add_count(share, "tagged", k);
-    add_count(share, "of", n);
-    if (n > 0)
-        oom_add_item(share, "pct", cents(scoring_round2(100.0 * (double)k / (double)n)));
+    struct topic_groups *t = arg;
+    struct group *group = keyed_group(t->tally, row->id);
+    if (group == NULL || (group->title = strdup(row->title)) == NULL)
+        t->failed = true;
     else
-        cJSON_AddNullToObject(share, "pct");
+        group->running = row->running;
 }
 
-/* "topic": for the survey's first nps question, the topic's share among the window's detractors and
- * among its promoters (every response of the window, the other filters applied, not only the
- * topic's), with a pooled two-proportion z-test (topic_spec.h; README "Metrics: formulas"). */
+/* group_by=topic: the totals from the window as usual, then a group per topic of the survey
+ * (listed first, so that topics without responses are there too) from a scan by topic. */
+static enum store_status scan_topic_groups(struct store_conn *conn, const struct survey *survey, const struct query *q,
+                                           struct tally *tally)
+{
+    struct topic_groups t = {tally, false};
+    enum store_status status = store_list_topics(conn, survey->id, add_topic_group, &t);
+    if (status == STORE_OK && t.failed)
+        status = STORE_ERROR;
+    if (status == STORE_OK)
+        status = scan_window(conn, survey, q, q->from_ms, q->to_ms, tally);
+    if (status != STORE_OK)
+        return status;
+    tally->groups_only = true;
+    status = scan_window(conn, survey, q, q->from_ms, q->to_ms, tally);
+    tally->groups_only = false;
+    return status;
+}
+
+/* topic=: the topic block, against a scan of everyone in the window. */
 static enum store_status add_topic_block(struct store_conn *conn, const struct survey *survey, const struct query *q,
                                          const struct layout *layout, const struct tally *tagged, cJSON *reply)
 {
-    int question = -1;
-    for (int i = 0; i < survey->question_count && question < 0; i++)
-        if (survey->questions[i].type == QUESTION_NPS)
-            question = i;
+    int question = topic_block_question(survey);
     if (question < 0)
         return STORE_OK;
     struct query everyone_query = *q;
@@ -810,24 +904,8 @@ static enum store_status add_topic_block(struct store_conn *conn, const struct s
     if (!tally_init(&everyone, layout, GROUP_NONE, 0, 0))
         return STORE_ERROR;
     enum store_status status = scan_window(conn, survey, &everyone_query, q->from_ms, q->to_ms, &everyone);
-    if (status == STORE_OK) {
-        uint64_t k1, k2, n1, n2;
-        nps_segments(layout, &tagged->total, question, &k1, &k2);
-        nps_segments(layout, &everyone.total, question, &n1, &n2);
-        cJSON *block = cJSON_AddObjectToObject(reply, "topic");
-        cJSON_AddStringToObject(block, "id", q->topic);
-        cJSON_AddStringToObject(block, "question", survey->questions[question].id);
-        add_share(block, "detractors", k1, n1);
-        add_share(block, "promoters", k2, n2);
-        double z, p_value;
-        if (topic_z_test((int64_t)k1, (int64_t)n1, (int64_t)k2, (int64_t)n2, &z, &p_value)) {
-            oom_add_item(block, "z", cents(scoring_round2(z)));
-            cJSON_AddNumberToObject(block, "p_value", round(p_value * 1e4) / 1e4);
-        } else {
-            cJSON_AddNullToObject(block, "z");
-            cJSON_AddNullToObject(block, "p_value");
-        }
-    }
+    if (status == STORE_OK)
+        oom_add_item(reply, "topic", topic_block(layout, question, q->topic, &tagged->total, &everyone.total));
     tally_free(&everyone);
     return status;
 }
@@ -860,7 +938,9 @@ static enum store_status compute(struct store_conn *conn, const struct survey *s
     bool ok_previous = tally_init(&previous, &layout, GROUP_NONE, 0, 0);
     if (!ok || !ok_previous)
         status = STORE_ERROR;
-    if (status == STORE_OK)
+    if (status == STORE_OK && q->group_by == GROUP_TOPIC)
+        status = scan_topic_groups(conn, survey, q, &current);
+    else if (status == STORE_OK)
         status = scan_window(conn, survey, q, q->from_ms, q->to_ms, &current);
     if (status == STORE_OK && by_time)
         fold_invitation_days(&current, &invited, q->has_from ? floor_div(q->from_ms, MS_PER_DAY) : INT64_MIN);
@@ -1067,6 +1147,16 @@ enum http_next metrics_survey(struct http_request *req)
         QUERY_FROM | QUERY_TO | QUERY_CHANNEL | QUERY_AGENT | QUERY_GROUP_BY | QUERY_COMPARE | QUERY_TOPIC;
     if (!query_parse(params.params, params.count, allowed, &m.query, &errors) || params.too_many) {
         api_reply_invalid(req, &errors);
+        survey_free(&m.survey);
+        return HTTP_DONE;
+    }
+    if (m.query.topic && m.query.group_by == GROUP_TOPIC) {
+        validate_error(&errors, "group_by", "topic cannot be combined with topic=: each group already is one topic");
+        api_reply_invalid(req, &errors);
+        survey_free(&m.survey);
+        return HTTP_DONE;
+    }
+    if (m.query.group_by == GROUP_TOPIC && !topics_check_grouping(req)) {
         survey_free(&m.survey);
         return HTTP_DONE;
     }

@@ -13,6 +13,7 @@
 static const char *const group_names[] = {
     [GROUP_NONE] = "", [GROUP_DAY] = "day", [GROUP_WEEK] = "week",
     [GROUP_MONTH] = "month", [GROUP_CHANNEL] = "channel", [GROUP_AGENT] = "agent",
+    [GROUP_TOPIC] = "topic",
 };
 
 static bool channel_valid(const char *s)
@@ -188,12 +189,12 @@ static void parse_one(const struct query_param *p, unsigned allowed, struct quer
             validate_error(errors, field, "must be newest or relevance");
     } else if (bit == QUERY_GROUP_BY) {
         q->group_by = GROUP_NONE;
-        for (int g = GROUP_DAY; g <= GROUP_AGENT; g++) {
+        for (int g = GROUP_DAY; g <= GROUP_TOPIC; g++) {
             if (strcmp(v, group_names[g]) == 0)
                 q->group_by = (enum query_group_by)g;
         }
         if (q->group_by == GROUP_NONE)
-            validate_error(errors, field, "must be one of day, week, month, channel, agent");
+            validate_error(errors, field, "must be one of day, week, month, channel, agent, topic");
     } else if (bit == QUERY_COMPARE) {
         if (strcmp(v, "previous") == 0)
             q->compare_previous = true;

@@ -9,7 +9,7 @@
 
 #include "validate.h"
 
-enum query_group_by { GROUP_NONE, GROUP_DAY, GROUP_WEEK, GROUP_MONTH, GROUP_CHANNEL, GROUP_AGENT };
+enum query_group_by { GROUP_NONE, GROUP_DAY, GROUP_WEEK, GROUP_MONTH, GROUP_CHANNEL, GROUP_AGENT, GROUP_TOPIC };
 enum query_format { FORMAT_DEFAULT, FORMAT_JSON, FORMAT_CSV, FORMAT_NDJSON };
 
 enum query_param_bit {

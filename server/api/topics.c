@@ -9,6 +9,7 @@
 #include "oom.h"
 #include "text_query.h"
 #include "timefmt.h"
+#include "topic_backfill.h"
 #include "topic_spec.h"
 #include "validate.h"
 
@@ -40,7 +41,7 @@ static cJSON *render_topic(const struct store_topic_row *row)
     api_add_time(out, "created_at", row->created_at);
     api_add_time(out, "updated_at", row->updated_at);
     cJSON *backfill = cJSON_AddObjectToObject(out, "backfill");
-    cJSON_AddStringToObject(backfill, "state", row->scanned >= row->total ? "done" : "running");
+    cJSON_AddStringToObject(backfill, "state", row->running ? "running" : "done");
     cJSON_AddNumberToObject(backfill, "scanned", (double)row->scanned);
     cJSON_AddNumberToObject(backfill, "total", (double)row->total);
     return out;
@@ -106,6 +107,17 @@ enum http_next topics_get(struct http_request *req)
         store_topic_row_free(&row);
     }
     return HTTP_DONE;
+}
+
+bool topics_check_grouping(struct http_request *req)
+{
+    if (!require_topics(req))
+        return false;
+    if (store_can_group_by_topic(api_app(req)->store))
+        return true;
+    http_reply_problem(req, 501, "topics_unavailable",
+                       "group_by=topic is not available on this storage backend yet; ask topic= per topic", NULL);
+    return false;
 }
 
 bool topics_check_filter(struct http_request *req, const char *survey, const char *topic)
@@ -276,6 +288,7 @@ static enum http_next finish_put(struct http_request *req, struct topic_job *put
         }
         http_reply_json(req, put->created ? 201 : 200, put->reply);
         put->reply = NULL;
+        topic_backfill_wake(api_app(req)->topic_backfill);
     }
     return HTTP_DONE;
 }

@@ -17,4 +17,8 @@ enum http_next topics_delete(struct http_request *req);
  * backend without topics, 404 topic_not_found when the survey has no such topic). */
 bool topics_check_filter(struct http_request *req, const char *survey, const char *topic);
 
+/* For a metrics request with group_by=topic: false when a reply was queued (501 topics_unavailable
+ * on a backend without topics or without grouping by them). */
+bool topics_check_grouping(struct http_request *req);
+
 #endif

@@ -33,8 +33,11 @@ struct store_iter {
 
 /* Where a part of a metrics window is read from, and the unit of its [lo, hi) range. */
 enum store_scan_source {
-    STORE_SCAN_DAYS,        /* day tables (the agent ones when the query filters or groups by agent); days */
-    STORE_SCAN_MONTHS,      /* month tables (no agent); days, each a month's first */
+    STORE_SCAN_DAYS,        /* day tables (the agent ones when the query filters or groups by agent; the
+                             * topics' ones, schema/015, for topic= or by_topic: only on a backend
+                             * with topic_rollups, never with an agent); days */
+    STORE_SCAN_MONTHS,      /* month tables (no agent; the topics' ones, schema/016, for topic= or
+                             * by_topic); days, each a month's first */
     STORE_SCAN_HOURS,       /* hour tables (no agent); hours since the epoch */
     STORE_SCAN_RAW,         /* the responses themselves, through answer_facts; milliseconds */
 };
@@ -130,6 +133,10 @@ struct store_backend {
      * even build the document. */
     enum store_status (*index_text)(struct store_conn *conn, const char *id, const char *text);
 
+    /* Whether metrics_range reads a topic query's STORE_SCAN_DAYS and _MONTHS from per-topic rollups
+     * (without them a topic's figures come from raw rows over the whole window: store.c), and
+     * honours by_topic (group_by=topic) in every source: store_can_group_by_topic. */
+    bool topic_rollups;
     /* Whether list_responses and iter_open honour store_list_query.text (q=). */
     bool text_search;
     enum store_status (*list_responses)(struct store_conn *conn, const struct store_list_query *query,
@@ -214,6 +221,9 @@ struct store_backend {
                                      void (*each)(const struct store_topic_row *row, void *arg), void *arg);
     enum store_status (*delete_topic)(struct store_conn *conn, const char *survey, const char *id);
     enum store_status (*count_topics)(struct store_conn *conn, const char *survey, int64_t *count);
+    /* NULL when put_topic back-fills in its own transaction. */
+    enum store_status (*topic_backfill)(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                        bool *more);
     enum store_status (*put_webhook)(struct store_conn *conn, const struct store_webhook_row *row, bool *created);
     enum store_status (*get_webhook)(struct store_conn *conn, const char *id, struct store_webhook_row *out);
     enum store_status (*list_webhooks)(struct store_conn *conn,

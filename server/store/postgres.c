@@ -595,6 +595,7 @@ const struct store_backend store_backend_postgres = {
     .import_event = pg_import_event,
     .event_seq_past = pg_event_seq_past,
 
+    .topic_rollups = true,
     .put_topic = pg_put_topic,
     .get_topic = pg_get_topic,
     .list_topics = pg_list_topics,

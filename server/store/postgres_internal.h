@@ -150,8 +150,11 @@ enum store_status pg_count_topics(struct store_conn *conn, const char *survey, i
 void pg_topic_cache_free(struct pg_topic_cache *cache);
 /* Tags the new response seq (decimal text) of survey with every topic its answers match. */
 enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json);
-/* Drops the tags of the responses in seqs (array text, "{1,2}") and tags them afresh from their
- * answers as they are now (an edit). */
+/* Drops the tags of the responses in seqs (array text, "{1,2}"): before they are deleted or their
+ * answers change, so that the topic rollups' trigger takes away what the tags counted. */
+enum store_status pg_topics_untag(struct pg_conn *conn, const char *seqs);
+/* Drops the tags of the responses in seqs and tags them afresh from their answers as they are now
+ * (an edit, after pg_topics_untag and the change). */
 enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs);
 /* The problems of the tags in the snapshot of db, reported as sqlite_verify's lines. */
 enum store_status pg_verify_topics(PGconn *db, enum text_language language, void (*report)(const char *line, void *arg),

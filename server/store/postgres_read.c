@@ -624,7 +624,44 @@ static const char scan_raw_responses_topic_sql[] = "SELECT submitted_at / 864000
     " WHERE survey = $1::text AND submitted_at >= $2::bigint AND submitted_at < $3::bigint"
     SCAN_FILTERS TAGGED " GROUP BY 1, 2, 3";
 
-static void emit_cells(const PGresult *r, store_metrics_fn each, void *arg)
+/* group_by=topic from the raw rows: a cell per topic a response is tagged with (column 8). */
+static const char scan_raw_answers_by_topic_sql[] = "SELECT f.day, f.channel, f.agent, f.question, f.is_text,"
+    " f.value, f.value_text, count(*), t.topic FROM answer_facts AS f JOIN response_topics AS t ON t.seq = f.seq"
+    " WHERE f.survey = $1::text AND f.submitted_at >= $2::bigint AND f.submitted_at < $3::bigint"
+    " AND ($4::text IS NULL OR f.channel = $4) AND ($5::text IS NULL OR f.agent = $5)"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 9";
+static const char scan_raw_responses_by_topic_sql[] = "SELECT r.submitted_at / 86400000, coalesce(r.channel, ''),"
+    " coalesce(r.agent, ''), NULL::text, false, 0::bigint, NULL::text, count(*), t.topic"
+    " FROM responses AS r JOIN response_topics AS t ON t.seq = r.seq"
+    " WHERE r.survey = $1::text AND r.submitted_at >= $2::bigint AND r.submitted_at < $3::bigint"
+    " AND ($4::text IS NULL OR r.channel = $4) AND ($5::text IS NULL OR r.agent = $5)"
+    " GROUP BY 1, 2, 3, 9";
+/* Whole days [$2, $3) of one topic ($6) or of every topic of the survey (schema/postgres/008);
+ * store.c never asks them with an agent. */
+static const char scan_topic_answers_sql[] = "SELECT day, channel, '', " BUCKET ", topic FROM rollup_topic_answers"
+    " WHERE survey = $1::text AND topic = $6::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+static const char scan_topic_responses_sql[] = "SELECT day, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses"
+    " WHERE survey = $1::text AND topic = $6::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+static const char scan_topic_answers_all_sql[] = "SELECT day, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers WHERE survey = $1::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+static const char scan_topic_responses_all_sql[] = "SELECT day, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses WHERE survey = $1::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+/* Whole months [$2, $3) (their first days) of one topic or of every topic (schema/postgres/009). */
+static const char scan_topic_answers_month_sql[] = "SELECT month, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers_month"
+    " WHERE survey = $1::text AND topic = $6::text AND month >= $2::bigint AND month < $3::bigint" NO_AGENT;
+static const char scan_topic_responses_month_sql[] = "SELECT month, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses_month"
+    " WHERE survey = $1::text AND topic = $6::text AND month >= $2::bigint AND month < $3::bigint" NO_AGENT;
+static const char scan_topic_answers_month_all_sql[] = "SELECT month, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers_month WHERE survey = $1::text AND month >= $2::bigint AND month < $3::bigint"
+    NO_AGENT;
+static const char scan_topic_responses_month_all_sql[] = "SELECT month, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses_month WHERE survey = $1::text AND month >= $2::bigint AND month < $3::bigint"
+    NO_AGENT;
+
+static void emit_cells(const PGresult *r, bool by_topic, store_metrics_fn each, void *arg)
 {
     struct store_metrics_cell cell;
 
@@ -637,6 +674,7 @@ static void emit_cells(const PGresult *r, store_metrics_fn each, void *arg)
         cell.value = pg_int(r, i, 5);
         cell.value_text = cell.value_is_text ? PQgetvalue(r, i, 6) : NULL;
         cell.count = pg_int(r, i, 7);
+        cell.topic = by_topic ? PQgetvalue(r, i, 8) : NULL;
         if (cell.count != 0)
             each(&cell, arg);
     }
@@ -650,11 +688,13 @@ static enum store_status scan(struct pg_conn *conn, const char *sql, const struc
     const char *values[6] = {q->survey, pg_int_text(lo_text, lo), pg_int_text(hi_text, hi), q->channel, q->agent,
                              q->topic};
     enum store_status status;
-    PGresult *r = pg_query(conn, sql, q->topic ? 6 : 5, values, &status);
+    /* $6 (the topic) only where the statement takes it: PostgreSQL counts a prepared statement's
+     * parameters from its text. */
+    PGresult *r = pg_query(conn, sql, strstr(sql, "$6") ? 6 : 5, values, &status);
 
     if (r == NULL)
         return status;
-    emit_cells(r, each, arg);
+    emit_cells(r, q->by_topic, each, arg);
     PQclear(r);
     return STORE_OK;
 }
@@ -665,12 +705,22 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
 {
     switch (source) {
     case STORE_SCAN_DAYS:
+        if (q->topic || q->by_topic) {
+            sql[0] = q->by_topic ? scan_topic_answers_all_sql : scan_topic_answers_sql;
+            sql[1] = q->by_topic ? scan_topic_responses_all_sql : scan_topic_responses_sql;
+            break;
+        }
         sql[0] = q->agent ? scan_answers_agent_sql : q->by_agent ? scan_answers_all_agents_sql : scan_answers_sql;
         sql[1] = q->agent      ? scan_responses_agent_sql
                  : q->by_agent ? scan_responses_all_agents_sql
                                : scan_responses_sql;
         break;
     case STORE_SCAN_MONTHS:
+        if (q->topic || q->by_topic) {
+            sql[0] = q->by_topic ? scan_topic_answers_month_all_sql : scan_topic_answers_month_sql;
+            sql[1] = q->by_topic ? scan_topic_responses_month_all_sql : scan_topic_responses_month_sql;
+            break;
+        }
         sql[0] = scan_answers_month_sql;
         sql[1] = scan_responses_month_sql;
         break;
@@ -679,8 +729,12 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
         sql[1] = scan_responses_hour_sql;
         break;
     case STORE_SCAN_RAW:
-        sql[0] = q->topic ? scan_raw_answers_topic_sql : scan_raw_answers_sql;
-        sql[1] = q->topic ? scan_raw_responses_topic_sql : scan_raw_responses_sql;
+        sql[0] = q->by_topic ? scan_raw_answers_by_topic_sql
+                 : q->topic  ? scan_raw_answers_topic_sql
+                             : scan_raw_answers_sql;
+        sql[1] = q->by_topic ? scan_raw_responses_by_topic_sql
+                 : q->topic  ? scan_raw_responses_topic_sql
+                             : scan_raw_responses_sql;
         break;
     }
 }

@@ -216,12 +216,40 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_SURVEY_TOPICS] = "SELECT id, query FROM topics WHERE survey = ?1 ORDER BY id",
     [STMT_UNTAG_RESPONSE] = "DELETE FROM response_topics WHERE seq = ?1",
     [STMT_TAG_RESPONSE] = "INSERT OR IGNORE INTO response_topics (seq, survey, topic) VALUES (?1, ?2, ?3)",
-    [STMT_GET_TOPIC] = "SELECT survey, id, title, query, created_at, updated_at, scanned, total, (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id) FROM topics WHERE survey = ?1 AND id = ?2",
-    [STMT_LIST_TOPICS] = "SELECT survey, id, title, query, created_at, updated_at, scanned, total, (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id) FROM topics WHERE survey = ?1 ORDER BY id",
-    [STMT_PUT_TOPIC] = "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total)"
-                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (survey, id) DO UPDATE SET"
+    /* A topic's responses counted from its rollup (schema/015), not its tags: a few cells a day. */
+#define TOPIC_COLUMNS "survey, id, title, query, created_at, updated_at, scanned, total," \
+    " (SELECT coalesce(sum(c.count), 0) FROM rollup_topic_responses AS c" \
+    "  WHERE c.survey = topics.survey AND c.topic = topics.id), cursor_seq IS NOT NULL"
+    [STMT_GET_TOPIC] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 AND id = ?2",
+    [STMT_LIST_TOPICS] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 ORDER BY id",
+#undef TOPIC_COLUMNS
+    /* ?9, ?11: the back-fill's cursor and end, set when ?10 (a new topic, or a new query); kept
+     * otherwise. */
+    [STMT_PUT_TOPIC] = "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total,"
+                       " cursor_seq, cursor_end) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11) ON CONFLICT (survey, id) DO UPDATE SET"
                        " title = excluded.title, query = excluded.query, updated_at = excluded.updated_at,"
-                       " scanned = excluded.scanned, total = excluded.total",
+                       " scanned = excluded.scanned, total = excluded.total,"
+                       " cursor_seq = CASE WHEN ?10 THEN excluded.cursor_seq ELSE topics.cursor_seq END,"
+                       " cursor_end = CASE WHEN ?10 THEN excluded.cursor_end ELSE topics.cursor_end END",
+    /* The back-fill (sqlite_topics.c): the first topic whose back-fill runs; the next ?3 responses
+     * after the cursor by seq, up to its end ?4, whatever their survey (a range of the rowid: each batch costs ?3
+     * rows, not a sort of the survey's), with whether they are the topic's survey's and then their
+     * documents (NULL: no text, nothing to match); the cursor moved (?3 NULL: done, scanned =
+     * total). */
+    [STMT_BACKFILL_NEXT_TOPIC] = "SELECT survey, id, query, cursor_seq, cursor_end FROM topics WHERE cursor_seq IS NOT NULL"
+                                 " ORDER BY survey, id LIMIT 1",
+    [STMT_BACKFILL_DOCUMENTS] = "SELECT r.seq, r.survey = ?1, CASE WHEN r.survey = ?1 THEN"
+                                " (SELECT d.body FROM response_documents AS d WHERE d.seq = r.seq) END"
+                                " FROM responses AS r WHERE r.seq > ?2 AND r.seq <= ?4 ORDER BY r.seq LIMIT ?3",
+    /* The survey's last response when a back-fill starts: the back-fill ends there. */
+    [STMT_SURVEY_LAST_SEQ] = "SELECT coalesce(max(seq), 0) FROM responses WHERE survey = ?1",
+    [STMT_BACKFILL_MOVE] = "UPDATE topics SET cursor_seq = ?3,"
+                           " scanned = CASE WHEN ?3 IS NULL THEN total ELSE min(total, scanned + ?4) END"
+                           " WHERE survey = ?1 AND id = ?2",
+    /* A topic's cells, dropped before its tags are (its query changed): the tags' triggers then
+     * find nothing to take away, one lookup each instead of an update. */
+    [STMT_CLEAR_TOPIC_ROLLUPS] = "DELETE FROM rollup_topic_answers WHERE survey = ?1 AND topic = ?2",
+    [STMT_CLEAR_TOPIC_RESPONSES] = "DELETE FROM rollup_topic_responses WHERE survey = ?1 AND topic = ?2",
     [STMT_DELETE_TOPIC] = "DELETE FROM topics WHERE survey = ?1 AND id = ?2",
     [STMT_COUNT_TOPICS] = "SELECT count(*) FROM topics WHERE survey = ?1",
     [STMT_UNTAG_TOPIC] = "DELETE FROM response_topics WHERE survey = ?1 AND topic = ?2",
@@ -239,6 +267,49 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
                                       " AND (?4 IS NULL OR channel = ?4) AND (?5 IS NULL OR agent = ?5)"
                                       " AND seq IN (SELECT seq FROM response_topics WHERE survey = ?1 AND topic = ?6)"
                                       " GROUP BY 1, 2, 3",
+    /* group_by=topic (by_topic): a row per topic a response is tagged with; ?6 is NULL. */
+    [STMT_SCAN_RAW_ANSWERS_BY_TOPIC] = "SELECT f.day, f.channel, f.agent, f.question, f.value, count(*), t.topic"
+                                       " FROM answer_facts AS f CROSS JOIN response_topics AS t ON t.seq = f.seq"
+                                       " WHERE f.survey = ?1 AND f.submitted_at >= ?2 AND f.submitted_at < ?3"
+                                       " AND (?4 IS NULL OR f.channel = ?4) AND (?5 IS NULL OR f.agent = ?5)"
+                                       " AND ?6 IS NULL GROUP BY 1, 2, 3, 4, 5, 7",
+    [STMT_SCAN_RAW_RESPONSES_BY_TOPIC] = "SELECT r.submitted_at / 86400000, coalesce(r.channel, ''),"
+                                         " coalesce(r.agent, ''), NULL, NULL, count(*), t.topic"
+                                         " FROM responses AS r CROSS JOIN response_topics AS t ON t.seq = r.seq"
+                                         " WHERE r.survey = ?1 AND r.submitted_at >= ?2 AND r.submitted_at < ?3"
+                                         " AND (?4 IS NULL OR r.channel = ?4) AND (?5 IS NULL OR r.agent = ?5)"
+                                         " AND ?6 IS NULL GROUP BY 1, 2, 3, 7",
+    /* Whole days [?2, ?3) of one topic (?6) or of every topic of the survey (schema/015); never
+     * with an agent (?5), which these tables do not have. */
+    [STMT_SCAN_TOPIC_ANSWERS] = "SELECT day, channel, '', question, value, count, topic FROM rollup_topic_answers"
+                                " WHERE survey = ?1 AND topic = ?6 AND day >= ?2 AND day < ?3"
+                                " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES] = "SELECT day, channel, '', NULL, NULL, count, topic FROM rollup_topic_responses"
+                                  " WHERE survey = ?1 AND topic = ?6 AND day >= ?2 AND day < ?3"
+                                  " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_ANSWERS_ALL] = "SELECT day, channel, '', question, value, count, topic FROM rollup_topic_answers"
+                                    " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
+                                    " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES_ALL] = "SELECT day, channel, '', NULL, NULL, count, topic FROM rollup_topic_responses"
+                                      " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
+                                      " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
+    /* Whole months [?2, ?3) (their first days) of one topic or of every topic (schema/016). */
+    [STMT_SCAN_TOPIC_ANSWERS_MONTH] = "SELECT month, channel, '', question, value, count, topic"
+                                      " FROM rollup_topic_answers_month"
+                                      " WHERE survey = ?1 AND topic = ?6 AND month >= ?2 AND month < ?3"
+                                      " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES_MONTH] = "SELECT month, channel, '', NULL, NULL, count, topic"
+                                        " FROM rollup_topic_responses_month"
+                                        " WHERE survey = ?1 AND topic = ?6 AND month >= ?2 AND month < ?3"
+                                        " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_ANSWERS_MONTH_ALL] = "SELECT month, channel, '', question, value, count, topic"
+                                          " FROM rollup_topic_answers_month"
+                                          " WHERE survey = ?1 AND month >= ?2 AND month < ?3"
+                                          " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES_MONTH_ALL] = "SELECT month, channel, '', NULL, NULL, count, topic"
+                                            " FROM rollup_topic_responses_month"
+                                            " WHERE survey = ?1 AND month >= ?2 AND month < ?3"
+                                            " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
     /* The same one row at a time, for documents stemmed in C on the way (--text-language). */
     [STMT_TEXT_PENDING] = "SELECT seq, remove, body FROM text_pending ORDER BY id",
     [STMT_TEXT_PUT] = "INSERT INTO response_text_index (response_text_index, rowid, body)"
@@ -916,6 +987,7 @@ const struct store_backend store_backend_sqlite = {
     .rollback_to = sqlite_rollback_to,
     .between_batches = sqlite_between_batches,
     .text_search = true,
+    .topic_rollups = true,
     .get_survey = sqlite_get_survey,
     .survey_unchanged = sqlite_survey_unchanged,
     .list_surveys = sqlite_list_surveys,
@@ -958,6 +1030,7 @@ const struct store_backend store_backend_sqlite = {
     .list_topics = sqlite_list_topics,
     .delete_topic = sqlite_delete_topic,
     .count_topics = sqlite_count_topics,
+    .topic_backfill = sqlite_topic_backfill,
     .disable_webhook = sqlite_disable_webhook,
     .insert_delivery = sqlite_insert_delivery,
     .claim_deliveries = sqlite_claim_deliveries,

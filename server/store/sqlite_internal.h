@@ -149,6 +149,22 @@ enum stmt_id {
     STMT_COUNT_SURVEY_RESPONSES,
     STMT_SCAN_RAW_ANSWERS_TOPIC,
     STMT_SCAN_RAW_RESPONSES_TOPIC,
+    STMT_SCAN_RAW_ANSWERS_BY_TOPIC,
+    STMT_SCAN_RAW_RESPONSES_BY_TOPIC,
+    STMT_SCAN_TOPIC_ANSWERS,
+    STMT_SCAN_TOPIC_RESPONSES,
+    STMT_SCAN_TOPIC_ANSWERS_ALL,
+    STMT_SCAN_TOPIC_RESPONSES_ALL,
+    STMT_SCAN_TOPIC_ANSWERS_MONTH,
+    STMT_SCAN_TOPIC_RESPONSES_MONTH,
+    STMT_SCAN_TOPIC_ANSWERS_MONTH_ALL,
+    STMT_SCAN_TOPIC_RESPONSES_MONTH_ALL,
+    STMT_BACKFILL_NEXT_TOPIC,
+    STMT_BACKFILL_DOCUMENTS,
+    STMT_SURVEY_LAST_SEQ,
+    STMT_BACKFILL_MOVE,
+    STMT_CLEAR_TOPIC_ROLLUPS,
+    STMT_CLEAR_TOPIC_RESPONSES,
     STMT_COUNT
 };
 
@@ -348,6 +364,8 @@ enum store_status sqlite_dump(struct store *base_store, const struct store_dump_
 /* Writer, at commit, before sqlite_text_flush: tags the batch's new and edited documents (read from
  * text_pending) with the topics of their survey whose query they match. */
 enum store_status sqlite_topics_tag_pending(struct sqlite_conn *conn);
+enum store_status sqlite_topic_backfill(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                       bool *more);
 enum store_status sqlite_put_topic(struct store_conn *conn, struct store_topic_row *row, bool query_changed,
                                   bool *created);
 enum store_status sqlite_get_topic(struct store_conn *conn, const char *survey, const char *id,

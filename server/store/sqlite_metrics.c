@@ -22,6 +22,7 @@ static enum store_status scan(struct sqlite_conn *conn, enum stmt_id id, const s
     sqlite_bind_text(s, 5, q->agent);
     if (q->topic)
         sqlite_bind_text(s, 6, q->topic);
+    cell.topic = NULL;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         cell.day = sqlite3_column_int64(s, 0);
         cell.channel = (const char *)sqlite3_column_text(s, 1);
@@ -31,6 +32,8 @@ static enum store_status scan(struct sqlite_conn *conn, enum stmt_id id, const s
         cell.value = sqlite3_column_int64(s, 4);
         cell.value_text = cell.value_is_text ? (const char *)sqlite3_column_text(s, 4) : NULL;
         cell.count = sqlite3_column_int64(s, 5);
+        if (q->by_topic)
+            cell.topic = (const char *)sqlite3_column_text(s, 6);
         if (!sqlite_row_read_whole(s)) {
             rc = SQLITE_NOMEM;
             break;
@@ -48,12 +51,22 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
 {
     switch (source) {
     case STORE_SCAN_DAYS:
+        if (q->topic || q->by_topic) { /* store.c asks only without an agent */
+            ids[0] = q->by_topic ? STMT_SCAN_TOPIC_ANSWERS_ALL : STMT_SCAN_TOPIC_ANSWERS;
+            ids[1] = q->by_topic ? STMT_SCAN_TOPIC_RESPONSES_ALL : STMT_SCAN_TOPIC_RESPONSES;
+            break;
+        }
         ids[0] = q->agent ? STMT_SCAN_ANSWERS_AGENT : q->by_agent ? STMT_SCAN_ANSWERS_ALL_AGENTS : STMT_SCAN_ANSWERS;
         ids[1] = q->agent      ? STMT_SCAN_RESPONSES_AGENT
                  : q->by_agent ? STMT_SCAN_RESPONSES_ALL_AGENTS
                                : STMT_SCAN_RESPONSES;
         break;
     case STORE_SCAN_MONTHS:
+        if (q->topic || q->by_topic) {
+            ids[0] = q->by_topic ? STMT_SCAN_TOPIC_ANSWERS_MONTH_ALL : STMT_SCAN_TOPIC_ANSWERS_MONTH;
+            ids[1] = q->by_topic ? STMT_SCAN_TOPIC_RESPONSES_MONTH_ALL : STMT_SCAN_TOPIC_RESPONSES_MONTH;
+            break;
+        }
         ids[0] = STMT_SCAN_ANSWERS_MONTH;
         ids[1] = STMT_SCAN_RESPONSES_MONTH;
         break;
@@ -62,8 +75,12 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
         ids[1] = STMT_SCAN_RESPONSES_HOUR;
         break;
     case STORE_SCAN_RAW:
-        ids[0] = q->topic ? STMT_SCAN_RAW_ANSWERS_TOPIC : STMT_SCAN_RAW_ANSWERS;
-        ids[1] = q->topic ? STMT_SCAN_RAW_RESPONSES_TOPIC : STMT_SCAN_RAW_RESPONSES;
+        ids[0] = q->by_topic ? STMT_SCAN_RAW_ANSWERS_BY_TOPIC
+                 : q->topic  ? STMT_SCAN_RAW_ANSWERS_TOPIC
+                             : STMT_SCAN_RAW_ANSWERS;
+        ids[1] = q->by_topic ? STMT_SCAN_RAW_RESPONSES_BY_TOPIC
+                 : q->topic  ? STMT_SCAN_RAW_RESPONSES_TOPIC
+                             : STMT_SCAN_RAW_RESPONSES;
         break;
     }
 }

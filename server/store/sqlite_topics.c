@@ -187,37 +187,129 @@ enum store_status sqlite_count_topics(struct store_conn *base_conn, const char *
     return count_of((struct sqlite_conn *)base_conn, STMT_COUNT_TOPICS, survey, count);
 }
 
-/* Drops the topic's tags and tags every document of the survey that matches its query. */
-static enum store_status retag(struct sqlite_conn *conn, const struct store_topic_row *row)
+static enum store_status run_topic_stmt(struct sqlite_conn *conn, enum stmt_id id, const char *survey,
+                                        const char *topic)
 {
-    sqlite3_stmt *s = sqlite_stmt(conn, STMT_UNTAG_TOPIC);
+    sqlite3_stmt *s = sqlite_stmt(conn, id);
     if (s == NULL)
         return STORE_ERROR;
-    sqlite_bind_text(s, 1, row->survey);
-    sqlite_bind_text(s, 2, row->id);
-    enum store_status status = sqlite_run(conn, s);
-    if (status != STORE_OK)
-        return status;
-    struct survey_topics one = {0};
-    struct text_query *q = parse_stored(row->query, conn->text_language);
-    if (q == NULL || !topics_append(&one, row->id, q)) {
-        text_query_free(q);
-        survey_topics_free(&one);
+    sqlite_bind_text(s, 1, survey);
+    sqlite_bind_text(s, 2, topic);
+    return sqlite_run(conn, s);
+}
+
+/* Drops the topic's tags (its query changed): its cells first, so that the tags' trigger
+ * (schema/015) has nothing left to take away from. The back-fill then tags afresh. */
+static enum store_status untag_topic(struct sqlite_conn *conn, const struct store_topic_row *row)
+{
+    static const enum stmt_id steps[] = {STMT_CLEAR_TOPIC_ROLLUPS, STMT_CLEAR_TOPIC_RESPONSES, STMT_UNTAG_TOPIC};
+    enum store_status status = STORE_OK;
+    for (size_t i = 0; status == STORE_OK && i < sizeof steps / sizeof steps[0]; i++)
+        status = run_topic_stmt(conn, steps[i], row->survey, row->id);
+    return status;
+}
+
+/* The topic that the next back-fill batch is for; STORE_NOT_FOUND when none runs. */
+static enum store_status backfill_topic(struct sqlite_conn *conn, struct store_topic_row *topic, int64_t *cursor,
+                                        int64_t *end)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_BACKFILL_NEXT_TOPIC);
+    if (s == NULL)
         return STORE_ERROR;
+    int rc = sqlite3_step(s);
+    enum store_status status = rc == SQLITE_ROW ? STORE_OK : rc == SQLITE_DONE ? STORE_NOT_FOUND : sqlite_status_of(rc);
+    if (status == STORE_OK) {
+        memset(topic, 0, sizeof *topic);
+        snprintf(topic->survey, sizeof topic->survey, "%s", (const char *)sqlite3_column_text(s, 0));
+        snprintf(topic->id, sizeof topic->id, "%s", (const char *)sqlite3_column_text(s, 1));
+        topic->query = strdup((const char *)sqlite3_column_text(s, 2));
+        *cursor = sqlite3_column_int64(s, 3);
+        *end = sqlite3_column_type(s, 4) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(s, 4);
+        if (topic->query == NULL)
+            status = STORE_ERROR;
     }
-    if ((s = sqlite_stmt(conn, STMT_SURVEY_DOCUMENTS)) == NULL) {
-        survey_topics_free(&one);
+    sqlite_done_with(s);
+    return status;
+}
+
+/* Looks at up to batch responses after *cursor (of any survey: see STMT_BACKFILL_DOCUMENTS);
+ * *cursor becomes the last seq looked at, *visited how many there were, *seen how many of them are
+ * the topic's survey's. */
+static enum store_status backfill_documents(struct sqlite_conn *conn, const struct store_topic_row *topic,
+                                            const struct survey_topics *one, int64_t batch, int64_t end,
+                                            int64_t *cursor, int64_t *visited, int64_t *seen)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_BACKFILL_DOCUMENTS);
+    if (s == NULL)
         return STORE_ERROR;
-    }
-    sqlite_bind_text(s, 1, row->survey);
+    sqlite_bind_text(s, 1, topic->survey);
+    sqlite3_bind_int64(s, 2, *cursor);
+    sqlite3_bind_int64(s, 3, batch);
+    sqlite3_bind_int64(s, 4, end);
+    enum store_status status = STORE_OK;
     int rc;
-    while (status == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        status = tag_document(conn, sqlite3_column_int64(s, 0), row->survey, &one,
-                              (const char *)sqlite3_column_text(s, 1), (size_t)sqlite3_column_bytes(s, 1));
+    *visited = *seen = 0;
+    while (status == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        *cursor = sqlite3_column_int64(s, 0);
+        (*visited)++;
+        if (sqlite3_column_int(s, 1) == 0)
+            continue; /* another survey's */
+        (*seen)++;
+        /* INSERT OR IGNORE: a response stored since the PUT was tagged as it committed. */
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+            status = tag_document(conn, *cursor, topic->survey, one, (const char *)sqlite3_column_text(s, 2),
+                                  (size_t)sqlite3_column_bytes(s, 2));
+    }
     if (status == STORE_OK && rc != SQLITE_DONE)
         status = sqlite_status_of(rc);
     sqlite_done_with(s);
+    return status;
+}
+
+static enum store_status backfill_move(struct sqlite_conn *conn, const struct store_topic_row *topic, bool done,
+                                       int64_t cursor, int64_t seen)
+{
+    sqlite3_stmt *s = sqlite_stmt(conn, STMT_BACKFILL_MOVE);
+    if (s == NULL)
+        return STORE_ERROR;
+    sqlite_bind_text(s, 1, topic->survey);
+    sqlite_bind_text(s, 2, topic->id);
+    if (done)
+        sqlite3_bind_null(s, 3);
+    else
+        sqlite3_bind_int64(s, 3, cursor);
+    sqlite3_bind_int64(s, 4, seen);
+    return sqlite_run(conn, s);
+}
+
+enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                        bool *more)
+{
+    struct sqlite_conn *conn = (struct sqlite_conn *)base_conn;
+    struct store_topic_row topic;
+    int64_t cursor = 0, end = 0, visited = 0, seen = 0;
+    enum store_status status = backfill_topic(conn, &topic, &cursor, &end);
+    if (status == STORE_NOT_FOUND)
+        return STORE_OK;
+    if (status != STORE_OK)
+        return status;
+    snprintf(survey, SURVEY_ID_MAX + 1, "%s", topic.survey);
+    struct survey_topics one = {0};
+    struct text_query *q = parse_stored(topic.query, conn->text_language);
+    if (q != NULL && !topics_append(&one, topic.id, q)) {
+        text_query_free(q);
+        status = STORE_ERROR;
+    }
+    /* A query that no longer parses tags nothing: its back-fill ends at once. */
+    if (status == STORE_OK && q != NULL)
+        status = backfill_documents(conn, &topic, &one, batch, end, &cursor, &visited, &seen);
+    bool done = q == NULL || visited < batch || cursor >= end;
+    if (status == STORE_OK)
+        status = backfill_move(conn, &topic, done, cursor, seen);
     survey_topics_free(&one);
+    store_topic_row_free(&topic);
+    /* Another topic may be waiting, or this one has more: the caller asks again. */
+    *more = status == STORE_OK;
     return status;
 }
 
@@ -237,10 +329,14 @@ enum store_status sqlite_put_topic(struct store_conn *base_conn, struct store_to
         store_topic_row_free(&old);
     }
     bool backfill = *created || query_changed;
+    int64_t end = 0;
     if (backfill) {
-        if ((status = count_of(conn, STMT_COUNT_SURVEY_RESPONSES, row->survey, &row->total)) != STORE_OK)
+        if ((status = count_of(conn, STMT_COUNT_SURVEY_RESPONSES, row->survey, &row->total)) != STORE_OK ||
+            (status = count_of(conn, STMT_SURVEY_LAST_SEQ, row->survey, &end)) != STORE_OK)
             return status;
-        row->scanned = row->total;
+        row->scanned = 0;
+        if (!*created && (status = untag_topic(conn, row)) != STORE_OK)
+            return status;
     }
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_PUT_TOPIC);
     if (s == NULL)
@@ -253,9 +349,16 @@ enum store_status sqlite_put_topic(struct store_conn *base_conn, struct store_to
     sqlite3_bind_int64(s, 6, row->updated_at);
     sqlite3_bind_int64(s, 7, row->scanned);
     sqlite3_bind_int64(s, 8, row->total);
-    if ((status = sqlite_run(conn, s)) != STORE_OK)
-        return status;
-    return backfill ? retag(conn, row) : STORE_OK;
+    /* A back-fill starts from the survey's first response (sqlite_topic_backfill); an unchanged
+     * query keeps its back-fill where it was. */
+    /* A survey without responses has nothing to back-fill: done at once. */
+    if (end > 0)
+        sqlite3_bind_int64(s, 9, 0);
+    else
+        sqlite3_bind_null(s, 9);
+    sqlite3_bind_int(s, 10, backfill);
+    sqlite3_bind_int64(s, 11, end);
+    return sqlite_run(conn, s);
 }
 
 static enum store_status read_topic(sqlite3_stmt *s, struct store_topic_row *out)
@@ -270,6 +373,7 @@ static enum store_status read_topic(sqlite3_stmt *s, struct store_topic_row *out
     out->scanned = sqlite3_column_int64(s, 6);
     out->total = sqlite3_column_int64(s, 7);
     out->tagged = sqlite3_column_int64(s, 8);
+    out->running = sqlite3_column_int(s, 9) != 0;
     if (out->title == NULL || out->query == NULL) {
         store_topic_row_free(out);
         return STORE_ERROR;

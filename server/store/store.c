@@ -497,6 +497,8 @@ struct scan_plan {
     store_metrics_fn each;
     void *arg;
     bool coarse;                /* no agent in play: month and hour tables can answer */
+    bool topics;                /* topic= or by_topic: whole months and days from the topics' month
+                                 * and day tables, the rest from raw rows (they have no hour tables) */
     enum store_status status;
 };
 
@@ -529,7 +531,7 @@ static void scan_edge(struct scan_plan *p, int64_t lo_ms, int64_t hi_ms)
 {
     int64_t first_hour = floor_div(lo_ms + STORE_MS_PER_HOUR - 1, STORE_MS_PER_HOUR);
     int64_t end_hour = floor_div(hi_ms, STORE_MS_PER_HOUR);
-    if (!p->coarse || first_hour >= end_hour) {
+    if (!p->coarse || p->topics || first_hour >= end_hour) {
         scan_range(p, STORE_SCAN_RAW, lo_ms, hi_ms);
         return;
     }
@@ -563,12 +565,14 @@ static void scan_window(struct scan_plan *p)
 enum store_status store_metrics_scan(struct store_conn *conn, const struct store_metrics_query *query,
                                      store_metrics_fn each, void *arg)
 {
-    struct scan_plan p = {conn, query, each, arg, !query->agent && !query->by_agent, STORE_OK};
+    bool topics = query->topic != NULL || query->by_topic;
+    struct scan_plan p = {conn, query, each, arg, !query->agent && !query->by_agent, topics, STORE_OK};
     bool began = false;
 
     p.status = conn->backend->metrics_begin ? conn->backend->metrics_begin(conn, &began) : STORE_OK;
-    /* A topic has no rollups yet: its responses are read from the raw rows over the whole window. */
-    if (p.status == STORE_OK && query->topic)
+    /* The topics' day tables have no agent: with an agent filter or grouping (or on a backend
+     * without them) a topic's responses are read from the raw rows over the whole window. */
+    if (p.status == STORE_OK && topics && (!p.coarse || !conn->backend->topic_rollups))
         scan_range(&p, STORE_SCAN_RAW, query->from_ms, query->to_ms);
     else if (p.status == STORE_OK)
         scan_window(&p);

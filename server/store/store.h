@@ -268,6 +268,7 @@ struct store_metrics_cell {
     int64_t value;
     const char *value_text;
     int64_t count;
+    const char *topic;      /* the topic the cell counts for when the query is by_topic; else NULL */
 };
 
 typedef void (*store_metrics_fn)(const struct store_metrics_cell *cell, void *arg);
@@ -281,6 +282,8 @@ struct store_metrics_query {
     bool by_day;                /* cells must carry their own day (group_by=day or week); otherwise a
                                  * cell may cover a whole month and carry its first day */
     const char *topic;          /* only the responses tagged with this topic of the survey, or NULL */
+    bool by_topic;              /* a cell per topic of the survey its responses are tagged with (a
+                                 * response with k topics counts k times; untagged ones not at all) */
 };
 
 /* Calls each() for every cell in the window. Cells of the same key may come more than once (whole
@@ -374,8 +377,9 @@ enum store_status store_invitation_scan(struct store_conn *conn, const struct st
  *
  * A response is tagged with each topic of its survey whose query (text_query.h) its document
  * (response_text.h) matches: new and edited responses in the writer's transaction, the survey's
- * earlier ones when a topic is created or its query changes (in that PUT's transaction). Tags go
- * with their response and with their topic. Backends without them: store_can_topics false. */
+ * earlier ones when a topic is created or its query changes: by the PUT's transaction, or (a
+ * backend with store_topic_backfill) by a back-fill in batches after it. Tags go with their
+ * response and with their topic. Backends without them: store_can_topics false. */
 
 #define STORE_TOPICS_MAX 50     /* per survey */
 #define STORE_TOPIC_ID_MAX 64
@@ -387,6 +391,7 @@ struct store_topic_row {
     int64_t created_at, updated_at;
     int64_t scanned, total;     /* back-fill: responses looked at, of the survey's when it started */
     int64_t tagged;             /* responses tagged now (read only) */
+    bool running;               /* its back-fill has not reached the end yet (read only) */
 };
 
 void store_topic_row_free(struct store_topic_row *row);
@@ -404,6 +409,20 @@ enum store_status store_list_topics(struct store_conn *conn, const char *survey,
 /* Writer only; STORE_NOT_FOUND when there was none. Its tags go with it. */
 enum store_status store_delete_topic(struct store_conn *conn, const char *survey, const char *id);
 enum store_status store_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
+
+/* Whether metrics can group by topic (store_metrics_query.by_topic; false: 501 for now). */
+bool store_can_group_by_topic(const struct store *store);
+
+/* Whether PUT leaves the back-fill to store_topic_backfill (false: done in the PUT). */
+bool store_topics_backfill_later(const struct store *store);
+
+/* Writer only, a writer job of its own: one batch of the back-fill of the first topic (by survey
+ * and id) whose back-fill runs: looks at up to `batch` stored responses after its cursor (SQLite:
+ * by seq, whatever their survey, so that a batch costs `batch` rows), tags those of its survey
+ * that its query matches and moves the cursor; done when fewer were left. survey: that topic's
+ * survey ("" when none runs); *more: whether a back-fill may still run after this one. */
+enum store_status store_topic_backfill(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                       bool *more);
 
 /* ---- webhooks: subscriptions, the event log, and the deliveries made from it ----
  *

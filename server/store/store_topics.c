@@ -57,3 +57,23 @@ enum store_status store_count_topics(struct store_conn *conn, const char *survey
         return STORE_ERROR;
     return conn->backend->count_topics(conn, survey, count);
 }
+
+bool store_can_group_by_topic(const struct store *store)
+{
+    return store->backend->topic_rollups;
+}
+
+bool store_topics_backfill_later(const struct store *store)
+{
+    return store->backend->topic_backfill != NULL;
+}
+
+enum store_status store_topic_backfill(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                       bool *more)
+{
+    survey[0] = '\0';
+    *more = false;
+    if (conn->backend->topic_backfill == NULL || batch < 1)
+        return STORE_OK;
+    return conn->backend->topic_backfill(conn, batch, survey, more);
+}

@@ -9,13 +9,15 @@ submitted_at dates and every metrics call an explicit from/to window.
 import math
 import random
 import re
+import sqlite3
+import time
 import unicodedata
 import unittest
 import urllib.parse
 from decimal import ROUND_HALF_UP, Decimal
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute, run_cli,
-                     skip_unless_postgres, uid)
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute, is_postgres,
+                     run_cli, skip_unless_postgres, skip_unless_sqlite, sqlite_execute, uid)
 
 DEFINITION = {
     "title": "Topics",
@@ -39,6 +41,10 @@ TOPICS = {
 }
 
 FROM, TO = "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"
+
+# SQLite records a topic in its PUT and back-fills afterwards, in batches through the writer
+# (schema/015); PostgreSQL back-fills inside the PUT's transaction.
+BACKFILL_LATER = not is_postgres()
 
 
 # ---- the model ----
@@ -220,13 +226,25 @@ class TopicsBase(BaseAPITest):
         self.assertEqual(r.status, 200, r.body[:400])
         return r.json
 
-    def topic_done(self, sid, topic):
-        """The topic as reported once its back-fill says done (it is done in its PUT's transaction
-        on SQLite: the first read already says so; never a sleep)."""
-        r = self.req("GET", self.topic_path(sid, topic), token=READ_TOKEN)
-        self.assertEqual(r.status, 200, r.body[:300])
-        self.assertEqual(r.json["backfill"]["state"], "done", r.json)
-        return r.json
+    def topic_done(self, sid, topic, timeout=30.0):
+        """The topic as reported once its back-fill says done. SQLite back-fills after the PUT, in
+        batches through the writer: the topic is read again until its state says so (each read
+        waits on the daemon's own progress; no sleep). While running, scanned only grows and
+        never passes total."""
+        deadline = time.monotonic() + timeout
+        last = -1
+        while True:
+            r = self.req("GET", self.topic_path(sid, topic), token=READ_TOKEN)
+            self.assertEqual(r.status, 200, r.body[:300])
+            backfill = r.json["backfill"]
+            self.assertGreaterEqual(backfill["scanned"], last, r.json)
+            self.assertLessEqual(backfill["scanned"], backfill["total"], r.json)
+            last = backfill["scanned"]
+            if backfill["state"] == "done":
+                self.assertEqual(backfill["scanned"], backfill["total"], r.json)
+                return r.json
+            self.assertEqual(backfill["state"], "running", r.json)
+            self.assertLess(time.monotonic(), deadline, "back-fill still running: %r" % r.json)
 
 
 class TopicsTests(TopicsBase):
@@ -266,7 +284,9 @@ class TopicsTests(TopicsBase):
         for topic, query in TOPICS.items():
             r = self.put_topic(sid, topic, query, expect=(201,))
             self.assertEqual(r.headers.get("Location"), self.topic_path(sid, topic))
-            self.assertEqual(r.json["backfill"], {"state": "done", "scanned": 120, "total": 120})
+            # SQLite: recorded, not back-filled: the PUT returns at once and the writer tags afterwards.
+            self.assertEqual(r.json["backfill"], {"state": "running", "scanned": 0, "total": 120} if BACKFILL_LATER
+                             else {"state": "done", "scanned": 120, "total": 120})
         self.check_against_model(sid, rows)
         # After: tagged as they are stored.
         for i in range(80):
@@ -286,11 +306,21 @@ class TopicsTests(TopicsBase):
         self.assertEqual(set(created), {"id", "survey", "title", "query", "responses", "created_at",
                                         "updated_at", "backfill"})
         self.assertEqual((created["id"], created["survey"], created["title"], created["query"],
-                          created["responses"]), ("late", sid, "Late deliveries", "late deliv*", 1))
-        # Replaced: 200, created_at kept, the new query re-tags from scratch.
+                          created["responses"]), ("late", sid, "Late deliveries", "late deliv*", 0 if BACKFILL_LATER else 1))
+        self.assertEqual(created["backfill"], {"state": "running" if BACKFILL_LATER else "done",
+                                               "scanned": 0 if BACKFILL_LATER else 1, "total": 1})
+        self.assertEqual(self.topic_done(sid, "late")["responses"], 1)
+        # Replaced: 200, created_at kept, the new query re-tags from scratch (the old tags go in
+        # the PUT's transaction).
         r = self.put_topic(sid, "late", "slow", title="Slow", expect=(200,))
         self.assertEqual(r.json["created_at"], created["created_at"])
         self.assertEqual((r.json["title"], r.json["query"], r.json["responses"]), ("Slow", "slow", 0))
+        self.assertEqual(self.topic_done(sid, "late")["responses"], 0)
+        # A new title alone keeps the tags and the back-fill's state.
+        self.put_topic(sid, "late", "late deliv*", expect=(200,))
+        self.assertEqual(self.topic_done(sid, "late")["responses"], 1)
+        r = self.put_topic(sid, "late", "late deliv*", title="Late", expect=(200,))
+        self.assertEqual((r.json["responses"], r.json["backfill"]), (1, {"state": "done", "scanned": 1, "total": 1}))
         self.put_topic(sid, "another", "refund", expect=(201,))
         listed = self.req("GET", self.topic_path(sid), token=READ_TOKEN)
         self.assertEqual(listed.status, 200)
@@ -369,6 +399,238 @@ class TopicsTests(TopicsBase):
         self.put_topic(sid, "t00", "other", expect=(200,))
 
 
+def moment(day, minute):
+    """A fixed time in March 2026: day 1..31, minute of the day."""
+    return "2026-03-%02dT%02d:%02d:00Z" % (day, minute // 60, minute % 60)
+
+
+def merge(answers, patch):
+    out = dict(answers)
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = v
+    return out
+
+
+class TopicGroupsTests(TopicsBase):
+    """group_by=topic and topic= over the topics' day rollups (schema/015, PostgreSQL's 008) and raw rows at the edges,
+    every figure against the model: responses at every hour of the day, windows that cut days,
+    channel and agent filters (the agent one reads raw rows), and edits, deletions and an erasure
+    moving the cells."""
+
+    CHANNELS = ["web", "email", None]
+    AGENTS = ["ann", "bob", None]
+
+    def add_rows(self, sid, rng, rows, n, start=0):
+        for i in range(start, start + n):
+            answers = random_answers(rng)
+            row = {"answers": answers, "at": moment(1 + i % 28, (i * 37) % 1440),
+                   "channel": self.CHANNELS[i % 3], "agent": self.AGENTS[(i // 3) % 3], "customer": None}
+            if i % 17 == 0:
+                row["customer"] = uid("cust")
+            body = {"answers": answers, "submitted_at": row["at"]}
+            for k in ("channel", "agent", "customer"):
+                if row[k] is not None:
+                    body[k] = row[k]
+            rows[self.post_ok(sid, body).json["id"]] = row
+
+    def check_window(self, sid, rows, frm, to, **filters):
+        inside = [r for r in rows.values()
+                  if frm <= r["at"] < to and all(r[k] == v for k, v in filters.items())]
+        everyone = [r["answers"] for r in inside]
+        m = self.metrics(sid, group_by="topic", **dict(filters, **{"from": frm, "to": to}))
+        what = (frm, to, filters)
+        # The totals count each response once, whatever its topics.
+        self.assertEqual(m["responses"], len(inside), what)
+        self.assertEqual(m["questions"]["rec"]["answered"], sum(1 for a in everyone if "rec" in a), what)
+        self.assertEqual([g["key"] for g in m["groups"]], sorted(TOPICS), what)
+        for g in m["groups"]:
+            topic = g["key"]
+            tagged = [a for a in everyone if matches(TOPICS[topic], a)]
+            self.assertEqual((g["title"], g["complete"], g["responses"]), (topic.title(), True, len(tagged)),
+                             (what, topic))
+            for k, v in expected_nps([a["rec"] for a in tagged if "rec" in a]).items():
+                self.assertEqual(g["questions"]["rec"][k], v, (what, topic, k))
+            for k, v in expected_csat([a["sat"] for a in tagged]).items():
+                self.assertEqual(g["questions"]["sat"][k], v, (what, topic, k))
+            want = expected_topic_block(topic, tagged, everyone)
+            for k in ("id", "question", "detractors", "promoters", "z"):
+                self.assertEqual(g["topic"][k], want[k], (what, topic, k))
+            if want["p_value"] is None:
+                self.assertIsNone(g["topic"]["p_value"])
+            else:
+                self.assertAlmostEqual(g["topic"]["p_value"], want["p_value"], places=4, msg=topic)
+            # topic= agrees with the group, figure for figure.
+            one = self.metrics(sid, topic=topic, **dict(filters, **{"from": frm, "to": to}))
+            self.assertEqual(one["responses"], g["responses"], (what, topic))
+            self.assertEqual(one["questions"], g["questions"], (what, topic))
+            self.assertEqual(one["topic"], g["topic"], (what, topic))
+        return inside
+
+    def check_all(self, sid, rows):
+        for frm, to in ((FROM, TO), (moment(3, 6 * 60 + 30), moment(20, 18 * 60 + 1)),
+                        (moment(9, 1), moment(9, 23 * 60)), (moment(27, 12 * 60), TO)):
+            inside = self.check_window(sid, rows, frm, to)
+            self.assertTrue(inside, (frm, to))
+        self.check_window(sid, rows, moment(2, 90), moment(25, 600), channel="web")
+        self.check_window(sid, rows, moment(2, 90), moment(25, 600), agent="ann")
+        self.check_window(sid, rows, FROM, TO, channel="email", agent="bob")
+
+    def test_groups_follow_the_model_through_changes(self):
+        rng = random.Random(2718)
+        sid = self.new_survey(DEFINITION, prefix="groups")
+        rows = {}
+        self.add_rows(sid, rng, rows, 150)
+        for topic, query in TOPICS.items():
+            self.put_topic(sid, topic, query, expect=(201,))
+        for topic in TOPICS:
+            self.topic_done(sid, topic)
+        self.add_rows(sid, rng, rows, 60, start=150)
+        in_two = [r for r in rows.values() if sum(matches(q, r["answers"]) for q in TOPICS.values()) >= 2]
+        self.assertTrue(in_two, "the data must have a response in two topics")
+        self.check_all(sid, rows)
+        # Edits (a comment, a score, an answer removed), deletions and an erasure move the cells.
+        ids = sorted(rows)
+        for i, rid in enumerate(ids[:40]):
+            patch = [{"why": "refund slow delivery"}, {"rec": 10}, {"why": None}, {"sat": 1, "why": "email agent"},
+                     {"via": {"other": "creme"}}][i % 5]
+            r = self.req("PATCH", "/v1/responses/" + rid, {"answers": patch}, token=INGEST_TOKEN)
+            self.assertEqual(r.status, 200, r.body[:300])
+            rows[rid]["answers"] = merge(rows[rid]["answers"], patch)
+        for rid in ids[40:55]:
+            self.assertEqual(self.req("DELETE", "/v1/responses/" + rid, token=ADMIN_TOKEN).status, 204)
+            del rows[rid]
+        erased = [rid for rid, r in rows.items() if r["customer"]][:3]
+        for rid in erased:
+            r = self.req("DELETE", "/v1/customers/" + rows[rid]["customer"], token=ADMIN_TOKEN)
+            self.assertEqual(r.status, 200, r.body[:300])
+            del rows[rid]
+        self.check_all(sid, rows)
+        # A topic deleted leaves the groups; a topic with no responses is still one.
+        self.assertEqual(self.req("DELETE", self.topic_path(sid, "dessert"), token=ADMIN_TOKEN).status, 204)
+        m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
+        self.assertEqual([g["key"] for g in m["groups"]], sorted(t for t in TOPICS if t != "dessert"))
+        self.assertEqual(next(g for g in m["groups"] if g["key"] == "nothing")["responses"], 0)
+
+    def test_group_by_topic_errors_and_no_topics(self):
+        # A survey without responses has nothing to back-fill: done at once.
+        empty = self.new_survey(DEFINITION, prefix="empty")
+        r = self.put_topic(empty, "refunds", "refund", expect=(201,))
+        self.assertEqual(r.json["backfill"], {"state": "done", "scanned": 0, "total": 0})
+        m = self.metrics(empty, group_by="topic", **{"from": FROM, "to": TO})
+        self.assertEqual([(g["key"], g["complete"], g["responses"]) for g in m["groups"]], [("refunds", True, 0)])
+        sid = self.new_survey(DEFINITION, prefix="noto")
+        self.post_at(sid, {"rec": 9, "why": "refund"}, 2)
+        m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
+        self.assertEqual((m["responses"], m["groups"]), (1, []))
+        self.put_topic(sid, "refunds", "refund", expect=(201,))
+        r = self.req("GET", "/v1/surveys/%s/metrics?" % sid + qs(group_by="topic", topic="refunds"), token=READ_TOKEN)
+        self.assertProblem(r, 422, "validation_failed")
+        r = self.req("GET", "/v1/surveys/%s/metrics?group_by=topics" % sid, token=READ_TOKEN)
+        self.assertProblem(r, 422, "validation_failed")
+
+
+@skip_unless_sqlite("the back-fill in batches is SQLite's; PostgreSQL back-fills in the PUT's transaction")
+class TopicBackfillTests(TopicsBase):
+    """The back-fill in batches of SURVEYD_TOPIC_BACKFILL_BATCH=7, through the writer: "complete":
+    false while it runs, ingest alongside it tagged once, and a restart in the middle resuming from
+    the stored cursor."""
+
+    daemon_env = {"SURVEYD_TOPIC_BACKFILL_BATCH": "7"}
+
+    def state(self, sid, topic):
+        r = self.req("GET", self.topic_path(sid, topic), token=READ_TOKEN)
+        self.assertEqual(r.status, 200, r.body[:300])
+        return r.json
+
+    def query_db(self, sql, args=()):
+        conn = sqlite3.connect(self.daemon.db_path)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def test_backfill_runs_in_batches_and_resumes_after_a_restart(self):
+        rng = random.Random(99)
+        sid = self.new_survey(DEFINITION, prefix="backfill")
+        rows = {}
+        for i in range(1200):
+            a = random_answers(rng)
+            rows[self.post_at(sid, a, 1 + i % 28)] = a
+        r = self.put_topic(sid, "refunds", TOPICS["refunds"], expect=(201,))
+        self.assertEqual(r.json["backfill"], {"state": "running", "scanned": 0, "total": 1200})
+        # While it runs: progress grows by batches, group_by=topic says the topic is incomplete, and
+        # a response stored meanwhile is tagged once (at its commit, and never again by the batch
+        # that reaches it).
+        seen_incomplete = False
+        extra = 0
+        while True:
+            m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
+            state = self.state(sid, "refunds")
+            if not m["groups"][0]["complete"]:
+                seen_incomplete = True
+            if extra < 3:
+                a = {"rec": 3, "why": "refund %d" % extra}
+                rows[self.post_at(sid, a, 2)] = a
+                extra += 1
+            if state["backfill"]["state"] == "done" or state["backfill"]["scanned"] >= 7 * 20:
+                break
+        self.assertTrue(seen_incomplete)
+        self.daemon.stop()
+        (cursor, scanned), = self.query_db("SELECT cursor_seq, scanned FROM topics WHERE survey = ?", (sid,))
+        if cursor is None:
+            # The back-fill outran the polling and finished before the stop: put the database where
+            # a stop after 600 responses would have left it (the tags past the cursor not made yet;
+            # those of the responses stored during the back-fill stay, made at their commit).
+            seqs = [s for s, in self.query_db("SELECT seq FROM responses WHERE survey = ? ORDER BY seq", (sid,))]
+            cursor, scanned = seqs[599], 600
+            self.assertEqual(sqlite_execute(self.daemon.db_path, "UPDATE topics SET cursor_seq = ?, scanned = 600"
+                                            " WHERE survey = ?", (cursor, sid)), 1)
+            sqlite_execute(self.daemon.db_path, "DELETE FROM response_topics WHERE survey = ? AND seq > ? AND seq <= ?",
+                           (sid, cursor, seqs[1199]))
+        # Stopped in the middle: the stored cursor is where the last committed batch left it.
+        self.assertGreater(scanned, 0)
+        self.assertLess(scanned, 1200)
+        self.daemon.start()
+        done = self.topic_done(sid, "refunds", timeout=60)
+        self.assertEqual(done["backfill"], {"state": "done", "scanned": 1200, "total": 1200})
+        tagged = [a for a in rows.values() if matches(TOPICS["refunds"], a)]
+        self.assertEqual(done["responses"], len(tagged))
+        m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
+        g = m["groups"][0]
+        self.assertEqual((g["key"], g["complete"], g["responses"]), ("refunds", True, len(tagged)))
+        for k, v in expected_nps([a["rec"] for a in tagged if "rec" in a]).items():
+            self.assertEqual(g["questions"]["rec"][k], v, k)
+        self.daemon.stop()
+        try:
+            p = run_cli(["verify", "--data-dir", self.daemon.data_dir], timeout=60)
+            self.assertEqual(p.returncode, 0, (p.stdout + p.stderr).decode("utf-8", "replace"))
+        finally:
+            self.daemon.start()
+
+
+    def test_cached_replies_follow_the_backfill(self):
+        """Each committed batch makes the survey's cached metrics stale: the same query asked while
+        the back-fill ran and after it gives the new figures, not the cached ones."""
+        rng = random.Random(5)
+        sid = self.new_survey(DEFINITION, prefix="bfcache")
+        rows = [random_answers(rng) for _ in range(700)]
+        for i, a in enumerate(rows):
+            self.post_at(sid, a, 1 + i % 28)
+        self.put_topic(sid, "late-delivery", TOPICS["late-delivery"], expect=(201,))
+        params = {"group_by": "topic", "from": FROM, "to": TO}
+        first = self.metrics(sid, **params)["groups"][0]
+        self.topic_done(sid, "late-delivery")
+        tagged = sum(1 for a in rows if matches(TOPICS["late-delivery"], a))
+        again = self.metrics(sid, **params)["groups"][0]
+        self.assertEqual((again["complete"], again["responses"]), (True, tagged))
+        self.assertLessEqual(first["responses"], tagged)
+        one = self.metrics(sid, topic="late-delivery", **{"from": FROM, "to": TO})
+        self.assertEqual(one["responses"], tagged)
+
+
 class TopicChangesTests(TopicsBase):
     """New responses are tagged by the topics and definition as they are when they are stored, not as
     they were when the writer last parsed them (PostgreSQL's writer keeps them parsed per survey)."""
@@ -431,6 +693,7 @@ class TopicsVerifyTests(TopicsBase):
         self.post_at(sid, {"rec": 9, "why": "refund please"}, 7)
         plain = self.post_at(sid, {"rec": 9, "why": "all good"}, 7)
         self.put_topic(sid, "refunds", "refund", expect=(201,))
+        self.topic_done(sid, "refunds")
         self.daemon.stop()
         try:
             code, out = self.verify()
@@ -446,6 +709,76 @@ class TopicsVerifyTests(TopicsBase):
             self.assertRegex(out, r"topics: survey %s topic refunds: response seq \d+ matches but is not tagged" % sid)
             self.assertRegex(out, r"topics: survey %s topic refunds: response seq \d+ is tagged but does not match"
                              % sid)
+        finally:
+            self.daemon.start()
+
+    def test_verify_recomputes_the_topic_rollups(self):
+        sid = self.new_survey(DEFINITION, prefix="vcells")
+        self.post_at(sid, {"rec": 9, "sat": 4, "why": "refund please"}, 8)
+        self.post_at(sid, {"rec": 2, "why": "refund now", "via": {"other": "phone refund"}}, 9)
+        self.put_topic(sid, "refunds", "refund", expect=(201,))
+        self.topic_done(sid, "refunds")
+        self.daemon.stop()
+        try:
+            # (The class's other test leaves its own survey damaged: only this survey's lines count.)
+            code, out = self.verify()
+            self.assertNotIn(sid, out)
+            # One cell off by one, one response cell gone: both named, nothing else.
+            self.assertEqual(db_execute(self.daemon,
+                                        "UPDATE rollup_topic_answers SET count = count + 1"
+                                        " WHERE survey = ? AND question = 'rec' AND value = 9", (sid,)), 1)
+            self.assertEqual(db_execute(self.daemon,
+                                        "DELETE FROM rollup_topic_responses WHERE survey = ? AND day = ?",
+                                        (sid, 20521)), 1)
+            # (Those moved their month cells along, by the triggers: the months still sum their
+            # days.) A month cell made wrong on its own (schema/016; March 2026 is day 20513):
+            self.assertEqual(db_execute(self.daemon,
+                                        "UPDATE rollup_topic_answers_month SET count = count + 2"
+                                        " WHERE survey = ? AND question = 'sat'", (sid,)), 1)
+            code, out = self.verify()
+            self.assertEqual(code, 1, out)
+            self.assertIn("rollup_topic_answers: missing or wrong row %s refunds 20520  rec 9 1" % sid, out)
+            self.assertIn("rollup_topic_answers: unexpected row %s refunds 20520  rec 9 2" % sid, out)
+            self.assertIn("rollup_topic_responses: missing or wrong row %s refunds 20521  1" % sid, out)
+            self.assertIn("rollup_topic_answers_month: missing or wrong row %s refunds 20513  sat 4 1" % sid, out)
+            self.assertIn("rollup_topic_answers_month: unexpected row %s refunds 20513  sat 4 3" % sid, out)
+            self.assertEqual(len([line for line in out.splitlines() if sid in line]), 5, out)
+        finally:
+            self.daemon.start()
+
+    @skip_unless_sqlite("schema/015 is SQLite's")
+    def test_migration_015_fills_the_rollups_from_existing_tags(self):
+        """A database of schema 14 with topics and tags: 015 fills the topics' day tables from the
+        tags, the figures stay the same and verify finds nothing."""
+        rng = random.Random(15)
+        sid = self.new_survey(DEFINITION, prefix="mig15")
+        for i in range(90):
+            self.post_ok(sid, {"answers": random_answers(rng), "submitted_at": moment(1 + i % 28, (i * 53) % 1440),
+                               "channel": ["web", "email"][i % 2]})
+        for topic in ("refunds", "contact"):
+            self.put_topic(sid, topic, TOPICS[topic], expect=(201,))
+            self.topic_done(sid, topic)
+        window = {"from": moment(2, 700), "to": moment(26, 100)}
+        before = self.metrics(sid, group_by="topic", **window)
+        self.assertTrue(all(g["responses"] for g in before["groups"]), before["groups"])
+        counts = [self.topic_done(sid, t)["responses"] for t in ("refunds", "contact")]
+        self.daemon.stop()
+        try:
+            for sql in ("DROP TABLE rollup_topic_answers_month", "DROP TABLE rollup_topic_responses_month",
+                        "DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
+                        "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
+                        "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
+                        "ALTER TABLE topics DROP COLUMN cursor_seq", "ALTER TABLE topics DROP COLUMN cursor_end",
+                        "PRAGMA user_version = 14"):
+                sqlite_execute(self.daemon.db_path, sql)
+        finally:
+            self.daemon.start()
+        self.assertEqual(self.metrics(sid, group_by="topic", **window), before)
+        self.assertEqual([self.topic_done(sid, t)["responses"] for t in ("refunds", "contact")], counts)
+        self.daemon.stop()
+        try:
+            code, out = self.verify()
+            self.assertNotIn(sid, out)
         finally:
             self.daemon.start()
 

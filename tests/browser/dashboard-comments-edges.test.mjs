@@ -169,3 +169,43 @@ test('a 375 px phone: results and verbatims fit without sideways scrolling; axe 
   await assertNoAxeViolations(page, 'comment views at 375 px');
   await context.close();
 });
+
+test('topics: one group_by=topic request a refresh, and "updating…" with the progress while a group is not complete', async () => {
+  let r = await api(daemon.base, 'PUT', '/v1/surveys/topical', { body: { ...SURVEY, title: 'Topical' } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  for (const e of EDGES) await post('topical', { rec: e.rec, why: e.why }, e.at);
+  r = await api(daemon.base, 'PUT', '/v1/surveys/topical/topics/refunds', { body: { title: 'Refunds', query: 'refund' } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  await eventually(async () => (await api(daemon.base, 'GET', '/v1/surveys/topical/topics/refunds', { token: READ })).body.backfill.state === 'done',
+    { what: 'the back-fill done' });
+  // The server's replies as they would be half-way through a back-fill (one that ends as soon as it
+  // starts can't be caught here): the group not complete, the list's progress at 2 of 5.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 1200 }, timezoneId: 'UTC', locale: 'en-US' });
+  await context.addInitScript((t) => sessionStorage.setItem('surveyd.readToken', t), READ);
+  const asked = [];
+  await context.route((url) => url.pathname === '/v1/surveys/topical/metrics', async (route) => {
+    const url = new URL(route.request().url());
+    asked.push(url.searchParams.has('topic') ? 'topic=' : url.searchParams.get('group_by'));
+    if (url.searchParams.get('group_by') !== 'topic') return route.continue();
+    const reply = await route.fetch({ headers: { ...route.request().headers(), 'if-none-match': '' } });
+    const body = await reply.json();
+    body.groups.forEach((g) => { g.complete = false; });
+    return route.fulfill({ response: reply, json: body });
+  });
+  await context.route((url) => url.pathname === '/v1/surveys/topical/topics', async (route) => {
+    const reply = await route.fetch({ headers: { ...route.request().headers(), 'if-none-match': '' } });
+    const body = await reply.json();
+    body.topics.forEach((t) => { t.backfill = { state: 'running', scanned: 2, total: 5 }; });
+    return route.fulfill({ response: reply, json: body });
+  });
+  const page = await context.newPage();
+  await page.goto(`${daemon.base}/dashboard?poll=60000&survey=topical&from=${from}&to=${last}`);
+  await eventually(async () => (await page.getByTestId('topics').locator('tbody tr').count()) === 1, { what: 'the topic row' });
+  const row = page.getByTestId('topics').locator('tbody tr');
+  assert.equal(await row.getAttribute('data-topic'), 'refunds');
+  assert.equal(await row.locator('td').first().locator('.sub').textContent(), 'updating… 40%');
+  assert.equal(Number(await row.locator('td').nth(1).textContent()), EDGES.filter((e) => /\brefund\b/i.test(e.why)).length);
+  assert.equal(asked.filter((g) => g === 'topic').length, 1, 'one group_by=topic request');
+  assert.equal(asked.filter((g) => g === 'topic=').length, 0, 'none per topic');
+  await context.close();
+});

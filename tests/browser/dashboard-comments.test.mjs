@@ -215,6 +215,10 @@ function comments(backend) {
       const r = await api(daemon.base, 'PUT', `/v1/surveys/voice/topics/${t.id}`, { body: { title: t.title, query: t.query } });
       assert.equal(r.status, 201, JSON.stringify(r.body)); // both backends have topics
     }
+    // SQLite back-fills after the PUTs (in batches through the writer): the figures below are the
+    // finished ones.
+    await eventually(async () => (await api(daemon.base, 'GET', '/v1/surveys/voice/topics', { token: READ }))
+      .body.topics.every((t) => t.backfill.state === 'done'), { what: 'the back-fills done' });
     await page.reload();
     await eventually(async () => page.evaluate(() => document.getElementById('footer').textContent !== ''), { what: 'a drawn page' });
     const all = seeded.filter((r) => typeof r.answers.rec === 'number');

@@ -489,7 +489,7 @@ static void check_metrics(const struct store_metrics_query *q)
 static void check_all_metrics(const char *survey)
 {
     int64_t day = now_ms / DAY_MS;
-    struct store_metrics_query open = {survey, INT64_MIN, INT64_MAX, NULL, NULL, false, false, NULL};
+    struct store_metrics_query open = {survey, INT64_MIN, INT64_MAX, NULL, NULL, false, false, NULL, false};
     struct store_metrics_query q = open;
 
     check_metrics(&q);                                          /* months, whole */
