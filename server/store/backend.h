@@ -36,7 +36,8 @@ enum store_scan_source {
     STORE_SCAN_DAYS,        /* day tables (the agent ones when the query filters or groups by agent; the
                              * topics' ones, schema/015, for topic= or by_topic: only on a backend
                              * with topic_rollups, never with an agent); days */
-    STORE_SCAN_MONTHS,      /* month tables (no agent); days, each a month's first */
+    STORE_SCAN_MONTHS,      /* month tables (no agent; the topics' ones, schema/016, for topic= or
+                             * by_topic); days, each a month's first */
     STORE_SCAN_HOURS,       /* hour tables (no agent); hours since the epoch */
     STORE_SCAN_RAW,         /* the responses themselves, through answer_facts; milliseconds */
 };
@@ -126,8 +127,13 @@ struct store_backend {
     /* The row alone: store.c adds its rollup cells after STORE_OK. */
     enum store_status (*insert_response)(struct store_conn *conn, const struct response *response,
                                          const struct store_edit_token *token, char existing_id[32]);
+    /* The document (response_text.h; NULL: none) of a response insert_response or import_response
+     * has just stored, for a backend that indexes it in C (PostgreSQL: postgres_text.c); NULL for
+     * one whose index follows its rows by itself (SQLite's triggers), and then store.c does not
+     * even build the document. */
+    enum store_status (*index_text)(struct store_conn *conn, const char *id, const char *text);
 
-    /* Whether metrics_range reads a topic query's STORE_SCAN_DAYS from per-topic day rollups
+    /* Whether metrics_range reads a topic query's STORE_SCAN_DAYS and _MONTHS from per-topic rollups
      * (without them a topic's figures come from raw rows over the whole window: store.c), and
      * honours by_topic (group_by=topic) in every source: store_can_group_by_topic. */
     bool topic_rollups;

@@ -213,8 +213,9 @@ bool pg_prepare(struct pg_conn *conn, const char *sql, char name[16], enum store
     return false;
 }
 
-PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
-                          const int *lengths, const int *formats, enum store_status *status)
+/* pg_query_binary, and pg_query_planned when prepare is false. */
+static PGresult *query(struct pg_conn *conn, const char *sql, int n, const char *const *values, const int *lengths,
+                       const int *formats, bool prepare, enum store_status *status)
 {
     for (int attempt = 0;; attempt++) {
         PGconn *db = pg_db(conn);
@@ -225,7 +226,9 @@ PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const ch
             *status = STORE_UNAVAILABLE;
             return NULL;
         }
-        if (prepared_name(conn, db, sql, name, &result))
+        if (!prepare)
+            result = PQexecParams(db, sql, n, NULL, values, lengths, formats, 0);
+        else if (prepared_name(conn, db, sql, name, &result))
             result = PQexecPrepared(db, name, n, values, lengths, formats, 0);
         ExecStatusType rc = PQresultStatus(result);
         if (result != NULL && (rc == PGRES_TUPLES_OK || rc == PGRES_COMMAND_OK)) {
@@ -244,9 +247,21 @@ PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const ch
     }
 }
 
+PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                          const int *lengths, const int *formats, enum store_status *status)
+{
+    return query(conn, sql, n, values, lengths, formats, true, status);
+}
+
 PGresult *pg_query(struct pg_conn *conn, const char *sql, int n, const char *const *values, enum store_status *status)
 {
-    return pg_query_binary(conn, sql, n, values, NULL, NULL, status);
+    return query(conn, sql, n, values, NULL, NULL, true, status);
+}
+
+PGresult *pg_query_planned(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                           enum store_status *status)
+{
+    return query(conn, sql, n, values, NULL, NULL, false, status);
 }
 
 enum store_status pg_exec(struct pg_conn *conn, const char *sql, int n, const char *const *values,
@@ -322,6 +337,7 @@ static void conn_free(struct pg_conn *conn)
     drop_db(conn);
     store_backend_conn_free_deltas(&conn->base);
     pg_touched_clear(conn);
+    pg_text_pending_free(conn);
     free(conn->touched);
     free(conn->prepared);
     free(conn->prepared_ids);
@@ -357,11 +373,6 @@ static struct store *pg_open(const char *location, const struct store_options *o
                              size_t err_size)
 {
     /* durability: PostgreSQL commits are always synchronous (see conn_setup). */
-    if (options->text_language != TEXT_LANGUAGE_NONE && !read_only) {
-        snprintf(err, err_size, "--text-language %s: the PostgreSQL backend does not stem yet (use none)",
-                 text_language_name(options->text_language));
-        return NULL;
-    }
     struct pg_store *store = calloc(1, sizeof *store);
 
     if (store == NULL || (store->uri = strdup(location)) == NULL) {
@@ -386,6 +397,10 @@ static struct store *pg_open(const char *location, const struct store_options *o
         goto fail;
     }
     if (!(read_only ? pg_schema_check(db, err, err_size) : pg_schema_migrate(db, err, err_size)))
+        goto fail;
+    /* The text index is built in C (the documents need the surveys' definitions parsed): at the
+     * first open at schema 7, and again for another --text-language. */
+    if (!read_only && !pg_text_sync(db, options->text_language, err, err_size))
         goto fail;
     return &store->base;
 fail:
@@ -523,7 +538,9 @@ const struct store_backend store_backend_postgres = {
 
     .get_response = pg_get_response,
     .insert_response = pg_insert_response,
+    .index_text = pg_index_text,
 
+    .text_search = true,
     .list_responses = pg_list_responses,
     .iter_open = pg_iter_open,
     .iter_next = pg_iter_next,
@@ -578,6 +595,7 @@ const struct store_backend store_backend_postgres = {
     .import_event = pg_import_event,
     .event_seq_past = pg_event_seq_past,
 
+    .topic_rollups = true,
     .put_topic = pg_put_topic,
     .get_topic = pg_get_topic,
     .list_topics = pg_list_topics,

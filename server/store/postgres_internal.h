@@ -28,7 +28,7 @@ struct pg_store {
     pthread_key_t reader_key;
     pthread_mutex_t readers_lock;
     struct pg_conn *readers;    /* every reader, for closing */
-    enum text_language text_language;   /* how topic queries are stemmed (the index's language) */
+    enum text_language text_language;   /* how topic queries are stemmed and the text index built */
 };
 
 struct pg_conn {
@@ -59,6 +59,10 @@ struct pg_conn {
     char **touched;
     int touched_count, touched_cap;
     bool touched_all;
+    /* postgres_text.c: documents handed over while migrate's COPY runs, written once it has ended
+     * (no other statement may run during a COPY): response ids and their tsvector literals. */
+    char **pending_ids, **pending_tsv;
+    int pending_count, pending_cap;
     /* The surveys' topics as the writer last parsed them (postgres_topics.c); NULL until needed. */
     struct pg_topic_cache *topic_cache;
 };
@@ -91,6 +95,12 @@ enum store_status pg_status_of(struct pg_conn *conn, const PGresult *result);
  * or NULL with conn->error set and *status filled. Statements are prepared once per connection
  * under their SQL text's address, so pass string literals or other static SQL. */
 PGresult *pg_query(struct pg_conn *conn, const char *sql, int n, const char *const *values, enum store_status *status);
+
+/* pg_query without a prepared statement: planned for these values every time. For statements whose
+ * best plan depends on them (the search plans, postgres_read.c): a prepared statement's generic
+ * plan, which PostgreSQL may switch to after five runs, cannot see how selective a tsquery is. */
+PGresult *pg_query_planned(struct pg_conn *conn, const char *sql, int n, const char *const *values,
+                           enum store_status *status);
 
 /* pg_query with lengths and formats per parameter (1: binary, for bytea; NULL: all text). */
 PGresult *pg_query_binary(struct pg_conn *conn, const char *sql, int n, const char *const *values,
@@ -140,8 +150,11 @@ enum store_status pg_count_topics(struct store_conn *conn, const char *survey, i
 void pg_topic_cache_free(struct pg_topic_cache *cache);
 /* Tags the new response seq (decimal text) of survey with every topic its answers match. */
 enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json);
-/* Drops the tags of the responses in seqs (array text, "{1,2}") and tags them afresh from their
- * answers as they are now (an edit). */
+/* Drops the tags of the responses in seqs (array text, "{1,2}"): before they are deleted or their
+ * answers change, so that the topic rollups' trigger takes away what the tags counted. */
+enum store_status pg_topics_untag(struct pg_conn *conn, const char *seqs);
+/* Drops the tags of the responses in seqs and tags them afresh from their answers as they are now
+ * (an edit, after pg_topics_untag and the change). */
 enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs);
 /* The problems of the tags in the snapshot of db, reported as sqlite_verify's lines. */
 enum store_status pg_verify_topics(PGconn *db, enum text_language language, void (*report)(const char *line, void *arg),
@@ -156,6 +169,26 @@ enum store_status pg_each_answers(struct store *store, store_answers_fn each, vo
  * import_end). */
 enum store_status pg_import_response(struct store_conn *conn, const struct store_stored_response *row);
 enum store_status pg_import_end(struct store_conn *conn, bool keep);
+
+/* postgres_text.c: the full-text index (schema/postgres/007_text_index.sql). */
+enum store_status pg_index_text(struct store_conn *conn, const char *id, const char *text);
+/* After an edit, in its transaction: the documents of the responses whose seqs are in the array
+ * text seqs again, from their answers and their survey's stored definition. */
+enum store_status pg_text_reindex(struct pg_conn *conn, const char *seqs);
+enum store_status pg_text_flush_pending(struct pg_conn *conn);
+void pg_text_pending_free(struct pg_conn *conn);
+/* The writer at open: builds the index when it never was, or was for another language. */
+bool pg_text_sync(PGconn *db, enum text_language language, char *err, size_t err_size);
+/* `surveyd verify` (in its snapshot on db): every response's row against its text's tsvector,
+ * one line per difference. False with err set when it could not tell. */
+bool pg_text_verify(PGconn *db, void (*report)(const char *line, void *arg), void *arg, uint64_t *differences,
+                    char *err, size_t err_size);
+/* The tsvector literal of a document (malloc'd; "" when it has no token), NULL when out of memory. */
+char *pg_text_tsvector(enum text_language language, const char *text);
+/* The tsvector literal of stored answers (*tsv NULL when they have no token); false when out of
+ * memory. */
+bool pg_text_stored_tsvector(enum text_language language, const struct survey *survey, const char *answers_json,
+                             char **tsv);
 
 /* A fresh connection of its own (for an export cursor or verify), or NULL with err set. */
 PGconn *pg_connect(struct pg_store *store, char *err, size_t err_size);

@@ -165,5 +165,9 @@ enum store_status pg_import_end(struct store_conn *base, bool keep)
             status = pg_status_of(conn, result);
         PQclear(result);
     }
+    /* The documents handed over during the COPY, now that statements may run again. */
+    if (keep && status == STORE_OK)
+        return pg_text_flush_pending(conn);
+    pg_text_pending_free(conn);
     return keep ? status : STORE_OK;
 }

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "oom.h"
+#include "text_query.h"
 
 /* Rows per statement when a listing wants more than that (or all): each chunk is a complete
  * result in memory, handed to the caller only once it is read (the caller may use the same
@@ -112,8 +115,107 @@ static const char list_customer_sql[] =
     " AND ($6::text IS NULL OR agent = $6) AND ($8::text IS NULL OR interaction = $8)"
     " ORDER BY submitted_at DESC, id DESC LIMIT $9::bigint";
 
-/* The nine parameters of list_sql for q, at most limit rows (> 0); numbers go into bufs. */
-static void list_params(const struct store_list_query *q, int64_t limit, char bufs[3][24], const char *values[9])
+/* q= (docs/search.md "PostgreSQL"): $10 is text_query_tsquery's text cast with ::tsquery (folded
+ * tokens taken as they are, never re-parsed by a text search configuration). Three plans, as on
+ * SQLite (sqlite_responses.c):
+ *   DRIVE: every match from the GIN index, materialized so that the planner cannot turn it into a
+ *          walk, then filtered and sorted: for queries that match few rows anywhere.
+ *   WALK:  the survey's (or the customer's) rows newest first along the listing's own index, each
+ *          one's tsvector checked by its primary key: for common words, it stops after limit
+ *          matches; and a customer's history, which is a few rows.
+ *   RANK:  sort=relevance: ts_rank_cd among the newest $12 matches (by seq: latest stored first,
+ *          as FTS5 reads its doclists) that pass the filters, ties newest first, paged by offset
+ *          $11. */
+#define SEARCH_COLUMNS "SELECT r.id, r.survey, r.submitted_at, r.received_at, r.channel, r.customer, r.agent," \
+    " r.interaction, r.answers, r.properties"
+#define SEARCH_FILTERS " AND (r.submitted_at, r.id) < ($2::bigint, $3::text) AND r.submitted_at >= $4::bigint" \
+    " AND ($5::text IS NULL OR r.channel = $5) AND ($6::text IS NULL OR r.agent = $6)" \
+    " AND ($8::text IS NULL OR r.interaction = $8)"
+#define SEARCH_SURVEY_FILTER " WHERE r.survey = $1::text AND ($7::text IS NULL OR r.customer = $7)" SEARCH_FILTERS
+#define SEARCH_CUSTOMER_FILTER " WHERE r.customer = $7::text AND ($1::text IS NULL OR r.survey = $1)" SEARCH_FILTERS
+#define SEARCH_NEWEST " ORDER BY r.submitted_at DESC, r.id DESC LIMIT $9::bigint"
+#define SEARCH_DRIVE(filter) "WITH m AS MATERIALIZED (SELECT seq FROM text_answers WHERE tsv @@ $10::tsquery) " \
+    SEARCH_COLUMNS " FROM m JOIN responses r ON r.seq = m.seq" filter SEARCH_NEWEST
+#define SEARCH_WALK(filter) SEARCH_COLUMNS " FROM responses r" filter \
+    " AND (SELECT t.tsv @@ $10::tsquery FROM text_answers t WHERE t.seq = r.seq)" SEARCH_NEWEST
+#define SEARCH_RANK(filter) "WITH m AS MATERIALIZED (SELECT t.seq FROM text_answers t JOIN responses r ON r.seq = t.seq" \
+    filter " AND t.tsv @@ $10::tsquery ORDER BY t.seq DESC LIMIT $12::bigint) " \
+    SEARCH_COLUMNS " FROM m JOIN text_answers t ON t.seq = m.seq JOIN responses r ON r.seq = m.seq" \
+    " ORDER BY ts_rank_cd(t.tsv, $10::tsquery, 2) DESC, r.submitted_at DESC, r.id DESC" \
+    " LIMIT $9::bigint OFFSET $11::bigint"
+
+enum list_plan { PLAN_PLAIN, PLAN_DRIVE, PLAN_WALK, PLAN_RANK };
+
+/* [customer history][plan] */
+static const char *const search_sql[2][4] = {
+    {NULL, SEARCH_DRIVE(SEARCH_SURVEY_FILTER), SEARCH_WALK(SEARCH_SURVEY_FILTER), SEARCH_RANK(SEARCH_SURVEY_FILTER)},
+    {NULL, SEARCH_DRIVE(SEARCH_CUSTOMER_FILTER), SEARCH_WALK(SEARCH_CUSTOMER_FILTER),
+     SEARCH_RANK(SEARCH_CUSTOMER_FILTER)},
+};
+
+/* Newest first with q=: the matches drive when there are fewer than this many anywhere (counted in
+ * the GIN index, stopping there); otherwise the walk finds a page of them sooner.
+ * SURVEYD_SEARCH_DRIVE_MAX and SURVEYD_SEARCH_RELEVANCE_WINDOW override it and
+ * STORE_RELEVANCE_WINDOW, as on SQLite: the tests run every query through both plans, and show the
+ * window's cut without storing 10 000 matches. */
+#define SEARCH_DRIVE_MAX_DEFAULT 8000
+static int64_t drive_max, relevance_window;
+static pthread_once_t search_env_once = PTHREAD_ONCE_INIT;
+
+static int64_t env_count(const char *name, int64_t fallback)
+{
+    const char *env = getenv(name);
+    char *end = NULL;
+    long long n = env ? strtoll(env, &end, 10) : 0;
+    return env && *env && *end == '\0' && n >= 0 ? n : fallback;
+}
+
+static void read_search_env(void)
+{
+    drive_max = env_count("SURVEYD_SEARCH_DRIVE_MAX", SEARCH_DRIVE_MAX_DEFAULT);
+    relevance_window = env_count("SURVEYD_SEARCH_RELEVANCE_WINDOW", STORE_RELEVANCE_WINDOW);
+}
+
+static const char count_matches_sql[] =
+    "SELECT count(*) FROM (SELECT 1 FROM text_answers WHERE tsv @@ $1::tsquery LIMIT $2::bigint) m";
+
+/* The plan for q (tsq: its tsquery text, or NULL), counting the matches on db when it matters. */
+static enum store_status choose_plan(PGconn *db, struct pg_conn *conn, const struct store_list_query *q,
+                                     const char *tsq, enum list_plan *plan)
+{
+    pthread_once(&search_env_once, read_search_env);
+    *plan = tsq == NULL                          ? PLAN_PLAIN
+            : q->order == STORE_ORDER_RELEVANCE ? PLAN_RANK
+            : q->survey == NULL                 ? PLAN_WALK /* a customer's history: their few rows, each checked */
+                                                 : PLAN_DRIVE;
+    if (*plan != PLAN_DRIVE)
+        return STORE_OK;
+    char limit[24];
+    const char *values[] = {tsq, pg_int_text(limit, drive_max)};
+    enum store_status status;
+    PGresult *r;
+    if (db == NULL) {
+        r = pg_query_planned(conn, count_matches_sql, 2, values, &status);
+        if (r == NULL)
+            return status;
+    } else {
+        r = PQexecParams(db, count_matches_sql, 2, NULL, values, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            status = pg_status_of(conn, r);
+            PQclear(r);
+            return status;
+        }
+    }
+    if (pg_int(r, 0, 0) >= drive_max)
+        *plan = PLAN_WALK;
+    PQclear(r);
+    return STORE_OK;
+}
+
+/* The parameters of q's statement, at most limit rows (> 0, or -1 for all); numbers go into bufs.
+ * The number of parameters. */
+static int list_params(const struct store_list_query *q, enum list_plan plan, const char *tsq, int64_t limit,
+                       char bufs[5][24], const char *values[12])
 {
     values[0] = q->survey;
     values[1] = pg_int_text(bufs[0], q->before_ms);
@@ -123,27 +225,38 @@ static void list_params(const struct store_list_query *q, int64_t limit, char bu
     values[5] = q->agent;
     values[6] = q->customer;
     values[7] = q->interaction;
-    values[8] = pg_int_text(bufs[2], limit);
+    values[8] = limit < 0 ? NULL : pg_int_text(bufs[2], limit);
+    values[9] = tsq;
+    values[10] = pg_int_text(bufs[3], q->offset > 0 ? q->offset : 0);
+    values[11] = pg_int_text(bufs[4], relevance_window);
+    return plan == PLAN_PLAIN ? 9 : plan == PLAN_RANK ? 12 : 10;
 }
 
-static const char *list_statement(const struct store_list_query *q)
+static const char *list_statement(const struct store_list_query *q, enum list_plan plan)
 {
+    if (plan != PLAN_PLAIN)
+        return search_sql[q->survey == NULL][plan];
     return q->survey ? list_sql : list_customer_sql;
 }
 
-/* One chunk of a listing: at most `want` rows from q's cursor on. *got is how many came; the last
- * row's key moves q's cursor (q->before_id then points into last_id). */
-static enum store_status list_chunk(struct pg_conn *conn, struct store_list_query *q, int64_t want,
+/* One chunk of a listing: at most `want` rows from q's cursor on (-1: all). *got is how many came;
+ * the last row's key moves q's cursor (q->before_id then points into last_id). */
+static enum store_status list_chunk(struct pg_conn *conn, struct store_list_query *q, enum list_plan plan,
+                                    const char *tsq, int64_t want,
                                     void (*each)(const struct store_response_row *, void *), void *arg,
                                     int64_t *got, char last_id[32])
 {
-    char bufs[3][24];
-    const char *values[9];
+    char bufs[5][24];
+    const char *values[12];
     enum store_status status;
     struct store_response_row row;
 
-    list_params(q, want, bufs, values);
-    PGresult *r = pg_query(conn, list_statement(q), 9, values, &status);
+    int n = list_params(q, plan, tsq, want, bufs, values);
+    /* A search planned for its own values every time: a generic plan of the walk, blind to how
+     * many rows match, sorted a whole survey instead of walking it (390 ms against 0.5 ms at
+     * 200 k responses). */
+    PGresult *r = plan == PLAN_PLAIN ? pg_query(conn, list_statement(q, plan), n, values, &status)
+                                     : pg_query_planned(conn, list_statement(q, plan), n, values, &status);
     if (r == NULL)
         return status;
     *got = PQntuples(r);
@@ -170,19 +283,31 @@ enum store_status pg_list_responses(struct store_conn *store_conn, const struct 
     int64_t remaining = query->limit, got = 0;
     bool began = false;
     enum store_status status = STORE_OK;
+    enum list_plan plan = PLAN_PLAIN;
+    char *tsq = NULL;
 
+    if (query->text != NULL && (tsq = text_query_tsquery(query->text)) == NULL) {
+        snprintf(conn->error, sizeof conn->error, "out of memory");
+        return STORE_UNAVAILABLE;
+    }
     /* A page (limit + 1 rows) is one statement; more than a chunk is read in chunks that share
-     * one snapshot, so that a row is neither seen twice nor missed however writes interleave. */
+     * one snapshot, so that a row is neither seen twice nor missed however writes interleave.
+     * A ranked listing is one statement whatever its size: offset paging has no key to go on from. */
     if (remaining < 0 || remaining > LIST_CHUNK)
         status = read_begin(conn, &began);
+    if (status == STORE_OK)
+        status = choose_plan(NULL, conn, query, tsq, &plan);
     while (status == STORE_OK && remaining != 0) {
-        int64_t want = remaining < 0 || remaining > LIST_CHUNK ? LIST_CHUNK : remaining;
-        status = list_chunk(conn, &q, want, each, arg, &got, last_id);
-        if (status != STORE_OK || got < want)
+        int64_t want = plan == PLAN_RANK ? remaining
+                       : remaining < 0 || remaining > LIST_CHUNK ? LIST_CHUNK
+                                                                  : remaining;
+        status = list_chunk(conn, &q, plan, tsq, want, each, arg, &got, last_id);
+        if (status != STORE_OK || got < want || plan == PLAN_RANK)
             break;
         if (remaining > 0)
             remaining -= got;
     }
+    free(tsq);
     return read_end(conn, began, status);
 }
 
@@ -200,6 +325,8 @@ struct pg_iter {
     struct pg_conn conn;        /* its own: db from pg_connect, never a reader's */
     struct store_list_query query;
     char *texts[6];             /* the query's strings, owned */
+    char *tsq;                  /* q='s tsquery text (owned; NULL without q=) and its plan */
+    enum list_plan plan;
     int64_t remaining;          /* rows still wanted; -1 for all */
     bool running;               /* a stretch's statement is being read */
     bool exhausted;             /* a stretch ended short: there is nothing more */
@@ -263,6 +390,17 @@ struct store_iter *pg_iter_open(struct store *store, const struct store_list_que
     /* Connected now, so that an export that cannot start fails before its reply does. */
     if ((it->conn.db = pg_connect(it->store, err, err_size)) == NULL)
         goto fail;
+    /* An export is newest first: its plan, once (the matches' count may only grow past the drive
+     * limit meanwhile, and the drive stays right, only slower). */
+    it->query.text = NULL; /* the request's: freed before the export ends */
+    if (query->text != NULL && (it->tsq = text_query_tsquery(query->text)) == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    if (choose_plan(it->conn.db, &it->conn, query, it->tsq, &it->plan) != STORE_OK) {
+        snprintf(err, err_size, "%s", it->conn.error);
+        goto fail;
+    }
     return &it->base;
 
 fail:
@@ -287,8 +425,8 @@ static PGconn *iter_db(struct pg_iter *it)
 static enum store_status iter_start(struct pg_iter *it)
 {
     struct store_list_query q = it->query;
-    char bufs[3][24];
-    const char *values[9];
+    char bufs[5][24];
+    const char *values[12];
     PGconn *db = iter_db(it);
 
     if (db == NULL)
@@ -299,8 +437,9 @@ static enum store_status iter_start(struct pg_iter *it)
     }
     it->stretch_limit = it->remaining < 0 || it->remaining > ITER_STRETCH ? ITER_STRETCH : it->remaining;
     it->stretch_rows = 0;
-    list_params(&q, it->stretch_limit, bufs, values);
-    if (!PQsendQueryParams(db, list_statement(&q), 9, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(db)) {
+    int n = list_params(&q, it->plan, it->tsq, it->stretch_limit, bufs, values);
+    if (!PQsendQueryParams(db, list_statement(&q, it->plan), n, NULL, values, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(db)) {
         /* Nothing was sent (the connection broke), or single-row mode was refused: read whatever
          * came back and fail; the next stretch connects again. */
         PGresult *r;
@@ -415,6 +554,7 @@ void pg_iter_close(struct store_iter *iter)
     PQfinish(it->conn.db);
     for (int i = 0; i < 6; i++)
         free(it->texts[i]);
+    free(it->tsq);
     free(it);
 }
 
@@ -484,7 +624,44 @@ static const char scan_raw_responses_topic_sql[] = "SELECT submitted_at / 864000
     " WHERE survey = $1::text AND submitted_at >= $2::bigint AND submitted_at < $3::bigint"
     SCAN_FILTERS TAGGED " GROUP BY 1, 2, 3";
 
-static void emit_cells(const PGresult *r, store_metrics_fn each, void *arg)
+/* group_by=topic from the raw rows: a cell per topic a response is tagged with (column 8). */
+static const char scan_raw_answers_by_topic_sql[] = "SELECT f.day, f.channel, f.agent, f.question, f.is_text,"
+    " f.value, f.value_text, count(*), t.topic FROM answer_facts AS f JOIN response_topics AS t ON t.seq = f.seq"
+    " WHERE f.survey = $1::text AND f.submitted_at >= $2::bigint AND f.submitted_at < $3::bigint"
+    " AND ($4::text IS NULL OR f.channel = $4) AND ($5::text IS NULL OR f.agent = $5)"
+    " GROUP BY 1, 2, 3, 4, 5, 6, 7, 9";
+static const char scan_raw_responses_by_topic_sql[] = "SELECT r.submitted_at / 86400000, coalesce(r.channel, ''),"
+    " coalesce(r.agent, ''), NULL::text, false, 0::bigint, NULL::text, count(*), t.topic"
+    " FROM responses AS r JOIN response_topics AS t ON t.seq = r.seq"
+    " WHERE r.survey = $1::text AND r.submitted_at >= $2::bigint AND r.submitted_at < $3::bigint"
+    " AND ($4::text IS NULL OR r.channel = $4) AND ($5::text IS NULL OR r.agent = $5)"
+    " GROUP BY 1, 2, 3, 9";
+/* Whole days [$2, $3) of one topic ($6) or of every topic of the survey (schema/postgres/008);
+ * store.c never asks them with an agent. */
+static const char scan_topic_answers_sql[] = "SELECT day, channel, '', " BUCKET ", topic FROM rollup_topic_answers"
+    " WHERE survey = $1::text AND topic = $6::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+static const char scan_topic_responses_sql[] = "SELECT day, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses"
+    " WHERE survey = $1::text AND topic = $6::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+static const char scan_topic_answers_all_sql[] = "SELECT day, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers WHERE survey = $1::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+static const char scan_topic_responses_all_sql[] = "SELECT day, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses WHERE survey = $1::text AND day >= $2::bigint AND day < $3::bigint" NO_AGENT;
+/* Whole months [$2, $3) (their first days) of one topic or of every topic (schema/postgres/009). */
+static const char scan_topic_answers_month_sql[] = "SELECT month, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers_month"
+    " WHERE survey = $1::text AND topic = $6::text AND month >= $2::bigint AND month < $3::bigint" NO_AGENT;
+static const char scan_topic_responses_month_sql[] = "SELECT month, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses_month"
+    " WHERE survey = $1::text AND topic = $6::text AND month >= $2::bigint AND month < $3::bigint" NO_AGENT;
+static const char scan_topic_answers_month_all_sql[] = "SELECT month, channel, '', " BUCKET ", topic"
+    " FROM rollup_topic_answers_month WHERE survey = $1::text AND month >= $2::bigint AND month < $3::bigint"
+    NO_AGENT;
+static const char scan_topic_responses_month_all_sql[] = "SELECT month, channel, '', " NO_BUCKET ", topic"
+    " FROM rollup_topic_responses_month WHERE survey = $1::text AND month >= $2::bigint AND month < $3::bigint"
+    NO_AGENT;
+
+static void emit_cells(const PGresult *r, bool by_topic, store_metrics_fn each, void *arg)
 {
     struct store_metrics_cell cell;
 
@@ -497,6 +674,7 @@ static void emit_cells(const PGresult *r, store_metrics_fn each, void *arg)
         cell.value = pg_int(r, i, 5);
         cell.value_text = cell.value_is_text ? PQgetvalue(r, i, 6) : NULL;
         cell.count = pg_int(r, i, 7);
+        cell.topic = by_topic ? PQgetvalue(r, i, 8) : NULL;
         if (cell.count != 0)
             each(&cell, arg);
     }
@@ -510,11 +688,13 @@ static enum store_status scan(struct pg_conn *conn, const char *sql, const struc
     const char *values[6] = {q->survey, pg_int_text(lo_text, lo), pg_int_text(hi_text, hi), q->channel, q->agent,
                              q->topic};
     enum store_status status;
-    PGresult *r = pg_query(conn, sql, q->topic ? 6 : 5, values, &status);
+    /* $6 (the topic) only where the statement takes it: PostgreSQL counts a prepared statement's
+     * parameters from its text. */
+    PGresult *r = pg_query(conn, sql, strstr(sql, "$6") ? 6 : 5, values, &status);
 
     if (r == NULL)
         return status;
-    emit_cells(r, each, arg);
+    emit_cells(r, q->by_topic, each, arg);
     PQclear(r);
     return STORE_OK;
 }
@@ -525,12 +705,22 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
 {
     switch (source) {
     case STORE_SCAN_DAYS:
+        if (q->topic || q->by_topic) {
+            sql[0] = q->by_topic ? scan_topic_answers_all_sql : scan_topic_answers_sql;
+            sql[1] = q->by_topic ? scan_topic_responses_all_sql : scan_topic_responses_sql;
+            break;
+        }
         sql[0] = q->agent ? scan_answers_agent_sql : q->by_agent ? scan_answers_all_agents_sql : scan_answers_sql;
         sql[1] = q->agent      ? scan_responses_agent_sql
                  : q->by_agent ? scan_responses_all_agents_sql
                                : scan_responses_sql;
         break;
     case STORE_SCAN_MONTHS:
+        if (q->topic || q->by_topic) {
+            sql[0] = q->by_topic ? scan_topic_answers_month_all_sql : scan_topic_answers_month_sql;
+            sql[1] = q->by_topic ? scan_topic_responses_month_all_sql : scan_topic_responses_month_sql;
+            break;
+        }
         sql[0] = scan_answers_month_sql;
         sql[1] = scan_responses_month_sql;
         break;
@@ -539,8 +729,12 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
         sql[1] = scan_responses_hour_sql;
         break;
     case STORE_SCAN_RAW:
-        sql[0] = q->topic ? scan_raw_answers_topic_sql : scan_raw_answers_sql;
-        sql[1] = q->topic ? scan_raw_responses_topic_sql : scan_raw_responses_sql;
+        sql[0] = q->by_topic ? scan_raw_answers_by_topic_sql
+                 : q->topic  ? scan_raw_answers_topic_sql
+                             : scan_raw_answers_sql;
+        sql[1] = q->by_topic ? scan_raw_responses_by_topic_sql
+                 : q->topic  ? scan_raw_responses_topic_sql
+                             : scan_raw_responses_sql;
         break;
     }
 }

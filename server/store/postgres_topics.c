@@ -309,12 +309,17 @@ enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const cha
     return status;
 }
 
+enum store_status pg_topics_untag(struct pg_conn *conn, const char *seqs)
+{
+    const char *values[] = {seqs};
+    return pg_exec(conn, "DELETE FROM response_topics WHERE seq = ANY ($1::bigint[])", 1, values, NULL);
+}
+
 enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs)
 {
     enum store_status status;
     const char *values[] = {seqs};
-    if ((status = pg_exec(conn, "DELETE FROM response_topics WHERE seq = ANY ($1::bigint[])", 1, values, NULL)) !=
-        STORE_OK)
+    if ((status = pg_topics_untag(conn, seqs)) != STORE_OK)
         return status;
     PGresult *result =
         pg_query(conn, "SELECT seq, survey, answers FROM responses WHERE seq = ANY ($1::bigint[])", 1, values, &status);
@@ -416,7 +421,7 @@ enum store_status pg_delete_topic(struct store_conn *base, const char *survey, c
 }
 
 /* Tags the survey's responses after seq after (decimal text) that match the one topic of set, up
- * to BACKFILL_BATCH of them; *last: the last seq read, *read: how many were read. */
+ * to BACKFILL_BATCH of them; after becomes the last seq read, *read how many were read. */
 static enum store_status backfill_batch(struct pg_conn *conn, const struct pg_topic_set *set, const char *survey,
                                         char after[24], int *read)
 {
@@ -430,12 +435,34 @@ static enum store_status backfill_batch(struct pg_conn *conn, const struct pg_to
     if (result == NULL)
         return status;
     *read = PQntuples(result);
-    status = STORE_OK;
-    for (int i = 0; status == STORE_OK && i < *read; i++)
-        status = tag_answers(conn, set, PQgetvalue(result, i, 0), survey, PQgetvalue(result, i, 1));
+    /* The matches as one array, "{1,2,3}", and one INSERT: the topic rollups' trigger then runs
+     * once for the batch. Tag by tag, a topic tagging 80 000 of 200 000 responses took 69 s. */
+    char *seqs = malloc((size_t)*read * 21 + 3);
+    size_t used = 0;
+    bool matched[STORE_TOPICS_MAX];
+    status = seqs && set->n == 1 ? STORE_OK : STORE_ERROR;
+    if (status == STORE_OK)
+        seqs[used++] = '{';
+    for (int i = 0; status == STORE_OK && i < *read; i++) {
+        status = match_answers(set, PQgetvalue(result, i, 1), matched);
+        if (status == STORE_OK && matched[0])
+            used += (size_t)sprintf(seqs + used, "%s%s", used > 1 ? "," : "", PQgetvalue(result, i, 0));
+    }
     if (*read > 0)
         pg_copy_text(result, *read - 1, 0, after, 24);
     PQclear(result);
+    if (status == STORE_OK && used > 1) {
+        seqs[used++] = '}';
+        seqs[used] = '\0';
+        const char *tag_values[] = {seqs, survey, set->ids[0]};
+        status = pg_exec(conn,
+                         "INSERT INTO response_topics (seq, survey, topic) SELECT unnest($1::bigint[]), $2, $3"
+                         " ON CONFLICT DO NOTHING",
+                         3, tag_values, NULL);
+    }
+    if (seqs == NULL)
+        oom_note();
+    free(seqs);
     return status;
 }
 

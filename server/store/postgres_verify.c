@@ -92,6 +92,29 @@ static const struct rollup_check checks[] = {
     {"rollup_responses_hour", "survey, hour, channel", "' ' || survey || ' ' || hour || ' ' || channel",
      "SELECT survey, hour, channel, sum(n) FROM resp GROUP BY 1, 2, 3",
      "SELECT survey, hour, channel, count FROM rollup_responses_hour WHERE count <> 0"},
+    /* The topics' day rollups (schema/postgres/008), recomputed from the tags (the tags themselves
+     * are checked against the topics' queries by pg_verify_topics). */
+    {"rollup_topic_answers", "survey, topic, day, channel, question, " BUCKET_KEYS,
+     "' ' || survey || ' ' || topic || ' ' || day || ' ' || channel || ' ' || question || ' ' || " BUCKET_TEXT,
+     "SELECT t.survey, t.topic, f.day, f.channel, f.question, f.is_text, f.value, coalesce(f.value_text, ''),"
+     " count(*) FROM response_topics AS t JOIN answer_facts AS f ON f.seq = t.seq GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+     "SELECT survey, topic, day, channel, question, " BUCKET_KEYS ", count FROM rollup_topic_answers WHERE count <> 0"},
+    {"rollup_topic_responses", "survey, topic, day, channel",
+     "' ' || survey || ' ' || topic || ' ' || day || ' ' || channel",
+     "SELECT t.survey, t.topic, r.submitted_at / 86400000, coalesce(r.channel, ''), count(*)"
+     " FROM response_topics AS t JOIN responses AS r ON r.seq = t.seq GROUP BY 1, 2, 3, 4",
+     "SELECT survey, topic, day, channel, count FROM rollup_topic_responses WHERE count <> 0"},
+    /* Their month tables (schema/postgres/009), as the sums of their day cells. */
+    {"rollup_topic_answers_month", "survey, topic, month, channel, question, " BUCKET_KEYS,
+     "' ' || survey || ' ' || topic || ' ' || month || ' ' || channel || ' ' || question || ' ' || " BUCKET_TEXT,
+     "SELECT survey, topic, " MONTH_OF("day") ", channel, question, " BUCKET_KEYS ", sum(count)"
+     " FROM rollup_topic_answers GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+     "SELECT survey, topic, month, channel, question, " BUCKET_KEYS ", count FROM rollup_topic_answers_month"
+     " WHERE count <> 0"},
+    {"rollup_topic_responses_month", "survey, topic, month, channel",
+     "' ' || survey || ' ' || topic || ' ' || month || ' ' || channel",
+     "SELECT survey, topic, " MONTH_OF("day") ", channel, sum(count) FROM rollup_topic_responses GROUP BY 1, 2, 3, 4",
+     "SELECT survey, topic, month, channel, count FROM rollup_topic_responses_month WHERE count <> 0"},
     /* The invitations' rollup (schema/postgres/003): one check per count, the count's name the key's
      * last word ("invitation_days: unexpected row s1 20000 email ana opened 3"). */
     INVITATION_CHECK("sent"),
@@ -267,6 +290,8 @@ enum store_status pg_verify(struct store *store, void (*report)(const char *line
         status = run_checks(&conn, &st);
     if (status == STORE_OK)
         status = pg_verify_topics(conn.db, ((struct pg_store *)store)->text_language, report, arg, differences);
+    if (status == STORE_OK && !pg_text_verify(conn.db, report, arg, differences, conn.error, sizeof conn.error))
+        status = STORE_ERROR;
     return close_snapshot(&conn, status);
 }
 

@@ -298,6 +298,9 @@ static enum store_status delete_seqs(struct pg_conn *conn, const char *seqs)
 {
     const char *values[] = {seqs};
     enum store_status status = adjust_rollups(conn, seqs, -1);
+    /* The tags first, while the topic rollups' trigger still sees what they counted. */
+    if (status == STORE_OK)
+        status = pg_topics_untag(conn, seqs);
     if (status == STORE_OK)
         status = pg_exec(conn,
                          "DELETE FROM idempotency WHERE response_id IN"
@@ -360,11 +363,16 @@ enum store_status pg_update_answers(struct store_conn *base, const char *id, con
     const char *values[] = {seqs, answers_json};
     enum store_status status = lock_response(conn, id, seqs);
 
-    /* Out of the rollups as it was, back in as it is. */
+    /* Out of the rollups as it was, back in as it is; the same for its tags (and so the topic
+     * rollups): dropped before the answers change, given afresh after. */
     if (status == STORE_OK)
         status = adjust_rollups(conn, seqs, -1);
     if (status == STORE_OK)
+        status = pg_topics_untag(conn, seqs);
+    if (status == STORE_OK)
         status = pg_exec(conn, "UPDATE responses SET answers = $2 WHERE seq = ANY ($1::bigint[])", 2, values, NULL);
+    if (status == STORE_OK) /* the text index (postgres_text.c) */
+        status = pg_text_reindex(conn, seqs);
     if (status == STORE_OK)
         status = adjust_rollups(conn, seqs, +1);
     if (status == STORE_OK)
@@ -449,7 +457,7 @@ enum store_status pg_purge(struct store_conn *base, char *const *needles, int co
     *rewrote = false;
     if (db == NULL)
         return status;
-    PGresult *result = PQexec(db, "VACUUM responses, idempotency, invitations, webhook_deliveries, webhook_events");
+    PGresult *result = PQexec(db, "VACUUM responses, text_answers, idempotency, invitations, webhook_deliveries, webhook_events");
     status = pg_status_of(conn, result);
     PQclear(result);
     if (status != STORE_OK)

@@ -293,6 +293,23 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_SCAN_TOPIC_RESPONSES_ALL] = "SELECT day, channel, '', NULL, NULL, count, topic FROM rollup_topic_responses"
                                       " WHERE survey = ?1 AND day >= ?2 AND day < ?3"
                                       " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
+    /* Whole months [?2, ?3) (their first days) of one topic or of every topic (schema/016). */
+    [STMT_SCAN_TOPIC_ANSWERS_MONTH] = "SELECT month, channel, '', question, value, count, topic"
+                                      " FROM rollup_topic_answers_month"
+                                      " WHERE survey = ?1 AND topic = ?6 AND month >= ?2 AND month < ?3"
+                                      " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES_MONTH] = "SELECT month, channel, '', NULL, NULL, count, topic"
+                                        " FROM rollup_topic_responses_month"
+                                        " WHERE survey = ?1 AND topic = ?6 AND month >= ?2 AND month < ?3"
+                                        " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL",
+    [STMT_SCAN_TOPIC_ANSWERS_MONTH_ALL] = "SELECT month, channel, '', question, value, count, topic"
+                                          " FROM rollup_topic_answers_month"
+                                          " WHERE survey = ?1 AND month >= ?2 AND month < ?3"
+                                          " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
+    [STMT_SCAN_TOPIC_RESPONSES_MONTH_ALL] = "SELECT month, channel, '', NULL, NULL, count, topic"
+                                            " FROM rollup_topic_responses_month"
+                                            " WHERE survey = ?1 AND month >= ?2 AND month < ?3"
+                                            " AND (?4 IS NULL OR channel = ?4) AND ?5 IS NULL AND ?6 IS NULL",
     /* The same one row at a time, for documents stemmed in C on the way (--text-language). */
     [STMT_TEXT_PENDING] = "SELECT seq, remove, body FROM text_pending ORDER BY id",
     [STMT_TEXT_PUT] = "INSERT INTO response_text_index (response_text_index, rowid, body)"

@@ -62,6 +62,11 @@ static void statements_for(const struct store_metrics_query *q, enum store_scan_
                                : STMT_SCAN_RESPONSES;
         break;
     case STORE_SCAN_MONTHS:
+        if (q->topic || q->by_topic) {
+            ids[0] = q->by_topic ? STMT_SCAN_TOPIC_ANSWERS_MONTH_ALL : STMT_SCAN_TOPIC_ANSWERS_MONTH;
+            ids[1] = q->by_topic ? STMT_SCAN_TOPIC_RESPONSES_MONTH_ALL : STMT_SCAN_TOPIC_RESPONSES_MONTH;
+            break;
+        }
         ids[0] = STMT_SCAN_ANSWERS_MONTH;
         ids[1] = STMT_SCAN_RESPONSES_MONTH;
         break;

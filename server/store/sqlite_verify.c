@@ -934,6 +934,16 @@ static const struct rollup_check rollup_checks[] = {
      .expected = "SELECT t.survey, t.topic, r.submitted_at / 86400000, coalesce(r.channel, ''), count(*)"
                  " FROM response_topics AS t CROSS JOIN responses AS r ON r.seq = t.seq GROUP BY 1, 2, 3, 4",
      .stored = "SELECT survey, topic, day, channel, count FROM rollup_topic_responses WHERE count != 0"},
+    /* Their month tables (schema/016's triggers), as the sums of their day cells. */
+    {.table = "rollup_topic_answers_month",
+     .expected = "SELECT survey, topic, " MONTH_OF_DAY ", channel, question, value, sum(count) FROM rollup_topic_answers"
+                 " GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(count) != 0",
+     .stored = "SELECT survey, topic, month, channel, question, value, count FROM rollup_topic_answers_month"
+               " WHERE count != 0"},
+    {.table = "rollup_topic_responses_month",
+     .expected = "SELECT survey, topic, " MONTH_OF_DAY ", channel, sum(count) FROM rollup_topic_responses"
+                 " GROUP BY 1, 2, 3, 4 HAVING sum(count) != 0",
+     .stored = "SELECT survey, topic, month, channel, count FROM rollup_topic_responses_month WHERE count != 0"},
     /* The webhooks' backlog count (schema/010's triggers): the subscription's PENDING and SENDING
      * deliveries, which the outbox's cap is checked against. */
     {.table = "webhooks",

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "response_text.h"
 #include "timefmt.h"
 
 
@@ -332,6 +333,20 @@ enum store_status store_get_response(struct store_conn *conn, const char *id, st
     return conn->backend->get_response(conn, id, out);
 }
 
+/* A new response's document to a backend that indexes it in C (backend.h index_text). */
+static enum store_status index_response_text(struct store_conn *conn, const struct survey *survey,
+                                             const struct response *response)
+{
+    char *text = NULL;
+    if (conn->backend->index_text == NULL)
+        return STORE_OK;
+    if (!response_text(survey, response, &text, NULL))
+        return STORE_UNAVAILABLE; /* out of memory */
+    enum store_status status = conn->backend->index_text(conn, response->id, text);
+    free(text);
+    return status;
+}
+
 enum store_status store_insert_response(struct store_conn *conn, const struct survey *survey,
                                         const struct response *response, const struct store_edit_token *token,
                                         char existing_id[32])
@@ -340,6 +355,8 @@ enum store_status store_insert_response(struct store_conn *conn, const struct su
     if (conn->job_deltas == NULL)
         return STORE_ERROR;
     enum store_status status = conn->backend->insert_response(conn, response, token, existing_id);
+    if (status == STORE_OK && existing_id[0] == '\0')
+        status = index_response_text(conn, survey, response);
     return status == STORE_OK ? add_response_facts(conn, survey, response) : status;
 }
 
@@ -480,8 +497,8 @@ struct scan_plan {
     store_metrics_fn each;
     void *arg;
     bool coarse;                /* no agent in play: month and hour tables can answer */
-    bool topics;                /* topic= or by_topic: whole days from the topics' day tables, the
-                                 * rest from raw rows (the topics have no month or hour tables) */
+    bool topics;                /* topic= or by_topic: whole months and days from the topics' month
+                                 * and day tables, the rest from raw rows (they have no hour tables) */
     enum store_status status;
 };
 
@@ -499,10 +516,6 @@ static void scan_days(struct scan_plan *p, int64_t first_day, int64_t end_day)
 {
     int64_t first_month = first_day == INT64_MIN ? INT64_MIN : month_ceil(first_day);
     int64_t end_month = end_day == INT64_MAX ? INT64_MAX : store_backend_month_of_day(end_day);
-    if (p->topics) {
-        scan_range(p, STORE_SCAN_DAYS, first_day, end_day);
-        return;
-    }
     if (p->q->by_day || !p->coarse || first_month >= end_month) {
         scan_range(p, STORE_SCAN_DAYS, first_day, end_day);
         return;

@@ -12,9 +12,11 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "response_text.h"
 
 enum store_status store_dump(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
                              size_t err_size)
@@ -134,6 +136,24 @@ done:
     return status;
 }
 
+/* An imported response's document to a backend that indexes it in C (backend.h index_text): the
+ * target's index holds what the source's did. */
+static enum store_status index_stored_text(struct store_conn *conn, const struct survey *survey,
+                                           const struct store_response_row *row)
+{
+    if (conn->backend->index_text == NULL)
+        return STORE_OK;
+    cJSON *answers = cJSON_Parse(row->answers);
+    char *text = NULL;
+    bool ok = !cJSON_IsObject(answers) || response_text_stored(survey, answers, &text, NULL);
+    cJSON_Delete(answers);
+    if (!ok)
+        return STORE_UNAVAILABLE; /* out of memory */
+    enum store_status status = conn->backend->index_text(conn, row->id, text);
+    free(text);
+    return status;
+}
+
 enum store_status store_import_response(struct store_conn *conn, const struct survey *survey,
                                         const struct store_stored_response *stored)
 {
@@ -162,6 +182,8 @@ enum store_status store_import_response(struct store_conn *conn, const struct su
         status = conn->backend->insert_response(conn, &response, stored->token.hash ? &stored->token : NULL,
                                                 existing_id);
     if (status != STORE_OK)
+        return status;
+    if ((status = index_stored_text(conn, survey, row)) != STORE_OK)
         return status;
     return add_stored_facts(conn, survey, row);
 }

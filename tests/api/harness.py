@@ -906,7 +906,8 @@ class BaseAPITest(unittest.TestCase):
 # What schemas 012 and 013 (the text index, its language) add, undone: for tests that turn a
 # database back into an older version to check a migration.
 TEXT_INDEX_DOWNGRADE = (
-    # schema 015 (topic rollups) and 014 (topics) first: they sit on top of the text index's schema.
+    # schemas 016 and 015 (topic rollups) and 014 (topics) first: they sit on top of the text index's.
+    "DROP TABLE rollup_topic_answers_month", "DROP TABLE rollup_topic_responses_month",
     "DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
     "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
     "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
@@ -917,11 +918,25 @@ TEXT_INDEX_DOWNGRADE = (
     "DROP TABLE text_index_settings",
 )
 
-# The same for PostgreSQL's migrations from 006 on (topics), for tests that make a database an older
-# version again.
-POSTGRES_TEXT_DOWNGRADE = (
+# The same for PostgreSQL's migrations from 006 on (topics, then 007: the text index), for tests that
+# make a database an older version again: back to version 5.
+# PostgreSQL's schemas 9 and 8 (the topics' rollups): back to version 7.
+PG_TOPIC_ROLLUPS_DOWNGRADE = (
+    "DROP TABLE rollup_topic_answers_month", "DROP TABLE rollup_topic_responses_month",
+    "DROP TRIGGER topic_answers_month ON rollup_topic_answers",
+    "DROP TRIGGER topic_responses_month ON rollup_topic_responses",
+    "DROP FUNCTION topic_answers_month_trigger()", "DROP FUNCTION topic_responses_month_trigger()",
+    "DROP FUNCTION topic_month_of(bigint)",
+    "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
+    "DROP TRIGGER response_topics_added ON response_topics", "DROP TRIGGER response_topics_removed ON response_topics",
+    "DROP FUNCTION topic_rollups_added()", "DROP FUNCTION topic_rollups_removed()",
+)
+POSTGRES_TEXT_DOWNGRADE = PG_TOPIC_ROLLUPS_DOWNGRADE + (
+    "DROP TABLE text_answers", "DROP TABLE text_index_settings",
     "DROP TABLE response_topics", "DROP TABLE topics",
 )
+# PostgreSQL's schemas 8 and 7 (schema/postgres/007_text_index.sql): back to version 6.
+PG_TEXT_INDEX_DOWNGRADE = PG_TOPIC_ROLLUPS_DOWNGRADE + ("DROP TABLE text_answers", "DROP TABLE text_index_settings")
 
 
 def simple_definition(public=False, **extra):

@@ -343,6 +343,19 @@ class MigrateTest(unittest.TestCase):
         r = self.req(self.dst, "GET", "/v1/responses/" + self.ids[3], token=READ_TOKEN)
         self.assertEqual(r.status, 404, "the deleted response came back")
 
+    def test_03_search_finds_the_same(self):
+        """The target's text index (PostgreSQL's, filled by the import) answers q= as the source's
+        FTS5 index does: the same rows, order and snippets; the edited write-in ("late") is found as
+        edited. A response imported without text has no row in text_answers."""
+        for query, least in (("comment", 4), ('"too slow"', 4), ("quoted OR late", 5), ("number NOT quoted", 0),
+                             ("slo*", 4), ("late", 1)):
+            with self.subTest(q=query):
+                j = self.assertSameJSON("/v1/surveys/%s/responses?limit=1000&q=%s"
+                                        % (self.full, urllib.parse.quote(query)))
+                self.assertGreaterEqual(len(j["responses"]), least)
+                self.assertTrue(all(row["snippets"] for row in j["responses"]))
+        j = self.assertSameJSON("/v1/customers/cust-alpha/responses?q=comment")
+
     def test_04_exports(self):
         for sid in (self.full, self.simple):
             for query, accept in (("?format=ndjson", None), ("", "text/csv"),

@@ -298,13 +298,6 @@ class TopicsTests(TopicsBase):
         m = self.metrics(sid, topic="refunds", **{"from": FROM, "to": "2026-03-31T00:00:00Z"})
         self.assertEqual(m["responses"], sum(1 for a in rows.values() if matches(TOPICS["refunds"], a)))
 
-    @unittest.skipUnless(is_postgres(), "SQLite groups by topic (TopicGroupsTests)")
-    def test_group_by_topic_is_not_available_on_postgres_yet(self):
-        sid = self.new_survey(DEFINITION, prefix="pggroups")
-        self.put_topic(sid, "refunds", "refund", expect=(201,))
-        self.assertProblem(self.req("GET", "/v1/surveys/%s/metrics?group_by=topic" % sid, token=READ_TOKEN),
-                           501, "topics_unavailable")
-
     def test_crud_and_list(self):
         sid = self.new_survey(DEFINITION, prefix="crud")
         self.post_at(sid, {"rec": 3, "why": "late delivery"}, 2)
@@ -421,9 +414,8 @@ def merge(answers, patch):
     return out
 
 
-@unittest.skipIf(is_postgres(), "PostgreSQL has no topic rollups yet: group_by=topic is 501 there (TopicsTests)")
 class TopicGroupsTests(TopicsBase):
-    """group_by=topic and topic= over the topics' day rollups (schema/015) and raw rows at the edges,
+    """group_by=topic and topic= over the topics' day rollups (schema/015, PostgreSQL's 008) and raw rows at the edges,
     every figure against the model: responses at every hour of the day, windows that cut days,
     channel and agent filters (the agent one reads raw rows), and edits, deletions and an erasure
     moving the cells."""
@@ -548,7 +540,7 @@ class TopicGroupsTests(TopicsBase):
         self.assertProblem(r, 422, "validation_failed")
 
 
-@skip_unless_sqlite("reads the stored cursor; PostgreSQL has no topics yet")
+@skip_unless_sqlite("the back-fill in batches is SQLite's; PostgreSQL back-fills in the PUT's transaction")
 class TopicBackfillTests(TopicsBase):
     """The back-fill in batches of SURVEYD_TOPIC_BACKFILL_BATCH=7, through the writer: "complete":
     false while it runs, ingest alongside it tagged once, and a restart in the middle resuming from
@@ -728,7 +720,6 @@ class TopicsVerifyTests(TopicsBase):
         finally:
             self.daemon.start()
 
-    @skip_unless_sqlite("the topics' day rollups are SQLite's (schema/015)")
     def test_verify_recomputes_the_topic_rollups(self):
         sid = self.new_survey(DEFINITION, prefix="vcells")
         self.post_at(sid, {"rec": 9, "sat": 4, "why": "refund please"}, 8)
@@ -741,18 +732,25 @@ class TopicsVerifyTests(TopicsBase):
             code, out = self.verify()
             self.assertNotIn(sid, out)
             # One cell off by one, one response cell gone: both named, nothing else.
-            self.assertEqual(sqlite_execute(self.daemon.db_path,
-                                            "UPDATE rollup_topic_answers SET count = count + 1"
-                                            " WHERE survey = ? AND question = 'rec' AND value = 9", (sid,)), 1)
-            self.assertEqual(sqlite_execute(self.daemon.db_path,
-                                            "DELETE FROM rollup_topic_responses WHERE survey = ? AND day = ?",
-                                            (sid, 20521)), 1)
+            self.assertEqual(db_execute(self.daemon,
+                                        "UPDATE rollup_topic_answers SET count = count + 1"
+                                        " WHERE survey = ? AND question = 'rec' AND value = 9", (sid,)), 1)
+            self.assertEqual(db_execute(self.daemon,
+                                        "DELETE FROM rollup_topic_responses WHERE survey = ? AND day = ?",
+                                        (sid, 20521)), 1)
+            # (Those moved their month cells along, by the triggers: the months still sum their
+            # days.) A month cell made wrong on its own (schema/016; March 2026 is day 20513):
+            self.assertEqual(db_execute(self.daemon,
+                                        "UPDATE rollup_topic_answers_month SET count = count + 2"
+                                        " WHERE survey = ? AND question = 'sat'", (sid,)), 1)
             code, out = self.verify()
             self.assertEqual(code, 1, out)
             self.assertIn("rollup_topic_answers: missing or wrong row %s refunds 20520  rec 9 1" % sid, out)
             self.assertIn("rollup_topic_answers: unexpected row %s refunds 20520  rec 9 2" % sid, out)
             self.assertIn("rollup_topic_responses: missing or wrong row %s refunds 20521  1" % sid, out)
-            self.assertEqual(len([line for line in out.splitlines() if sid in line]), 3, out)
+            self.assertIn("rollup_topic_answers_month: missing or wrong row %s refunds 20513  sat 4 1" % sid, out)
+            self.assertIn("rollup_topic_answers_month: unexpected row %s refunds 20513  sat 4 3" % sid, out)
+            self.assertEqual(len([line for line in out.splitlines() if sid in line]), 5, out)
         finally:
             self.daemon.start()
 
@@ -774,7 +772,8 @@ class TopicsVerifyTests(TopicsBase):
         counts = [self.topic_done(sid, t)["responses"] for t in ("refunds", "contact")]
         self.daemon.stop()
         try:
-            for sql in ("DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
+            for sql in ("DROP TABLE rollup_topic_answers_month", "DROP TABLE rollup_topic_responses_month",
+                        "DROP TRIGGER response_topics_rollup_insert", "DROP TRIGGER response_topics_rollup_delete",
                         "DROP TRIGGER responses_topics_delete", "DROP TRIGGER responses_topics_update",
                         "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
                         "ALTER TABLE topics DROP COLUMN cursor_seq", "ALTER TABLE topics DROP COLUMN cursor_end",

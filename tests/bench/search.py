@@ -2,6 +2,7 @@
 """Full-text search at scale (issue 18; figures in docs/benchmarks.md "Search").
 
     python3 tests/bench/search.py query  --surveyd build/server/surveyd --count 10000000 [--data-dir DIR]
+                                         [--database postgresql://...]
     python3 tests/bench/search.py ingest --surveyd build/server/surveyd [--seconds 20] [--rounds 3]
 
 query   builds (or reuses) a data directory with generate.py --comment-share 60: COUNT responses over
@@ -11,6 +12,10 @@ query   builds (or reuses) a data directory with generate.py --comment-share 60:
         word, newest first with limit=100, and both with sort=relevance; p50, p99 and max over
         --requests requests each (p99 needs at least 100). It also times the migration that indexes
         an existing database (schema 011 -> 012) on a copy when --migration is given.
+        With --database URI (an empty PostgreSQL database), the data directory is copied there
+        with `surveyd migrate` first (timed: the copy fills the text index), the queries run
+        against it, and --migration times the index's build at open (text_answers emptied and
+        text_index_settings reset, as a database from before schema 7 is).
 ingest  POSTs responses (60% with a comment from the same vocabulary, 64 threads, keep-alive) into
         two fresh data directories alternately, one as surveyd makes it and one without the text
         index's triggers (nothing indexed, the rest identical), for --seconds each, --rounds times;
@@ -47,13 +52,20 @@ def log(msg):
     print("search-bench: " + msg, file=sys.stderr, flush=True)
 
 
+def psql(uri, sql):
+    p = subprocess.run(["psql", "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-d", uri, "-c", sql],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+    return p.stdout.decode().strip()
+
+
 class Surveyd:
-    def __init__(self, binary, data_dir):
+    def __init__(self, binary, data_dir, database=None):
         env = dict(os.environ, SURVEYD_ADMIN_TOKENS=TOKEN, SURVEYD_RATE_LIMIT="0")
         for name in ("SURVEYD_DATA_DIR", "SURVEYD_LISTEN", "SURVEYD_RETENTION_DAYS"):
             env.pop(name, None)
         self.started = time.monotonic()
-        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        extra = ["--database", database] if database else []
+        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir] + extra,
                                      env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         self.port = None
         for line in self.proc.stderr:
@@ -102,7 +114,9 @@ def timed_queries(port, params, requests):
             "max_ms": round(max(times), 2), "requests": len(times), "rows": rows}
 
 
-def count_matches(db_path, word):
+def count_matches(db_path, word, database=None):
+    if database:
+        return int(psql(database, "SELECT count(*) FROM text_answers WHERE tsv @@ $$'%s'$$::tsquery" % word))
     db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True)
     n = db.execute("SELECT count(*) FROM response_text_index WHERE response_text_index MATCH ?",
                    ('"%s"' % word,)).fetchone()[0]
@@ -121,10 +135,21 @@ def run_query(args):
     with open(words_path) as f:
         words = json.load(f)
     db_path = os.path.join(data_dir, "surveyd.db")
+    pg = args.database
+    migrate_s = None  # reused: a database a previous run filled
+    if pg and psql(pg, "SELECT to_regclass('responses') IS NULL") == "t":
+        t = time.monotonic()
+        subprocess.run([args.surveyd, "migrate", "--from", data_dir, "--to", pg], check=True,
+                       stdout=subprocess.DEVNULL)
+        migrate_s = round(time.monotonic() - t, 1)
+        log("migrated to PostgreSQL in %.1f s" % migrate_s)
+    count = lambda w: count_matches(db_path, w, pg)
     # The first of the pool's one-comment words that some response drew (at 10 M, all of them ~30 times).
-    rare = next((w for w in words["rare"] if count_matches(db_path, w) > 0), words["rare"][0])
-    out = {"count": args.count, "rare": rare, "rare_matches": count_matches(db_path, rare),
-           "common": words["common"], "common_matches": count_matches(db_path, words["common"])}
+    rare = next((w for w in words["rare"] if count(w) > 0), words["rare"][0])
+    out = {"count": args.count, "backend": "postgresql" if pg else "sqlite", "rare": rare,
+           "rare_matches": count(rare), "common": words["common"], "common_matches": count(words["common"])}
+    if pg:
+        out["migrate_s"] = migrate_s
     # Words around the two plans' turning point (8 000 matches at any size; at 10 M responses about
     # 15 000 and 40 000 matches: both walked), from the generator's own vocabulary.
     _, counts = generate.comment_vocabulary()
@@ -132,9 +157,9 @@ def run_query(args):
     def word_near(matches):
         return min((w for w in counts if w.isalpha()), key=lambda w: (abs(counts[w] * pool_share - matches), w))
     mid_low, mid_high = word_near(15000), word_near(40000)
-    out.update({"mid_low": mid_low, "mid_low_matches": count_matches(db_path, mid_low),
-                "mid_high": mid_high, "mid_high_matches": count_matches(db_path, mid_high)})
-    server = Surveyd(args.surveyd, data_dir)
+    out.update({"mid_low": mid_low, "mid_low_matches": count(mid_low),
+                "mid_high": mid_high, "mid_high_matches": count(mid_high)})
+    server = Surveyd(args.surveyd, data_dir, pg)
     try:
         year = {"from": "2000-01-01"}
         for name, params in (("rare_newest", dict(year, q=rare, limit=100)),
@@ -150,7 +175,13 @@ def run_query(args):
             log("%s: %s" % (name, out[name]))
     finally:
         server.stop()
-    if args.migration:
+    if args.migration and pg:
+        for sql in ("DELETE FROM text_answers", "UPDATE text_index_settings SET language = NULL", "VACUUM text_answers"):
+            psql(pg, sql)
+        server = Surveyd(args.surveyd, data_dir, pg)
+        out["build_at_open_s"] = round(server.ready_s, 1)
+        server.stop()
+    elif args.migration:
         copy = data_dir + "-migration"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(data_dir, copy)
@@ -252,6 +283,7 @@ def main():
     ap.add_argument("--data-dir")
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--migration", action="store_true")
+    ap.add_argument("--database", help="an empty PostgreSQL database to copy the data directory into (query)")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()

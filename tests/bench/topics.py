@@ -2,6 +2,7 @@
 """Topics at scale (issue 18; docs/search.md "Topics"). Figures go in the helper's report, not in tests.
 
     python3 tests/bench/topics.py --surveyd build/server/surveyd [--count 200000] [--data-dir DIR]
+                                  [--database URI]
 
 1. Builds (or reuses) a data directory with generate.py --comment-share 60: COUNT responses over a
    year, 60% with a comment from generate.comment_vocabulary().
@@ -127,6 +128,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-ingest", action="store_true", help="skip step 4")
+    ap.add_argument("--database", help="a PostgreSQL database (a copy of the data directory made with surveyd migrate)"
+                                       " to run steps 2 and 3 on; step 4 is then skipped: topics_ingest.py measures"
+                                       " PostgreSQL's ingest")
     args = ap.parse_args()
     data_dir = args.data_dir or "/tmp/surveyd-topics-bench-%d" % args.count
     if not os.path.exists(os.path.join(data_dir, "bench-words.json")):
@@ -134,8 +138,8 @@ def main():
         subprocess.run([sys.executable, os.path.join(HERE, "generate.py"), "--surveyd", args.surveyd,
                         "--data-dir", data_dir, "--count", str(args.count), "--comment-share", "60",
                         "--force", "--no-verify"], check=True)
-    out = {"count": args.count}
-    server = search.Surveyd(args.surveyd, data_dir)
+    out = {"count": args.count, "backend": "postgresql" if args.database else "sqlite"}
+    server = search.Surveyd(args.surveyd, data_dir, args.database)
     try:
         out["backfill"] = put_topics(server.port)
         year = {"from": "2000-01-01T00:00:00Z"}
@@ -147,7 +151,7 @@ def main():
     finally:
         server.stop()
 
-    if args.no_ingest:
+    if args.no_ingest or args.database:
         print(json.dumps(out, indent=1))
         return
     comments, _ = generate.comment_vocabulary()
