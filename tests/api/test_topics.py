@@ -508,6 +508,14 @@ class TopicGroupsTests(TopicsBase):
             self.assertEqual(r.status, 200, r.body[:300])
             del rows[rid]
         self.check_all(sid, rows)
+        # The triggers delete the cells they bring to 0 (read from the live database: WAL).
+        db = sqlite3.connect("file:%s?mode=ro" % self.daemon.db_path, uri=True)
+        try:
+            zeros = db.execute("SELECT (SELECT count(*) FROM rollup_topic_answers WHERE count <= 0)"
+                               " + (SELECT count(*) FROM rollup_topic_responses WHERE count <= 0)").fetchone()[0]
+        finally:
+            db.close()
+        self.assertEqual(zeros, 0)
         # A topic deleted leaves the groups; a topic with no responses is still one.
         self.assertEqual(self.req("DELETE", self.topic_path(sid, "dessert"), token=ADMIN_TOKEN).status, 204)
         m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
