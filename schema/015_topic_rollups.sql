@@ -58,7 +58,9 @@ BEGIN
 END;
 
 -- A tag removed: -1 for each of its response's facts and for the response, then the cells that
--- reached 0 go. (When the topic itself is being deleted its cells are already gone: nothing to do.)
+-- reached 0 go: looked for on the response's own day and channel only (a range of the key; the
+-- topic's other cells are never scanned). (When the topic itself is being deleted its cells are
+-- already gone: nothing to do.)
 CREATE TRIGGER response_topics_rollup_delete AFTER DELETE ON response_topics
 BEGIN
     UPDATE rollup_topic_answers SET count = count - f.n
@@ -70,8 +72,14 @@ BEGIN
         FROM (SELECT submitted_at / 86400000 AS d, coalesce(channel, '') AS ch FROM responses
               WHERE seq = OLD.seq) AS r
         WHERE survey = OLD.survey AND topic = OLD.topic AND (day, channel) = (r.d, r.ch);
-    DELETE FROM rollup_topic_answers WHERE survey = OLD.survey AND topic = OLD.topic AND count = 0;
-    DELETE FROM rollup_topic_responses WHERE survey = OLD.survey AND topic = OLD.topic AND count = 0;
+    DELETE FROM rollup_topic_answers
+        WHERE survey = OLD.survey AND topic = OLD.topic
+          AND day = (SELECT submitted_at / 86400000 FROM responses WHERE seq = OLD.seq)
+          AND channel = (SELECT coalesce(channel, '') FROM responses WHERE seq = OLD.seq) AND count = 0;
+    DELETE FROM rollup_topic_responses
+        WHERE survey = OLD.survey AND topic = OLD.topic
+          AND day = (SELECT submitted_at / 86400000 FROM responses WHERE seq = OLD.seq)
+          AND channel = (SELECT coalesce(channel, '') FROM responses WHERE seq = OLD.seq) AND count = 0;
 END;
 
 -- A response about to go: its tags go first, while answer_facts still sees its facts.
@@ -103,8 +111,8 @@ BEGIN
         WHERE survey = OLD.survey AND day = OLD.submitted_at / 86400000 AND channel = coalesce(OLD.channel, '')
           AND (topic, question, value) = (f.t, f.q, f.v);
     DELETE FROM rollup_topic_answers
-        WHERE survey = OLD.survey AND day = OLD.submitted_at / 86400000 AND count = 0
-          AND topic IN (SELECT topic FROM response_topics WHERE seq = OLD.seq);
+        WHERE survey = OLD.survey AND topic IN (SELECT topic FROM response_topics WHERE seq = OLD.seq)
+          AND day = OLD.submitted_at / 86400000 AND channel = coalesce(OLD.channel, '') AND count = 0;
     INSERT INTO rollup_topic_answers (survey, topic, day, channel, question, value, count)
         SELECT t.survey, t.topic, f.day, f.channel, f.question, f.value, count(*)
         FROM response_topics AS t CROSS JOIN answer_facts AS f ON f.seq = t.seq

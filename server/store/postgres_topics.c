@@ -334,8 +334,11 @@ enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs)
 
 /* ---- the topics themselves ---- */
 
+/* The responses a topic tags, from its month rollup (a few cells a month): counting its tags took
+ * 30-50 ms at 80 000 of them, on every GET and every group_by=topic. */
 #define TOPIC_COLUMNS "survey, id, title, query, created_at, updated_at, scanned, total," \
-    " (SELECT count(*) FROM response_topics AS t WHERE t.survey = topics.survey AND t.topic = topics.id)," \
+    " (SELECT coalesce(sum(c.count), 0) FROM rollup_topic_responses_month AS c" \
+    "  WHERE c.survey = topics.survey AND c.topic = topics.id)," \
     " cursor_seq IS NOT NULL"
 
 static enum store_status read_topic(const PGresult *result, int row, struct store_topic_row *out)

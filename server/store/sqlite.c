@@ -216,9 +216,9 @@ const char *const sqlite_stmt_sql[STMT_COUNT] = {
     [STMT_SURVEY_TOPICS] = "SELECT id, query FROM topics WHERE survey = ?1 ORDER BY id",
     [STMT_UNTAG_RESPONSE] = "DELETE FROM response_topics WHERE seq = ?1",
     [STMT_TAG_RESPONSE] = "INSERT OR IGNORE INTO response_topics (seq, survey, topic) VALUES (?1, ?2, ?3)",
-    /* A topic's responses counted from its rollup (schema/015), not its tags: a few cells a day. */
+    /* A topic's responses counted from its month rollup (schema/016), not its tags: a few cells a month. */
 #define TOPIC_COLUMNS "survey, id, title, query, created_at, updated_at, scanned, total," \
-    " (SELECT coalesce(sum(c.count), 0) FROM rollup_topic_responses AS c" \
+    " (SELECT coalesce(sum(c.count), 0) FROM rollup_topic_responses_month AS c" \
     "  WHERE c.survey = topics.survey AND c.topic = topics.id), cursor_seq IS NOT NULL"
     [STMT_GET_TOPIC] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 AND id = ?2",
     [STMT_LIST_TOPICS] = "SELECT " TOPIC_COLUMNS " FROM topics WHERE survey = ?1 ORDER BY id",

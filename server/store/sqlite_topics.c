@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oom.h"
 #include "text_query.h"
 
 /* The parsed topics of one survey. */
@@ -27,19 +28,24 @@ static void survey_topics_free(struct survey_topics *t)
     memset(t, 0, sizeof *t);
 }
 
-/* A stored query parsed and stemmed; NULL when it no longer parses (it did when stored: a later
- * version's stricter rules) or out of memory. Such a topic tags nothing. */
-static struct text_query *parse_stored(const char *text, enum text_language language)
+/* A stored query parsed and stemmed into *out; *out NULL when it no longer parses (it did when
+ * stored: a later version's stricter rules): such a topic tags nothing. STORE_ERROR when out of
+ * memory: never a response stored, or a back-fill moved on, without a tag it should have. */
+static enum store_status parse_stored(const char *text, enum text_language language, struct text_query **out)
 {
-    struct text_query *q = NULL;
     struct text_query_error error;
-    if (text_query_parse(text, strlen(text), &q, &error) != TEXT_QUERY_OK)
-        return NULL;
-    if (!text_query_stem(q, language)) {
-        text_query_free(q);
-        return NULL;
+    *out = NULL;
+    enum text_query_status parsed = text_query_parse(text, strlen(text), out, &error);
+    if (parsed == TEXT_QUERY_NO_MEMORY)
+        return STORE_ERROR;
+    if (parsed != TEXT_QUERY_OK)
+        return STORE_OK;
+    if (!text_query_stem(*out, language)) {
+        text_query_free(*out);
+        *out = NULL;
+        return STORE_ERROR;
     }
-    return q;
+    return STORE_OK;
 }
 
 static bool topics_append(struct survey_topics *t, const char *id, struct text_query *q)
@@ -67,7 +73,12 @@ static enum store_status load_topics(struct sqlite_conn *conn, const char *surve
         return STORE_ERROR;
     sqlite_bind_text(s, 1, survey);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct text_query *q = parse_stored((const char *)sqlite3_column_text(s, 1), conn->text_language);
+        struct text_query *q;
+        if (parse_stored((const char *)sqlite3_column_text(s, 1), conn->text_language, &q) != STORE_OK) {
+            oom_note();
+            rc = SQLITE_NOMEM;
+            break;
+        }
         if (q && !topics_append(out, (const char *)sqlite3_column_text(s, 0), q)) {
             text_query_free(q);
             rc = SQLITE_NOMEM;
@@ -295,8 +306,10 @@ enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t ba
         return status;
     snprintf(survey, SURVEY_ID_MAX + 1, "%s", topic.survey);
     struct survey_topics one = {0};
-    struct text_query *q = parse_stored(topic.query, conn->text_language);
-    if (q != NULL && !topics_append(&one, topic.id, q)) {
+    struct text_query *q;
+    if ((status = parse_stored(topic.query, conn->text_language, &q)) != STORE_OK)
+        oom_note();
+    else if (q != NULL && !topics_append(&one, topic.id, q)) {
         text_query_free(q);
         status = STORE_ERROR;
     }
@@ -304,7 +317,7 @@ enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t ba
     if (status == STORE_OK && q != NULL)
         status = backfill_documents(conn, &topic, &one, batch, end, &cursor, &visited, &seen);
     bool done = q == NULL || visited < batch || cursor >= end;
-    if (status == STORE_OK)
+    if (status == STORE_OK) /* (q NULL but status OK: it does not parse) */
         status = backfill_move(conn, &topic, done, cursor, seen);
     survey_topics_free(&one);
     store_topic_row_free(&topic);

@@ -9,13 +9,14 @@ submitted_at dates and every metrics call an explicit from/to window.
 import math
 import random
 import re
+import sqlite3
 import time
 import unicodedata
 import unittest
 import urllib.parse
 from decimal import ROUND_HALF_UP, Decimal
 
-from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute, db_query,
+from harness import (ADMIN_TOKEN, INGEST_TOKEN, READ_TOKEN, BaseAPITest, Daemon, db_execute, db_query, is_postgres,
                      run_cli, skip_unless_postgres, skip_unless_sqlite, sqlite_execute, uid)
 
 DEFINITION = {
@@ -504,6 +505,21 @@ class TopicGroupsTests(TopicsBase):
             self.assertEqual(r.status, 200, r.body[:300])
             del rows[rid]
         self.check_all(sid, rows)
+        # The triggers delete the cells they bring to 0, the months' too (read from the live
+        # database: SQLite's WAL, PostgreSQL's MVCC).
+        sql = ("SELECT (SELECT count(*) FROM rollup_topic_answers WHERE count <= 0)"
+               " + (SELECT count(*) FROM rollup_topic_responses WHERE count <= 0)"
+               " + (SELECT count(*) FROM rollup_topic_answers_month WHERE count <= 0)"
+               " + (SELECT count(*) FROM rollup_topic_responses_month WHERE count <= 0)")
+        if is_postgres():
+            zeros = db_query(self.daemon, sql)[0][0]
+        else:
+            db = sqlite3.connect("file:%s?mode=ro" % self.daemon.db_path, uri=True)
+            try:
+                zeros = db.execute(sql).fetchone()[0]
+            finally:
+                db.close()
+        self.assertEqual(zeros, 0)
         # A topic deleted leaves the groups; a topic with no responses is still one.
         self.assertEqual(self.req("DELETE", self.topic_path(sid, "dessert"), token=ADMIN_TOKEN).status, 204)
         m = self.metrics(sid, group_by="topic", **{"from": FROM, "to": TO})
