@@ -622,8 +622,21 @@ static void report_tag(const char *survey, const char *topic, const char *seq, c
     (*differences)++;
 }
 
+/* Whether the text array ids ("{a,b}") holds id. The ids are slugs: a comma or brace never occurs
+ * inside one. */
+static bool ids_hold(const char *ids, const char *id)
+{
+    size_t len = strlen(id);
+    for (const char *p = strstr(ids, id); p; p = strstr(p + 1, id))
+        if ((p[-1] == '{' || p[-1] == ',') && (p[len] == '}' || p[len] == ','))
+            return true;
+    return false;
+}
+
 /* Every response of survey evaluated against every topic of set, compared with its tags (the
- * result's third column: the topic ids it is tagged with, as a text array "{a,b}"). */
+ * result's third column: the topic ids it is tagged with, as a text array "{a,b}"). A response
+ * that a topic's running back-fill has not reached yet (the fourth column: those topics) may
+ * match without its tag: the back-fill makes it. */
 static bool verify_survey(PGconn *db, const char *survey, const struct pg_topic_set *set,
                           void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
 {
@@ -631,23 +644,22 @@ static bool verify_survey(PGconn *db, const char *survey, const struct pg_topic_
     PGresult *result = PQexecParams(db,
                                     "SELECT r.seq, r.answers, coalesce((SELECT array_agg(t.topic ORDER BY t.topic)"
                                     " FROM response_topics AS t WHERE t.seq = r.seq AND t.survey = r.survey),"
+                                    " '{}')::text, coalesce((SELECT array_agg(p.id) FROM topics AS p"
+                                    " WHERE p.survey = r.survey AND r.seq > p.cursor_seq AND r.seq <= p.cursor_end),"
                                     " '{}')::text FROM responses AS r WHERE r.survey = $1 ORDER BY r.seq",
                                     1, NULL, values, NULL, NULL, 0);
     bool ok = PQresultStatus(result) == PGRES_TUPLES_OK;
     bool matched[STORE_TOPICS_MAX];
     for (int i = 0; ok && i < PQntuples(result); i++) {
         const char *seq = PQgetvalue(result, i, 0), *tags = PQgetvalue(result, i, 2);
+        const char *pending = PQgetvalue(result, i, 3);
         if (set->n > STORE_TOPICS_MAX || match_answers(set, PQgetvalue(result, i, 1), matched) != STORE_OK) {
             ok = false;
             break;
         }
         for (int t = 0; t < set->n; t++) {
-            /* The ids are slugs: a comma or brace never occurs inside one. */
-            size_t len = strlen(set->ids[t]);
-            bool tagged = false;
-            for (const char *p = strstr(tags, set->ids[t]); p && !tagged; p = strstr(p + 1, set->ids[t]))
-                tagged = (p[-1] == '{' || p[-1] == ',') && (p[len] == '}' || p[len] == ',');
-            if (matched[t] && !tagged)
+            bool tagged = ids_hold(tags, set->ids[t]);
+            if (matched[t] && !tagged && !ids_hold(pending, set->ids[t]))
                 report_tag(survey, set->ids[t], seq, "matches but is not tagged", report, arg, differences);
             else if (!matched[t] && tagged)
                 report_tag(survey, set->ids[t], seq, "is tagged but does not match", report, arg, differences);

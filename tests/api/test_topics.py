@@ -698,6 +698,9 @@ class TopicBackfillInstancesTests(TopicsBase):
         m = other.req("GET", "/v1/surveys/%s/metrics?" % sid + qs(group_by="topic", **{"from": FROM, "to": TO}),
                       token=READ_TOKEN).json
         self.assertFalse(m["groups"][0]["complete"])
+        # surveyd verify does not count the responses the back-fill has not reached as untagged.
+        p = run_cli(["verify", "--database", self.daemon.database], timeout=60)
+        self.assertEqual(p.returncode, 0, (p.stdout + p.stderr).decode("utf-8", "replace"))
         # This instance starts again and resumes the back-fill from the stored cursor.
         self.daemon.start()
         done = self.topic_done(sid, "refunds", timeout=60)
