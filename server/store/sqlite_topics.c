@@ -7,64 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oom.h"
-#include "text_query.h"
+#include "topic_matcher.h"
 
-/* The parsed topics of one survey. */
-struct survey_topics {
-    char **ids;
-    struct text_query **queries;
-    size_t n;
-};
-
-static void survey_topics_free(struct survey_topics *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->ids[i]);
-        text_query_free(t->queries[i]);
-    }
-    free(t->ids);
-    free(t->queries);
-    memset(t, 0, sizeof *t);
-}
-
-/* A stored query parsed and stemmed into *out; *out NULL when it no longer parses (it did when
- * stored: a later version's stricter rules): such a topic tags nothing. STORE_ERROR when out of
- * memory: never a response stored, or a back-fill moved on, without a tag it should have. */
-static enum store_status parse_stored(const char *text, enum text_language language, struct text_query **out)
-{
-    struct text_query_error error;
-    *out = NULL;
-    enum text_query_status parsed = text_query_parse(text, strlen(text), out, &error);
-    if (parsed == TEXT_QUERY_NO_MEMORY)
-        return STORE_ERROR;
-    if (parsed != TEXT_QUERY_OK)
-        return STORE_OK;
-    if (!text_query_stem(*out, language)) {
-        text_query_free(*out);
-        *out = NULL;
-        return STORE_ERROR;
-    }
-    return STORE_OK;
-}
-
-static bool topics_append(struct survey_topics *t, const char *id, struct text_query *q)
-{
-    char **ids = realloc(t->ids, (t->n + 1) * sizeof *ids);
-    if (ids == NULL)
-        return false;
-    t->ids = ids;
-    struct text_query **queries = realloc(t->queries, (t->n + 1) * sizeof *queries);
-    if (queries == NULL)
-        return false;
-    t->queries = queries;
-    if ((t->ids[t->n] = strdup(id)) == NULL)
-        return false;
-    t->queries[t->n++] = q;
-    return true;
-}
-
-static enum store_status load_topics(struct sqlite_conn *conn, const char *survey, struct survey_topics *out)
+static enum store_status load_topics(struct sqlite_conn *conn, const char *survey, struct topic_matcher *out)
 {
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_SURVEY_TOPICS);
     int rc;
@@ -73,21 +18,15 @@ static enum store_status load_topics(struct sqlite_conn *conn, const char *surve
         return STORE_ERROR;
     sqlite_bind_text(s, 1, survey);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct text_query *q;
-        if (parse_stored((const char *)sqlite3_column_text(s, 1), conn->text_language, &q) != STORE_OK) {
-            oom_note();
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        if (q && !topics_append(out, (const char *)sqlite3_column_text(s, 0), q)) {
-            text_query_free(q);
+        if (!topic_matcher_add(out, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+                               conn->text_language)) {
             rc = SQLITE_NOMEM;
             break;
         }
     }
     sqlite_done_with(s);
     if (rc != SQLITE_DONE)
-        survey_topics_free(out);
+        topic_matcher_free(out);
     return rc == SQLITE_DONE ? STORE_OK : sqlite_status_of(rc);
 }
 
@@ -104,17 +43,15 @@ static enum store_status tag(struct sqlite_conn *conn, int64_t seq, const char *
 
 /* Tags seq with every topic of topics its document body matches. */
 static enum store_status tag_document(struct sqlite_conn *conn, int64_t seq, const char *survey,
-                                      const struct survey_topics *topics, const char *body, size_t len)
+                                      const struct topic_matcher *topics, const char *body, size_t len)
 {
+    bool matched[STORE_TOPICS_MAX];
+    if (topics->n > STORE_TOPICS_MAX || !topic_matcher_match(topics, body, len, matched))
+        return STORE_ERROR;
     for (size_t i = 0; i < topics->n; i++) {
-        int hit = text_query_eval(topics->queries[i], body, len);
-        if (hit < 0)
-            return STORE_ERROR;
-        if (hit == 1) {
-            enum store_status status = tag(conn, seq, survey, topics->ids[i]);
-            if (status != STORE_OK)
-                return status;
-        }
+        enum store_status status = matched[i] ? tag(conn, seq, survey, topics->ids[i]) : STORE_OK;
+        if (status != STORE_OK)
+            return status;
     }
     return STORE_OK;
 }
@@ -152,7 +89,7 @@ enum store_status sqlite_topics_tag_pending(struct sqlite_conn *conn)
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_TOPIC_PENDING);
     if (s == NULL)
         return STORE_ERROR;
-    struct survey_topics topics = {0};
+    struct topic_matcher topics = {0};
     char *loaded = NULL;
     int rc;
     while (status == STORE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -163,7 +100,7 @@ enum store_status sqlite_topics_tag_pending(struct sqlite_conn *conn)
             continue;
         }
         if (loaded == NULL || strcmp(loaded, survey) != 0) {
-            survey_topics_free(&topics);
+            topic_matcher_free(&topics);
             free(loaded);
             loaded = strdup(survey);
             status = loaded ? load_topics(conn, survey, &topics) : STORE_ERROR;
@@ -176,7 +113,7 @@ enum store_status sqlite_topics_tag_pending(struct sqlite_conn *conn)
     if (status == STORE_OK && rc != SQLITE_DONE)
         status = sqlite_status_of(rc);
     sqlite_done_with(s);
-    survey_topics_free(&topics);
+    topic_matcher_free(&topics);
     free(loaded);
     return status;
 }
@@ -247,7 +184,7 @@ static enum store_status backfill_topic(struct sqlite_conn *conn, struct store_t
  * *cursor becomes the last seq looked at, *visited how many there were, *seen how many of them are
  * the topic's survey's. */
 static enum store_status backfill_documents(struct sqlite_conn *conn, const struct store_topic_row *topic,
-                                            const struct survey_topics *one, int64_t batch, int64_t end,
+                                            const struct topic_matcher *one, int64_t batch, int64_t end,
                                             int64_t *cursor, int64_t *visited, int64_t *seen)
 {
     sqlite3_stmt *s = sqlite_stmt(conn, STMT_BACKFILL_DOCUMENTS);
@@ -305,21 +242,17 @@ enum store_status sqlite_topic_backfill(struct store_conn *base_conn, int64_t ba
     if (status != STORE_OK)
         return status;
     snprintf(survey, SURVEY_ID_MAX + 1, "%s", topic.survey);
-    struct survey_topics one = {0};
-    struct text_query *q;
-    if ((status = parse_stored(topic.query, conn->text_language, &q)) != STORE_OK)
-        oom_note();
-    else if (q != NULL && !topics_append(&one, topic.id, q)) {
-        text_query_free(q);
+    struct topic_matcher one = {0};
+    if (!topic_matcher_add(&one, topic.id, topic.query, conn->text_language))
         status = STORE_ERROR;
-    }
-    /* A query that no longer parses tags nothing: its back-fill ends at once. */
-    if (status == STORE_OK && q != NULL)
+    /* A query that no longer parses tags nothing (the matcher left it out): its back-fill ends at
+     * once. */
+    if (status == STORE_OK && one.n > 0)
         status = backfill_documents(conn, &topic, &one, batch, end, &cursor, &visited, &seen);
-    bool done = q == NULL || visited < batch || cursor >= end;
-    if (status == STORE_OK) /* (q NULL but status OK: it does not parse) */
+    bool done = one.n == 0 || visited < batch || cursor >= end;
+    if (status == STORE_OK)
         status = backfill_move(conn, &topic, done, cursor, seen);
-    survey_topics_free(&one);
+    topic_matcher_free(&one);
     store_topic_row_free(&topic);
     /* Another topic may be waiting, or this one has more: the caller asks again. */
     *more = status == STORE_OK;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "topic_matcher.h"
 #include "topic_spec.h"
 
 static enum topic_spec_status parse(const char *json, struct topic_spec *out, struct validate_errors *errors,
@@ -146,6 +147,43 @@ START_TEST(z_test)
 }
 END_TEST
 
+/* The matcher every backend tags with: a query that no longer parses is left out (that topic tags
+ * nothing), the others match as text_query_eval says, stemmed for the language given. */
+START_TEST(matcher)
+{
+    struct topic_matcher m = {0};
+    ck_assert(topic_matcher_add(&m, "refunds", "refund* OR \"money back\"", TEXT_LANGUAGE_NONE));
+    ck_assert(topic_matcher_add(&m, "broken", "(refund", TEXT_LANGUAGE_NONE));
+    ck_assert(topic_matcher_add(&m, "late", "late NOT apology", TEXT_LANGUAGE_NONE));
+    ck_assert_uint_eq(m.n, 2);
+    ck_assert_str_eq(m.ids[0], "refunds");
+    ck_assert_str_eq(m.ids[1], "late");
+    static const struct {
+        const char *doc;
+        bool refunds, late;
+    } cases[] = {
+        {"I want my Refunds now", true, false},
+        {"money\nback please, it came late", true, true},
+        {"late, and no apology", false, false},
+        {"back money", false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool matched[2] = {true, true};
+        ck_assert(topic_matcher_match(&m, cases[i].doc, strlen(cases[i].doc), matched));
+        ck_assert_msg(matched[0] == cases[i].refunds && matched[1] == cases[i].late, "%s", cases[i].doc);
+    }
+    topic_matcher_free(&m);
+    ck_assert_uint_eq(m.n, 0);
+
+    /* Stemmed for English, "refunded" matches a topic about "refunding". */
+    ck_assert(topic_matcher_add(&m, "r", "refunding", TEXT_LANGUAGE_ENGLISH));
+    bool hit = false;
+    ck_assert(topic_matcher_match(&m, "they refunded it", 16, &hit));
+    ck_assert(hit);
+    topic_matcher_free(&m);
+}
+END_TEST
+
 static Suite *topic_spec_suite(void)
 {
     Suite *s = suite_create("topic_spec");
@@ -154,6 +192,7 @@ static Suite *topic_spec_suite(void)
     tcase_add_test(tc, invalid_bodies);
     tcase_add_test(tc, bad_queries);
     tcase_add_test(tc, z_test);
+    tcase_add_test(tc, matcher);
     suite_add_tcase(s, tc);
     return s;
 }
