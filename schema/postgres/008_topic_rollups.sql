@@ -12,6 +12,11 @@
 -- instances add at once: INSERT ... ON CONFLICT DO UPDATE in key order (a deadlock between two
 -- batches is retried by the writer, 40P01).
 
+-- A topic's back-fill in batches after its PUT (postgres_topics.c, pg_topic_backfill), as SQLite's
+-- schema/015: the survey's responses with cursor_seq < seq <= cursor_end are still to be looked
+-- at; cursor_seq NULL: done (or nothing to do).
+ALTER TABLE topics ADD COLUMN cursor_seq bigint, ADD COLUMN cursor_end bigint;
+
 CREATE TABLE rollup_topic_answers (
     survey     text COLLATE "C" NOT NULL,
     topic      text COLLATE "C" NOT NULL,

@@ -601,6 +601,7 @@ const struct store_backend store_backend_postgres = {
     .list_topics = pg_list_topics,
     .delete_topic = pg_delete_topic,
     .count_topics = pg_count_topics,
+    .topic_backfill = pg_topic_backfill,
     .verify = pg_verify,
     .each_answers = pg_each_answers,
     .backup = pg_backup,

@@ -148,6 +148,9 @@ enum store_status pg_list_topics(struct store_conn *conn, const char *survey,
 enum store_status pg_delete_topic(struct store_conn *conn, const char *survey, const char *id);
 enum store_status pg_count_topics(struct store_conn *conn, const char *survey, int64_t *count);
 void pg_topic_cache_free(struct pg_topic_cache *cache);
+/* One batch of the first running topic's back-fill (store.h's store_topic_backfill). */
+enum store_status pg_topic_backfill(struct store_conn *conn, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                    bool *more);
 /* Tags the new response seq (decimal text) of survey with every topic its answers match. */
 enum store_status pg_topics_tag(struct pg_conn *conn, const char *seq, const char *survey, const char *answers_json);
 /* Drops the tags of the responses in seqs (array text, "{1,2}"): before they are deleted or their

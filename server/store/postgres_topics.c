@@ -4,11 +4,15 @@
  * document and the same evaluation on both backends, so a topic tags the same responses.
  *
  * Instances share the database. A response is tagged in the transaction that stores or edits it,
- * with the topics that transaction reads; a topic's earlier responses are tagged in the
- * transaction that creates it or changes its query, which first locks the survey's row FOR
- * UPDATE. A response's insert holds a KEY SHARE lock on that row (its foreign key) until it
- * commits, so the two wait for each other: every response is either committed before the topic's
- * scan reads (and tagged by it) or stored after the topic is (and tagged by its own insert). */
+ * with the topics that transaction reads. A topic's earlier responses are tagged after the PUT, in
+ * batches (pg_topic_backfill, driven by server/topic_backfill.c through the writer), up to the last
+ * seq the PUT saw (cursor_end). The PUT locks the survey's row FOR UPDATE: a response's insert
+ * holds a KEY SHARE lock on that row (its foreign key) until it commits, so every insert either
+ * commits before the PUT reads that last seq (and is in the back-fill's range) or reads the topic
+ * after the PUT commits (and tags itself). The PUT only records the cursor: it no longer scans, so
+ * it blocks the survey's ingest for milliseconds, not for the whole scan. A batch locks its topic
+ * (FOR NO KEY UPDATE SKIP LOCKED: several instances never work one topic, and inserts that tag
+ * with it, which take KEY SHARE, do not wait) and its responses FOR SHARE (an edit waits for it). */
 #include "postgres_internal.h"
 
 #include <stdio.h>
@@ -22,9 +26,6 @@
 #include "survey.h"
 #include "text_query.h"
 #include "validate.h"
-
-/* Responses read per statement while a topic's earlier responses are tagged. */
-#define BACKFILL_BATCH 1000
 
 /* A survey's topics, parsed and stemmed for the store's language, with its definition parsed: what
  * tagging a document needs. A topic whose stored query no longer parses tags nothing. */
@@ -337,7 +338,8 @@ enum store_status pg_topics_retag(struct pg_conn *conn, const char *seqs)
  * 30-50 ms at 80 000 of them, on every GET and every group_by=topic. */
 #define TOPIC_COLUMNS "survey, id, title, query, created_at, updated_at, scanned, total," \
     " (SELECT coalesce(sum(c.count), 0) FROM rollup_topic_responses_month AS c" \
-    "  WHERE c.survey = topics.survey AND c.topic = topics.id)"
+    "  WHERE c.survey = topics.survey AND c.topic = topics.id)," \
+    " cursor_seq IS NOT NULL"
 
 static enum store_status read_topic(const PGresult *result, int row, struct store_topic_row *out)
 {
@@ -351,6 +353,7 @@ static enum store_status read_topic(const PGresult *result, int row, struct stor
     out->scanned = pg_int(result, row, 6);
     out->total = pg_int(result, row, 7);
     out->tagged = pg_int(result, row, 8);
+    out->running = strcmp(PQgetvalue(result, row, 9), "t") == 0;
     if (out->title == NULL || out->query == NULL) {
         store_topic_row_free(out);
         oom_note();
@@ -423,41 +426,45 @@ enum store_status pg_delete_topic(struct store_conn *base, const char *survey, c
     return status;
 }
 
-/* Tags the survey's responses after seq after (decimal text) that match the one topic of set, up
- * to BACKFILL_BATCH of them; after becomes the last seq read, *read how many were read. */
+/* Tags the survey's responses in (after, end] (decimal text) that match the one topic of set, up to
+ * batch of them, oldest first; after becomes the last seq read, *read how many were read. FOR
+ * SHARE: an edit of one of them waits for this batch, then untags and re-tags it against the
+ * topics as they are (pg_topics_retag), so the batch never tags it by answers it no longer has. */
 static enum store_status backfill_batch(struct pg_conn *conn, const struct pg_topic_set *set, const char *survey,
-                                        char after[24], int *read)
+                                        const char *end, int64_t batch, char after[24], int64_t *read)
 {
     enum store_status status;
     char limit[24];
-    const char *values[] = {survey, after, pg_int_text(limit, BACKFILL_BATCH)};
+    const char *values[] = {survey, after, pg_int_text(limit, batch), end};
     PGresult *result = pg_query(conn,
                                 "SELECT seq, answers FROM responses WHERE survey = $1 AND seq > $2::bigint"
-                                " ORDER BY seq LIMIT $3::bigint",
-                                3, values, &status);
+                                " AND seq <= $4::bigint ORDER BY seq LIMIT $3::bigint FOR SHARE",
+                                4, values, &status);
     if (result == NULL)
         return status;
-    *read = PQntuples(result);
+    int n = PQntuples(result);
+    *read = n;
     /* The matches as one array, "{1,2,3}", and one INSERT: the topic rollups' trigger then runs
      * once for the batch. Tag by tag, a topic tagging 80 000 of 200 000 responses took 69 s. */
-    char *seqs = malloc((size_t)*read * 21 + 3);
+    char *seqs = malloc((size_t)n * 21 + 3);
     size_t used = 0;
     bool matched[STORE_TOPICS_MAX];
     status = seqs && set->n == 1 ? STORE_OK : STORE_ERROR;
     if (status == STORE_OK)
         seqs[used++] = '{';
-    for (int i = 0; status == STORE_OK && i < *read; i++) {
+    for (int i = 0; status == STORE_OK && i < n; i++) {
         status = match_answers(set, PQgetvalue(result, i, 1), matched);
         if (status == STORE_OK && matched[0])
             used += (size_t)sprintf(seqs + used, "%s%s", used > 1 ? "," : "", PQgetvalue(result, i, 0));
     }
-    if (*read > 0)
-        pg_copy_text(result, *read - 1, 0, after, 24);
+    if (n > 0)
+        pg_copy_text(result, n - 1, 0, after, 24);
     PQclear(result);
     if (status == STORE_OK && used > 1) {
         seqs[used++] = '}';
         seqs[used] = '\0';
         const char *tag_values[] = {seqs, survey, set->ids[0]};
+        /* ON CONFLICT: a response stored or edited since the PUT tagged itself as it committed. */
         status = pg_exec(conn,
                          "INSERT INTO response_topics (seq, survey, topic) SELECT unnest($1::bigint[]), $2, $3"
                          " ON CONFLICT DO NOTHING",
@@ -469,47 +476,92 @@ static enum store_status backfill_batch(struct pg_conn *conn, const struct pg_to
     return status;
 }
 
-/* Drops the topic's tags and tags every response of the survey that matches its query. */
-static enum store_status retag_topic(struct pg_conn *conn, const struct store_topic_row *row)
+/* The first topic whose back-fill runs, by survey and id, locked for this transaction: columns
+ * definition, id, query (as topic_set_of reads them), survey, cursor_seq, cursor_end. Topics and
+ * surveys that another transaction locked are skipped: another instance's batch works that topic,
+ * or a PUT holds the survey (FOR UPDATE), and waiting for it could deadlock (the PUT then waits
+ * for this topic's row). The survey's KEY SHARE is the one the tags' foreign keys take anyway. */
+static const char backfill_next_sql[] =
+    "SELECT s.definition, t.id, t.query, t.survey, t.cursor_seq, t.cursor_end FROM topics AS t"
+    " JOIN surveys AS s ON s.id = t.survey WHERE t.cursor_seq IS NOT NULL ORDER BY t.survey, t.id LIMIT 1"
+    " FOR NO KEY UPDATE OF t SKIP LOCKED FOR KEY SHARE OF s SKIP LOCKED";
+
+/* Moves the topic's cursor to after (NULL when done) and counts read responses as scanned (never
+ * past total: a response whose seq was taken before the PUT and committed after it is in the
+ * range but not in the count). */
+static enum store_status backfill_move(struct pg_conn *conn, const char *survey, const char *id, bool done,
+                                       const char *after, int64_t read)
 {
+    char read_text[24];
+    const char *values[] = {survey, id, done ? NULL : after, pg_int_text(read_text, read)};
+    return pg_exec(conn,
+                   "UPDATE topics SET cursor_seq = $3::bigint, scanned = least(scanned + $4::bigint, total)"
+                   " WHERE survey = $1 AND id = $2",
+                   4, values, NULL);
+}
+
+enum store_status pg_topic_backfill(struct store_conn *base, int64_t batch, char survey[SURVEY_ID_MAX + 1],
+                                    bool *more)
+{
+    struct pg_conn *conn = pg_conn_of(base);
     enum store_status status;
-    const char *values[] = {row->survey, row->id};
-    if ((status = pg_exec(conn, "DELETE FROM response_topics WHERE survey = $1 AND topic = $2", 2, values, NULL)) !=
-        STORE_OK)
-        return status;
-    PGresult *result = pg_query(conn, "SELECT definition, $2::text, query FROM topics AS t JOIN surveys AS s"
-                                      " ON s.id = t.survey WHERE t.survey = $1 AND t.id = $2",
-                                2, values, &status);
+    PGresult *result = pg_query(conn, backfill_next_sql, 0, NULL, &status);
     if (result == NULL)
         return status;
+    if (PQntuples(result) == 0) {
+        PQclear(result);
+        return STORE_OK;
+    }
+    char id[STORE_TOPIC_ID_MAX + 1], after[24], end[24];
+    pg_copy_text(result, 0, 3, survey, SURVEY_ID_MAX + 1);
+    pg_copy_text(result, 0, 1, id, sizeof id);
+    pg_copy_text(result, 0, 4, after, sizeof after);
+    pg_copy_text(result, 0, 5, end, sizeof end);
     struct pg_topic_set set;
-    status = topic_set_of(conn->store->text_language, row->survey, result, &set);
+    status = topic_set_of(conn->store->text_language, survey, result, &set);
     PQclear(result);
-    char after[24] = "0";
-    int read = BACKFILL_BATCH;
-    while (status == STORE_OK && set.n > 0 && read == BACKFILL_BATCH)
-        status = backfill_batch(conn, &set, row->survey, after, &read);
+    int64_t read = 0;
+    /* A query that no longer parses tags nothing: its back-fill ends at once. */
+    if (status == STORE_OK && set.n > 0)
+        status = backfill_batch(conn, &set, survey, end, batch, after, &read);
+    bool done = set.n == 0 || read < batch || strtoll(after, NULL, 10) >= strtoll(end, NULL, 10);
+    if (status == STORE_OK)
+        status = backfill_move(conn, survey, id, done, after, read);
+    if (status == STORE_OK)
+        pg_touch(conn, survey); /* other instances' cached metrics and progress */
     topic_set_free(&set);
+    /* Another topic may be waiting, or this one has more: the caller asks again. */
+    *more = status == STORE_OK;
     return status;
 }
 
 /* Locks the survey's row against responses being stored meanwhile (see the top of this file), and
- * counts its responses into *total. STORE_NOT_FOUND when there is no such survey. */
-static enum store_status lock_survey(struct pg_conn *conn, const char *survey, int64_t *total)
+ * reads its responses' count into *total and their last seq into *end. STORE_NOT_FOUND when there
+ * is no such survey. */
+static enum store_status lock_survey(struct pg_conn *conn, const char *survey, int64_t *total, int64_t *end)
 {
     enum store_status status;
     const char *values[] = {survey};
     PGresult *result = pg_query(conn,
-                                "SELECT (SELECT count(*) FROM responses WHERE survey = s.id) FROM surveys AS s"
-                                " WHERE s.id = $1 FOR UPDATE",
+                                "SELECT c.n, c.last FROM surveys AS s, LATERAL (SELECT count(*) AS n,"
+                                " coalesce(max(seq), 0) AS last FROM responses WHERE survey = s.id) AS c"
+                                " WHERE s.id = $1 FOR UPDATE OF s",
                                 1, values, &status);
     if (result == NULL)
         return status;
     status = PQntuples(result) == 1 ? STORE_OK : STORE_NOT_FOUND;
-    if (status == STORE_OK)
+    if (status == STORE_OK) {
         *total = pg_int(result, 0, 0);
+        *end = pg_int(result, 0, 1);
+    }
     PQclear(result);
     return status;
+}
+
+static enum store_status untag_topic(struct pg_conn *conn, const struct store_topic_row *row)
+{
+    const char *values[] = {row->survey, row->id};
+    return pg_exec(conn, "DELETE FROM response_topics WHERE survey = $1 AND topic = $2", 2, values, NULL);
 }
 
 enum store_status pg_put_topic(struct store_conn *base, struct store_topic_row *row, bool query_changed,
@@ -517,8 +569,8 @@ enum store_status pg_put_topic(struct store_conn *base, struct store_topic_row *
 {
     struct pg_conn *conn = pg_conn_of(base);
     struct store_topic_row old;
-    int64_t total = 0;
-    enum store_status status = lock_survey(conn, row->survey, &total);
+    int64_t total = 0, end = 0;
+    enum store_status status = lock_survey(conn, row->survey, &total, &end);
     if (status != STORE_OK)
         return status;
     if ((status = pg_get_topic(base, row->survey, row->id, &old)) != STORE_OK && status != STORE_NOT_FOUND)
@@ -531,20 +583,29 @@ enum store_status pg_put_topic(struct store_conn *base, struct store_topic_row *
         store_topic_row_free(&old);
     }
     bool backfill = *created || query_changed;
-    if (backfill)
-        row->scanned = row->total = total;
-    char created_at[24], updated_at[24], scanned[24], total_text[24];
+    if (backfill) {
+        row->scanned = 0;
+        row->total = total;
+        if (!*created && (status = untag_topic(conn, row)) != STORE_OK)
+            return status;
+    }
+    /* The back-fill (pg_topic_backfill) starts after the survey's first response and ends at its
+     * last one now: those stored later tag themselves, as this transaction commits before they do.
+     * Without responses it is done at once; an unchanged query keeps its back-fill where it was. */
+    char created_at[24], updated_at[24], scanned[24], total_text[24], end_text[24];
     const char *values[] = {row->survey, row->id, row->title, row->query, pg_int_text(created_at, row->created_at),
                             pg_int_text(updated_at, row->updated_at), pg_int_text(scanned, row->scanned),
-                            pg_int_text(total_text, row->total)};
+                            pg_int_text(total_text, row->total), backfill ? "t" : "f",
+                            end > 0 ? "0" : NULL, pg_int_text(end_text, end)};
     status = pg_exec(conn,
-                     "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total)"
-                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (survey, id) DO UPDATE SET"
+                     "INSERT INTO topics (survey, id, title, query, created_at, updated_at, scanned, total,"
+                     " cursor_seq, cursor_end) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10::bigint, $11::bigint)"
+                     " ON CONFLICT (survey, id) DO UPDATE SET"
                      " title = excluded.title, query = excluded.query, updated_at = excluded.updated_at,"
-                     " scanned = excluded.scanned, total = excluded.total",
-                     8, values, NULL);
-    if (status == STORE_OK && backfill)
-        status = retag_topic(conn, row);
+                     " scanned = excluded.scanned, total = excluded.total,"
+                     " cursor_seq = CASE WHEN $9::boolean THEN excluded.cursor_seq ELSE topics.cursor_seq END,"
+                     " cursor_end = CASE WHEN $9::boolean THEN excluded.cursor_end ELSE topics.cursor_end END",
+                     11, values, NULL);
     if (status == STORE_OK)
         pg_touch(conn, row->survey);
     return status;
@@ -561,8 +622,21 @@ static void report_tag(const char *survey, const char *topic, const char *seq, c
     (*differences)++;
 }
 
+/* Whether the text array ids ("{a,b}") holds id. The ids are slugs: a comma or brace never occurs
+ * inside one. */
+static bool ids_hold(const char *ids, const char *id)
+{
+    size_t len = strlen(id);
+    for (const char *p = strstr(ids, id); p; p = strstr(p + 1, id))
+        if ((p[-1] == '{' || p[-1] == ',') && (p[len] == '}' || p[len] == ','))
+            return true;
+    return false;
+}
+
 /* Every response of survey evaluated against every topic of set, compared with its tags (the
- * result's third column: the topic ids it is tagged with, as a text array "{a,b}"). */
+ * result's third column: the topic ids it is tagged with, as a text array "{a,b}"). A response
+ * that a topic's running back-fill has not reached yet (the fourth column: those topics) may
+ * match without its tag: the back-fill makes it. */
 static bool verify_survey(PGconn *db, const char *survey, const struct pg_topic_set *set,
                           void (*report)(const char *line, void *arg), void *arg, uint64_t *differences)
 {
@@ -570,23 +644,22 @@ static bool verify_survey(PGconn *db, const char *survey, const struct pg_topic_
     PGresult *result = PQexecParams(db,
                                     "SELECT r.seq, r.answers, coalesce((SELECT array_agg(t.topic ORDER BY t.topic)"
                                     " FROM response_topics AS t WHERE t.seq = r.seq AND t.survey = r.survey),"
+                                    " '{}')::text, coalesce((SELECT array_agg(p.id) FROM topics AS p"
+                                    " WHERE p.survey = r.survey AND r.seq > p.cursor_seq AND r.seq <= p.cursor_end),"
                                     " '{}')::text FROM responses AS r WHERE r.survey = $1 ORDER BY r.seq",
                                     1, NULL, values, NULL, NULL, 0);
     bool ok = PQresultStatus(result) == PGRES_TUPLES_OK;
     bool matched[STORE_TOPICS_MAX];
     for (int i = 0; ok && i < PQntuples(result); i++) {
         const char *seq = PQgetvalue(result, i, 0), *tags = PQgetvalue(result, i, 2);
+        const char *pending = PQgetvalue(result, i, 3);
         if (set->n > STORE_TOPICS_MAX || match_answers(set, PQgetvalue(result, i, 1), matched) != STORE_OK) {
             ok = false;
             break;
         }
         for (int t = 0; t < set->n; t++) {
-            /* The ids are slugs: a comma or brace never occurs inside one. */
-            size_t len = strlen(set->ids[t]);
-            bool tagged = false;
-            for (const char *p = strstr(tags, set->ids[t]); p && !tagged; p = strstr(p + 1, set->ids[t]))
-                tagged = (p[-1] == '{' || p[-1] == ',') && (p[len] == '}' || p[len] == ',');
-            if (matched[t] && !tagged)
+            bool tagged = ids_hold(tags, set->ids[t]);
+            if (matched[t] && !tagged && !ids_hold(pending, set->ids[t]))
                 report_tag(survey, set->ids[t], seq, "matches but is not tagged", report, arg, differences);
             else if (!matched[t] && tagged)
                 report_tag(survey, set->ids[t], seq, "is tagged but does not match", report, arg, differences);

@@ -18,6 +18,9 @@
 #include "backend.h"
 #include "response_text.h"
 
+/* Responses looked at per back-fill batch while migrate imports a topic. */
+#define IMPORT_BACKFILL_BATCH 10000
+
 enum store_status store_dump(struct store *store, const struct store_dump_sink *sink, void *arg, char *err,
                              size_t err_size)
 {
@@ -209,5 +212,13 @@ enum store_status store_import_topic(struct store_conn *conn, const struct store
     struct store_topic_row copy = *row;
     bool created;
     enum store_status status = store_put_topic(conn, &copy, true, &created);
-    return status == STORE_OK && !created ? STORE_CONFLICT : status;
+    if (status == STORE_OK && !created)
+        return STORE_CONFLICT;
+    /* The copy's tags are made here, in migrate's transaction, not left to a back-fill after it:
+     * a daemon started on the copy then answers with every tag at once, as the source did. */
+    char survey[SURVEY_ID_MAX + 1];
+    bool more = status == STORE_OK;
+    while (status == STORE_OK && more)
+        status = store_topic_backfill(conn, IMPORT_BACKFILL_BATCH, survey, &more);
+    return status;
 }

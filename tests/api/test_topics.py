@@ -42,9 +42,8 @@ TOPICS = {
 
 FROM, TO = "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"
 
-# SQLite records a topic in its PUT and back-fills afterwards, in batches through the writer
-# (schema/015); PostgreSQL back-fills inside the PUT's transaction.
-BACKFILL_LATER = not is_postgres()
+# Both backends record a topic in its PUT and back-fill afterwards, in batches through the writer
+# (SQLite's schema/015, PostgreSQL's schema/postgres/008).
 
 
 # ---- the model ----
@@ -284,9 +283,8 @@ class TopicsTests(TopicsBase):
         for topic, query in TOPICS.items():
             r = self.put_topic(sid, topic, query, expect=(201,))
             self.assertEqual(r.headers.get("Location"), self.topic_path(sid, topic))
-            # SQLite: recorded, not back-filled: the PUT returns at once and the writer tags afterwards.
-            self.assertEqual(r.json["backfill"], {"state": "running", "scanned": 0, "total": 120} if BACKFILL_LATER
-                             else {"state": "done", "scanned": 120, "total": 120})
+            # Recorded, not back-filled: the PUT returns at once and the writer tags afterwards.
+            self.assertEqual(r.json["backfill"], {"state": "running", "scanned": 0, "total": 120})
         self.check_against_model(sid, rows)
         # After: tagged as they are stored.
         for i in range(80):
@@ -306,9 +304,8 @@ class TopicsTests(TopicsBase):
         self.assertEqual(set(created), {"id", "survey", "title", "query", "responses", "created_at",
                                         "updated_at", "backfill"})
         self.assertEqual((created["id"], created["survey"], created["title"], created["query"],
-                          created["responses"]), ("late", sid, "Late deliveries", "late deliv*", 0 if BACKFILL_LATER else 1))
-        self.assertEqual(created["backfill"], {"state": "running" if BACKFILL_LATER else "done",
-                                               "scanned": 0 if BACKFILL_LATER else 1, "total": 1})
+                          created["responses"]), ("late", sid, "Late deliveries", "late deliv*", 0))
+        self.assertEqual(created["backfill"], {"state": "running", "scanned": 0, "total": 1})
         self.assertEqual(self.topic_done(sid, "late")["responses"], 1)
         # Replaced: 200, created_at kept, the new query re-tags from scratch (the old tags go in
         # the PUT's transaction).
@@ -547,7 +544,6 @@ class TopicGroupsTests(TopicsBase):
         self.assertProblem(r, 422, "validation_failed")
 
 
-@skip_unless_sqlite("the back-fill in batches is SQLite's; PostgreSQL back-fills in the PUT's transaction")
 class TopicBackfillTests(TopicsBase):
     """The back-fill in batches of SURVEYD_TOPIC_BACKFILL_BATCH=7, through the writer: "complete":
     false while it runs, ingest alongside it tagged once, and a restart in the middle resuming from
@@ -561,11 +557,7 @@ class TopicBackfillTests(TopicsBase):
         return r.json
 
     def query_db(self, sql, args=()):
-        conn = sqlite3.connect(self.daemon.db_path)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+        return db_query(self.daemon, sql, args)
 
     def test_backfill_runs_in_batches_and_resumes_after_a_restart(self):
         rng = random.Random(99)
@@ -601,10 +593,10 @@ class TopicBackfillTests(TopicsBase):
             # those of the responses stored during the back-fill stay, made at their commit).
             seqs = [s for s, in self.query_db("SELECT seq FROM responses WHERE survey = ? ORDER BY seq", (sid,))]
             cursor, scanned = seqs[599], 600
-            self.assertEqual(sqlite_execute(self.daemon.db_path, "UPDATE topics SET cursor_seq = ?, scanned = 600"
-                                            " WHERE survey = ?", (cursor, sid)), 1)
-            sqlite_execute(self.daemon.db_path, "DELETE FROM response_topics WHERE survey = ? AND seq > ? AND seq <= ?",
-                           (sid, cursor, seqs[1199]))
+            self.assertEqual(db_execute(self.daemon, "UPDATE topics SET cursor_seq = ?, scanned = 600"
+                                        " WHERE survey = ?", (cursor, sid)), 1)
+            db_execute(self.daemon, "DELETE FROM response_topics WHERE survey = ? AND seq > ? AND seq <= ?",
+                       (sid, cursor, seqs[1199]))
         # Stopped in the middle: the stored cursor is where the last committed batch left it.
         self.assertGreater(scanned, 0)
         self.assertLess(scanned, 1200)
@@ -644,6 +636,90 @@ class TopicBackfillTests(TopicsBase):
         self.assertLessEqual(first["responses"], tagged)
         one = self.metrics(sid, topic="late-delivery", **{"from": FROM, "to": TO})
         self.assertEqual(one["responses"], tagged)
+
+
+@skip_unless_postgres("several instances share one database only on PostgreSQL")
+class TopicBackfillInstancesTests(TopicsBase):
+    """A back-fill left running by one instance: another instance's ingest meanwhile tags itself at
+    its commit, the back-fill resumes when an instance starts, and every response ends tagged
+    exactly once (the figures, from the topic rollups, match the model)."""
+
+    daemon_env = {"SURVEYD_TOPIC_BACKFILL_BATCH": "7"}
+
+    def test_ingest_through_another_instance_during_the_backfill_is_tagged_once(self):
+        # Started before the PUT: its back-fill thread only looks at start-up and at its own PUTs,
+        # so the back-fill stays where the database says until this instance starts again.
+        other = Daemon(data_dir=self.daemon.data_dir, env=self.daemon_env)
+        self.addCleanup(other.cleanup)
+        other.start()
+        self.addCleanup(other.stop)
+        rng = random.Random(4242)
+        sid = self.new_survey(DEFINITION, prefix="bfinst")
+        rows = {}
+        for i in range(300):
+            a = random_answers(rng)
+            rows[self.post_at(sid, a, 1 + i % 28)] = a
+        r = self.put_topic(sid, "refunds", TOPICS["refunds"], expect=(201,))
+        self.assertEqual(r.json["backfill"], {"state": "running", "scanned": 0, "total": 300})
+        while True:  # each read waits on the daemon's own progress (no sleep)
+            backfill = self.req("GET", self.topic_path(sid, "refunds"), token=READ_TOKEN).json["backfill"]
+            if backfill["state"] == "done" or backfill["scanned"] >= 140:
+                break
+        self.daemon.stop()
+        seqs = [s for s, in db_query(self.daemon, "SELECT seq FROM responses WHERE survey = ? ORDER BY seq", (sid,))]
+        self.assertEqual(len(seqs), 300)
+        (cursor, scanned), = db_query(self.daemon, "SELECT cursor_seq, scanned FROM topics WHERE survey = ?", (sid,))
+        if cursor is None or scanned >= 300 - 7:
+            # It outran the polling: put the back-fill where a stop after 140 responses leaves it
+            # (the cursor there, no tag after it).
+            cursor, scanned = seqs[139], 140
+            self.assertEqual(db_execute(self.daemon, "UPDATE topics SET cursor_seq = ?, scanned = 140"
+                                        " WHERE survey = ?", (cursor, sid)), 1)
+            db_execute(self.daemon, "DELETE FROM response_topics WHERE survey = ? AND seq > ?", (sid, cursor))
+        state = other.req("GET", self.topic_path(sid, "refunds"), token=READ_TOKEN).json
+        self.assertEqual(state["backfill"], {"state": "running", "scanned": scanned, "total": 300})
+        # Ingest through the other instance while it runs: each new response is tagged at its
+        # commit (the back-fill's range ends before them and never reaches them).
+        late = {}
+        for i in range(40):
+            a = {"rec": i % 11, "why": "refund %d" % i} if i % 2 == 0 else random_answers(rng)
+            body = {"answers": a, "submitted_at": "2026-03-%02dT12:00:00Z" % (1 + i % 28)}
+            r = other.req("POST", "/v1/surveys/%s/responses" % sid, body, token=INGEST_TOKEN)
+            self.assertEqual(r.status, 201, r.body[:300])
+            late[r.json["id"]] = a
+        rows.update(late)
+        want_late = sum(1 for a in late.values() if matches(TOPICS["refunds"], a))
+        got_late, = db_query(self.daemon, "SELECT count(*) FROM response_topics AS t JOIN responses AS r"
+                             " ON r.seq = t.seq WHERE t.survey = ? AND t.topic = 'refunds' AND r.seq > ?",
+                             (sid, seqs[-1]))
+        self.assertEqual(got_late[0], want_late)
+        state = other.req("GET", self.topic_path(sid, "refunds"), token=READ_TOKEN).json
+        self.assertEqual(state["backfill"]["state"], "running")
+        m = other.req("GET", "/v1/surveys/%s/metrics?" % sid + qs(group_by="topic", **{"from": FROM, "to": TO}),
+                      token=READ_TOKEN).json
+        self.assertFalse(m["groups"][0]["complete"])
+        # surveyd verify does not count the responses the back-fill has not reached as untagged.
+        p = run_cli(["verify", "--database", self.daemon.database], timeout=60)
+        self.assertEqual(p.returncode, 0, (p.stdout + p.stderr).decode("utf-8", "replace"))
+        # This instance starts again and resumes the back-fill from the stored cursor.
+        self.daemon.start()
+        done = self.topic_done(sid, "refunds", timeout=60)
+        self.assertEqual(done["backfill"], {"state": "done", "scanned": 300, "total": 300})
+        tagged = [a for a in rows.values() if matches(TOPICS["refunds"], a)]
+        self.assertEqual(done["responses"], len(tagged))
+        for daemon in (self.daemon, other):
+            r = daemon.req("GET", "/v1/surveys/%s/metrics?" % sid + qs(group_by="topic", **{"from": FROM, "to": TO}),
+                           token=READ_TOKEN)
+            g = r.json["groups"][0]
+            self.assertEqual((g["key"], g["complete"], g["responses"]), ("refunds", True, len(tagged)))
+            for k, v in expected_nps([a["rec"] for a in tagged if "rec" in a]).items():
+                self.assertEqual(g["questions"]["rec"][k], v, k)
+        # The rollups counted each tag once.
+        cells, = db_query(self.daemon, "SELECT coalesce(sum(count), 0) FROM rollup_topic_responses"
+                          " WHERE survey = ? AND topic = 'refunds'", (sid,))
+        self.assertEqual(cells[0], len(tagged))
+        p = run_cli(["verify", "--database", self.daemon.database], timeout=60)
+        self.assertEqual(p.returncode, 0, (p.stdout + p.stderr).decode("utf-8", "replace"))
 
 
 class TopicChangesTests(TopicsBase):
