@@ -24,27 +24,20 @@
 #include "oom.h"
 #include "response_text.h"
 #include "survey.h"
-#include "text_query.h"
+#include "topic_matcher.h"
 #include "validate.h"
 
-/* A survey's topics, parsed and stemmed for the store's language, with its definition parsed: what
- * tagging a document needs. A topic whose stored query no longer parses tags nothing. */
+/* A survey's topics, parsed and stemmed for the store's language (topic_matcher.h), with its
+ * definition parsed: what tagging a document needs. */
 struct pg_topic_set {
     struct survey survey;
     bool have_survey;
-    char **ids;
-    struct text_query **queries;
-    int n;
+    struct topic_matcher topics;
 };
 
 static void topic_set_free(struct pg_topic_set *set)
 {
-    for (int i = 0; i < set->n; i++) {
-        free(set->ids[i]);
-        text_query_free(set->queries[i]);
-    }
-    free(set->ids);
-    free(set->queries);
+    topic_matcher_free(&set->topics);
     if (set->have_survey)
         survey_free(&set->survey);
     memset(set, 0, sizeof *set);
@@ -60,36 +53,6 @@ static bool parse_definition(const char *id, const char *definition, struct surv
     return ok;
 }
 
-/* Adds the topic (id, query text) to set (not when its query no longer parses: it tags nothing);
- * false only when out of memory. */
-static bool topic_set_add(struct pg_topic_set *set, const char *id, const char *text, enum text_language language)
-{
-    struct text_query *q = NULL;
-    struct text_query_error error;
-    enum text_query_status parsed = text_query_parse(text, strlen(text), &q, &error);
-    if (parsed == TEXT_QUERY_NO_MEMORY)
-        return false; /* never a response stored without a tag it should have */
-    if (parsed != TEXT_QUERY_OK)
-        return true;
-    if (!text_query_stem(q, language))
-        goto fail;
-    char **ids = realloc(set->ids, (size_t)(set->n + 1) * sizeof *ids);
-    if (ids == NULL)
-        goto fail;
-    set->ids = ids;
-    struct text_query **queries = realloc(set->queries, (size_t)(set->n + 1) * sizeof *queries);
-    if (queries == NULL)
-        goto fail;
-    set->queries = queries;
-    if ((set->ids[set->n] = strdup(id)) == NULL)
-        goto fail;
-    set->queries[set->n++] = q;
-    return true;
-fail:
-    text_query_free(q);
-    return false;
-}
-
 /* The rows of result (definition, topic id, query) as a set; survey_id names the survey. */
 static enum store_status topic_set_of(enum text_language language, const char *survey_id, const PGresult *result,
                                       struct pg_topic_set *set)
@@ -101,9 +64,8 @@ static enum store_status topic_set_of(enum text_language language, const char *s
         return STORE_ERROR;
     set->have_survey = true;
     for (int i = 0; i < PQntuples(result); i++) {
-        if (!topic_set_add(set, PQgetvalue(result, i, 1), PQgetvalue(result, i, 2), language)) {
+        if (!topic_matcher_add(&set->topics, PQgetvalue(result, i, 1), PQgetvalue(result, i, 2), language)) {
             topic_set_free(set);
-            oom_note();
             return STORE_ERROR;
         }
     }
@@ -203,7 +165,7 @@ static enum store_status cache_fill(struct pg_conn *conn, const char *survey, co
         status = STORE_ERROR;
     entry->set.have_survey = status == STORE_OK;
     for (int i = 0; status == STORE_OK && i < PQntuples(topics); i++)
-        if (!topic_set_add(&entry->set, PQgetvalue(topics, i, 1), PQgetvalue(topics, i, 2),
+        if (!topic_matcher_add(&entry->set.topics, PQgetvalue(topics, i, 1), PQgetvalue(topics, i, 2),
                            conn->store->text_language))
             status = STORE_ERROR;
     PQclear(result);
@@ -256,22 +218,12 @@ static enum store_status match_answers(const struct pg_topic_set *set, const cha
     size_t len = 0;
     enum store_status status = STORE_OK;
 
-    memset(matched, 0, (size_t)set->n * sizeof *matched);
+    memset(matched, 0, set->topics.n * sizeof *matched);
     if (answers == NULL) /* not JSON: no document, as SQLite's view */
         return STORE_OK;
-    if (!response_text_stored(&set->survey, answers, &doc, &len)) {
+    if (!response_text_stored(&set->survey, answers, &doc, &len) ||
+        (doc != NULL && !topic_matcher_match(&set->topics, doc, len, matched)))
         status = STORE_ERROR;
-        goto done;
-    }
-    for (int i = 0; doc != NULL && i < set->n; i++) {
-        int hit = text_query_eval(set->queries[i], doc, len);
-        if (hit < 0) {
-            status = STORE_ERROR;
-            goto done;
-        }
-        matched[i] = hit == 1;
-    }
-done:
     free(doc);
     cJSON_Delete(answers);
     return status;
@@ -290,14 +242,14 @@ static enum store_status tag_answers(struct pg_conn *conn, const struct pg_topic
                                      const char *survey, const char *answers_json)
 {
     bool matched[STORE_TOPICS_MAX];
-    if (set->n == 0)
+    if (set->topics.n == 0)
         return STORE_OK;
-    if (set->n > STORE_TOPICS_MAX)
+    if (set->topics.n > STORE_TOPICS_MAX)
         return STORE_ERROR;
     enum store_status status = match_answers(set, answers_json, matched);
-    for (int i = 0; status == STORE_OK && i < set->n; i++)
+    for (size_t i = 0; status == STORE_OK && i < set->topics.n; i++)
         if (matched[i])
-            status = tag(conn, seq, survey, set->ids[i]);
+            status = tag(conn, seq, survey, set->topics.ids[i]);
     return status;
 }
 
@@ -449,7 +401,7 @@ static enum store_status backfill_batch(struct pg_conn *conn, const struct pg_to
     char *seqs = malloc((size_t)n * 21 + 3);
     size_t used = 0;
     bool matched[STORE_TOPICS_MAX];
-    status = seqs && set->n == 1 ? STORE_OK : STORE_ERROR;
+    status = seqs && set->topics.n == 1 ? STORE_OK : STORE_ERROR;
     if (status == STORE_OK)
         seqs[used++] = '{';
     for (int i = 0; status == STORE_OK && i < n; i++) {
@@ -463,7 +415,7 @@ static enum store_status backfill_batch(struct pg_conn *conn, const struct pg_to
     if (status == STORE_OK && used > 1) {
         seqs[used++] = '}';
         seqs[used] = '\0';
-        const char *tag_values[] = {seqs, survey, set->ids[0]};
+        const char *tag_values[] = {seqs, survey, set->topics.ids[0]};
         /* ON CONFLICT: a response stored or edited since the PUT tagged itself as it committed. */
         status = pg_exec(conn,
                          "INSERT INTO response_topics (seq, survey, topic) SELECT unnest($1::bigint[]), $2, $3"
@@ -522,9 +474,9 @@ enum store_status pg_topic_backfill(struct store_conn *base, int64_t batch, char
     PQclear(result);
     int64_t read = 0;
     /* A query that no longer parses tags nothing: its back-fill ends at once. */
-    if (status == STORE_OK && set.n > 0)
+    if (status == STORE_OK && set.topics.n > 0)
         status = backfill_batch(conn, &set, survey, end, batch, after, &read);
-    bool done = set.n == 0 || read < batch || strtoll(after, NULL, 10) >= strtoll(end, NULL, 10);
+    bool done = set.topics.n == 0 || read < batch || strtoll(after, NULL, 10) >= strtoll(end, NULL, 10);
     if (status == STORE_OK)
         status = backfill_move(conn, survey, id, done, after, read);
     if (status == STORE_OK)
@@ -653,16 +605,16 @@ static bool verify_survey(PGconn *db, const char *survey, const struct pg_topic_
     for (int i = 0; ok && i < PQntuples(result); i++) {
         const char *seq = PQgetvalue(result, i, 0), *tags = PQgetvalue(result, i, 2);
         const char *pending = PQgetvalue(result, i, 3);
-        if (set->n > STORE_TOPICS_MAX || match_answers(set, PQgetvalue(result, i, 1), matched) != STORE_OK) {
+        if (set->topics.n > STORE_TOPICS_MAX || match_answers(set, PQgetvalue(result, i, 1), matched) != STORE_OK) {
             ok = false;
             break;
         }
-        for (int t = 0; t < set->n; t++) {
-            bool tagged = ids_hold(tags, set->ids[t]);
-            if (matched[t] && !tagged && !ids_hold(pending, set->ids[t]))
-                report_tag(survey, set->ids[t], seq, "matches but is not tagged", report, arg, differences);
+        for (size_t t = 0; t < set->topics.n; t++) {
+            bool tagged = ids_hold(tags, set->topics.ids[t]);
+            if (matched[t] && !tagged && !ids_hold(pending, set->topics.ids[t]))
+                report_tag(survey, set->topics.ids[t], seq, "matches but is not tagged", report, arg, differences);
             else if (!matched[t] && tagged)
-                report_tag(survey, set->ids[t], seq, "is tagged but does not match", report, arg, differences);
+                report_tag(survey, set->topics.ids[t], seq, "is tagged but does not match", report, arg, differences);
         }
     }
     PQclear(result);
