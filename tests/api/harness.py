@@ -930,6 +930,7 @@ PG_TOPIC_ROLLUPS_DOWNGRADE = (
     "DROP TABLE rollup_topic_answers", "DROP TABLE rollup_topic_responses",
     "DROP TRIGGER response_topics_added ON response_topics", "DROP TRIGGER response_topics_removed ON response_topics",
     "DROP FUNCTION topic_rollups_added()", "DROP FUNCTION topic_rollups_removed()",
+    "ALTER TABLE topics DROP COLUMN cursor_seq", "ALTER TABLE topics DROP COLUMN cursor_end",
 )
 POSTGRES_TEXT_DOWNGRADE = PG_TOPIC_ROLLUPS_DOWNGRADE + (
     "DROP TABLE text_answers", "DROP TABLE text_index_settings",
